@@ -4,13 +4,16 @@
 // Why a script: the subset is decided here (the RPC list below and the exclusions), and the
 // field tables come from the shared wire schema (data extracted from kvproto, no source text),
 // so our .proto files stay wire-compatible by construction and can grow by editing one list.
-// Usage: node scripts/derive-proto-subset.mjs [path/to/kvproto-schema.json]
+// Usage: node scripts/derive-proto-subset.mjs [--out DIR] [path/to/kvproto-schema.json]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const schemaPath = process.argv[2] ?? resolve(root, "../shared/wire/kvproto-schema.json");
+const args = process.argv.slice(2);
+const outAt = args.indexOf("--out");
+const outDir = outAt >= 0 ? resolve(args.splice(outAt, 2)[1]) : join(root, "proto");
+const schemaPath = args[0] ?? resolve(root, "../shared/wire/kvproto-schema.json");
 const schema = JSON.parse(readFileSync(schemaPath, "utf8"));
 
 // The RPCs tikv-ts sends (client) or serves (embedded cluster).
@@ -121,7 +124,7 @@ function printMessage(name, ind) {
   return out;
 }
 
-mkdirSync(join(root, "proto"), { recursive: true });
+mkdirSync(outDir, { recursive: true });
 for (const [file, defs] of [...byFile].sort()) {
   const pkg = schema.files[file].package;
   const deps = new Set();
@@ -160,6 +163,6 @@ for (const [file, defs] of [...byFile].sort()) {
     }
     lines.push("}", "");
   }
-  writeFileSync(join(root, "proto", file), lines.join("\n"));
+  writeFileSync(join(outDir, file), lines.join("\n"));
 }
 console.log(`wrote ${byFile.size} files, ${types.size} definitions`);

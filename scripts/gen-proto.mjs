@@ -7,7 +7,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const out = join(root, "src/proto");
+// `--out DIR` lets the freshness test generate into a scratch folder and compare.
+const outFlag = process.argv.indexOf("--out");
+const out = outFlag > 0 ? resolve(process.argv[outFlag + 1]) : join(root, "src/proto");
 const protos = readdirSync(join(root, "proto")).filter((f) => f.endsWith(".proto")).sort();
 const opts = [
   "outputServices=grpc-js",
@@ -36,4 +38,4 @@ execFileSync(
   ],
   { stdio: "inherit", cwd: join(root, "proto") },
 );
-console.log(`generated ${protos.length} files into src/proto`);
+console.log(`generated ${protos.length} files into ${out}`);
