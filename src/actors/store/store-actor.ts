@@ -1,0 +1,159 @@
+// The store actor: one per TiKV store, wiring the pure store machine to a grpc-js channel and
+// its BatchCommands stream. A request costs one actor send (SEND event with a reply callback).
+
+import { type Actor, createActor, fromCallback, fromPromise } from "xstate";
+import {
+  type StoreBackoff,
+  type StoreConnectInput,
+  type StoreEmitted,
+  type StoreEvent,
+  type StoreLink,
+  type StoreReachability,
+  storeMachine,
+} from "../../machines/store.js";
+import type { CallOptions, Reply } from "../../rpc/call.js";
+import { ClosedError } from "../../rpc/errors.js";
+import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
+import { TikvConnection, type TikvConnectionOptions, TikvSession } from "../../rpc/tikv-connection.js";
+
+/** Options of a {@link StoreActor}. */
+export interface StoreActorOptions extends TikvConnectionOptions {
+  /** Store id (metapb.Store.id). */
+  storeId: number;
+  /** Store address "host:port". */
+  address: string;
+  /** How long one connect attempt may take (default 5 s, client-go's dial timeout). */
+  connectTimeoutMs?: number;
+  /** Reconnect backoff (default 100 ms .. 2 s, equal jitter). */
+  backoff?: Partial<StoreBackoff>;
+}
+
+/** Health of a store as seen by this client. */
+export interface StoreHealth {
+  reachability: StoreReachability;
+  /** TiKV's slow score from health feedback (1 = healthy, larger = slower, max 100). */
+  slowScore: number;
+}
+
+/** Connection state of the store actor. */
+export type StoreState = "connecting" | "ready" | "reconnecting" | "stopped";
+
+/** One long-lived actor per TiKV store. */
+export class StoreActor {
+  /** Store id. */
+  readonly storeId: number;
+  /** Store address. */
+  readonly address: string;
+  /** The running xstate actor (for inspection / tests). */
+  readonly actor: Actor<typeof storeMachine>;
+  /** The grpc-js channel to the store. */
+  readonly connection: TikvConnection;
+  private stopped = false;
+
+  constructor(opts: StoreActorOptions) {
+    this.storeId = opts.storeId;
+    this.address = opts.address;
+    const connection = new TikvConnection(opts.address, opts);
+    this.connection = connection;
+    const connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
+    const machine = storeMachine.provide({
+      actors: {
+        connect: fromPromise<StoreLink, StoreConnectInput>(async () => {
+          await connection.waitForReady(connectTimeoutMs);
+          return connection.openSession() as unknown as StoreLink;
+        }),
+        watch: fromCallback<StoreEvent, { link: StoreLink; storeId: number }>(({ input, sendBack }) => {
+          const stream = (input.link as unknown as TikvSession).stream;
+          if (!stream) return () => {};
+          stream.onClose((error) => sendBack({ type: "STREAM_LOST", error }));
+          stream.onHealthFeedback((fb) =>
+            sendBack({ type: "HEALTH_FEEDBACK", slowScore: fb.slowScore, seq: fb.feedbackSeqNo }),
+          );
+          return () => {
+            stream.onClose(undefined);
+            stream.onHealthFeedback(undefined);
+          };
+        }),
+      },
+    });
+    this.actor = createActor(machine, {
+      input: { storeId: opts.storeId, address: connection.address, backoff: opts.backoff },
+    });
+    this.actor.start();
+  }
+
+  /** Sends one command and resolves with its response (typed errors on failure). */
+  send<C extends TikvCommand>(cmd: C, req: TikvRequest<C>, opts?: CallOptions): Promise<TikvResponse<C>> {
+    return new Promise((resolve, reject) =>
+      this.sendWithCallback(cmd, req, opts, (err, resp) => (err ? reject(err) : resolve(resp as TikvResponse<C>))),
+    );
+  }
+
+  /** Callback form of {@link send}, for the hot path (no promise per request). */
+  sendWithCallback<C extends TikvCommand>(
+    cmd: C,
+    req: TikvRequest<C>,
+    opts: CallOptions | undefined,
+    reply: Reply<TikvResponse<C>>,
+  ): void {
+    this.actor.send({ type: "SEND", cmd, req, opts, reply: reply as Reply<unknown> });
+  }
+
+  /** Current connection state. */
+  get state(): StoreState {
+    return this.actor.getSnapshot().value as StoreState;
+  }
+
+  /** Reachability and slow score. */
+  get health(): StoreHealth {
+    const c = this.actor.getSnapshot().context;
+    return { reachability: c.reachability, slowScore: c.slowScore };
+  }
+
+  /** Subscribes to reachable/unreachable transitions; returns the unsubscribe function. */
+  on<T extends StoreEmitted["type"]>(type: T, listener: (e: Extract<StoreEmitted, { type: T }>) => void): () => void {
+    const sub = this.actor.on(type, (e) => {
+      try {
+        listener(e as Extract<StoreEmitted, { type: T }>);
+      } catch {
+        // listeners must not break the actor
+      }
+    });
+    return () => sub.unsubscribe();
+  }
+
+  /** Resolves once the actor reaches `ready` (rejects if it stops first). */
+  whenReady(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = (value: unknown) => {
+        if (value === "ready") return true;
+        if (value === "stopped") throw new ClosedError(`store ${this.storeId} stopped`);
+        return false;
+      };
+      try {
+        if (check(this.actor.getSnapshot().value)) return resolve();
+      } catch (e) {
+        return reject(e);
+      }
+      const sub = this.actor.subscribe((s) => {
+        try {
+          if (check(s.value)) {
+            sub.unsubscribe();
+            resolve();
+          }
+        } catch (e) {
+          sub.unsubscribe();
+          reject(e);
+        }
+      });
+    });
+  }
+
+  /** Stops the actor: closes the stream and the channel; pending and later requests fail with ClosedError. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.actor.send({ type: "STOP" });
+    this.connection.close();
+  }
+}

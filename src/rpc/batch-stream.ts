@@ -1,0 +1,283 @@
+// One BatchCommands bidi stream to a TiKV store: request ids, a per-turn microtask batcher,
+// reply routing by id, per-request timeouts and failing everything in flight on stream loss.
+// Behaviour follows client-go internal/client/client_batch.go (batchCommandsClient /
+// batchCommandsBuilder), restated for a single-threaded event loop.
+
+import { type ClientDuplexStream, status as GrpcStatus } from "@grpc/grpc-js";
+import type { HealthFeedback } from "../proto/kvrpcpb.js";
+import type {
+  BatchCommandsRequest,
+  BatchCommandsRequest_Request,
+  BatchCommandsResponse,
+  TikvClient,
+} from "../proto/tikvpb.js";
+import { abortMessage, type CallOptions, type Reply } from "./call.js";
+import { AbortedError, ClosedError, GrpcError, TimeoutError, toGrpcError } from "./errors.js";
+import type { TikvCommand, TikvRequest, TikvResponse } from "./tikv-commands.js";
+
+/** client-go's default MaxBatchSize. */
+export const DEFAULT_MAX_BATCH_SIZE = 128;
+/** Timeout applied when a request gives none (client-go ReadTimeoutMedium is 60s). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
+/** Options of a {@link BatchCommandsStream}. */
+export interface BatchStreamOptions {
+  /** At most this many requests per BatchCommandsRequest message (default 128). */
+  maxBatchSize?: number;
+  /** Store address, used in error messages. */
+  address?: string;
+  /** Timeout for requests that carry none (default 60s). */
+  defaultTimeoutMs?: number;
+}
+
+/** Counters of one stream, for tests and metrics. */
+export interface BatchStreamStats {
+  /** BatchCommandsRequest messages written. */
+  writes: number;
+  /** Requests written. */
+  requests: number;
+  /** Responses routed to a waiting request. */
+  responses: number;
+  /** Responses whose request had already timed out or been aborted. */
+  outdated: number;
+}
+
+interface Entry {
+  readonly id: number;
+  readonly cmd: TikvCommand;
+  readonly reply: Reply<unknown>;
+  readonly deadline: number;
+  readonly timeoutMs: number;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/**
+ * A multiplexed BatchCommands stream. `send` never blocks: requests queued in one event-loop
+ * turn go out together in the next microtask, split into messages of at most maxBatchSize.
+ */
+export class BatchCommandsStream {
+  /** Counters (writes, requests, responses, outdated). */
+  readonly stats: BatchStreamStats = { writes: 0, requests: 0, responses: 0, outdated: 0 };
+  private readonly call: ClientDuplexStream<BatchCommandsRequest, BatchCommandsResponse>;
+  private readonly maxBatch: number;
+  private readonly address: string | undefined;
+  private readonly defaultTimeoutMs: number;
+  private readonly pending = new Map<number, Entry>();
+  private queueIds: number[] = [];
+  private queueReqs: BatchCommandsRequest_Request[] = [];
+  private scheduled = false;
+  private nextId = 1;
+  private closedWith: Error | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private closeListener: ((err: Error) => void) | undefined;
+  private healthListener: ((fb: HealthFeedback) => void) | undefined;
+
+  /** Opens the stream on `client` (a TikvClient whose channel may still be connecting). */
+  constructor(client: TikvClient, opts: BatchStreamOptions = {}) {
+    this.maxBatch = Math.max(1, opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
+    this.address = opts.address;
+    this.defaultTimeoutMs = opts.defaultTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.call = client.batchCommands();
+    this.call.on("data", (resp: BatchCommandsResponse) => this.onResponse(resp));
+    this.call.on("error", (err: Error) => this.onLost(toGrpcError(err, this.address)));
+    this.call.on("end", () =>
+      this.onLost(new GrpcError(GrpcStatus.UNAVAILABLE, "batch commands stream ended by server", this.address)),
+    );
+  }
+
+  /** True once the stream failed or was closed; every later send fails at once. */
+  get isClosed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /** Number of requests waiting for a reply (queued or written). */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Registers the (single) listener told when the stream is lost. */
+  onClose(listener: ((err: Error) => void) | undefined): void {
+    this.closeListener = listener;
+    const err = this.closedWith;
+    // A stream lost before anyone listened still reports it (asynchronously, like a live loss).
+    if (listener && err && !(err instanceof ClosedError)) queueMicrotask(() => listener(err));
+  }
+
+  /** Registers the (single) listener for health feedback piggybacked on responses. */
+  onHealthFeedback(listener: ((fb: HealthFeedback) => void) | undefined): void {
+    this.healthListener = listener;
+  }
+
+  /**
+   * Queues one request; `reply` is called exactly once with the response or a typed error
+   * (TimeoutError, AbortedError, GrpcError on stream loss, ClosedError after close()).
+   */
+  send<C extends TikvCommand>(
+    cmd: C,
+    req: TikvRequest<C>,
+    opts: CallOptions | undefined,
+    reply: Reply<TikvResponse<C>>,
+  ): void {
+    if (this.closedWith) {
+      const err = this.closedWith;
+      queueMicrotask(() => reply(err));
+      return;
+    }
+    const signal = opts?.signal;
+    if (signal?.aborted) {
+      queueMicrotask(() => reply(new AbortedError(abortMessage(signal))));
+      return;
+    }
+    const timeoutMs = opts?.timeoutMs ?? this.defaultTimeoutMs;
+    const id = this.nextId++;
+    const entry: Entry = {
+      id,
+      cmd,
+      reply: reply as Reply<unknown>,
+      deadline: Date.now() + timeoutMs,
+      timeoutMs,
+      signal: undefined,
+      onAbort: undefined,
+    };
+    this.pending.set(id, entry);
+    if (signal) {
+      entry.signal = signal;
+      entry.onAbort = () => this.fail(entry, new AbortedError(abortMessage(signal)));
+      signal.addEventListener("abort", entry.onAbort, { once: true });
+    }
+    if (entry.deadline < this.timerAt) this.armTimer(entry.deadline);
+    this.queueIds.push(id);
+    this.queueReqs.push({ cmd: { $case: cmd, [cmd]: req } as BatchCommandsRequest_Request["cmd"] });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  /** Closes the stream; requests still waiting fail with ClosedError. */
+  close(err: Error = new ClosedError(`batch commands stream to ${this.address ?? "store"} closed`)): void {
+    if (this.closedWith) return;
+    this.shutdown(err);
+    this.call.cancel();
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.closedWith) return;
+    const ids = this.queueIds;
+    const reqs = this.queueReqs;
+    this.queueIds = [];
+    this.queueReqs = [];
+    const n = ids.length;
+    for (let start = 0; start < n; start += this.maxBatch) {
+      const end = Math.min(n, start + this.maxBatch);
+      const requests: BatchCommandsRequest_Request[] = [];
+      const requestIds: bigint[] = [];
+      for (let i = start; i < end; i++) {
+        const id = ids[i] as number;
+        if (!this.pending.has(id)) continue; // timed out or aborted before it was written
+        requests.push(reqs[i] as BatchCommandsRequest_Request);
+        requestIds.push(BigInt(id));
+      }
+      if (requests.length === 0) continue;
+      this.stats.writes++;
+      this.stats.requests += requests.length;
+      this.call.write({ requests, requestIds, clientSendTimeNs: 0n });
+    }
+  };
+
+  private onResponse(resp: BatchCommandsResponse): void {
+    if (resp.healthFeedback && this.healthListener) {
+      try {
+        this.healthListener(resp.healthFeedback);
+      } catch {
+        // a listener's bug must not break reply routing
+      }
+    }
+    const ids = resp.requestIds;
+    const responses = resp.responses;
+    for (let i = 0; i < ids.length; i++) {
+      const id = Number(ids[i]);
+      const entry = this.pending.get(id);
+      if (!entry) {
+        this.stats.outdated++;
+        continue;
+      }
+      this.pending.delete(id);
+      this.detach(entry);
+      this.stats.responses++;
+      const cmd = responses[i]?.cmd;
+      if (!cmd || cmd.$case !== entry.cmd) {
+        entry.reply(
+          new GrpcError(
+            GrpcStatus.INTERNAL,
+            `batch response for ${entry.cmd} carries ${cmd?.$case ?? "nothing"}`,
+            this.address,
+          ),
+        );
+        continue;
+      }
+      entry.reply(null, (cmd as Record<string, unknown>)[cmd.$case]);
+    }
+  }
+
+  private onLost(err: Error): void {
+    if (this.closedWith) return;
+    const lost = err instanceof GrpcError ? err : toGrpcError(err, this.address);
+    this.shutdown(lost);
+    const listener = this.closeListener;
+    if (listener) listener(lost);
+  }
+
+  private shutdown(err: Error): void {
+    this.closedWith = err;
+    this.queueIds = [];
+    this.queueReqs = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const entries = [...this.pending.values()];
+    this.pending.clear();
+    for (const e of entries) {
+      this.detach(e);
+      e.reply(err);
+    }
+  }
+
+  private fail(entry: Entry, err: Error): void {
+    if (this.pending.get(entry.id) !== entry) return;
+    this.pending.delete(entry.id);
+    this.detach(entry);
+    entry.reply(err);
+  }
+
+  private detach(entry: Entry): void {
+    if (entry.onAbort) entry.signal?.removeEventListener("abort", entry.onAbort);
+  }
+
+  // One timer for all requests, armed at the earliest deadline (a timer per request would
+  // cost more than the request itself on the batched path).
+  private armTimer(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.sweep, Math.max(0, at - Date.now()));
+    this.timer.unref?.();
+  }
+
+  private readonly sweep = (): void => {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const e of this.pending.values()) {
+      if (e.deadline <= now) {
+        this.fail(e, new TimeoutError(`${e.cmd} to ${this.address ?? "store"} got no reply`, e.timeoutMs));
+      } else if (e.deadline < next) {
+        next = e.deadline;
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armTimer(next);
+  };
+}

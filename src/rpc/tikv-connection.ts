@@ -1,0 +1,105 @@
+// A gRPC channel to one TiKV store plus the session (stream) that multiplexes requests on it.
+
+import { TikvClient } from "../proto/tikvpb.js";
+import { BatchCommandsStream, type BatchStreamOptions } from "./batch-stream.js";
+import { type CallOptions, type Reply, unaryCall, waitForReady } from "./call.js";
+import { type ChannelConfig, channelCredentials, channelOptions, grpcTarget } from "./channel.js";
+import { ClosedError } from "./errors.js";
+import { isBatched, type TikvCommand, type TikvRequest, type TikvResponse, UNARY_METHODS } from "./tikv-commands.js";
+
+/** Options of a {@link TikvConnection}. */
+export interface TikvConnectionOptions extends ChannelConfig, Omit<BatchStreamOptions, "address"> {
+  /** false sends every command unary (client-go with MaxBatchSize = 0). Default true. */
+  batching?: boolean;
+}
+
+/** Sends one TiKV command; replies through a callback (the hot-path form). */
+export interface TikvSender {
+  send<C extends TikvCommand>(
+    cmd: C,
+    req: TikvRequest<C>,
+    opts: CallOptions | undefined,
+    reply: Reply<TikvResponse<C>>,
+  ): void;
+}
+
+/** One grpc-js channel to a TiKV store; streams are opened on it by {@link TikvConnection.openSession}. */
+export class TikvConnection {
+  /** The generated grpc-js client (owns the channel). */
+  readonly client: TikvClient;
+  /** The store address as given ("host:port"). */
+  readonly address: string;
+  private readonly opts: TikvConnectionOptions;
+  private closed = false;
+
+  constructor(address: string, opts: TikvConnectionOptions = {}) {
+    this.address = grpcTarget(address);
+    this.opts = opts;
+    this.client = new TikvClient(this.address, channelCredentials(opts.tls), channelOptions(opts));
+  }
+
+  /** Waits for the channel to connect (GrpcError UNAVAILABLE after timeoutMs). */
+  waitForReady(timeoutMs: number): Promise<void> {
+    return waitForReady(this.client, timeoutMs, this.address);
+  }
+
+  /** Opens a new BatchCommands stream and returns a session that routes each command. */
+  openSession(): TikvSession {
+    if (this.closed) throw new ClosedError(`connection to ${this.address} closed`);
+    const stream =
+      this.opts.batching === false
+        ? undefined
+        : new BatchCommandsStream(this.client, { ...this.opts, address: this.address });
+    return new TikvSession(this, stream);
+  }
+
+  /** Sends `cmd` as a unary call. */
+  unary<C extends TikvCommand>(
+    cmd: C,
+    req: TikvRequest<C>,
+    opts: CallOptions | undefined,
+    reply: Reply<TikvResponse<C>>,
+  ): void {
+    if (cmd === "Empty") {
+      queueMicrotask(() => reply(new ClosedError("the Empty command exists only on BatchCommands")));
+      return;
+    }
+    const method = UNARY_METHODS[cmd as Exclude<C, "Empty">];
+    unaryCall(this.client, method as never, req, opts, reply as Reply<unknown>, this.address);
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.close();
+  }
+}
+
+/**
+ * The stream of one connection attempt: batchable commands go on the stream, the rest unary
+ * (client-go internal/client/client.go sendRequest).
+ */
+export class TikvSession implements TikvSender {
+  constructor(
+    /** The channel this session belongs to. */
+    readonly connection: TikvConnection,
+    /** The BatchCommands stream, undefined when batching is off. */
+    readonly stream: BatchCommandsStream | undefined,
+  ) {}
+
+  send<C extends TikvCommand>(
+    cmd: C,
+    req: TikvRequest<C>,
+    opts: CallOptions | undefined,
+    reply: Reply<TikvResponse<C>>,
+  ): void {
+    if (this.stream && isBatched(cmd)) this.stream.send(cmd, req, opts, reply);
+    else this.connection.unary(cmd, req, opts, reply);
+  }
+
+  /** Closes the stream (not the channel). */
+  close(): void {
+    this.stream?.close();
+  }
+}
