@@ -125,7 +125,9 @@ export const storeMachine = setup({
       for (const e of held) (context.link as StoreLink).send(e.cmd, e.req, e.opts, e.reply);
     },
     failHeld: ({ context }) => {
-      const err = new GrpcError(GrpcStatus.UNAVAILABLE, NO_LINK_ERROR, context.address, { cause: context.lastError });
+      const err = new GrpcError(GrpcStatus.UNAVAILABLE, NO_LINK_ERROR, context.address, {
+        cause: context.lastError,
+      });
       for (const e of context.held.splice(0)) e.reply(err);
     },
     rejectUnavailable: ({ context, event }) => {
@@ -169,7 +171,11 @@ export const storeMachine = setup({
     connecting: {
       invoke: {
         src: "connect",
-        input: ({ context }) => ({ storeId: context.storeId, address: context.address, attempt: context.attempts }),
+        input: ({ context }) => ({
+          storeId: context.storeId,
+          address: context.address,
+          attempt: context.attempts,
+        }),
         onDone: {
           target: "ready",
           actions: [
@@ -221,7 +227,11 @@ export const storeMachine = setup({
               reachability: "unreachable",
               lastError: ({ event }) => event.error,
             }),
-            emit(({ context, event }) => ({ type: "unreachable" as const, storeId: context.storeId, error: event.error })),
+            emit(({ context, event }) => ({
+              type: "unreachable" as const,
+              storeId: context.storeId,
+              error: event.error,
+            })),
           ],
         },
       },

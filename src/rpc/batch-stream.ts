@@ -81,9 +81,19 @@ export class BatchCommandsStream {
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.call = client.batchCommands();
     this.call.on("data", (resp: BatchCommandsResponse) => this.onResponse(resp));
-    this.call.on("error", (err: Error) => this.onLost(toGrpcError(err, this.address)));
+    this.call.on("error", (err: Error) => {
+      // Whatever status ended the stream, for the requests on it this is a lost connection.
+      const e = toGrpcError(err, this.address);
+      this.onLost(
+        new GrpcError(GrpcStatus.UNAVAILABLE, `batch commands stream lost: ${e.message}`, this.address, {
+          cause: e,
+        }),
+      );
+    });
     this.call.on("end", () =>
-      this.onLost(new GrpcError(GrpcStatus.UNAVAILABLE, "batch commands stream ended by server", this.address)),
+      this.onLost(
+        new GrpcError(GrpcStatus.UNAVAILABLE, "batch commands stream ended by server", this.address),
+      ),
     );
   }
 

@@ -1,6 +1,6 @@
 // Unary call helpers: deadline, AbortSignal -> cancel, typed errors.
 
-import { type Client, Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
+import { type Client, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { AbortedError, TimeoutError, toGrpcError } from "./errors.js";
 
 /** Per-request options accepted by every transport call. */
@@ -94,7 +94,9 @@ export function waitForReady(client: Client, timeoutMs: number, address?: string
   return new Promise((resolve, reject) => {
     client.waitForReady(Date.now() + timeoutMs, (err) => {
       if (!err) return resolve();
-      reject(toGrpcError({ code: GrpcStatus.UNAVAILABLE, details: `connect failed: ${err.message}` }, address));
+      reject(
+        toGrpcError({ code: GrpcStatus.UNAVAILABLE, details: `connect failed: ${err.message}` }, address),
+      );
     });
   });
 }

@@ -31,7 +31,10 @@ function loadPem(src: PemSource | undefined, what: string): Buffer | undefined {
     try {
       return readFileSync(src);
     } catch (e) {
-      throw new InvalidArgumentError(`cannot read ${what} file ${src}: ${(e as Error).message}`, `tls.${what}`);
+      throw new InvalidArgumentError(
+        `cannot read ${what} file ${src}: ${(e as Error).message}`,
+        `tls.${what}`,
+      );
     }
   }
   return Buffer.from(src.buffer, src.byteOffset, src.byteLength);
@@ -69,7 +72,10 @@ export function channelOptions(cfg?: ChannelConfig): ChannelOptions {
  * Rejects empty addresses and addresses without a port.
  */
 export function grpcTarget(address: string): string {
-  const trimmed = address.trim().replace(/^(https?|grpcs?):\/\//i, "").replace(/\/+$/, "");
+  const trimmed = address
+    .trim()
+    .replace(/^(https?|grpcs?):\/\//i, "")
+    .replace(/\/+$/, "");
   if (!trimmed || !/:\d+$/.test(trimmed)) {
     throw new InvalidArgumentError(`address "${address}" must be host:port`, "address");
   }

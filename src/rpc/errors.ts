@@ -62,6 +62,7 @@ export function toGrpcError(err: unknown, address?: string): GrpcError {
   if (err instanceof GrpcError) return err;
   const se = err as Partial<ServiceError> | undefined;
   const code = typeof se?.code === "number" ? se.code : GrpcStatus.UNKNOWN;
-  const msg = typeof se?.details === "string" && se.details ? se.details : String((err as Error)?.message ?? err);
+  const msg =
+    typeof se?.details === "string" && se.details ? se.details : String((err as Error)?.message ?? err);
   return new GrpcError(code, msg, address, { cause: err });
 }

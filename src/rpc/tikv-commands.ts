@@ -126,7 +126,10 @@ export interface TikvCommandTypes {
   MvccGetByKey: { req: MvccGetByKeyRequest; resp: MvccGetByKeyResponse };
   MvccGetByStartTs: { req: MvccGetByStartTsRequest; resp: MvccGetByStartTsResponse };
   GetLockWaitInfo: { req: GetLockWaitInfoRequest; resp: GetLockWaitInfoResponse };
-  PrepareFlashbackToVersion: { req: PrepareFlashbackToVersionRequest; resp: PrepareFlashbackToVersionResponse };
+  PrepareFlashbackToVersion: {
+    req: PrepareFlashbackToVersionRequest;
+    resp: PrepareFlashbackToVersionResponse;
+  };
   FlashbackToVersion: { req: FlashbackToVersionRequest; resp: FlashbackToVersionResponse };
   GC: { req: GCRequest; resp: GCResponse };
   Cleanup: { req: CleanupRequest; resp: CleanupResponse };
@@ -176,7 +179,9 @@ export const BATCHED_COMMANDS: ReadonlySet<TikvCommand> = new Set<TikvCommand>([
 ]);
 
 /** Unary gRPC method of each command (Empty exists only on the stream). */
-export const UNARY_METHODS: { readonly [C in Exclude<TikvCommand, "Empty">]: UnaryMethod<TikvRequest<C>, TikvResponse<C>> } = {
+export const UNARY_METHODS: {
+  readonly [C in Exclude<TikvCommand, "Empty">]: UnaryMethod<TikvRequest<C>, TikvResponse<C>>;
+} = {
   Get: TikvService.kvGet,
   BatchGet: TikvService.kvBatchGet,
   Scan: TikvService.kvScan,

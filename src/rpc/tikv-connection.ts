@@ -5,7 +5,13 @@ import { BatchCommandsStream, type BatchStreamOptions } from "./batch-stream.js"
 import { type CallOptions, type Reply, unaryCall, waitForReady } from "./call.js";
 import { type ChannelConfig, channelCredentials, channelOptions, grpcTarget } from "./channel.js";
 import { ClosedError } from "./errors.js";
-import { isBatched, type TikvCommand, type TikvRequest, type TikvResponse, UNARY_METHODS } from "./tikv-commands.js";
+import {
+  isBatched,
+  type TikvCommand,
+  type TikvRequest,
+  type TikvResponse,
+  UNARY_METHODS,
+} from "./tikv-commands.js";
 
 /** Options of a {@link TikvConnection}. */
 export interface TikvConnectionOptions extends ChannelConfig, Omit<BatchStreamOptions, "address"> {

@@ -1,6 +1,7 @@
 // The store actor: one per TiKV store, wiring the pure store machine to a grpc-js channel and
 // its BatchCommands stream. A request costs one actor send (SEND event with a reply callback).
 
+import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type Actor, createActor, fromCallback, fromPromise } from "xstate";
 import {
   type StoreBackoff,
@@ -12,9 +13,9 @@ import {
   storeMachine,
 } from "../../machines/store.js";
 import type { CallOptions, Reply } from "../../rpc/call.js";
-import { ClosedError } from "../../rpc/errors.js";
+import { ClosedError, GrpcError, TimeoutError } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
-import { TikvConnection, type TikvConnectionOptions, TikvSession } from "../../rpc/tikv-connection.js";
+import { TikvConnection, type TikvConnectionOptions, type TikvSession } from "../../rpc/tikv-connection.js";
 
 /** Options of a {@link StoreActor}. */
 export interface StoreActorOptions extends TikvConnectionOptions {
@@ -26,6 +27,29 @@ export interface StoreActorOptions extends TikvConnectionOptions {
   connectTimeoutMs?: number;
   /** Reconnect backoff (default 100 ms .. 2 s, equal jitter). */
   backoff?: Partial<StoreBackoff>;
+  /**
+   * Send a BatchCommands Empty request on each new stream and count the store as reachable
+   * only once it is answered (default true). A channel can report READY for a moment after
+   * the peer went away; the probe keeps the store from flapping to ready.
+   */
+  probeOnConnect?: boolean;
+}
+
+// Any answer proves the stream works; only a timeout or a lost stream fails the probe.
+function probe(session: TikvSession, timeoutMs: number): Promise<void> {
+  const stream = session.stream;
+  if (!stream) return Promise.resolve();
+  return new Promise((resolve, reject) =>
+    stream.send("Empty", { testId: 0n, delayTime: 0n }, { timeoutMs }, (err) => {
+      if (
+        err &&
+        (err instanceof TimeoutError || (err instanceof GrpcError && err.grpcCode === GrpcStatus.UNAVAILABLE))
+      ) {
+        session.close();
+        reject(err);
+      } else resolve();
+    }),
+  );
 }
 
 /** Health of a store as seen by this client. */
@@ -60,7 +84,9 @@ export class StoreActor {
       actors: {
         connect: fromPromise<StoreLink, StoreConnectInput>(async () => {
           await connection.waitForReady(connectTimeoutMs);
-          return connection.openSession() as unknown as StoreLink;
+          const session = connection.openSession();
+          if (opts.probeOnConnect !== false) await probe(session, connectTimeoutMs);
+          return session as unknown as StoreLink;
         }),
         watch: fromCallback<StoreEvent, { link: StoreLink; storeId: number }>(({ input, sendBack }) => {
           const stream = (input.link as unknown as TikvSession).stream;
@@ -85,7 +111,9 @@ export class StoreActor {
   /** Sends one command and resolves with its response (typed errors on failure). */
   send<C extends TikvCommand>(cmd: C, req: TikvRequest<C>, opts?: CallOptions): Promise<TikvResponse<C>> {
     return new Promise((resolve, reject) =>
-      this.sendWithCallback(cmd, req, opts, (err, resp) => (err ? reject(err) : resolve(resp as TikvResponse<C>))),
+      this.sendWithCallback(cmd, req, opts, (err, resp) =>
+        err ? reject(err) : resolve(resp as TikvResponse<C>),
+      ),
     );
   }
 
@@ -111,7 +139,10 @@ export class StoreActor {
   }
 
   /** Subscribes to reachable/unreachable transitions; returns the unsubscribe function. */
-  on<T extends StoreEmitted["type"]>(type: T, listener: (e: Extract<StoreEmitted, { type: T }>) => void): () => void {
+  on<T extends StoreEmitted["type"]>(
+    type: T,
+    listener: (e: Extract<StoreEmitted, { type: T }>) => void,
+  ): () => void {
     const sub = this.actor.on(type, (e) => {
       try {
         listener(e as Extract<StoreEmitted, { type: T }>);
