@@ -58,7 +58,7 @@ import {
   requestApiVersion,
 } from "./raw-checks.js";
 import { indexKey, isLive, RawColumn, type RawEntry } from "./raw-column.js";
-import { otherError, RawStorageError } from "./raw-errors.js";
+import { otherError, RawStorageError, rustDebugStr } from "./raw-errors.js";
 
 /** Options of `RawEngine`. */
 export interface RawEngineOptions {
@@ -321,8 +321,11 @@ export class RawEngine {
       const cf = rawkvCf(this.apiVersion, req.cf);
       if (req.endKey.length > 0 && Buffer.compare(req.startKey, req.endKey) >= 0) {
         // Follows tikv components/raftstore/src/store/fsm/apply.rs handle_delete_range.
+        // raftstore's Error::Other renders with `{:?}`, hence the quoted message.
         const regionError: RegionError = {
-          message: `invalid delete range command, start_key: ${debugBytes(req.startKey)}, end_key: ${debugBytes(req.endKey)}`,
+          message: rustDebugStr(
+            `invalid delete range command, start_key: ${debugBytes(req.startKey)}, end_key: ${debugBytes(req.endKey)}`,
+          ),
         };
         return { regionError, error: "" };
       }
