@@ -1,0 +1,15 @@
+export { FaultRegistry, InvalidFaultSpecError } from "./fault-registry.js";
+export { PD_RPCS, TIKV_RPCS, isRpcName } from "./rpc-names.js";
+export type { PdRpcName, RpcName, TikvRpcName } from "./rpc-names.js";
+export type {
+  CallInfo,
+  DelaySpec,
+  DropReplySpec,
+  FailSpec,
+  FaultDecision,
+  FaultError,
+  FaultHandle,
+  FaultKey,
+  FaultScope,
+  RequestHook,
+} from "./types.js";

@@ -1,0 +1,362 @@
+// One entry per TiKV RPC the mock store serves: how to find its keys and read timestamp, which
+// region checks apply, how to run it on the engines and where its errors go in the response.
+// Error placement follows tikv src/server/service/kv.rs (future_* functions and
+// txn_command_future!); which checks apply follows raftstore's read/write paths.
+import type { Error as RegionError } from "../../proto/errorpb.js";
+import * as kv from "../../proto/kvrpcpb.js";
+import type { TikvRpcName } from "../faults/rpc-names.js";
+import type { KeyRangeArg, RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
+
+/**
+ * Which region checks run before a command:
+ * - read: leader unless replica/stale read; RegionNotFound message of the read path;
+ * - write: leader only;
+ * - split: like write, and the epoch check includes conf_ver (BatchSplit);
+ * - none: no region context (store-level RPCs).
+ */
+export type Access = "read" | "write" | "split" | "none";
+
+/** Where a command's first key must lie. */
+export interface Bound {
+  key: Buffer;
+  /** Reverse scans name an exclusive upper bound, which may equal the region end. */
+  upper: boolean;
+}
+
+/** A transactional command's API-version check input (TiKV's CommandKind name + keys or ranges). */
+export type TxnApiInput =
+  | { cmd: string; keys: readonly Buffer[] }
+  | { cmd: string; ranges: readonly (readonly [Buffer, Buffer])[] };
+
+/** Where an API-version failure is reported in the response. */
+export type ApiErrorPlace = "error" | "errors" | "pairs" | "string";
+
+/** What a command needs to run. */
+export interface ExecEnv {
+  txn: TxnEnginePort;
+  raw: RawEnginePort;
+  topology: TopologyPort;
+  storeId: bigint;
+  /** The cluster's storage API version. */
+  apiVersion: kv.APIVersion;
+  /** A fresh health feedback of this store. */
+  healthFeedback(): kv.HealthFeedback;
+}
+
+/** Static description of one RPC. */
+export interface CommandSpec<Req = any, Resp = any> {
+  rpc: TikvRpcName;
+  access: Access;
+  /** Keys that must lie in the region (and that `key`-scoped faults match). */
+  keys(req: Req): readonly Buffer[];
+  /** A scan's start bound, checked against the region. */
+  bound?(req: Req): Bound | undefined;
+  /** Read timestamp for stale reads. */
+  readTs?(req: Req): bigint;
+  /** Transactional API-version check input. */
+  txnApi?(req: Req): TxnApiInput;
+  apiErrorPlace?: ApiErrorPlace;
+  exec(env: ExecEnv, req: Req, range: KeyRangeArg | undefined): Resp | Promise<Resp>;
+  withRegionError(e: RegionError): Resp;
+  withKeyError(e: kv.KeyError): Resp;
+}
+
+const NONE: readonly Buffer[] = [];
+const one = (k: Buffer): readonly Buffer[] => [k];
+
+interface Builder<T> {
+  fromPartial(o: any): T;
+}
+
+/** Responses with `region_error` and a single `error: KeyError`. */
+function keyErrorSingle<T>(b: Builder<T>) {
+  return {
+    withRegionError: (e: RegionError) => b.fromPartial({ regionError: e }),
+    withKeyError: (e: kv.KeyError) => b.fromPartial({ error: e }),
+  };
+}
+/** Responses with `region_error` and `errors: KeyError[]`. */
+function keyErrorList<T>(b: Builder<T>) {
+  return {
+    withRegionError: (e: RegionError) => b.fromPartial({ regionError: e }),
+    withKeyError: (e: kv.KeyError) => b.fromPartial({ errors: [e] }),
+  };
+}
+/** Responses with `region_error` and a string `error`. */
+function stringError<T>(b: Builder<T>) {
+  return {
+    withRegionError: (e: RegionError) => b.fromPartial({ regionError: e }),
+    withKeyError: (e: kv.KeyError) => b.fromPartial({ error: keyErrorText(e) }),
+  };
+}
+/** Responses whose failures are reported as one errored pair (`field` is the pairs list). */
+function pairError<T>(b: Builder<T>, field: "pairs" | "kvs") {
+  return {
+    withRegionError: (e: RegionError) => b.fromPartial({ regionError: e }),
+    withKeyError: (e: kv.KeyError) => b.fromPartial({ [field]: [{ error: e }] }),
+  };
+}
+
+/** Text for a KeyError where the response only has a string. */
+export function keyErrorText(e: kv.KeyError): string {
+  return e.abort || e.retryable || "injected key error";
+}
+
+function scanBound(req: { startKey: Buffer; reverse: boolean }): Bound {
+  return { key: req.startKey, upper: req.reverse };
+}
+
+function scanRange(req: { startKey: Buffer; endKey: Buffer; reverse: boolean }): [Buffer, Buffer] {
+  return req.reverse ? [req.endKey, req.startKey] : [req.startKey, req.endKey];
+}
+
+const mutationKeys = (ms: kv.Mutation[]): Buffer[] => ms.map((m) => m.key);
+
+/** The command table, keyed by RPC name. */
+export const COMMANDS = {
+  KvGet: {
+    rpc: "KvGet",
+    access: "read",
+    keys: (r: kv.GetRequest) => one(r.key),
+    readTs: (r: kv.GetRequest) => r.version,
+    txnApi: (r: kv.GetRequest) => ({ cmd: "get", keys: [r.key] }),
+    apiErrorPlace: "error",
+    exec: (env, r: kv.GetRequest) => env.txn.get(r),
+    ...keyErrorSingle(kv.GetResponse),
+  },
+  KvBatchGet: {
+    rpc: "KvBatchGet",
+    access: "read",
+    keys: (r: kv.BatchGetRequest) => r.keys,
+    readTs: (r: kv.BatchGetRequest) => r.version,
+    txnApi: (r: kv.BatchGetRequest) => ({ cmd: "batch_get", keys: r.keys }),
+    apiErrorPlace: "pairs",
+    exec: (env, r: kv.BatchGetRequest) => env.txn.batchGet(r),
+    ...keyErrorSingle(kv.BatchGetResponse),
+  },
+  KvScan: {
+    rpc: "KvScan",
+    access: "read",
+    keys: (r: kv.ScanRequest) => one(r.startKey),
+    bound: scanBound,
+    readTs: (r: kv.ScanRequest) => r.version,
+    txnApi: (r: kv.ScanRequest) => ({ cmd: "scan", ranges: [scanRange(r)] }),
+    apiErrorPlace: "pairs",
+    exec: (env, r: kv.ScanRequest, range) => env.txn.scan(r, range),
+    ...keyErrorSingle(kv.ScanResponse),
+  },
+  KvBufferBatchGet: {
+    rpc: "KvBufferBatchGet",
+    access: "read",
+    keys: (r: kv.BufferBatchGetRequest) => r.keys,
+    txnApi: (r: kv.BufferBatchGetRequest) => ({ cmd: "buffer_batch_get", keys: r.keys }),
+    apiErrorPlace: "error",
+    exec: (env, r: kv.BufferBatchGetRequest) => env.txn.bufferBatchGet(r),
+    ...keyErrorSingle(kv.BufferBatchGetResponse),
+  },
+  KvPrewrite: {
+    rpc: "KvPrewrite",
+    access: "write",
+    keys: (r: kv.PrewriteRequest) => mutationKeys(r.mutations),
+    txnApi: (r: kv.PrewriteRequest) => ({ cmd: "prewrite", keys: mutationKeys(r.mutations) }),
+    apiErrorPlace: "errors",
+    exec: (env, r: kv.PrewriteRequest) => env.txn.prewrite(r),
+    ...keyErrorList(kv.PrewriteResponse),
+  },
+  KvCommit: {
+    rpc: "KvCommit",
+    access: "write",
+    keys: (r: kv.CommitRequest) => r.keys,
+    exec: (env, r: kv.CommitRequest) => env.txn.commit(r),
+    ...keyErrorSingle(kv.CommitResponse),
+  },
+  KvBatchRollback: {
+    rpc: "KvBatchRollback",
+    access: "write",
+    keys: (r: kv.BatchRollbackRequest) => r.keys,
+    exec: (env, r: kv.BatchRollbackRequest) => env.txn.batchRollback(r),
+    ...keyErrorSingle(kv.BatchRollbackResponse),
+  },
+  KvPessimisticLock: {
+    rpc: "KvPessimisticLock",
+    access: "write",
+    keys: (r: kv.PessimisticLockRequest) => mutationKeys(r.mutations),
+    txnApi: (r: kv.PessimisticLockRequest) => ({ cmd: "acquire_pessimistic_lock", keys: mutationKeys(r.mutations) }),
+    apiErrorPlace: "errors",
+    exec: (env, r: kv.PessimisticLockRequest) => env.txn.pessimisticLock(r),
+    ...keyErrorList(kv.PessimisticLockResponse),
+  },
+  KVPessimisticRollback: {
+    rpc: "KVPessimisticRollback",
+    access: "write",
+    keys: (r: kv.PessimisticRollbackRequest) => r.keys,
+    exec: (env, r: kv.PessimisticRollbackRequest) => env.txn.pessimisticRollback(r),
+    ...keyErrorList(kv.PessimisticRollbackResponse),
+  },
+  KvTxnHeartBeat: {
+    rpc: "KvTxnHeartBeat",
+    access: "write",
+    keys: (r: kv.TxnHeartBeatRequest) => one(r.primaryLock),
+    exec: (env, r: kv.TxnHeartBeatRequest) => env.txn.txnHeartBeat(r),
+    ...keyErrorSingle(kv.TxnHeartBeatResponse),
+  },
+  KvCheckTxnStatus: {
+    rpc: "KvCheckTxnStatus",
+    access: "write",
+    keys: (r: kv.CheckTxnStatusRequest) => one(r.primaryKey),
+    exec: (env, r: kv.CheckTxnStatusRequest) => env.txn.checkTxnStatus(r),
+    ...keyErrorSingle(kv.CheckTxnStatusResponse),
+  },
+  KvCheckSecondaryLocks: {
+    rpc: "KvCheckSecondaryLocks",
+    access: "write",
+    keys: (r: kv.CheckSecondaryLocksRequest) => r.keys,
+    exec: (env, r: kv.CheckSecondaryLocksRequest) => env.txn.checkSecondaryLocks(r),
+    ...keyErrorSingle(kv.CheckSecondaryLocksResponse),
+  },
+  KvResolveLock: {
+    rpc: "KvResolveLock",
+    access: "write",
+    keys: (r: kv.ResolveLockRequest) => r.keys,
+    exec: (env, r: kv.ResolveLockRequest, range) => env.txn.resolveLock(r, r.keys.length === 0 ? range : undefined),
+    ...keyErrorSingle(kv.ResolveLockResponse),
+  },
+  KvScanLock: {
+    rpc: "KvScanLock",
+    access: "read",
+    keys: (r: kv.ScanLockRequest) => one(r.startKey),
+    bound: (r: kv.ScanLockRequest) => ({ key: r.startKey, upper: false }),
+    exec: (env, r: kv.ScanLockRequest, range) => env.txn.scanLock(r, range),
+    ...keyErrorSingle(kv.ScanLockResponse),
+  },
+  KvFlush: {
+    rpc: "KvFlush",
+    access: "write",
+    keys: (r: kv.FlushRequest) => mutationKeys(r.mutations),
+    txnApi: (r: kv.FlushRequest) => ({ cmd: "flush", keys: mutationKeys(r.mutations) }),
+    apiErrorPlace: "errors",
+    exec: (env, r: kv.FlushRequest) => env.txn.flush(r),
+    ...keyErrorList(kv.FlushResponse),
+  },
+  BroadcastTxnStatus: {
+    rpc: "BroadcastTxnStatus",
+    access: "none",
+    keys: () => NONE,
+    exec: (env, r: kv.BroadcastTxnStatusRequest) => env.txn.broadcastTxnStatus(r),
+    // The response has no error fields: TiKV always answers an empty message.
+    withRegionError: () => kv.BroadcastTxnStatusResponse.fromPartial({}),
+    withKeyError: () => kv.BroadcastTxnStatusResponse.fromPartial({}),
+  },
+  KvDeleteRange: {
+    rpc: "KvDeleteRange",
+    access: "write",
+    keys: () => NONE,
+    txnApi: (r: kv.DeleteRangeRequest) => ({ cmd: "delete_range", ranges: [[r.startKey, r.endKey]] }),
+    apiErrorPlace: "string",
+    exec: (env, r: kv.DeleteRangeRequest, range) => env.txn.deleteRange(r, range),
+    ...stringError(kv.DeleteRangeResponse),
+  },
+  MvccGetByKey: {
+    rpc: "MvccGetByKey",
+    access: "read",
+    keys: (r: kv.MvccGetByKeyRequest) => one(r.key),
+    exec: (env, r: kv.MvccGetByKeyRequest) => env.txn.mvccGetByKey(r),
+    ...stringError(kv.MvccGetByKeyResponse),
+  },
+  MvccGetByStartTs: {
+    rpc: "MvccGetByStartTs",
+    access: "read",
+    keys: () => NONE,
+    exec: (env, r: kv.MvccGetByStartTsRequest) => env.txn.mvccGetByStartTs(r),
+    ...stringError(kv.MvccGetByStartTsResponse),
+  },
+  RawGet: {
+    rpc: "RawGet",
+    access: "read",
+    keys: (r: kv.RawGetRequest) => one(r.key),
+    exec: (env, r: kv.RawGetRequest) => env.raw.rawGet(r),
+    ...stringError(kv.RawGetResponse),
+  },
+  RawBatchGet: {
+    rpc: "RawBatchGet",
+    access: "read",
+    keys: (r: kv.RawBatchGetRequest) => r.keys,
+    exec: (env, r: kv.RawBatchGetRequest) => env.raw.rawBatchGet(r),
+    ...pairError(kv.RawBatchGetResponse, "pairs"),
+  },
+  RawPut: {
+    rpc: "RawPut",
+    access: "write",
+    keys: (r: kv.RawPutRequest) => one(r.key),
+    exec: (env, r: kv.RawPutRequest) => env.raw.rawPut(r),
+    ...stringError(kv.RawPutResponse),
+  },
+  RawBatchPut: {
+    rpc: "RawBatchPut",
+    access: "write",
+    keys: (r: kv.RawBatchPutRequest) => r.pairs.map((p) => p.key),
+    exec: (env, r: kv.RawBatchPutRequest) => env.raw.rawBatchPut(r),
+    ...stringError(kv.RawBatchPutResponse),
+  },
+  RawDelete: {
+    rpc: "RawDelete",
+    access: "write",
+    keys: (r: kv.RawDeleteRequest) => one(r.key),
+    exec: (env, r: kv.RawDeleteRequest) => env.raw.rawDelete(r),
+    ...stringError(kv.RawDeleteResponse),
+  },
+  RawBatchDelete: {
+    rpc: "RawBatchDelete",
+    access: "write",
+    keys: (r: kv.RawBatchDeleteRequest) => r.keys,
+    exec: (env, r: kv.RawBatchDeleteRequest) => env.raw.rawBatchDelete(r),
+    ...stringError(kv.RawBatchDeleteResponse),
+  },
+  RawDeleteRange: {
+    rpc: "RawDeleteRange",
+    access: "write",
+    keys: (r: kv.RawDeleteRangeRequest) => one(r.startKey),
+    bound: (r: kv.RawDeleteRangeRequest) => ({ key: r.startKey, upper: false }),
+    exec: (env, r: kv.RawDeleteRangeRequest) => env.raw.rawDeleteRange(r),
+    ...stringError(kv.RawDeleteRangeResponse),
+  },
+  RawScan: {
+    rpc: "RawScan",
+    access: "read",
+    keys: (r: kv.RawScanRequest) => one(r.startKey),
+    bound: scanBound,
+    exec: (env, r: kv.RawScanRequest, range) => env.raw.rawScan(r, range),
+    ...pairError(kv.RawScanResponse, "kvs"),
+  },
+  RawBatchScan: {
+    rpc: "RawBatchScan",
+    access: "read",
+    keys: (r: kv.RawBatchScanRequest) => r.ranges.map((x) => x.startKey),
+    exec: (env, r: kv.RawBatchScanRequest, range) => env.raw.rawBatchScan(r, range),
+    ...pairError(kv.RawBatchScanResponse, "kvs"),
+  },
+  RawGetKeyTTL: {
+    rpc: "RawGetKeyTTL",
+    access: "read",
+    keys: (r: kv.RawGetKeyTTLRequest) => one(r.key),
+    exec: (env, r: kv.RawGetKeyTTLRequest) => env.raw.rawGetKeyTTL(r),
+    ...stringError(kv.RawGetKeyTTLResponse),
+  },
+  RawCompareAndSwap: {
+    rpc: "RawCompareAndSwap",
+    access: "write",
+    keys: (r: kv.RawCASRequest) => one(r.key),
+    exec: (env, r: kv.RawCASRequest) => env.raw.rawCompareAndSwap(r),
+    ...stringError(kv.RawCASResponse),
+  },
+  RawChecksum: {
+    rpc: "RawChecksum",
+    access: "read",
+    keys: () => NONE,
+    exec: (env, r: kv.RawChecksumRequest, range) => env.raw.rawChecksum(r, range),
+    ...stringError(kv.RawChecksumResponse),
+  },
+} satisfies Record<string, CommandSpec>;
+
+/** RPC names handled through the generic command pipeline. */
+export type CommandName = keyof typeof COMMANDS;

@@ -1,0 +1,188 @@
+// One mock TiKV store: a @grpc/grpc-js server serving tikvpb.Tikv on loopback, running every
+// request through the TiKV-like pipeline (faults, checks, engines). Stopping it really closes
+// the listening socket; starting it again binds the same port.
+import * as grpc from "@grpc/grpc-js";
+import { APIVersion, type HealthFeedback } from "../../proto/kvrpcpb.js";
+import { TikvService } from "../../proto/tikvpb.js";
+import { FaultRegistry } from "../faults/fault-registry.js";
+import { BatchCommandsSession } from "./batch-commands.js";
+import { COMMANDS, type CommandSpec } from "./commands.js";
+import { HealthSource } from "./health.js";
+import { GrpcStatusError, HANG, isThenable, type PipelineEnv, runCommand } from "./pipeline.js";
+import type { RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
+import { STORE_COMMANDS } from "./store-commands.js";
+
+/** Options of `MockTikvStore`. */
+export interface MockTikvStoreOptions {
+  storeId: number | bigint;
+  topology: TopologyPort;
+  txn: TxnEnginePort;
+  raw: RawEnginePort;
+  /** Shared fault registry (default: a private one). */
+  faults?: FaultRegistry;
+  /** The cluster's storage API version (default V1). */
+  apiVersion?: APIVersion;
+  /** Cluster id; requests with another non-zero context.cluster_id are refused (default 0 = no check). */
+  clusterId?: bigint;
+  /** Listen host (default 127.0.0.1). */
+  host?: string;
+  /** Listen port (default 0 = chosen by the OS, then kept across restarts). */
+  port?: number;
+}
+
+/** Thrown when the store is used in the wrong lifecycle state. */
+export class StoreStateError extends Error {
+  readonly code = "StoreState";
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreStateError";
+  }
+}
+
+/** gRPC method names (TikvService keys) served by the generic pipeline. */
+const UNARY: Record<string, CommandSpec> = {
+  kvGet: COMMANDS.KvGet,
+  kvBatchGet: COMMANDS.KvBatchGet,
+  kvScan: COMMANDS.KvScan,
+  kvBufferBatchGet: COMMANDS.KvBufferBatchGet,
+  kvPrewrite: COMMANDS.KvPrewrite,
+  kvCommit: COMMANDS.KvCommit,
+  kvBatchRollback: COMMANDS.KvBatchRollback,
+  kvPessimisticLock: COMMANDS.KvPessimisticLock,
+  kvPessimisticRollback: COMMANDS.KVPessimisticRollback,
+  kvTxnHeartBeat: COMMANDS.KvTxnHeartBeat,
+  kvCheckTxnStatus: COMMANDS.KvCheckTxnStatus,
+  kvCheckSecondaryLocks: COMMANDS.KvCheckSecondaryLocks,
+  kvResolveLock: COMMANDS.KvResolveLock,
+  kvScanLock: COMMANDS.KvScanLock,
+  kvFlush: COMMANDS.KvFlush,
+  broadcastTxnStatus: COMMANDS.BroadcastTxnStatus,
+  kvDeleteRange: COMMANDS.KvDeleteRange,
+  mvccGetByKey: COMMANDS.MvccGetByKey,
+  mvccGetByStartTs: COMMANDS.MvccGetByStartTs,
+  rawGet: COMMANDS.RawGet,
+  rawBatchGet: COMMANDS.RawBatchGet,
+  rawPut: COMMANDS.RawPut,
+  rawBatchPut: COMMANDS.RawBatchPut,
+  rawDelete: COMMANDS.RawDelete,
+  rawBatchDelete: COMMANDS.RawBatchDelete,
+  rawDeleteRange: COMMANDS.RawDeleteRange,
+  rawScan: COMMANDS.RawScan,
+  rawBatchScan: COMMANDS.RawBatchScan,
+  rawGetKeyTtl: COMMANDS.RawGetKeyTTL,
+  rawCompareAndSwap: COMMANDS.RawCompareAndSwap,
+  rawChecksum: COMMANDS.RawChecksum,
+  splitRegion: STORE_COMMANDS.SplitRegion,
+  unsafeDestroyRange: STORE_COMMANDS.UnsafeDestroyRange,
+  getStoreSafeTs: STORE_COMMANDS.GetStoreSafeTS,
+  getHealthFeedback: STORE_COMMANDS.GetHealthFeedback,
+  getLockWaitInfo: STORE_COMMANDS.GetLockWaitInfo,
+};
+
+function toServiceError(e: unknown): Partial<grpc.ServiceError> {
+  if (e instanceof GrpcStatusError) return { code: e.code, details: e.details, message: e.details };
+  const msg = (e as Error)?.message ?? String(e);
+  return { code: grpc.status.INTERNAL, details: msg, message: msg };
+}
+
+/** A mock TiKV store serving the kvproto Tikv service over gRPC. */
+export class MockTikvStore {
+  /** This store's id. */
+  readonly storeId: bigint;
+  /** The fault registry consulted before every request. */
+  readonly faults: FaultRegistry;
+  /** Health feedback source (set `slowScore` to simulate a slow store). */
+  readonly health: HealthSource;
+  private readonly host: string;
+  private port: number;
+  private server: grpc.Server | undefined;
+  private readonly sessions = new Set<BatchCommandsSession>();
+  private readonly env: PipelineEnv;
+
+  constructor(opts: MockTikvStoreOptions) {
+    this.storeId = BigInt(opts.storeId);
+    this.faults = opts.faults ?? new FaultRegistry();
+    this.host = opts.host ?? "127.0.0.1";
+    this.port = opts.port ?? 0;
+    this.health = new HealthSource(this.storeId);
+    const health = this.health;
+    this.env = {
+      txn: opts.txn,
+      raw: opts.raw,
+      topology: opts.topology,
+      storeId: this.storeId,
+      apiVersion: opts.apiVersion ?? APIVersion.V1,
+      clusterId: opts.clusterId ?? 0n,
+      faults: this.faults,
+      healthFeedback: (): HealthFeedback => health.next(),
+    };
+  }
+
+  /** "host:port" clients dial (valid once started; the port stays fixed across restarts). */
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  /** True while the gRPC server is listening. */
+  get running(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** Starts listening (on the same port as before when restarted). */
+  async start(): Promise<void> {
+    if (this.server) throw new StoreStateError(`store ${this.storeId} is already running`);
+    const server = new grpc.Server({
+      "grpc.max_receive_message_length": -1,
+      "grpc.max_send_message_length": -1,
+    });
+    server.addService(TikvService, this.implementation());
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${this.host}:${this.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      );
+    });
+    this.port = port;
+    this.server = server;
+  }
+
+  /** Stops the server: open streams and calls are cut, new connections are refused. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const s of [...this.sessions]) s.close();
+    server.forceShutdown();
+  }
+
+  private implementation(): grpc.UntypedServiceImplementation {
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const [method, spec] of Object.entries(UNARY)) {
+      impl[method] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+        this.serveUnary(spec, call.request, callback);
+    }
+    impl.batchCommands = ((call: grpc.ServerDuplexStream<unknown, unknown>) => {
+      const session = new BatchCommandsSession(call as never, this.env, this.health, (s) => this.sessions.delete(s));
+      this.sessions.add(session);
+    }) as grpc.handleBidiStreamingCall<unknown, unknown>;
+    const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+      callback({ code: grpc.status.UNIMPLEMENTED, details: "not served by the mock TiKV" }, null);
+    for (const method of Object.keys(TikvService)) {
+      if (!(method in impl)) impl[method] = unimplemented;
+    }
+    return impl;
+  }
+
+  private serveUnary(spec: CommandSpec, req: unknown, callback: grpc.sendUnaryData<unknown>): void {
+    const done = (r: unknown) => {
+      if (r !== HANG) callback(null, r);
+    };
+    const failed = (e: unknown) => callback(toServiceError(e), null);
+    try {
+      const r = runCommand(this.env, spec, req);
+      if (isThenable(r)) r.then(done, failed);
+      else done(r);
+    } catch (e) {
+      failed(e);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+// Runs one request through what a TiKV store does before and after executing it: fault
+// injection, cluster-id check, API-version check, region checks, then the engine.
+import { status } from "@grpc/grpc-js";
+import * as errorpb from "../../proto/errorpb.js";
+import * as kv from "../../proto/kvrpcpb.js";
+import type { FaultDecision, FaultError } from "../faults/types.js";
+import type { FaultRegistry } from "../faults/fault-registry.js";
+import type { CommandSpec, ExecEnv } from "./commands.js";
+import { checkRegion, isRegionError } from "./region-check.js";
+import { checkTxnKeys, checkTxnRanges } from "./txn-api-check.js";
+
+/** A request that must fail with a gRPC status instead of a response. */
+export class GrpcStatusError extends Error {
+  readonly code: status;
+  readonly details: string;
+  constructor(code: status, details: string) {
+    super(details);
+    this.name = "GrpcStatusError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Returned instead of a response when the reply must never be sent. */
+export const HANG: unique symbol = Symbol("hang");
+export type Outcome<Resp> = Resp | typeof HANG;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function isThenable<T>(v: unknown): v is Promise<T> {
+  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
+/** Per-store state the pipeline needs. */
+export interface PipelineEnv extends ExecEnv {
+  faults: FaultRegistry;
+  /** The cluster id; requests carrying another non-zero id are refused. */
+  clusterId: bigint;
+}
+
+function faultResponse<Resp>(spec: CommandSpec<unknown, Resp>, err: FaultError): Resp {
+  if ("grpcStatus" in err) throw new GrpcStatusError(err.grpcStatus, err.message ?? `injected ${status[err.grpcStatus]}`);
+  if ("regionError" in err) return spec.withRegionError(errorpb.Error.fromPartial(err.regionError));
+  if ("keyError" in err) return spec.withKeyError(kv.KeyError.fromPartial(err.keyError));
+  // PD header errors mean nothing to TiKV: answer as an unavailable server would.
+  throw new GrpcStatusError(status.UNAVAILABLE, err.pdError.message ?? "injected PD error");
+}
+
+function apiCheck<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req: Req): Resp | undefined {
+  if (!spec.txnApi) return undefined;
+  const input = spec.txnApi(req);
+  const reqApi = (req as { context?: kv.Context }).context?.apiVersion ?? kv.APIVersion.V1;
+  const e =
+    "keys" in input
+      ? checkTxnKeys(input.cmd, env.apiVersion, reqApi, input.keys)
+      : checkTxnRanges(input.cmd, env.apiVersion, reqApi, input.ranges);
+  if (!e) return undefined;
+  const keyError = kv.KeyError.fromPartial({ abort: e.debug });
+  switch (spec.apiErrorPlace) {
+    case "pairs": {
+      const r = spec.withKeyError(keyError) as Resp & { pairs?: kv.KvPair[] };
+      r.pairs = [kv.KvPair.fromPartial({ error: keyError })];
+      return r;
+    }
+    case "string":
+      return spec.withKeyError(kv.KeyError.fromPartial({ abort: e.display }));
+    default:
+      return spec.withKeyError(keyError);
+  }
+}
+
+/** Region checks then the engine. */
+function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req: Req): Resp | Promise<Resp> {
+  const ctx = (req as { context?: kv.Context }).context;
+  if (ctx && ctx.clusterId > 0n && ctx.clusterId !== env.clusterId) {
+    throw new GrpcStatusError(status.INVALID_ARGUMENT, "the cluster id of the request does not match the TiKV cluster");
+  }
+  const apiErr = apiCheck(env, spec, req);
+  if (apiErr !== undefined) return apiErr;
+  if (spec.access === "none") return spec.exec(env, req, undefined);
+  const checked = checkRegion(env.topology, env.storeId, ctx, {
+    access: spec.access,
+    keys: spec.keys(req),
+    bound: spec.bound?.(req),
+    readTs: spec.readTs?.(req),
+  });
+  if (isRegionError(checked)) return spec.withRegionError(checked);
+  const r = checked.state.region;
+  return spec.exec(env, req, { start: r.startKey, end: r.endKey });
+}
+
+function finish<Resp>(
+  env: PipelineEnv,
+  spec: CommandSpec<unknown, Resp>,
+  req: unknown,
+  d: FaultDecision | undefined,
+): Outcome<Resp> | Promise<Outcome<Resp>> {
+  if (d?.error) return faultResponse(spec, d.error);
+  const res = execute(env, spec, req);
+  const drop = d?.dropReply;
+  if (drop === undefined) return res;
+  const dropped = (): Outcome<Resp> => {
+    if (drop === "hang") return HANG;
+    throw new GrpcStatusError(drop.grpcStatus, drop.message ?? "reply dropped after apply");
+  };
+  return isThenable<Resp>(res) ? res.then(dropped) : dropped();
+}
+
+/**
+ * Runs `req` as the store would. Returns the response (synchronously on the fast path), HANG
+ * when the reply must be dropped, or throws/rejects with GrpcStatusError.
+ */
+export function runCommand<Req, Resp>(
+  env: PipelineEnv,
+  spec: CommandSpec<Req, Resp>,
+  req: Req,
+): Outcome<Resp> | Promise<Outcome<Resp>> {
+  const ctx = (req as { context?: kv.Context }).context;
+  const d = env.faults.decide({
+    rpc: spec.rpc,
+    storeId: env.storeId,
+    regionId: ctx?.regionId,
+    keys: spec.keys(req),
+    request: req,
+  });
+  const s = spec as CommandSpec<unknown, Resp>;
+  if (d && d.delayMs > 0) return sleep(d.delayMs).then(() => finish(env, s, req, d));
+  return finish(env, s, req, d);
+}
+
+export { isThenable };

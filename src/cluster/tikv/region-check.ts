@@ -1,0 +1,127 @@
+// The checks TiKV makes before serving a request on a region, in TiKV's order:
+// store id, region present on this store, peer id, leadership (replica and stale reads may be
+// served by followers and learners), region epoch (with the region and its left siblings, as
+// raftstore's collect_sibling_region fills EpochNotMatch), stale-read safe ts, keys in region.
+// Follows tikv components/raftstore/src/store/util.rs, store/worker/read.rs and
+// store/fsm/peer.rs (pre_propose_raft_command).
+import type { Error as RegionError } from "../../proto/errorpb.js";
+import type { Context } from "../../proto/kvrpcpb.js";
+import type { Peer, Region } from "../../proto/metapb.js";
+import type { Access, Bound } from "./commands.js";
+import type { RegionState, TopologyPort } from "./ports.js";
+import { RegionErrors } from "./region-errors.js";
+
+/** TiKV's MAX_REGIONS_IN_ERROR: cap on regions attached to EpochNotMatch. */
+const MAX_REGIONS_IN_ERROR = 10;
+
+/** A request that passed the checks: the region it runs on and this store's peer. */
+export interface CheckedRegion {
+  state: RegionState;
+  peer: Peer;
+}
+
+/** What the checks look at in a request. */
+export interface CheckInput {
+  access: Exclude<Access, "none">;
+  keys: readonly Buffer[];
+  bound?: Bound | undefined;
+  readTs?: bigint | undefined;
+}
+
+function inRegion(key: Buffer, r: Region): boolean {
+  return Buffer.compare(key, r.startKey) >= 0 && (r.endKey.length === 0 || Buffer.compare(key, r.endKey) < 0);
+}
+
+/** An exclusive upper bound may equal the region end. */
+function upperInRegion(key: Buffer, r: Region): boolean {
+  return Buffer.compare(key, r.startKey) > 0 && (r.endKey.length === 0 || Buffer.compare(key, r.endKey) <= 0);
+}
+
+/**
+ * Regions to the left of `region` on this store, nearest first, as TiKV attaches them to
+ * EpochNotMatch when the client's version is older (right-derived splits keep the id on the
+ * right, so the new regions are on the left).
+ */
+function leftSiblings(topology: TopologyPort, storeId: bigint, region: Region, requestedVersion: bigint): Region[] {
+  let maxVersion = region.regionEpoch?.version ?? 0n;
+  if (requestedVersion >= maxVersion) return [];
+  let want = maxVersion - requestedVersion;
+  const all = topology.regionsOnStore(storeId);
+  // Regions ending at or before this region's start, walked right to left.
+  const left = all
+    .filter((r) => r.id !== region.id && r.endKey.length > 0 && Buffer.compare(r.endKey, region.startKey) <= 0)
+    .sort((a, b) => Buffer.compare(b.endKey, a.endKey));
+  const out: Region[] = [];
+  for (const r of left.slice(0, MAX_REGIONS_IN_ERROR)) {
+    want -= 1n;
+    const v = r.regionEpoch?.version ?? 0n;
+    if (v >= maxVersion) {
+      want += v - maxVersion;
+      maxVersion = v;
+    }
+    out.push(r);
+    if (want <= 0n) break;
+  }
+  return out;
+}
+
+/** Runs the checks; returns the region to run on, or the region error TiKV would answer. */
+export function checkRegion(
+  topology: TopologyPort,
+  storeId: bigint,
+  ctx: Context | undefined,
+  input: CheckInput,
+): CheckedRegion | RegionError {
+  const regionId = ctx?.regionId ?? 0n;
+  const reqStore = ctx?.peer?.storeId ?? 0n;
+  if (reqStore !== storeId) return RegionErrors.storeNotMatch(reqStore, storeId);
+
+  const state = topology.regionState(regionId);
+  const peer = state?.region.peers.find((p) => p.storeId === storeId);
+  if (!state || !peer) return RegionErrors.regionNotFound(regionId, input.access === "read" ? "read" : "write");
+  const region = state.region;
+
+  const reqPeer = ctx?.peer?.id ?? 0n;
+  if (reqPeer !== peer.id) return RegionErrors.mismatchPeerId(reqPeer, peer.id);
+
+  const isLeader = state.leader !== undefined && state.leader.id === peer.id;
+  const followerRead = input.access === "read" && (ctx?.replicaRead === true || ctx?.staleRead === true);
+  if (!isLeader) {
+    if (!followerRead) return RegionErrors.notLeader(regionId, state.leader);
+    // Replica read goes through read index, which needs a leader to answer it.
+    if (ctx?.replicaRead && !ctx.staleRead && state.leader === undefined) {
+      return RegionErrors.notLeader(regionId, undefined);
+    }
+  }
+
+  const sent = ctx?.regionEpoch;
+  if (!sent) return RegionErrors.missingEpoch();
+  const cur = region.regionEpoch;
+  const checkConf = input.access === "split";
+  if (sent.version !== (cur?.version ?? 0n) || (checkConf && sent.confVer !== (cur?.confVer ?? 0n))) {
+    const current = [region, ...leftSiblings(topology, storeId, region, sent.version)];
+    return RegionErrors.epochNotMatch(regionId, cur, sent, current);
+  }
+
+  if (ctx?.staleRead && input.access === "read") {
+    const readTs = input.readTs ?? 0n;
+    if (state.safeTs < readTs) return RegionErrors.dataIsNotReady(regionId, peer.id, state.safeTs);
+  }
+
+  const path = input.access === "read" ? "read" : "write";
+  if (input.bound) {
+    const { key, upper } = input.bound;
+    const ok = upper ? key.length === 0 || upperInRegion(key, region) : inRegion(key, region);
+    if (!ok) return RegionErrors.keyNotInRegion(key, region, path);
+  } else {
+    for (const k of input.keys) {
+      if (!inRegion(k, region)) return RegionErrors.keyNotInRegion(k, region, path);
+    }
+  }
+  return { state, peer };
+}
+
+/** Type guard separating a check failure from a pass. */
+export function isRegionError(r: CheckedRegion | RegionError): r is RegionError {
+  return !("state" in r);
+}

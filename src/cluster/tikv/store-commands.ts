@@ -1,0 +1,129 @@
+// Store-level RPCs (no ordinary region read/write path): SplitRegion, UnsafeDestroyRange,
+// GetStoreSafeTS, GetHealthFeedback, GetLockWaitInfo. Follows tikv src/server/service/kv.rs.
+import * as kv from "../../proto/kvrpcpb.js";
+import type { Region } from "../../proto/metapb.js";
+import { encodeBytes } from "../../kv/memcomparable.js";
+import { type CommandSpec, type ExecEnv, keyErrorText } from "./commands.js";
+import { RegionErrors } from "./region-errors.js";
+
+const NONE: readonly Buffer[] = [];
+
+/**
+ * Region boundaries in the form TiKV's raftstore keeps them: memcomparable-encoded, except raw
+ * keys under API V1/V1TTL, which are stored as they are. Empty boundaries stay empty.
+ */
+function toStoredForm(region: Region, encode: boolean): Region {
+  if (!encode) return region;
+  const enc = (k: Buffer) => (k.length === 0 ? k : encodeBytes(k));
+  return { ...region, startKey: enc(region.startKey), endKey: enc(region.endKey) };
+}
+
+function splitKeysOf(req: kv.SplitRegionRequest): Buffer[] {
+  const keys = req.splitKey.length > 0 ? [req.splitKey] : [...req.splitKeys];
+  keys.sort(Buffer.compare);
+  return keys.filter((k, i) => i === 0 || !k.equals(keys[i - 1] as Buffer));
+}
+
+function split(env: ExecEnv, req: kv.SplitRegionRequest): kv.SplitRegionResponse {
+  const regionId = req.context?.regionId ?? 0n;
+  const state = env.topology.regionState(regionId);
+  if (!state) return kv.SplitRegionResponse.fromPartial({ regionError: RegionErrors.regionNotFound(regionId) });
+  const { region } = state;
+  const keys = splitKeysOf(req);
+  if (keys.length === 0) {
+    return kv.SplitRegionResponse.fromPartial({ regionError: { message: "failed to split: missing split key" } });
+  }
+  for (const k of keys) {
+    const inside =
+      Buffer.compare(k, region.startKey) > 0 && (region.endKey.length === 0 || Buffer.compare(k, region.endKey) < 0);
+    if (!inside) {
+      return kv.SplitRegionResponse.fromPartial({
+        regionError: RegionErrors.keyNotInRegion(k, region, "write"),
+      });
+    }
+  }
+  let regions: Region[];
+  try {
+    regions = env.topology.split(regionId, keys);
+  } catch (e) {
+    return kv.SplitRegionResponse.fromPartial({ regionError: { message: `failed to split: ${(e as Error).message}` } });
+  }
+  if (regions.length < 2) {
+    return kv.SplitRegionResponse.fromPartial({
+      regionError: { message: `Internal Error: invalid response: ${regions.length} region(s)` },
+    });
+  }
+  const encode = !(req.isRawKv && env.apiVersion !== kv.APIVersion.V2);
+  const out = regions.map((r) => toStoredForm(r, encode));
+  return kv.SplitRegionResponse.fromPartial(
+    out.length === 2 ? { regions: out, left: out[0], right: out[1] } : { regions: out },
+  );
+}
+
+/** Lowest safe ts among this store's regions overlapping `range` (0 when none). */
+function storeSafeTs(env: ExecEnv, range: kv.KeyRange | undefined): bigint {
+  const start = range?.startKey ?? Buffer.alloc(0);
+  const end = range?.endKey ?? Buffer.alloc(0);
+  let min: bigint | undefined;
+  for (const r of env.topology.regionsOnStore(env.storeId)) {
+    const beforeEnd = end.length === 0 || Buffer.compare(r.startKey, end) < 0;
+    const afterStart = r.endKey.length === 0 || Buffer.compare(r.endKey, start) > 0;
+    if (!beforeEnd || !afterStart) continue;
+    const ts = env.topology.regionState(r.id)?.safeTs ?? 0n;
+    if (min === undefined || ts < min) min = ts;
+  }
+  return min ?? 0n;
+}
+
+/** Store-level command table. */
+export const STORE_COMMANDS = {
+  SplitRegion: {
+    rpc: "SplitRegion",
+    access: "split",
+    keys: (r: kv.SplitRegionRequest) => (r.splitKey.length > 0 ? [r.splitKey] : r.splitKeys),
+    exec: (env, r: kv.SplitRegionRequest) => split(env, r),
+    withRegionError: (e) => kv.SplitRegionResponse.fromPartial({ regionError: e }),
+    withKeyError: (e) => kv.SplitRegionResponse.fromPartial({ errors: [e] }),
+  },
+  UnsafeDestroyRange: {
+    rpc: "UnsafeDestroyRange",
+    access: "none",
+    keys: (r: kv.UnsafeDestroyRangeRequest) => [r.startKey],
+    exec: (env, r: kv.UnsafeDestroyRangeRequest) => {
+      // TiKV refuses MIN_KEY / MAX_KEY bounds outright (an assertion); we answer an error.
+      if (r.startKey.length === 0 || r.endKey.length === 0) {
+        return kv.UnsafeDestroyRangeResponse.fromPartial({ error: "unsafe destroy range needs non-empty bounds" });
+      }
+      env.txn.unsafeDestroyRange(r.startKey, r.endKey);
+      env.raw.unsafeDestroyRange(r.startKey, r.endKey);
+      return kv.UnsafeDestroyRangeResponse.fromPartial({});
+    },
+    withRegionError: (e) => kv.UnsafeDestroyRangeResponse.fromPartial({ regionError: e }),
+    withKeyError: (e) => kv.UnsafeDestroyRangeResponse.fromPartial({ error: keyErrorText(e) }),
+  },
+  GetStoreSafeTS: {
+    rpc: "GetStoreSafeTS",
+    access: "none",
+    keys: () => NONE,
+    exec: (env, r: kv.StoreSafeTSRequest) => kv.StoreSafeTSResponse.fromPartial({ safeTs: storeSafeTs(env, r.keyRange) }),
+    withRegionError: () => kv.StoreSafeTSResponse.fromPartial({}),
+    withKeyError: () => kv.StoreSafeTSResponse.fromPartial({}),
+  },
+  GetHealthFeedback: {
+    rpc: "GetHealthFeedback",
+    access: "none",
+    keys: () => NONE,
+    exec: (env) => kv.GetHealthFeedbackResponse.fromPartial({ healthFeedback: env.healthFeedback() }),
+    withRegionError: (e) => kv.GetHealthFeedbackResponse.fromPartial({ regionError: e }),
+    withKeyError: () => kv.GetHealthFeedbackResponse.fromPartial({}),
+  },
+  GetLockWaitInfo: {
+    rpc: "GetLockWaitInfo",
+    access: "none",
+    keys: () => NONE,
+    exec: (env) => kv.GetLockWaitInfoResponse.fromPartial({ entries: env.txn.lockWaitInfo?.() ?? [] }),
+    withRegionError: (e) => kv.GetLockWaitInfoResponse.fromPartial({ regionError: e }),
+    withKeyError: (e) => kv.GetLockWaitInfoResponse.fromPartial({ error: keyErrorText(e) }),
+  },
+} satisfies Record<string, CommandSpec>;
+
