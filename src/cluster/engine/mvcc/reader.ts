@@ -141,3 +141,14 @@ export class MvccReader {
 }
 
 export { TS_MAX };
+
+/** The lock on key as the command sees it: its own buffered change first, then the store. */
+export function loadLockWithPending(
+  txn: { pendingLock(key: Buffer): Lock | null | undefined },
+  reader: MvccReader,
+  key: Buffer,
+): Lock | undefined {
+  const pending = txn.pendingLock(key);
+  if (pending === null) return undefined;
+  return pending ?? reader.loadLock(key);
+}

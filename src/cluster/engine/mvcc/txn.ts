@@ -85,6 +85,20 @@ export class MvccTxn {
     this.putLock(key, { ...lock, rollbackTs: [...lock.rollbackTs, this.startTs] }, false);
   }
 
+  /**
+   * The lock this buffer will leave on key: undefined when the buffer does not touch the
+   * key's lock, null when it deletes it. Lets a command that visits one key twice see its
+   * own earlier change (tikv MvccTxn::get_pending_lock_bytes).
+   */
+  pendingLock(key: Buffer): Lock | null | undefined {
+    const sk = storeKey(key);
+    for (let i = this.modifies.length - 1; i >= 0; i--) {
+      const m = this.modifies[i] as Modify;
+      if (m.cf === "lock" && m.key === sk) return m.lock ?? null;
+    }
+    return undefined;
+  }
+
   /** Drops everything buffered. */
   clear(): void {
     this.modifies.length = 0;
