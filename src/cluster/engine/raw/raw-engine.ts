@@ -11,11 +11,13 @@
  * Raw data lives apart from the transactional engine's data. Keys are the
  * bytes on the wire (under API V2 they carry the 'r' + keyspace prefix).
  */
+
+import type { Error as RegionError } from "../../../proto/errorpb.js";
 import {
   APIVersion,
   type KeyError,
-  type KvPair,
   type KeyRange,
+  type KvPair,
   type RawBatchDeleteRequest,
   type RawBatchDeleteResponse,
   type RawBatchGetRequest,
@@ -41,7 +43,6 @@ import {
   type RawScanRequest,
   type RawScanResponse,
 } from "../../../proto/kvrpcpb.js";
-import type { Error as RegionError } from "../../../proto/errorpb.js";
 import { Crc64Xz } from "./crc64.js";
 import {
   type CheckedRange,
@@ -454,8 +455,7 @@ export class RawEngine {
       checkTtlAllowed(this.apiVersion, req.ttl);
       const old = this.liveValue(col, req.key);
       const expected = req.previousNotExist ? undefined : req.previousValue;
-      const succeed =
-        old === undefined || expected === undefined ? old === expected : old.equals(expected);
+      const succeed = old === undefined || expected === undefined ? old === expected : old.equals(expected);
       if (succeed) {
         if (req.delete) {
           if (expected !== undefined) col.delete(indexKey(req.key));

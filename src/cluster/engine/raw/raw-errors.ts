@@ -106,10 +106,7 @@ export function cfDeprecated(cf: string): RawStorageError {
 
 /** `ErrorInner::TtlNotEnabled`: a non-zero TTL on a storage without TTL (API V1). */
 export function ttlNotEnabled(): RawStorageError {
-  return new RawStorageError(
-    "ttl is not enabled, but get put request with ttl",
-    "Error(TtlNotEnabled)",
-  );
+  return new RawStorageError("ttl is not enabled, but get put request with ttl", "Error(TtlNotEnabled)");
 }
 
 /** `ErrorInner::TtlLenNotEqualsToPairs`. */
@@ -135,11 +132,7 @@ export function apiVersionNotMatched(
 }
 
 /** `ErrorInner::InvalidKeyMode`: an API V2 raw request with a key outside the 'r' prefix. */
-export function invalidKeyMode(
-  cmd: RawCommandKind,
-  storage: APIVersion,
-  key: Uint8Array,
-): RawStorageError {
+export function invalidKeyMode(cmd: RawCommandKind, storage: APIVersion, key: Uint8Array): RawStorageError {
   const s = apiVersionName(storage);
   const k = hexUpper(key);
   return new RawStorageError(

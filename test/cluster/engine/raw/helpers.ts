@@ -1,4 +1,6 @@
 /** Shared fixtures for the RawEngine tests: a fake clock and terse request builders. */
+
+import { RawEngine } from "../../../../src/cluster/engine/raw/raw-engine.js";
 import {
   APIVersion,
   type KvPair,
@@ -15,7 +17,6 @@ import {
   RawPutRequest,
   RawScanRequest,
 } from "../../../../src/proto/kvrpcpb.js";
-import { RawEngine } from "../../../../src/cluster/engine/raw/raw-engine.js";
 
 /** A manually advanced wall clock (milliseconds). */
 export class FakeClock {
@@ -40,10 +41,7 @@ export function setup(storage: APIVersion = APIVersion.V1, request?: APIVersion)
       engine.rawPut(RawPutRequest.fromPartial({ context, key: b(key), value: b(value), ...opts })),
     batchGet: (keys: string[], cf = "") =>
       engine.rawBatchGet(RawBatchGetRequest.fromPartial({ context, keys: keys.map(b), cf })),
-    batchPut: (
-      pairs: [string, string][],
-      opts: { cf?: string; ttls?: bigint[]; forCas?: boolean } = {},
-    ) =>
+    batchPut: (pairs: [string, string][], opts: { cf?: string; ttls?: bigint[]; forCas?: boolean } = {}) =>
       engine.rawBatchPut(
         RawBatchPutRequest.fromPartial({
           context,
@@ -56,7 +54,9 @@ export function setup(storage: APIVersion = APIVersion.V1, request?: APIVersion)
     batchDel: (keys: string[], opts: { cf?: string; forCas?: boolean } = {}) =>
       engine.rawBatchDelete(RawBatchDeleteRequest.fromPartial({ context, keys: keys.map(b), ...opts })),
     deleteRange: (start: string, end: string, cf = "") =>
-      engine.rawDeleteRange(RawDeleteRangeRequest.fromPartial({ context, startKey: b(start), endKey: b(end), cf })),
+      engine.rawDeleteRange(
+        RawDeleteRangeRequest.fromPartial({ context, startKey: b(start), endKey: b(end), cf }),
+      ),
     scan: (
       start: string,
       end: string,
@@ -83,7 +83,8 @@ export function setup(storage: APIVersion = APIVersion.V1, request?: APIVersion)
         }),
         region && { start: b(region.start), end: b(region.end) },
       ),
-    ttl: (key: string, cf = "") => engine.rawGetKeyTTL(RawGetKeyTTLRequest.fromPartial({ context, key: b(key), cf })),
+    ttl: (key: string, cf = "") =>
+      engine.rawGetKeyTTL(RawGetKeyTTLRequest.fromPartial({ context, key: b(key), cf })),
     cas: (
       key: string,
       previous: string | null,

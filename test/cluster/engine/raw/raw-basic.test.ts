@@ -39,7 +39,12 @@ describe.each(VERSIONS)("raw point commands on %s storage", (_name, storage) => 
 
   it("get of a missing key is notFound with an empty value", () => {
     const { r } = setup(storage);
-    expect(r.get("r\0nope")).toEqual({ regionError: undefined, error: "", value: Buffer.alloc(0), notFound: true });
+    expect(r.get("r\0nope")).toEqual({
+      regionError: undefined,
+      error: "",
+      value: Buffer.alloc(0),
+      notFound: true,
+    });
   });
 
   it("overwrites and deletes (test_raw_delete)", () => {
@@ -161,7 +166,12 @@ describe("raw column families (test_txn_store_rawkv_cf)", () => {
     const { r } = setup();
     const msg = "invalid cf name: foobar";
     expect(r.put("key", "value", { cf: "foobar" }).error).toBe(msg);
-    expect(r.get("key", "foobar")).toEqual({ regionError: undefined, error: msg, value: Buffer.alloc(0), notFound: false });
+    expect(r.get("key", "foobar")).toEqual({
+      regionError: undefined,
+      error: msg,
+      value: Buffer.alloc(0),
+      notFound: false,
+    });
     expect(r.del("key", { cf: "foobar" }).error).toBe(msg);
     expect(r.batchPut([["a", "b"]], { cf: "foobar" }).error).toBe(msg);
     expect(r.batchDel(["a"], { cf: "foobar" }).error).toBe(msg);
@@ -194,7 +204,12 @@ describe("raw key size limit (test_txn_storage_keysize)", () => {
     expect(r.put(longKey, "v").error).toBe("max key size exceeded, size: 10240, limit: 8192");
     expect(r.del("short_key").error).toBe("");
     expect(r.del(longKey).error).toBe("max key size exceeded, size: 10240, limit: 8192");
-    expect(r.batchPut([["a", "1"], [longKey, "2"]]).error).toBe("max key size exceeded, size: 10240, limit: 8192");
+    expect(
+      r.batchPut([
+        ["a", "1"],
+        [longKey, "2"],
+      ]).error,
+    ).toBe("max key size exceeded, size: 10240, limit: 8192");
     expect(r.get("a").notFound).toBe(true); // the whole batch was refused
     expect(r.batchDel(["a", longKey]).error).toContain("max key size exceeded");
     expect(r.deleteRange("a", longKey).error).toContain("max key size exceeded");

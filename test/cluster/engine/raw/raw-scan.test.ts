@@ -7,8 +7,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { APIVersion } from "../../../../src/proto/kvrpcpb.js";
 import { checkKeyRanges } from "../../../../src/cluster/engine/raw/raw-checks.js";
+import { APIVersion } from "../../../../src/proto/kvrpcpb.js";
 import { b, keysOf, kv, setup } from "./helpers.js";
 
 const TEST_DATA: [string, string][] = [];
@@ -37,7 +37,9 @@ describe.each([
     const resp = r.scan("r\0", endKey, 20, { keyOnly: true });
     expect(keysOf(resp.kvs)).toEqual(TEST_DATA.map(([k]) => k));
     for (const p of resp.kvs) expect(p.value.length).toBe(0);
-    expect(keysOf(r.scan("r\0c2", endKey, 20, { keyOnly: true }).kvs)).toEqual(TEST_DATA.slice(10).map(([k]) => k));
+    expect(keysOf(r.scan("r\0c2", endKey, 20, { keyOnly: true }).kvs)).toEqual(
+      TEST_DATA.slice(10).map(([k]) => k),
+    );
   });
 
   it("with values", () => {
@@ -117,7 +119,9 @@ describe.each([
     ];
     const expected = pick("a2", "a1", "a", "b2", "b1", "b", "c2", "c1", "c");
     expect(kv(r.batchScan(rs, 5, { reverse: true }).kvs)).toEqual(expected);
-    expect(keysOf(r.batchScan(rs, 5, { reverse: true, keyOnly: true }).kvs)).toEqual(expected.map(([k]) => k));
+    expect(keysOf(r.batchScan(rs, 5, { reverse: true, keyOnly: true }).kvs)).toEqual(
+      expected.map(([k]) => k),
+    );
   });
 
   it("reverse with ranges chained by the next start key", () => {
@@ -148,14 +152,78 @@ describe.each([
 describe("check_key_ranges (test_check_key_ranges)", () => {
   const mk = (rs: [string, string][]) => rs.map(([s, e]) => ({ startKey: b(s), endKey: b(e) }));
   it.each([
-    [[["a", "a3"], ["b", "b3"], ["c", "c3"]], false, true],
-    [[["a", ""], ["b", ""], ["c", ""]], false, true],
-    [[["a3", "a"], ["b3", "b"], ["c3", "c"]], false, false],
-    [[["c", ""], ["b", ""], ["a", ""]], false, false],
-    [[["a3", "a"], ["b3", "b"], ["c3", "c"]], true, true],
-    [[["c3", ""], ["b3", ""], ["a3", ""]], true, true],
-    [[["a", "a3"], ["b", "b3"], ["c", "c3"]], true, false],
-    [[["a3", ""], ["b3", ""], ["c3", ""]], true, false],
+    [
+      [
+        ["a", "a3"],
+        ["b", "b3"],
+        ["c", "c3"],
+      ],
+      false,
+      true,
+    ],
+    [
+      [
+        ["a", ""],
+        ["b", ""],
+        ["c", ""],
+      ],
+      false,
+      true,
+    ],
+    [
+      [
+        ["a3", "a"],
+        ["b3", "b"],
+        ["c3", "c"],
+      ],
+      false,
+      false,
+    ],
+    [
+      [
+        ["c", ""],
+        ["b", ""],
+        ["a", ""],
+      ],
+      false,
+      false,
+    ],
+    [
+      [
+        ["a3", "a"],
+        ["b3", "b"],
+        ["c3", "c"],
+      ],
+      true,
+      true,
+    ],
+    [
+      [
+        ["c3", ""],
+        ["b3", ""],
+        ["a3", ""],
+      ],
+      true,
+      true,
+    ],
+    [
+      [
+        ["a", "a3"],
+        ["b", "b3"],
+        ["c", "c3"],
+      ],
+      true,
+      false,
+    ],
+    [
+      [
+        ["a3", ""],
+        ["b3", ""],
+        ["c3", ""],
+      ],
+      true,
+      false,
+    ],
   ] as [[string, string][], boolean, boolean][])("%j reverse=%s -> %s", (rs, reverse, ok) => {
     expect(checkKeyRanges(mk(rs), reverse)).toBe(ok);
   });
@@ -312,12 +380,20 @@ describe("scan agrees with a sorted-array model (property)", () => {
           const inRegion = (k: string) => k >= q.regionStart && (q.regionEnd === "" || k < q.regionEnd);
           let expected: [string, string][];
           if (q.reverse) {
-            expected = sorted.filter(([k]) => k < q.start && (q.end === "" || k >= q.end) && inRegion(k)).reverse();
+            expected = sorted
+              .filter(([k]) => k < q.start && (q.end === "" || k >= q.end) && inRegion(k))
+              .reverse();
           } else {
             expected = sorted.filter(([k]) => k >= q.start && (q.end === "" || k < q.end) && inRegion(k));
           }
           const got = kv(
-            r.scan(q.start, q.end, q.limit, { reverse: q.reverse }, { start: q.regionStart, end: q.regionEnd }).kvs,
+            r.scan(
+              q.start,
+              q.end,
+              q.limit,
+              { reverse: q.reverse },
+              { start: q.regionStart, end: q.regionEnd },
+            ).kvs,
           );
           expect(got).toEqual(expected.slice(0, q.limit));
         }
