@@ -8,7 +8,7 @@
 
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { assign, emit, fromCallback, fromPromise, setup } from "xstate";
-import { ClosedError, GrpcError } from "../rpc/errors.js";
+import { GrpcError, ShuttingDownError } from "../rpc/errors.js";
 
 /** Something that can carry requests to a store (a TikvSession in production). */
 export interface StoreLink {
@@ -136,11 +136,11 @@ export const storeMachine = setup({
       );
     },
     rejectClosed: ({ context, event }) => {
-      (event as StoreSendEvent).reply(new ClosedError(`store ${context.storeId} actor stopped`));
+      (event as StoreSendEvent).reply(new ShuttingDownError(`store ${context.storeId} actor stopped`));
     },
     closeLink: ({ context }) => {
       context.link?.close();
-      const err = new ClosedError(`store ${context.storeId} actor stopped`);
+      const err = new ShuttingDownError(`store ${context.storeId} actor stopped`);
       for (const e of context.held.splice(0)) e.reply(err);
     },
   },
@@ -240,7 +240,7 @@ export const storeMachine = setup({
       after: { reconnect: "connecting" },
       on: { SEND: { actions: "rejectUnavailable" } },
     },
-    // Not final: a stopped store keeps answering SEND with ClosedError instead of dropping it.
+    // Not final: a stopped store keeps answering SEND with ShuttingDownError instead of dropping it.
     stopped: {
       entry: "closeLink",
       on: { SEND: { actions: "rejectClosed" }, STOP: {}, HEALTH_FEEDBACK: {} },

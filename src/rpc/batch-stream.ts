@@ -11,8 +11,9 @@ import type {
   BatchCommandsResponse,
   TikvClient,
 } from "../proto/tikvpb.js";
-import { abortMessage, type CallOptions, type Reply } from "./call.js";
-import { AbortedError, ClosedError, GrpcError, TimeoutError, toGrpcError } from "./errors.js";
+import type { CallOptions, Reply } from "./call.js";
+import { DeadlineTimer } from "./deadline-timer.js";
+import { AbortedError, GrpcError, ShuttingDownError, TimeoutError, toGrpcError } from "./errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "./tikv-commands.js";
 
 /** client-go's default MaxBatchSize. */
@@ -69,8 +70,7 @@ export class BatchCommandsStream {
   private scheduled = false;
   private nextId = 1;
   private closedWith: Error | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
+  private readonly deadlines = new DeadlineTimer((now) => this.sweep(now));
   private closeListener: ((err: Error) => void) | undefined;
   private healthListener: ((fb: HealthFeedback) => void) | undefined;
 
@@ -112,7 +112,7 @@ export class BatchCommandsStream {
     this.closeListener = listener;
     const err = this.closedWith;
     // A stream lost before anyone listened still reports it (asynchronously, like a live loss).
-    if (listener && err && !(err instanceof ClosedError)) queueMicrotask(() => listener(err));
+    if (listener && err && !(err instanceof ShuttingDownError)) queueMicrotask(() => listener(err));
   }
 
   /** Registers the (single) listener for health feedback piggybacked on responses. */
@@ -122,7 +122,7 @@ export class BatchCommandsStream {
 
   /**
    * Queues one request; `reply` is called exactly once with the response or a typed error
-   * (TimeoutError, AbortedError, GrpcError on stream loss, ClosedError after close()).
+   * (TimeoutError, AbortedError, GrpcError on stream loss, ShuttingDownError after close()).
    */
   send<C extends TikvCommand>(
     cmd: C,
@@ -137,7 +137,7 @@ export class BatchCommandsStream {
     }
     const signal = opts?.signal;
     if (signal?.aborted) {
-      queueMicrotask(() => reply(new AbortedError(abortMessage(signal))));
+      queueMicrotask(() => reply(new AbortedError(signal.reason)));
       return;
     }
     const timeoutMs = opts?.timeoutMs ?? this.defaultTimeoutMs;
@@ -154,10 +154,10 @@ export class BatchCommandsStream {
     this.pending.set(id, entry);
     if (signal) {
       entry.signal = signal;
-      entry.onAbort = () => this.fail(entry, new AbortedError(abortMessage(signal)));
+      entry.onAbort = () => this.fail(entry, new AbortedError(signal.reason));
       signal.addEventListener("abort", entry.onAbort, { once: true });
     }
-    if (entry.deadline < this.timerAt) this.armTimer(entry.deadline);
+    this.deadlines.ensure(entry.deadline);
     this.queueIds.push(id);
     this.queueReqs.push({ cmd: { $case: cmd, [cmd]: req } as BatchCommandsRequest_Request["cmd"] });
     if (!this.scheduled) {
@@ -166,8 +166,10 @@ export class BatchCommandsStream {
     }
   }
 
-  /** Closes the stream; requests still waiting fail with ClosedError. */
-  close(err: Error = new ClosedError(`batch commands stream to ${this.address ?? "store"} closed`)): void {
+  /** Closes the stream; requests still waiting fail with ShuttingDownError. */
+  close(
+    err: Error = new ShuttingDownError(`batch commands stream to ${this.address ?? "store"} closed`),
+  ): void {
     if (this.closedWith) return;
     this.shutdown(err);
     this.call.cancel();
@@ -245,9 +247,7 @@ export class BatchCommandsStream {
     this.closedWith = err;
     this.queueIds = [];
     this.queueReqs = [];
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
+    this.deadlines.clear();
     const entries = [...this.pending.values()];
     this.pending.clear();
     for (const e of entries) {
@@ -267,27 +267,15 @@ export class BatchCommandsStream {
     if (entry.onAbort) entry.signal?.removeEventListener("abort", entry.onAbort);
   }
 
-  // One timer for all requests, armed at the earliest deadline (a timer per request would
-  // cost more than the request itself on the batched path).
-  private armTimer(at: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(this.sweep, Math.max(0, at - Date.now()));
-    this.timer.unref?.();
-  }
-
-  private readonly sweep = (): void => {
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
-    const now = Date.now();
+  private sweep(now: number): number {
     let next = Number.POSITIVE_INFINITY;
     for (const e of this.pending.values()) {
       if (e.deadline <= now) {
-        this.fail(e, new TimeoutError(`${e.cmd} to ${this.address ?? "store"} got no reply`, e.timeoutMs));
+        this.fail(e, new TimeoutError(`${e.cmd} to ${this.address ?? "store"}`, e.timeoutMs));
       } else if (e.deadline < next) {
         next = e.deadline;
       }
     }
-    if (next !== Number.POSITIVE_INFINITY) this.armTimer(next);
-  };
+    return next;
+  }
 }

@@ -1,7 +1,7 @@
 // Unary call helpers: deadline, AbortSignal -> cancel, typed errors.
 
 import { type Client, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { AbortedError, TimeoutError, toGrpcError } from "./errors.js";
+import { AbortedError, GrpcError, TimeoutError, toGrpcError } from "./errors.js";
 
 /** Per-request options accepted by every transport call. */
 export interface CallOptions {
@@ -37,7 +37,7 @@ export function unaryCall<Req, Resp>(
 ): void {
   const signal = opts?.signal;
   if (signal?.aborted) {
-    queueMicrotask(() => reply(new AbortedError(abortMessage(signal))));
+    queueMicrotask(() => reply(new AbortedError(signal.reason)));
     return;
   }
   const timeoutMs = opts?.timeoutMs;
@@ -53,7 +53,7 @@ export function unaryCall<Req, Resp>(
     (err: ServiceError | null, resp?: Resp) => {
       if (onAbort) signal?.removeEventListener("abort", onAbort);
       if (!err) return reply(null, resp);
-      if (aborted) return reply(new AbortedError(abortMessage(signal), { cause: err }));
+      if (aborted) return reply(new AbortedError(signal?.reason, undefined, { cause: err }));
       if (err.code === GrpcStatus.DEADLINE_EXCEEDED && timeoutMs !== undefined) {
         return reply(new TimeoutError(`${method.path} to ${address ?? "peer"}`, timeoutMs, { cause: err }));
       }
@@ -82,20 +82,13 @@ export function unaryCallAsync<Req, Resp>(
   );
 }
 
-/** Human-readable reason of an aborted signal. */
-export function abortMessage(signal: AbortSignal | undefined): string {
-  const r = signal?.reason;
-  if (r instanceof Error) return `request aborted: ${r.message}`;
-  return r === undefined ? "request aborted" : `request aborted: ${String(r)}`;
-}
-
 /** Waits until the channel of `client` is connected, or fails with a GrpcError(UNAVAILABLE). */
 export function waitForReady(client: Client, timeoutMs: number, address?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     client.waitForReady(Date.now() + timeoutMs, (err) => {
       if (!err) return resolve();
       reject(
-        toGrpcError({ code: GrpcStatus.UNAVAILABLE, details: `connect failed: ${err.message}` }, address),
+        new GrpcError(GrpcStatus.UNAVAILABLE, `connect failed: ${err.message}`, address, { cause: err }),
       );
     });
   });

@@ -4,7 +4,7 @@ import { TikvClient } from "../proto/tikvpb.js";
 import { BatchCommandsStream, type BatchStreamOptions } from "./batch-stream.js";
 import { type CallOptions, type Reply, unaryCall, waitForReady } from "./call.js";
 import { type ChannelConfig, channelCredentials, channelOptions, grpcTarget } from "./channel.js";
-import { ClosedError } from "./errors.js";
+import { ShuttingDownError } from "./errors.js";
 import {
   isBatched,
   type TikvCommand,
@@ -51,7 +51,7 @@ export class TikvConnection {
 
   /** Opens a new BatchCommands stream and returns a session that routes each command. */
   openSession(): TikvSession {
-    if (this.closed) throw new ClosedError(`connection to ${this.address} closed`);
+    if (this.closed) throw new ShuttingDownError(`connection to ${this.address} closed`);
     const stream =
       this.opts.batching === false
         ? undefined
@@ -67,7 +67,7 @@ export class TikvConnection {
     reply: Reply<TikvResponse<C>>,
   ): void {
     if (cmd === "Empty") {
-      queueMicrotask(() => reply(new ClosedError("the Empty command exists only on BatchCommands")));
+      queueMicrotask(() => reply(new ShuttingDownError("the Empty command exists only on BatchCommands")));
       return;
     }
     const method = UNARY_METHODS[cmd as Exclude<C, "Empty">];

@@ -13,7 +13,7 @@ import {
   storeMachine,
 } from "../../machines/store.js";
 import type { CallOptions, Reply } from "../../rpc/call.js";
-import { ClosedError, GrpcError, TimeoutError } from "../../rpc/errors.js";
+import { GrpcError, ShuttingDownError, TimeoutError } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { TikvConnection, type TikvConnectionOptions, type TikvSession } from "../../rpc/tikv-connection.js";
 
@@ -158,7 +158,7 @@ export class StoreActor {
     return new Promise((resolve, reject) => {
       const check = (value: unknown) => {
         if (value === "ready") return true;
-        if (value === "stopped") throw new ClosedError(`store ${this.storeId} stopped`);
+        if (value === "stopped") throw new ShuttingDownError(`store ${this.storeId} stopped`);
         return false;
       };
       try {
@@ -180,7 +180,7 @@ export class StoreActor {
     });
   }
 
-  /** Stops the actor: closes the stream and the channel; pending and later requests fail with ClosedError. */
+  /** Stops the actor: closes the stream and the channel; pending and later requests fail with ShuttingDownError. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;

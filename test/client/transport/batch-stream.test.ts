@@ -5,7 +5,7 @@ import { GetRequest, RawBatchScanRequest, RawGetRequest } from "../../../src/pro
 import { TikvClient } from "../../../src/proto/tikvpb.js";
 import { BatchCommandsStream } from "../../../src/rpc/batch-stream.js";
 import { channelCredentials } from "../../../src/rpc/channel.js";
-import { AbortedError, ClosedError, GrpcError, TimeoutError } from "../../../src/rpc/errors.js";
+import { AbortedError, GrpcError, ShuttingDownError, TimeoutError } from "../../../src/rpc/errors.js";
 import { TikvConnection } from "../../../src/rpc/tikv-connection.js";
 import { FakeTikv } from "./fake-tikv.js";
 
@@ -134,13 +134,13 @@ describe("BatchCommandsStream", () => {
     expect(stream.stats.responses).toBe(2);
   });
 
-  it("close() fails waiting requests with ClosedError", async () => {
+  it("close() fails waiting requests with ShuttingDownError", async () => {
     server.hold = true;
     const p = get(stream, "a");
     await new Promise((r) => setTimeout(r, 20));
     stream.close();
-    await expect(p).rejects.toBeInstanceOf(ClosedError);
-    await expect(get(stream, "b")).rejects.toBeInstanceOf(ClosedError);
+    await expect(p).rejects.toBeInstanceOf(ShuttingDownError);
+    await expect(get(stream, "b")).rejects.toBeInstanceOf(ShuttingDownError);
   });
 });
 

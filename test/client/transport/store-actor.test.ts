@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { StoreActor } from "../../../src/actors/store/store-actor.js";
 import { StorePool } from "../../../src/actors/store/store-pool.js";
 import { GetRequest, RawBatchScanRequest } from "../../../src/proto/kvrpcpb.js";
-import { ClosedError, GrpcError, TimeoutError } from "../../../src/rpc/errors.js";
+import { GrpcError, ShuttingDownError, TimeoutError } from "../../../src/rpc/errors.js";
 import { FakeTikv } from "./fake-tikv.js";
 
 const cleanups: Array<() => void> = [];
@@ -113,11 +113,11 @@ describe("StoreActor", () => {
     expect(store.state).toBe("reconnecting");
   });
 
-  it("after stop() every request fails with ClosedError", async () => {
+  it("after stop() every request fails with ShuttingDownError", async () => {
     const { store } = await setup();
     await store.whenReady();
     store.stop();
-    await expect(store.send("Get", getReq("a"))).rejects.toBeInstanceOf(ClosedError);
+    await expect(store.send("Get", getReq("a"))).rejects.toBeInstanceOf(ShuttingDownError);
     expect(store.state).toBe("stopped");
   });
 });

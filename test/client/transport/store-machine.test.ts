@@ -8,7 +8,7 @@ import {
   storeMachine,
   storeReconnectDelay,
 } from "../../../src/machines/store.js";
-import { ClosedError, GrpcError } from "../../../src/rpc/errors.js";
+import { ShuttingDownError } from "../../../src/rpc/errors.js";
 
 class FakeLink implements StoreLink {
   sent: string[] = [];
@@ -132,7 +132,7 @@ describe("store machine", () => {
     expect(h.actor.getSnapshot().context.slowScore).toBe(1);
   });
 
-  it("STOP closes the link and answers later requests with ClosedError", async () => {
+  it("STOP closes the link and answers later requests with ShuttingDownError", async () => {
     const h = harness();
     h.actor.start();
     const link = new FakeLink();
@@ -142,16 +142,16 @@ describe("store machine", () => {
     expect(h.actor.getSnapshot().value).toBe("stopped");
     expect(link.closed).toBe(true);
     h.send("late");
-    expect(h.replies).toEqual([["ClosedError", undefined]]);
+    expect(h.replies).toEqual([["ShuttingDownError", undefined]]);
   });
 
-  it("STOP while connecting fails held requests with ClosedError", async () => {
+  it("STOP while connecting fails held requests with ShuttingDownError", async () => {
     const h = harness();
     h.actor.start();
     const errs: Error[] = [];
     h.actor.send({ type: "SEND", cmd: "Get", req: "a", opts: undefined, reply: (e) => e && errs.push(e) });
     h.actor.send({ type: "STOP" });
-    expect(errs[0]).toBeInstanceOf(ClosedError);
+    expect(errs[0]).toBeInstanceOf(ShuttingDownError);
   });
 
   it("reconnect delay: exponential, capped, equal jitter stays within [v/2, v]", () => {
@@ -159,6 +159,5 @@ describe("store machine", () => {
     expect(storeReconnectDelay({ baseMs: 100, capMs: 2000 }, 6)).toBe(2000);
     expect(storeReconnectDelay({ baseMs: 100, capMs: 2000, random: () => 0 }, 3)).toBe(200);
     expect(storeReconnectDelay({ baseMs: 100, capMs: 2000, random: () => 0.999 }, 3)).toBe(399);
-    expect(new GrpcError(14, "x").isRetryable).toBe(true);
   });
 });
