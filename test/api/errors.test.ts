@@ -462,3 +462,46 @@ describe("cause-chain helpers (client-go IsErr* / errors.As)", () => {
     expect(hasErrorCode(a, "X")).toBe(false);
   });
 });
+
+// client-go error/error_test.go TestExtractDebugInfoStrFromKeyErr
+describe("keyErrorDebugInfo", () => {
+  const debugInfo = {
+    mvccInfo: [
+      {
+        key: s("byte"),
+        mvcc: {
+          lock: {
+            type: Op.Del,
+            startTs: 128n,
+            primary: s("k1"),
+            secondaries: [s("k1"), s("k2")],
+            shortValue: s("v1"),
+          },
+          writes: [
+            { type: Op.Insert, startTs: 64n, commitTs: 86n, shortValue: Buffer.from([1, 2, 3, 4, 5, 6]) },
+          ],
+          values: [{ startTs: 64n, value: Buffer.from([0x11, 0x12]) }],
+        },
+      },
+    ],
+  };
+  const keyErr = KeyError.fromPartial({ txnLockNotFound: { key: s("byte") }, debugInfo });
+
+  it("is empty without debug info", () => {
+    expect(errors.keyErrorDebugInfo(KeyError.fromPartial({ txnLockNotFound: { key: s("byte") } }))).toBe("");
+  });
+
+  it("renders client-go's JSON", () => {
+    expect(errors.keyErrorDebugInfo(keyErr)).toBe(
+      `{"mvcc_info":[{"key":"Ynl0ZQ==","mvcc":{"lock":{"type":1,"start_ts":128,"primary":"azE=","short_value":"djE=","secondaries":["azE=","azI="]},"writes":[{"type":4,"start_ts":64,"commit_ts":86,"short_value":"AQIDBAUG"}],"values":[{"start_ts":64,"value":"ERI="}]}}]}`,
+    );
+  });
+
+  it("redacts keys and values", () => {
+    expect(errors.keyErrorDebugInfo(keyErr, { redact: true })).toBe(
+      `{"mvcc_info":[{"key":"Pw==","mvcc":{"lock":{"type":1,"start_ts":128,"primary":"Pw==","short_value":"Pw==","secondaries":["Pw==","Pw=="]},"writes":[{"type":4,"start_ts":64,"commit_ts":86,"short_value":"Pw=="}],"values":[{"start_ts":64,"value":"Pw=="}]}}]}`,
+    );
+    // The input is not modified by redaction.
+    expect(keyErr.debugInfo!.mvccInfo[0]!.key).toEqual(s("byte"));
+  });
+});
