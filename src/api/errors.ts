@@ -3,6 +3,7 @@
 
 export * from "./errors/base.js";
 export * from "./errors/codec.js";
+export * from "./errors/codes.js";
 export * from "./errors/debug-info.js";
 export * from "./errors/extract.js";
 export * from "./errors/predicates.js";

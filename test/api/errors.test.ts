@@ -364,6 +364,8 @@ describe("error classes", () => {
   it("every kind has a distinct, stable SCREAMING_CASE code and its class name as name", () => {
     const codes = samples.map((e) => e.code);
     expect(new Set(codes).size).toBe(codes.length);
+    // ERROR_CODES lists exactly the codes in use.
+    expect([...codes].sort()).toEqual([...errors.ERROR_CODES].sort());
     for (const e of samples) {
       expect(e.code).toMatch(/^[A-Z][A-Z0-9_]+$/);
       expect(e.name).toBe(e.constructor.name);
@@ -459,7 +461,7 @@ describe("cause-chain helpers (client-go IsErr* / errors.As)", () => {
     const b2 = new Error("b", { cause: a });
     (a as { cause?: unknown }).cause = b2;
     expect(findError(a, TikvError)).toBeUndefined();
-    expect(hasErrorCode(a, "X")).toBe(false);
+    expect(hasErrorCode(a, "UNKNOWN")).toBe(false);
   });
 });
 

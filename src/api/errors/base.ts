@@ -1,6 +1,8 @@
 // Base of every error tikv-ts throws. The error kinds mirror client-go's `error` package
 // (tikverr.Err*), see client-go error/error.go.
 
+import type { TikvErrorCode } from "./codes.js";
+
 /** Options accepted by every {@link TikvError} constructor. */
 export interface TikvErrorOptions {
   /** The error that caused this one (kept as the standard `Error.cause`). */
@@ -14,11 +16,11 @@ export interface TikvErrorOptions {
  */
 export class TikvError extends Error {
   /** Stable machine-readable error code, e.g. `"WRITE_CONFLICT"`. */
-  readonly code: string;
+  readonly code: TikvErrorCode;
   /** True when the operation (or transaction) may succeed if retried from the start. */
   isRetryable: boolean;
 
-  constructor(code: string, message: string, options?: TikvErrorOptions & { retryable?: boolean }) {
+  constructor(code: TikvErrorCode, message: string, options?: TikvErrorOptions & { retryable?: boolean }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -62,7 +64,7 @@ export function findError<T extends Error>(
 }
 
 /** True when `err` or any error in its cause chain is a TikvError with the given code. */
-export function hasErrorCode(err: unknown, code: string): boolean {
+export function hasErrorCode(err: unknown, code: TikvErrorCode): boolean {
   const seen = new Set<unknown>();
   let cur: unknown = err;
   while (cur instanceof Error && !seen.has(cur)) {

@@ -4,9 +4,10 @@
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
 import { ErrorType as PdErrorType } from "../../proto/pdpb.js";
 import { TikvError, type TikvErrorOptions } from "./base.js";
+import type { TikvErrorCode } from "./codes.js";
 
 /** Declares a message-only error class with a fixed code and default message. */
-function simpleError(code: string, defaultMessage: string) {
+function simpleError(code: TikvErrorCode, defaultMessage: string) {
   return class extends TikvError {
     constructor(message: string = defaultMessage, options?: TikvErrorOptions) {
       super(code, message, options);

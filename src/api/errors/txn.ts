@@ -10,6 +10,7 @@ import {
   WriteConflict_Reason,
 } from "../../proto/kvrpcpb.js";
 import { hexKey, TikvError, type TikvErrorOptions } from "./base.js";
+import type { TikvErrorCode } from "./codes.js";
 
 /** A lock found on a key (client-go txnlock.Lock, built from kvrpcpb.LockInfo). */
 export interface LockDetails {
@@ -219,7 +220,7 @@ export class RetryableError extends TikvError {
     /** TiKV's explanation. */
     readonly retryableMessage: string,
     options?: TikvErrorOptions,
-    code = "RETRYABLE",
+    code: TikvErrorCode = "RETRYABLE",
   ) {
     super(code, retryableMessage, { ...options, retryable: true });
   }
