@@ -15,6 +15,9 @@ import {
   PrewriteRequest_PessimisticAction as PA,
 } from "../../../../src/proto/kvrpcpb.js";
 import { TxnEngine } from "../../../../src/cluster/engine/txn/txn-engine.js";
+import { MvccReader } from "../../../../src/cluster/engine/mvcc/reader.js";
+import { MvccTxn } from "../../../../src/cluster/engine/mvcc/txn.js";
+import { newLock } from "../../../../src/cluster/engine/mvcc/types.js";
 
 export { Assertion, AssertionLevel, IsolationLevel, Op, PA };
 
@@ -200,4 +203,56 @@ export function scanKV(
     out.push(p.key.toString("latin1"), p.value.toString("latin1"));
   }
   return out;
+}
+
+/**
+ * Places a pessimistic lock directly in the store, standing in for TiKV's
+ * must_acquire_pessimistic_lock* test helpers (the real KvPessimisticLock command belongs to
+ * the pessimistic engine and is tested there). `minCommitTs` 0 = not a large txn.
+ */
+export function putPessimisticLock(
+  e: TxnEngine,
+  key: string,
+  primary: string,
+  startTs: bigint,
+  forUpdateTs: bigint,
+  ttl = 100n,
+  minCommitTs = 0n,
+  isLockedWithConflict = false,
+): void {
+  const txn = new MvccTxn(startTs);
+  txn.putLock(
+    b(key),
+    newLock({ lockType: "Pessimistic", primary: b(primary), startTs, ttl, forUpdateTs, minCommitTs, isLockedWithConflict }),
+    true,
+  );
+  e.store.write(txn);
+}
+
+/** Pessimistic prewrite of puts with one action for all keys. */
+export function pessimisticPrewrite(
+  e: TxnEngine,
+  mutations: Mutation[],
+  primary: string,
+  startTs: bigint,
+  forUpdateTs: bigint,
+  action: PA = PA.DO_PESSIMISTIC_CHECK,
+  extra: Partial<PrewriteRequest> = {},
+): PrewriteResponse {
+  return prewrite(e, mutations, startTs, {
+    primaryLock: b(primary),
+    forUpdateTs,
+    pessimisticActions: mutations.map(() => action),
+    ...extra,
+  });
+}
+
+/** Asserts key's newest record at or below ts is of the given type / start ts. */
+export function seekWrite(e: TxnEngine, key: string, ts: bigint) {
+  return new MvccReader(e.store).seekWrite(b(key), ts);
+}
+
+/** commit_ts / rollback of startTs on key, from the write CF. */
+export function commitRecord(e: TxnEngine, key: string, startTs: bigint) {
+  return new MvccReader(e.store).getTxnCommitRecord(b(key), startTs);
 }
