@@ -15,11 +15,12 @@ export class HealthSource {
   /** Interval between unsolicited feedbacks on a stream; 0 disables them. */
   intervalMs = HEALTH_FEEDBACK_INTERVAL_MS;
 
+  /** `startSeq` defaults to the current time in ms, as TiKV seeds it at start-up. */
   constructor(
     private readonly storeId: bigint,
-    now: () => number = Date.now,
+    startSeq: bigint = BigInt(Date.now()),
   ) {
-    this.seq = BigInt(now());
+    this.seq = startSeq;
   }
 
   /** A new feedback message (each call takes the next sequence number). */
