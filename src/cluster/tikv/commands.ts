@@ -53,6 +53,11 @@ export interface CommandSpec<Req = any, Resp = any> {
   bound?(req: Req): Bound | undefined;
   /** Read timestamp for stale reads. */
   readTs?(req: Req): bigint;
+  /**
+   * True when the command needs the region's max_ts to be synced (async-commit / 1PC
+   * prewrite, tikv src/storage/txn/commands/prewrite.rs).
+   */
+  needsMaxTsSync?(req: Req): boolean;
   /** Transactional API-version check input. */
   txnApi?(req: Req): TxnApiInput;
   apiErrorPlace?: ApiErrorPlace;
@@ -158,6 +163,7 @@ export const COMMANDS = {
     rpc: "KvPrewrite",
     access: "write",
     keys: (r: kv.PrewriteRequest) => mutationKeys(r.mutations),
+    needsMaxTsSync: (r: kv.PrewriteRequest) => r.useAsyncCommit || r.tryOnePc,
     txnApi: (r: kv.PrewriteRequest) => ({ cmd: "prewrite", keys: mutationKeys(r.mutations) }),
     apiErrorPlace: "errors",
     exec: (env, r: kv.PrewriteRequest) => env.txn.prewrite(r),
@@ -190,7 +196,8 @@ export const COMMANDS = {
     rpc: "KVPessimisticRollback",
     access: "write",
     keys: (r: kv.PessimisticRollbackRequest) => r.keys,
-    exec: (env, r: kv.PessimisticRollbackRequest) => env.txn.pessimisticRollback(r),
+    exec: (env, r: kv.PessimisticRollbackRequest, range) =>
+      env.txn.pessimisticRollback(r, r.keys.length === 0 ? range : undefined),
     ...keyErrorList(kv.PessimisticRollbackResponse),
   },
   KvTxnHeartBeat: {

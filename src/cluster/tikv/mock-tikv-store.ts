@@ -24,6 +24,11 @@ export interface MockTikvStoreOptions {
   apiVersion?: APIVersion;
   /** Cluster id; requests with another non-zero context.cluster_id are refused (default 0 = no check). */
   clusterId?: bigint;
+  /**
+   * Regions whose max_ts is not synced: async-commit / 1PC prewrites there fail with
+   * MaxTimestampNotSynced. Shared by the cluster's stores (default: a private empty set).
+   */
+  maxTsNotSynced?: Set<bigint>;
   /** Listen host (default 127.0.0.1). */
   host?: string;
   /** Listen port (default 0 = chosen by the OS, then kept across restarts). */
@@ -114,6 +119,7 @@ export class MockTikvStore {
       apiVersion: opts.apiVersion ?? APIVersion.V1,
       clusterId: opts.clusterId ?? 0n,
       faults: this.faults,
+      maxTsNotSynced: opts.maxTsNotSynced ?? new Set(),
       healthFeedback: (): HealthFeedback => health.next(),
     };
   }

@@ -7,6 +7,7 @@ import type { FaultDecision, FaultError } from "../faults/types.js";
 import type { FaultRegistry } from "../faults/fault-registry.js";
 import type { CommandSpec, ExecEnv } from "./commands.js";
 import { checkRegion, isRegionError } from "./region-check.js";
+import { RegionErrors } from "./region-errors.js";
 import { checkTxnKeys, checkTxnRanges } from "./txn-api-check.js";
 
 /** A request that must fail with a gRPC status instead of a response. */
@@ -38,6 +39,8 @@ export interface PipelineEnv extends ExecEnv {
   faults: FaultRegistry;
   /** The cluster id; requests carrying another non-zero id are refused. */
   clusterId: bigint;
+  /** Regions whose max_ts is not synced yet (e.g. right after a leader change). */
+  maxTsNotSynced: ReadonlySet<bigint>;
 }
 
 function faultResponse<Resp>(spec: CommandSpec<unknown, Resp>, err: FaultError): Resp {
@@ -88,6 +91,9 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
   });
   if (isRegionError(checked)) return spec.withRegionError(checked);
   const r = checked.state.region;
+  if (env.maxTsNotSynced.has(r.id) && spec.needsMaxTsSync?.(req)) {
+    return spec.withRegionError(RegionErrors.maxTimestampNotSynced());
+  }
   return spec.exec(env, req, { start: r.startKey, end: r.endKey });
 }
 

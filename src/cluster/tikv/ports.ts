@@ -46,7 +46,7 @@ export interface TxnEnginePort {
   commit(req: kv.CommitRequest): MaybeAsync<kv.CommitResponse>;
   batchRollback(req: kv.BatchRollbackRequest): MaybeAsync<kv.BatchRollbackResponse>;
   pessimisticLock(req: kv.PessimisticLockRequest): MaybeAsync<kv.PessimisticLockResponse>;
-  pessimisticRollback(req: kv.PessimisticRollbackRequest): MaybeAsync<kv.PessimisticRollbackResponse>;
+  pessimisticRollback(req: kv.PessimisticRollbackRequest, range?: KeyRangeArg): MaybeAsync<kv.PessimisticRollbackResponse>;
   txnHeartBeat(req: kv.TxnHeartBeatRequest): MaybeAsync<kv.TxnHeartBeatResponse>;
   checkTxnStatus(req: kv.CheckTxnStatusRequest): MaybeAsync<kv.CheckTxnStatusResponse>;
   checkSecondaryLocks(req: kv.CheckSecondaryLocksRequest): MaybeAsync<kv.CheckSecondaryLocksResponse>;

@@ -1,6 +1,6 @@
 // The checks TiKV makes before serving a request on a region, in TiKV's order:
 // store id, region present on this store, peer id, leadership (replica and stale reads may be
-// served by followers and learners), region epoch (with the region and its left siblings, as
+// served by followers and learners), witness, region epoch, flashback state (with the region and its left siblings, as
 // raftstore's collect_sibling_region fills EpochNotMatch), stale-read safe ts, keys in region.
 // Follows tikv components/raftstore/src/store/util.rs, store/worker/read.rs and
 // store/fsm/peer.rs (pre_propose_raft_command).
@@ -94,6 +94,9 @@ export function checkRegion(
     }
   }
 
+  // A witness holds no data (raftstore rejects every proposal and local read on it).
+  if (peer.isWitness) return RegionErrors.isWitness(regionId);
+
   const sent = ctx?.regionEpoch;
   if (!sent) return RegionErrors.missingEpoch();
   const cur = region.regionEpoch;
@@ -101,6 +104,14 @@ export function checkRegion(
   if (sent.version !== (cur?.version ?? 0n) || (checkConf && sent.confVer !== (cur?.confVer ?? 0n))) {
     const current = [region, ...leftSiblings(topology, storeId, region, sent.version)];
     return RegionErrors.epochNotMatch(regionId, cur, sent, current);
+  }
+
+  // During flashback only reads below the flashback start ts pass (util.rs check_flashback_state).
+  if (region.isInFlashback || region.flashbackStartTs > 0n) {
+    const readTs = input.access === "read" ? (input.readTs ?? 0n) : 0n;
+    if (readTs === 0n || readTs >= region.flashbackStartTs) {
+      return RegionErrors.flashbackInProgress(regionId, region.flashbackStartTs);
+    }
   }
 
   if (ctx?.staleRead && input.access === "read") {

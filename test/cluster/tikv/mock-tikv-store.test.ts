@@ -314,6 +314,31 @@ describe("SplitRegion", () => {
   });
 });
 
+describe("MaxTimestampNotSynced", () => {
+  it("async-commit and 1PC prewrites fail on a region whose max_ts is not synced; plain 2PC passes", async () => {
+    const notSynced = new Set<bigint>([1n]);
+    const s = new MockTikvStore({ storeId: 1, topology, txn, raw, maxTsNotSynced: notSynced });
+    await s.start();
+    const c = newClient(s.address);
+    const prewrite = (extra: Partial<kv.PrewriteRequest>) =>
+      call<kv.PrewriteRequest, kv.PrewriteResponse>(
+        c,
+        "kvPrewrite",
+        kv.PrewriteRequest.fromPartial({ context: r1(), mutations: [{ key: b("a") }], startVersion: 5n, ...extra }),
+      );
+    try {
+      expect((await prewrite({ useAsyncCommit: true })).regionError).toEqual(RegionErrors.maxTimestampNotSynced());
+      expect((await prewrite({ tryOnePc: true })).regionError?.maxTimestampNotSynced).toEqual({});
+      expect((await prewrite({})).regionError).toBeUndefined();
+      notSynced.delete(1n);
+      expect((await prewrite({ useAsyncCommit: true })).regionError).toBeUndefined();
+    } finally {
+      c.close();
+      await s.stop();
+    }
+  });
+});
+
 describe("store-level RPCs", () => {
   it("GetStoreSafeTS is the minimum safe ts of this store's regions in the range", async () => {
     const all = await call<kv.StoreSafeTSRequest, kv.StoreSafeTSResponse>(c1, "getStoreSafeTs", kv.StoreSafeTSRequest.fromPartial({ keyRange: {} }));

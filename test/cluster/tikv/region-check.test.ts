@@ -86,3 +86,25 @@ describe("check order and epoch siblings", () => {
     expect(isRegionError(checkRegion(t, 1n, ctx(1, 11, 1, 1, { staleRead: true }), { access: "read", keys: [], readTs: 40n }))).toBe(false);
   });
 });
+
+describe("witness and flashback", () => {
+  it("a witness peer answers IsWitness", () => {
+    const t = new FakeTopology().add({ id: 1, peers: [[11, 1]], leader: 11 });
+    const st = t.regions.get(1n);
+    if (!st?.region.peers[0]) throw new Error("setup");
+    st.region.peers[0].isWitness = true;
+    expect(checkRegion(t, 1n, ctx(1, 11, 1, 1), { access: "read", keys: [] })).toEqual(RegionErrors.isWitness(1));
+  });
+
+  it("a region in flashback refuses writes and reads at or above the flashback start ts", () => {
+    const t = new FakeTopology().add({ id: 1, peers: [[11, 1]], leader: 11 });
+    const st = t.regions.get(1n);
+    if (!st) throw new Error("setup");
+    st.region.isInFlashback = true;
+    st.region.flashbackStartTs = 100n;
+    const want = RegionErrors.flashbackInProgress(1, 100);
+    expect(checkRegion(t, 1n, ctx(1, 11, 1, 1), { access: "write", keys: [] })).toEqual(want);
+    expect(checkRegion(t, 1n, ctx(1, 11, 1, 1), { access: "read", keys: [], readTs: 100n })).toEqual(want);
+    expect(isRegionError(checkRegion(t, 1n, ctx(1, 11, 1, 1), { access: "read", keys: [], readTs: 99n }))).toBe(false);
+  });
+});
