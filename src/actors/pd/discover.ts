@@ -1,0 +1,71 @@
+// One discovery round: ask the members for GetMembers, check the cluster id, pick the leader
+// (pd client servicediscovery/service_discovery.go initClusterID + updateMember).
+
+import type { PdMembership } from "../../machines/pd.js";
+import { ErrorType, GetMembersRequest, type GetMembersResponse, PDService } from "../../proto/pdpb.js";
+import { unaryCallAsync } from "../../rpc/call.js";
+import { grpcTarget } from "../../rpc/channel.js";
+import { ClusterIdMismatchError, PdError } from "../../rpc/errors.js";
+import { type PdClients, pdHeader } from "./pd-rpc.js";
+
+/**
+ * Asks every endpoint for the member list (in parallel) and returns the leader.
+ * `clusterId` 0n means "not known yet": all answering endpoints must then agree, else
+ * ClusterIdMismatchError. With a known id, members of another cluster are ignored.
+ */
+export async function discoverMembers(
+  clients: PdClients,
+  endpoints: string[],
+  clusterId: bigint,
+  timeoutMs: number,
+): Promise<PdMembership> {
+  const answers = await Promise.all(
+    endpoints.map((url) =>
+      unaryCallAsync(
+        clients.get(url),
+        PDService.getMembers,
+        GetMembersRequest.fromPartial({ header: pdHeader(clusterId) }),
+        {
+          timeoutMs,
+        },
+      ).then(
+        (resp): GetMembersResponse | Error => resp,
+        (err: Error) => err,
+      ),
+    ),
+  );
+  const ok: GetMembersResponse[] = [];
+  const errors: string[] = [];
+  answers.forEach((a, i) => {
+    if (a instanceof Error) errors.push(`${endpoints[i]}: ${a.message}`);
+    else if (!a.header) errors.push(`${endpoints[i]}: no header`);
+    else ok.push(a);
+  });
+  let id = clusterId;
+  if (id === 0n) {
+    for (const r of ok) {
+      const rid = r.header?.clusterId ?? 0n;
+      if (rid === 0n) continue;
+      if (id === 0n) id = rid;
+      else if (rid !== id) throw new ClusterIdMismatchError(`[pd] unmatched cluster id: ${id} != ${rid}`);
+    }
+  }
+  for (const r of ok) {
+    if ((r.header?.clusterId ?? 0n) !== id) {
+      errors.push(`cluster id does not match: ${r.header?.clusterId} != ${id}`);
+      continue;
+    }
+    const leaderUrl = r.leader?.clientUrls[0];
+    if (!leaderUrl) {
+      errors.push("leader url doesn't exist");
+      continue;
+    }
+    const urls = new Set<string>();
+    for (const m of r.members) for (const u of m.clientUrls) urls.add(grpcTarget(u));
+    return { clusterId: id, leader: grpcTarget(leaderUrl), endpoints: [...urls] };
+  }
+  throw new PdError(
+    ErrorType.UNKNOWN,
+    `failed to get the PD leader from [${endpoints.join(", ")}]: ${errors.join("; ")}`,
+  );
+}
