@@ -6,15 +6,18 @@
 // key ends with one increment per committed writer (no lost update).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  type KeyError,
-  type LockInfo,
-  Mutation,
-  Op,
-  PessimisticLockWakeUpMode,
-  PrewriteRequest_PessimisticAction,
-} from "../../../../src/proto/kvrpcpb.js";
+import type { KeyError, LockInfo } from "../../../../src/proto/kvrpcpb.js";
 import { TxnEngine } from "../../../../src/cluster/engine/txn/txn-engine.js";
+import {
+  batchRollbackReq,
+  checkTxnStatusReq,
+  commitReq,
+  getReq,
+  lockReq,
+  prewriteReq,
+  resolveLockReq,
+  scanLockReq,
+} from "../txn/pessimistic/requests.js";
 
 const KEYS = ["a", "b", "c"] as const;
 const TTL = 20n; // ms; timestamps advance 1 ms per TSO tick, so idle locks expire
@@ -75,18 +78,7 @@ class World {
    * (the caller then gives up, as a client would after backing off).
    */
   resolve(lock: LockInfo, callerStartTs: bigint, currentTs = this.tso.next()): boolean {
-    const st = this.engine.checkTxnStatus({
-      context: undefined,
-      primaryKey: lock.primaryLock,
-      lockTs: lock.lockVersion,
-      callerStartTs,
-      currentTs,
-      rollbackIfNotExist: true,
-      forceSyncCommit: false,
-      resolvingPessimisticLock: false,
-      verifyIsPrimary: false,
-      isTxnFile: false,
-    });
+    const st = this.engine.checkTxnStatus(checkTxnStatusReq(lock.primaryLock, lock.lockVersion, callerStartTs, currentTs));
     if (st.error) throw new Error(`check_txn_status failed: ${JSON.stringify(st.error)}`);
     if (st.lockTtl > 0n) {
       this.stats.gaveUp++;
@@ -94,34 +86,20 @@ class World {
     }
     if (st.commitVersion > 0n) this.stats.rolledForward++;
     else this.stats.rolledBack++;
-    const r = this.engine.resolveLock({
-      context: undefined,
-      startVersion: lock.lockVersion,
-      commitVersion: st.commitVersion,
-      txnInfos: [],
-      keys: [lock.key],
-      isAsync: false,
-      isTxnFile: false,
-    });
+    const r = this.engine.resolveLock(resolveLockReq(lock.lockVersion, st.commitVersion, [lock.key]));
     if (r.error) throw new Error(`resolve_lock failed: ${JSON.stringify(r.error)}`);
     return true;
   }
 
   /** After all txns stopped: resolve every leftover lock and read the final state. */
   finish(): Map<number, string | undefined> {
-    const locks = this.engine.scanLock({
-      context: undefined,
-      maxVersion: this.tso.farFuture(),
-      startKey: Buffer.alloc(0),
-      endKey: Buffer.alloc(0),
-      limit: 0,
-    });
+    const locks = this.engine.scanLock(scanLockReq(this.tso.farFuture()));
     expect(locks.error).toBeUndefined();
     for (const l of locks.locks) expect(this.resolve(l, 0n, this.tso.farFuture())).toBe(true);
     const ts = this.tso.next();
     const out = new Map<number, string | undefined>();
     KEYS.forEach((_, i) => {
-      const g = this.engine.get({ context: undefined, key: key(i), version: ts, needCommitTs: false });
+      const g = this.engine.get(getReq(key(i), ts));
       expect(g.error).toBeUndefined();
       out.set(i, g.notFound ? undefined : g.value.toString());
     });
@@ -200,7 +178,7 @@ class TxnRunner {
   }
 
   private read(k: number): number {
-    const g = this.w.engine.get({ context: undefined, key: key(k), version: this.startTs, needCommitTs: false });
+    const g = this.w.engine.get(getReq(key(k), this.startTs));
     if (g.error) return this.onError(g.error);
     const v = g.notFound ? undefined : g.value;
     this.base.set(k, v);
@@ -210,22 +188,14 @@ class TxnRunner {
 
   private async lock(k: number): Promise<number> {
     const forUpdateTs = this.pendingTs;
-    const r = await this.w.engine.pessimisticLock({
-      context: undefined,
-      mutations: [Mutation.fromPartial({ op: Op.PessimisticLock, key: key(k) })],
-      primaryLock: this.primary(),
-      startVersion: this.startTs,
-      lockTtl: TTL,
-      forUpdateTs,
-      isFirstLock: this.forUpdateTs === 0n,
-      waitTimeout: -1n,
-      force: false,
-      returnValues: true,
-      minCommitTs: 0n,
-      checkExistence: false,
-      lockOnlyIfExists: false,
-      wakeUpMode: PessimisticLockWakeUpMode.WakeUpModeNormal,
-    });
+    const r = await this.w.engine.pessimisticLock(
+      lockReq([key(k)], this.startTs, forUpdateTs, {
+        primary: this.primary(),
+        ttl: TTL,
+        returnValues: true,
+        isFirstLock: this.forUpdateTs === 0n,
+      }),
+    );
     const e = r.errors[0];
     if (e) {
       // A newer commit: retry the statement with a newer for_update_ts, a few times.
@@ -244,25 +214,13 @@ class TxnRunner {
 
   private prewrite(k: number): number {
     const value = encode(countOf(this.base.get(k)) + 1, this.id);
-    const r = this.w.engine.prewrite({
-      context: undefined,
-      mutations: [Mutation.fromPartial({ op: Op.Put, key: key(k), value })],
-      primaryLock: this.primary(),
-      startVersion: this.startTs,
-      lockTtl: TTL,
-      skipConstraintCheck: false,
-      pessimisticActions: this.spec.pessimistic ? [PrewriteRequest_PessimisticAction.DO_PESSIMISTIC_CHECK] : [],
-      txnSize: BigInt(this.spec.writes.length),
-      forUpdateTs: this.spec.pessimistic ? this.forUpdateTs : 0n,
-      minCommitTs: 0n,
-      useAsyncCommit: false,
-      secondaries: [],
-      tryOnePc: false,
-      maxCommitTs: 0n,
-      assertionLevel: 0,
-      forUpdateTsConstraints: [],
-      txnFileChunks: [],
-    });
+    const r = this.w.engine.prewrite(
+      prewriteReq([[key(k), value]], this.startTs, {
+        primary: this.primary(),
+        ttl: TTL,
+        forUpdateTs: this.spec.pessimistic ? this.forUpdateTs : 0n,
+      }),
+    );
     const e = r.errors[0];
     if (e) return this.onError(e);
     return 1;
@@ -270,16 +228,7 @@ class TxnRunner {
 
   private commitPrimary(): number {
     const commitTs = this.pendingTs;
-    const r = this.w.engine.commit({
-      context: undefined,
-      startVersion: this.startTs,
-      keys: [this.primary()],
-      commitVersion: commitTs,
-      commitRole: 0,
-      primaryKey: this.primary(),
-      useAsyncCommit: false,
-      isTxnFile: false,
-    });
+    const r = this.w.engine.commit(commitReq([this.primary()], this.startTs, commitTs));
     if (r.error) {
       // The primary lock was resolved (rolled back) by another txn: the txn failed.
       this.abort();
@@ -293,16 +242,7 @@ class TxnRunner {
   }
 
   private commitSecondary(k: number): number {
-    const r = this.w.engine.commit({
-      context: undefined,
-      startVersion: this.startTs,
-      keys: [key(k)],
-      commitVersion: this.commitTs,
-      commitRole: 0,
-      primaryKey: this.primary(),
-      useAsyncCommit: false,
-      isTxnFile: false,
-    });
+    const r = this.w.engine.commit(commitReq([key(k)], this.startTs, this.commitTs));
     // Once the primary is committed, a secondary can only have been committed by a resolver.
     expect(r.error).toBeUndefined();
     return 1;
@@ -311,12 +251,7 @@ class TxnRunner {
   private abort(): void {
     this.status = "aborted";
     if (this.spec.writes.length === 0) return;
-    this.w.engine.batchRollback({
-      context: undefined,
-      startVersion: this.startTs,
-      keys: this.spec.writes.map(key),
-      isTxnFile: false,
-    });
+    this.w.engine.batchRollback(batchRollbackReq(this.spec.writes.map(key), this.startTs));
   }
 }
 
@@ -349,7 +284,7 @@ async function runModel(specs: TxnSpec[], schedule: number[]) {
   }
   expect(txns.every((t) => t.status !== "running")).toBe(true);
   const final = w.finish();
-  w.engine.pessimistic.close();
+  w.engine.close();
 
   const committed = [...w.committed].sort((x, y) => (x.commitTs < y.commitTs ? -1 : 1));
   // No dirty / fractured read: each read saw exactly the snapshot at its ts.
