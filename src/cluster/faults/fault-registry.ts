@@ -126,7 +126,10 @@ export class FaultRegistry {
   private readonly delays: Entry<number>[] = [];
   private readonly drops: Entry<NonNullable<FaultDecision["dropReply"]>>[] = [];
   private readonly hooks = new Set<RequestHook>();
-  private readonly counters = new Map<string, number>();
+  /** Call counters: per rpc (total + per store) and overall; no string building per call. */
+  private readonly counters = new Map<RpcName, RpcCounter>();
+  private total = 0;
+  private readonly totalByStore = new Map<bigint, number>();
 
   /** Fail the next `count` (default 1) matching calls with `error`. */
   failNext(spec: FailSpec): FaultHandle {
@@ -177,12 +180,17 @@ export class FaultRegistry {
   /** Calls seen so far, optionally only of one RPC and/or on one store. */
   calls(filter: { rpc?: RpcName; storeId?: number | bigint } = {}): number {
     const storeId = toBigId(filter.storeId, "storeId");
-    return this.counters.get(counterKey(filter.rpc, storeId)) ?? 0;
+    if (filter.rpc === undefined) return storeId === undefined ? this.total : (this.totalByStore.get(storeId) ?? 0);
+    const c = this.counters.get(filter.rpc);
+    if (!c) return 0;
+    return storeId === undefined ? c.total : (c.byStore.get(storeId) ?? 0);
   }
 
   /** Zero all call counters. */
   resetCounters(): void {
     this.counters.clear();
+    this.total = 0;
+    this.totalByStore.clear();
   }
 
   /** Remove every fault and hook and zero the counters. */
@@ -191,7 +199,7 @@ export class FaultRegistry {
     this.delays.length = 0;
     this.drops.length = 0;
     this.hooks.clear();
-    this.counters.clear();
+    this.resetCounters();
   }
 
   /** True when no fault or hook is registered (servers use it to skip work on the fast path). */
@@ -222,14 +230,22 @@ export class FaultRegistry {
   }
 
   private count(call: CallInfo): void {
-    const keys = [counterKey(undefined, undefined), counterKey(call.rpc, undefined)];
-    if (call.storeId !== undefined) {
-      keys.push(counterKey(undefined, call.storeId), counterKey(call.rpc, call.storeId));
+    this.total++;
+    let c = this.counters.get(call.rpc);
+    if (!c) {
+      c = { total: 0, byStore: new Map() };
+      this.counters.set(call.rpc, c);
     }
-    for (const k of keys) this.counters.set(k, (this.counters.get(k) ?? 0) + 1);
+    c.total++;
+    const s = call.storeId;
+    if (s !== undefined) {
+      c.byStore.set(s, (c.byStore.get(s) ?? 0) + 1);
+      this.totalByStore.set(s, (this.totalByStore.get(s) ?? 0) + 1);
+    }
   }
 }
 
-function counterKey(rpc: RpcName | undefined, storeId: bigint | undefined): string {
-  return `${rpc ?? "*"}@${storeId ?? "*"}`;
+interface RpcCounter {
+  total: number;
+  byStore: Map<bigint, number>;
 }
