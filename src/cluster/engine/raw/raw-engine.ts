@@ -158,14 +158,15 @@ export class RawEngine {
   }
 
   /** TiKV's `ttl_to_expire_ts`: 0 = no expiry, else now + ttl saturating at u64::MAX. */
-  private entry(key: Buffer, value: Buffer, ttl: bigint, nowSec: number): RawEntry {
-    // Copy: callers (and in-process tests) may reuse their buffers.
-    const k = Buffer.from(key);
-    const v = Buffer.from(value);
-    if (ttl === 0n) return { key: k, value: v, expireTs: undefined, expireAt: Number.POSITIVE_INFINITY };
-    let expireTs = ttl + BigInt(nowSec);
-    if (expireTs > U64_MAX) expireTs = U64_MAX;
-    return { key: k, value: v, expireTs, expireAt: Number(expireTs) };
+  private expireTs(ttl: bigint): bigint | undefined {
+    if (ttl === 0n) return undefined;
+    const ts = ttl + BigInt(this.nowSec());
+    return ts > U64_MAX ? U64_MAX : ts;
+  }
+
+  /** Writes one pair; the value is copied because callers may reuse their buffers. */
+  private write(col: RawColumn, key: Buffer, value: Buffer, expireTs: bigint | undefined): void {
+    col.put(key, Buffer.from(value), expireTs);
   }
 
   /** The visible value of `key` in `col`, or undefined when absent or expired. */
@@ -220,7 +221,7 @@ export class RawEngine {
         checkTtlAllowed(this.apiVersion, req.ttl);
         cf = rawkvCf(this.apiVersion, req.cf);
       }
-      this.cfs[cf].put(this.entry(req.key, req.value, req.ttl, this.nowSec()));
+      this.write(this.cfs[cf], req.key, req.value, this.expireTs(req.ttl));
       return { regionError: undefined, error: "" };
     } catch (e) {
       return { regionError: undefined, error: displayOf(e) };
@@ -252,12 +253,11 @@ export class RawEngine {
         checkTtlsValid(this.apiVersion, n, ttls);
       }
       const col = this.cfs[cf];
-      const nowSec = this.nowSec();
       // TiKV zips pairs with ttls, so surplus pairs (possible only without TTL support) are dropped.
       const count = Math.min(n, ttls.length);
       for (let i = 0; i < count; i++) {
         const p = req.pairs[i]!;
-        col.put(this.entry(p.key, p.value, ttls[i]!, nowSec));
+        this.write(col, p.key, p.value, this.expireTs(ttls[i]!));
       }
       return { regionError: undefined, error: "" };
     } catch (e) {
@@ -460,7 +460,7 @@ export class RawEngine {
         if (req.delete) {
           if (expected !== undefined) col.delete(indexKey(req.key));
         } else {
-          col.put(this.entry(req.key, req.value, req.ttl, this.nowSec()));
+          this.write(col, req.key, req.value, this.expireTs(req.ttl));
         }
       }
       return {

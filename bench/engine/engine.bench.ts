@@ -1,0 +1,208 @@
+/**
+ * In-process engine throughput: RawEngine point puts/gets over 1M keys and,
+ * when the txn engine is present, TxnEngine point gets, prewrites and commits.
+ * Plain script (not vitest): `node --import tsx bench/engine/engine.bench.ts`.
+ * Prints one line per measurement and a final JSON summary line; the
+ * bench/run.ts aggregator calls `runEngineBench()` instead.
+ *
+ * Each read measurement runs several rounds and reports the best one: the
+ * machine is shared, and the best round is the one least disturbed by others.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { RawEngine } from "../../src/cluster/engine/raw/raw-engine.js";
+import { CommitRequest, GetRequest, Op, PrewriteRequest } from "../../src/proto/kvrpcpb.js";
+
+/** Knobs of `runEngineBench`. */
+export interface EngineBenchOptions {
+  /** Keys loaded into the raw engine (default 1,000,000). */
+  rawKeys?: number;
+  /** Keys used for the txn engine (default 200,000; each costs a prewrite and a commit). */
+  txnKeys?: number;
+  /** Read rounds per measurement; the best is reported (default 3). */
+  rounds?: number;
+  /** Value size in bytes (default 16). */
+  valueSize?: number;
+  /** Print progress lines (default true). */
+  log?: boolean;
+}
+
+/** Operations per second for each measured operation (undefined = not measured). */
+export interface EngineBenchResult {
+  bench: "engine";
+  rawKeys: number;
+  rawPutsPerSec: number;
+  rawOverwritesPerSec: number;
+  rawGetsPerSec: number;
+  rawMissesPerSec: number;
+  txnKeys?: number;
+  txnPrewritesPerSec?: number;
+  txnCommitsPerSec?: number;
+  txnGetsPerSec?: number;
+  /** Why the txn part was skipped, when it was. */
+  txnSkipped?: string;
+}
+
+/** Minimal structural view of the txn engine, so this file builds without it. */
+interface TxnEngineLike {
+  prewrite(req: unknown): { errors: unknown[]; regionError?: unknown };
+  commit(req: unknown): { error?: unknown; regionError?: unknown };
+  get(req: unknown): { value: Buffer; notFound: boolean; error?: unknown };
+}
+
+function makeKeys(n: number, prefix: string): Buffer[] {
+  const keys = new Array<Buffer>(n);
+  for (let i = 0; i < n; i++) keys[i] = Buffer.from(`${prefix}${String(i).padStart(10, "0")}`);
+  return keys;
+}
+
+/** A stride coprime with n visits every index once in a cache-unfriendly order. */
+function strideFor(n: number): number {
+  let s = 7919;
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  while (gcd(s, n) !== 1) s += 2;
+  return s;
+}
+
+function opsPerSec(ops: number, ms: number): number {
+  return Math.round((ops / ms) * 1000);
+}
+
+function bestOf(rounds: number, fn: () => number): number {
+  let best = 0;
+  for (let r = 0; r < rounds; r++) best = Math.max(best, fn());
+  return best;
+}
+
+function benchRaw(o: Required<EngineBenchOptions>, say: (s: string) => void) {
+  const n = o.rawKeys;
+  const engine = new RawEngine();
+  const keys = makeKeys(n, "raw");
+  const missing = makeKeys(Math.min(n, 100_000), "zzz");
+  const value = Buffer.alloc(o.valueSize, 0x61);
+  const stride = strideFor(n);
+
+  let t = performance.now();
+  for (let i = 0; i < n; i++) {
+    engine.rawPut({ context: undefined, key: keys[i]!, value, cf: "", ttl: 0n, forCas: false });
+  }
+  const rawPutsPerSec = opsPerSec(n, performance.now() - t);
+  say(`raw put (insert, ${n} keys): ${rawPutsPerSec} ops/s`);
+
+  const rawOverwritesPerSec = bestOf(o.rounds, () => {
+    const start = performance.now();
+    for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) {
+      engine.rawPut({ context: undefined, key: keys[j]!, value, cf: "", ttl: 0n, forCas: false });
+    }
+    return opsPerSec(n, performance.now() - start);
+  });
+  say(`raw put (overwrite, random order): ${rawOverwritesPerSec} ops/s`);
+
+  let found = 0;
+  const rawGetsPerSec = bestOf(o.rounds, () => {
+    const start = performance.now();
+    for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) {
+      if (!engine.rawGet({ context: undefined, key: keys[j]!, cf: "" }).notFound) found++;
+    }
+    return opsPerSec(n, performance.now() - start);
+  });
+  if (found !== n * o.rounds) throw new Error(`raw get found ${found} of ${n * o.rounds}`);
+  say(`raw get (hit, random order): ${rawGetsPerSec} ops/s`);
+
+  t = performance.now();
+  for (const key of missing) {
+    if (!engine.rawGet({ context: undefined, key, cf: "" }).notFound) throw new Error("unexpected hit");
+  }
+  const rawMissesPerSec = opsPerSec(missing.length, performance.now() - t);
+  say(`raw get (miss): ${rawMissesPerSec} ops/s`);
+
+  return { rawPutsPerSec, rawOverwritesPerSec, rawGetsPerSec, rawMissesPerSec };
+}
+
+const TXN_ENGINE_PATH = "../../src/cluster/engine/txn/txn-engine.js";
+
+async function loadTxnEngine(): Promise<{ new (): TxnEngineLike } | string> {
+  const url = new URL(TXN_ENGINE_PATH, import.meta.url);
+  const tsPath = fileURLToPath(url).replace(/\.js$/, ".ts");
+  if (!existsSync(tsPath) && !existsSync(fileURLToPath(url))) return "txn-engine.ts not present";
+  const specifier: string = url.href;
+  const mod = (await import(specifier)) as { TxnEngine?: new () => TxnEngineLike };
+  return mod.TxnEngine ?? "txn-engine.ts has no TxnEngine export";
+}
+
+async function benchTxn(o: Required<EngineBenchOptions>, say: (s: string) => void) {
+  const Ctor = await loadTxnEngine();
+  if (typeof Ctor === "string") {
+    say(`txn: skipped (${Ctor})`);
+    return { txnSkipped: Ctor };
+  }
+  const n = o.txnKeys;
+  const engine = new Ctor();
+  const keys = makeKeys(n, "txn");
+  const value = Buffer.alloc(o.valueSize, 0x62);
+  // Complete messages as the server would decode them; per-op fields are spread over a template.
+  const prewriteTemplate = PrewriteRequest.fromPartial({ lockTtl: 3000n });
+  const commitTemplate = CommitRequest.fromPartial({});
+  const getTemplate = GetRequest.fromPartial({});
+  // One single-key transaction per key: start_ts = 2i+1, commit_ts = 2i+2.
+  let t = performance.now();
+  for (let i = 0; i < n; i++) {
+    const key = keys[i]!;
+    const resp = engine.prewrite({
+      ...prewriteTemplate,
+      mutations: [{ op: Op.Put, key, value, assertion: 0 }],
+      primaryLock: key,
+      startVersion: BigInt(2 * i + 1),
+    });
+    if (resp.errors.length > 0 || resp.regionError)
+      throw new Error(`prewrite failed: ${JSON.stringify(resp)}`);
+  }
+  const txnPrewritesPerSec = opsPerSec(n, performance.now() - t);
+  say(`txn prewrite (1 key, ${n} txns): ${txnPrewritesPerSec} ops/s`);
+
+  t = performance.now();
+  for (let i = 0; i < n; i++) {
+    const resp = engine.commit({
+      ...commitTemplate,
+      keys: [keys[i]!],
+      startVersion: BigInt(2 * i + 1),
+      commitVersion: BigInt(2 * i + 2),
+    });
+    if (resp.error || resp.regionError) throw new Error("commit failed");
+  }
+  const txnCommitsPerSec = opsPerSec(n, performance.now() - t);
+  say(`txn commit (1 key): ${txnCommitsPerSec} ops/s`);
+
+  const stride = strideFor(n);
+  const readTs = BigInt(2 * n + 10);
+  const txnGetsPerSec = bestOf(o.rounds, () => {
+    const start = performance.now();
+    for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) {
+      const resp = engine.get({ ...getTemplate, key: keys[j]!, version: readTs });
+      if (resp.notFound || resp.error) throw new Error("txn get missed");
+    }
+    return opsPerSec(n, performance.now() - start);
+  });
+  say(`txn get (hit, random order): ${txnGetsPerSec} ops/s`);
+  return { txnKeys: n, txnPrewritesPerSec, txnCommitsPerSec, txnGetsPerSec };
+}
+
+/** Runs the engine benchmark and returns ops/s per operation. */
+export async function runEngineBench(options: EngineBenchOptions = {}): Promise<EngineBenchResult> {
+  const o: Required<EngineBenchOptions> = {
+    rawKeys: options.rawKeys ?? 1_000_000,
+    txnKeys: options.txnKeys ?? 200_000,
+    rounds: options.rounds ?? 3,
+    valueSize: options.valueSize ?? 16,
+    log: options.log ?? true,
+  };
+  const say = o.log ? (s: string) => console.log(s) : () => {};
+  const raw = benchRaw(o, say);
+  const txn = await benchTxn(o, say);
+  return { bench: "engine", rawKeys: o.rawKeys, ...raw, ...txn };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await runEngineBench();
+  console.log(JSON.stringify(result));
+}
