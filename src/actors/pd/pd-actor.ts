@@ -306,12 +306,12 @@ export class PdActor {
   /** The region containing `key` (undefined when PD knows none). Concurrent identical lookups share one call. */
   getRegion(key: Buffer, opts?: CallOptions & { needBuckets?: boolean }): Promise<PdRegion | undefined> {
     const k = this.codec.encodeKey(key);
-    return this.coalesce(`r${opts?.needBuckets ? "b" : ""}:${k.toString("latin1")}`, opts, async () =>
+    return this.coalesce(`r${opts?.needBuckets ? "b" : ""}:${k.toString("latin1")}`, opts, async (shared) =>
       this.regionFrom(
         await this.call(
           "getRegion",
           GetRegionRequest.fromPartial({ regionKey: k, needBuckets: !!opts?.needBuckets }),
-          opts,
+          shared,
         ),
       ),
     );
@@ -320,12 +320,12 @@ export class PdActor {
   /** The region before the one containing `key`. */
   getPrevRegion(key: Buffer, opts?: CallOptions & { needBuckets?: boolean }): Promise<PdRegion | undefined> {
     const k = this.codec.encodeKey(key);
-    return this.coalesce(`p:${k.toString("latin1")}`, opts, async () =>
+    return this.coalesce(`p:${k.toString("latin1")}`, opts, async (shared) =>
       this.regionFrom(
         await this.call(
           "getPrevRegion",
           GetRegionRequest.fromPartial({ regionKey: k, needBuckets: !!opts?.needBuckets }),
-          opts,
+          shared,
         ),
       ),
     );
@@ -337,12 +337,12 @@ export class PdActor {
     opts?: CallOptions & { needBuckets?: boolean },
   ): Promise<PdRegion | undefined> {
     const id = BigInt(regionId);
-    return this.coalesce(`i:${id}`, opts, async () =>
+    return this.coalesce(`i:${id}`, opts, async (shared) =>
       this.regionFrom(
         await this.call(
           "getRegionById",
           GetRegionByIDRequest.fromPartial({ regionId: id, needBuckets: !!opts?.needBuckets }),
-          opts,
+          shared,
         ),
       ),
     );
@@ -676,13 +676,13 @@ export class PdActor {
   private coalesce(
     key: string,
     opts: CallOptions | undefined,
-    load: () => Promise<PdRegion | undefined>,
+    load: (shared: CallOptions) => Promise<PdRegion | undefined>,
   ): Promise<PdRegion | undefined> {
     let p = this.inflightRegions.get(key);
     if (!p) {
       // The shared call uses the first caller's budget but not its signal: one caller
       // giving up must not fail the others.
-      p = load();
+      p = load({ timeoutMs: opts?.timeoutMs });
       this.inflightRegions.set(key, p);
       const done = () => {
         if (this.inflightRegions.get(key) === p) this.inflightRegions.delete(key);
