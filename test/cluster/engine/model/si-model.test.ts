@@ -5,8 +5,13 @@
 // every read sees exactly the snapshot at its ts (no dirty or fractured reads) and every
 // key ends with one increment per committed writer (no lost update).
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import type { KeyError, LockInfo } from "../../../../src/proto/kvrpcpb.js";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  type KeyError,
+  type LockInfo,
+  PessimisticLockKeyResultType,
+  type PessimisticLockResponse,
+} from "../../../../src/proto/kvrpcpb.js";
 import { TxnEngine } from "../../../../src/cluster/engine/txn/txn-engine.js";
 import {
   batchRollbackReq,
@@ -23,9 +28,13 @@ const KEYS = ["a", "b", "c"] as const;
 const TTL = 20n; // ms; timestamps advance 1 ms per TSO tick, so idle locks expire
 const key = (i: number) => Buffer.from(KEYS[i] as string);
 
+/** How a pessimistic txn meets locks: fail at once, wait (legacy), or wait in fair-lock mode. */
+type WaitMode = "noWait" | "wait" | "fairLock";
+
 /** What a transaction does, drawn by fast-check. */
 interface TxnSpec {
   pessimistic: boolean;
+  waitMode: WaitMode;
   /** Keys read at start_ts (and, for optimistic txns, the base of their increments). */
   reads: number[];
   /** Keys incremented; the first is the primary. */
@@ -66,12 +75,21 @@ class Tso {
 type Status = "running" | "committed" | "aborted" | "crashed";
 
 class World {
-  readonly engine = new TxnEngine({ now: () => 0 });
+  // Wall-clock pieces (lock-wait timers, detector TTL) run on vitest fake timers.
+  readonly engine = new TxnEngine({ now: () => Date.now(), pessimistic: { now: () => Date.now() } });
   readonly tso = new Tso();
   readonly reads: ReadRecord[] = [];
   readonly committed: Committed[] = [];
   /** How often each interesting path ran (to show the property is not vacuous). */
-  readonly stats = { rolledForward: 0, rolledBack: 0, gaveUp: 0, pessimisticRetries: 0 };
+  readonly stats = {
+    rolledForward: 0,
+    rolledBack: 0,
+    gaveUp: 0,
+    pessimisticRetries: 0,
+    waited: 0,
+    deadlocks: 0,
+    lockedWithConflict: 0,
+  };
 
   /**
    * Resolves the lock blocking `callerStartTs`. Returns false when its owner is still alive
@@ -119,6 +137,12 @@ class TxnRunner {
   private plan: (() => Promise<number> | number)[] = [];
   /** A timestamp fetched from the TSO in one step and used by the next request. */
   private pendingTs = 0n;
+  /** A pessimistic-lock request that may be waiting in the engine's lock-wait queue. */
+  private inFlight: { forUpdateTs: bigint; resp?: PessimisticLockResponse } | undefined;
+  /** Blocked on a waiting lock request (a step does nothing until it is answered). */
+  get blocked(): boolean {
+    return this.inFlight !== undefined && this.inFlight.resp === undefined;
+  }
   private pc = 0;
   private conflictRetries = 0;
   private lockBackoffs = 0;
@@ -187,27 +211,61 @@ class TxnRunner {
   }
 
   private async lock(k: number): Promise<number> {
-    const forUpdateTs = this.pendingTs;
-    const r = await this.w.engine.pessimisticLock(
-      lockReq([key(k)], this.startTs, forUpdateTs, {
-        primary: this.primary(),
-        ttl: TTL,
-        returnValues: true,
-        isFirstLock: this.forUpdateTs === 0n,
-      }),
-    );
+    if (!this.inFlight) {
+      const slot: { forUpdateTs: bigint; resp?: PessimisticLockResponse } = { forUpdateTs: this.pendingTs };
+      this.inFlight = slot;
+      const mode = this.spec.waitMode;
+      void this.w.engine
+        .pessimisticLock(
+          lockReq([key(k)], this.startTs, slot.forUpdateTs, {
+            primary: this.primary(),
+            ttl: TTL,
+            returnValues: true,
+            isFirstLock: this.forUpdateTs === 0n,
+            waitTimeout: mode === "noWait" ? -1n : 0n,
+            force: mode === "fairLock",
+          }),
+        )
+        .then((r) => {
+          slot.resp = r;
+        });
+      await settle();
+      if (!slot.resp) {
+        this.w.stats.waited++;
+        return 0;
+      }
+    }
+    const slot = this.inFlight;
+    if (!slot.resp) return 0;
+    this.inFlight = undefined;
+    const r = slot.resp;
     const e = r.errors[0];
     if (e) {
-      // A newer commit: retry the statement with a newer for_update_ts, a few times.
-      if (e.conflict && ++this.conflictRetries <= 3) {
+      if (e.deadlock) this.w.stats.deadlocks++;
+      // A newer commit (or a wake-up): retry the statement with a newer for_update_ts.
+      if (e.conflict && ++this.conflictRetries <= 5) {
         this.w.stats.pessimisticRetries++;
         return -1;
       }
       return this.onError(e);
     }
-    const v = r.notFounds[0] ? undefined : r.values[0];
-    this.base.set(k, v);
-    this.w.reads.push({ txn: this.id, ts: forUpdateTs, key: k, value: v?.toString() });
+    let value: Buffer | undefined;
+    let readTs = slot.forUpdateTs;
+    let forUpdateTs = slot.forUpdateTs;
+    const res = r.results[0];
+    if (this.spec.waitMode === "fairLock" && res) {
+      value = res.existence ? res.value : undefined;
+      if (res.type === PessimisticLockKeyResultType.LockResultLockedWithConflict) {
+        // Locked at the newest commit: the value is the one committed at lockedWithConflictTs.
+        this.w.stats.lockedWithConflict++;
+        forUpdateTs = res.lockedWithConflictTs;
+        readTs = res.lockedWithConflictTs + 1n;
+      }
+    } else {
+      value = r.notFounds[0] ? undefined : r.values[0];
+    }
+    this.base.set(k, value);
+    this.w.reads.push({ txn: this.id, ts: readTs, key: k, value: value?.toString() });
     if (forUpdateTs > this.forUpdateTs) this.forUpdateTs = forUpdateTs;
     return 1;
   }
@@ -255,6 +313,16 @@ class TxnRunner {
   }
 }
 
+/** Lets promise callbacks (wake-ups, resumed lock requests) run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+async function passTime(ms: number): Promise<void> {
+  vi.advanceTimersByTime(ms);
+  await settle();
+}
+
 /** Serial model: the state after applying committed txns with commit_ts < ts in order. */
 function stateAt(committed: readonly Committed[], ts: bigint): Map<number, string> {
   const s = new Map<number, string>();
@@ -265,6 +333,7 @@ function stateAt(committed: readonly Committed[], ts: bigint): Map<number, strin
 const keyIdx = fc.integer({ min: 0, max: KEYS.length - 1 });
 const txnSpec: fc.Arbitrary<TxnSpec> = fc.record({
   pessimistic: fc.boolean(),
+  waitMode: fc.constantFrom<WaitMode>("noWait", "wait", "fairLock"),
   reads: fc.uniqueArray(keyIdx, { maxLength: 3 }),
   writes: fc.uniqueArray(keyIdx, { minLength: 1, maxLength: 3 }),
   // One txn in four crashes at some step.
@@ -277,10 +346,16 @@ const txnSpec: fc.Arbitrary<TxnSpec> = fc.record({
 async function runModel(specs: TxnSpec[], schedule: number[]) {
   const w = new World();
   const txns = specs.map((s, i) => new TxnRunner(w, i, s));
-  for (const i of schedule) await txns[i % txns.length]?.step();
-  // Let every live txn finish, round-robin.
-  for (let guard = 0; guard < 500 && txns.some((t) => t.status === "running"); guard++) {
+  // Schedule entries past the last txn let wall-clock time pass (lock-wait timers).
+  for (const i of schedule) {
+    const t = txns[i];
+    if (t) await t.step();
+    else await passTime(30);
+  }
+  // Let every live txn finish, round-robin; when all are blocked, time passes.
+  for (let guard = 0; guard < 2000 && txns.some((t) => t.status === "running"); guard++) {
     for (const t of txns) await t.step();
+    if (txns.every((t) => t.status !== "running" || t.blocked)) await passTime(100);
   }
   expect(txns.every((t) => t.status !== "running")).toBe(true);
   const final = w.finish();
@@ -303,13 +378,28 @@ async function runModel(specs: TxnSpec[], schedule: number[]) {
 }
 
 describe("snapshot isolation model (TxnEngine vs serial replay)", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("random interleavings of optimistic / pessimistic txns with crashes keep SI", async () => {
     let commits = 0;
-    const total = { rolledForward: 0, rolledBack: 0, gaveUp: 0, pessimisticRetries: 0 };
+    const total = {
+      rolledForward: 0,
+      rolledBack: 0,
+      gaveUp: 0,
+      pessimisticRetries: 0,
+      waited: 0,
+      deadlocks: 0,
+      lockedWithConflict: 0,
+    };
     await fc.assert(
       fc.asyncProperty(
         fc.array(txnSpec, { minLength: 2, maxLength: 4 }),
-        fc.array(fc.nat(3), { maxLength: 80 }),
+        fc.array(fc.nat(4), { maxLength: 80 }),
         async (specs, schedule) => {
           const r = await runModel(specs, schedule);
           commits += r.committed;
@@ -326,13 +416,16 @@ describe("snapshot isolation model (TxnEngine vs serial replay)", () => {
     expect(total.rolledBack).toBeGreaterThan(0);
     expect(total.gaveUp).toBeGreaterThan(0);
     expect(total.pessimisticRetries).toBeGreaterThan(0);
+    expect(total.waited).toBeGreaterThan(0);
+    expect(total.deadlocks).toBeGreaterThan(0);
+    expect(total.lockedWithConflict).toBeGreaterThan(0);
   });
 
   it("a pessimistic lock after a newer commit retries with a new for_update_ts", async () => {
     const r = await runModel(
       [
-        { pessimistic: true, reads: [], writes: [0], crashAt: undefined },
-        { pessimistic: false, reads: [0], writes: [0], crashAt: undefined },
+        { pessimistic: true, waitMode: "noWait", reads: [], writes: [0], crashAt: undefined },
+        { pessimistic: false, waitMode: "noWait", reads: [0], writes: [0], crashAt: undefined },
       ],
       // Y: begin, read, prewrite; X: begin, fetch for_update_ts; Y: fetch commit_ts, commit; X: lock.
       [1, 1, 1, 0, 0, 1, 1, 0],
@@ -344,8 +437,8 @@ describe("snapshot isolation model (TxnEngine vs serial replay)", () => {
   it("a crashed committed primary is rolled forward by the reader", async () => {
     const r = await runModel(
       [
-        { pessimistic: false, reads: [0, 1], writes: [0, 1], crashAt: 7 },
-        { pessimistic: true, reads: [1], writes: [1], crashAt: undefined },
+        { pessimistic: false, waitMode: "noWait", reads: [0, 1], writes: [0, 1], crashAt: 7 },
+        { pessimistic: true, waitMode: "noWait", reads: [1], writes: [1], crashAt: undefined },
       ],
       [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1],
     );
