@@ -1,6 +1,6 @@
 // Renders a chart as a standalone SVG, laid out by ELK (elkjs): no browser needed, and the same
 // input always gives the same file, so a test can tell when committed diagrams are stale.
-import ELK from "elkjs/lib/elk.bundled.js";
+import ElkModule from "elkjs/lib/elk.bundled.js";
 import type { Chart, ChartState } from "./graph.js";
 
 interface ElkLabel { text: string; width: number; height: number; x?: number; y?: number }
@@ -23,6 +23,8 @@ interface ElkEdge {
   sections?: Array<{ startPoint: P; endPoint: P; bendPoints?: P[] }>;
 }
 interface P { x: number; y: number }
+// elkjs is CommonJS with a default-export declaration; NodeNext sees the module object.
+const Elk = ElkModule as unknown as new () => { layout(graph: unknown): Promise<unknown> };
 
 const CHAR_W = 6.6;
 const FONT = 11;
@@ -79,8 +81,7 @@ export async function toSvg(chart: Chart): Promise<string> {
     children: [root],
     edges: [...edges, ...initialEdges],
   };
-  const elk = new ELK();
-  const laid = (await elk.layout(graph as never)) as unknown as ElkNode;
+  const laid = (await new Elk().layout(graph)) as ElkNode;
 
   const shapes: string[] = [];
   let maxX = 0;
