@@ -10,6 +10,8 @@
  *
  * Raw data lives apart from the transactional engine's data. Keys are the
  * bytes on the wire (under API V2 they carry the 'r' + keyspace prefix).
+ * Written buffers are copied; buffers in responses are shared with the store
+ * and must not be mutated by the caller.
  */
 
 import type { Error as RegionError } from "../../../proto/errorpb.js";
