@@ -6,13 +6,13 @@
 // key ends with one increment per committed writer (no lost update).
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { TxnEngine } from "../../../../src/cluster/engine/txn/txn-engine.js";
 import {
   type KeyError,
   type LockInfo,
   PessimisticLockKeyResultType,
   type PessimisticLockResponse,
 } from "../../../../src/proto/kvrpcpb.js";
-import { TxnEngine } from "../../../../src/cluster/engine/txn/txn-engine.js";
 import {
   batchRollbackReq,
   checkTxnStatusReq,
@@ -96,7 +96,9 @@ class World {
    * (the caller then gives up, as a client would after backing off).
    */
   resolve(lock: LockInfo, callerStartTs: bigint, currentTs = this.tso.next()): boolean {
-    const st = this.engine.checkTxnStatus(checkTxnStatusReq(lock.primaryLock, lock.lockVersion, callerStartTs, currentTs));
+    const st = this.engine.checkTxnStatus(
+      checkTxnStatusReq(lock.primaryLock, lock.lockVersion, callerStartTs, currentTs),
+    );
     if (st.error) throw new Error(`check_txn_status failed: ${JSON.stringify(st.error)}`);
     if (st.lockTtl > 0n) {
       this.stats.gaveUp++;
@@ -294,7 +296,8 @@ class TxnRunner {
     }
     this.commitTs = commitTs;
     const writes = new Map<number, string>();
-    for (const k of this.spec.writes) writes.set(k, encode(countOf(this.base.get(k)) + 1, this.id).toString());
+    for (const k of this.spec.writes)
+      writes.set(k, encode(countOf(this.base.get(k)) + 1, this.id).toString());
     this.w.committed.push({ txn: this.id, commitTs, writes });
     return 1;
   }
@@ -368,11 +371,13 @@ async function runModel(specs: TxnSpec[], schedule: number[]) {
   }
   // The store ends in the state of the serial replay...
   const serial = stateAt(committed, 1n << 62n);
-  KEYS.forEach((_, k) => expect(final.get(k)).toBe(serial.get(k)));
+  for (let k = 0; k < KEYS.length; k++) expect(final.get(k)).toBe(serial.get(k));
   // ...and no update was lost: one increment per committed writer.
   KEYS.forEach((_, k) => {
     const writers = committed.filter((c) => c.writes.has(k)).length;
-    expect(countOf(final.get(k) === undefined ? undefined : Buffer.from(final.get(k) as string))).toBe(writers);
+    expect(countOf(final.get(k) === undefined ? undefined : Buffer.from(final.get(k) as string))).toBe(
+      writers,
+    );
   });
   return { committed: committed.length, stats: w.stats };
 }
@@ -408,7 +413,10 @@ describe("snapshot isolation model (TxnEngine vs serial replay)", () => {
       ),
       // Fixed seed by default so the path counts below are stable; set SI_MODEL_SEED /
       // SI_MODEL_RUNS to explore further.
-      { numRuns: Number(process.env.SI_MODEL_RUNS ?? 100), seed: Number(process.env.SI_MODEL_SEED ?? 20261122) },
+      {
+        numRuns: Number(process.env.SI_MODEL_RUNS ?? 100),
+        seed: Number(process.env.SI_MODEL_SEED ?? 20261122),
+      },
     );
     // The property is not vacuous: transactions do commit.
     expect(commits).toBeGreaterThan(50);

@@ -4,17 +4,17 @@
 // src/storage/txn/actions/check_data_constraint.rs.
 import { WriteConflict_Reason } from "../../../../proto/kvrpcpb.js";
 import {
+  checkGcFenceAsLatestVersion,
+  isPessimisticLock,
   type Lock,
+  lockToLockInfo,
   MvccError,
   type MvccReader,
   type MvccStore,
   type MvccTxn,
+  newLock,
   TS_MAX,
   type Write,
-  checkGcFenceAsLatestVersion,
-  isPessimisticLock,
-  lockToLockInfo,
-  newLock,
 } from "../../mvcc/index.js";
 
 /** Per-request parameters of an AcquirePessimisticLock command. */
@@ -40,8 +40,13 @@ export type KeyLockResult =
   | { readonly kind: "existence"; readonly exists: boolean }
   | { readonly kind: "lockedWithConflict"; readonly value: Buffer | undefined; readonly conflictTs: bigint };
 
-function successResult(p: AcquireParams, lockedWithConflictTs: bigint | undefined, value: Buffer | undefined): KeyLockResult {
-  if (lockedWithConflictTs !== undefined) return { kind: "lockedWithConflict", value, conflictTs: lockedWithConflictTs };
+function successResult(
+  p: AcquireParams,
+  lockedWithConflictTs: bigint | undefined,
+  value: Buffer | undefined,
+): KeyLockResult {
+  if (lockedWithConflictTs !== undefined)
+    return { kind: "lockedWithConflict", value, conflictTs: lockedWithConflictTs };
   if (p.needValue) return { kind: "value", value };
   if (p.needCheckExistence) return { kind: "existence", exists: value !== undefined };
   return { kind: "empty" };
@@ -51,7 +56,12 @@ function isRollbackOf(write: Write): boolean {
   return write.writeType === "Rollback" || write.hasOverlappedRollback;
 }
 
-function writeConflict(p: AcquireParams, key: Buffer, conflictStartTs: bigint, conflictCommitTs: bigint): MvccError {
+function writeConflict(
+  p: AcquireParams,
+  key: Buffer,
+  conflictStartTs: bigint,
+  conflictCommitTs: bigint,
+): MvccError {
   return new MvccError({
     kind: "WriteConflict",
     startTs: p.startTs,
@@ -174,7 +184,8 @@ function lockAgain(
   p: AcquireParams,
   lock: Lock,
 ): KeyLockResult {
-  if (lock.startTs !== p.startTs) throw new MvccError({ kind: "KeyIsLocked", lockInfo: lockToLockInfo(lock, key) });
+  if (lock.startTs !== p.startTs)
+    throw new MvccError({ kind: "KeyIsLocked", lockInfo: lockToLockInfo(lock, key) });
   if (!isPessimisticLock(lock)) {
     throw new MvccError({ kind: "LockTypeNotMatch", startTs: p.startTs, key, pessimistic: false });
   }
@@ -203,7 +214,11 @@ function lockAgain(
     }
   }
   if (forUpdateTs > lock.forUpdateTs) {
-    txn.putLock(key, { ...lock, primary: p.primary, ttl: p.lockTtl, forUpdateTs, minCommitTs: p.minCommitTs }, false);
+    txn.putLock(
+      key,
+      { ...lock, primary: p.primary, ttl: p.lockTtl, forUpdateTs, minCommitTs: p.minCommitTs },
+      false,
+    );
   }
   return successResult(p, lockedWithConflictTs, value);
 }

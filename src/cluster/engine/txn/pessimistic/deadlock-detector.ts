@@ -157,7 +157,11 @@ export class DeadlockDetector {
   /** The edges leaving `txnTs`: lock ts -> key hashes, in insertion order. */
   edgesOf(txnTs: bigint): Map<bigint, bigint[]> {
     const out = new Map<bigint, bigint[]>();
-    for (const [ts, e] of this.waitFor.get(txnTs) ?? []) out.set(ts, e.keys.map((k) => k.hash));
+    for (const [ts, e] of this.waitFor.get(txnTs) ?? [])
+      out.set(
+        ts,
+        e.keys.map((k) => k.hash),
+      );
     return out;
   }
 

@@ -12,13 +12,18 @@ import { LockManager, type LockManagerOptions } from "./lock-manager.js";
 import { PessimisticLockCommand } from "./pessimistic-lock.js";
 import { type KeyRange, pessimisticRollback } from "./pessimistic-rollback.js";
 
-export { type AcquireParams, type KeyLockResult, acquirePessimisticLock, checkDataConstraint } from "./acquire.js";
+export {
+  type AcquireParams,
+  acquirePessimisticLock,
+  checkDataConstraint,
+  type KeyLockResult,
+} from "./acquire.js";
 export { DeadlockDetector, type DetectedDeadlock } from "./deadlock-detector.js";
 export { keyHash } from "./key-hash.js";
 export { LockManager, type LockManagerOptions, type LockWaiter, type WaitOutcome } from "./lock-manager.js";
 export { LockWaitQueues } from "./lock-wait-queue.js";
 export type { KeyRange } from "./pessimistic-rollback.js";
-export { type Timers, globalTimers } from "./timers.js";
+export { globalTimers, type Timers } from "./timers.js";
 export {
   DEFAULT_WAIT_FOR_LOCK_TIMEOUT_MS,
   DEFAULT_WAKE_UP_DELAY_MS,

@@ -7,7 +7,7 @@ import type { WaitForEntry } from "../../../../proto/deadlock.js";
 import { LockInfo } from "../../../../proto/kvrpcpb.js";
 import { DeadlockDetector } from "./deadlock-detector.js";
 import { type DelayedNotify, LockWaitQueues, type QueuedRequest } from "./lock-wait-queue.js";
-import { type Timers, globalTimers } from "./timers.js";
+import { globalTimers, type Timers } from "./timers.js";
 import {
   DEFAULT_WAIT_FOR_LOCK_TIMEOUT_MS,
   DEFAULT_WAKE_UP_DELAY_MS,
@@ -119,7 +119,10 @@ export class LockManager {
     this.queues.push(waiter, lockInfo);
     const st: WaiterState = { waiter, lockInfo, timer: undefined, resuming: false };
     this.waiters.set(waiter.token, st);
-    st.timer = this.timers.setTimeout(() => this.onTimeout(waiter.token), waitDurationMs(timeout, this.waitCeilingMs));
+    st.timer = this.timers.setTimeout(
+      () => this.onTimeout(waiter.token),
+      waitDurationMs(timeout, this.waitCeilingMs),
+    );
     if (!waiter.isFirstLock) this.detect(st);
   }
 
@@ -154,7 +157,8 @@ export class LockManager {
     const st = this.waiters.get(token);
     if (!st) return;
     st.timer = undefined;
-    const duration = st.lastUpdatedAt === undefined ? 0 : Math.max(1, Math.ceil(this.now() - st.lastUpdatedAt));
+    const duration =
+      st.lastUpdatedAt === undefined ? 0 : Math.max(1, Math.ceil(this.now() - st.lastUpdatedAt));
     this.detector.cleanUpWaitFor(st.waiter.startTs, st.lockInfo.lockVersion, st.waiter.keyHash);
     this.cancel(st, {
       kind: "timeout",

@@ -118,7 +118,10 @@ export class LockWaitQueues<E extends QueuedRequest> {
       // Extend the pending wake-up to `wakeUpDelayMs` after this latest wake-up.
       d.delayMs = now - d.start + this.opts.wakeUpDelayMs;
       this.opts.timers.clearTimeout(d.handle);
-      d.handle = this.opts.timers.setTimeout(() => this.delayedNotifyAll(k, d.id), Math.max(0, d.start + d.delayMs - now));
+      d.handle = this.opts.timers.setTimeout(
+        () => this.delayedNotifyAll(k, d.id),
+        Math.max(0, d.start + d.delayMs - now),
+      );
       return;
     }
     const id = this.nextNotifyId++;

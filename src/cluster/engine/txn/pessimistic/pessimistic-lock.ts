@@ -6,18 +6,31 @@
 import {
   Assertion,
   type KeyError,
+  type LockInfo,
   Op,
   type PessimisticLockRequest,
   type PessimisticLockResponse,
   PessimisticLockWakeUpMode,
   WriteConflict_Reason,
-  type LockInfo,
 } from "../../../../proto/kvrpcpb.js";
-import { MvccError, MvccReader, type MvccStore, MvccTxn, lockToLockInfo, toKeyError } from "../../mvcc/index.js";
-import { type AcquireParams, type KeyLockResult, acquirePessimisticLock } from "./acquire.js";
+import {
+  lockToLockInfo,
+  MvccError,
+  MvccReader,
+  type MvccStore,
+  MvccTxn,
+  toKeyError,
+} from "../../mvcc/index.js";
+import { type AcquireParams, acquirePessimisticLock, type KeyLockResult } from "./acquire.js";
 import { keyHash } from "./key-hash.js";
 import type { LockManager, LockWaiter, WaitOutcome } from "./lock-manager.js";
-import { errorResponse, failedKeyResult, forceLockResponse, keyResultToPb, legacyResponse } from "./results.js";
+import {
+  errorResponse,
+  failedKeyResult,
+  forceLockResponse,
+  keyResultToPb,
+  legacyResponse,
+} from "./results.js";
 import { waitTimeoutFromWire } from "./wait-timeout.js";
 
 interface KeyToLock {
@@ -46,17 +59,27 @@ export class PessimisticLockCommand {
     const keys: KeyToLock[] = [];
     for (const m of req.mutations) {
       if (m.op === Op.SharedPessimisticLock) {
-        return Promise.resolve(errorResponse(toKeyError(otherError("shared pessimistic locks are not supported by the embedded cluster"))));
+        return Promise.resolve(
+          errorResponse(
+            toKeyError(otherError("shared pessimistic locks are not supported by the embedded cluster")),
+          ),
+        );
       }
       if (m.op !== Op.PessimisticLock) {
-        return Promise.resolve(errorResponse(toKeyError(otherError("mismatch Op in pessimistic lock mutations"))));
+        return Promise.resolve(
+          errorResponse(toKeyError(otherError("mismatch Op in pessimistic lock mutations"))),
+        );
       }
       keys.push({ key: m.key, shouldNotExist: m.assertion === Assertion.NotExist });
     }
     if (forceLock && keys.length > 1) {
       return Promise.resolve(
         errorResponse(
-          toKeyError(otherError("multiple keys in a single request with allowed_lock_with_conflict set is not allowed")),
+          toKeyError(
+            otherError(
+              "multiple keys in a single request with allowed_lock_with_conflict set is not allowed",
+            ),
+          ),
         ),
       );
     }
@@ -73,12 +96,15 @@ export class PessimisticLockCommand {
     };
     const exec = this.execute(keys, params);
     if (exec.kind === "done") {
-      return Promise.resolve(forceLock ? forceLockResponse(exec.results.map(keyResultToPb)) : legacyResponse(exec.results));
+      return Promise.resolve(
+        forceLock ? forceLockResponse(exec.results.map(keyResultToPb)) : legacyResponse(exec.results),
+      );
     }
     if (exec.kind === "failed") return Promise.resolve(errorResponse(exec.error));
 
     const timeout = waitTimeoutFromWire(req.waitTimeout);
-    if (timeout.kind === "noWait") return Promise.resolve(this.failure(forceLock, toKeyError(locked(exec.lockInfo))));
+    if (timeout.kind === "noWait")
+      return Promise.resolve(this.failure(forceLock, toKeyError(locked(exec.lockInfo))));
     return new Promise((resolve) => {
       const blocked = exec.key;
       const waiter: LockWaiter = {
@@ -178,7 +204,11 @@ export class PessimisticLockCommand {
   }
 
   /** Retries a woken resumable request on its key (AcquirePessimisticLockResumed). */
-  private resume(waiter: LockWaiter, blocked: KeyToLock, params: AcquireParams): PessimisticLockResponse | undefined {
+  private resume(
+    waiter: LockWaiter,
+    blocked: KeyToLock,
+    params: AcquireParams,
+  ): PessimisticLockResponse | undefined {
     const reader = new MvccReader(this.store);
     const txn = new MvccTxn(params.startTs);
     let result: KeyLockResult;

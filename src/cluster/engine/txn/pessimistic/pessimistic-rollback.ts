@@ -2,7 +2,7 @@
 // Semantics follow tikv src/storage/txn/commands/pessimistic_rollback.rs and, for a request
 // without keys, pessimistic_rollback_read_phase.rs (scan the region for the txn's locks).
 import { type PessimisticRollbackRequest, PessimisticRollbackResponse } from "../../../../proto/kvrpcpb.js";
-import { MvccReader, type MvccStore, MvccTxn, isPessimisticLock, toKeyError } from "../../mvcc/index.js";
+import { isPessimisticLock, MvccReader, type MvccStore, MvccTxn, toKeyError } from "../../mvcc/index.js";
 
 /** Key range a request is limited to (the region), end empty = +inf. */
 export interface KeyRange {
@@ -29,7 +29,8 @@ export function pessimisticRollback(
       const { locks } = reader.scanLocks(
         range?.start,
         range?.end,
-        (_key, lock) => lock.startTs === startTs && isPessimisticLock(lock) && lock.forUpdateTs <= forUpdateTs,
+        (_key, lock) =>
+          lock.startTs === startTs && isPessimisticLock(lock) && lock.forUpdateTs <= forUpdateTs,
       );
       keys = locks.map((l) => l.key);
     }

@@ -63,7 +63,10 @@ export function legacyResponse(results: readonly KeyLockResult[]): PessimisticLo
 }
 
 /** Response in WakeUpModeForceLock: `results`, plus the first failure's KeyError. */
-export function forceLockResponse(results: PessimisticLockKeyResult[], error?: KeyError): PessimisticLockResponse {
+export function forceLockResponse(
+  results: PessimisticLockKeyResult[],
+  error?: KeyError,
+): PessimisticLockResponse {
   return PessimisticLockResponse.fromPartial({ results, errors: error ? [error] : [] });
 }
 

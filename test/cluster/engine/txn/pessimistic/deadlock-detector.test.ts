@@ -93,25 +93,47 @@ describe("DeadlockDetector", () => {
       const d = new DeadlockDetector({ ttlMs: 100, now: () => 0 });
       const byPair = new Map<string, E>();
       for (const e of edges.slice(0, -1)) {
-        expect(d.detect(BigInt(e[0]), BigInt(e[1]), BigInt(e[2]), Buffer.from(e[3]), Buffer.from(e[4]))).toBeUndefined();
+        expect(
+          d.detect(BigInt(e[0]), BigInt(e[1]), BigInt(e[2]), Buffer.from(e[3]), Buffer.from(e[4])),
+        ).toBeUndefined();
         byPair.set(`${e[0]}-${e[1]}`, e);
       }
       const last = edges[edges.length - 1];
-      const res = d.detect(BigInt(last[0]), BigInt(last[1]), BigInt(last[2]), Buffer.from(last[3]), Buffer.from(last[4]));
+      const res = d.detect(
+        BigInt(last[0]),
+        BigInt(last[1]),
+        BigInt(last[2]),
+        Buffer.from(last[3]),
+        Buffer.from(last[4]),
+      );
       expect(res).toBeDefined();
       let pos = last[1];
       for (const entry of res?.waitChain ?? []) {
         const expected = byPair.get(`${entry.txn}-${entry.waitForTxn}`);
         expect(expected).toBeDefined();
-        expect([Number(entry.txn), Number(entry.waitForTxn), Number(entry.keyHash), entry.key.toString(), entry.resourceGroupTag.toString()]).toEqual(expected);
+        expect([
+          Number(entry.txn),
+          Number(entry.waitForTxn),
+          Number(entry.keyHash),
+          entry.key.toString(),
+          entry.resourceGroupTag.toString(),
+        ]).toEqual(expected);
         expect(Number(entry.txn)).toBe(pos);
         pos = Number(entry.waitForTxn);
       }
       expect(pos).toBe(last[0]);
     };
-    it("two txns", () => testOnce([[1, 2, 11, "k1", "tag1"], [2, 1, 12, "k2", "tag2"]]));
+    it("two txns", () =>
+      testOnce([
+        [1, 2, 11, "k1", "tag1"],
+        [2, 1, 12, "k2", "tag2"],
+      ]));
     it("three txns", () =>
-      testOnce([[1, 2, 11, "k1", "tag1"], [2, 3, 12, "k2", "tag2"], [3, 1, 13, "k3", "tag3"]]));
+      testOnce([
+        [1, 2, 11, "k1", "tag1"],
+        [2, 3, 12, "k2", "tag2"],
+        [3, 1, 13, "k3", "tag3"],
+      ]));
     it("branching graph", () =>
       testOnce([
         [1, 2, 11, "k12", "tag12"],

@@ -3,14 +3,6 @@
 // these only set up the states TiKV's tests build with must_prewrite_* / must_commit).
 import { expect } from "vitest";
 import {
-  Assertion,
-  Op,
-  PessimisticLockRequest,
-  type PessimisticLockResponse,
-  PessimisticLockWakeUpMode,
-  PessimisticRollbackRequest,
-} from "../../../../../src/proto/kvrpcpb.js";
-import {
   type Lock,
   MvccReader,
   MvccStore,
@@ -21,6 +13,14 @@ import {
   writeTypeFromLockType,
 } from "../../../../../src/cluster/engine/mvcc/index.js";
 import { PessimisticEngine } from "../../../../../src/cluster/engine/txn/pessimistic/index.js";
+import {
+  Assertion,
+  Op,
+  PessimisticLockRequest,
+  type PessimisticLockResponse,
+  PessimisticLockWakeUpMode,
+  PessimisticRollbackRequest,
+} from "../../../../../src/proto/kvrpcpb.js";
 
 export const b = (s: string): Buffer => Buffer.from(s);
 
@@ -38,7 +38,12 @@ export interface LockOpts {
   minCommitTs?: bigint;
 }
 
-export function lockRequest(keys: string[], startTs: number, forUpdateTs: number, o: LockOpts = {}): PessimisticLockRequest {
+export function lockRequest(
+  keys: string[],
+  startTs: number,
+  forUpdateTs: number,
+  o: LockOpts = {},
+): PessimisticLockRequest {
   return PessimisticLockRequest.fromPartial({
     mutations: keys.map((k) => ({
       op: Op.PessimisticLock,
@@ -55,7 +60,9 @@ export function lockRequest(keys: string[], startTs: number, forUpdateTs: number
     checkExistence: o.checkExistence ?? false,
     lockOnlyIfExists: o.lockOnlyIfExists ?? false,
     minCommitTs: o.minCommitTs ?? 0n,
-    wakeUpMode: o.force ? PessimisticLockWakeUpMode.WakeUpModeForceLock : PessimisticLockWakeUpMode.WakeUpModeNormal,
+    wakeUpMode: o.force
+      ? PessimisticLockWakeUpMode.WakeUpModeForceLock
+      : PessimisticLockWakeUpMode.WakeUpModeNormal,
   });
 }
 
@@ -68,11 +75,21 @@ export class Fixture {
     this.engine = new PessimisticEngine(this.store, { now });
   }
 
-  lock(keys: string[], startTs: number, forUpdateTs: number, o: LockOpts = {}): Promise<PessimisticLockResponse> {
+  lock(
+    keys: string[],
+    startTs: number,
+    forUpdateTs: number,
+    o: LockOpts = {},
+  ): Promise<PessimisticLockResponse> {
     return this.engine.pessimisticLock(lockRequest(keys, startTs, forUpdateTs, o));
   }
 
-  async mustLock(key: string, startTs: number, forUpdateTs: number, o: LockOpts = {}): Promise<PessimisticLockResponse> {
+  async mustLock(
+    key: string,
+    startTs: number,
+    forUpdateTs: number,
+    o: LockOpts = {},
+  ): Promise<PessimisticLockResponse> {
     const r = await this.lock([key], startTs, forUpdateTs, o);
     expect(r.errors).toEqual([]);
     return r;
@@ -86,7 +103,11 @@ export class Fixture {
 
   pessimisticRollback(key: string, startTs: number, forUpdateTs: number) {
     return this.engine.pessimisticRollback(
-      PessimisticRollbackRequest.fromPartial({ keys: [b(key)], startVersion: BigInt(startTs), forUpdateTs: BigInt(forUpdateTs) }),
+      PessimisticRollbackRequest.fromPartial({
+        keys: [b(key)],
+        startVersion: BigInt(startTs),
+        forUpdateTs: BigInt(forUpdateTs),
+      }),
     );
   }
 
@@ -103,7 +124,13 @@ export class Fixture {
   }
 
   /** Writes an optimistic (or, with forUpdateTs, pessimistic) prewrite lock. */
-  prewrite(key: string, kind: "Put" | "Delete" | "Lock", startTs: number, value?: string, forUpdateTs = 0): void {
+  prewrite(
+    key: string,
+    kind: "Put" | "Delete" | "Lock",
+    startTs: number,
+    value?: string,
+    forUpdateTs = 0,
+  ): void {
     const txn = new MvccTxn(BigInt(startTs));
     txn.putLock(
       b(key),
@@ -132,7 +159,13 @@ export class Fixture {
   }
 
   /** Prewrite + commit of a put / delete / lock. */
-  put(key: string, value: string | undefined, startTs: number, commitTs: number, kind: "Put" | "Delete" | "Lock" = "Put") {
+  put(
+    key: string,
+    value: string | undefined,
+    startTs: number,
+    commitTs: number,
+    kind: "Put" | "Delete" | "Lock" = "Put",
+  ) {
     this.prewrite(key, kind, startTs, value);
     this.commit(key, startTs, commitTs);
   }

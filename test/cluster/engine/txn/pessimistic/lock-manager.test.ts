@@ -3,7 +3,6 @@
 // test_duration_to_last_update, plus the scheduler's wake-up rules (scheduler.rs
 // on_release_locks), driven by vitest fake timers.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LockInfo } from "../../../../../src/proto/kvrpcpb.js";
 import { keyHash } from "../../../../../src/cluster/engine/txn/pessimistic/key-hash.js";
 import {
   LockManager,
@@ -11,6 +10,7 @@ import {
   type WaitOutcome,
 } from "../../../../../src/cluster/engine/txn/pessimistic/lock-manager.js";
 import { waitTimeoutFromWire } from "../../../../../src/cluster/engine/txn/pessimistic/wait-timeout.js";
+import { LockInfo } from "../../../../../src/proto/kvrpcpb.js";
 
 interface TestWaiter extends LockWaiter {
   outcomes: WaitOutcome[];
@@ -59,7 +59,9 @@ describe("LockManager", () => {
     vi.advanceTimersByTime(999);
     expect(w.outcomes).toHaveLength(0);
     vi.advanceTimersByTime(1);
-    expect(w.outcomes).toEqual([{ kind: "timeout", lockInfo: { ...lockOf("k", 20), durationToLastUpdateMs: 0n } }]);
+    expect(w.outcomes).toEqual([
+      { kind: "timeout", lockInfo: { ...lockOf("k", 20), durationToLastUpdateMs: 0n } },
+    ]);
     expect(lm.waiterCount).toBe(0);
     expect(lm.queues.isEmpty).toBe(true);
   });
@@ -97,7 +99,15 @@ describe("LockManager", () => {
     expect(o.lockTs).toBe(10n);
     expect(o.lockKey.toString()).toBe("k2");
     expect(o.deadlockKeyHash).toBe(keyHash(Buffer.from("k1")));
-    expect(o.waitChain.map((e) => [e.txn, e.waitForTxn, e.key.toString(), e.resourceGroupTag.toString(), e.keyHash])).toEqual([
+    expect(
+      o.waitChain.map((e) => [
+        e.txn,
+        e.waitForTxn,
+        e.key.toString(),
+        e.resourceGroupTag.toString(),
+        e.keyHash,
+      ]),
+    ).toEqual([
       [10n, 20n, "k1", "tag1", keyHash(Buffer.from("k1"))],
       [20n, 10n, "k2", "tag2", keyHash(Buffer.from("k2"))],
     ]);

@@ -9,7 +9,12 @@ import { globalTimers } from "../../../../../src/cluster/engine/txn/pessimistic/
 
 let nextToken = 1;
 function entry(key: string, startTs: number, resumable = false): QueuedRequest {
-  return { token: nextToken++, key: Buffer.from(key), startTs: BigInt(startTs), allowLockWithConflict: resumable };
+  return {
+    token: nextToken++,
+    key: Buffer.from(key),
+    startTs: BigInt(startTs),
+    allowLockWithConflict: resumable,
+  };
 }
 
 function makeQueues(delayMs = 50) {
@@ -145,7 +150,10 @@ describe("LockWaitQueues", () => {
     const e = entry("k1", 10);
     q.push(e, { key: k1, lockVersion: 5n } as never);
     expect(q.currentLock(k1)?.lockVersion).toBe(5n);
-    const ups = q.updateLockWait([{ key: k1, lockVersion: 7n } as never, { key: Buffer.from("zz"), lockVersion: 1n } as never]);
+    const ups = q.updateLockWait([
+      { key: k1, lockVersion: 7n } as never,
+      { key: Buffer.from("zz"), lockVersion: 1n } as never,
+    ]);
     expect(ups.map((u) => [u.entry.token, u.lock.lockVersion])).toEqual([[e.token, 7n]]);
     expect(q.currentLock(k1)?.lockVersion).toBe(7n);
     expect(q.drain()).toEqual([e]);

@@ -2,9 +2,13 @@
 // test_wake_up, test_pessimistic_lock_resumable), timeouts (waiter_manager.rs), deadlocks
 // (lock_manager/mod.rs test_single_lock_manager) and the response shapes TiKV sends.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { PessimisticLockKeyResultType, type PessimisticLockResponse, WriteConflict_Reason } from "../../../../../src/proto/kvrpcpb.js";
 import { keyHash } from "../../../../../src/cluster/engine/txn/pessimistic/key-hash.js";
-import { Fixture, b } from "./fixture.js";
+import {
+  PessimisticLockKeyResultType,
+  type PessimisticLockResponse,
+  WriteConflict_Reason,
+} from "../../../../../src/proto/kvrpcpb.js";
+import { b, Fixture } from "./fixture.js";
 
 /** Tracks a pending request without awaiting it. */
 function track(p: Promise<PessimisticLockResponse>) {
@@ -72,8 +76,16 @@ describe("pessimistic lock waiting", () => {
     f.rollback("a", 10);
     f.pessimisticRollback("b", 10, 10);
     await flush();
-    expect(ta.resp?.errors[0]?.conflict).toMatchObject({ startTs: 20n, conflictTs: 10n, conflictCommitTs: 0n });
-    expect(tb.resp?.errors[0]?.conflict).toMatchObject({ startTs: 21n, conflictTs: 10n, conflictCommitTs: 0n });
+    expect(ta.resp?.errors[0]?.conflict).toMatchObject({
+      startTs: 20n,
+      conflictTs: 10n,
+      conflictCommitTs: 0n,
+    });
+    expect(tb.resp?.errors[0]?.conflict).toMatchObject({
+      startTs: 21n,
+      conflictTs: 10n,
+      conflictCommitTs: 0n,
+    });
   });
 
   it("wakes the oldest waiter first and the others after wake-up-delay-duration", async () => {
@@ -87,7 +99,11 @@ describe("pessimistic lock waiting", () => {
     expect(t30.done).toBe(false);
     vi.advanceTimersByTime(20);
     await flush();
-    expect(t30.resp?.errors[0]?.conflict).toMatchObject({ startTs: 30n, conflictTs: 10n, conflictCommitTs: 11n });
+    expect(t30.resp?.errors[0]?.conflict).toMatchObject({
+      startTs: 30n,
+      conflictTs: 10n,
+      conflictCommitTs: 11n,
+    });
   });
 
   it("times out with KeyError.locked after min(wait_timeout, 1000ms)", async () => {
@@ -127,7 +143,11 @@ describe("pessimistic lock waiting", () => {
     // The victim gives up; its rollback wakes the other waiter.
     f.pessimisticRollback("k2", 20, 20);
     await flush();
-    expect(t10.resp?.errors[0]?.conflict).toMatchObject({ startTs: 10n, conflictTs: 20n, conflictCommitTs: 0n });
+    expect(t10.resp?.errors[0]?.conflict).toMatchObject({
+      startTs: 10n,
+      conflictTs: 20n,
+      conflictCommitTs: 0n,
+    });
   });
 
   it("is_first_lock requests are never reported as deadlocks", async () => {

@@ -3,7 +3,7 @@
 // src/storage/txn/commands/acquire_pessimistic_lock.rs tests (test names cited per case).
 import { describe, expect, it } from "vitest";
 import { Op, PessimisticLockKeyResultType, WriteConflict_Reason } from "../../../../../src/proto/kvrpcpb.js";
-import { Fixture, b, lockRequest } from "./fixture.js";
+import { b, Fixture, lockRequest } from "./fixture.js";
 
 const NORMAL = PessimisticLockKeyResultType.LockResultNormal;
 const WITH_CONFLICT = PessimisticLockKeyResultType.LockResultLockedWithConflict;
@@ -35,7 +35,13 @@ describe("KvPessimisticLock (tikv test_pessimistic_lock)", () => {
     const f = new Fixture();
     f.prewrite("k1", "Put", 3, "v");
     const e = await f.lockErr("k1", 4, 4);
-    expect(e.locked).toMatchObject({ key: b("k1"), lockVersion: 3n, primaryLock: b("k1"), lockType: Op.Put, lockTtl: 3000n });
+    expect(e.locked).toMatchObject({
+      key: b("k1"),
+      lockVersion: 3n,
+      primaryLock: b("k1"),
+      lockType: Op.Put,
+      lockTtl: 3000n,
+    });
     expect(e.conflict).toBeUndefined();
     f.rollback("k1", 3);
     await f.mustLock("k1", 5, 5);
@@ -164,7 +170,10 @@ describe("return_values / check_existence", () => {
         expect(r.errors).toEqual([]);
         expect(r.values).toEqual([]);
         expect(r.notFounds).toEqual([true, false, true, false]);
-        const v = await f.lock(["k1", "k2", "k3", "k4"], startTs, 30, { checkExistence: true, returnValues: true });
+        const v = await f.lock(["k1", "k2", "k3", "k4"], startTs, 30, {
+          checkExistence: true,
+          returnValues: true,
+        });
         expect(v.values).toEqual([Buffer.alloc(0), b("v2"), Buffer.alloc(0), b("v4")]);
         for (const k of ["k1", "k2", "k3", "k4"]) f.pessimisticRollback(k, startTs, 30);
       }
@@ -251,7 +260,15 @@ describe("WakeUpModeForceLock (tikv test_lock_with_conflict*)", () => {
     const f = new Fixture();
     f.put("k1", "v1", 10, 20);
     let r = await f.mustLock("k1", 10, 30, { force: true });
-    expect(r.results).toEqual([{ type: NORMAL, value: Buffer.alloc(0), existence: false, lockedWithConflictTs: 0n, skipResolvingLock: false }]);
+    expect(r.results).toEqual([
+      {
+        type: NORMAL,
+        value: Buffer.alloc(0),
+        existence: false,
+        lockedWithConflictTs: 0n,
+        skipResolvingLock: false,
+      },
+    ]);
     f.pessimisticRollback("k1", 10, 30);
     r = await f.mustLock("k1", 10, 30, { force: true, checkExistence: true });
     expect(r.results[0]).toMatchObject({ type: NORMAL, existence: true });
@@ -266,7 +283,12 @@ describe("WakeUpModeForceLock (tikv test_lock_with_conflict*)", () => {
       [true, true],
     ] as const) {
       r = await f.mustLock("k1", 10, 15, { force: true, returnValues, checkExistence });
-      expect(r.results[0]).toMatchObject({ type: WITH_CONFLICT, value: b("v1"), existence: true, lockedWithConflictTs: 20n });
+      expect(r.results[0]).toMatchObject({
+        type: WITH_CONFLICT,
+        value: b("v1"),
+        existence: true,
+        lockedWithConflictTs: 20n,
+      });
       expect(f.mustPessimisticLocked("k1", 10, 20).isLockedWithConflict).toBe(true);
       f.pessimisticRollback("k1", 10, 20);
       expect(f.lockOf("k1")).toBeUndefined();
@@ -311,7 +333,10 @@ describe("WakeUpModeForceLock (tikv test_lock_with_conflict*)", () => {
     expect(f.mustPessimisticLocked("k1", 10, 40).isLockedWithConflict).toBe(true);
     f.prewrite("k1", "Delete", 10, undefined, 40);
     f.commit("k1", 10, 60);
-    expect((await f.lockErr("k1", 50, 50, o)).conflict).toMatchObject({ conflictTs: 10n, conflictCommitTs: 60n });
+    expect((await f.lockErr("k1", 50, 50, o)).conflict).toMatchObject({
+      conflictTs: 10n,
+      conflictCommitTs: 60n,
+    });
     expect(f.lockOf("k1")).toBeUndefined();
   });
 });

@@ -46,7 +46,14 @@ export function lockReq(
   keys: (string | Buffer)[],
   startTs: bigint,
   forUpdateTs: bigint,
-  o: { primary?: string | Buffer; waitTimeout?: bigint; returnValues?: boolean; ttl?: bigint; force?: boolean; isFirstLock?: boolean } = {},
+  o: {
+    primary?: string | Buffer;
+    waitTimeout?: bigint;
+    returnValues?: boolean;
+    ttl?: bigint;
+    force?: boolean;
+    isFirstLock?: boolean;
+  } = {},
 ): PessimisticLockRequest {
   return PessimisticLockRequest.fromPartial({
     mutations: keys.map((k) => Mutation.fromPartial({ op: Op.PessimisticLock, key: buf(k) })),
@@ -57,11 +64,17 @@ export function lockReq(
     waitTimeout: o.waitTimeout ?? -1n,
     returnValues: o.returnValues ?? false,
     isFirstLock: o.isFirstLock ?? false,
-    wakeUpMode: o.force ? PessimisticLockWakeUpMode.WakeUpModeForceLock : PessimisticLockWakeUpMode.WakeUpModeNormal,
+    wakeUpMode: o.force
+      ? PessimisticLockWakeUpMode.WakeUpModeForceLock
+      : PessimisticLockWakeUpMode.WakeUpModeNormal,
   });
 }
 
-export function pessimisticRollbackReq(keys: (string | Buffer)[], startTs: bigint, forUpdateTs: bigint): PessimisticRollbackRequest {
+export function pessimisticRollbackReq(
+  keys: (string | Buffer)[],
+  startTs: bigint,
+  forUpdateTs: bigint,
+): PessimisticRollbackRequest {
   return PessimisticRollbackRequest.fromPartial({ keys: keys.map(buf), startVersion: startTs, forUpdateTs });
 }
 
@@ -73,8 +86,16 @@ export function cleanupReq(key: string | Buffer, startTs: bigint, currentTs: big
   return CleanupRequest.fromPartial({ key: buf(key), startVersion: startTs, currentTs });
 }
 
-export function resolveLockReq(startTs: bigint, commitTs: bigint, keys: (string | Buffer)[] = []): ResolveLockRequest {
-  return ResolveLockRequest.fromPartial({ startVersion: startTs, commitVersion: commitTs, keys: keys.map(buf) });
+export function resolveLockReq(
+  startTs: bigint,
+  commitTs: bigint,
+  keys: (string | Buffer)[] = [],
+): ResolveLockRequest {
+  return ResolveLockRequest.fromPartial({
+    startVersion: startTs,
+    commitVersion: commitTs,
+    keys: keys.map(buf),
+  });
 }
 
 export function checkTxnStatusReq(
@@ -84,11 +105,21 @@ export function checkTxnStatusReq(
   currentTs: bigint,
   rollbackIfNotExist = true,
 ): CheckTxnStatusRequest {
-  return CheckTxnStatusRequest.fromPartial({ primaryKey: buf(primary), lockTs, callerStartTs, currentTs, rollbackIfNotExist });
+  return CheckTxnStatusRequest.fromPartial({
+    primaryKey: buf(primary),
+    lockTs,
+    callerStartTs,
+    currentTs,
+    rollbackIfNotExist,
+  });
 }
 
 export function heartBeatReq(primary: string | Buffer, startTs: bigint, ttl: bigint): TxnHeartBeatRequest {
-  return TxnHeartBeatRequest.fromPartial({ primaryLock: buf(primary), startVersion: startTs, adviseLockTtl: ttl });
+  return TxnHeartBeatRequest.fromPartial({
+    primaryLock: buf(primary),
+    startVersion: startTs,
+    adviseLockTtl: ttl,
+  });
 }
 
 export function getReq(key: string | Buffer, ts: bigint): GetRequest {

@@ -2,8 +2,8 @@
 // releasing txn's start_ts and commit_ts (0 for rollbacks) in the WriteConflict.
 // Port of tikv src/storage/mod.rs test_wake_up, against the real TxnEngine commands.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { PessimisticLockResponse } from "../../../../../src/proto/kvrpcpb.js";
 import { TxnEngine } from "../../../../../src/cluster/engine/txn/txn-engine.js";
+import type { PessimisticLockResponse } from "../../../../../src/proto/kvrpcpb.js";
 import {
   batchRollbackReq,
   checkTxnStatusReq,
@@ -39,7 +39,9 @@ describe("wake-up of lock waiters by TxnEngine commands (tikv test_wake_up)", ()
   async function lockBlocked(keys: string[], startTs: bigint) {
     const answers: PessimisticLockResponse[] = [];
     for (const k of keys) {
-      void engine.pessimisticLock(lockReq([k], startTs, startTs, { waitTimeout: 5000n })).then((r) => answers.push(r));
+      void engine
+        .pessimisticLock(lockReq([k], startTs, startTs, { waitTimeout: 5000n }))
+        .then((r) => answers.push(r));
     }
     await flush();
     expect(answers).toEqual([]);
@@ -49,14 +51,24 @@ describe("wake-up of lock waiters by TxnEngine commands (tikv test_wake_up)", ()
         await flush();
         expect(answers).toHaveLength(keys.length);
         for (const a of answers) {
-          expect(a.errors[0]?.conflict).toMatchObject({ startTs, conflictTs: conflictStartTs, conflictCommitTs });
+          expect(a.errors[0]?.conflict).toMatchObject({
+            startTs,
+            conflictTs: conflictStartTs,
+            conflictCommitTs,
+          });
         }
       },
     };
   }
 
   const prewrite = (keys: string[], startTs: bigint, forUpdateTs = 0n, ttl = 3000n) => {
-    const r = engine.prewrite(prewriteReq(keys.map((k) => [k, "v"]), startTs, { forUpdateTs, ttl }));
+    const r = engine.prewrite(
+      prewriteReq(
+        keys.map((k) => [k, "v"]),
+        startTs,
+        { forUpdateTs, ttl },
+      ),
+    );
     expect(r.errors).toEqual([]);
   };
   const lockAll = async (keys: string[], startTs: bigint) => {
