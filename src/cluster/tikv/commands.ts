@@ -2,6 +2,7 @@
 // region checks apply, how to run it on the engines and where its errors go in the response.
 // Error placement follows tikv src/server/service/kv.rs (future_* functions and
 // txn_command_future!); which checks apply follows raftstore's read/write paths.
+import type { WaitForEntry } from "../../proto/deadlock.js";
 import type { Error as RegionError } from "../../proto/errorpb.js";
 import * as kv from "../../proto/kvrpcpb.js";
 import type { TikvRpcName } from "../faults/rpc-names.js";
@@ -41,6 +42,8 @@ export interface ExecEnv {
   apiVersion: kv.APIVersion;
   /** A fresh health feedback of this store. */
   healthFeedback(): kv.HealthFeedback;
+  /** The lock manager's wait-for table (GetLockWaitInfo). */
+  lockWaitInfo(): WaitForEntry[];
 }
 
 /** Static description of one RPC. */

@@ -2,6 +2,7 @@
 // request through the TiKV-like pipeline (faults, checks, engines). Stopping it really closes
 // the listening socket; starting it again binds the same port.
 import * as grpc from "@grpc/grpc-js";
+import type { WaitForEntry } from "../../proto/deadlock.js";
 import { APIVersion, type HealthFeedback } from "../../proto/kvrpcpb.js";
 import { TikvService } from "../../proto/tikvpb.js";
 import { FaultRegistry } from "../faults/fault-registry.js";
@@ -29,6 +30,8 @@ export interface MockTikvStoreOptions {
    * MaxTimestampNotSynced. Shared by the cluster's stores (default: a private empty set).
    */
   maxTsNotSynced?: Set<bigint>;
+  /** The lock manager's wait-for table, for GetLockWaitInfo (default: none). */
+  lockWaitInfo?: () => WaitForEntry[];
   /** Listen host (default 127.0.0.1). */
   host?: string;
   /** Listen port (default 0 = chosen by the OS, then kept across restarts). */
@@ -121,6 +124,7 @@ export class MockTikvStore {
       faults: this.faults,
       maxTsNotSynced: opts.maxTsNotSynced ?? new Set(),
       healthFeedback: (): HealthFeedback => health.next(),
+      lockWaitInfo: opts.lockWaitInfo ?? (() => []),
     };
   }
 

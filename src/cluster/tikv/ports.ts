@@ -2,7 +2,6 @@
 // these narrow interfaces so it can be tested alone; EmbeddedCluster adapts the real
 // ClusterTopology / TxnEngine / RawEngine to them.
 import type { Peer, Region } from "../../proto/metapb.js";
-import type { WaitForEntry } from "../../proto/deadlock.js";
 import type * as kv from "../../proto/kvrpcpb.js";
 
 /** A region as one store sees it. Keys are user keys (the bytes on the wire). */
@@ -58,8 +57,6 @@ export interface TxnEnginePort {
   mvccGetByKey(req: kv.MvccGetByKeyRequest): MaybeAsync<kv.MvccGetByKeyResponse>;
   mvccGetByStartTs(req: kv.MvccGetByStartTsRequest): MaybeAsync<kv.MvccGetByStartTsResponse>;
   unsafeDestroyRange(start: Buffer, end: Buffer): unknown;
-  /** Lock-wait entries for GetLockWaitInfo (optional in the contract). */
-  lockWaitInfo?(): WaitForEntry[];
 }
 
 /** The raw engine, per the TEAM.md contract (src/cluster/engine/raw/raw-engine.ts). */

@@ -121,7 +121,7 @@ export const STORE_COMMANDS = {
     rpc: "GetLockWaitInfo",
     access: "none",
     keys: () => NONE,
-    exec: (env) => kv.GetLockWaitInfoResponse.fromPartial({ entries: env.txn.lockWaitInfo?.() ?? [] }),
+    exec: (env) => kv.GetLockWaitInfoResponse.fromPartial({ entries: env.lockWaitInfo() }),
     withRegionError: (e) => kv.GetLockWaitInfoResponse.fromPartial({ regionError: e }),
     withKeyError: (e) => kv.GetLockWaitInfoResponse.fromPartial({ error: keyErrorText(e) }),
   },

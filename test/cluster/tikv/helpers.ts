@@ -121,10 +121,6 @@ export function recordingTxnEngine(calls: EngineCall[]): TxnEnginePort {
     unsafeDestroyRange: (start: Buffer, end: Buffer) => {
       calls.push({ method: "unsafeDestroyRange", req: { start, end }, range: undefined });
     },
-    lockWaitInfo: () => {
-      calls.push({ method: "lockWaitInfo", req: undefined, range: undefined });
-      return [{ txn: 1n, waitForTxn: 2n, keyHash: 3n, key: b("w"), resourceGroupTag: Buffer.alloc(0), waitTime: 0n }];
-    },
   };
 }
 

@@ -21,7 +21,11 @@ const calls: EngineCall[] = [];
 const faults = new FaultRegistry();
 const raw = new RawEngine();
 const txn = recordingTxnEngine(calls);
-const s1 = new MockTikvStore({ storeId: 1, topology, txn, raw, faults, clusterId: 77n });
+const lockWaitInfo = () => {
+  calls.push({ method: "lockWaitInfo", req: undefined, range: undefined });
+  return [{ txn: 1n, waitForTxn: 2n, keyHash: 3n, key: b("w"), resourceGroupTag: Buffer.alloc(0), waitTime: 0n }];
+};
+const s1 = new MockTikvStore({ storeId: 1, topology, txn, raw, faults, clusterId: 77n, lockWaitInfo });
 const s2 = new MockTikvStore({ storeId: 2, topology, txn, raw, faults, clusterId: 77n });
 let c1: TikvClient;
 let c2: TikvClient;

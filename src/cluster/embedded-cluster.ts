@@ -1,0 +1,206 @@
+// The embedded cluster: one ClusterTopology, one TxnEngine and one RawEngine shared by N mock
+// TiKV stores (data is "replicated by raft", like client-go's mocktikv), a mock PD, and one
+// fault registry consulted by all of them.
+import { TxnEngine } from "./engine/txn/txn-engine.js";
+import { RawEngine } from "./engine/raw/raw-engine.js";
+import { FaultRegistry } from "./faults/fault-registry.js";
+import { MockTikvStore } from "./tikv/mock-tikv-store.js";
+import type { TxnEnginePort } from "./tikv/ports.js";
+import { bootstrapTopology } from "./topology/bootstrap.js";
+import type { ClusterTopology } from "./topology/cluster-topology.js";
+import type { TopologyChange } from "./topology/types.js";
+import { APIVersion } from "../proto/kvrpcpb.js";
+
+/** Storage API version of the cluster (TiKV `storage.api-version`). */
+export type ApiVersionName = "v1" | "v1ttl" | "v2";
+
+/** Options of {@link EmbeddedCluster.start}. */
+export interface EmbeddedClusterOptions {
+  /** Number of TiKV stores (default 3). */
+  stores?: number;
+  /** Number of regions when `splitKeys` is not given: the key space is cut evenly (default 1). */
+  regions?: number;
+  /** Keys at which the key space is cut into regions (user keys, as on the wire). */
+  splitKeys?: readonly (string | Uint8Array)[];
+  /** Peers per region (default: one on every store). */
+  replicas?: number;
+  /** Storage API version (default "v1"). */
+  apiVersion?: ApiVersionName;
+  /** Number of PD members (default 1). */
+  pdMembers?: number;
+  /** Port of the first PD member (default 0 = chosen by the OS). */
+  pdPort?: number;
+  /** Listen host for every server (default 127.0.0.1). */
+  host?: string;
+  /** Labels of each store, by store index (0-based), or one function giving them. */
+  labels?: readonly Record<string, string>[] | ((storeIndex: number) => Record<string, string> | undefined);
+  /** Cluster id announced by PD and checked by the stores (default 0x7e57 = "test"). */
+  clusterId?: bigint;
+  /** Wall clock in ms for the engines and topology (default Date.now). */
+  now?: () => number;
+}
+
+/** Thrown for invalid cluster options or unknown store ids. */
+export class EmbeddedClusterError extends Error {
+  readonly code = "EmbeddedCluster";
+  constructor(message: string) {
+    super(message);
+    this.name = "EmbeddedClusterError";
+  }
+}
+
+const API_VERSIONS: Record<ApiVersionName, APIVersion> = {
+  v1: APIVersion.V1,
+  v1ttl: APIVersion.V1TTL,
+  v2: APIVersion.V2,
+};
+
+function positiveInt(v: number | undefined, dflt: number, what: string): number {
+  const n = v ?? dflt;
+  if (!Number.isInteger(n) || n < 1) throw new EmbeddedClusterError(`${what} must be a positive integer, got ${v}`);
+  return n;
+}
+
+/**
+ * A mock PD plus N mock TiKV stores on loopback, sharing one topology, one MVCC engine and one
+ * fault registry. Start with {@link EmbeddedCluster.start}; always {@link close} it.
+ */
+export class EmbeddedCluster {
+  /** Shared fault registry: consulted by every store and by PD. */
+  readonly faults: FaultRegistry;
+  /** The topology: regions, peers, leaders, stores; every change is visible through PD. */
+  readonly topology: ClusterTopology;
+  /** The shared transactional engine. */
+  readonly txnEngine: TxnEngine;
+  /** The shared raw engine. */
+  readonly rawEngine: RawEngine;
+  /** The cluster's storage API version. */
+  readonly apiVersion: ApiVersionName;
+  /** Regions whose max_ts is not synced (async-commit/1PC prewrites fail there). */
+  private readonly maxTsNotSynced = new Set<bigint>();
+  private readonly storesById = new Map<bigint, MockTikvStore>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly onTopologyChange: (c: TopologyChange) => void;
+  private closed = false;
+
+  private constructor(opts: EmbeddedClusterOptions, readonly clusterId: bigint) {
+    const storeCount = positiveInt(opts.stores, 3, "stores");
+    const regions = positiveInt(opts.regions, 1, "regions");
+    const apiVersion = opts.apiVersion ?? "v1";
+    if (!(apiVersion in API_VERSIONS)) throw new EmbeddedClusterError(`unknown apiVersion ${JSON.stringify(apiVersion)}`);
+    this.apiVersion = apiVersion;
+    const labelsOf = (i: number) => (typeof opts.labels === "function" ? opts.labels(i) : opts.labels?.[i]);
+    const now = opts.now ?? Date.now;
+    this.topology = bootstrapTopology({
+      stores: storeCount,
+      replicas: opts.replicas,
+      splitKeys: opts.splitKeys,
+      now,
+    });
+    for (const [i, s] of this.topology.stores().entries()) {
+      const labels = labelsOf(i);
+      if (labels) this.topology.setStoreLabels(s.id, labels);
+    }
+    if (!opts.splitKeys && regions > 1) this.topology.splitEvenly(regions);
+    this.faults = new FaultRegistry();
+    this.txnEngine = new TxnEngine({ now });
+    this.rawEngine = new RawEngine({ now, apiVersion: API_VERSIONS[apiVersion] });
+    const txn: TxnEnginePort = this.txnEngine;
+    const engine = this.txnEngine;
+    const lockWaitInfo = () => engine.pessimistic.lockManager.detector.dump();
+    const host = opts.host ?? "127.0.0.1";
+    for (const s of this.topology.stores()) {
+      this.storesById.set(
+        s.id,
+        new MockTikvStore({
+          storeId: s.id,
+          topology: this.topology,
+          txn,
+          raw: this.rawEngine,
+          faults: this.faults,
+          apiVersion: API_VERSIONS[apiVersion],
+          clusterId,
+          maxTsNotSynced: this.maxTsNotSynced,
+          lockWaitInfo,
+          host,
+        }),
+      );
+    }
+    // Stopping/starting a store through the topology (e.g. over the control channel) really
+    // stops/starts its server.
+    this.onTopologyChange = (c) => {
+      if (c.kind !== "storeRunning") return;
+      const store = this.storesById.get(c.storeId);
+      if (!store || store.running === c.running || this.closed) return;
+      this.track(c.running ? store.start() : store.stop());
+    };
+  }
+
+  /** Starts PD and every store; resolves when all are listening. */
+  static async start(opts: EmbeddedClusterOptions = {}): Promise<EmbeddedCluster> {
+    const cluster = new EmbeddedCluster(opts, opts.clusterId ?? 0x7e57n);
+    try {
+      for (const [id, store] of cluster.storesById) {
+        await store.start();
+        cluster.topology.setStoreAddress(id, store.address);
+      }
+      cluster.topology.changes.on("change", cluster.onTopologyChange);
+    } catch (e) {
+      await cluster.close();
+      throw e;
+    }
+    return cluster;
+  }
+
+  /** The mock TiKV stores, in store id order. */
+  get stores(): MockTikvStore[] {
+    return [...this.storesById.values()];
+  }
+
+  /** The store with this id. */
+  store(id: number | bigint): MockTikvStore {
+    const s = this.storesById.get(BigInt(id));
+    if (!s) throw new EmbeddedClusterError(`no store ${id}`);
+    return s;
+  }
+
+  /** Stops a store's gRPC server (connections are refused) and marks it stopped in the topology. */
+  async stopStore(id: number | bigint): Promise<void> {
+    const s = this.store(id);
+    await s.stop();
+    if (this.topology.isStoreRunning(s.storeId)) this.topology.stopStore(s.storeId);
+  }
+
+  /** Starts a stopped store again on the same address. */
+  async startStore(id: number | bigint): Promise<void> {
+    const s = this.store(id);
+    if (!s.running) await s.start();
+    if (!this.topology.isStoreRunning(s.storeId)) this.topology.startStore(s.storeId);
+  }
+
+  /**
+   * Marks a region's max_ts as not synced (as right after a leader change in TiKV, until the
+   * new leader has fetched a TSO): async-commit and 1PC prewrites there fail with
+   * MaxTimestampNotSynced until `synced` is called.
+   */
+  markMaxTsNotSynced(regionId: number | bigint, notSynced = true): void {
+    const id = BigInt(regionId);
+    if (notSynced) this.maxTsNotSynced.add(id);
+    else this.maxTsNotSynced.delete(id);
+  }
+
+  /** Stops every server and releases the engines. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.topology.changes.off("change", this.onTopologyChange);
+    await Promise.allSettled([...this.pending]);
+    await Promise.all(this.stores.map((s) => s.stop()));
+    this.txnEngine.close();
+  }
+
+  private track(p: Promise<void>): void {
+    const q = p.catch(() => {}).finally(() => this.pending.delete(q));
+    this.pending.add(q);
+  }
+}
