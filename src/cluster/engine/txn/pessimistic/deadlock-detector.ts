@@ -29,7 +29,7 @@ interface Edge {
 export interface DeadlockDetectorOptions {
   /** Edge survival time in ms since its last detect (TiKV: wait-for-lock-timeout). */
   ttlMs?: number;
-  /** Monotonic clock in ms (injectable for tests). */
+  /** Clock in ms (defaults to Date.now, looked up at call time so fake timers apply). */
   now?: () => number;
 }
 
@@ -44,7 +44,7 @@ export class DeadlockDetector {
 
   constructor(opts: DeadlockDetectorOptions = {}) {
     this.ttlMs = opts.ttlMs ?? DEFAULT_DETECT_TTL_MS;
-    this.now = opts.now ?? (() => performance.now());
+    this.now = opts.now ?? (() => Date.now());
   }
 
   /**

@@ -65,7 +65,7 @@ interface WaiterState {
 export interface LockManagerOptions {
   /** Injected timers (defaults to the global ones, looked up at call time). */
   timers?: Timers;
-  /** Monotonic clock in ms. */
+  /** Clock in ms (defaults to Date.now, looked up at call time so fake timers apply). */
   now?: () => number;
   /** Default and maximum wait (TiKV `wait-for-lock-timeout`, 1000 ms). */
   waitForLockTimeoutMs?: number;
@@ -86,7 +86,7 @@ export class LockManager {
 
   constructor(opts: LockManagerOptions = {}) {
     this.timers = opts.timers ?? globalTimers;
-    this.now = opts.now ?? (() => performance.now());
+    this.now = opts.now ?? (() => Date.now());
     this.waitCeilingMs = opts.waitForLockTimeoutMs ?? DEFAULT_WAIT_FOR_LOCK_TIMEOUT_MS;
     this.detector = new DeadlockDetector({ ttlMs: this.waitCeilingMs, now: this.now });
     this.queues = new LockWaitQueues<LockWaiter>({
