@@ -370,15 +370,16 @@ export class PdActor {
     if (r.regions.length) {
       for (const reg of r.regions) this.pushRegion(out, reg);
     } else {
-      r.regionMetas.forEach((meta, i) =>
+      for (let i = 0; i < r.regionMetas.length; i++) {
+        const meta = r.regionMetas[i];
         this.pushRegion(out, {
           region: meta,
           leader: r.leaders[i],
           downPeers: [],
           pendingPeers: [],
           buckets: undefined,
-        }),
-      );
+        });
+      }
     }
     return out;
   }

@@ -21,7 +21,9 @@ import {
   UpdateServiceGCSafePointResponse,
 } from "../../../src/proto/pdpb.js";
 
-type Unary = (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => void;
+// biome-ignore lint/suspicious/noExplicitAny: the fake serves many message types through one helper
+type Loose = any;
+type Unary = (call: grpc.ServerUnaryCall<Loose, Loose>, cb: grpc.sendUnaryData<Loose>) => void;
 
 export class FakePdCluster {
   readonly members: Array<{ server: grpc.Server | undefined; port: number; name: string }> = [];
@@ -122,7 +124,7 @@ export class FakePdCluster {
 
   private impl(i: number): Record<string, unknown> {
     const leaderOnly =
-      (name: string, fn: (req: any) => unknown, hold = false): Unary =>
+      (name: string, fn: (req: Loose) => unknown, hold = false): Unary =>
       (call, cb) => {
         if (this.leader !== i) return cb({ code: grpc.status.UNAVAILABLE, details: "not leader" });
         const f = this.failNext.get(name);
