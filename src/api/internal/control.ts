@@ -1,0 +1,36 @@
+// Per-call retry budget, deadline and cancellation (the context.Context of client-go calls).
+
+import { Backoffer } from "../../actors/backoff/backoffer.js";
+import type { RequestControl } from "../../actors/runtime/region-sender.js";
+import { AbortedError } from "../errors/server.js";
+import { InvalidArgumentError } from "../errors/base.js";
+import type { CallOptions } from "../options.js";
+
+/**
+ * Builds the control block of one call. No timer is armed: each RPC gets the remaining time as
+ * its own deadline and backoffs refuse to sleep past it, so a call costs no extra timer.
+ */
+export function newControl(opts: CallOptions | undefined, defaultTimeoutMs: number, maxBackoffMs: number): RequestControl {
+  let timeoutMs = defaultTimeoutMs;
+  let signal: AbortSignal | undefined;
+  if (opts !== undefined) {
+    if (opts === null || typeof opts !== "object") throw new InvalidArgumentError("must be an object", "options");
+    if (opts.timeoutMs !== undefined) {
+      if (typeof opts.timeoutMs !== "number" || !Number.isFinite(opts.timeoutMs) || opts.timeoutMs < 0) {
+        throw new InvalidArgumentError(`must be a non-negative number, got ${String(opts.timeoutMs)}`, "timeoutMs");
+      }
+      timeoutMs = opts.timeoutMs;
+    }
+    signal = opts.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError("must be an AbortSignal", "signal");
+    }
+    if (signal?.aborted) throw new AbortedError(signal.reason);
+  }
+  return {
+    bo: new Backoffer({ maxSleepMs: maxBackoffMs, signal }),
+    deadline: timeoutMs > 0 ? Date.now() + timeoutMs : 0,
+    timeoutMs,
+    signal,
+  };
+}

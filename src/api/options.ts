@@ -1,0 +1,146 @@
+// Public options of TikvClient.connect() and client.raw(), and their validation.
+// Option names follow client-go's rawkv.NewClientWithOpts / tikv.NewKVStore options
+// (WithAPIVersion, WithKeyspace, WithSecurity, SetColumnFamily, SetAtomicForCAS).
+
+import { InvalidArgumentError } from "./errors/base.js";
+import type { TlsOptions } from "../rpc/channel.js";
+
+/** The TiKV API version a client speaks (client-go kvrpcpb.APIVersion). */
+export type ApiVersionName = "v1" | "v1ttl" | "v2";
+
+/** Options of {@link TikvClient.connect}. */
+export interface ConnectOptions {
+  /** PD endpoints, "host:port" or "http://host:port"; any member will do. */
+  pdEndpoints: string[];
+  /** TLS material; omitted = plaintext. */
+  tls?: TlsOptions;
+  /** API version of the cluster (default "v1"). "v1ttl" enables TTLs on raw keys in API v1. */
+  apiVersion?: ApiVersionName;
+  /** API v2 only: keyspace name (default: the "DEFAULT" keyspace, id 0). */
+  keyspace?: string;
+  /** Default deadline of every call in ms (default 20 000; 0 = none). */
+  timeoutMs?: number;
+  /** How long connect() waits for PD (default 20 000 ms). */
+  connectTimeoutMs?: number;
+  /** Retry budget of one raw request in ms (client-go rawkvMaxBackoff, default 20 000). */
+  maxBackoffMs?: number;
+  /** Largest number of requests a store packs into one BatchCommands message (default 128). */
+  maxBatchSize?: number;
+}
+
+/** Options of {@link TikvClient.raw}. */
+export interface RawClientOptions {
+  /** Column family used by every call unless a call names its own (default: TiKV's "default"). */
+  columnFamily?: string;
+  /**
+   * Atomic mode (client-go SetAtomicForCAS): writes go through TiKV's single-row transaction
+   * path so that compareAndSwap is linearizable with them. Required by compareAndSwap.
+   */
+  atomic?: boolean;
+}
+
+/** Options every raw call accepts. */
+export interface CallOptions {
+  /** Cancels the call; it fails with AbortedError. */
+  signal?: AbortSignal;
+  /** Deadline of this call in ms (overrides the client's `timeoutMs`; 0 = none). */
+  timeoutMs?: number;
+}
+
+/** Options of raw calls that read or write one column family. */
+export interface RawCallOptions extends CallOptions {
+  /** Column family of this call (overrides the client's). */
+  columnFamily?: string;
+}
+
+/** Options of raw scans. */
+export interface RawScanOptions extends RawCallOptions {
+  /** Return keys only; values are empty Buffers. */
+  keyOnly?: boolean;
+}
+
+/** The resolved form of {@link ConnectOptions}. */
+export interface ResolvedConnectOptions {
+  pdEndpoints: string[];
+  tls: TlsOptions | undefined;
+  apiVersion: ApiVersionName;
+  keyspace: string | undefined;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  maxBackoffMs: number;
+  maxBatchSize: number;
+}
+
+const API_VERSIONS: readonly ApiVersionName[] = ["v1", "v1ttl", "v2"];
+const ENDPOINT = /^(?:(?:https?|grpcs?):\/\/)?[^\s/:]+(?::\d{1,5})(?:\/)?$|^(?:(?:https?|grpcs?):\/\/)?\[[0-9a-fA-F:.]+\]:\d{1,5}\/?$/;
+
+/** Checks a non-negative integer option (ms, sizes). */
+export function checkNonNegativeInt(v: unknown, name: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+    throw new InvalidArgumentError(`must be a non-negative integer, got ${String(v)}`, name);
+  }
+  return v;
+}
+
+/** Validates and fills in defaults; throws InvalidArgumentError on bad input. */
+export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOptions {
+  if (opts === null || typeof opts !== "object") {
+    throw new InvalidArgumentError("connect options must be an object", "options");
+  }
+  const eps = opts.pdEndpoints;
+  if (!Array.isArray(eps) || eps.length === 0) {
+    throw new InvalidArgumentError("at least one PD endpoint is required", "pdEndpoints");
+  }
+  eps.forEach((e, i) => {
+    if (typeof e !== "string" || !ENDPOINT.test(e.trim())) {
+      throw new InvalidArgumentError(`"${String(e)}" is not host:port`, `pdEndpoints[${i}]`);
+    }
+  });
+  const apiVersion = opts.apiVersion ?? "v1";
+  if (!API_VERSIONS.includes(apiVersion)) {
+    throw new InvalidArgumentError(`must be one of ${API_VERSIONS.join(", ")}, got ${String(apiVersion)}`, "apiVersion");
+  }
+  if (opts.keyspace !== undefined) {
+    if (typeof opts.keyspace !== "string" || opts.keyspace === "") {
+      throw new InvalidArgumentError("must be a non-empty string", "keyspace");
+    }
+    // client-go: a keyspace only exists in API v2 (WithKeyspace with V1 is an error).
+    if (apiVersion !== "v2") {
+      throw new InvalidArgumentError("keyspaces need apiVersion 'v2'", "keyspace");
+    }
+  }
+  if (opts.tls !== undefined && (opts.tls === null || typeof opts.tls !== "object")) {
+    throw new InvalidArgumentError("must be an object", "tls");
+  }
+  const maxBatchSize = opts.maxBatchSize === undefined ? 128 : checkNonNegativeInt(opts.maxBatchSize, "maxBatchSize");
+  if (maxBatchSize === 0) throw new InvalidArgumentError("must be at least 1", "maxBatchSize");
+  return {
+    pdEndpoints: eps.map((e) => e.trim()),
+    tls: opts.tls,
+    apiVersion,
+    keyspace: opts.keyspace,
+    timeoutMs: opts.timeoutMs === undefined ? 20_000 : checkNonNegativeInt(opts.timeoutMs, "timeoutMs"),
+    connectTimeoutMs:
+      opts.connectTimeoutMs === undefined ? 20_000 : checkNonNegativeInt(opts.connectTimeoutMs, "connectTimeoutMs"),
+    maxBackoffMs: opts.maxBackoffMs === undefined ? 20_000 : checkNonNegativeInt(opts.maxBackoffMs, "maxBackoffMs"),
+    maxBatchSize,
+  };
+}
+
+/** Validates {@link RawClientOptions}. */
+export function resolveRawOptions(opts: RawClientOptions = {}): Required<Pick<RawClientOptions, "atomic">> & {
+  columnFamily: string;
+} {
+  if (opts === null || typeof opts !== "object") throw new InvalidArgumentError("must be an object", "options");
+  if (opts.columnFamily !== undefined) checkColumnFamily(opts.columnFamily, "columnFamily");
+  if (opts.atomic !== undefined && typeof opts.atomic !== "boolean") {
+    throw new InvalidArgumentError("must be a boolean", "atomic");
+  }
+  return { columnFamily: opts.columnFamily ?? "", atomic: opts.atomic ?? false };
+}
+
+/** Checks a column family name (a string; TiKV rejects unknown names itself). */
+export function checkColumnFamily(cf: unknown, name = "columnFamily"): string {
+  if (typeof cf !== "string") throw new InvalidArgumentError("must be a string", name);
+  return cf;
+}
