@@ -1,0 +1,39 @@
+// tikv-ts/testing: the embedded cluster (mock PD + mock TiKV stores on loopback) and its
+// control APIs, for tests of tikv-ts and of other TiKV clients.
+
+export {
+  type ApiVersionName,
+  EmbeddedCluster,
+  EmbeddedClusterError,
+  type EmbeddedClusterOptions,
+} from "./cluster/embedded-cluster.js";
+export {
+  type CallInfo,
+  type DelaySpec,
+  type DropReplySpec,
+  type FailSpec,
+  type FaultDecision,
+  type FaultError,
+  type FaultHandle,
+  type FaultKey,
+  FaultRegistry,
+  type FaultScope,
+  InvalidFaultSpecError,
+  isRpcName,
+  PD_RPCS,
+  type PdRpcName,
+  type RequestHook,
+  type RpcName,
+  TIKV_RPCS,
+  type TikvRpcName,
+} from "./cluster/faults/index.js";
+export { MockTikvStore, type MockTikvStoreOptions, StoreStateError } from "./cluster/tikv/mock-tikv-store.js";
+export type { KeyRangeArg, RawEnginePort, RegionState, TopologyPort, TxnEnginePort } from "./cluster/tikv/ports.js";
+export {
+  GC_WORKER_IS_BUSY,
+  RAFTSTORE_IS_BUSY,
+  RegionErrors,
+  SCHEDULER_IS_BUSY,
+} from "./cluster/tikv/region-errors.js";
+export { HEALTH_FEEDBACK_INTERVAL_MS, HealthSource } from "./cluster/tikv/health.js";
+export * from "./cluster/topology/index.js";
