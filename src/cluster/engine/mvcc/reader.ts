@@ -1,15 +1,15 @@
 // Read helpers over the store, following tikv src/storage/mvcc/reader/reader.rs
 // (load_lock, seek_write, get_write, get_txn_commit_record, scan_locks).
 import { MvccError } from "./errors.js";
-import { type StoreKey, rawKey, storeKey } from "./key.js";
-import { type MvccStore, firstAtOrBelow } from "./store.js";
+import { rawKey, type StoreKey, storeKey } from "./key.js";
+import { firstAtOrBelow, type MvccStore } from "./store.js";
 import {
+  checkGcFenceAsLatestVersion,
   type Lock,
   TS_MAX,
   type ValueVersion,
   type Write,
   type WriteVersion,
-  checkGcFenceAsLatestVersion,
 } from "./types.js";
 
 /** Where a transaction's outcome was found on one key (tikv TxnCommitRecord). */

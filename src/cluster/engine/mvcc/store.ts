@@ -2,7 +2,7 @@
 // Physically, write and default records are grouped per user key (newest first), which is
 // the same order TiKV gets from encoding (key, !ts) in one RocksDB CF.
 import { BTree, type BTreeMap } from "./btree.js";
-import { type StoreKey, rawKey, storeKey } from "./key.js";
+import { rawKey, type StoreKey, storeKey } from "./key.js";
 import { MaxTsTracker } from "./max-ts.js";
 import type { MvccTxn } from "./txn.js";
 import type { Lock, ReleasedLock, ValueVersion, Write, WriteVersion } from "./types.js";

@@ -8,7 +8,12 @@ import type { Lock, ReleasedLock, Write } from "./types.js";
 export type Modify =
   | { readonly cf: "lock"; readonly key: StoreKey; readonly lock: Lock | undefined }
   | { readonly cf: "write"; readonly key: StoreKey; readonly ts: bigint; readonly write: Write | undefined }
-  | { readonly cf: "default"; readonly key: StoreKey; readonly ts: bigint; readonly value: Buffer | undefined };
+  | {
+      readonly cf: "default";
+      readonly key: StoreKey;
+      readonly ts: bigint;
+      readonly value: Buffer | undefined;
+    };
 
 /** A 1PC lock kept aside instead of being written (tikv locks_for_1pc). */
 export interface OnePcLock {

@@ -166,7 +166,11 @@ export function newRollback(startTs: bigint, isProtected: boolean): Write {
 
 /** Whether a rollback record is protected from being collapsed. */
 export function isProtectedRollback(w: Write): boolean {
-  return w.writeType === "Rollback" && w.shortValue !== undefined && w.shortValue.equals(PROTECTED_ROLLBACK_SHORT_VALUE);
+  return (
+    w.writeType === "Rollback" &&
+    w.shortValue !== undefined &&
+    w.shortValue.equals(PROTECTED_ROLLBACK_SHORT_VALUE)
+  );
 }
 
 /** The write type a committed lock turns into; Pessimistic locks have none. */

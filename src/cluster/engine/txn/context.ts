@@ -30,7 +30,11 @@ export interface KeyRangeLimit {
 }
 
 /** Intersection of [start, end) with the region range (empty end = +inf on either side). */
-export function clampRange(start: Buffer, end: Buffer, range: KeyRangeLimit | undefined): { start: Buffer; end: Buffer } {
+export function clampRange(
+  start: Buffer,
+  end: Buffer,
+  range: KeyRangeLimit | undefined,
+): { start: Buffer; end: Buffer } {
   if (!range) return { start, end };
   const lo = Buffer.compare(start, range.start) >= 0 ? start : range.start;
   let hi = end;
@@ -55,7 +59,11 @@ export function trackRead(ec: EngineContext, ctx: Context | undefined, ts: bigin
 }
 
 /** Applies a command's buffered writes and records what they tell about committed txns. */
-export function applyTxn(ec: EngineContext, txn: MvccTxn, committed?: { startTs: bigint; commitTs: bigint }): void {
+export function applyTxn(
+  ec: EngineContext,
+  txn: MvccTxn,
+  committed?: { startTs: bigint; commitTs: bigint },
+): void {
   ec.store.write(txn);
   if (committed) ec.committed.insert(committed.startTs, committed.commitTs);
   if (txn.newLocks.length > 0 && ec.onNewLocks) {

@@ -56,7 +56,7 @@ import { resolveLock } from "./commands/resolve-lock.js";
 import { batchRollback, cleanupKey } from "./commands/rollback.js";
 import { scanLock } from "./commands/scan-lock.js";
 import { txnHeartBeat } from "./commands/txn-heart-beat.js";
-import { type EngineContext, type KeyRangeLimit, engineContext } from "./context.js";
+import { type EngineContext, engineContext, type KeyRangeLimit } from "./context.js";
 import { PessimisticEngine, type PessimisticEngineOptions } from "./pessimistic/index.js";
 import { TxnStatusCache } from "./txn-status-cache.js";
 

@@ -5,7 +5,12 @@
 // test_check_txn_status_rollback_optimistic).
 import { describe, expect, it } from "vitest";
 import { isProtectedRollback, TS_MAX } from "../../../../src/cluster/engine/mvcc/types.js";
-import { Action, type CheckTxnStatusResponse, Op, WriteConflict_Reason } from "../../../../src/proto/kvrpcpb.js";
+import {
+  Action,
+  type CheckTxnStatusResponse,
+  Op,
+  WriteConflict_Reason,
+} from "../../../../src/proto/kvrpcpb.js";
 import {
   b,
   checkTxnStatus,
@@ -17,8 +22,8 @@ import {
   PA,
   pessimisticPrewrite,
   prewrite,
-  puts,
   putPessimisticLock,
+  puts,
   rollback,
   seekWrite,
   tsAt as ts,
@@ -57,7 +62,12 @@ function expectUncommitted(r: CheckTxnStatusResponse, ttl: bigint, minCommitTs: 
 }
 
 function expectCommitted(r: CheckTxnStatusResponse, commitTs: bigint) {
-  expect([r.error, r.commitVersion, r.action, r.lockInfo]).toEqual([undefined, commitTs, Action.NoAction, undefined]);
+  expect([r.error, r.commitVersion, r.action, r.lockInfo]).toEqual([
+    undefined,
+    commitTs,
+    Action.NoAction,
+    undefined,
+  ]);
 }
 
 function expectAction(r: CheckTxnStatusResponse, action: Action) {
@@ -69,7 +79,14 @@ function prewriteLarge(e: Engine, key: string, startTs: bigint, ttl: bigint) {
   mustPrewrite(e, puts(key, "v1"), startTs, { lockTtl: ttl, minCommitTs: startTs + 1n, txnSize: 1000n });
 }
 
-function lockedLarge(e: Engine, key: string, startTs: bigint, ttl: bigint, minCommitTs: bigint, pessimistic: boolean) {
+function lockedLarge(
+  e: Engine,
+  key: string,
+  startTs: bigint,
+  ttl: bigint,
+  minCommitTs: bigint,
+  pessimistic: boolean,
+) {
   const l = lockOf(e, key);
   expect(l).toMatchObject({ startTs, ttl, minCommitTs });
   expect(l?.lockType === "Pessimistic").toBe(pessimistic);
@@ -121,7 +138,10 @@ describe.each([false, true])("check_txn_status (rollback_if_not_exist = %s)", (r
     const missing = check(e, k, ts(6), ts(12), ts(12), r);
     if (r) {
       expectAction(missing, Action.LockNotExistRollback);
-      expect(seekWrite(e, k, ts(6))).toMatchObject({ commitTs: ts(6), write: { writeType: "Rollback", startTs: ts(6) } });
+      expect(seekWrite(e, k, ts(6))).toMatchObject({
+        commitTs: ts(6),
+        write: { writeType: "Rollback", startTs: ts(6) },
+      });
     } else {
       expect(missing.error?.txnNotFound).toBeDefined();
     }
@@ -253,7 +273,11 @@ describe("check_txn_status special paths", () => {
     expect(lockOf(e, "k1")?.lockType).toBe("Pessimistic");
     expect(pessimisticPrewrite(e, puts("k1", "v1"), "k2", 1n, 1n).errors).toEqual([]);
     r = check(e, "k1", 1n, 1n, 0n, true, false, true);
-    expect(r.error?.primaryMismatch?.lockInfo).toMatchObject({ key: b("k1"), primaryLock: b("k2"), lockType: Op.Put });
+    expect(r.error?.primaryMismatch?.lockInfo).toMatchObject({
+      key: b("k1"),
+      primaryLock: b("k2"),
+      lockType: Op.Put,
+    });
     expect(lockOf(e, "k1")?.lockType).toBe("Put");
   });
 
@@ -273,7 +297,10 @@ describe("check_txn_status special paths", () => {
     putPessimisticLock(e, "k1", "k1", ts(11), ts(11), 10n);
     putPessimisticLock(e, "k2", "k1", ts(11), ts(11), 10n);
     expectUncommitted(check(e, "k1", ts(11), ts(15), ts(15), false), 10n, 0n, false);
-    expectAction(check(e, "k1", ts(11), ts(25), ts(25), false, false, true), Action.TTLExpirePessimisticRollback);
+    expectAction(
+      check(e, "k1", ts(11), ts(25), ts(25), false, false, true),
+      Action.TTLExpirePessimisticRollback,
+    );
     putPessimisticLock(e, "k1", "k1", ts(11), ts(11), 10n);
     expectAction(check(e, "k1", ts(11), ts(25), ts(25), false), Action.TTLExpireRollback);
     protectedRollbackAt(e, "k1", ts(11));
@@ -291,7 +318,12 @@ describe("check_txn_status special paths", () => {
   it("test_check_txn_status_rollback_optimistic", () => {
     const e = newEngine();
     const k = "k1";
-    mustPrewrite(e, puts(k, "v1"), ts(1), { useAsyncCommit: true, secondaries: [], minCommitTs: ts(1, 1), lockTtl: 0n });
+    mustPrewrite(e, puts(k, "v1"), ts(1), {
+      useAsyncCommit: true,
+      secondaries: [],
+      minCommitTs: ts(1, 1),
+      lockTtl: 0n,
+    });
     mustCommit(e, [k], ts(1), ts(2));
     mustPrewrite(e, puts(k, "v2"), ts(2), { lockTtl: 0n });
     expect(writesOf(e, k)[0]?.write.hasOverlappedRollback).toBe(false);

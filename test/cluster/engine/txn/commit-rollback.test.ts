@@ -19,8 +19,8 @@ import {
   newEngine,
   pessimisticPrewrite,
   prewrite,
-  puts,
   putPessimisticLock,
+  puts,
   rollback,
   tsAt as ts,
   writesOf,
@@ -78,7 +78,12 @@ describe("commit", () => {
     const e = newEngine();
     mustPrewrite(e, puts("k", "v"), ts(10), { minCommitTs: ts(20), lockTtl: 100n });
     const err = commit(e, ["k"], ts(10), ts(15));
-    expect(err?.commitTsExpired).toEqual({ startTs: ts(10), attemptedCommitTs: ts(15), key: b("k"), minCommitTs: ts(20) });
+    expect(err?.commitTsExpired).toEqual({
+      startTs: ts(10),
+      attemptedCommitTs: ts(15),
+      key: b("k"),
+      minCommitTs: ts(20),
+    });
     checkTxnStatus(e, "k", ts(10), ts(25), ts(25));
     expect(commit(e, ["k"], ts(10), ts(25))?.commitTsExpired?.minCommitTs).toBe(ts(25, 1));
     mustCommit(e, ["k"], ts(10), ts(26));
@@ -129,7 +134,11 @@ describe("rollback and cleanup", () => {
     expect(rollback(e, ["p", "s", "never"], 10n)).toBeUndefined();
     expect(lockOf(e, "p")).toBeUndefined();
     expect(e.store.defaultCf.get("p")).toBeUndefined();
-    for (const [k, prot] of [["p", true], ["s", false], ["never", false]] as const) {
+    for (const [k, prot] of [
+      ["p", true],
+      ["s", false],
+      ["never", false],
+    ] as const) {
       const rec = commitRecord(e, k, 10n);
       expect(rec.kind === "single" && rec.write.writeType === "Rollback").toBe(true);
       expect(rec.kind === "single" && isProtectedRollback(rec.write)).toBe(prot);
@@ -163,8 +172,16 @@ describe("rollback and cleanup", () => {
     mustCommit(e, ["key2"], 11n, 20n);
     expect(cleanup(e, "key1", 20n).error).toBeUndefined();
     expect(rollback(e, ["key2"], 20n)).toBeUndefined();
-    expect(writtenAt(e, "key1", 20n)).toMatchObject({ writeType: "Put", startTs: 10n, hasOverlappedRollback: true });
-    expect(writtenAt(e, "key2", 20n)).toMatchObject({ writeType: "Put", startTs: 11n, hasOverlappedRollback: false });
+    expect(writtenAt(e, "key1", 20n)).toMatchObject({
+      writeType: "Put",
+      startTs: 10n,
+      hasOverlappedRollback: true,
+    });
+    expect(writtenAt(e, "key2", 20n)).toMatchObject({
+      writeType: "Put",
+      startTs: 11n,
+      hasOverlappedRollback: false,
+    });
     expect(commitRecord(e, "key1", 20n)).toEqual({ kind: "overlappedRollback", commitTs: 20n });
   });
 
@@ -246,16 +263,25 @@ describe("rollback and cleanup", () => {
     [
       "check_txn_status",
       (e: Engine, k: string, t: bigint) =>
-        expect(checkTxnStatus(e, k, t, 0n, 0n, { rollbackIfNotExist: true, verifyIsPrimary: true }).error).toBeUndefined(),
+        expect(
+          checkTxnStatus(e, k, t, 0n, 0n, { rollbackIfNotExist: true, verifyIsPrimary: true }).error,
+        ).toBeUndefined(),
     ],
-    ["check_secondary_locks", (e: Engine, k: string, t: bigint) => expect(checkSecondary(e, k, t).error).toBeUndefined()],
+    [
+      "check_secondary_locks",
+      (e: Engine, k: string, t: bigint) => expect(checkSecondary(e, k, t).error).toBeUndefined(),
+    ],
   ])("test_gc_fence via %s", (_name, rb) => {
     it("records the next Put/Delete version as gc_fence", () => {
       const e = newEngine();
       const fence = (commitTs: bigint) => writtenAt(e, "k1", commitTs)?.gcFence;
       mustPut(e, "k1", "v1", 101n, 102n);
       rb(e, "k1", 102n);
-      expect(writtenAt(e, "k1", 102n)).toMatchObject({ startTs: 101n, hasOverlappedRollback: true, gcFence: 0n });
+      expect(writtenAt(e, "k1", 102n)).toMatchObject({
+        startTs: 101n,
+        hasOverlappedRollback: true,
+        gcFence: 0n,
+      });
       mustPut(e, "k1", "v1", 103n, 104n);
       mustPut(e, "k1", "v1", 105n, 106n);
       rb(e, "k1", 104n);

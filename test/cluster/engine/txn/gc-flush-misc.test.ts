@@ -13,8 +13,8 @@ import {
   mut,
   newEngine,
   prewrite,
-  puts,
   putPessimisticLock,
+  puts,
   rollback,
   scanKV,
   writesOf,
@@ -22,7 +22,15 @@ import {
 
 type Engine = ReturnType<typeof newEngine>;
 
-function flush(e: Engine, key: string, value: string, startTs: bigint, generation: bigint, op = Op.Put, assertion = Assertion.None) {
+function flush(
+  e: Engine,
+  key: string,
+  value: string,
+  startTs: bigint,
+  generation: bigint,
+  op = Op.Put,
+  assertion = Assertion.None,
+) {
   return e.flush({
     context: undefined,
     mutations: [mut(op, key, value, assertion)],
@@ -64,7 +72,9 @@ describe("gc (test_gc)", () => {
     expect(mustGet(e, k, 62n)).toBe(v3);
     // Only the Put at 40 is left; its long value (if any) too.
     expect(writesOf(e, k).map((w) => [w.commitTs, w.write.writeType])).toEqual([[40n, "Put"]]);
-    expect((e.store.defaultCf.get(k) ?? []).map((v) => v.startTs)).toEqual((v1 as string).length > 255 ? [35n] : []);
+    expect((e.store.defaultCf.get(k) ?? []).map((v) => v.startTs)).toEqual(
+      (v1 as string).length > 255 ? [35n] : [],
+    );
   });
 
   it("leaves locks and versions above the safe point alone", () => {
@@ -92,7 +102,10 @@ describe("delete_range / unsafe_destroy_range", () => {
     mustPrewrite(e, puts("c", "x".repeat(300)), 5n);
     e.deleteRange({ context: undefined, startKey: b("a"), endKey: b("z"), notifyOnly: true });
     expect(scanKV(e, "", "", 10, 3n)).toEqual(["a", "1", "b", "1"]);
-    e.deleteRange({ context: undefined, startKey: b("b"), endKey: b(""), notifyOnly: false }, { start: b(""), end: b("c") });
+    e.deleteRange(
+      { context: undefined, startKey: b("b"), endKey: b(""), notifyOnly: false },
+      { start: b(""), end: b("c") },
+    );
     expect(scanKV(e, "", "", 10, 3n)).toEqual(["a", "1"]);
     expect(lockOf(e, "c")).toBeDefined();
     e.unsafeDestroyRange(b("a"), b(""));
@@ -133,7 +146,11 @@ describe("flush and buffer_batch_get (pipelined DML)", () => {
   it("test_flush / test_flush_overwrite", () => {
     const e = newEngine();
     expect(flush(e, "key", "value", 1n, 1n).errors).toEqual([]);
-    expect(lockOf(e, "key")).toMatchObject({ generation: 1n, minCommitTs: 2n, txnSize: 0xffff_ffff_ffff_ffffn });
+    expect(lockOf(e, "key")).toMatchObject({
+      generation: 1n,
+      minCommitTs: 2n,
+      txnSize: 0xffff_ffff_ffff_ffffn,
+    });
     expect(flush(e, "key", "value2", 1n, 2n).errors).toEqual([]);
     mustCommit(e, ["key"], 1n, 2n);
     expect(mustGet(e, "key", 3n)).toBe("value2");

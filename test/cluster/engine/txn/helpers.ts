@@ -1,6 +1,10 @@
 // Small request builders and assertions shared by the txn engine tests (in the spirit of
 // tikv's must_prewrite_put / must_commit helpers and client-go mocktikv's mustXxxOK).
 import { expect } from "vitest";
+import { MvccReader } from "../../../../src/cluster/engine/mvcc/reader.js";
+import { MvccTxn } from "../../../../src/cluster/engine/mvcc/txn.js";
+import { newLock } from "../../../../src/cluster/engine/mvcc/types.js";
+import { TxnEngine } from "../../../../src/cluster/engine/txn/txn-engine.js";
 import { composeTs } from "../../../../src/kv/timestamp.js";
 import {
   Assertion,
@@ -10,14 +14,10 @@ import {
   type KeyError,
   type Mutation,
   Op,
+  PrewriteRequest_PessimisticAction as PA,
   type PrewriteRequest,
   type PrewriteResponse,
-  PrewriteRequest_PessimisticAction as PA,
 } from "../../../../src/proto/kvrpcpb.js";
-import { TxnEngine } from "../../../../src/cluster/engine/txn/txn-engine.js";
-import { MvccReader } from "../../../../src/cluster/engine/mvcc/reader.js";
-import { MvccTxn } from "../../../../src/cluster/engine/mvcc/txn.js";
-import { newLock } from "../../../../src/cluster/engine/mvcc/types.js";
 
 export { Assertion, AssertionLevel, IsolationLevel, Op, PA };
 
@@ -76,21 +76,36 @@ export function prewrite(
 }
 
 /** Prewrite that must succeed. */
-export function mustPrewrite(e: TxnEngine, mutations: Mutation[], startTs: bigint, extra: Partial<PrewriteRequest> = {}): PrewriteResponse {
+export function mustPrewrite(
+  e: TxnEngine,
+  mutations: Mutation[],
+  startTs: bigint,
+  extra: Partial<PrewriteRequest> = {},
+): PrewriteResponse {
   const r = prewrite(e, mutations, startTs, extra);
   expect(r.errors).toEqual([]);
   return r;
 }
 
 /** Prewrite that must fail; returns the errors. */
-export function mustPrewriteErr(e: TxnEngine, mutations: Mutation[], startTs: bigint, extra: Partial<PrewriteRequest> = {}): KeyError[] {
+export function mustPrewriteErr(
+  e: TxnEngine,
+  mutations: Mutation[],
+  startTs: bigint,
+  extra: Partial<PrewriteRequest> = {},
+): KeyError[] {
   const r = prewrite(e, mutations, startTs, extra);
   expect(r.errors.length).toBeGreaterThan(0);
   return r.errors;
 }
 
 /** Commit keys; returns the KeyError if any. */
-export function commit(e: TxnEngine, keys: string[], startTs: bigint, commitTs: bigint): KeyError | undefined {
+export function commit(
+  e: TxnEngine,
+  keys: string[],
+  startTs: bigint,
+  commitTs: bigint,
+): KeyError | undefined {
   return e.commit({
     context: undefined,
     startVersion: startTs,
@@ -122,7 +137,8 @@ export function mustDelete(e: TxnEngine, key: string, startTs: bigint, commitTs:
 
 /** Rollback keys; returns the KeyError if any. */
 export function rollback(e: TxnEngine, keys: string[], startTs: bigint): KeyError | undefined {
-  return e.batchRollback({ context: undefined, startVersion: startTs, keys: keys.map(b), isTxnFile: false }).error;
+  return e.batchRollback({ context: undefined, startVersion: startTs, keys: keys.map(b), isTxnFile: false })
+    .error;
 }
 
 /** Get at ts (SI unless ctx says otherwise). */
@@ -131,7 +147,12 @@ export function get(e: TxnEngine, key: string, ts: bigint, ctx: Partial<Context>
 }
 
 /** Value at ts, or undefined when not found; fails on error. */
-export function mustGet(e: TxnEngine, key: string, ts: bigint, ctx: Partial<Context> = {}): string | undefined {
+export function mustGet(
+  e: TxnEngine,
+  key: string,
+  ts: bigint,
+  ctx: Partial<Context> = {},
+): string | undefined {
   const r = get(e, key, ts, ctx);
   expect(r.error).toBeUndefined();
   return r.notFound ? undefined : r.value.toString("latin1");
@@ -161,7 +182,12 @@ export function checkTxnStatus(
   lockTs: bigint,
   callerStartTs: bigint,
   currentTs: bigint,
-  opts: { rollbackIfNotExist?: boolean; forceSyncCommit?: boolean; resolvingPessimisticLock?: boolean; verifyIsPrimary?: boolean } = {},
+  opts: {
+    rollbackIfNotExist?: boolean;
+    forceSyncCommit?: boolean;
+    resolvingPessimisticLock?: boolean;
+    verifyIsPrimary?: boolean;
+  } = {},
 ) {
   return e.checkTxnStatus({
     context: undefined,
@@ -223,7 +249,15 @@ export function putPessimisticLock(
   const txn = new MvccTxn(startTs);
   txn.putLock(
     b(key),
-    newLock({ lockType: "Pessimistic", primary: b(primary), startTs, ttl, forUpdateTs, minCommitTs, isLockedWithConflict }),
+    newLock({
+      lockType: "Pessimistic",
+      primary: b(primary),
+      startTs,
+      ttl,
+      forUpdateTs,
+      minCommitTs,
+      isLockedWithConflict,
+    }),
     true,
   );
   e.store.write(txn);

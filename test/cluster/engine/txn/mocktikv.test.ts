@@ -1,8 +1,8 @@
 // Port of client-go internal/mockstore/mocktikv/mock_tikv_test.go to the txn engine (the
 // engine answers as TiKV does; where mocktikv differed, the TiKV behaviour is asserted).
 import { describe, expect, it } from "vitest";
-import { Action, IsolationLevel } from "../../../../src/proto/kvrpcpb.js";
 import { TS_MAX } from "../../../../src/cluster/engine/mvcc/types.js";
+import { Action, IsolationLevel } from "../../../../src/proto/kvrpcpb.js";
 import {
   b,
   checkTxnStatus,
@@ -205,7 +205,12 @@ describe("client-go mocktikv tests (ported)", () => {
     mustPut(e, "k2", "v2", 1n, 2n);
     mustPut(e, "k2", "v2", 3n, 4n);
     mustPut(e, "k3", "v3", 1n, 2n);
-    const r = e.batchGet({ context: undefined, keys: [b("k1"), b("k2"), b("k3")], version: 5n, needCommitTs: false });
+    const r = e.batchGet({
+      context: undefined,
+      keys: [b("k1"), b("k2"), b("k3")],
+      version: 5n,
+      needCommitTs: false,
+    });
     expect(r.pairs.map((p) => [p.error, p.key.toString(), p.value.toString()])).toEqual([
       [undefined, "k1", "v1"],
       [undefined, "k2", "v2"],
@@ -296,7 +301,14 @@ describe("client-go mocktikv tests (ported)", () => {
         isAsync: false,
         isTxnFile: false,
       }).error;
-    expect(batch([[11n, 0n], [12n, 22n], [13n, 0n], [14n, 24n]])).toBeUndefined();
+    expect(
+      batch([
+        [11n, 0n],
+        [12n, 22n],
+        [13n, 0n],
+        [14n, 24n],
+      ]),
+    ).toBeUndefined();
     expect(mustGet(e, "p1", 20n)).toBeUndefined();
     expect(mustGet(e, "p3", 30n)).toBeUndefined();
     expect(mustGet(e, "p2", 30n)).toBe("v12");
@@ -339,7 +351,10 @@ describe("client-go mocktikv tests (ported)", () => {
   it("TestRollbackAndWriteConflict", () => {
     const e = newEngine();
     mustPut(e, "test", "test", 1n, 3n);
-    const errs = prewrite(e, puts("lock", "lock", "test", "test1"), 2n, { primaryLock: b("test"), lockTtl: 2n }).errors;
+    const errs = prewrite(e, puts("lock", "lock", "test", "test1"), 2n, {
+      primaryLock: b("test"),
+      lockTtl: 2n,
+    }).errors;
     // TiKV fails the whole request with the conflict (mocktikv reported it per key).
     expect(errs).toHaveLength(1);
     expect(errs[0]?.conflict).toMatchObject({ startTs: 2n, conflictTs: 1n, conflictCommitTs: 3n });
@@ -354,7 +369,8 @@ describe("client-go mocktikv tests (ported)", () => {
   it("TestDeleteRange", () => {
     const e = newEngine();
     for (let i = 1; i <= 5; i++) mustPut(e, String(i), `v${i}`, BigInt(1 + 2 * i), BigInt(2 + 2 * i));
-    const del = (s: string, t: string) => e.deleteRange({ context: undefined, startKey: b(s), endKey: b(t), notifyOnly: false });
+    const del = (s: string, t: string) =>
+      e.deleteRange({ context: undefined, startKey: b(s), endKey: b(t), notifyOnly: false });
     expect(scanKV(e, "0", "", 10, 20n)).toEqual(["1", "v1", "2", "v2", "3", "v3", "4", "v4", "5", "v5"]);
     del("2", "4");
     expect(scanKV(e, "0", "", 10, 30n)).toEqual(["1", "v1", "4", "v4", "5", "v5"]);
@@ -382,10 +398,20 @@ describe("client-go mocktikv tests (ported)", () => {
     const startTs = 5n << 18n;
     mustPrewrite(e, puts("pk", "val"), startTs, { lockTtl: 666n, minCommitTs: startTs + 1n });
     let r = checkTxnStatus(e, "pk", startTs, startTs + 100n, 666n);
-    expect([r.error, r.lockTtl, r.commitVersion, r.action]).toEqual([undefined, 666n, 0n, Action.MinCommitTSPushed]);
+    expect([r.error, r.lockTtl, r.commitVersion, r.action]).toEqual([
+      undefined,
+      666n,
+      0n,
+      Action.MinCommitTSPushed,
+    ]);
     // caller_start_ts = max does not push min_commit_ts but reports MinCommitTSPushed.
     r = checkTxnStatus(e, "pk", startTs, TS_MAX, 666n);
-    expect([r.error, r.lockTtl, r.commitVersion, r.action]).toEqual([undefined, 666n, 0n, Action.MinCommitTSPushed]);
+    expect([r.error, r.lockTtl, r.commitVersion, r.action]).toEqual([
+      undefined,
+      666n,
+      0n,
+      Action.MinCommitTSPushed,
+    ]);
     mustCommit(e, ["pk"], startTs, startTs + 101n);
     r = checkTxnStatus(e, "pk", startTs, 0n, 666n);
     expect([r.error, r.lockTtl, r.commitVersion]).toEqual([undefined, 0n, startTs + 101n]);
@@ -397,12 +423,22 @@ describe("client-go mocktikv tests (ported)", () => {
 
     mustPrewrite(e, puts("pk2", "val"), startTs, { lockTtl: 666n, minCommitTs: startTs + 1n });
     r = checkTxnStatus(e, "pk2", startTs, 0n, 777n << 18n);
-    expect([r.error, r.lockTtl, r.commitVersion, r.action]).toEqual([undefined, 0n, 0n, Action.TTLExpireRollback]);
+    expect([r.error, r.lockTtl, r.commitVersion, r.action]).toEqual([
+      undefined,
+      0n,
+      0n,
+      Action.TTLExpireRollback,
+    ]);
 
     r = checkTxnStatus(e, "txnNotFound", 5n, 0n, 666n);
     expect(r.error?.txnNotFound).toEqual({ startTs: 5n, primaryKey: b("txnNotFound") });
     r = checkTxnStatus(e, "txnNotFound", 5n, 0n, 666n, { rollbackIfNotExist: true });
-    expect([r.error, r.lockTtl, r.commitVersion, r.action]).toEqual([undefined, 0n, 0n, Action.LockNotExistRollback]);
+    expect([r.error, r.lockTtl, r.commitVersion, r.action]).toEqual([
+      undefined,
+      0n,
+      0n,
+      Action.LockNotExistRollback,
+    ]);
     // The rollback record written at ts 5 blocks a prewrite with a smaller start_ts.
     expect(prewrite(e, puts("txnNotFound", "val"), 4n, { minCommitTs: 6n }).errors).not.toEqual([]);
   });
@@ -412,7 +448,12 @@ describe("client-go mocktikv tests (ported)", () => {
     mustPrewrite(e, puts("x", "A"), 5n, { minCommitTs: 6n });
     expect(checkTxnStatus(e, "x", 5n, 100n, 100n).error).toBeUndefined();
     const err = commit(e, ["x"], 5n, 10n);
-    expect(err?.commitTsExpired).toEqual({ startTs: 5n, attemptedCommitTs: 10n, key: b("x"), minCommitTs: 101n });
+    expect(err?.commitTsExpired).toEqual({
+      startTs: 5n,
+      attemptedCommitTs: 10n,
+      key: b("x"),
+      minCommitTs: 101n,
+    });
   });
 
   it("TestMvccGetByKey", () => {
@@ -428,10 +469,19 @@ describe("client-go mocktikv tests (ported)", () => {
     const e = newEngine();
     mustPrewrite(e, puts("pk", "val"), 5n, { lockTtl: 666n });
     const hb = (ttl: bigint) =>
-      e.txnHeartBeat({ context: undefined, primaryLock: b("pk"), startVersion: 5n, adviseLockTtl: ttl, minCommitTs: 0n, isTxnFile: false });
+      e.txnHeartBeat({
+        context: undefined,
+        primaryLock: b("pk"),
+        startVersion: 5n,
+        adviseLockTtl: ttl,
+        minCommitTs: 0n,
+        isTxnFile: false,
+      });
     expect(hb(888n)).toMatchObject({ error: undefined, lockTtl: 888n });
     expect(hb(300n)).toMatchObject({ error: undefined, lockTtl: 888n });
-    expect(e.cleanup({ context: undefined, key: b("pk"), startVersion: 5n, currentTs: TS_MAX }).error).toBeUndefined();
+    expect(
+      e.cleanup({ context: undefined, key: b("pk"), startVersion: 5n, currentTs: TS_MAX }).error,
+    ).toBeUndefined();
     expect(hb(1000n).error?.txnNotFound).toEqual({ startTs: 5n, primaryKey: b("pk") });
   });
 });

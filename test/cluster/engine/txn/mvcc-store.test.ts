@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
+  isProtectedRollback,
   MvccReader,
   MvccStore,
   MvccTxn,
   newLock,
   newRollback,
   newWrite,
-  isProtectedRollback,
 } from "../../../../src/cluster/engine/mvcc/index.js";
 
 const k = (s: string) => Buffer.from(s);

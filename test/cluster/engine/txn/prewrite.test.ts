@@ -17,8 +17,8 @@ import {
   PA,
   pessimisticPrewrite,
   prewrite,
-  puts,
   putPessimisticLock,
+  puts,
   rollback,
   writesOf,
 } from "./helpers.js";
@@ -28,7 +28,13 @@ describe("optimistic prewrite", () => {
     const e = newEngine();
     const long = "x".repeat(300);
     mustPrewrite(e, puts("a", "short", "b", long), 10n, { lockTtl: 50n, txnSize: 2n });
-    expect(lockOf(e, "a")).toMatchObject({ lockType: "Put", primary: b("a"), startTs: 10n, ttl: 50n, txnSize: 2n });
+    expect(lockOf(e, "a")).toMatchObject({
+      lockType: "Put",
+      primary: b("a"),
+      startTs: 10n,
+      ttl: 50n,
+      txnSize: 2n,
+    });
     expect(lockOf(e, "a")?.shortValue).toEqual(b("short"));
     expect(lockOf(e, "b")?.shortValue).toBeUndefined();
     expect(e.store.defaultCf.get("b")?.[0]).toEqual({ startTs: 10n, value: b(long) });
@@ -44,7 +50,13 @@ describe("optimistic prewrite", () => {
     mustPrewrite(e, puts("k2", "v"), 5n, { lockTtl: 100n, txnSize: 1n });
     const r = prewrite(e, puts("k1", "v1", "k2", "v2", "k3", "v3"), 10n);
     expect(r.errors).toHaveLength(1);
-    expect(r.errors[0]?.locked).toMatchObject({ key: b("k2"), primaryLock: b("k2"), lockVersion: 5n, lockTtl: 100n, lockType: Op.Put });
+    expect(r.errors[0]?.locked).toMatchObject({
+      key: b("k2"),
+      primaryLock: b("k2"),
+      lockVersion: 5n,
+      lockTtl: 100n,
+      lockType: Op.Put,
+    });
     expect(lockOf(e, "k1")).toBeUndefined();
     expect(lockOf(e, "k3")).toBeUndefined();
   });
@@ -78,7 +90,12 @@ describe("optimistic prewrite", () => {
     const e = newEngine();
     expect(rollback(e, ["k"], 10n)).toBeUndefined();
     const errs = prewrite(e, puts("k", "v"), 10n).errors;
-    expect(errs[0]?.conflict).toMatchObject({ startTs: 10n, conflictTs: 10n, conflictCommitTs: 10n, reason: WriteConflict_Reason.SelfRolledBack });
+    expect(errs[0]?.conflict).toMatchObject({
+      startTs: 10n,
+      conflictTs: 10n,
+      conflictCommitTs: 10n,
+      reason: WriteConflict_Reason.SelfRolledBack,
+    });
   });
 
   it("Insert and CheckNotExists fail with AlreadyExist (test_prewrite_should_not_exist)", () => {
@@ -91,7 +108,9 @@ describe("optimistic prewrite", () => {
     expect(e.store.maxTs.value).toBe(15n);
     mustPrewrite(e, [mut(Op.Del, "k")], 8n, { skipConstraintCheck: true });
     mustCommit(e, ["k"], 8n, 16n);
-    expect(prewrite(e, [mut(Op.CheckNotExists, "k")], 10n).errors[0]?.conflict?.reason).toBe(WriteConflict_Reason.Optimistic);
+    expect(prewrite(e, [mut(Op.CheckNotExists, "k")], 10n).errors[0]?.conflict?.reason).toBe(
+      WriteConflict_Reason.Optimistic,
+    );
     // After the delete the key may be inserted.
     mustPrewrite(e, [mut(Op.Insert, "k", "new")], 20n);
     expect(lockOf(e, "k")?.lockType).toBe("Put");
@@ -124,14 +143,27 @@ describe("assertions (test_prewrite_with_assertion)", () => {
     mustPrewrite(e, [mut(Op.Put, "exists", "v2", Assertion.Exist)], 10n, lvl);
     mustPrewrite(e, [mut(Op.Put, "absent", "v2", Assertion.NotExist)], 10n, lvl);
     mustCommit(e, ["exists", "absent"], 10n, 11n);
-    const r1 = prewrite(e, [mut(Op.Put, "exists", "v2", Assertion.NotExist)], 20n, { ...lvl, primaryLock: b("p") });
+    const r1 = prewrite(e, [mut(Op.Put, "exists", "v2", Assertion.NotExist)], 20n, {
+      ...lvl,
+      primaryLock: b("p"),
+    });
     expect(r1.errors).toEqual([
       expect.objectContaining({
-        assertionFailed: { startTs: 20n, key: b("exists"), assertion: Assertion.NotExist, existingStartTs: 10n, existingCommitTs: 11n },
+        assertionFailed: {
+          startTs: 20n,
+          key: b("exists"),
+          assertion: Assertion.NotExist,
+          existingStartTs: 10n,
+          existingCommitTs: 11n,
+        },
       }),
     ]);
     const r2 = prewrite(e, [mut(Op.Put, "none", "v2", Assertion.Exist)], 20n, lvl);
-    expect(r2.errors[0]?.assertionFailed).toMatchObject({ assertion: Assertion.Exist, existingStartTs: 0n, existingCommitTs: 0n });
+    expect(r2.errors[0]?.assertionFailed).toMatchObject({
+      assertion: Assertion.Exist,
+      existingStartTs: 0n,
+      existingCommitTs: 0n,
+    });
     // Level Off ignores assertions.
     mustPrewrite(e, [mut(Op.Put, "none2", "v2", Assertion.Exist)], 20n);
   });
@@ -146,13 +178,21 @@ describe("assertions (test_prewrite_with_assertion)", () => {
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0]?.assertionFailed).toBeDefined();
     mustPut(e, "b", "v", 5n, 6n);
-    const r2 = prewrite(e, [mut(Op.Put, "b", "x", Assertion.NotExist), mut(Op.Put, "c", "x", Assertion.None)], 4n, {
-      assertionLevel: AssertionLevel.Strict,
-    });
+    const r2 = prewrite(
+      e,
+      [mut(Op.Put, "b", "x", Assertion.NotExist), mut(Op.Put, "c", "x", Assertion.None)],
+      4n,
+      {
+        assertionLevel: AssertionLevel.Strict,
+      },
+    );
     // The write conflict on "b" is reported instead of its assertion failure.
     expect(r2.errors[0]?.conflict).toMatchObject({ startTs: 4n, conflictCommitTs: 6n });
     // A retried prewrite of a txn that already committed the key succeeds (check_committed_record_on_err).
-    expect(prewrite(e, [mut(Op.Put, "a", "x", Assertion.NotExist)], 1n, { assertionLevel: AssertionLevel.Strict }).errors).toEqual([]);
+    expect(
+      prewrite(e, [mut(Op.Put, "a", "x", Assertion.NotExist)], 1n, { assertionLevel: AssertionLevel.Strict })
+        .errors,
+    ).toEqual([]);
     expect(lockOf(e, "a")).toBeUndefined();
   });
 
@@ -160,13 +200,29 @@ describe("assertions (test_prewrite_with_assertion)", () => {
     const e = newEngine();
     mustPut(e, "k", "v", 1n, 2n);
     putPessimisticLock(e, "k", "k", 10n, 10n);
-    const r = pessimisticPrewrite(e, [mut(Op.Put, "k", "x", Assertion.NotExist)], "k", 10n, 10n, PA.DO_PESSIMISTIC_CHECK, {
-      assertionLevel: AssertionLevel.Strict,
-    });
+    const r = pessimisticPrewrite(
+      e,
+      [mut(Op.Put, "k", "x", Assertion.NotExist)],
+      "k",
+      10n,
+      10n,
+      PA.DO_PESSIMISTIC_CHECK,
+      {
+        assertionLevel: AssertionLevel.Strict,
+      },
+    );
     expect(r.errors[0]?.assertionFailed).toMatchObject({ existingStartTs: 1n, existingCommitTs: 2n });
-    const fast = pessimisticPrewrite(e, [mut(Op.Put, "k", "x", Assertion.NotExist)], "k", 10n, 10n, PA.DO_PESSIMISTIC_CHECK, {
-      assertionLevel: AssertionLevel.Fast,
-    });
+    const fast = pessimisticPrewrite(
+      e,
+      [mut(Op.Put, "k", "x", Assertion.NotExist)],
+      "k",
+      10n,
+      10n,
+      PA.DO_PESSIMISTIC_CHECK,
+      {
+        assertionLevel: AssertionLevel.Fast,
+      },
+    );
     expect(fast.errors).toEqual([]);
   });
 });
@@ -175,18 +231,30 @@ describe("async commit and 1PC", () => {
   it("computes min_commit_ts from max_ts, start_ts, for_update_ts and the request (test_async_commit_prewrite_min_commit_ts)", () => {
     const e = newEngine();
     e.store.maxTs.update(41n);
-    const r = mustPrewrite(e, puts("k1", "v1", "k2", "v2"), 10n, { useAsyncCommit: true, secondaries: [b("k2")], maxCommitTs: 50n });
+    const r = mustPrewrite(e, puts("k1", "v1", "k2", "v2"), 10n, {
+      useAsyncCommit: true,
+      secondaries: [b("k2")],
+      maxCommitTs: 50n,
+    });
     expect(r.minCommitTs).toBe(42n);
     expect(lockOf(e, "k1")).toMatchObject({ useAsyncCommit: true, minCommitTs: 42n, secondaries: [b("k2")] });
     expect(lockOf(e, "k2")).toMatchObject({ useAsyncCommit: true, minCommitTs: 42n, secondaries: [] });
     // start_ts and the request's min_commit_ts bound it from below.
-    const r2 = mustPrewrite(e, puts("k3", "v"), 44n, { useAsyncCommit: true, secondaries: [], minCommitTs: 46n });
+    const r2 = mustPrewrite(e, puts("k3", "v"), 44n, {
+      useAsyncCommit: true,
+      secondaries: [],
+      minCommitTs: 46n,
+    });
     expect(r2.minCommitTs).toBe(46n);
     const r3 = mustPrewrite(e, puts("k4", "v"), 47n, { useAsyncCommit: true, secondaries: [] });
     expect(r3.minCommitTs).toBe(48n);
     // A CheckNotExists does not consult max_ts: max(min_commit_ts, start_ts + 1).
     e.store.maxTs.update(100n);
-    const r4 = mustPrewrite(e, [mut(Op.CheckNotExists, "k0")], 60n, { useAsyncCommit: true, secondaries: [], minCommitTs: 61n });
+    const r4 = mustPrewrite(e, [mut(Op.CheckNotExists, "k0")], 60n, {
+      useAsyncCommit: true,
+      secondaries: [],
+      minCommitTs: 61n,
+    });
     expect(r4.minCommitTs).toBe(61n);
   });
 
@@ -209,9 +277,18 @@ describe("async commit and 1PC", () => {
   it("keeps async locks written before the fallback key (test_async_commit_prewrite_check_max_commit_ts)", () => {
     const e = newEngine();
     e.store.maxTs.update(42n);
-    mustPrewrite(e, puts("k1", "v1"), 10n, { useAsyncCommit: true, secondaries: [b("k2")], maxCommitTs: 50n });
+    mustPrewrite(e, puts("k1", "v1"), 10n, {
+      useAsyncCommit: true,
+      secondaries: [b("k2")],
+      maxCommitTs: 50n,
+    });
     e.store.maxTs.update(60n);
-    const r = mustPrewrite(e, puts("k2", "v2"), 10n, { primaryLock: b("k1"), useAsyncCommit: true, secondaries: [], maxCommitTs: 50n });
+    const r = mustPrewrite(e, puts("k2", "v2"), 10n, {
+      primaryLock: b("k1"),
+      useAsyncCommit: true,
+      secondaries: [],
+      maxCommitTs: 50n,
+    });
     expect(r.minCommitTs).toBe(0n);
     expect(lockOf(e, "k1")?.useAsyncCommit).toBe(true);
     expect(lockOf(e, "k2")?.useAsyncCommit).toBe(false);
@@ -233,7 +310,10 @@ describe("async commit and 1PC", () => {
       expect(lockOf(e, "k")).toMatchObject({ startTs: 20n, useOnePc: false });
     }
     expect(rollback(e, ["k"], 20n)).toBeUndefined();
-    const c = mustPrewrite(e, [mut(Op.Put, "k", "v"), mut(Op.CheckNotExists, "non_exist")], 40n, { tryOnePc: true, maxCommitTs: 60n });
+    const c = mustPrewrite(e, [mut(Op.Put, "k", "v"), mut(Op.CheckNotExists, "non_exist")], 40n, {
+      tryOnePc: true,
+      maxCommitTs: 60n,
+    });
     expect(c.onePcCommitTs).toBe(51n);
 
     // A 1PC request failing halfway writes nothing.
@@ -272,10 +352,26 @@ describe("async commit and 1PC", () => {
       maxCommitTs: 100n,
       pessimisticActions: [PA.SKIP_PESSIMISTIC_CHECK, PA.DO_PESSIMISTIC_CHECK],
     };
-    const first = pessimisticPrewrite(e, puts("k1", "v1", "k2", "v2"), "k2", 5n, 5n, PA.DO_PESSIMISTIC_CHECK, req);
+    const first = pessimisticPrewrite(
+      e,
+      puts("k1", "v1", "k2", "v2"),
+      "k2",
+      5n,
+      5n,
+      PA.DO_PESSIMISTIC_CHECK,
+      req,
+    );
     expect(first.errors).toEqual([]);
     e.store.maxTs.update(first.onePcCommitTs + 1n);
-    const again = pessimisticPrewrite(e, puts("k1", "v1", "k2", "v2"), "k2", 5n, 5n, PA.DO_PESSIMISTIC_CHECK, req);
+    const again = pessimisticPrewrite(
+      e,
+      puts("k1", "v1", "k2", "v2"),
+      "k2",
+      5n,
+      5n,
+      PA.DO_PESSIMISTIC_CHECK,
+      req,
+    );
     expect(again.onePcCommitTs).toBe(first.onePcCommitTs);
     expect(writesOf(e, "k1")).toHaveLength(1);
   });
@@ -287,7 +383,12 @@ describe("async commit and 1PC", () => {
     mustCommit(e, ["k"], 5n, 10n);
     const onePc = mustPrewrite(e, puts("k", "v2"), 15n, { tryOnePc: true }).onePcCommitTs;
     mustPut(e, "k", "v3", 20n, 25n);
-    const retry1 = mustPrewrite(e, puts("k", "v1"), 5n, { useAsyncCommit: true, secondaries: [], minCommitTs: 10n, lockTtl: 200n });
+    const retry1 = mustPrewrite(e, puts("k", "v1"), 5n, {
+      useAsyncCommit: true,
+      secondaries: [],
+      minCommitTs: 10n,
+      lockTtl: 200n,
+    });
     expect([retry1.minCommitTs, retry1.onePcCommitTs]).toEqual([10n, 0n]);
     const retry2 = mustPrewrite(e, puts("k", "v2"), 15n, { tryOnePc: true });
     expect([retry2.minCommitTs, retry2.onePcCommitTs]).toEqual([0n, onePc]);
@@ -300,7 +401,13 @@ describe("async commit and 1PC", () => {
     mustCommit(e, ["k1"], 5n, 15n);
     mustPrewrite(e, puts("k1", "v2"), 20n);
     e.store.maxTs.update(20n);
-    const r = mustPrewrite(e, puts("k1", "v1"), 5n, { useAsyncCommit: true, secondaries: [], minCommitTs: 5n, maxCommitTs: 1000n, lockTtl: 2000n });
+    const r = mustPrewrite(e, puts("k1", "v1"), 5n, {
+      useAsyncCommit: true,
+      secondaries: [],
+      minCommitTs: 5n,
+      maxCommitTs: 1000n,
+      lockTtl: 2000n,
+    });
     expect(r.minCommitTs).toBe(15n);
     expect(lockOf(e, "k1")?.startTs).toBe(20n);
   });
@@ -338,7 +445,10 @@ describe("pessimistic prewrite", () => {
   it("turns the pessimistic lock into a prewrite lock, inheriting ttl and min_commit_ts", () => {
     const e = newEngine();
     putPessimisticLock(e, "k", "k", 10n, 12n, 500n, 13n);
-    expect(pessimisticPrewrite(e, puts("k", "v"), "k", 10n, 12n, PA.DO_PESSIMISTIC_CHECK, { lockTtl: 100n }).errors).toEqual([]);
+    expect(
+      pessimisticPrewrite(e, puts("k", "v"), "k", 10n, 12n, PA.DO_PESSIMISTIC_CHECK, { lockTtl: 100n })
+        .errors,
+    ).toEqual([]);
     expect(lockOf(e, "k")).toMatchObject({ lockType: "Put", forUpdateTs: 12n, ttl: 500n, minCommitTs: 13n });
   });
 
@@ -374,14 +484,20 @@ describe("pessimistic prewrite", () => {
     expect(r.errors[0]?.abort).toMatch(/NonLockKeyConflict/);
     // Newer rollback records are not conflicts.
     expect(rollback(e, ["idx2"], 30n)).toBeUndefined();
-    expect(pessimisticPrewrite(e, puts("idx2", "v2"), "row", 10n, 12n, PA.SKIP_PESSIMISTIC_CHECK, retry).errors).toEqual([]);
+    expect(
+      pessimisticPrewrite(e, puts("idx2", "v2"), "row", 10n, 12n, PA.SKIP_PESSIMISTIC_CHECK, retry).errors,
+    ).toEqual([]);
   });
 
   it("DoConstraintCheck reports LazyUniquenessCheck conflicts (test_deferred_constraint_check)", () => {
     const e = newEngine();
     mustPut(e, "k", "v", 15n, 20n);
     const r = pessimisticPrewrite(e, [mut(Op.Insert, "k", "v2")], "p", 10n, 30n, PA.DO_CONSTRAINT_CHECK);
-    expect(r.errors[0]?.conflict).toMatchObject({ startTs: 10n, conflictCommitTs: 20n, reason: WriteConflict_Reason.LazyUniquenessCheck });
+    expect(r.errors[0]?.conflict).toMatchObject({
+      startTs: 10n,
+      conflictCommitTs: 20n,
+      reason: WriteConflict_Reason.LazyUniquenessCheck,
+    });
     const r2 = pessimisticPrewrite(e, [mut(Op.Insert, "k", "v2")], "p", 25n, 30n, PA.DO_CONSTRAINT_CHECK);
     expect(r2.errors[0]?.alreadyExist).toEqual({ key: b("k") });
   });
@@ -456,7 +572,9 @@ describe("rollback records and prewrite", () => {
     expect(c.error).toBeUndefined();
     const rec = commitRecord(e, "k", 5n);
     expect(rec.kind === "single" && isProtectedRollback(rec.write)).toBe(true);
-    expect(prewrite(e, puts("k", "v"), 5n).errors[0]?.conflict?.reason).toBe(WriteConflict_Reason.SelfRolledBack);
+    expect(prewrite(e, puts("k", "v"), 5n).errors[0]?.conflict?.reason).toBe(
+      WriteConflict_Reason.SelfRolledBack,
+    );
     expect(commit(e, ["k"], 5n, 6n)?.txnLockNotFound).toEqual({ key: b("k") });
   });
 });

@@ -2,9 +2,9 @@
 // components/txn_types/src/lock.rs (test_check_ts_conflict, test_check_ts_conflict_rc_check_ts),
 // src/storage/mvcc/reader/point_getter.rs and scanner tests, and src/storage/mod.rs (max_ts).
 import { describe, expect, it } from "vitest";
-import { checkTsConflict } from "../../../../src/cluster/engine/txn/actions/read.js";
 import { MvccError } from "../../../../src/cluster/engine/mvcc/errors.js";
 import { newLock, TS_MAX } from "../../../../src/cluster/engine/mvcc/types.js";
+import { checkTsConflict } from "../../../../src/cluster/engine/txn/actions/read.js";
 import { IsolationLevel, Op, WriteConflict_Reason } from "../../../../src/proto/kvrpcpb.js";
 import {
   b,
@@ -16,8 +16,8 @@ import {
   mustPut,
   mut,
   newEngine,
-  puts,
   putPessimisticLock,
+  puts,
   scanKV,
 } from "./helpers.js";
 
@@ -68,7 +68,12 @@ describe("check_ts_conflict (test_check_ts_conflict)", () => {
 describe("get", () => {
   it("returns the locked error with the full LockInfo", () => {
     const e = newEngine();
-    mustPrewrite(e, puts("p", "v", "s", "v"), 10n, { lockTtl: 1234n, txnSize: 2n, useAsyncCommit: true, secondaries: [b("s")] });
+    mustPrewrite(e, puts("p", "v", "s", "v"), 10n, {
+      lockTtl: 1234n,
+      txnSize: 2n,
+      useAsyncCommit: true,
+      secondaries: [b("s")],
+    });
     const info = mustGetLocked(e, "p", 100n);
     expect(info).toEqual({
       primaryLock: b("p"),
@@ -107,7 +112,10 @@ describe("get", () => {
     const r = e.get({ context: undefined, key: b("k"), version: 30n, needCommitTs: true });
     expect([r.value.toString(), r.commitTs, r.notFound]).toEqual(["v", 20n, false]);
     expect(e.get({ context: undefined, key: b("k"), version: 30n, needCommitTs: false }).commitTs).toBe(0n);
-    expect(e.get({ context: undefined, key: b("none"), version: 30n, needCommitTs: true })).toMatchObject({ notFound: true, commitTs: 0n });
+    expect(e.get({ context: undefined, key: b("none"), version: 30n, needCommitTs: true })).toMatchObject({
+      notFound: true,
+      commitTs: 0n,
+    });
   });
 
   it("resolved_locks bypass and committed_locks read through the lock", () => {
@@ -120,7 +128,12 @@ describe("get", () => {
     expect(mustGet(e, "big", 20n, { committedLocks: [10n] })).toBe("x".repeat(400));
     expect(mustGet(e, "d", 20n, { committedLocks: [10n] })).toBeUndefined();
     // With need_commit_ts the commit ts is unknown through a lock: still locked.
-    const r = e.get({ context: { committedLocks: [10n] } as never, key: b("k"), version: 20n, needCommitTs: true });
+    const r = e.get({
+      context: { committedLocks: [10n] } as never,
+      key: b("k"),
+      version: 20n,
+      needCommitTs: true,
+    });
     expect(r.error?.locked).toBeDefined();
   });
 
@@ -140,7 +153,11 @@ describe("get", () => {
     const e = newEngine();
     mustPut(e, "k", "v", 10n, 20n);
     const r = get(e, "k", 15n, { isolationLevel: IsolationLevel.RCCheckTS });
-    expect(r.error?.conflict).toMatchObject({ startTs: 15n, conflictCommitTs: 20n, reason: WriteConflict_Reason.RcCheckTs });
+    expect(r.error?.conflict).toMatchObject({
+      startTs: 15n,
+      conflictCommitTs: 20n,
+      reason: WriteConflict_Reason.RcCheckTs,
+    });
     expect(mustGet(e, "k", 25n, { isolationLevel: IsolationLevel.RCCheckTS })).toBe("v");
   });
 
@@ -149,9 +166,16 @@ describe("get", () => {
     mustPut(e, "a", "va", 1n, 2n);
     mustPut(e, "c", "vc", 1n, 3n);
     mustPrewrite(e, puts("b", "vb"), 5n);
-    const r = e.batchGet({ context: undefined, keys: [b("c"), b("missing"), b("b"), b("a")], version: 10n, needCommitTs: true });
+    const r = e.batchGet({
+      context: undefined,
+      keys: [b("c"), b("missing"), b("b"), b("a")],
+      version: 10n,
+      needCommitTs: true,
+    });
     expect(r.error).toBeUndefined();
-    expect(r.pairs.map((p) => [p.key.toString(), p.value.toString(), p.commitTs, p.error?.locked?.key.toString()])).toEqual([
+    expect(
+      r.pairs.map((p) => [p.key.toString(), p.value.toString(), p.commitTs, p.error?.locked?.key.toString()]),
+    ).toEqual([
       ["c", "vc", 3n, undefined],
       ["", "", 0n, "b"],
       ["a", "va", 2n, undefined],
@@ -165,28 +189,101 @@ describe("scan", () => {
     for (const k of ["a", "b", "c", "d"]) mustPut(e, k, `v${k}`, 1n, 2n);
     mustPrewrite(e, puts("b", "x"), 5n);
     mustPrewrite(e, puts("bb", "x"), 5n, { primaryLock: b("b") });
-    const r = e.scan({ context: undefined, startKey: b("a"), endKey: b(""), limit: 3, version: 10n, keyOnly: false, reverse: false, sampleStep: 0 });
-    expect(r.pairs.map((p) => (p.error ? `!${p.error.locked?.key}` : p.key.toString()))).toEqual(["a", "!b", "!bb"]);
-    const rev = e.scan({ context: undefined, startKey: b("z"), endKey: b(""), limit: 3, version: 10n, keyOnly: false, reverse: true, sampleStep: 0 });
-    expect(rev.pairs.map((p) => (p.error ? `!${p.error.locked?.key}` : p.key.toString()))).toEqual(["d", "c", "!bb"]);
+    const r = e.scan({
+      context: undefined,
+      startKey: b("a"),
+      endKey: b(""),
+      limit: 3,
+      version: 10n,
+      keyOnly: false,
+      reverse: false,
+      sampleStep: 0,
+    });
+    expect(r.pairs.map((p) => (p.error ? `!${p.error.locked?.key}` : p.key.toString()))).toEqual([
+      "a",
+      "!b",
+      "!bb",
+    ]);
+    const rev = e.scan({
+      context: undefined,
+      startKey: b("z"),
+      endKey: b(""),
+      limit: 3,
+      version: 10n,
+      keyOnly: false,
+      reverse: true,
+      sampleStep: 0,
+    });
+    expect(rev.pairs.map((p) => (p.error ? `!${p.error.locked?.key}` : p.key.toString()))).toEqual([
+      "d",
+      "c",
+      "!bb",
+    ]);
     // RC skips the lock check.
-    expect(scanKV(e, "a", "", 10, 10n, { ctx: { isolationLevel: IsolationLevel.RC } })).toEqual(["a", "va", "b", "vb", "c", "vc", "d", "vd"]);
+    expect(scanKV(e, "a", "", 10, 10n, { ctx: { isolationLevel: IsolationLevel.RC } })).toEqual([
+      "a",
+      "va",
+      "b",
+      "vb",
+      "c",
+      "vc",
+      "d",
+      "vd",
+    ]);
   });
 
   it("key_only, sample_step and the region range", () => {
     const e = newEngine();
     for (const k of ["a", "b", "c", "d", "e"]) mustPut(e, k, `v${k}`, 1n, 2n);
-    expect(scanKV(e, "", "", 10, 5n, { keyOnly: true })).toEqual(["a", "", "b", "", "c", "", "d", "", "e", ""]);
-    const sampled = e.scan({ context: undefined, startKey: b(""), endKey: b(""), limit: 10, version: 5n, keyOnly: false, reverse: false, sampleStep: 2 });
+    expect(scanKV(e, "", "", 10, 5n, { keyOnly: true })).toEqual([
+      "a",
+      "",
+      "b",
+      "",
+      "c",
+      "",
+      "d",
+      "",
+      "e",
+      "",
+    ]);
+    const sampled = e.scan({
+      context: undefined,
+      startKey: b(""),
+      endKey: b(""),
+      limit: 10,
+      version: 5n,
+      keyOnly: false,
+      reverse: false,
+      sampleStep: 2,
+    });
     expect(sampled.pairs.map((p) => p.key.toString())).toEqual(["a", "c", "e"]);
     const region = { start: b("b"), end: b("d") };
     const inRegion = e.scan(
-      { context: undefined, startKey: b("a"), endKey: b(""), limit: 10, version: 5n, keyOnly: false, reverse: false, sampleStep: 0 },
+      {
+        context: undefined,
+        startKey: b("a"),
+        endKey: b(""),
+        limit: 10,
+        version: 5n,
+        keyOnly: false,
+        reverse: false,
+        sampleStep: 0,
+      },
       region,
     );
     expect(inRegion.pairs.map((p) => p.key.toString())).toEqual(["b", "c"]);
     const revRegion = e.scan(
-      { context: undefined, startKey: b(""), endKey: b(""), limit: 10, version: 5n, keyOnly: false, reverse: true, sampleStep: 0 },
+      {
+        context: undefined,
+        startKey: b(""),
+        endKey: b(""),
+        limit: 10,
+        version: 5n,
+        keyOnly: false,
+        reverse: true,
+        sampleStep: 0,
+      },
       region,
     );
     expect(revRegion.pairs.map((p) => p.key.toString())).toEqual(["c", "b"]);

@@ -14,8 +14,8 @@ import {
   mustPrewrite,
   mut,
   newEngine,
-  puts,
   putPessimisticLock,
+  puts,
   rollback,
   writesOf,
 } from "./helpers.js";
@@ -28,10 +28,16 @@ function checkSecondary(e: Engine, keys: string[], startTs: bigint) {
 
 function protectedRollbackAt(e: Engine, key: string, startTs: bigint) {
   const rec = commitRecord(e, key, startTs);
-  expect(rec.kind === "single" && rec.write.writeType === "Rollback" && isProtectedRollback(rec.write)).toBe(true);
+  expect(rec.kind === "single" && rec.write.writeType === "Rollback" && isProtectedRollback(rec.write)).toBe(
+    true,
+  );
 }
 
-function resolve(e: Engine, req: { start?: bigint; commit?: bigint; keys?: string[]; infos?: [bigint, bigint][] }, range?: { start: Buffer; end: Buffer }) {
+function resolve(
+  e: Engine,
+  req: { start?: bigint; commit?: bigint; keys?: string[]; infos?: [bigint, bigint][] },
+  range?: { start: Buffer; end: Buffer },
+) {
   return e.resolveLock(
     {
       context: undefined,
@@ -47,17 +53,35 @@ function resolve(e: Engine, req: { start?: bigint; commit?: bigint; keys?: strin
 }
 
 function heartBeat(e: Engine, key: string, startTs: bigint, ttl: bigint, minCommitTs = 0n) {
-  return e.txnHeartBeat({ context: undefined, primaryLock: b(key), startVersion: startTs, adviseLockTtl: ttl, minCommitTs, isTxnFile: false });
+  return e.txnHeartBeat({
+    context: undefined,
+    primaryLock: b(key),
+    startVersion: startTs,
+    adviseLockTtl: ttl,
+    minCommitTs,
+    isTxnFile: false,
+  });
 }
 
-function scanLock(e: Engine, maxTs: bigint, start = "", end = "", limit = 0, range?: { start: Buffer; end: Buffer }) {
-  return e.scanLock({ context: undefined, maxVersion: maxTs, startKey: b(start), endKey: b(end), limit }, range).locks;
+function scanLock(
+  e: Engine,
+  maxTs: bigint,
+  start = "",
+  end = "",
+  limit = 0,
+  range?: { start: Buffer; end: Buffer },
+) {
+  return e.scanLock(
+    { context: undefined, maxVersion: maxTs, startKey: b(start), endKey: b(end), limit },
+    range,
+  ).locks;
 }
 
 describe("check_secondary_locks (test_check_async_commit_secondary_locks)", () => {
   it("reports committed, rolled back and locked secondaries", () => {
     const e = newEngine();
-    const lockAt = (startTs: bigint) => mustPrewrite(e, [mut(Op.Lock, "k1")], startTs, { primaryLock: b("key") });
+    const lockAt = (startTs: bigint) =>
+      mustPrewrite(e, [mut(Op.Lock, "k1")], startTs, { primaryLock: b("key") });
     lockAt(1n);
     mustCommit(e, ["k1"], 1n, 3n);
     expect(rollback(e, ["k1"], 5n)).toBeUndefined();
@@ -78,7 +102,9 @@ describe("check_secondary_locks (test_check_async_commit_secondary_locks)", () =
     // A prewrite lock is reported.
     lockAt(13n);
     const locked = checkSecondary(e, ["k1"], 13n);
-    expect(locked.locks).toEqual([expect.objectContaining({ key: b("k1"), primaryLock: b("key"), lockVersion: 13n, lockType: Op.Lock })]);
+    expect(locked.locks).toEqual([
+      expect.objectContaining({ key: b("k1"), primaryLock: b("key"), lockVersion: 13n, lockType: Op.Lock }),
+    ]);
     expect(lockOf(e, "k1")?.startTs).toBe(13n);
     mustCommit(e, ["k1"], 13n, 15n);
     expect(checkSecondary(e, ["k1"], 14n)).toMatchObject({ locks: [], commitTs: 0n });
@@ -139,7 +165,11 @@ describe("resolve_lock", () => {
   it("resolves more than one batch of locks", () => {
     const e = newEngine();
     const keys = Array.from({ length: 600 }, (_, i) => `k${String(i).padStart(4, "0")}`);
-    mustPrewrite(e, keys.flatMap((k) => [mut(Op.Put, k, "v")]), 10n);
+    mustPrewrite(
+      e,
+      keys.flatMap((k) => [mut(Op.Put, k, "v")]),
+      10n,
+    );
     expect(resolve(e, { start: 10n, commit: 11n }).error).toBeUndefined();
     expect(scanLock(e, 100n)).toEqual([]);
     expect(mustGet(e, "k0599", 11n)).toBe("v");
@@ -222,7 +252,11 @@ describe("scan_lock", () => {
     expect(keys(scanLock(e, 100n, "a", "c"))).toEqual(["a", "b"]);
     expect(keys(scanLock(e, 100n, "", "", 2))).toEqual(["a", "b"]);
     expect(keys(scanLock(e, 100n, "", "", 0, { start: b("b"), end: b("d") }))).toEqual(["b", "c"]);
-    expect(scanLock(e, 100n)[3]).toMatchObject({ lockType: Op.PessimisticLock, lockForUpdateTs: 7n, primaryLock: b("d") });
+    expect(scanLock(e, 100n)[3]).toMatchObject({
+      lockType: Op.PessimisticLock,
+      lockForUpdateTs: 7n,
+      primaryLock: b("d"),
+    });
     // GC's scan pushes max_ts.
     expect(e.store.maxTs.value).toBe(100n);
   });

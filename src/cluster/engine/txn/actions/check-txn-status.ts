@@ -3,7 +3,7 @@
 import { MvccError } from "../../mvcc/errors.js";
 import type { MvccReader } from "../../mvcc/reader.js";
 import type { MvccTxn } from "../../mvcc/txn.js";
-import { type Lock, isPessimisticLock, lockToLockInfo } from "../../mvcc/types.js";
+import { isPessimisticLock, type Lock, lockToLockInfo } from "../../mvcc/types.js";
 import {
   checkDeterminedTxnStatus,
   checkTxnStatusMissingLock,

@@ -1,6 +1,6 @@
 // Semantics follow tikv src/storage/txn/actions/cleanup.rs.
 import { MvccError } from "../../mvcc/errors.js";
-import { type MvccReader, loadLockWithPending } from "../../mvcc/reader.js";
+import { loadLockWithPending, type MvccReader } from "../../mvcc/reader.js";
 import type { MvccTxn } from "../../mvcc/txn.js";
 import { isPessimisticTxn, lockToLockInfo } from "../../mvcc/types.js";
 import { checkTxnStatusMissingLock, rollbackLock } from "./rollback.js";

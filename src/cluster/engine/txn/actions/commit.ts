@@ -1,9 +1,9 @@
 // Semantics follow tikv src/storage/txn/actions/commit.rs.
 import { CommitRole } from "../../../../proto/kvrpcpb.js";
 import { MvccError } from "../../mvcc/errors.js";
-import { type MvccReader, loadLockWithPending } from "../../mvcc/reader.js";
+import { loadLockWithPending, type MvccReader } from "../../mvcc/reader.js";
 import type { MvccTxn } from "../../mvcc/txn.js";
-import { type Write, isPessimisticTxn, newWrite, writeTypeFromLockType } from "../../mvcc/types.js";
+import { isPessimisticTxn, newWrite, type Write, writeTypeFromLockType } from "../../mvcc/types.js";
 
 /**
  * Commits the txn (txn.startTs) on key at commitTs. Idempotent when the key is already
@@ -39,7 +39,8 @@ export function commit(
     return;
   }
   let write: Write = { ...newWrite(writeType, txn.startTs, lock.shortValue), txnSource: lock.txnSource };
-  if (lock.rollbackTs.includes(commitTs)) write = { ...write, hasOverlappedRollback: true, gcFence: undefined };
+  if (lock.rollbackTs.includes(commitTs))
+    write = { ...write, hasOverlappedRollback: true, gcFence: undefined };
   txn.putWrite(key, commitTs, write);
   txn.unlockKey(key, isPessimisticTxn(lock), commitTs);
 }

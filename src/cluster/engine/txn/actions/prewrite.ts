@@ -15,15 +15,15 @@ import type { MaxTsTracker } from "../../mvcc/max-ts.js";
 import type { MvccReader } from "../../mvcc/reader.js";
 import type { MvccTxn } from "../../mvcc/txn.js";
 import {
+  isPessimisticLock,
+  isShortValue,
   type Lock,
   type LockType,
+  lockToLockInfo,
+  newLock,
   TS_MAX,
   type Write,
   type WriteVersion,
-  isPessimisticLock,
-  isShortValue,
-  lockToLockInfo,
-  newLock,
 } from "../../mvcc/types.js";
 import { maxTs } from "./ts.js";
 
@@ -85,27 +85,55 @@ class PrewriteMutation {
     this.minCommitTs = props.minCommitTs;
     switch (m.op) {
       case Op.Put:
-        [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = ["Put", m.value, false, false];
+        [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = [
+          "Put",
+          m.value,
+          false,
+          false,
+        ];
         break;
       case Op.Insert:
         [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = ["Put", m.value, true, false];
         break;
       case Op.Del:
-        [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = ["Delete", undefined, false, false];
+        [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = [
+          "Delete",
+          undefined,
+          false,
+          false,
+        ];
         break;
       case Op.Lock:
-        [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = ["Lock", undefined, false, false];
+        [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = [
+          "Lock",
+          undefined,
+          false,
+          false,
+        ];
         break;
       case Op.CheckNotExists:
-        [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = [undefined, undefined, true, true];
+        [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = [
+          undefined,
+          undefined,
+          true,
+          true,
+        ];
         break;
       default:
-        throw new MvccError({ kind: "Other", message: `mismatch Op in prewrite mutations: ${Op[m.op] ?? m.op}` });
+        throw new MvccError({
+          kind: "Other",
+          message: `mismatch Op in prewrite mutations: ${Op[m.op] ?? m.op}`,
+        });
     }
   }
 
   private fail(reason: PessimisticLockNotFoundReason): never {
-    throw new MvccError({ kind: "PessimisticLockNotFound", startTs: this.props.startTs, key: this.key, reason });
+    throw new MvccError({
+      kind: "PessimisticLockNotFound",
+      startTs: this.props.startTs,
+      key: this.key,
+      reason,
+    });
   }
 
   private writeConflict(write: Write, commitTs: bigint, reason: WriteConflict_Reason): never {
@@ -150,7 +178,12 @@ class PrewriteMutation {
     }
     if (isPessimisticLock(lock)) {
       if (!isPessimisticTxn(this.props)) {
-        throw new MvccError({ kind: "LockTypeNotMatch", startTs: this.props.startTs, key: this.key, pessimistic: true });
+        throw new MvccError({
+          kind: "LockTypeNotMatch",
+          startTs: this.props.startTs,
+          key: this.key,
+          pessimistic: true,
+        });
       }
       if (expectedForUpdateTs !== undefined && lock.forUpdateTs !== expectedForUpdateTs) {
         this.fail("LockForUpdateTsMismatch");
@@ -202,7 +235,8 @@ class PrewriteMutation {
     let w = prev;
     // A record carrying a GC fence found as the latest version is already deleted.
     if (loaded && w && w.write.gcFence !== undefined && w.write.gcFence !== 0n) w = undefined;
-    const needReload = !loaded || (w !== undefined && w.write.writeType !== "Put" && w.write.writeType !== "Delete");
+    const needReload =
+      !loaded || (w !== undefined && w.write.writeType !== "Put" && w.write.writeType !== "Delete");
     if (needReload) {
       w = reader.getWrite(this.key, w ? w.commitTs : TS_MAX, this.props.startTs);
     }
@@ -227,7 +261,13 @@ class PrewriteMutation {
   }
 
   /** Writes the lock (or keeps it aside for 1PC); returns the key's min_commit_ts for async/1PC. */
-  writeLock(txn: MvccTxn, maxTsTracker: MaxTsTracker, status: LockStatus, isNewLock: boolean, generation: bigint): bigint {
+  writeLock(
+    txn: MvccTxn,
+    maxTsTracker: MaxTsTracker,
+    status: LockStatus,
+    isNewLock: boolean,
+    generation: bigint,
+  ): bigint {
     const props = this.props;
     let tryOnePc = props.commitKind.type === "1pc";
     const forUpdateTs =
@@ -244,9 +284,17 @@ class PrewriteMutation {
     let tooLarge: MvccError | undefined;
     if (useAsyncCommit || tryOnePc) {
       const maxCommitTs = props.commitKind.type === "2pc" ? 0n : props.commitKind.maxCommitTs;
-      const candidate = maxTs(maxTs(maxTs(maxTsTracker.value, props.startTs), forUpdateTsOf(props)) + 1n, minCommitTs);
+      const candidate = maxTs(
+        maxTs(maxTs(maxTsTracker.value, props.startTs), forUpdateTsOf(props)) + 1n,
+        minCommitTs,
+      );
       if (maxCommitTs !== 0n && candidate > maxCommitTs) {
-        tooLarge = new MvccError({ kind: "CommitTsTooLarge", startTs: props.startTs, minCommitTs: candidate, maxCommitTs });
+        tooLarge = new MvccError({
+          kind: "CommitTsTooLarge",
+          startTs: props.startTs,
+          minCommitTs: candidate,
+          maxCommitTs,
+        });
         tryOnePc = false;
         useAsyncCommit = false;
         secondaries = [];

@@ -2,9 +2,9 @@
 // (check_ts_conflict), src/storage/mvcc/reader/point_getter.rs and scanner/{forward,backward}.rs.
 import { IsolationLevel, WriteConflict_Reason } from "../../../../proto/kvrpcpb.js";
 import { MvccError } from "../../mvcc/errors.js";
-import { type StoreKey, rawKey, storeKey } from "../../mvcc/key.js";
+import { rawKey, type StoreKey, storeKey } from "../../mvcc/key.js";
 import type { MvccReader } from "../../mvcc/reader.js";
-import { type Lock, TS_MAX, isPessimisticLock, lockToLockInfo } from "../../mvcc/types.js";
+import { isPessimisticLock, type Lock, lockToLockInfo, TS_MAX } from "../../mvcc/types.js";
 
 /** How a read treats locks. */
 export interface ReadOptions {
@@ -33,7 +33,13 @@ export function needCheckLocks(iso: IsolationLevel): boolean {
  * min_commit_ts <= ts block, unless bypassed; at ts == max the primary of a non-async,
  * non-1PC txn is ignored. RCCheckTS: any Put/Delete lock is a RcCheckTs write conflict.
  */
-export function checkTsConflict(lock: Lock, key: Buffer, ts: bigint, bypass: ReadonlySet<bigint>, iso: IsolationLevel): void {
+export function checkTsConflict(
+  lock: Lock,
+  key: Buffer,
+  ts: bigint,
+  bypass: ReadonlySet<bigint>,
+  iso: IsolationLevel,
+): void {
   if (iso === IsolationLevel.SI) {
     if (lock.startTs > ts || lock.lockType === "Lock" || isPessimisticLock(lock)) return;
     if (lock.minCommitTs > ts) return;
@@ -57,7 +63,12 @@ export function checkTsConflict(lock: Lock, key: Buffer, ts: bigint, bypass: Rea
 }
 
 /** Value written by a lock of a txn known to be committed (Put) or undefined (Delete). */
-function readThroughLock(reader: MvccReader, key: Buffer, lock: Lock, keyOnly: boolean): ReadValue | undefined {
+function readThroughLock(
+  reader: MvccReader,
+  key: Buffer,
+  lock: Lock,
+  keyOnly: boolean,
+): ReadValue | undefined {
   if (lock.lockType === "Delete") return undefined;
   if (keyOnly) return { value: Buffer.alloc(0), commitTs: 0n };
   if (lock.shortValue !== undefined) return { value: lock.shortValue, commitTs: 0n };
@@ -79,7 +90,12 @@ export function pointGet(
   return readKey(reader, storeKey(key), key, opts, !loadCommitTs);
 }
 
-function loadVisible(reader: MvccReader, sk: StoreKey, key: Buffer, opts: ReadOptions): ReadValue | undefined {
+function loadVisible(
+  reader: MvccReader,
+  sk: StoreKey,
+  key: Buffer,
+  opts: ReadOptions,
+): ReadValue | undefined {
   if (opts.isolation === IsolationLevel.RCCheckTS) {
     const newest = reader.writesOf(sk)[0];
     if (newest && newest.commitTs > opts.ts) {
@@ -203,7 +219,11 @@ function* userKeys(
 
 interface KeyedTree {
   keys(from?: StoreKey): IterableIterator<StoreKey>;
-  entriesReversed(highest?: StoreKey, reuse?: undefined, skipHighest?: boolean): IterableIterator<[StoreKey, unknown]>;
+  entriesReversed(
+    highest?: StoreKey,
+    reuse?: undefined,
+    skipHighest?: boolean,
+  ): IterableIterator<[StoreKey, unknown]>;
 }
 
 function* ascKeys(tree: KeyedTree, lo: StoreKey, hi: StoreKey | undefined): Generator<StoreKey> {

@@ -4,7 +4,7 @@
 import { MvccError } from "../../mvcc/errors.js";
 import type { MvccReader } from "../../mvcc/reader.js";
 import type { MvccTxn } from "../../mvcc/txn.js";
-import { type Lock, type Write, isProtectedRollback, newRollback } from "../../mvcc/types.js";
+import { isProtectedRollback, type Lock, newRollback, type Write } from "../../mvcc/types.js";
 import type { TxnStatus } from "./txn-status.js";
 
 /** What to do when the expected lock is missing (tikv MissingLockAction). */
@@ -26,7 +26,9 @@ export function makeRollback(
   overlapped: { write: Write; gcFence: bigint } | undefined,
 ): Write | undefined {
   if (overlapped) {
-    return isProtected ? { ...overlapped.write, hasOverlappedRollback: true, gcFence: overlapped.gcFence } : undefined;
+    return isProtected
+      ? { ...overlapped.write, hasOverlappedRollback: true, gcFence: overlapped.gcFence }
+      : undefined;
   }
   return newRollback(startTs, isProtected);
 }
@@ -71,7 +73,11 @@ export function rollbackLock(
 }
 
 /** The txn's status if its commit or rollback record exists on key; undefined otherwise. Read-only. */
-export function checkDeterminedTxnStatus(reader: MvccReader, key: Buffer, startTs: bigint): TxnStatus | undefined {
+export function checkDeterminedTxnStatus(
+  reader: MvccReader,
+  key: Buffer,
+  startTs: bigint,
+): TxnStatus | undefined {
   const record = reader.getTxnCommitRecord(key, startTs);
   switch (record.kind) {
     case "single":

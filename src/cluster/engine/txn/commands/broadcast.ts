@@ -3,7 +3,10 @@ import { type BroadcastTxnStatusRequest, BroadcastTxnStatusResponse } from "../.
 import type { EngineContext } from "../context.js";
 
 /** Records the broadcast states (committed / rolled back / ongoing with min_commit_ts) in the cache. */
-export function broadcastTxnStatus(ec: EngineContext, req: BroadcastTxnStatusRequest): BroadcastTxnStatusResponse {
+export function broadcastTxnStatus(
+  ec: EngineContext,
+  req: BroadcastTxnStatusRequest,
+): BroadcastTxnStatusResponse {
   for (const s of req.txnStatus) {
     if (s.commitTs !== 0n) ec.committed.upsert(s.startTs, { kind: "committed", commitTs: s.commitTs });
     else if (s.rolledBack) ec.committed.upsert(s.startTs, { kind: "rolledBack" });

@@ -1,12 +1,16 @@
 // KvCheckSecondaryLocks (async-commit resolution). Semantics follow
 // tikv src/storage/txn/commands/check_secondary_locks.rs.
-import { type CheckSecondaryLocksRequest, CheckSecondaryLocksResponse, type LockInfo } from "../../../../proto/kvrpcpb.js";
+import {
+  type CheckSecondaryLocksRequest,
+  CheckSecondaryLocksResponse,
+  type LockInfo,
+} from "../../../../proto/kvrpcpb.js";
 import { toKeyError } from "../../mvcc/errors.js";
 import type { MvccReader } from "../../mvcc/reader.js";
 import { MvccTxn } from "../../mvcc/txn.js";
-import { type Lock, type Write, isPessimisticLock, lockToLockInfo } from "../../mvcc/types.js";
+import { isPessimisticLock, type Lock, lockToLockInfo, type Write } from "../../mvcc/types.js";
 import { collapsePrevRollback, makeRollback } from "../actions/rollback.js";
-import { type EngineContext, applyTxn } from "../context.js";
+import { applyTxn, type EngineContext } from "../context.js";
 
 type SecondaryStatus =
   | { kind: "locked"; lock: Lock }
@@ -25,7 +29,9 @@ function determined(reader: MvccReader, key: Buffer, startTs: bigint): Checked {
   if (record.kind === "single") {
     return {
       status:
-        record.write.writeType === "Rollback" ? { kind: "rolledBack" } : { kind: "committed", commitTs: record.commitTs },
+        record.write.writeType === "Rollback"
+          ? { kind: "rolledBack" }
+          : { kind: "committed", commitTs: record.commitTs },
       needRollback: false,
     };
   }
@@ -58,7 +64,10 @@ function fromLock(txn: MvccTxn, reader: MvccReader, lock: Lock, key: Buffer): Ch
  * (committed) or nothing (rolled back, after writing a protected rollback so the txn can
  * never commit this key later).
  */
-export function checkSecondaryLocks(ec: EngineContext, req: CheckSecondaryLocksRequest): CheckSecondaryLocksResponse {
+export function checkSecondaryLocks(
+  ec: EngineContext,
+  req: CheckSecondaryLocksRequest,
+): CheckSecondaryLocksResponse {
   // A commit must not overwrite the protected rollback this may write.
   ec.store.maxTs.update(req.startVersion);
   const txn = new MvccTxn(req.startVersion);
@@ -99,7 +108,8 @@ export function checkSecondaryLocks(ec: EngineContext, req: CheckSecondaryLocksR
     txn,
     final?.kind === "committed" ? { startTs: req.startVersion, commitTs: final.commitTs } : undefined,
   );
-  if (final?.kind === "committed") return CheckSecondaryLocksResponse.fromPartial({ commitTs: final.commitTs });
+  if (final?.kind === "committed")
+    return CheckSecondaryLocksResponse.fromPartial({ commitTs: final.commitTs });
   if (final?.kind === "rolledBack") return CheckSecondaryLocksResponse.fromPartial({});
   return CheckSecondaryLocksResponse.fromPartial({ locks });
 }

@@ -8,7 +8,7 @@ import { checkTxnStatusLockExists } from "../actions/check-txn-status.js";
 import { checkTxnStatusMissingLock, missingLockActionFor } from "../actions/rollback.js";
 import { isMaxTs } from "../actions/ts.js";
 import type { TxnStatus } from "../actions/txn-status.js";
-import { type EngineContext, applyTxn } from "../context.js";
+import { applyTxn, type EngineContext } from "../context.js";
 
 /** The response TiKV sends for a txn status. */
 export function txnStatusResponse(status: TxnStatus): CheckTxnStatusResponse {
@@ -70,6 +70,10 @@ export function checkTxnStatus(ec: EngineContext, req: CheckTxnStatusRequest): C
   } catch (e) {
     return CheckTxnStatusResponse.fromPartial({ error: toKeyError(e) });
   }
-  applyTxn(ec, txn, status.kind === "Committed" ? { startTs: req.lockTs, commitTs: status.commitTs } : undefined);
+  applyTxn(
+    ec,
+    txn,
+    status.kind === "Committed" ? { startTs: req.lockTs, commitTs: status.commitTs } : undefined,
+  );
   return txnStatusResponse(status);
 }

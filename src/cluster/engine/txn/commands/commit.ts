@@ -3,7 +3,7 @@ import { type CommitRequest, CommitResponse, KeyError } from "../../../../proto/
 import { toKeyError } from "../../mvcc/errors.js";
 import { MvccTxn } from "../../mvcc/txn.js";
 import { commit as commitKey } from "../actions/commit.js";
-import { type EngineContext, applyTxn } from "../context.js";
+import { applyTxn, type EngineContext } from "../context.js";
 
 /** KvCommit: all keys or nothing; commit_version must exceed start_version. */
 export function commit(ec: EngineContext, req: CommitRequest): CommitResponse {

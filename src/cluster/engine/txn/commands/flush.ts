@@ -9,8 +9,8 @@ import {
 } from "../../../../proto/kvrpcpb.js";
 import { MvccError, toKeyError } from "../../mvcc/errors.js";
 import { MvccTxn } from "../../mvcc/txn.js";
-import { type TransactionProperties, prewriteOne } from "../actions/prewrite.js";
-import { type EngineContext, applyTxn } from "../context.js";
+import { prewriteOne, type TransactionProperties } from "../actions/prewrite.js";
+import { applyTxn, type EngineContext } from "../context.js";
 
 /** Largest u64: Flush's txn_size is unknown, so it is reported as huge (no resolve-lock-lite). */
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
@@ -18,7 +18,10 @@ const U64_MAX = 0xffff_ffff_ffff_ffffn;
 /** KvFlush: errors per locked key; other errors fail the whole request. */
 export function flush(ec: EngineContext, req: FlushRequest): FlushResponse {
   if (req.generation === 0n) {
-    const e = new MvccError({ kind: "Other", message: "generation should be greater than 0 for Flush requests" });
+    const e = new MvccError({
+      kind: "Other",
+      message: "generation should be greater than 0 for Flush requests",
+    });
     return FlushResponse.fromPartial({ errors: [toKeyError(e)] });
   }
   const props: TransactionProperties = {

@@ -5,20 +5,26 @@ import { type DeleteRangeRequest, DeleteRangeResponse } from "../../../../proto/
 import { rawKey } from "../../mvcc/key.js";
 import { MvccTxn } from "../../mvcc/txn.js";
 import type { WriteVersion } from "../../mvcc/types.js";
-import { type EngineContext, type KeyRangeLimit, applyTxn, clampRange } from "../context.js";
+import { applyTxn, clampRange, type EngineContext, type KeyRangeLimit } from "../context.js";
 
 /**
  * GC of one key below safePoint: keeps every version newer than the safe point and the latest
  * Put at or below it; removes Lock/Rollback records down to that Put and everything older;
  * a latest Delete at or below the safe point is removed too. Locks are untouched.
  */
-export function gcKey(txn: MvccTxn, key: Buffer, versions: readonly WriteVersion[], safePoint: bigint): number {
+export function gcKey(
+  txn: MvccTxn,
+  key: Buffer,
+  versions: readonly WriteVersion[],
+  safePoint: bigint,
+): number {
   let state: "rewind" | "removeIdempotent" | "removeAll" = "rewind";
   let latestDelete: WriteVersion | undefined;
   let deleted = 0;
   const drop = (v: WriteVersion): void => {
     txn.deleteWrite(key, v.commitTs);
-    if (v.write.writeType === "Put" && v.write.shortValue === undefined) txn.deleteValue(key, v.write.startTs);
+    if (v.write.writeType === "Put" && v.write.shortValue === undefined)
+      txn.deleteValue(key, v.write.startTs);
     deleted++;
   };
   for (const v of versions) {
@@ -55,7 +61,11 @@ export function gc(ec: EngineContext, safePoint: bigint, range?: KeyRangeLimit):
 }
 
 /** KvDeleteRange: physically deletes every CF in [start_key, end_key) ∩ region, unless notify_only. */
-export function deleteRange(ec: EngineContext, req: DeleteRangeRequest, range?: KeyRangeLimit): DeleteRangeResponse {
+export function deleteRange(
+  ec: EngineContext,
+  req: DeleteRangeRequest,
+  range?: KeyRangeLimit,
+): DeleteRangeResponse {
   if (!req.notifyOnly) {
     const r = clampRange(req.startKey, req.endKey, range);
     ec.store.destroyRange(r.start, r.end);

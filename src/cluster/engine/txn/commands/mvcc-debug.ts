@@ -11,7 +11,7 @@ import {
 } from "../../../../proto/kvrpcpb.js";
 import { rawKey } from "../../mvcc/key.js";
 import type { MvccReader } from "../../mvcc/reader.js";
-import { type WriteType, lockTypeToOp } from "../../mvcc/types.js";
+import { lockTypeToOp, type WriteType } from "../../mvcc/types.js";
 import type { EngineContext } from "../context.js";
 
 const WRITE_OP: Record<WriteType, Op> = { Put: Op.Put, Delete: Op.Del, Lock: Op.Lock, Rollback: Op.Rollback };

@@ -3,16 +3,16 @@
 // src/storage/txn/actions/common.rs (check_committed_record_on_err).
 import {
   type KeyError,
-  type PrewriteRequest,
   PrewriteRequest_PessimisticAction as PessimisticAction,
+  type PrewriteRequest,
   PrewriteResponse,
 } from "../../../../proto/kvrpcpb.js";
 import { MvccError, toKeyError } from "../../mvcc/errors.js";
 import type { MvccReader } from "../../mvcc/reader.js";
 import { MvccTxn } from "../../mvcc/txn.js";
 import { newWrite, writeTypeFromLockType } from "../../mvcc/types.js";
-import { type TransactionProperties, prewriteOne } from "../actions/prewrite.js";
-import { type EngineContext, applyTxn } from "../context.js";
+import { prewriteOne, type TransactionProperties } from "../actions/prewrite.js";
+import { applyTxn, type EngineContext } from "../context.js";
 
 /** Undo of 1PC for the keys already handled: turn their kept-aside locks into real locks. */
 function fallback1pcLocks(txn: MvccTxn): void {
@@ -26,7 +26,10 @@ function handle1pcLocks(txn: MvccTxn, commitTs: bigint): void {
   for (const { key, lock, removePessimisticLock } of txn.locksFor1pc.splice(0)) {
     const type = writeTypeFromLockType(lock.lockType);
     if (type === undefined) continue;
-    txn.putWrite(key, commitTs, { ...newWrite(type, txn.startTs, lock.shortValue), txnSource: lock.txnSource });
+    txn.putWrite(key, commitTs, {
+      ...newWrite(type, txn.startTs, lock.shortValue),
+      txnSource: lock.txnSource,
+    });
     if (removePessimisticLock) txn.unlockKey(key, true, commitTs);
   }
 }
@@ -72,7 +75,8 @@ export function prewrite(ec: EngineContext, req: PrewriteRequest): PrewriteRespo
     isTxnFile: false,
   };
   const expectedForUpdateTs = new Map<number, bigint>();
-  if (isPessimistic) for (const c of req.forUpdateTsConstraints) expectedForUpdateTs.set(c.index, c.expectedForUpdateTs);
+  if (isPessimistic)
+    for (const c of req.forUpdateTsConstraints) expectedForUpdateTs.set(c.index, c.expectedForUpdateTs);
 
   const txn = new MvccTxn(req.startVersion);
   const reader = ec.reader;
@@ -96,7 +100,11 @@ export function prewrite(ec: EngineContext, req: PrewriteRequest): PrewriteRespo
       const mutation = req.mutations[i];
       if (!mutation) continue;
       const key = mutation.key;
-      const secondaries = secondaryKeys ? (asyncCommitPk && key.equals(asyncCommitPk) ? secondaryKeys : []) : undefined;
+      const secondaries = secondaryKeys
+        ? asyncCommitPk && key.equals(asyncCommitPk)
+          ? secondaryKeys
+          : []
+        : undefined;
       const needMinCommitTs = secondaries !== undefined || tryOnePc;
       try {
         const ts = prewriteOne(txn, reader, ec.store.maxTs, props, {
@@ -160,6 +168,10 @@ export function prewrite(ec: EngineContext, req: PrewriteRequest): PrewriteRespo
     onePcCommitTs = finalMinCommitTs;
     handle1pcLocks(txn, finalMinCommitTs);
   }
-  applyTxn(ec, txn, onePcCommitTs !== 0n ? { startTs: req.startVersion, commitTs: onePcCommitTs } : undefined);
+  applyTxn(
+    ec,
+    txn,
+    onePcCommitTs !== 0n ? { startTs: req.startVersion, commitTs: onePcCommitTs } : undefined,
+  );
   return PrewriteResponse.fromPartial({ minCommitTs, onePcCommitTs });
 }

@@ -13,7 +13,7 @@ import {
 } from "../../../../proto/kvrpcpb.js";
 import { MvccError, toKeyError } from "../../mvcc/errors.js";
 import { pointGet, scanRange } from "../actions/read.js";
-import { type EngineContext, type KeyRangeLimit, clampRange, readOptions, trackRead } from "../context.js";
+import { clampRange, type EngineContext, type KeyRangeLimit, readOptions, trackRead } from "../context.js";
 
 /** KvGet: value at version, not_found, commit_ts when need_commit_ts; a blocking lock is `error.locked`. */
 export function get(ec: EngineContext, req: GetRequest): GetResponse {
@@ -35,7 +35,8 @@ export function batchGet(ec: EngineContext, req: BatchGetRequest): BatchGetRespo
   for (const key of req.keys) {
     try {
       const v = pointGet(ec.reader, key, opts, req.needCommitTs);
-      if (v) pairs.push(KvPair.fromPartial({ key, value: v.value, commitTs: req.needCommitTs ? v.commitTs : 0n }));
+      if (v)
+        pairs.push(KvPair.fromPartial({ key, value: v.value, commitTs: req.needCommitTs ? v.commitTs : 0n }));
     } catch (e) {
       pairs.push(KvPair.fromPartial({ error: toKeyError(e) }));
     }
@@ -63,7 +64,9 @@ export function scan(ec: EngineContext, req: ScanRequest, range?: KeyRangeLimit)
       readOptions(req.context, req.version, req.keyOnly),
     );
     const pairs = entries.map((e) =>
-      "error" in e ? KvPair.fromPartial({ error: toKeyError(e.error) }) : KvPair.fromPartial({ key: e.key, value: e.value }),
+      "error" in e
+        ? KvPair.fromPartial({ error: toKeyError(e.error) })
+        : KvPair.fromPartial({ key: e.key, value: e.value }),
     );
     return ScanResponse.fromPartial({ pairs });
   } catch (e) {
@@ -87,7 +90,9 @@ export function bufferBatchGet(ec: EngineContext, req: BufferBatchGetRequest): B
       const value = lock.shortValue ?? ec.reader.getValue(key, req.version);
       if (value !== undefined) pairs.push(KvPair.fromPartial({ key, value }));
     } else {
-      const error = toKeyError(new MvccError({ kind: "Other", message: `unexpected lock type ${lock.lockType} in pipelined txn` }));
+      const error = toKeyError(
+        new MvccError({ kind: "Other", message: `unexpected lock type ${lock.lockType} in pipelined txn` }),
+      );
       return BufferBatchGetResponse.fromPartial({ error });
     }
   }

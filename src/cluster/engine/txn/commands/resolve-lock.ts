@@ -5,7 +5,7 @@ import { MvccError, toKeyError } from "../../mvcc/errors.js";
 import { MvccTxn } from "../../mvcc/txn.js";
 import { cleanup } from "../actions/cleanup.js";
 import { commit } from "../actions/commit.js";
-import { type EngineContext, type KeyRangeLimit, applyTxn } from "../context.js";
+import { applyTxn, type EngineContext, type KeyRangeLimit } from "../context.js";
 
 /** Locks resolved per write batch when scanning (tikv RESOLVE_LOCK_BATCH_SIZE). */
 export const RESOLVE_LOCK_BATCH_SIZE = 256;
@@ -24,7 +24,11 @@ function invalidTso(startTs: bigint, commitTs: bigint): ResolveLockResponse {
  * {start_version: commit_version} or txn_infos, committing or rolling each back, in batches
  * that are applied one by one (an error stops the remaining batches).
  */
-export function resolveLock(ec: EngineContext, req: ResolveLockRequest, range?: KeyRangeLimit): ResolveLockResponse {
+export function resolveLock(
+  ec: EngineContext,
+  req: ResolveLockRequest,
+  range?: KeyRangeLimit,
+): ResolveLockResponse {
   if (req.keys.length > 0) {
     const txn = new MvccTxn(req.startVersion);
     try {
@@ -35,7 +39,11 @@ export function resolveLock(ec: EngineContext, req: ResolveLockRequest, range?: 
     } catch (e) {
       return ResolveLockResponse.fromPartial({ error: toKeyError(e) });
     }
-    applyTxn(ec, txn, req.commitVersion !== 0n ? { startTs: req.startVersion, commitTs: req.commitVersion } : undefined);
+    applyTxn(
+      ec,
+      txn,
+      req.commitVersion !== 0n ? { startTs: req.startVersion, commitTs: req.commitVersion } : undefined,
+    );
     return ResolveLockResponse.fromPartial({});
   }
 
@@ -45,7 +53,12 @@ export function resolveLock(ec: EngineContext, req: ResolveLockRequest, range?: 
 
   let scanFrom = range?.start;
   for (;;) {
-    const { locks, hasMore } = ec.reader.scanLocks(scanFrom, range?.end, (_k, l) => statuses.has(l.startTs), RESOLVE_LOCK_BATCH_SIZE);
+    const { locks, hasMore } = ec.reader.scanLocks(
+      scanFrom,
+      range?.end,
+      (_k, l) => statuses.has(l.startTs),
+      RESOLVE_LOCK_BATCH_SIZE,
+    );
     if (locks.length === 0) break;
     // One buffer per batch; each key is resolved on behalf of its own txn.
     const batch: MvccTxn[] = [];
@@ -60,7 +73,14 @@ export function resolveLock(ec: EngineContext, req: ResolveLockRequest, range?: 
             commit(txn, ec.reader, key, commitTs);
           } catch (e) {
             // A pessimistic lock left behind by a committed txn is simply dropped.
-            if (!(e instanceof MvccError && e.inner.kind === "TxnLockNotFound" && lock.lockType === "Pessimistic")) throw e;
+            if (
+              !(
+                e instanceof MvccError &&
+                e.inner.kind === "TxnLockNotFound" &&
+                lock.lockType === "Pessimistic"
+              )
+            )
+              throw e;
           }
         } else {
           return invalidTso(lock.startTs, commitTs);

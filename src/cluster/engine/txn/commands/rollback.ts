@@ -9,7 +9,7 @@ import {
 import { MvccError, toKeyError } from "../../mvcc/errors.js";
 import { MvccTxn } from "../../mvcc/txn.js";
 import { cleanup } from "../actions/cleanup.js";
-import { type EngineContext, applyTxn } from "../context.js";
+import { applyTxn, type EngineContext } from "../context.js";
 
 /**
  * KvBatchRollback: rolls the txn back on every key (unprotected rollback records: the txn is

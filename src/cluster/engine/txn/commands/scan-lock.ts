@@ -1,7 +1,7 @@
 // KvScanLock. Semantics follow tikv src/storage/mod.rs (Storage::scan_lock).
 import { type ScanLockRequest, ScanLockResponse } from "../../../../proto/kvrpcpb.js";
 import { lockToLockInfo } from "../../mvcc/types.js";
-import { type EngineContext, type KeyRangeLimit, clampRange } from "../context.js";
+import { clampRange, type EngineContext, type KeyRangeLimit } from "../context.js";
 
 /**
  * KvScanLock: locks with start_ts <= max_version in [start_key, end_key) within the region,

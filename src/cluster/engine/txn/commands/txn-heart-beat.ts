@@ -2,7 +2,7 @@
 import { type TxnHeartBeatRequest, TxnHeartBeatResponse } from "../../../../proto/kvrpcpb.js";
 import { MvccError, toKeyError } from "../../mvcc/errors.js";
 import { MvccTxn } from "../../mvcc/txn.js";
-import { type EngineContext, applyTxn } from "../context.js";
+import { applyTxn, type EngineContext } from "../context.js";
 
 /**
  * KvTxnHeartBeat on the primary: the TTL only grows (to advise_lock_ttl); a pipelined
@@ -16,7 +16,12 @@ export function txnHeartBeat(ec: EngineContext, req: TxnHeartBeatRequest): TxnHe
   }
   let updated = lock;
   if (lock.ttl < req.adviseLockTtl) updated = { ...updated, ttl: req.adviseLockTtl };
-  if (!lock.useAsyncCommit && lock.generation > 0n && req.minCommitTs > 0n && lock.minCommitTs < req.minCommitTs) {
+  if (
+    !lock.useAsyncCommit &&
+    lock.generation > 0n &&
+    req.minCommitTs > 0n &&
+    lock.minCommitTs < req.minCommitTs
+  ) {
     updated = { ...updated, minCommitTs: req.minCommitTs };
   }
   if (updated !== lock) {
