@@ -5,7 +5,13 @@ import { type Latin1Key, toLatin1Key } from "../../kv/key.js";
 import type { Peer, Region } from "../../proto/metapb.js";
 
 /** Why a cached region was invalidated (client-go InvalidReason). */
-export type InvalidReason = "ok" | "noLeader" | "regionNotFound" | "epochNotMatch" | "storeNotFound" | "other";
+export type InvalidReason =
+  | "ok"
+  | "noLeader"
+  | "regionNotFound"
+  | "epochNotMatch"
+  | "storeNotFound"
+  | "other";
 
 /** A region version: id + epoch (client-go RegionVerID). */
 export interface RegionVerId {
@@ -49,7 +55,14 @@ export class CachedRegion {
   /** Do not extend the TTL on access (client-go needExpireAfterTTL, set when peers are down). */
   readonly expireAfterTtl: boolean;
 
-  constructor(meta: Region, peers: Peer[], storeEpochs: number[], leaderIdx: number, downPeers: Peer[], ttlAt: number) {
+  constructor(
+    meta: Region,
+    peers: Peer[],
+    storeEpochs: number[],
+    leaderIdx: number,
+    downPeers: Peer[],
+    ttlAt: number,
+  ) {
     this.id = meta.id;
     this.meta = meta;
     this.startKey = meta.startKey;

@@ -214,7 +214,10 @@ export class RegionCache {
         continue;
       }
       if (!info) {
-        await bo.backoff(Bo.PDRPC, new RegionUnavailableError(`region not found for key ${key.toString("hex")}`));
+        await bo.backoff(
+          Bo.PDRPC,
+          new RegionUnavailableError(`region not found for key ${key.toString("hex")}`),
+        );
         continue;
       }
       if (info.meta.peers.length === 0) throw new RegionUnavailableError("region has no available peer");
@@ -378,7 +381,10 @@ export class RegionCache {
     }
     for (const m of currentRegions) {
       const e = m.regionEpoch;
-      if (m.id === region.id && ((e?.confVer ?? 0n) < region.confVer || (e?.version ?? 0n) < region.version)) {
+      if (
+        m.id === region.id &&
+        ((e?.confVer ?? 0n) < region.confVer || (e?.version ?? 0n) < region.version)
+      ) {
         return "aheadOfTikv";
       }
     }
@@ -397,7 +403,11 @@ export class RegionCache {
   }
 
   /** Regions in the cache from `start` (by start key), at most `limit` (for tests and range scans). */
-  cachedRegions(start: Buffer = Buffer.alloc(0), end: Buffer = Buffer.alloc(0), limit = Number.MAX_SAFE_INTEGER) {
+  cachedRegions(
+    start: Buffer = Buffer.alloc(0),
+    end: Buffer = Buffer.alloc(0),
+    limit = Number.MAX_SAFE_INTEGER,
+  ) {
     return this.index.ascend(toLatin1Key(start), toLatin1Key(end), limit);
   }
 

@@ -2,7 +2,7 @@
 // score. Follows client-go internal/locate/store_cache.go (Store, resolveState, livenessState)
 // and slow_score.go (threshold 80, max 100).
 
-import { StoreState, type StoreLabel } from "../../proto/metapb.js";
+import { type StoreLabel, StoreState } from "../../proto/metapb.js";
 import type { RegionSource } from "./region-source.js";
 
 /** Whether the client can reach a store (client-go livenessState). */

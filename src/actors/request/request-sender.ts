@@ -1,0 +1,313 @@
+// sendToRegion: the client's routing entry point. Fast path: synchronous region lookup, one
+// call to the leader's store, no actor. On a region error or send failure the request hands
+// over to the retry statechart (src/machines/retry.ts), which backs off, switches peers,
+// updates the region cache and relocates through region actors.
+// Follows client-go internal/locate/region_request.go (SendReqCtx).
+
+import { createActor, fromPromise, toPromise } from "xstate";
+import { AbortedError, InvalidArgumentError, TimeoutError } from "../../api/errors.js";
+import {
+  type RetryResult,
+  type RetrySession,
+  type SendOutcome,
+  newRetrySession,
+  READ_TIMEOUT_SHORT_MS,
+  retryMachine,
+} from "../../machines/retry.js";
+import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
+import { Context } from "../../proto/kvrpcpb.js";
+import type { Peer, StoreLabel } from "../../proto/metapb.js";
+import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
+import { MaxBackoff } from "../backoff/backoff-config.js";
+import { Backoffer } from "../backoff/backoffer.js";
+import { CachedRegion } from "../region-cache/cached-region.js";
+import { RegionActors } from "../region-cache/region-actors.js";
+import type { RegionCache } from "../region-cache/region-cache.js";
+import { type ReplicaReadType, ReplicaSelector, type ReplicaSelectorOptions } from "../region-cache/replica-selector.js";
+import type { StoreSender } from "./store-sender.js";
+
+/** Everything a request builder needs to fill kvrpcpb.Context and route the request. */
+export interface RpcContext {
+  /** The kvrpcpb.Context to put in the request (region id, epoch, peer, replica/stale read flags). */
+  context: Context;
+  /** The region the attempt goes to. */
+  region: CachedRegion;
+  /** The target peer. */
+  peer: Peer;
+  /** The target store id and address. */
+  storeId: bigint;
+  address: string;
+  /** 0 for the first attempt. */
+  attempt: number;
+}
+
+/** Builds the request for one attempt (called again for every retry, since the context changes). */
+export type BuildRequest<C extends TikvCommand> = (ctx: RpcContext) => TikvRequest<C>;
+
+/** Options of one {@link RequestSender.sendToRegion} call. */
+export interface SendToRegionOptions {
+  /** Which replicas may serve the request (reads only; default "leader"). */
+  replicaRead?: ReplicaReadType;
+  /** Stale read: any replica with the data, falling back to the leader. */
+  staleRead?: boolean;
+  /** Prefer stores with these labels (replica / stale reads). */
+  labels?: readonly StoreLabel[];
+  /** Whole-call timeout in ms, retries included (fails with TimeoutError). */
+  timeoutMs?: number;
+  /**
+   * Per-attempt RPC timeout in ms (default 30 s for reads, 60 s otherwise). A read whose
+   * attempt timeout is below 30 s skips a timed-out replica without backing off (client-go
+   * tikv_client_read_timeout).
+   */
+  rpcTimeoutMs?: number;
+  /** Cancels the call (fails with AbortedError). */
+  signal?: AbortSignal;
+  /** The retry budget to use (shared across the caller's sub-requests); default a new one. */
+  budget?: Backoffer;
+  /** Budget in ms when `budget` is not given (default 20 s, weighted ×2 like client-go). */
+  maxBackoffMs?: number;
+  /** Override: is this a read command (default: Get, BatchGet, Scan as in client-go). */
+  isRead?: boolean;
+  /** TiKV busy threshold in ms for leader reads. */
+  busyThresholdMs?: number;
+}
+
+/** Options of a {@link RequestSender}. */
+export interface RequestSenderOptions {
+  /** Region actors used for relocation (default: a private set). */
+  regionActors?: RegionActors;
+  /** Random source for replica tie-breaks. */
+  random?: () => number;
+  /** Called when TiKV reports StoreNotMatch, so the connection to the store can be re-established. */
+  onStoreNotMatch?: (storeId: bigint) => void;
+}
+
+const READ_COMMANDS: ReadonlySet<TikvCommand> = new Set<TikvCommand>(["Get", "BatchGet", "Scan"]);
+const DEFAULT_WRITE_RPC_TIMEOUT_MS = 60_000;
+
+interface RequestSession extends RetrySession {
+  cmd: TikvCommand;
+  build: BuildRequest<TikvCommand>;
+  key: Buffer | undefined;
+  signal: AbortSignal | undefined;
+  deadline: number;
+  busyThresholdMs: number;
+}
+
+/** Sends requests to regions with client-go's routing and retry behaviour. */
+export class RequestSender {
+  /** Region actors for troubled regions. */
+  readonly regionActors: RegionActors;
+  private readonly machine;
+
+  constructor(
+    /** The region cache. */
+    readonly cache: RegionCache,
+    /** The transport. */
+    readonly store: StoreSender,
+    private readonly opts: RequestSenderOptions = {},
+  ) {
+    this.regionActors = opts.regionActors ?? new RegionActors(cache);
+    this.machine = retryMachine.provide({
+      actors: {
+        send: fromPromise<SendOutcome, RetrySession>(({ input }) => this.attempt(input as RequestSession)),
+        relocate: fromPromise<CachedRegion, RetrySession>(({ input }) => {
+          const s = input as RequestSession;
+          return this.regionActors.relocate(s.selector.region.id, s.key as Buffer, s.bo);
+        }),
+      },
+    });
+  }
+
+  /**
+   * Sends `cmd` to the region holding `target` (a key) or to `target` (a cached region).
+   * With a key target, region changes are handled inside (relocate and retry); with a region
+   * target, a response whose region changed is returned with its `regionError` set (after
+   * the cache was updated) so the caller can re-split, as client-go's SendReq does.
+   */
+  async sendToRegion<C extends TikvCommand>(
+    target: Buffer | CachedRegion,
+    cmd: C,
+    build: BuildRequest<C>,
+    opts: SendToRegionOptions = {},
+  ): Promise<TikvResponse<C>> {
+    const signal = opts.signal;
+    if (signal?.aborted) throw new AbortedError(signal.reason);
+    const isKey = !(target instanceof CachedRegion);
+    if (isKey && !Buffer.isBuffer(target)) throw new InvalidArgumentError("expected a Buffer key or a CachedRegion", "target");
+    const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Number.POSITIVE_INFINITY;
+    let bo = opts.budget;
+    let region = isKey ? this.cache.tryLocateKey(target as Buffer) : (target as CachedRegion);
+    if (!region) {
+      bo ??= this.newBudget(opts);
+      region = await this.withDeadline(this.cache.locateKey(target as Buffer, bo), deadline, opts.timeoutMs);
+    }
+    const isRead = opts.isRead ?? READ_COMMANDS.has(cmd);
+    const rpcTimeoutMs = opts.rpcTimeoutMs ?? (isRead ? READ_TIMEOUT_SHORT_MS : DEFAULT_WRITE_RPC_TIMEOUT_MS);
+    const selOpts: ReplicaSelectorOptions = {
+      replicaRead: isRead ? (opts.replicaRead ?? "leader") : "leader",
+      staleRead: isRead && (opts.staleRead ?? false),
+      isRead,
+      labels: opts.labels,
+      busyThresholdMs: opts.busyThresholdMs,
+      random: this.opts.random,
+    };
+
+    // fast path: a leader request to a healthy leader costs one store call and nothing else
+    let initial: SendOutcome | undefined;
+    if (selOpts.replicaRead === "leader" && !selOpts.staleRead && !opts.busyThresholdMs && region.isValid) {
+      const leader = region.leader;
+      const store = this.cache.stores.peek(leader.storeId);
+      if (
+        store &&
+        store.address !== "" &&
+        store.epoch === region.storeEpochs[region.leaderIdx] &&
+        this.cache.stores.liveness(leader.storeId) !== "unreachable"
+      ) {
+        const req = build(rpcContext(region, leader, leader.storeId, store.address, false, false, 0, 0));
+        try {
+          const resp = await this.store.send({ storeId: leader.storeId, address: store.address }, cmd, req, {
+            timeoutMs: attemptTimeout(rpcTimeoutMs, deadline),
+            signal,
+          });
+          if (!(resp as { regionError?: RegionErrorProto }).regionError) return resp;
+          initial = { resp };
+        } catch (e) {
+          initial = { error: e as Error };
+        }
+        if (initial.error && Date.now() >= deadline) {
+          throw new TimeoutError(`${cmd} to region ${region.id}`, opts.timeoutMs ?? 0, { cause: initial.error });
+        }
+      }
+    }
+
+    // slow path: the retry statechart takes over
+    bo ??= this.newBudget(opts);
+    const s: RequestSession = {
+      ...newRetrySession({
+        cache: this.cache,
+        selector: new ReplicaSelector(this.cache, region, selOpts),
+        bo,
+        isRead,
+        rpcTimeoutMs,
+        relocatable: isKey,
+        newSelector: (r) => new ReplicaSelector(this.cache, r, selOpts),
+        onStoreNotMatch: this.opts.onStoreNotMatch,
+      }),
+      cmd,
+      build: build as BuildRequest<TikvCommand>,
+      key: isKey ? (target as Buffer) : undefined,
+      signal,
+      deadline,
+      busyThresholdMs: opts.busyThresholdMs ?? 0,
+    };
+    // the fast-path attempt went to the leader: record it as the selector's first target
+    if (initial) s.selector.next();
+    const result = await this.run(s, initial, opts);
+    if (result.kind === "ok" || result.kind === "regionError") return result.resp as TikvResponse<C>;
+    throw result.error;
+  }
+
+  private async run(s: RequestSession, initial: SendOutcome | undefined, opts: SendToRegionOptions): Promise<RetryResult> {
+    const actor = createActor(this.machine, { input: { session: s, initial } });
+    const signal = opts.signal;
+    const onAbort = () => actor.send({ type: "ABORT", error: new AbortedError(signal?.reason) });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (opts.timeoutMs !== undefined) {
+      const ms = Math.max(0, s.deadline - Date.now());
+      timer = setTimeout(
+        () => actor.send({ type: "ABORT", error: new TimeoutError(`${s.cmd} with retries`, opts.timeoutMs ?? 0) }),
+        ms,
+      );
+    }
+    try {
+      actor.start();
+      return await toPromise(actor);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      if (timer) clearTimeout(timer);
+      actor.stop();
+    }
+  }
+
+  // one attempt to the selector's target; never rejects
+  private async attempt(s: RequestSession): Promise<SendOutcome> {
+    const t = s.selector.target;
+    if (!t) return { error: new Error("no target") };
+    const remaining = s.deadline - Date.now();
+    if (remaining <= 0) return { error: new TimeoutError(`${s.cmd} with retries`, 0) };
+    const ctx = rpcContext(
+      s.selector.region,
+      t.peer,
+      t.storeId,
+      t.address,
+      t.replicaRead,
+      t.staleRead,
+      s.sendTimes,
+      s.busyThresholdMs,
+    );
+    try {
+      const req = s.build(ctx);
+      const resp = await this.store.send({ storeId: t.storeId, address: t.address }, s.cmd, req, {
+        timeoutMs: attemptTimeout(s.rpcTimeoutMs, s.deadline),
+        signal: s.signal,
+      });
+      return { resp };
+    } catch (e) {
+      return { error: e as Error };
+    }
+  }
+
+  private newBudget(opts: SendToRegionOptions): Backoffer {
+    return new Backoffer({ maxSleepMs: opts.maxBackoffMs ?? MaxBackoff.rawkv, signal: opts.signal });
+  }
+
+  private async withDeadline<T>(p: Promise<T>, deadline: number, timeoutMs: number | undefined): Promise<T> {
+    if (deadline === Number.POSITIVE_INFINITY) return p;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const t = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TimeoutError("locate region", timeoutMs ?? 0)),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    try {
+      return await Promise.race([p, t]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function attemptTimeout(rpcTimeoutMs: number, deadline: number): number {
+  return Math.max(1, Math.min(rpcTimeoutMs, deadline - Date.now()));
+}
+
+function rpcContext(
+  region: CachedRegion,
+  peer: Peer,
+  storeId: bigint,
+  address: string,
+  replicaRead: boolean,
+  staleRead: boolean,
+  attempt: number,
+  busyThresholdMs: number,
+): RpcContext {
+  return {
+    context: Context.fromPartial({
+      regionId: region.id,
+      regionEpoch: { confVer: region.confVer, version: region.version },
+      peer,
+      replicaRead,
+      staleRead,
+      isRetryRequest: attempt > 0,
+      busyThresholdMs,
+    }),
+    region,
+    peer,
+    storeId,
+    address,
+    attempt,
+  };
+}
