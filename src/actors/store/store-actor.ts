@@ -33,6 +33,12 @@ export interface StoreActorOptions extends TikvConnectionOptions {
    * the peer went away; the probe keeps the store from flapping to ready.
    */
   probeOnConnect?: boolean;
+  /**
+   * While the machine is `ready`, hand requests straight to its link instead of sending a SEND
+   * event (zero actor hops on the happy path; the machine still decides when the link is
+   * usable). Default true; false routes every request through the actor (one hop).
+   */
+  fastPath?: boolean;
 }
 
 // Any answer proves the stream works; only a timeout or a lost stream fails the probe.
@@ -73,6 +79,7 @@ export class StoreActor {
   /** The grpc-js channel to the store. */
   readonly connection: TikvConnection;
   private stopped = false;
+  private readyLink: StoreLink | undefined;
 
   constructor(opts: StoreActorOptions) {
     this.storeId = opts.storeId;
@@ -105,6 +112,11 @@ export class StoreActor {
     this.actor = createActor(machine, {
       input: { storeId: opts.storeId, address: connection.address, backoff: opts.backoff },
     });
+    if (opts.fastPath !== false) {
+      this.actor.subscribe((snap) => {
+        this.readyLink = snap.value === "ready" ? snap.context.link : undefined;
+      });
+    }
     this.actor.start();
   }
 
@@ -124,7 +136,9 @@ export class StoreActor {
     opts: CallOptions | undefined,
     reply: Reply<TikvResponse<C>>,
   ): void {
-    this.actor.send({ type: "SEND", cmd, req, opts, reply: reply as Reply<unknown> });
+    const link = this.readyLink;
+    if (link) link.send(cmd, req, opts, reply as Reply<unknown>);
+    else this.actor.send({ type: "SEND", cmd, req, opts, reply: reply as Reply<unknown> });
   }
 
   /** Current connection state. */

@@ -45,6 +45,20 @@ describe("StoreActor", () => {
     expect(server.batches.slice(2)).toEqual([128, 72]);
   });
 
+  it("routes every request through the machine when the fast path is off (one hop), same results", async () => {
+    const server = new FakeTikv();
+    await server.start();
+    const store = new StoreActor({ storeId: 5, address: server.address, fastPath: false });
+    cleanups.push(() => {
+      store.stop();
+      server.stop();
+    });
+    await store.whenReady();
+    const resps = await Promise.all(["p", "q"].map((k) => store.send("Get", getReq(k))));
+    expect(resps.map((r) => r.value.toString())).toEqual(["v:p", "v:q"]);
+    expect(server.batches).toEqual([1, 2]);
+  });
+
   it("sends unary-only commands unary", async () => {
     const { server, store } = await setup();
     const r = await store.send("RawBatchScan", RawBatchScanRequest.fromPartial({}), { timeoutMs: 2000 });
