@@ -1,0 +1,90 @@
+// The checks PD runs before a handler (server/grpc_service.go unaryFollowerMiddleware and
+// validateRoleInRequest): injected faults and delays first, then leadership (followers answer
+// region reads only when the client sets the follower-handle metadata), then the cluster id.
+import { type Metadata, type ServerUnaryCall, type sendUnaryData, type ServiceError, status } from "@grpc/grpc-js";
+import type { RequestHeader } from "../../proto/pdpb.js";
+import {
+  mismatchClusterIdError,
+  notLeaderError,
+  statusError,
+  tsoNotLeaderError,
+} from "./errors.js";
+import type { PdFaultKind } from "./faults.js";
+import type { PdState } from "./pd-state.js";
+
+/** Metadata key a client sets to let followers answer (pd grpcutil FollowerHandleMetadataKey). */
+export const FOLLOWER_HANDLE_METADATA_KEY = "pd-allow-follower-handle";
+
+/** How PD validates a method. */
+export interface GuardOptions {
+  /** Only the leader answers (default true). */
+  leaderOnly?: boolean;
+  /** Followers answer when the request carries the follower-handle metadata. */
+  followerReadable?: boolean;
+  /** The request header's cluster id must match (default true). */
+  checkClusterId?: boolean;
+}
+
+/** Context passed to a guarded handler. */
+export interface HandlerContext {
+  /** Whether a follower is answering (follower-handle read). */
+  follower: boolean;
+}
+
+/** The error an injected fault produces. */
+export function faultError(fault: PdFaultKind, stream: boolean): ServiceError {
+  switch (fault.kind) {
+    case "notLeader":
+      return stream ? tsoNotLeaderError() : notLeaderError();
+    case "unavailable":
+      return statusError(status.UNAVAILABLE, "pd is unavailable");
+    case "status":
+      return statusError(fault.code, fault.details);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function toServiceError(e: unknown): ServiceError {
+  if (e && typeof e === "object" && "code" in e && typeof (e as ServiceError).code === "number") return e as ServiceError;
+  // A Go handler returning a plain error surfaces as status Unknown with its message.
+  return statusError(status.UNKNOWN, e instanceof Error ? e.message : String(e));
+}
+
+/** Wraps a unary handler of member `member` with PD's checks and the fault registry. */
+export function guardUnary<Req, Res>(
+  state: PdState,
+  member: number,
+  method: string,
+  opts: GuardOptions,
+  fn: (req: Req, ctx: HandlerContext) => Res | Promise<Res>,
+): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
+  const leaderOnly = opts.leaderOnly ?? true;
+  const checkClusterId = opts.checkClusterId ?? true;
+  return (call, callback) => {
+    void (async () => {
+      const fault = state.faults.enter(method, member, call.request);
+      const delay = state.faults.delayOf(method);
+      if (delay > 0) await sleep(delay);
+      if (fault) return callback(faultError(fault, false));
+      let follower = false;
+      if (leaderOnly && !state.isLeader(member)) {
+        if (!opts.followerReadable || !hasFollowerHandle(call.metadata)) return callback(notLeaderError());
+        follower = true;
+      }
+      const got = (call.request as { header?: RequestHeader }).header?.clusterId ?? 0n;
+      if (checkClusterId && got !== state.clusterId) return callback(mismatchClusterIdError(state.clusterId, got));
+      try {
+        callback(null, await fn(call.request, { follower }));
+      } catch (e) {
+        callback(toServiceError(e));
+      }
+    })();
+  };
+}
+
+function hasFollowerHandle(md: Metadata): boolean {
+  return md.get(FOLLOWER_HANDLE_METADATA_KEY).length > 0;
+}

@@ -1,0 +1,155 @@
+// The mock PD: N members (one gRPC server each, on loopback) sharing one state, one of them
+// leading. Clients discover members with GetMembers and must follow leader changes: the other
+// members refuse leader-only requests with PD's not-leader errors.
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { KeyspaceService } from "../../proto/keyspacepb.js";
+import { Member, PDService } from "../../proto/pdpb.js";
+import type { ClusterTopology } from "../topology/cluster-topology.js";
+import type { PdFaults } from "./faults.js";
+import { createKeyspaceService } from "./keyspace-service.js";
+import { createPdService } from "./pd-service.js";
+import { PdState } from "./pd-state.js";
+import type { RegionKeyEncoding } from "./region-codec.js";
+
+/** Options of {@link MockPd.start}. */
+export interface MockPdOptions {
+  topology: ClusterTopology;
+  /** Number of PD members (default 1). */
+  members?: number;
+  clusterId?: bigint;
+  /** Loopback host to bind (default 127.0.0.1). */
+  host?: string;
+  /** Region boundary form on the wire (default "memcomparable": txn / API v2). */
+  regionKeyEncoding?: RegionKeyEncoding;
+  /** Version reported for the stores. */
+  storeVersion?: string;
+  /** Clock in ms (TSO physical time, TTLs). */
+  now?: () => number;
+}
+
+interface MemberServer {
+  server: Server;
+  health: HealthImplementation;
+  endpoint: string;
+}
+
+/** A running mock PD cluster. */
+export class MockPd {
+  private constructor(
+    /** Shared state: TSO, GC, keyspaces, operators, topology. */
+    readonly state: PdState,
+    private readonly servers: MemberServer[],
+  ) {}
+
+  /** Starts every member on port 0 of `host` and returns once all listen. */
+  static async start(opts: MockPdOptions): Promise<MockPd> {
+    const n = opts.members ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`members must be a positive integer, got ${n}`);
+    const state = new PdState({
+      topology: opts.topology,
+      clusterId: opts.clusterId,
+      regionKeyEncoding: opts.regionKeyEncoding,
+      storeVersion: opts.storeVersion,
+      now: opts.now,
+    });
+    const host = opts.host ?? "127.0.0.1";
+    const servers: MemberServer[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const server = new Server();
+        server.addService(PDService, createPdService(state, i));
+        server.addService(KeyspaceService, createKeyspaceService(state, i));
+        const health = new HealthImplementation({ "": "SERVING" });
+        health.addToServer(server);
+        const port = await new Promise<number>((resolve, reject) =>
+          server.bindAsync(`${host}:0`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+        );
+        const endpoint = `${host}:${port}`;
+        servers.push({ server, health, endpoint });
+        state.members.push(
+          Member.fromPartial({
+            name: `pd-${i + 1}`,
+            memberId: state.clusterId + BigInt(i + 1),
+            clientUrls: [`http://${endpoint}`],
+            peerUrls: [`http://${endpoint}`],
+          }),
+        );
+      }
+    } catch (e) {
+      for (const s of servers) s.server.forceShutdown();
+      throw e;
+    }
+    return new MockPd(state, servers);
+  }
+
+  /** host:port of every member, in member order. */
+  get endpoints(): string[] {
+    return this.servers.map((s) => s.endpoint);
+  }
+
+  /** The cluster id every response carries. */
+  get clusterId(): bigint {
+    return this.state.clusterId;
+  }
+
+  /** Fault injection: unavailability, not-leader answers, delays, counters, request hook. */
+  get faults(): PdFaults {
+    return this.state.faults;
+  }
+
+  /** The topology PD answers from. */
+  get topology(): ClusterTopology {
+    return this.state.topology;
+  }
+
+  /** Index of the leading member (undefined while leaderless). */
+  get leaderIndex(): number | undefined {
+    return this.state.leaderIndex;
+  }
+
+  /** Makes member `index` the leader; the others start refusing leader-only requests. */
+  transferLeader(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.servers.length) {
+      throw new RangeError(`no PD member ${index} (have ${this.servers.length})`);
+    }
+    this.state.leaderIndex = index;
+  }
+
+  /** Leaves PD without a leader (as during an election): every member answers not-leader. */
+  clearLeader(): void {
+    this.state.leaderIndex = undefined;
+  }
+
+  /** Queues timestamps the next TSO batches answer with (each as the batch's last ts). */
+  scriptTso(timestamps: readonly bigint[]): void {
+    this.state.tso.script(timestamps);
+  }
+
+  /** Makes a member (or all) unavailable: its calls fail with UNAVAILABLE and health says NOT_SERVING. */
+  setUnavailable(on: boolean, member?: number): void {
+    this.state.faults.setUnavailable(on, member);
+    this.servers.forEach((s, i) => {
+      s.health.setStatus("", this.state.faults.isUnavailable(i) ? "NOT_SERVING" : "SERVING");
+    });
+  }
+
+  /** Stops every member. */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(() => {
+              s.server.forceShutdown();
+              resolve();
+            }, 1000);
+            s.server.tryShutdown(() => {
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,89 @@
+// Region and store lookups in PD's terms: keys arrive and leave in PD's stored form (see
+// region-codec.ts) and answers carry leader, down and pending peers the way
+// pd pkg/utils/grpcutil/cluster.go builds them (no buckets).
+import { NodeState, Peer, Region as MetaRegion, Store, StoreState } from "../../proto/metapb.js";
+import { PeerStats, Region as PdRegion } from "../../proto/pdpb.js";
+import type { RegionInfo, StoreInfo } from "../topology/types.js";
+import type { PdState } from "./pd-state.js";
+
+/** A region's metapb form with PD-encoded boundaries. */
+export function encodeRegionMeta(state: PdState, r: RegionInfo): MetaRegion {
+  if (state.codec.encoding === "raw") return r.region;
+  return { ...r.region, startKey: state.codec.encode(r.startKey), endKey: state.codec.encode(r.endKey) };
+}
+
+/** Down peers with their down time in seconds. */
+export function downPeerStats(state: PdState, r: RegionInfo): PeerStats[] {
+  const now = state.now();
+  const out: PeerStats[] = [];
+  for (const [peerId, since] of r.downPeers) {
+    const peer = r.region.peers.find((p) => p.id === peerId);
+    if (peer) out.push(PeerStats.fromPartial({ peer, downSeconds: BigInt(Math.max(0, Math.floor((now - since) / 1000))) }));
+  }
+  return out;
+}
+
+/** Pending peers. */
+export function pendingPeers(r: RegionInfo): Peer[] {
+  return r.region.peers.filter((p) => r.pendingPeers.has(p.id));
+}
+
+/** pdpb.Region for scan answers: an absent leader is an empty Peer, as PD sends it. */
+export function pdRegion(state: PdState, r: RegionInfo): PdRegion {
+  return PdRegion.fromPartial({
+    region: encodeRegionMeta(state, r),
+    leader: r.leader ?? Peer.fromPartial({}),
+    downPeers: downPeerStats(state, r),
+    pendingPeers: pendingPeers(r),
+  });
+}
+
+/** The region containing a key given in PD's form. */
+export function locateEncoded(state: PdState, key: Buffer): RegionInfo | undefined {
+  const user = state.codec.decode(key);
+  if (user) return state.topology.locateKey(user);
+  // Not a clean encoding: compare in encoded space, as PD compares raw bytes.
+  for (const r of state.topology.regions()) {
+    const end = state.codec.encode(r.endKey);
+    if (Buffer.compare(state.codec.encode(r.startKey), key) <= 0 && (end.length === 0 || Buffer.compare(key, end) < 0)) {
+      return r;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Regions intersecting [start, end) in PD's form, at most `limit` (<= 0: no limit); follows
+ * pd pkg/core/region.go ScanRegions.
+ */
+export function scanEncoded(state: PdState, start: Buffer, end: Buffer, limit: number): RegionInfo[] {
+  const first = locateEncoded(state, start);
+  if (!first) return [];
+  const out: RegionInfo[] = [];
+  for (const r of state.topology.scanRegions(first.startKey)) {
+    if (end.length > 0 && Buffer.compare(state.codec.encode(r.startKey), end) >= 0) break;
+    if (limit > 0 && out.length >= limit) break;
+    out.push(r);
+  }
+  return out;
+}
+
+const STORE_STATE = { up: StoreState.Up, offline: StoreState.Offline, tombstone: StoreState.Tombstone } as const;
+const NODE_STATE = { up: NodeState.Serving, offline: NodeState.Removing, tombstone: NodeState.Removed } as const;
+
+/** metapb.Store as PD reports it. */
+export function storeMeta(state: PdState, s: StoreInfo): Store {
+  return Store.fromPartial({
+    id: s.id,
+    address: s.address,
+    state: STORE_STATE[s.state],
+    nodeState: NODE_STATE[s.state],
+    labels: s.labels.map((l) => ({ key: l.key, value: l.value })),
+    version: state.storeVersion,
+    peerAddress: s.address,
+    statusAddress: s.address,
+    startTimestamp: s.startTimestamp,
+    // Running stores heartbeat continuously; a stopped one stops at its last start.
+    lastHeartbeat: s.running ? BigInt(state.now()) * 1_000_000n : s.startTimestamp * 1_000_000_000n,
+  });
+}
