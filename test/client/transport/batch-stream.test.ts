@@ -126,6 +126,20 @@ describe("BatchCommandsStream", () => {
     await expect(get(stream, "d")).rejects.toBeInstanceOf(GrpcError);
   });
 
+  it("a zero timeout fails with TimeoutError (TestCancelTimeoutRetErr)", async () => {
+    server.hold = true;
+    await expect(get(stream, "a", { timeoutMs: 0 })).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it("a response entry without a command is an error for that request only (TestBatchResponse)", async () => {
+    server.emptyReplies = true;
+    const err = await get(stream, "a").catch((e) => e);
+    expect(err).toBeInstanceOf(GrpcError);
+    expect((err as GrpcError).grpcCode).toBe(GrpcStatus.INTERNAL);
+    server.emptyReplies = false;
+    expect((await get(stream, "b")).value.toString()).toBe("v:b");
+  });
+
   it("ignores responses for unknown request ids", async () => {
     await get(stream, "a");
     server.sendStray(999n);

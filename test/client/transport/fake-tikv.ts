@@ -25,6 +25,8 @@ export class FakeTikv {
   readonly batches: number[] = [];
   /** Keys of every unary KvGet / RawBatchScan received. */
   readonly unaryCalls: string[] = [];
+  /** When true, responses carry no command (an empty oneof). */
+  emptyReplies = false;
   /** When true, requests are recorded but not answered. */
   hold = false;
   /** Requests received while holding: [stream, id, request]. */
@@ -134,7 +136,7 @@ export class FakeTikv {
     ids: bigint[],
     reqs: BatchCommandsRequest_Request[],
   ): void {
-    const responses: BatchCommandsResponse_Response[] = reqs.map((r) => answer(r));
+    const responses: BatchCommandsResponse_Response[] = reqs.map((r) => (this.emptyReplies ? {} : answer(r)));
     const healthFeedback =
       this.opts.slowScore !== undefined
         ? {

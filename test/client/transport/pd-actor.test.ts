@@ -142,9 +142,25 @@ describe("PdActor: TSO", () => {
     expect(() => pd.getStaleTimestamp(-1)).toThrow(/prevSecond/);
   });
 
+  it("lastTS is never behind a timestamp handed out, under 100 concurrent callers (TestSetLastTSAlwaysPushTS)", async () => {
+    const c = await cluster();
+    const pd = await connect(c);
+    const all = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        if (i % 3 === 0) await new Promise((r) => setImmediate(r));
+        const ts = await pd.getTimestamp();
+        expect(pd.lastTimestamp as bigint).toBeGreaterThanOrEqual(ts);
+        return ts;
+      }),
+    );
+    expect(new Set(all).size).toBe(100);
+  });
+
   it("refreshes the low-resolution ts in the background", async () => {
     const c = await cluster();
-    const pd = await connect(c, { lowResolutionTsUpdateIntervalMs: 20 });
+    const pd = await connect(c, { lowResolutionTsUpdateIntervalMs: 60_000 });
+    pd.setLowResolutionTimestampUpdateInterval(20);
+    expect(() => pd.setLowResolutionTimestampUpdateInterval(0)).toThrow(/> 0/);
     const first = pd.getLowResolutionTimestamp();
     for (let i = 0; i < 100 && pd.getLowResolutionTimestamp() === first; i++)
       await new Promise((r) => setTimeout(r, 10));
