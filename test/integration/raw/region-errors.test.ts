@@ -1,0 +1,195 @@
+// Each errorpb.Error kind injected through the cluster's fault API, with the retry behaviour
+// client-go's RegionRequestSender.onRegionError prescribes for leader requests: which backoff
+// kind sleeps, whether the region is reloaded from PD, which errors are fatal. Also budget
+// exhaustion, timeouts and aborts. Ports the meaning of client-go
+// internal/locate/region_request_test.go (TestOnRegionError*, TestSendReqCtx-style cases) for
+// the raw path, and integration_tests/raw/api_mock_test.go.
+
+import { status } from "@grpc/grpc-js";
+import { describe, expect } from "vitest";
+import {
+  AbortedError,
+  BackoffExhaustedError,
+  RegionError,
+  RegionFlashbackInProgressError,
+  RegionFlashbackNotPreparedError,
+  ResultUndeterminedError,
+  TimeoutError,
+} from "../../../src/index.js";
+import { RegionErrors } from "../../../src/cluster/tikv/region-errors.js";
+import type { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
+import { itFault, useCluster } from "../../support/cluster.js";
+
+const KEY = "fault-key";
+
+describe("region errors and retries (fault injection)", () => {
+  const env = useCluster({ stores: 3, splitKeys: ["m"] });
+
+  async function warmClient(extra = {}) {
+    const client = await env.connect(extra);
+    const raw = client.raw();
+    await raw.put(KEY, "v0");
+    client.resetMetrics();
+    const region = env.cluster.topology.locateKey(Buffer.from(KEY));
+    if (!region) throw new Error("no region");
+    return { client, raw, region };
+  }
+
+  type Case = {
+    kind: string;
+    make: (r: { id: bigint; leaderStore: bigint; leaderPeer: bigint }) => RegionErrorProto;
+    backoff?: string;
+    reloads: boolean;
+    /** Region errors seen in total (default 1). */
+    errors?: number;
+  };
+  const cases: Case[] = [
+    // no leader known: back off, then try the next peer, which answers NotLeader with the real
+    // leader as hint; the third attempt reaches the leader
+    {
+      kind: "notLeader",
+      make: (r) => RegionErrors.notLeader(r.id),
+      backoff: "regionScheduling",
+      reloads: false,
+      errors: 2,
+    },
+    { kind: "regionNotFound", make: (r) => RegionErrors.regionNotFound(r.id), reloads: true },
+    {
+      kind: "keyNotInRegion",
+      make: (r) =>
+        RegionErrors.keyNotInRegion(Buffer.from(KEY), env.cluster.topology.regionById(r.id)!.region),
+      reloads: true,
+    },
+    { kind: "storeNotMatch", make: (r) => RegionErrors.storeNotMatch(r.leaderStore, 99), reloads: true },
+    { kind: "serverIsBusy", make: () => RegionErrors.serverIsBusy(), backoff: "tikvServerBusy", reloads: false },
+    { kind: "staleCommand", make: () => RegionErrors.staleCommand(), backoff: "staleCommand", reloads: false },
+    {
+      kind: "maxTimestampNotSynced",
+      make: () => RegionErrors.maxTimestampNotSynced(),
+      backoff: "maxTsNotSynced",
+      reloads: false,
+    },
+    { kind: "readIndexNotReady", make: (r) => RegionErrors.readIndexNotReady(r.id), backoff: "regionScheduling", reloads: false },
+    {
+      kind: "proposalInMergingMode",
+      make: (r) => RegionErrors.proposalInMergingMode(r.id),
+      backoff: "regionScheduling",
+      reloads: false,
+    },
+    { kind: "dataIsNotReady", make: (r) => RegionErrors.dataIsNotReady(r.id, r.leaderPeer, 1), backoff: "regionMiss", reloads: false },
+    {
+      kind: "regionNotInitialized",
+      make: (r) => RegionErrors.regionNotInitialized(r.id),
+      backoff: "regionNotInitialized",
+      reloads: false,
+    },
+    { kind: "diskFull", make: (r) => RegionErrors.diskFull([r.leaderStore], "disk full"), backoff: "tikvDiskFull", reloads: false },
+    {
+      kind: "RecoveryInProgress",
+      make: (r) => RegionErrors.recoveryInProgress(r.id),
+      backoff: "regionRecoveryInProgress",
+      reloads: false,
+    },
+    { kind: "isWitness", make: (r) => RegionErrors.isWitness(r.id), backoff: "isWitness", reloads: true },
+    { kind: "mismatchPeerId", make: (r) => RegionErrors.mismatchPeerId(r.leaderPeer, 12345), reloads: true },
+    { kind: "bucketVersionNotMatch", make: () => RegionErrors.bucketVersionNotMatch(1), reloads: false },
+  ];
+
+  for (const c of cases) {
+    itFault(`${c.kind}: retried (${c.backoff ?? "no backoff"}, ${c.reloads ? "PD reload" : "no PD lookup"})`, async () => {
+      const { client, raw, region } = await warmClient();
+      const leader = region.leader!;
+      const fault = env.cluster.faults.failNext({
+        rpc: "RawGet",
+        regionId: region.id,
+        error: { regionError: c.make({ id: region.id, leaderStore: leader.storeId, leaderPeer: leader.id }) },
+      });
+      expect((await raw.get(KEY))?.toString()).toBe("v0");
+      expect(fault.fired).toBe(1);
+      const m = client.metrics();
+      expect(m.regionErrors).toEqual({ [c.kind]: c.errors ?? 1 });
+      expect(m.backoffs).toEqual(c.backoff ? { [c.backoff]: 1 } : {});
+      if (c.reloads) expect(m.pdRegionLookups).toBeGreaterThanOrEqual(1);
+      else expect(m.pdRegionLookups).toBe(0);
+      if (c.kind === "storeNotMatch") expect(m.pdStoreLookups).toBeGreaterThanOrEqual(1);
+    });
+  }
+
+  const fatal: Array<[string, (id: bigint) => RegionErrorProto, new (...a: never[]) => Error]> = [
+    ["raftEntryTooLarge", (id) => RegionErrors.raftEntryTooLarge(id, 1 << 30), RegionError],
+    ["FlashbackInProgress", (id) => RegionErrors.flashbackInProgress(id, 1), RegionFlashbackInProgressError],
+    ["FlashbackNotPrepared", (id) => RegionErrors.flashbackNotPrepared(id), RegionFlashbackNotPreparedError],
+    ["undeterminedResult", () => RegionErrors.undeterminedResult("lost"), ResultUndeterminedError],
+  ];
+  for (const [kind, make, cls] of fatal) {
+    itFault(`${kind}: fails the call with ${cls.name} without retrying`, async () => {
+      const { client, raw, region } = await warmClient();
+      env.cluster.faults.failNext({ rpc: "RawPut", regionId: region.id, error: { regionError: make(region.id) } });
+      env.cluster.faults.resetCounters();
+      await expect(raw.put(KEY, "v1")).rejects.toBeInstanceOf(cls);
+      expect(env.cluster.faults.calls({ rpc: "RawPut" })).toBe(1);
+      expect(client.metrics().backoffs).toEqual({});
+    });
+  }
+
+  itFault("a gRPC UNAVAILABLE send failure backs off tikvRPC and retries", async () => {
+    const { client, raw, region } = await warmClient();
+    env.cluster.faults.failNext({
+      rpc: "RawGet",
+      regionId: region.id,
+      error: { grpcStatus: status.UNAVAILABLE, message: "injected" },
+    });
+    expect((await raw.get(KEY))?.toString()).toBe("v0");
+    const m = client.metrics();
+    expect(m.sendFailures).toBe(1);
+    expect(m.backoffs).toEqual({ tikvRPC: 1 });
+  });
+
+  itFault("a region error that never stops exhausts the backoff budget", async () => {
+    const { raw, region } = await warmClient({ maxBackoffMs: 50 });
+    const f = env.cluster.faults.failNext({
+      rpc: "RawGet",
+      regionId: region.id,
+      count: 10_000,
+      error: { regionError: RegionErrors.staleCommand() },
+    });
+    const err = await raw.get(KEY).catch((e) => e);
+    f.cancel();
+    expect(err).toBeInstanceOf(BackoffExhaustedError);
+    expect((err as BackoffExhaustedError).backoffKind).toBe("staleCommand");
+  });
+
+  itFault("a slow store fails the call with TimeoutError after timeoutMs", async () => {
+    const { raw, region } = await warmClient();
+    const d = env.cluster.faults.delay({ rpc: "RawGet", regionId: region.id, ms: 2_000, count: 1 });
+    await expect(raw.get(KEY, { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
+    d.cancel();
+  });
+
+  itFault("an AbortSignal cancels a call in flight with AbortedError", async () => {
+    const { raw, region } = await warmClient();
+    const d = env.cluster.faults.delay({ rpc: "RawGet", regionId: region.id, ms: 2_000, count: 1 });
+    const ac = new AbortController();
+    const p = raw.get(KEY, { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error("stop")), 50);
+    await expect(p).rejects.toBeInstanceOf(AbortedError);
+    d.cancel();
+    const pre = new AbortController();
+    pre.abort();
+    await expect(raw.get(KEY, { signal: pre.signal })).rejects.toBeInstanceOf(AbortedError);
+  });
+
+  itFault("a batch meeting a region error is regrouped and resent for its keys only", async () => {
+    const { client, raw } = await warmClient();
+    await raw.batchPut(["a1", "a2", "z1", "z2"], ["1", "2", "3", "4"]);
+    client.resetMetrics();
+    const right = env.cluster.topology.locateKey(Buffer.from("z1"))!;
+    env.cluster.faults.failNext({ rpc: "RawBatchGet", regionId: right.id, error: { regionError: RegionErrors.regionNotFound(right.id) } });
+    env.cluster.faults.resetCounters();
+    const got = await raw.batchGet(["a1", "z1", "a2", "z2"]);
+    expect(got.map((v) => v?.toString())).toEqual(["1", "3", "2", "4"]);
+    // left region once, right region twice (error + retry)
+    expect(env.cluster.faults.calls({ rpc: "RawBatchGet" })).toBe(3);
+    expect(client.metrics().regionErrors).toEqual({ regionNotFound: 1 });
+  });
+});
