@@ -5,6 +5,7 @@ import {
   type Deadlock,
   KeyError,
   type LockInfo,
+  type MvccInfo,
   WriteConflict_Reason,
 } from "../../../proto/kvrpcpb.js";
 import type { Lock } from "./types.js";
@@ -21,7 +22,13 @@ export type MvccErrorInner =
   | { kind: "KeyIsLocked"; lockInfo: LockInfo }
   | { kind: "Committed"; startTs: bigint; commitTs: bigint; key: Buffer }
   | { kind: "PessimisticLockRolledBack"; startTs: bigint; key: Buffer }
-  | { kind: "TxnLockNotFound"; startTs: bigint; commitTs: bigint; key: Buffer }
+  | {
+      kind: "TxnLockNotFound";
+      startTs: bigint;
+      commitTs: bigint;
+      key: Buffer;
+      mvccInfo?: MvccInfo | undefined;
+    }
   | { kind: "TxnNotFound"; startTs: bigint; key: Buffer }
   | { kind: "LockTypeNotMatch"; startTs: bigint; key: Buffer; pessimistic: boolean }
   | {
@@ -36,7 +43,14 @@ export type MvccErrorInner =
   | { kind: "Deadlock"; startTs: bigint; deadlock: Deadlock }
   | { kind: "AlreadyExist"; key: Buffer; existingStartTs: bigint }
   | { kind: "DefaultNotFound"; key: Buffer }
-  | { kind: "CommitTsExpired"; startTs: bigint; commitTs: bigint; key: Buffer; minCommitTs: bigint }
+  | {
+      kind: "CommitTsExpired";
+      startTs: bigint;
+      commitTs: bigint;
+      key: Buffer;
+      minCommitTs: bigint;
+      mvccInfo?: MvccInfo | undefined;
+    }
   | { kind: "PessimisticLockNotFound"; startTs: bigint; key: Buffer; reason: PessimisticLockNotFoundReason }
   | { kind: "CommitTsTooLarge"; startTs: bigint; minCommitTs: bigint; maxCommitTs: bigint }
   | {
@@ -109,6 +123,11 @@ export function mvccError(inner: MvccErrorInner): never {
   throw new MvccError(inner);
 }
 
+/** MVCC state attached to errors of unexpected cases (tikv add_debug_mvcc_for_key_error). */
+function debugInfo(key: Buffer, mvcc: MvccInfo | undefined) {
+  return mvcc ? { mvccInfo: [{ key, mvcc: { ...mvcc, values: [] } }] } : undefined;
+}
+
 /**
  * The KeyError TiKV puts on the wire for an error (tikv extract_key_error): typed fields for
  * the kinds the client understands, `retryable` set alongside conflict / txn_lock_not_found
@@ -138,7 +157,11 @@ export function toKeyError(err: unknown): KeyError {
     case "AlreadyExist":
       return KeyError.fromPartial({ alreadyExist: { key: e.key } });
     case "TxnLockNotFound":
-      return KeyError.fromPartial({ retryable: text, txnLockNotFound: { key: e.key } });
+      return KeyError.fromPartial({
+        retryable: text,
+        txnLockNotFound: { key: e.key },
+        debugInfo: debugInfo(e.key, e.mvccInfo),
+      });
     case "TxnNotFound":
       return KeyError.fromPartial({ txnNotFound: { startTs: e.startTs, primaryKey: e.key } });
     case "Deadlock":
@@ -151,6 +174,7 @@ export function toKeyError(err: unknown): KeyError {
           key: e.key,
           minCommitTs: e.minCommitTs,
         },
+        debugInfo: debugInfo(e.key, e.mvccInfo),
       });
     case "CommitTsTooLarge":
       return KeyError.fromPartial({ commitTsTooLarge: { commitTs: e.minCommitTs } });

@@ -5,6 +5,7 @@
 export * from "./errors.js";
 export * from "./key.js";
 export * from "./max-ts.js";
+export * from "./mvcc-info.js";
 export * from "./reader.js";
 export * from "./store.js";
 export * from "./txn.js";

@@ -50,6 +50,7 @@ export function readOptions(ctx: Context | undefined, ts: bigint, keyOnly = fals
     bypassLocks: new Set(ctx?.resolvedLocks ?? []),
     accessLocks: new Set(ctx?.committedLocks ?? []),
     keyOnly,
+    replicaRead: ctx?.replicaRead ?? false,
   };
 }
 

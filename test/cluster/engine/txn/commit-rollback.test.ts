@@ -4,7 +4,7 @@
 // test_txn_timestamp_overlapping, test_rollback_while_other_transaction_running, test_gc_fence).
 import { describe, expect, it } from "vitest";
 import { isProtectedRollback } from "../../../../src/cluster/engine/mvcc/types.js";
-import { Op, WriteConflict_Reason } from "../../../../src/proto/kvrpcpb.js";
+import { CommitRole, Op, WriteConflict_Reason } from "../../../../src/proto/kvrpcpb.js";
 import {
   b,
   checkTxnStatus,
@@ -56,6 +56,32 @@ describe("commit", () => {
     const err = commit(e, ["missing"], 10n, 15n);
     expect(err?.txnLockNotFound).toEqual({ key: b("missing") });
     expect(err?.retryable).toMatch(/txn lock not found/);
+  });
+
+  it("attaches the key's MVCC state to errors of unexpected cases (commit of a secondary)", () => {
+    const e = newEngine();
+    mustPut(e, "s", "old", 1n, 2n);
+    const req = (keys: string[], startTs: bigint, commitTs: bigint) => ({
+      context: undefined,
+      startVersion: startTs,
+      keys: keys.map(b),
+      commitVersion: commitTs,
+      commitRole: CommitRole.Secondary,
+      primaryKey: b("p"),
+      useAsyncCommit: false,
+      isTxnFile: false,
+    });
+    const lost = e.commit(req(["s"], 10n, 20n)).error;
+    expect(lost?.txnLockNotFound).toEqual({ key: b("s") });
+    expect(lost?.debugInfo?.mvccInfo[0]?.key).toEqual(b("s"));
+    expect(lost?.debugInfo?.mvccInfo[0]?.mvcc?.writes.map((w) => w.commitTs)).toEqual([2n]);
+    // The primary is expected to lose its lock: no debug info.
+    expect(commit(e, ["s"], 10n, 20n)?.debugInfo).toBeUndefined();
+    mustPrewrite(e, puts("p", "v", "s", "v"), 30n, { minCommitTs: 40n });
+    const expired = e.commit(req(["s"], 30n, 35n)).error;
+    expect(expired?.commitTsExpired?.minCommitTs).toBe(40n);
+    expect(expired?.debugInfo?.mvccInfo[0]?.mvcc?.lock?.startTs).toBe(30n);
+    expect(commit(e, ["p"], 30n, 35n)?.debugInfo).toBeUndefined();
   });
 
   it("rejects commit_ts <= start_ts as InvalidTxnTso", () => {

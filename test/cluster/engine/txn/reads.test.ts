@@ -48,6 +48,8 @@ describe("check_ts_conflict (test_check_ts_conflict)", () => {
     expect(conflicts(lock, TS_MAX)).toBe(false);
     expect(conflicts({ ...lock, useAsyncCommit: true }, TS_MAX)).toBe(true);
     expect(conflicts({ ...lock, useOnePc: true }, TS_MAX)).toBe(true);
+    // Replica reads may not skip the primary (check_ts_conflict_for_replica_read).
+    expect(() => checkTsConflict(lock, b("foo"), TS_MAX, new Set(), SI, true)).toThrow(MvccError);
     lock = { ...lock, primary: b("bar") };
     expect(conflicts(lock, TS_MAX)).toBe(true);
     lock = { ...lock, minCommitTs: 150n };

@@ -1,6 +1,7 @@
 // Semantics follow tikv src/storage/txn/actions/commit.rs.
 import { CommitRole } from "../../../../proto/kvrpcpb.js";
 import { MvccError } from "../../mvcc/errors.js";
+import { mvccInfoOf } from "../../mvcc/mvcc-info.js";
 import { loadLockWithPending, type MvccReader } from "../../mvcc/reader.js";
 import type { MvccTxn } from "../../mvcc/txn.js";
 import { isPessimisticTxn, newWrite, type Write, writeTypeFromLockType } from "../../mvcc/types.js";
@@ -16,13 +17,15 @@ export function commit(
   reader: MvccReader,
   key: Buffer,
   commitTs: bigint,
-  _role: CommitRole = CommitRole.Unknown,
+  role: CommitRole = CommitRole.Unknown,
 ): void {
   const lock = loadLockWithPending(txn, reader, key);
   if (!lock || lock.startTs !== txn.startTs) {
     const record = reader.getTxnCommitRecord(key, txn.startTs);
     if (record.kind === "single" && record.write.writeType !== "Rollback") return;
-    throw new MvccError({ kind: "TxnLockNotFound", startTs: txn.startTs, commitTs, key });
+    // A secondary must still be locked when committed: attach the key's MVCC state for debugging.
+    const mvccInfo = role === CommitRole.Secondary ? mvccInfoOf(reader, key, false) : undefined;
+    throw new MvccError({ kind: "TxnLockNotFound", startTs: txn.startTs, commitTs, key, mvccInfo });
   }
   if (commitTs < lock.minCommitTs) {
     throw new MvccError({
@@ -31,6 +34,8 @@ export function commit(
       commitTs,
       key,
       minCommitTs: lock.minCommitTs,
+      // Only the primary's min_commit_ts may legitimately be pushed past the commit ts.
+      mvccInfo: key.equals(lock.primary) ? undefined : mvccInfoOf(reader, key, false),
     });
   }
   const writeType = writeTypeFromLockType(lock.lockType);

@@ -15,6 +15,8 @@ export interface ReadOptions {
   /** context.committed_locks: these txns are known committed; read through their locks. */
   readonly accessLocks: ReadonlySet<bigint>;
   readonly keyOnly?: boolean;
+  /** Follower / replica read: a read at ts = max may not skip the primary lock. */
+  readonly replicaRead?: boolean;
 }
 
 /** A value read, with its commit ts when known (0n when read through a committed lock). */
@@ -39,12 +41,16 @@ export function checkTsConflict(
   ts: bigint,
   bypass: ReadonlySet<bigint>,
   iso: IsolationLevel,
+  replicaRead = false,
 ): void {
   if (iso === IsolationLevel.SI) {
     if (lock.startTs > ts || lock.lockType === "Lock" || isPessimisticLock(lock)) return;
     if (lock.minCommitTs > ts) return;
     if (bypass.has(lock.startTs)) return;
-    if (ts === TS_MAX && key.equals(lock.primary) && !lock.useAsyncCommit && !lock.useOnePc) return;
+    // Autocommit point gets read the latest version at ts = max and may skip a 2PC primary,
+    // but not on a replica (linearizability, tidb#43583).
+    if (ts === TS_MAX && !replicaRead && key.equals(lock.primary) && !lock.useAsyncCommit && !lock.useOnePc)
+      return;
     throw new MvccError({ kind: "KeyIsLocked", lockInfo: lockToLockInfo(lock, key) });
   }
   if (iso === IsolationLevel.RCCheckTS) {
@@ -174,7 +180,7 @@ function readKey(
     const lock = reader.store.lockCf.get(sk);
     if (lock) {
       try {
-        checkTsConflict(lock, key, opts.ts, opts.bypassLocks, opts.isolation);
+        checkTsConflict(lock, key, opts.ts, opts.bypassLocks, opts.isolation, opts.replicaRead);
       } catch (e) {
         if (readThroughCommitted && opts.accessLocks.has(lock.startTs)) {
           return readThroughLock(reader, key, lock, opts.keyOnly ?? false);

@@ -7,39 +7,10 @@ import {
   type MvccGetByStartTsRequest,
   MvccGetByStartTsResponse,
   MvccInfo,
-  Op,
 } from "../../../../proto/kvrpcpb.js";
 import { rawKey } from "../../mvcc/key.js";
-import type { MvccReader } from "../../mvcc/reader.js";
-import { lockTypeToOp, type WriteType } from "../../mvcc/types.js";
+import { mvccInfoOf } from "../../mvcc/mvcc-info.js";
 import type { EngineContext } from "../context.js";
-
-const WRITE_OP: Record<WriteType, Op> = { Put: Op.Put, Delete: Op.Del, Lock: Op.Lock, Rollback: Op.Rollback };
-
-/** Everything stored for key, newest first, in TiKV's MvccInfo shape (lock: type, start_ts, primary, short_value). */
-export function mvccInfoOf(reader: MvccReader, key: Buffer): MvccInfo {
-  const lock = reader.loadLock(key);
-  return MvccInfo.fromPartial({
-    lock: lock
-      ? {
-          type: lockTypeToOp(lock.lockType),
-          startTs: lock.startTs,
-          primary: lock.primary,
-          shortValue: lock.shortValue ?? Buffer.alloc(0),
-        }
-      : undefined,
-    writes: reader.writesOf(key).map(({ commitTs, write }) => ({
-      type: WRITE_OP[write.writeType],
-      startTs: write.startTs,
-      commitTs,
-      shortValue: write.shortValue ?? Buffer.alloc(0),
-      hasOverlappedRollback: write.hasOverlappedRollback,
-      hasGcFence: write.gcFence !== undefined,
-      gcFence: write.gcFence ?? 0n,
-    })),
-    values: reader.valuesOf(key).map(({ startTs, value }) => ({ startTs, value })),
-  });
-}
 
 /** KvMvccGetByKey. */
 export function mvccGetByKey(ec: EngineContext, req: MvccGetByKeyRequest): MvccGetByKeyResponse {
