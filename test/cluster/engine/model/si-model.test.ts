@@ -1,7 +1,9 @@
 // Snapshot-isolation model test of the txn engine: random optimistic and pessimistic
-// transactions, interleaved one request at a time, some crashing and leaving locks that
-// others resolve (check_txn_status + resolve_lock, as client-go's lock resolver does). The
-// run must match a serial model replaying the committed txns in commit_ts order:
+// transactions (2PC, 1PC or async commit; pessimistic ones failing fast, waiting for locks
+// or fair-locking), interleaved one request at a time, some crashing and leaving locks that
+// others resolve (check_txn_status, check_secondary_locks + resolve_lock, as client-go's
+// lock resolver does). The run must match a serial model replaying the committed txns in
+// commit_ts order:
 // every read sees exactly the snapshot at its ts (no dirty or fractured reads) and every
 // key ends with one increment per committed writer (no lost update).
 import fc from "fast-check";
@@ -15,6 +17,7 @@ import {
 } from "../../../../src/proto/kvrpcpb.js";
 import {
   batchRollbackReq,
+  checkSecondaryLocksReq,
   checkTxnStatusReq,
   commitReq,
   getReq,
@@ -31,10 +34,14 @@ const key = (i: number) => Buffer.from(KEYS[i] as string);
 /** How a pessimistic txn meets locks: fail at once, wait (legacy), or wait in fair-lock mode. */
 type WaitMode = "noWait" | "wait" | "fairLock";
 
+/** How a txn commits: Percolator 2PC, one-phase commit, or async commit. */
+type CommitMode = "2pc" | "1pc" | "async";
+
 /** What a transaction does, drawn by fast-check. */
 interface TxnSpec {
   pessimistic: boolean;
   waitMode: WaitMode;
+  commitMode: CommitMode;
   /** Keys read at start_ts (and, for optimistic txns, the base of their increments). */
   reads: number[];
   /** Keys incremented; the first is the primary. */
@@ -89,6 +96,9 @@ class World {
     waited: 0,
     deadlocks: 0,
     lockedWithConflict: 0,
+    onePc: 0,
+    asyncCommitted: 0,
+    asyncResolved: 0,
   };
 
   /**
@@ -101,6 +111,12 @@ class World {
     );
     if (st.error) throw new Error(`check_txn_status failed: ${JSON.stringify(st.error)}`);
     if (st.lockTtl > 0n) {
+      // An expired async-commit primary: its fate is decided by its secondaries.
+      const primary = st.lockInfo;
+      if (primary?.useAsyncCommit && physical(currentTs) >= physical(primary.lockVersion) + primary.lockTtl) {
+        this.resolveAsyncCommit(primary);
+        return true;
+      }
       this.stats.gaveUp++;
       return false;
     }
@@ -109,6 +125,26 @@ class World {
     const r = this.engine.resolveLock(resolveLockReq(lock.lockVersion, st.commitVersion, [lock.key]));
     if (r.error) throw new Error(`resolve_lock failed: ${JSON.stringify(r.error)}`);
     return true;
+  }
+
+  /**
+   * client-go's resolveAsyncCommitLock: committed if every secondary is locked (or already
+   * committed), at the largest min_commit_ts; otherwise rolled back everywhere.
+   */
+  private resolveAsyncCommit(primary: LockInfo): void {
+    this.stats.asyncResolved++;
+    const startTs = primary.lockVersion;
+    const c = this.engine.checkSecondaryLocks(checkSecondaryLocksReq(primary.secondaries, startTs));
+    if (c.error) throw new Error(`check_secondary_locks failed: ${JSON.stringify(c.error)}`);
+    let commitTs = c.commitTs;
+    if (commitTs === 0n && c.locks.length === primary.secondaries.length) {
+      commitTs = primary.minCommitTs;
+      for (const l of c.locks) if (l.minCommitTs > commitTs) commitTs = l.minCommitTs;
+    }
+    const r = this.engine.resolveLock(
+      resolveLockReq(startTs, commitTs, [primary.key, ...primary.secondaries]),
+    );
+    if (r.error) throw new Error(`resolve_lock failed: ${JSON.stringify(r.error)}`);
   }
 
   /** After all txns stopped: resolve every leftover lock and read the final state. */
@@ -134,6 +170,10 @@ class TxnRunner {
   private startTs = 0n;
   private forUpdateTs = 0n;
   private commitTs = 0n;
+  /** Largest min_commit_ts returned by async-commit prewrites; 0 once it fell back to 2PC. */
+  private asyncCommitTs = 0n;
+  private asyncFallback = false;
+  private asyncPrewritten = 0;
   private readonly base = new Map<number, Buffer | undefined>();
   /** Requests in order; each returns how far to move: 1 next, 0 retry, -1 back to the ts fetch. */
   private plan: (() => Promise<number> | number)[] = [];
@@ -169,7 +209,13 @@ class TxnRunner {
       : [...s.reads, ...s.writes.filter((k) => !s.reads.includes(k))];
     for (const k of snapshotReads) this.plan.push(() => this.read(k));
     if (s.pessimistic) for (const k of s.writes) this.plan.push(fetchTs, () => this.lock(k));
-    for (const k of s.writes) this.plan.push(() => this.prewrite(k));
+    if (s.commitMode === "1pc" && s.writes.length > 0) {
+      // One request; if TiKV falls back to 2PC the locks stay and the txn commits normally.
+      this.plan.push(() => this.prewriteOnePc());
+    } else {
+      for (const k of s.writes) this.plan.push(() => this.prewrite(k));
+    }
+    if (s.commitMode === "async" && s.writes.length > 0) this.plan.push(() => this.decideAsyncCommit());
     if (s.writes.length > 0) this.plan.push(fetchTs, () => this.commitPrimary());
     for (const k of s.writes.slice(1)) this.plan.push(() => this.commitSecondary(k));
   }
@@ -261,7 +307,7 @@ class TxnRunner {
         // Locked at the newest commit: the value is the one committed at lockedWithConflictTs.
         this.w.stats.lockedWithConflict++;
         forUpdateTs = res.lockedWithConflictTs;
-        readTs = res.lockedWithConflictTs + 1n;
+        readTs = res.lockedWithConflictTs;
       }
     } else {
       value = r.notFounds[0] ? undefined : r.values[0];
@@ -272,33 +318,86 @@ class TxnRunner {
     return 1;
   }
 
+  private valueFor(k: number): Buffer {
+    return encode(countOf(this.base.get(k)) + 1, this.id);
+  }
+
   private prewrite(k: number): number {
-    const value = encode(countOf(this.base.get(k)) + 1, this.id);
+    const async = this.spec.commitMode === "async";
+    const isPrimary = k === this.spec.writes[0];
     const r = this.w.engine.prewrite(
-      prewriteReq([[key(k), value]], this.startTs, {
+      prewriteReq([[key(k), this.valueFor(k)]], this.startTs, {
         primary: this.primary(),
         ttl: TTL,
         forUpdateTs: this.spec.pessimistic ? this.forUpdateTs : 0n,
+        useAsyncCommit: async,
+        secondaries: async && isPrimary ? this.spec.writes.slice(1).map(key) : [],
+        minCommitTs: maxTs(this.startTs, this.forUpdateTs) + 1n,
       }),
     );
     const e = r.errors[0];
     if (e) return this.onError(e);
+    if (async) {
+      if (r.minCommitTs === 0n) this.asyncFallback = true;
+      else if (r.minCommitTs > this.asyncCommitTs) this.asyncCommitTs = r.minCommitTs;
+      // The last successful async-commit prewrite commits the txn, even if it crashes now.
+      if (++this.asyncPrewritten === this.spec.writes.length && !this.asyncFallback) {
+        this.w.stats.asyncCommitted++;
+        this.recordCommit(this.asyncCommitTs);
+      }
+    }
     return 1;
   }
 
+  private prewriteOnePc(): number {
+    const r = this.w.engine.prewrite(
+      prewriteReq(
+        this.spec.writes.map((k) => [key(k), this.valueFor(k)]),
+        this.startTs,
+        {
+          primary: this.primary(),
+          ttl: TTL,
+          forUpdateTs: this.spec.pessimistic ? this.forUpdateTs : 0n,
+          tryOnePc: true,
+          minCommitTs: maxTs(this.startTs, this.forUpdateTs) + 1n,
+        },
+      ),
+    );
+    const e = r.errors[0];
+    if (e) return this.onError(e);
+    if (r.onePcCommitTs === 0n) return 1; // fell back to 2PC: locks were written
+    this.w.stats.onePc++;
+    this.recordCommit(r.onePcCommitTs);
+    return this.plan.length - this.pc;
+  }
+
+  /** After async-commit prewrites: committed already, unless it fell back to 2PC. */
+  private decideAsyncCommit(): number {
+    return this.commitTs !== 0n ? 2 : 1; // committed: skip the commit-ts fetch
+  }
+
+  private recordCommit(commitTs: bigint): void {
+    this.commitTs = commitTs;
+    const writes = new Map<number, string>();
+    for (const k of this.spec.writes) writes.set(k, this.valueFor(k).toString());
+    this.w.committed.push({ txn: this.id, commitTs, writes });
+  }
+
   private commitPrimary(): number {
-    const commitTs = this.pendingTs;
+    const decided = this.commitTs !== 0n;
+    const commitTs = decided ? this.commitTs : this.pendingTs;
     const r = this.w.engine.commit(commitReq([this.primary()], this.startTs, commitTs));
+    if (decided) {
+      // Async commit: already committed; a resolver may have committed this key before us.
+      expect(r.error).toBeUndefined();
+      return 1;
+    }
     if (r.error) {
-      // The primary lock was resolved (rolled back) by another txn: the txn failed.
+      // Rolled back by a resolver, or min_commit_ts was pushed past our commit_ts: give up.
       this.abort();
       return 0;
     }
-    this.commitTs = commitTs;
-    const writes = new Map<number, string>();
-    for (const k of this.spec.writes)
-      writes.set(k, encode(countOf(this.base.get(k)) + 1, this.id).toString());
-    this.w.committed.push({ txn: this.id, commitTs, writes });
+    this.recordCommit(commitTs);
     return 1;
   }
 
@@ -326,17 +425,21 @@ async function passTime(ms: number): Promise<void> {
   await settle();
 }
 
-/** Serial model: the state after applying committed txns with commit_ts < ts in order. */
+/** Serial model: the state after applying committed txns with commit_ts <= ts in order. */
 function stateAt(committed: readonly Committed[], ts: bigint): Map<number, string> {
   const s = new Map<number, string>();
-  for (const c of committed) if (c.commitTs < ts) for (const [k, v] of c.writes) s.set(k, v);
+  for (const c of committed) if (c.commitTs <= ts) for (const [k, v] of c.writes) s.set(k, v);
   return s;
 }
+
+const maxTs = (a: bigint, b: bigint) => (a > b ? a : b);
+const physical = (ts: bigint) => ts >> 18n;
 
 const keyIdx = fc.integer({ min: 0, max: KEYS.length - 1 });
 const txnSpec: fc.Arbitrary<TxnSpec> = fc.record({
   pessimistic: fc.boolean(),
   waitMode: fc.constantFrom<WaitMode>("noWait", "wait", "fairLock"),
+  commitMode: fc.constantFrom<CommitMode>("2pc", "1pc", "async"),
   reads: fc.uniqueArray(keyIdx, { maxLength: 3 }),
   writes: fc.uniqueArray(keyIdx, { minLength: 1, maxLength: 3 }),
   // One txn in four crashes at some step.
@@ -400,6 +503,9 @@ describe("snapshot isolation model (TxnEngine vs serial replay)", () => {
       waited: 0,
       deadlocks: 0,
       lockedWithConflict: 0,
+      onePc: 0,
+      asyncCommitted: 0,
+      asyncResolved: 0,
     };
     await fc.assert(
       fc.asyncProperty(
@@ -414,7 +520,7 @@ describe("snapshot isolation model (TxnEngine vs serial replay)", () => {
       // Fixed seed by default so the path counts below are stable; set SI_MODEL_SEED /
       // SI_MODEL_RUNS to explore further.
       {
-        numRuns: Number(process.env.SI_MODEL_RUNS ?? 100),
+        numRuns: Number(process.env.SI_MODEL_RUNS ?? 200),
         seed: Number(process.env.SI_MODEL_SEED ?? 20261122),
       },
     );
@@ -427,13 +533,30 @@ describe("snapshot isolation model (TxnEngine vs serial replay)", () => {
     expect(total.waited).toBeGreaterThan(0);
     expect(total.deadlocks).toBeGreaterThan(0);
     expect(total.lockedWithConflict).toBeGreaterThan(0);
+    expect(total.onePc).toBeGreaterThan(0);
+    expect(total.asyncCommitted).toBeGreaterThan(0);
+    expect(total.asyncResolved).toBeGreaterThan(0);
   });
 
   it("a pessimistic lock after a newer commit retries with a new for_update_ts", async () => {
     const r = await runModel(
       [
-        { pessimistic: true, waitMode: "noWait", reads: [], writes: [0], crashAt: undefined },
-        { pessimistic: false, waitMode: "noWait", reads: [0], writes: [0], crashAt: undefined },
+        {
+          pessimistic: true,
+          waitMode: "noWait",
+          commitMode: "2pc",
+          reads: [],
+          writes: [0],
+          crashAt: undefined,
+        },
+        {
+          pessimistic: false,
+          waitMode: "noWait",
+          commitMode: "2pc",
+          reads: [0],
+          writes: [0],
+          crashAt: undefined,
+        },
       ],
       // Y: begin, read, prewrite; X: begin, fetch for_update_ts; Y: fetch commit_ts, commit; X: lock.
       [1, 1, 1, 0, 0, 1, 1, 0],
@@ -442,11 +565,79 @@ describe("snapshot isolation model (TxnEngine vs serial replay)", () => {
     expect(r.committed).toBe(2);
   });
 
+  it("two waiting pessimistic txns locking in opposite orders: one deadlocks, the other commits", async () => {
+    const r = await runModel(
+      [
+        {
+          pessimistic: true,
+          waitMode: "wait",
+          commitMode: "2pc",
+          reads: [],
+          writes: [0, 1],
+          crashAt: undefined,
+        },
+        {
+          pessimistic: true,
+          waitMode: "wait",
+          commitMode: "2pc",
+          reads: [],
+          writes: [1, 0],
+          crashAt: undefined,
+        },
+      ],
+      // T0: begin, T1: begin, T0 locks a, T1 locks b, T0 waits for b, T1 asks for a.
+      [0, 1, 0, 0, 1, 1, 0, 0, 1, 1],
+    );
+    expect(r.stats.deadlocks).toBe(1);
+    expect(r.committed).toBe(1);
+  });
+
+  it("an async-commit txn that crashed after its last prewrite is committed by resolution", async () => {
+    const r = await runModel(
+      [
+        {
+          pessimistic: false,
+          waitMode: "noWait",
+          commitMode: "async",
+          reads: [],
+          writes: [0, 1],
+          crashAt: 5,
+        },
+        {
+          pessimistic: false,
+          waitMode: "noWait",
+          commitMode: "2pc",
+          reads: [],
+          writes: [2],
+          crashAt: undefined,
+        },
+      ],
+      [0, 0, 0, 0, 0, 0],
+    );
+    expect(r.stats.asyncCommitted).toBe(1);
+    expect(r.stats.asyncResolved).toBe(1);
+    expect(r.committed).toBe(2);
+  });
+
   it("a crashed committed primary is rolled forward by the reader", async () => {
     const r = await runModel(
       [
-        { pessimistic: false, waitMode: "noWait", reads: [0, 1], writes: [0, 1], crashAt: 7 },
-        { pessimistic: true, waitMode: "noWait", reads: [1], writes: [1], crashAt: undefined },
+        {
+          pessimistic: false,
+          waitMode: "noWait",
+          commitMode: "2pc",
+          reads: [0, 1],
+          writes: [0, 1],
+          crashAt: 7,
+        },
+        {
+          pessimistic: true,
+          waitMode: "noWait",
+          commitMode: "2pc",
+          reads: [1],
+          writes: [1],
+          crashAt: undefined,
+        },
       ],
       [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1],
     );

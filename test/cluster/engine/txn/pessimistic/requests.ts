@@ -1,6 +1,7 @@
 // Request builders for driving TxnEngine in tests (defaults as client-go sends them).
 import {
   BatchRollbackRequest,
+  CheckSecondaryLocksRequest,
   CheckTxnStatusRequest,
   CleanupRequest,
   CommitRequest,
@@ -23,10 +24,22 @@ const buf = (k: string | Buffer): Buffer => (typeof k === "string" ? Buffer.from
 export function prewriteReq(
   puts: [key: string | Buffer, value: string | Buffer][],
   startTs: bigint,
-  o: { primary?: string | Buffer; forUpdateTs?: bigint; ttl?: bigint } = {},
+  o: {
+    primary?: string | Buffer;
+    forUpdateTs?: bigint;
+    ttl?: bigint;
+    useAsyncCommit?: boolean;
+    secondaries?: Buffer[];
+    tryOnePc?: boolean;
+    minCommitTs?: bigint;
+  } = {},
 ): PrewriteRequest {
   const forUpdateTs = o.forUpdateTs ?? 0n;
   return PrewriteRequest.fromPartial({
+    useAsyncCommit: o.useAsyncCommit ?? false,
+    secondaries: o.secondaries ?? [],
+    tryOnePc: o.tryOnePc ?? false,
+    minCommitTs: o.minCommitTs ?? 0n,
     mutations: puts.map(([k, v]) => Mutation.fromPartial({ op: Op.Put, key: buf(k), value: buf(v) })),
     primaryLock: buf(o.primary ?? (puts[0] as [string, string])[0]),
     startVersion: startTs,
@@ -120,6 +133,10 @@ export function heartBeatReq(primary: string | Buffer, startTs: bigint, ttl: big
     startVersion: startTs,
     adviseLockTtl: ttl,
   });
+}
+
+export function checkSecondaryLocksReq(keys: Buffer[], startTs: bigint): CheckSecondaryLocksRequest {
+  return CheckSecondaryLocksRequest.fromPartial({ keys, startVersion: startTs });
 }
 
 export function getReq(key: string | Buffer, ts: bigint): GetRequest {
