@@ -203,7 +203,7 @@ export class GcStateManager {
       );
     }
     // Go durations saturate near 292 years; anything that large never expires.
-    const forever = ttlSeconds >= 9223372036n;
+    const forever = ttlSeconds > 9223372036n;
     const expiresAtMs = forever ? undefined : Math.ceil((this.now() + Number(ttlSeconds) * 1000) / 1000) * 1000;
     const b: GcBarrier = { barrierId, barrierTs, expiresAtMs };
     s.barriers.set(barrierId, b);
