@@ -30,6 +30,8 @@ export class MvccTxn {
   readonly locksFor1pc: OnePcLock[] = [];
   /** Locks newly created by this command (not updates of existing ones). */
   readonly newLocks: { key: Buffer; lock: Lock }[] = [];
+  /** Latest buffered lock change per key (null = deleted), for pendingLock. */
+  private readonly lockChanges = new Map<StoreKey, Lock | null>();
 
   constructor(readonly startTs: bigint) {}
 
@@ -41,7 +43,9 @@ export class MvccTxn {
   /** Writes a lock; `isNew` when the key had no lock before. */
   putLock(key: Buffer, lock: Lock, isNew = false): void {
     if (isNew) this.newLocks.push({ key, lock });
-    this.modifies.push({ cf: "lock", key: storeKey(key), lock });
+    const sk = storeKey(key);
+    this.modifies.push({ cf: "lock", key: sk, lock });
+    this.lockChanges.set(sk, lock);
   }
 
   /** Keeps a 1PC lock aside; it becomes a write on commit of the 1PC prewrite. */
@@ -54,7 +58,9 @@ export class MvccTxn {
    * waiters in the lock-wait queue can be woken.
    */
   unlockKey(key: Buffer, pessimistic: boolean, commitTs: bigint): void {
-    this.modifies.push({ cf: "lock", key: storeKey(key), lock: undefined });
+    const sk = storeKey(key);
+    this.modifies.push({ cf: "lock", key: sk, lock: undefined });
+    this.lockChanges.set(sk, null);
     this.released.push({ key, startTs: this.startTs, commitTs, pessimistic });
   }
 
@@ -96,12 +102,7 @@ export class MvccTxn {
    * own earlier change (tikv MvccTxn::get_pending_lock_bytes).
    */
   pendingLock(key: Buffer): Lock | null | undefined {
-    const sk = storeKey(key);
-    for (let i = this.modifies.length - 1; i >= 0; i--) {
-      const m = this.modifies[i] as Modify;
-      if (m.cf === "lock" && m.key === sk) return m.lock ?? null;
-    }
-    return undefined;
+    return this.lockChanges.get(storeKey(key));
   }
 
   /** Drops everything buffered. */
@@ -110,5 +111,6 @@ export class MvccTxn {
     this.released.length = 0;
     this.locksFor1pc.length = 0;
     this.newLocks.length = 0;
+    this.lockChanges.clear();
   }
 }
