@@ -35,6 +35,10 @@ export interface EngineBenchResult {
   rawOverwritesPerSec: number;
   rawGetsPerSec: number;
   rawMissesPerSec: number;
+  /** RawBatchGet requests of 64 keys per second. */
+  rawBatchGets64PerSec: number;
+  /** RawScan requests (limit 100, forward) per second. */
+  rawScans100PerSec: number;
   txnKeys?: number;
   txnPrewritesPerSec?: number;
   txnCommitsPerSec?: number;
@@ -50,10 +54,23 @@ interface TxnEngineLike {
   get(req: unknown): { value: Buffer; notFound: boolean; error?: unknown };
 }
 
-function makeKeys(n: number, prefix: string): Buffer[] {
-  const keys = new Array<Buffer>(n);
-  for (let i = 0; i < n; i++) keys[i] = Buffer.from(`${prefix}${String(i).padStart(10, "0")}`);
-  return keys;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Builds key `prefix` + 10-digit `j` in a fresh buffer, as a request decoder
+ * would: reading keys from a pre-built array in random order would add two
+ * cache misses per operation that a server never pays (its key was just
+ * decoded), and would dominate the measurement.
+ */
+function keyFor(prefix: Buffer, j: number): Buffer {
+  const b = Buffer.allocUnsafe(prefix.length + 10);
+  prefix.copy(b, 0);
+  let x = j;
+  for (let p = b.length - 1; p >= prefix.length; p--) {
+    b[p] = 48 + (x % 10);
+    x = Math.floor(x / 10);
+  }
+  return b;
 }
 
 /** A stride coprime with n visits every index once in a cache-unfriendly order. */
@@ -77,14 +94,15 @@ function bestOf(rounds: number, fn: () => number): number {
 function benchRaw(o: Required<EngineBenchOptions>, say: (s: string) => void) {
   const n = o.rawKeys;
   const engine = new RawEngine();
-  const keys = makeKeys(n, "raw");
-  const missing = makeKeys(Math.min(n, 100_000), "zzz");
+  const rawPrefix = Buffer.from("raw");
+  const missPrefix = Buffer.from("zzz");
+  const misses = Math.min(n, 100_000);
   const value = Buffer.alloc(o.valueSize, 0x61);
   const stride = strideFor(n);
 
   let t = performance.now();
   for (let i = 0; i < n; i++) {
-    engine.rawPut({ context: undefined, key: keys[i]!, value, cf: "", ttl: 0n, forCas: false });
+    engine.rawPut({ context: undefined, key: keyFor(rawPrefix, i), value, cf: "", ttl: 0n, forCas: false });
   }
   const rawPutsPerSec = opsPerSec(n, performance.now() - t);
   say(`raw put (insert, ${n} keys): ${rawPutsPerSec} ops/s`);
@@ -92,7 +110,7 @@ function benchRaw(o: Required<EngineBenchOptions>, say: (s: string) => void) {
   const rawOverwritesPerSec = bestOf(o.rounds, () => {
     const start = performance.now();
     for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) {
-      engine.rawPut({ context: undefined, key: keys[j]!, value, cf: "", ttl: 0n, forCas: false });
+      engine.rawPut({ context: undefined, key: keyFor(rawPrefix, j), value, cf: "", ttl: 0n, forCas: false });
     }
     return opsPerSec(n, performance.now() - start);
   });
@@ -102,7 +120,7 @@ function benchRaw(o: Required<EngineBenchOptions>, say: (s: string) => void) {
   const rawGetsPerSec = bestOf(o.rounds, () => {
     const start = performance.now();
     for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) {
-      if (!engine.rawGet({ context: undefined, key: keys[j]!, cf: "" }).notFound) found++;
+      if (!engine.rawGet({ context: undefined, key: keyFor(rawPrefix, j), cf: "" }).notFound) found++;
     }
     return opsPerSec(n, performance.now() - start);
   });
@@ -110,13 +128,55 @@ function benchRaw(o: Required<EngineBenchOptions>, say: (s: string) => void) {
   say(`raw get (hit, random order): ${rawGetsPerSec} ops/s`);
 
   t = performance.now();
-  for (const key of missing) {
+  for (let i = 0; i < misses; i++) {
+    const key = keyFor(missPrefix, i);
     if (!engine.rawGet({ context: undefined, key, cf: "" }).notFound) throw new Error("unexpected hit");
   }
-  const rawMissesPerSec = opsPerSec(missing.length, performance.now() - t);
+  const rawMissesPerSec = opsPerSec(misses, performance.now() - t);
   say(`raw get (miss): ${rawMissesPerSec} ops/s`);
 
-  return { rawPutsPerSec, rawOverwritesPerSec, rawGetsPerSec, rawMissesPerSec };
+  const batch = 64;
+  const batchReqs = Math.floor(n / batch);
+  const rawBatchGets64PerSec = bestOf(o.rounds, () => {
+    const start = performance.now();
+    for (let i = 0, j = 0; i < batchReqs; i++) {
+      const ks = new Array<Buffer>(batch);
+      for (let x = 0; x < batch; x++, j = (j + stride) % n) ks[x] = keyFor(rawPrefix, j);
+      if (engine.rawBatchGet({ context: undefined, keys: ks, cf: "" }).pairs.length !== batch) {
+        throw new Error("raw batch get missed");
+      }
+    }
+    return opsPerSec(batchReqs, performance.now() - start);
+  });
+  say(`raw batch get (${batch} keys, random): ${rawBatchGets64PerSec} req/s`);
+
+  const scans = Math.min(20_000, Math.floor(n / 100));
+  const rawScans100PerSec = bestOf(o.rounds, () => {
+    const start = performance.now();
+    for (let i = 0, j = 0; i < scans; i++, j = (j + stride) % (n - 100)) {
+      const resp = engine.rawScan({
+        context: undefined,
+        startKey: keyFor(rawPrefix, j),
+        endKey: EMPTY,
+        limit: 100,
+        keyOnly: false,
+        cf: "",
+        reverse: false,
+      });
+      if (resp.kvs.length !== 100) throw new Error("raw scan short");
+    }
+    return opsPerSec(scans, performance.now() - start);
+  });
+  say(`raw scan (limit 100): ${rawScans100PerSec} req/s`);
+
+  return {
+    rawPutsPerSec,
+    rawOverwritesPerSec,
+    rawGetsPerSec,
+    rawMissesPerSec,
+    rawBatchGets64PerSec,
+    rawScans100PerSec,
+  };
 }
 
 const TXN_ENGINE_PATH = "../../src/cluster/engine/txn/txn-engine.js";
@@ -138,7 +198,7 @@ async function benchTxn(o: Required<EngineBenchOptions>, say: (s: string) => voi
   }
   const n = o.txnKeys;
   const engine = new Ctor();
-  const keys = makeKeys(n, "txn");
+  const txnPrefix = Buffer.from("txn");
   const value = Buffer.alloc(o.valueSize, 0x62);
   // Complete messages as the server would decode them; per-op fields are spread over a template.
   const prewriteTemplate = PrewriteRequest.fromPartial({ lockTtl: 3000n });
@@ -147,7 +207,7 @@ async function benchTxn(o: Required<EngineBenchOptions>, say: (s: string) => voi
   // One single-key transaction per key: start_ts = 2i+1, commit_ts = 2i+2.
   let t = performance.now();
   for (let i = 0; i < n; i++) {
-    const key = keys[i]!;
+    const key = keyFor(txnPrefix, i);
     const resp = engine.prewrite({
       ...prewriteTemplate,
       mutations: [{ op: Op.Put, key, value, assertion: 0 }],
@@ -164,7 +224,7 @@ async function benchTxn(o: Required<EngineBenchOptions>, say: (s: string) => voi
   for (let i = 0; i < n; i++) {
     const resp = engine.commit({
       ...commitTemplate,
-      keys: [keys[i]!],
+      keys: [keyFor(txnPrefix, i)],
       startVersion: BigInt(2 * i + 1),
       commitVersion: BigInt(2 * i + 2),
     });
@@ -178,7 +238,7 @@ async function benchTxn(o: Required<EngineBenchOptions>, say: (s: string) => voi
   const txnGetsPerSec = bestOf(o.rounds, () => {
     const start = performance.now();
     for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) {
-      const resp = engine.get({ ...getTemplate, key: keys[j]!, version: readTs });
+      const resp = engine.get({ ...getTemplate, key: keyFor(txnPrefix, j), version: readTs });
       if (resp.notFound || resp.error) throw new Error("txn get missed");
     }
     return opsPerSec(n, performance.now() - start);

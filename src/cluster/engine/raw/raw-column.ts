@@ -2,32 +2,31 @@
  * One raw column family: an ordered map from key to value with an optional
  * expiry, the in-memory stand-in for a RocksDB column family holding raw data.
  *
- * Keys are indexed as latin1 strings: each byte becomes one UTF-16 code unit,
- * so JavaScript's native string ordering equals bytewise key ordering and the
- * B+tree comparator stays cheap. Point reads go through a hash map kept next
- * to the tree: on 1M keys a B+tree lookup costs ~5 µs in cache misses, the map
- * a fraction of that (bench/engine/engine.bench.ts).
+ * Layout, chosen by measurement (bench/engine/engine.bench.ts, 1M keys); it
+ * favours point reads and overwrites over scans, which pay one hash lookup per
+ * returned pair:
+ * - `values`: index key -> value Buffer. Point reads are one hash lookup; a
+ *   B+tree lookup over 1M keys cost several times more in cache misses, and an
+ *   extra per-key entry object cost another ~30%.
+ * - `expiries`: index key -> expiry, only for keys written with a TTL, so a
+ *   column without TTL data (all of API V1) never consults it.
+ * - `order`: B+tree of index key -> key Buffer, for scans. Overwriting an
+ *   existing key touches only `values`.
+ * Index keys are latin1 strings: each byte becomes one UTF-16 code unit, so
+ * native string ordering equals bytewise key ordering (a cheap comparator).
  */
 import { BTree } from "../mvcc/btree.js";
 
-/**
- * A stored raw value. `expireAt` mirrors `expireTs` as a number for cheap
- * checks. Entries are updated in place on overwrite (fields are reassigned,
- * buffers are never mutated), so readers must copy fields they keep.
- */
-export interface RawEntry {
-  /** The key bytes as first written (kept so scans need not re-encode the index key). */
-  readonly key: Buffer;
-  /** The user value (without any TTL encoding). */
-  value: Buffer;
-  /** Unix seconds at which the value stops being visible; undefined = never. */
-  expireTs: bigint | undefined;
-  /** `expireTs` as a number, `Infinity` when there is none. */
-  expireAt: number;
+/** Expiry of a value written with a TTL. */
+interface Expiry {
+  /** Unix seconds at which the value stops being visible (TiKV's expire_ts). */
+  readonly expireTs: bigint;
+  /** `expireTs` as a number, for cheap comparisons. */
+  readonly expireAt: number;
 }
 
-/** A visitor for scans; return `false` to stop. */
-export type EntryVisitor = (entry: RawEntry) => boolean;
+/** A scan visitor; return `false` to stop. */
+export type PairVisitor = (key: Buffer, value: Buffer) => boolean;
 
 const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -37,52 +36,61 @@ export function indexKey(key: Uint8Array): string {
   return buf.toString("latin1");
 }
 
-/** True when `entry` is visible at `nowSec` (TiKV: `expire_ts <= current_ts` means expired). */
-export function isLive(entry: RawEntry, nowSec: number): boolean {
-  return entry.expireAt > nowSec;
-}
-
 /** An ordered raw key space. All bounds are index keys (see `indexKey`). */
 export class RawColumn {
-  private readonly tree = new BTree<string, RawEntry>(undefined, compareStrings);
-  private readonly byKey = new Map<string, RawEntry>();
+  private readonly values = new Map<string, Buffer>();
+  private readonly expiries = new Map<string, Expiry>();
+  private readonly order = new BTree<string, Buffer>(undefined, compareStrings);
 
-  /** Number of stored entries, expired ones included. */
+  /** Number of stored keys, expired ones included. */
   get size(): number {
-    return this.tree.size;
+    return this.values.size;
   }
 
-  /** The stored entry for `key`, expired or not. */
-  get(key: string): RawEntry | undefined {
-    return this.byKey.get(key);
+  /** True when `key`'s value has expired at the time `nowSec()` returns (called only if needed). */
+  private expired(key: string, nowSec: () => number): boolean {
+    if (this.expiries.size === 0) return false;
+    const e = this.expiries.get(key);
+    // TiKV: a value is expired once expire_ts <= current_ts.
+    return e !== undefined && e.expireAt <= nowSec();
+  }
+
+  /** The visible value of `key`, or undefined when absent or expired. */
+  get(key: string, nowSec: () => number): Buffer | undefined {
+    const v = this.values.get(key);
+    if (v === undefined || this.expired(key, nowSec)) return undefined;
+    return v;
   }
 
   /**
-   * Stores `value` under `key`, replacing any previous value. An existing entry
-   * is updated in place (no tree walk: random overwrites on 1M keys were
-   * dominated by it); a new key's bytes are copied because callers may reuse
-   * their buffers. `value` is stored as given: copy it first if the caller may
-   * mutate it.
+   * TTL view of `key` for GetKeyTTL: undefined when absent or expired, else
+   * its expire_ts (undefined expireTs = no TTL).
+   */
+  getExpiry(key: string, nowSec: () => number): { expireTs: bigint | undefined } | undefined {
+    if (!this.values.has(key) || this.expired(key, nowSec)) return undefined;
+    return { expireTs: this.expiries.get(key)?.expireTs };
+  }
+
+  /**
+   * Stores `value` under `key` with an optional expiry, replacing any previous
+   * value and expiry. `value` is stored as given (the caller copies it if it
+   * may be mutated); a new key's bytes are copied for the scan index.
    */
   put(key: Uint8Array, value: Buffer, expireTs: bigint | undefined): void {
     const k = indexKey(key);
-    const expireAt = expireTs === undefined ? Number.POSITIVE_INFINITY : Number(expireTs);
-    const existing = this.byKey.get(k);
-    if (existing !== undefined) {
-      existing.value = value;
-      existing.expireTs = expireTs;
-      existing.expireAt = expireAt;
-      return;
-    }
-    const entry: RawEntry = { key: Buffer.from(key), value, expireTs, expireAt };
-    this.tree.set(k, entry, true);
-    this.byKey.set(k, entry);
+    const before = this.values.size;
+    this.values.set(k, value);
+    if (this.values.size !== before) this.order.set(k, Buffer.from(key), true);
+    if (expireTs !== undefined) this.expiries.set(k, { expireTs, expireAt: Number(expireTs) });
+    else if (this.expiries.size !== 0) this.expiries.delete(k);
   }
 
   /** Removes `key`; returns whether it existed. */
   delete(key: string): boolean {
-    this.byKey.delete(key);
-    return this.tree.delete(key);
+    if (!this.values.delete(key)) return false;
+    this.expiries.delete(key);
+    this.order.delete(key);
+    return true;
   }
 
   /** Removes every key in [start, end); `end` undefined = no upper bound. */
@@ -90,41 +98,46 @@ export class RawColumn {
     let high = end;
     let includeHigh = false;
     if (high === undefined) {
-      high = this.tree.maxKey();
+      high = this.order.maxKey();
       if (high === undefined) return 0;
       includeHigh = true;
     }
     if (high < start || (!includeHigh && high === start)) return 0;
-    const byKey = this.byKey;
-    return this.tree.editRange(start, high, includeHigh, (k) => {
-      byKey.delete(k);
+    const { values, expiries } = this;
+    return this.order.editRange(start, high, includeHigh, (k) => {
+      values.delete(k);
+      expiries.delete(k);
       return { delete: true };
     }) as number;
   }
 
   /**
-   * Visits entries with lower <= key < upper in ascending order (`upper`
+   * Visits pairs with lower <= key < upper in ascending order (`upper`
    * undefined = unbounded), skipping values expired at `nowSec`, until the
    * visitor returns false.
    */
-  forward(lower: string, upper: string | undefined, nowSec: number, visit: EntryVisitor): void {
-    for (const [k, e] of this.tree.entries(lower)) {
+  forward(lower: string, upper: string | undefined, nowSec: number, visit: PairVisitor): void {
+    const now = () => nowSec;
+    const pair: (string | Buffer)[] = [];
+    for (const [k, key] of this.order.entries(lower, pair) as Iterable<[string, Buffer]>) {
       if (upper !== undefined && k >= upper) return;
-      if (e.expireAt <= nowSec) continue;
-      if (!visit(e)) return;
+      if (this.expired(k, now)) continue;
+      if (!visit(key, this.values.get(k)!)) return;
     }
   }
 
   /**
-   * Visits entries with lower <= key < upper in descending order (`lower`
+   * Visits pairs with lower <= key < upper in descending order (`lower`
    * undefined = unbounded), skipping values expired at `nowSec`, until the
    * visitor returns false. `upper` is exclusive, like TiKV's reverse_seek.
    */
-  reverse(upper: string, lower: string | undefined, nowSec: number, visit: EntryVisitor): void {
-    for (const [k, e] of this.tree.entriesReversed(upper, undefined, true)) {
+  reverse(upper: string, lower: string | undefined, nowSec: number, visit: PairVisitor): void {
+    const now = () => nowSec;
+    const pair: (string | Buffer)[] = [];
+    for (const [k, key] of this.order.entriesReversed(upper, pair, true) as Iterable<[string, Buffer]>) {
       if (lower !== undefined && k < lower) return;
-      if (e.expireAt <= nowSec) continue;
-      if (!visit(e)) return;
+      if (this.expired(k, now)) continue;
+      if (!visit(key, this.values.get(k)!)) return;
     }
   }
 }

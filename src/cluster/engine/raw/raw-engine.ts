@@ -60,7 +60,7 @@ import {
   rawkvCf,
   requestApiVersion,
 } from "./raw-checks.js";
-import { indexKey, isLive, RawColumn, type RawEntry } from "./raw-column.js";
+import { indexKey, RawColumn } from "./raw-column.js";
 import { otherError, RawStorageError, rustDebugStr } from "./raw-errors.js";
 
 /** Options of `RawEngine`. */
@@ -138,6 +138,8 @@ export class RawEngine {
   /** Maximum key size in bytes for writes. */
   readonly maxKeySize: number;
   private readonly now: () => number;
+  /** TiKV's `ttl_current_ts`: whole Unix seconds (a field so it can be passed without binding). */
+  private readonly nowSec = (): number => Math.floor(this.now() / 1000);
   private readonly cfs: Record<RawCfName, RawColumn> = {
     default: new RawColumn(),
     lock: new RawColumn(),
@@ -154,11 +156,6 @@ export class RawEngine {
     this.now = options.now ?? Date.now;
   }
 
-  /** TiKV's `ttl_current_ts`: whole Unix seconds. */
-  private nowSec(): number {
-    return Math.floor(this.now() / 1000);
-  }
-
   /** TiKV's `ttl_to_expire_ts`: 0 = no expiry, else now + ttl saturating at u64::MAX. */
   private expireTs(ttl: bigint): bigint | undefined {
     if (ttl === 0n) return undefined;
@@ -173,10 +170,7 @@ export class RawEngine {
 
   /** The visible value of `key` in `col`, or undefined when absent or expired. */
   private liveValue(col: RawColumn, key: Buffer): Buffer | undefined {
-    const e = col.get(indexKey(key));
-    if (e === undefined) return undefined;
-    if (e.expireAt !== Number.POSITIVE_INFINITY && !isLive(e, this.nowSec())) return undefined;
-    return e.value;
+    return col.get(indexKey(key), this.nowSec);
   }
 
   /** RawGet: the value, or `notFound`. */
@@ -357,8 +351,8 @@ export class RawEngine {
   ): void {
     if (limit === 0) return;
     let n = 0;
-    const visit = (e: RawEntry): boolean => {
-      out.push(pair(e.key, keyOnly ? EMPTY : e.value));
+    const visit = (key: Buffer, value: Buffer): boolean => {
+      out.push(pair(key, keyOnly ? EMPTY : value));
       return ++n < limit;
     };
     if (reverse) {
@@ -432,11 +426,9 @@ export class RawEngine {
       checkApiVersionKey(this.apiVersion, requestApiVersion(req), "raw_get_key_ttl", req.key);
       const col = this.cfs[rawkvCf(this.apiVersion, req.cf)];
       if (this.apiVersion === APIVersion.V1) throw otherError("get ttl on non-ttl store");
-      const e = col.get(indexKey(req.key));
       const nowSec = this.nowSec();
-      if (e === undefined || !isLive(e, nowSec)) {
-        return { regionError: undefined, error: "", ttl: 0n, notFound: true };
-      }
+      const e = col.getExpiry(indexKey(req.key), () => nowSec);
+      if (e === undefined) return { regionError: undefined, error: "", ttl: 0n, notFound: true };
       const ttl = e.expireTs === undefined ? 0n : e.expireTs - BigInt(nowSec);
       return { regionError: undefined, error: "", ttl, notFound: false };
     } catch (e) {
@@ -504,10 +496,10 @@ export class RawEngine {
       for (const r of req.ranges) {
         const lower = maxLower(indexKey(r.startKey), region.start);
         const upper = minUpper(r.endKey.length === 0 ? undefined : indexKey(r.endKey), region.end);
-        col.forward(lower, upper, nowSec, (e) => {
-          checksum ^= new Crc64Xz().update(e.key).update(e.value).sum64();
+        col.forward(lower, upper, nowSec, (key, value) => {
+          checksum ^= new Crc64Xz().update(key).update(value).sum64();
           totalKvs++;
-          totalBytes += e.key.length + e.value.length;
+          totalBytes += key.length + value.length;
           return true;
         });
       }
