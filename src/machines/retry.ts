@@ -362,8 +362,12 @@ export interface RetryInput {
   initial?: SendOutcome;
 }
 
-/** Events from outside: the caller aborted or the call timed out. */
-export type RetryEvent = { type: "ABORT"; error: Error };
+/**
+ * Events from outside: START (sent once after the actor started: custom actions only run
+ * in a running actor, and the routing guards read what they wrote), and ABORT (the caller
+ * aborted or the call timed out).
+ */
+export type RetryEvent = { type: "START" } | { type: "ABORT"; error: Error };
 
 const routes = [
   { guard: "decidedRetry", target: "selecting" },
@@ -548,11 +552,12 @@ export const retryMachine = setup({
     return { s };
   },
   output: ({ context }) => context.s.result ?? { kind: "error", error: new AbortedError() },
-  initial: "start",
+  initial: "idle",
   on: {
     ABORT: { target: ".failed", actions: { type: "abort", params: ({ event }) => event.error } },
   },
   states: {
+    idle: { on: { START: "start" } },
     start: { always: [{ guard: "hasInitial", target: "outcome" }, { target: "selecting" }] },
     selecting: {
       entry: "select",

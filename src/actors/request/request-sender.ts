@@ -223,7 +223,9 @@ export class RequestSender {
     }
     try {
       actor.start();
-      return await toPromise(actor);
+      const done = toPromise(actor);
+      actor.send({ type: "START" });
+      return await done;
     } finally {
       signal?.removeEventListener("abort", onAbort);
       if (timer) clearTimeout(timer);
