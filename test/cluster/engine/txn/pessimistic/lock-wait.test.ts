@@ -222,6 +222,37 @@ describe("pessimistic lock waiting", () => {
     });
   });
 
+  it("a multi-key request blocked on its second key locks nothing and fails on wake-up", async () => {
+    await f.mustLock("k2", 10, 10);
+    const t = track(f.lock(["k1", "k2", "k3"], 20, 20, { waitTimeout: 0n }));
+    await flush();
+    expect(f.lockOf("k1")).toBeUndefined();
+    expect(f.engine.lockManager.queues.entriesOf(b("k2"))).toHaveLength(1);
+    f.pessimisticRollback("k2", 10, 10);
+    await flush();
+    expect(t.resp?.errors[0]?.conflict).toMatchObject({ startTs: 20n, key: b("k2"), conflictTs: 10n });
+    for (const k of ["k1", "k2", "k3"]) expect(f.lockOf(k)).toBeUndefined();
+  });
+
+  it("a waiter's timeout reports the lock that replaced the one it first met (update_lock_wait)", async () => {
+    await f.mustLock("k", 10, 10);
+    // 20 (ForceLock) is the head of the queue, 30 (legacy) waits behind it.
+    const t20 = track(f.lock(["k"], 20, 20, { waitTimeout: 0n, force: true }));
+    const t = track(f.lock(["k"], 30, 30, { waitTimeout: 0n }));
+    await flush();
+    vi.advanceTimersByTime(300);
+    // 10 goes away: 20 is resumed and takes the lock; 30 now waits for 20.
+    f.pessimisticRollback("k", 10, 10);
+    await flush();
+    expect(t20.resp?.results[0]?.type).toBe(PessimisticLockKeyResultType.LockResultNormal);
+    expect(t.done).toBe(false);
+    vi.advanceTimersByTime(700);
+    await flush();
+    expect(t.resp?.errors[0]?.locked).toMatchObject({ lockVersion: 20n, lockForUpdateTs: 20n });
+    // Refreshed when 20 took the lock, 700 ms before the timeout.
+    expect(t.resp?.errors[0]?.locked?.durationToLastUpdateMs).toBe(700n);
+  });
+
   it("close answers pending waits and leaves no timers", async () => {
     await f.mustLock("k", 10, 10);
     const t = track(f.lock(["k"], 20, 20, { waitTimeout: 0n }));
