@@ -6,6 +6,7 @@ export {
   EmbeddedCluster,
   EmbeddedClusterError,
   type EmbeddedClusterOptions,
+  type RegionKeyEncoding,
 } from "./cluster/embedded-cluster.js";
 export {
   type CallInfo,
@@ -37,3 +38,11 @@ export {
 } from "./cluster/tikv/region-errors.js";
 export { HEALTH_FEEDBACK_INTERVAL_MS, HealthSource } from "./cluster/tikv/health.js";
 export * from "./cluster/topology/index.js";
+export {
+  MockPd,
+  type MockPdOptions,
+  PdFaults,
+  type PdFaultKind,
+  type PdMethod,
+  type PdRequestEvent,
+} from "./cluster/pd/index.js";

@@ -2,6 +2,8 @@
 // TiKV stores (data is "replicated by raft", like client-go's mocktikv), a mock PD, and one
 // fault registry consulted by all of them.
 import { TxnEngine } from "./engine/txn/txn-engine.js";
+import { MockPd } from "./pd/mock-pd.js";
+import type { RegionKeyEncoding } from "./tikv/store-commands.js";
 import { RawEngine } from "./engine/raw/raw-engine.js";
 import { FaultRegistry } from "./faults/fault-registry.js";
 import { MockTikvStore } from "./tikv/mock-tikv-store.js";
@@ -10,6 +12,8 @@ import { bootstrapTopology } from "./topology/bootstrap.js";
 import type { ClusterTopology } from "./topology/cluster-topology.js";
 import type { TopologyChange } from "./topology/types.js";
 import { APIVersion } from "../proto/kvrpcpb.js";
+
+export type { RegionKeyEncoding };
 
 /** Storage API version of the cluster (TiKV `storage.api-version`). */
 export type ApiVersionName = "v1" | "v1ttl" | "v2";
@@ -26,9 +30,17 @@ export interface EmbeddedClusterOptions {
   replicas?: number;
   /** Storage API version (default "v1"). */
   apiVersion?: ApiVersionName;
+  /**
+   * Form of region boundaries on the wire (PD answers, SplitRegion, region errors), as TiKV and
+   * PD store them: "memcomparable" for txn keys and API V2, "raw" for API V1 raw keys.
+   * Default: "memcomparable" under v2, "raw" under v1 / v1ttl — a v1 cluster serving a txn
+   * client with more than one region needs "memcomparable" (client-go's v1 txn codec decodes
+   * boundaries, its raw codec does not).
+   */
+  regionKeyEncoding?: RegionKeyEncoding;
   /** Number of PD members (default 1). */
   pdMembers?: number;
-  /** Port of the first PD member (default 0 = chosen by the OS). */
+  /** Accepted for the CLI; the mock PD always listens on ports chosen by the OS. */
   pdPort?: number;
   /** Listen host for every server (default 127.0.0.1). */
   host?: string;
@@ -76,6 +88,10 @@ export class EmbeddedCluster {
   readonly rawEngine: RawEngine;
   /** The cluster's storage API version. */
   readonly apiVersion: ApiVersionName;
+  /** Form of region boundaries on the wire. */
+  readonly regionKeyEncoding: RegionKeyEncoding;
+  /** The mock PD (leader changes, unavailability, TSO scripting, PD faults: `pd.faults`). */
+  pd!: MockPd;
   /** Regions whose max_ts is not synced (async-commit/1PC prewrites fail there). */
   private readonly maxTsNotSynced = new Set<bigint>();
   private readonly storesById = new Map<bigint, MockTikvStore>();
@@ -89,6 +105,11 @@ export class EmbeddedCluster {
     const apiVersion = opts.apiVersion ?? "v1";
     if (!(apiVersion in API_VERSIONS)) throw new EmbeddedClusterError(`unknown apiVersion ${JSON.stringify(apiVersion)}`);
     this.apiVersion = apiVersion;
+    const enc = opts.regionKeyEncoding ?? (apiVersion === "v2" ? "memcomparable" : "raw");
+    if (enc !== "memcomparable" && enc !== "raw") {
+      throw new EmbeddedClusterError(`unknown regionKeyEncoding ${JSON.stringify(enc)}`);
+    }
+    this.regionKeyEncoding = enc;
     const labelsOf = (i: number) => (typeof opts.labels === "function" ? opts.labels(i) : opts.labels?.[i]);
     const now = opts.now ?? Date.now;
     this.topology = bootstrapTopology({
@@ -122,6 +143,7 @@ export class EmbeddedCluster {
           clusterId,
           maxTsNotSynced: this.maxTsNotSynced,
           lockWaitInfo,
+          regionKeyEncoding: enc,
           host,
         }),
       );
@@ -138,8 +160,17 @@ export class EmbeddedCluster {
 
   /** Starts PD and every store; resolves when all are listening. */
   static async start(opts: EmbeddedClusterOptions = {}): Promise<EmbeddedCluster> {
+    const pdMembers = positiveInt(opts.pdMembers, 1, "pdMembers");
     const cluster = new EmbeddedCluster(opts, opts.clusterId ?? 0x7e57n);
     try {
+      cluster.pd = await MockPd.start({
+        topology: cluster.topology,
+        members: pdMembers,
+        clusterId: cluster.clusterId,
+        host: opts.host ?? "127.0.0.1",
+        regionKeyEncoding: cluster.regionKeyEncoding,
+        now: opts.now,
+      });
       for (const [id, store] of cluster.storesById) {
         await store.start();
         cluster.topology.setStoreAddress(id, store.address);
@@ -150,6 +181,11 @@ export class EmbeddedCluster {
       throw e;
     }
     return cluster;
+  }
+
+  /** host:port of every PD member, for clients' pdEndpoints. */
+  get pdEndpoints(): string[] {
+    return this.pd ? this.pd.endpoints : [];
   }
 
   /** The mock TiKV stores, in store id order. */
@@ -196,6 +232,7 @@ export class EmbeddedCluster {
     this.topology.changes.off("change", this.onTopologyChange);
     await Promise.allSettled([...this.pending]);
     await Promise.all(this.stores.map((s) => s.stop()));
+    await this.pd?.stop();
     this.txnEngine.close();
   }
 

@@ -4,7 +4,9 @@ import { EmbeddedCluster, EmbeddedClusterError } from "../../src/cluster/embedde
 import { RegionErrors } from "../../src/cluster/tikv/region-errors.js";
 import type { RegionInfo } from "../../src/cluster/topology/types.js";
 import * as kv from "../../src/proto/kvrpcpb.js";
+import { GetMembersRequest, GetRegionRequest, type GetRegionResponse, PDClient } from "../../src/proto/pdpb.js";
 import { BatchCommandsRequest, type BatchCommandsResponse, type TikvClient } from "../../src/proto/tikvpb.js";
+import { encodeBytes } from "../../src/kv/memcomparable.js";
 import { b, call, newClient } from "./tikv/helpers.js";
 
 let cluster: EmbeddedCluster;
@@ -207,6 +209,75 @@ describe("EmbeddedCluster", () => {
   it("rejects bad options with a typed error", async () => {
     await expect(EmbeddedCluster.start({ stores: 0 })).rejects.toBeInstanceOf(EmbeddedClusterError);
     await expect(EmbeddedCluster.start({ apiVersion: "v9" as never })).rejects.toBeInstanceOf(EmbeddedClusterError);
+  });
+});
+
+function pdGetRegion(endpoint: string, key: Buffer, clusterId: bigint): Promise<GetRegionResponse> {
+  const pd = new PDClient(endpoint, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) =>
+    pd.getRegion(GetRegionRequest.fromPartial({ header: { clusterId }, regionKey: key }), (e, r) => {
+      pd.close();
+      if (e) reject(e);
+      else resolve(r);
+    }),
+  );
+}
+
+describe("EmbeddedCluster with PD", () => {
+  it("serves PD on pdEndpoints with the stores' topology (raw boundaries under v1 by default)", async () => {
+    expect(cluster.pdEndpoints).toHaveLength(1);
+    expect(cluster.regionKeyEncoding).toBe("raw");
+    const r = await pdGetRegion(cluster.pdEndpoints[0] as string, b("a"), cluster.clusterId);
+    const want = cluster.topology.locateKey(b("a"));
+    expect(r.region?.id).toBe(want?.id);
+    expect(r.region?.endKey).toEqual(b("m"));
+    expect(r.leader?.storeId).toBe(want?.leader?.storeId);
+  });
+
+  it("v2 / memcomparable clusters encode boundaries in PD answers and in region errors alike", async () => {
+    const c = await EmbeddedCluster.start({ stores: 1, splitKeys: ["x\0\0\0m"], apiVersion: "v2", pdMembers: 2 });
+    const tc = newClient(c.stores[0]?.address as string);
+    try {
+      expect(c.pdEndpoints).toHaveLength(2);
+      expect(c.regionKeyEncoding).toBe("memcomparable");
+      const split = b("x\0\0\0m");
+      const pdAnswer = await pdGetRegion(c.pdEndpoints[0] as string, encodeBytes(b("x\0\0\0a")), c.clusterId);
+      expect(pdAnswer.region?.endKey).toEqual(encodeBytes(split));
+      const left = c.topology.locateKey(b("x\0\0\0a"));
+      if (!left?.leader) throw new Error("setup");
+      const ctx = kv.Context.fromPartial({
+        regionId: left.id,
+        regionEpoch: left.region.regionEpoch,
+        peer: left.leader,
+        apiVersion: kv.APIVersion.V2,
+      });
+      const r = await call<kv.GetRequest, kv.GetResponse>(tc, "kvGet", kv.GetRequest.fromPartial({ context: ctx, key: b("x\0\0\0z"), version: 5n }));
+      expect(r.regionError?.keyNotInRegion?.endKey).toEqual(encodeBytes(split));
+      expect(r.regionError?.keyNotInRegion?.key).toEqual(encodeBytes(b("x\0\0\0z")));
+      ctx.regionEpoch = { confVer: 1n, version: 1n };
+      const stale = await call<kv.GetRequest, kv.GetResponse>(tc, "kvGet", kv.GetRequest.fromPartial({ context: ctx, key: b("x\0\0\0a"), version: 5n }));
+      expect(stale.regionError?.epochNotMatch?.currentRegions[0]?.endKey).toEqual(encodeBytes(split));
+      // a v1 request on v2 storage must use TiDB keys
+      ctx.regionEpoch = left.region.regionEpoch;
+      ctx.apiVersion = kv.APIVersion.V1;
+      const v1 = await call<kv.GetRequest, kv.GetResponse>(tc, "kvGet", kv.GetRequest.fromPartial({ context: ctx, key: b("x\0\0\0a"), version: 5n }));
+      expect(v1.error?.abort).toBe('Error(InvalidKeyMode { cmd: get, storage_api_version: V2, key: "7800000061" })');
+    } finally {
+      tc.close();
+      await c.close();
+    }
+  });
+
+  it("stops PD with the cluster", async () => {
+    const c = await EmbeddedCluster.start({ stores: 1 });
+    const ep = c.pdEndpoints[0] as string;
+    await c.close();
+    const pd = new PDClient(ep, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+    const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+      pd.getMembers(GetMembersRequest.fromPartial({}), (e) => resolve(e)),
+    );
+    pd.close();
+    expect(err?.code).toBe(grpc.status.UNAVAILABLE);
   });
 });
 

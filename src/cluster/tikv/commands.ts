@@ -6,6 +6,7 @@ import type { WaitForEntry } from "../../proto/deadlock.js";
 import type { Error as RegionError } from "../../proto/errorpb.js";
 import * as kv from "../../proto/kvrpcpb.js";
 import type { TikvRpcName } from "../faults/rpc-names.js";
+import type { RegionKeyForm } from "./region-check.js";
 import type { KeyRangeArg, RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
 
 /**
@@ -44,6 +45,8 @@ export interface ExecEnv {
   healthFeedback(): kv.HealthFeedback;
   /** The lock manager's wait-for table (GetLockWaitInfo). */
   lockWaitInfo(): WaitForEntry[];
+  /** Form of region boundaries inside errors (TiKV's stored form). */
+  regionKeys: RegionKeyForm;
 }
 
 /** Static description of one RPC. */

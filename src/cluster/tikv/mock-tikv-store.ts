@@ -11,7 +11,7 @@ import { COMMANDS, type CommandSpec } from "./commands.js";
 import { HealthSource } from "./health.js";
 import { GrpcStatusError, HANG, isThenable, type PipelineEnv, runCommand } from "./pipeline.js";
 import type { RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
-import { STORE_COMMANDS } from "./store-commands.js";
+import { type RegionKeyEncoding, regionKeyForm, STORE_COMMANDS } from "./store-commands.js";
 
 /** Options of `MockTikvStore`. */
 export interface MockTikvStoreOptions {
@@ -30,6 +30,12 @@ export interface MockTikvStoreOptions {
    * MaxTimestampNotSynced. Shared by the cluster's stores (default: a private empty set).
    */
   maxTsNotSynced?: Set<bigint>;
+  /**
+   * Form of region boundaries inside region errors (EpochNotMatch, KeyNotInRegion): as TiKV
+   * stores them, "memcomparable" for txn / API V2, "raw" for API V1 raw (default "raw": the
+   * topology's user keys unchanged). Use the same encoding as PD.
+   */
+  regionKeyEncoding?: RegionKeyEncoding;
   /** The lock manager's wait-for table, for GetLockWaitInfo (default: none). */
   lockWaitInfo?: () => WaitForEntry[];
   /** Listen host (default 127.0.0.1). */
@@ -125,6 +131,7 @@ export class MockTikvStore {
       maxTsNotSynced: opts.maxTsNotSynced ?? new Set(),
       healthFeedback: (): HealthFeedback => health.next(),
       lockWaitInfo: opts.lockWaitInfo ?? (() => []),
+      regionKeys: regionKeyForm(opts.regionKeyEncoding ?? "raw"),
     };
   }
 

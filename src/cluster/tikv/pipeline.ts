@@ -88,7 +88,7 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
     keys: spec.keys(req),
     bound: spec.bound?.(req),
     readTs: spec.readTs?.(req),
-  });
+  }, env.regionKeys);
   if (isRegionError(checked)) return spec.withRegionError(checked);
   const r = checked.state.region;
   if (env.maxTsNotSynced.has(r.id) && spec.needsMaxTsSync?.(req)) {

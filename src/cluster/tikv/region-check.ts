@@ -65,12 +65,25 @@ function leftSiblings(topology: TopologyPort, storeId: bigint, region: Region, r
   return out;
 }
 
-/** Runs the checks; returns the region to run on, or the region error TiKV would answer. */
+/** How region boundaries appear in errors: TiKV reports them in its stored form. */
+export interface RegionKeyForm {
+  key(k: Buffer): Buffer;
+  region(r: Region): Region;
+}
+
+/** Boundaries as the topology keeps them (user keys). */
+export const USER_KEY_FORM: RegionKeyForm = { key: (k) => k, region: (r) => r };
+
+/**
+ * Runs the checks; returns the region to run on, or the region error TiKV would answer.
+ * Regions and keys inside errors are rendered with `form`.
+ */
 export function checkRegion(
   topology: TopologyPort,
   storeId: bigint,
   ctx: Context | undefined,
   input: CheckInput,
+  form: RegionKeyForm = USER_KEY_FORM,
 ): CheckedRegion | RegionError {
   const regionId = ctx?.regionId ?? 0n;
   const reqStore = ctx?.peer?.storeId ?? 0n;
@@ -102,7 +115,7 @@ export function checkRegion(
   const cur = region.regionEpoch;
   const checkConf = input.access === "split";
   if (sent.version !== (cur?.version ?? 0n) || (checkConf && sent.confVer !== (cur?.confVer ?? 0n))) {
-    const current = [region, ...leftSiblings(topology, storeId, region, sent.version)];
+    const current = [region, ...leftSiblings(topology, storeId, region, sent.version)].map(form.region);
     return RegionErrors.epochNotMatch(regionId, cur, sent, current);
   }
 
@@ -123,10 +136,10 @@ export function checkRegion(
   if (input.bound) {
     const { key, upper } = input.bound;
     const ok = upper ? key.length === 0 || upperInRegion(key, region) : inRegion(key, region);
-    if (!ok) return RegionErrors.keyNotInRegion(key, region, path);
+    if (!ok) return RegionErrors.keyNotInRegion(form.key(key), form.region(region), path);
   } else {
     for (const k of input.keys) {
-      if (!inRegion(k, region)) return RegionErrors.keyNotInRegion(k, region, path);
+      if (!inRegion(k, region)) return RegionErrors.keyNotInRegion(form.key(k), form.region(region), path);
     }
   }
   return { state, peer };

@@ -4,18 +4,26 @@ import * as kv from "../../proto/kvrpcpb.js";
 import type { Region } from "../../proto/metapb.js";
 import { encodeBytes } from "../../kv/memcomparable.js";
 import { type CommandSpec, type ExecEnv, keyErrorText } from "./commands.js";
+import { type RegionKeyForm, USER_KEY_FORM } from "./region-check.js";
 import { RegionErrors } from "./region-errors.js";
 
 const NONE: readonly Buffer[] = [];
 
+/** How TiKV's raftstore keeps region boundaries. */
+export type RegionKeyEncoding = "memcomparable" | "raw";
+
+const encodeKey = (k: Buffer): Buffer => (k.length === 0 ? k : encodeBytes(k));
+
 /**
- * Region boundaries in the form TiKV's raftstore keeps them: memcomparable-encoded, except raw
- * keys under API V1/V1TTL, which are stored as they are. Empty boundaries stay empty.
+ * Region boundaries in the form TiKV's raftstore keeps them: memcomparable-encoded (txn keys,
+ * API V2), or as they are (raw keys under API V1/V1TTL). Empty boundaries stay empty.
  */
-function toStoredForm(region: Region, encode: boolean): Region {
-  if (!encode) return region;
-  const enc = (k: Buffer) => (k.length === 0 ? k : encodeBytes(k));
-  return { ...region, startKey: enc(region.startKey), endKey: enc(region.endKey) };
+export function regionKeyForm(encoding: RegionKeyEncoding): RegionKeyForm {
+  if (encoding === "raw") return USER_KEY_FORM;
+  return {
+    key: encodeKey,
+    region: (r) => ({ ...r, startKey: encodeKey(r.startKey), endKey: encodeKey(r.endKey) }),
+  };
 }
 
 function splitKeysOf(req: kv.SplitRegionRequest): Buffer[] {
@@ -38,7 +46,7 @@ function split(env: ExecEnv, req: kv.SplitRegionRequest): kv.SplitRegionResponse
       Buffer.compare(k, region.startKey) > 0 && (region.endKey.length === 0 || Buffer.compare(k, region.endKey) < 0);
     if (!inside) {
       return kv.SplitRegionResponse.fromPartial({
-        regionError: RegionErrors.keyNotInRegion(k, region, "write"),
+        regionError: RegionErrors.keyNotInRegion(env.regionKeys.key(k), env.regionKeys.region(region), "write"),
       });
     }
   }
@@ -53,8 +61,9 @@ function split(env: ExecEnv, req: kv.SplitRegionRequest): kv.SplitRegionResponse
       regionError: { message: `Internal Error: invalid response: ${regions.length} region(s)` },
     });
   }
-  const encode = !(req.isRawKv && env.apiVersion !== kv.APIVersion.V2);
-  const out = regions.map((r) => toStoredForm(r, encode));
+  // The split keys' form follows the request (TiKV encodes raw keys only under API V2).
+  const raw = req.isRawKv && env.apiVersion !== kv.APIVersion.V2;
+  const out = regions.map(regionKeyForm(raw ? "raw" : "memcomparable").region);
   return kv.SplitRegionResponse.fromPartial(
     out.length === 2 ? { regions: out, left: out[0], right: out[1] } : { regions: out },
   );
