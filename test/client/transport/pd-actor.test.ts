@@ -275,6 +275,16 @@ describe("PdActor: regions and stores", () => {
     ).toEqual([1n, 2n]);
   });
 
+  it("refreshes the store list periodically", async () => {
+    const c = await cluster();
+    const pd = await connect(c, { storeRefreshIntervalMs: 20 });
+    c.stores.push(store(4, "127.0.0.1:20163"));
+    for (let i = 0; i < 200 && !pd.cachedStores().some((s) => s.id === 4n); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(pd.cachedStores().map((s) => s.id)).toContain(4n);
+  });
+
   it("GC safe point calls", async () => {
     const c = await cluster();
     const pd = await connect(c);
