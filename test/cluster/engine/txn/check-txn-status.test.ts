@@ -343,4 +343,44 @@ describe("check_txn_status special paths", () => {
       reason: WriteConflict_Reason.SelfRolledBack,
     });
   });
+
+  it("verify_is_primary = false skips the primary check", () => {
+    const e = newEngine();
+    mustPrewrite(e, puts("s", "v"), ts(10), { primaryLock: b("p"), lockTtl: 100n });
+    const r = checkTxnStatus(e, "s", ts(10), 0n, ts(11), { verifyIsPrimary: false });
+    expect(r.error).toBeUndefined();
+    expect(r.lockInfo).toMatchObject({ primaryLock: b("p"), key: b("p"), lockVersion: ts(10) });
+  });
+
+  it("a protected rollback under another async-commit txn's lock is recorded in that lock", () => {
+    const e = newEngine();
+    e.store.maxTs.update(20n);
+    mustPrewrite(e, puts("k", "v"), 10n, { useAsyncCommit: true, secondaries: [] });
+    expect(lockOf(e, "k")?.minCommitTs).toBe(21n);
+    // Txn 25 is unknown on k: rolled back (protected), and 25 >= min_commit_ts is remembered.
+    expectAction(check(e, "k", 25n, 0n, 0n, true), Action.LockNotExistRollback);
+    expect(lockOf(e, "k")?.rollbackTs).toEqual([25n]);
+    mustCommit(e, ["k"], 10n, 25n);
+    expect(writesOf(e, "k")[0]).toMatchObject({
+      commitTs: 25n,
+      write: { startTs: 10n, hasOverlappedRollback: true },
+    });
+    expect(commitRecord(e, "k", 25n)).toEqual({ kind: "overlappedRollback", commitTs: 25n });
+  });
+
+  it("a flushed (pipelined) lock is rolled back with a protected record even on a secondary", () => {
+    const e = newEngine();
+    e.flush({
+      context: undefined,
+      mutations: [{ op: Op.Put, key: b("s"), value: b("v"), assertion: 0 }],
+      primaryKey: b("p"),
+      startTs: 10n,
+      minCommitTs: 0n,
+      generation: 1n,
+      lockTtl: 100n,
+      assertionLevel: 0,
+    });
+    expect(rollback(e, ["s"], 10n)).toBeUndefined();
+    protectedRollbackAt(e, "s", 10n);
+  });
 });
