@@ -10,6 +10,7 @@ import {
   newLock,
   newRollback,
   newWrite,
+  storeKey,
   writeTypeFromLockType,
 } from "../../../../../src/cluster/engine/mvcc/index.js";
 import { PessimisticEngine } from "../../../../../src/cluster/engine/txn/pessimistic/index.js";
@@ -168,6 +169,21 @@ export class Fixture {
   ) {
     this.prewrite(key, kind, startTs, value);
     this.commit(key, startTs, commitTs);
+  }
+
+  /**
+   * Marks the write committed at `commitTs` as carrying an overlapped rollback with a GC
+   * fence (tikv must_cleanup_with_gc_fence with without_target_write): `gcFence` is the
+   * commit_ts of the next version, which is taken as already GC-ed; 0 = no newer version.
+   */
+  setGcFence(key: string, commitTs: number, gcFence: number): void {
+    const v = this.reader.writesOf(b(key)).find((w) => w.commitTs === BigInt(commitTs));
+    if (!v) throw new Error(`no write at ${commitTs} on ${key}`);
+    this.store.putWrite(storeKey(b(key)), v.commitTs, {
+      ...v.write,
+      hasOverlappedRollback: true,
+      gcFence: BigInt(gcFence),
+    });
   }
 
   /** Rolls back start_ts on key: removes its lock if any and writes a rollback record. */

@@ -209,6 +209,64 @@ describe("return_values / check_existence", () => {
   });
 });
 
+describe("GC fences (tikv test_pessimistic_lock_check_gc_fence)", () => {
+  it("a version whose newer version was GC-ed counts as deleted", async () => {
+    const f = new Fixture();
+    f.put("k1", "v1", 10, 30);
+    f.setGcFence("k1", 30, 40);
+    f.put("k2", "v2", 11, 30);
+    f.setGcFence("k2", 30, 0);
+    f.put("k3", "v3", 12, 30);
+    f.put("k3", undefined, 37, 38, "Lock");
+    f.setGcFence("k3", 30, 40);
+    f.put("k3", undefined, 42, 43, "Lock");
+    f.put("k4", "v4", 13, 30);
+    f.put("k4", undefined, 37, 38, "Lock");
+    f.put("k4", undefined, 42, 43, "Lock");
+    f.setGcFence("k4", 30, 0);
+    f.put("k5", "v5", 14, 20);
+    f.put("k5", "v5x", 21, 30);
+    f.setGcFence("k5", 20, 30);
+    f.setGcFence("k5", 30, 40);
+    f.put("k6", "v6", 15, 20);
+    f.put("k6", "v6x", 22, 30);
+    f.setGcFence("k6", 20, 30);
+    f.setGcFence("k6", 30, 0);
+    f.put("k7", "v7", 16, 30);
+    f.put("k7", undefined, 37, 38, "Lock");
+    f.setGcFence("k7", 30, 40);
+    const cases: [string, string | undefined][] = [
+      ["k1", undefined],
+      ["k2", "v2"],
+      ["k3", undefined],
+      ["k4", "v4"],
+      ["k5", undefined],
+      ["k6", "v6x"],
+      ["k7", undefined],
+    ];
+    for (const [k, expected] of cases) {
+      // Constraint check.
+      if (expected === undefined) {
+        await f.mustLock(k, 50, 50, { shouldNotExist: true, minCommitTs: 51n });
+        f.pessimisticRollback(k, 50, 51);
+      } else {
+        expect((await f.lockErr(k, 50, 50, { shouldNotExist: true })).alreadyExist).toBeDefined();
+      }
+      expect(f.lockOf(k)).toBeUndefined();
+      // Reading the value, first without then with an existing lock.
+      const r = await f.mustLock(k, 50, 50, { returnValues: true });
+      expect(r.notFounds, k).toEqual([expected === undefined]);
+      if (expected !== undefined) expect(r.values).toEqual([b(expected)]);
+      f.pessimisticRollback(k, 50, 51);
+      await f.mustLock(k, 50, 51);
+      const r2 = await f.mustLock(k, 50, 50, { returnValues: true });
+      expect(r2.notFounds, k).toEqual([expected === undefined]);
+      if (expected !== undefined) expect(r2.values).toEqual([b(expected)]);
+      f.pessimisticRollback(k, 50, 51);
+    }
+  });
+});
+
 describe("should_not_exist (Insert)", () => {
   // tikv test_acquire_pessimistic_lock_should_not_exist
   it("fails with AlreadyExist and pushes max_ts to for_update_ts", async () => {
