@@ -28,9 +28,13 @@ export const RAW_KEY_PREFIX = 0x72;
 /** TiKV's default `storage.max-key-size` (8 KiB). */
 export const DEFAULT_MAX_KEY_SIZE = 8 * 1024;
 
-/** The request's API version (proto3 default: V1). */
+/**
+ * The request's API version. rust-protobuf decodes an unknown enum value as the
+ * field's default, so TiKV sees anything but V1TTL/V2/V3 as V1.
+ */
 export function requestApiVersion(req: { context?: { apiVersion: APIVersion } | undefined }): APIVersion {
-  return req.context?.apiVersion ?? APIVersion.V1;
+  const v = req.context?.apiVersion;
+  return v === APIVersion.V1TTL || v === APIVersion.V2 || v === APIVersion.V3 ? v : APIVersion.V1;
 }
 
 /**

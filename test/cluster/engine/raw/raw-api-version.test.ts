@@ -134,6 +134,13 @@ describe("API version error messages", () => {
     expect(r.scan("r", "t", 10).kvs[0]!.error?.abort).toContain("InvalidKeyRangeMode");
   });
 
+  it("treats an unknown request API version as V1, as rust-protobuf decodes it", () => {
+    const { r } = setup(APIVersion.V1, 7 as APIVersion);
+    expect(r.put("k", "v").error).toBe("");
+    const v2 = setup(APIVersion.V2, 7 as APIVersion);
+    expect(v2.r.get("r\0k").error).toContain("request: V1");
+  });
+
   it("refuses to construct with an unsupported storage version", () => {
     expect(() => new RawEngine({ apiVersion: APIVersion.V3 })).toThrow(RangeError);
   });
