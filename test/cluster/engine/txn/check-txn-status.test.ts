@@ -231,6 +231,25 @@ describe.each([false, true])("check_txn_status (rollback_if_not_exist = %s)", (r
     expectUncommitted(check(e, "k2", 15n, 19n, 20n, r), 100n, 17n, false);
     expectAction(check(e, "k2", 15n, 20n, TS_MAX, r, true), Action.TTLExpireRollback);
     protectedRollbackAt(e, "k2", 15n);
+
+    // Pessimistic large txn whose async-commit secondary is prewritten first: the primary is
+    // still a pessimistic lock and is not pushed by a caller_start_ts of 0.
+    putPessimisticLock(e, "k3", "k3", 20n, 20n, 100n, 21n);
+    putPessimisticLock(e, "k4", "k3", 20n, 25n, 100n, 26n);
+    const pre = (key: string, primary: string, startTs: bigint, forUpdateTs: bigint, minCommitTs: bigint) =>
+      pessimisticPrewrite(e, puts(key, "v"), primary, startTs, forUpdateTs, PA.DO_PESSIMISTIC_CHECK, {
+        lockTtl: 100n,
+        useAsyncCommit: true,
+        secondaries: [],
+        minCommitTs,
+      });
+    expect(pre("k4", "k3", 20n, 25n, 28n).errors).toEqual([]);
+    expectUncommitted(check(e, "k3", 20n, 0n, 0n, r), 100n, 21n, false);
+    // Not a large txn: min_commit_ts stays 0.
+    putPessimisticLock(e, "k5", "k5", 30n, 30n, 100n);
+    putPessimisticLock(e, "k6", "k5", 30n, 35n, 100n);
+    expect(pre("k6", "k5", 30n, 35n, 36n).errors).toEqual([]);
+    expectUncommitted(check(e, "k5", 30n, 0n, 0n, r), 100n, 0n, false);
   });
 });
 
