@@ -141,8 +141,12 @@ describe("region errors and retries (fault injection)", () => {
     });
     expect((await raw.get(KEY))?.toString()).toBe("v0");
     const m = client.metrics();
-    expect(m.sendFailures).toBe(1);
-    expect(m.backoffs).toEqual({ tikvRPC: 1 });
+    // the failed status ends the store's BatchCommands stream; a request racing its reconnect
+    // may fail once more, each failure backing off tikvRPC
+    expect(m.sendFailures).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(m.backoffs)).toEqual(["tikvRPC"]);
+    expect(m.backoffs.tikvRPC).toBe(m.sendFailures);
+    expect(m.regionErrors).toEqual({});
   });
 
   itFault("a region error that never stops exhausts the backoff budget", async () => {
