@@ -200,11 +200,40 @@ export class EmbeddedCluster {
     return s;
   }
 
-  /** Stops a store's gRPC server (connections are refused) and marks it stopped in the topology. */
-  async stopStore(id: number | bigint): Promise<void> {
+  /**
+   * Stops a store's gRPC server (connections are refused) and marks it stopped in the topology.
+   * Its regions keep their leader (the other peers still name it, as before a raft election)
+   * unless `failover` is set: then each region it led gets a new leader at once — the first
+   * voter on a running store when running voters form a majority, otherwise none.
+   */
+  async stopStore(id: number | bigint, opts: { failover?: boolean } = {}): Promise<void> {
     const s = this.store(id);
     await s.stop();
     if (this.topology.isStoreRunning(s.storeId)) this.topology.stopStore(s.storeId);
+    if (opts.failover) this.electLeaders();
+  }
+
+  /**
+   * Elects new leaders for regions whose leader is on a stopped store, as raft would after its
+   * election timeout: the first voter on a running store, if running voters are a majority;
+   * otherwise the region is left without a leader. Returns the ids of regions that changed.
+   */
+  electLeaders(): bigint[] {
+    const changed: bigint[] = [];
+    for (const r of this.topology.regions()) {
+      const leaderStore = r.leader?.storeId;
+      if (leaderStore !== undefined && this.topology.isStoreRunning(leaderStore)) continue;
+      const voters = r.peers.filter((p) => p.role === "voter");
+      const alive = voters.filter((p) => this.topology.isStoreRunning(p.storeId));
+      if (alive.length * 2 > voters.length && alive[0]) {
+        this.topology.transferLeader(r.id, alive[0].storeId);
+        changed.push(r.id);
+      } else if (leaderStore !== undefined) {
+        this.topology.clearLeader(r.id);
+        changed.push(r.id);
+      }
+    }
+    return changed;
   }
 
   /** Starts a stopped store again on the same address. */

@@ -144,6 +144,25 @@ describe("EmbeddedCluster", () => {
     expect(ok.regionError).toBeUndefined();
   });
 
+  it("stopStore with failover moves leadership to a running voter; without quorum none leads", async () => {
+    const c = await EmbeddedCluster.start({ stores: 3 });
+    try {
+      const region = c.topology.regions()[0];
+      const first = region?.leader?.storeId as bigint;
+      await c.stopStore(first, { failover: true });
+      const second = c.topology.regionById(region?.id as bigint)?.leader?.storeId as bigint;
+      expect(second).not.toBe(first);
+      expect(c.topology.isStoreRunning(second)).toBe(true);
+      await c.stopStore(second, { failover: true });
+      expect(c.topology.regionById(region?.id as bigint)?.leader).toBeUndefined();
+      await c.startStore(first);
+      expect(c.electLeaders()).toEqual([region?.id]);
+      expect(c.topology.regionById(region?.id as bigint)?.leader?.storeId).toBe(first);
+    } finally {
+      await c.close();
+    }
+  });
+
   it("stopping a store through the topology stops its server too", async () => {
     const id = cluster.stores[2]?.storeId as bigint;
     cluster.topology.stopStore(id);

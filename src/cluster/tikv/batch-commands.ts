@@ -14,7 +14,7 @@ import {
 } from "../../proto/tikvpb.js";
 import { COMMANDS, type CommandSpec } from "./commands.js";
 import { FeedbackAttacher, type HealthSource } from "./health.js";
-import { GrpcStatusError, HANG, isThenable, type PipelineEnv, runCommand } from "./pipeline.js";
+import { ClusterIdMismatchError, GrpcStatusError, HANG, isThenable, type PipelineEnv, runCommand } from "./pipeline.js";
 import { STORE_COMMANDS } from "./store-commands.js";
 
 /** TiKV's GRPC_MSG_MAX_BATCH_SIZE. */
@@ -180,7 +180,11 @@ export class BatchCommandsSession {
   private fail(e: unknown): void {
     if (this.closed) return;
     const err =
-      e instanceof GrpcStatusError ? { code: e.code, details: e.details } : { code: 13, details: String((e as Error)?.message ?? e) };
+      e instanceof ClusterIdMismatchError
+        ? { code: e.code, details: e.batchDetails }
+        : e instanceof GrpcStatusError
+          ? { code: e.code, details: e.details }
+          : { code: 13, details: String((e as Error)?.message ?? e) };
     this.closed = true;
     this.call.emit("error", Object.assign(new Error(err.details), err));
     this.onClose(this);

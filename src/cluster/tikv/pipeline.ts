@@ -22,6 +22,19 @@ export class GrpcStatusError extends Error {
   }
 }
 
+/**
+ * A request carrying another cluster's id. Unary calls fail with `details`; inside
+ * BatchCommands TiKV fails the whole stream with `batchDetails` (Error::ClusterIDMisMatch).
+ */
+export class ClusterIdMismatchError extends GrpcStatusError {
+  readonly batchDetails: string;
+  constructor(requestClusterId: bigint, clusterId: bigint) {
+    super(status.INVALID_ARGUMENT, "the cluster id of the request does not match the TiKV cluster");
+    this.name = "ClusterIdMismatchError";
+    this.batchDetails = `cluster of request=${requestClusterId} does not match TiKV cluster id=${clusterId}`;
+  }
+}
+
 /** Returned instead of a response when the reply must never be sent. */
 export const HANG: unique symbol = Symbol("hang");
 export type Outcome<Resp> = Resp | typeof HANG;
@@ -78,7 +91,7 @@ function apiCheck<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req
 function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req: Req): Resp | Promise<Resp> {
   const ctx = (req as { context?: kv.Context }).context;
   if (ctx && ctx.clusterId > 0n && ctx.clusterId !== env.clusterId) {
-    throw new GrpcStatusError(status.INVALID_ARGUMENT, "the cluster id of the request does not match the TiKV cluster");
+    throw new ClusterIdMismatchError(ctx.clusterId, env.clusterId);
   }
   const apiErr = apiCheck(env, spec, req);
   if (apiErr !== undefined) return apiErr;

@@ -17,7 +17,7 @@ import { b, ctx, type EngineCall, FakeTopology, newClient, recordingTxnEngine } 
 const topology = new FakeTopology().add({ id: 1, peers: [[11, 1], [12, 2]], leader: 11, safeTs: 10n });
 const calls: EngineCall[] = [];
 const faults = new FaultRegistry();
-const store = new MockTikvStore({ storeId: 1, topology, txn: recordingTxnEngine(calls), raw: new RawEngine(), faults });
+const store = new MockTikvStore({ storeId: 1, topology, txn: recordingTxnEngine(calls), raw: new RawEngine(), faults, clusterId: 5n });
 let client: TikvClient;
 
 beforeAll(async () => {
@@ -181,6 +181,18 @@ describe("BatchCommands", () => {
     });
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
     expect(err.details).toBe("boom");
+  });
+
+  it("a request with another cluster id fails the stream with INVALID_ARGUMENT", async () => {
+    const stream = client.batchCommands();
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      stream.on("error", resolve);
+      stream.on("data", () => {});
+      const context = ctx(1, 11, 1, 1, { clusterId: 9n });
+      stream.write(BatchCommandsRequest.fromPartial({ requestIds: [1n], requests: [{ cmd: { $case: "Get", Get: kv.GetRequest.fromPartial({ context, key: b("a") }) } }] }));
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toBe("cluster of request=9 does not match TiKV cluster id=5");
   });
 
   it("a dropped reply is never sent, other requests are still answered", async () => {
