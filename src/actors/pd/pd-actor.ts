@@ -14,7 +14,7 @@ import {
   pdBackoffDelay,
   pdMachine,
 } from "../../machines/pd.js";
-import type { Store } from "../../proto/metapb.js";
+import { NodeState, type Store } from "../../proto/metapb.js";
 import {
   AdvanceGCSafePointRequest,
   type AdvanceGCSafePointResponse,
@@ -410,22 +410,34 @@ export class PdActor {
 
   // ---- stores -----------------------------------------------------------------------------
 
-  /** Store `storeId` (cached; `fresh` forces a PD call). Undefined when PD does not know it. */
-  getStore(storeId: number, opts?: CallOptions & { fresh?: boolean }): Promise<Store | undefined> {
+  /**
+   * Store `storeId` (cached; `fresh` forces a PD call). Undefined when PD does not know it or
+   * reports it removed (pd client handleStoreResponse); a tombstone store is a PdError
+   * (STORE_TOMBSTONE), as PD answers.
+   */
+  getStore(storeId: number | bigint, opts?: CallOptions & { fresh?: boolean }): Promise<Store | undefined> {
+    const id = Number(storeId);
     if (!opts?.fresh) {
-      const cached = this.storeCache.get(storeId);
+      const cached = this.storeCache.get(id);
       if (cached) return Promise.resolve(cached);
     }
-    let p = this.storeFetches.get(storeId);
+    let p = this.storeFetches.get(id);
     if (!p) {
-      p = this.call("getStore", GetStoreRequest.fromPartial({ storeId: BigInt(storeId) }), opts).then((r) => {
-        if (r.store) this.storeCache.set(storeId, r.store);
-        else this.storeCache.delete(storeId);
-        return r.store;
-      });
-      const done = () => this.storeFetches.delete(storeId);
+      p = this.call("getStore", GetStoreRequest.fromPartial({ storeId: BigInt(id) }), opts).then(
+        (r) => {
+          const store = r.store && r.store.nodeState !== NodeState.Removed ? r.store : undefined;
+          if (store) this.storeCache.set(id, store);
+          else this.storeCache.delete(id);
+          return store;
+        },
+        (err: unknown) => {
+          this.storeCache.delete(id);
+          throw err;
+        },
+      );
+      const done = () => this.storeFetches.delete(id);
       p.then(done, done);
-      this.storeFetches.set(storeId, p);
+      this.storeFetches.set(id, p);
     }
     return p;
   }
