@@ -260,8 +260,9 @@ export class LockManager {
       return;
     }
     st.resuming = true;
-    // Run the retry after the releasing command has returned, as TiKV schedules a new command.
-    queueMicrotask(() => {
+    // Run the retry after the releasing command has returned, as TiKV schedules a new command
+    // (a promise job rather than queueMicrotask, which fake-timer setups may replace).
+    void Promise.resolve().then(() => {
       if (this.closed) w.onOutcome({ kind: "timeout", lockInfo: st.lockInfo });
       else if (this.waiters.get(w.token) === st) w.onOutcome({ kind: "resume" });
     });
