@@ -3,7 +3,8 @@
 // tikv.NewKVStore: PD client -> (API v2) keyspace meta -> codec -> region cache + RPC client.
 
 import { PdActor } from "../actors/pd/pd-actor.js";
-import { checkHeader, pdHeader } from "../actors/pd/pd-rpc.js";
+import { discoverMembers } from "../actors/pd/discover.js";
+import { checkHeader, PdClients, pdHeader } from "../actors/pd/pd-rpc.js";
 import { RegionCache } from "../actors/region-cache/region-cache.js";
 import { ClientMetrics, type ClientMetricsSnapshot } from "../actors/runtime/metrics.js";
 import { PdRegionSource, regionKeyCodec } from "../actors/runtime/pd-region-source.js";
@@ -13,6 +14,7 @@ import type { ApiCodec } from "../kv/api-codec.js";
 import { createApiCodec } from "../kv/keyspace.js";
 import { KeyspaceClient, type KeyspaceMeta, KeyspaceService, KeyspaceState, LoadKeyspaceRequest } from "../proto/keyspacepb.js";
 import { APIVersion } from "../proto/kvrpcpb.js";
+import { ErrorType } from "../proto/pdpb.js";
 import { unaryCallAsync } from "../rpc/call.js";
 import { channelCredentials, channelOptions, grpcTarget } from "../rpc/channel.js";
 import { InvalidArgumentError } from "./errors/base.js";
@@ -192,34 +194,41 @@ export class TikvClient {
   }
 }
 
-// client-go: pdClient.LoadKeyspace(name); a disabled or archived keyspace cannot be used.
+// client-go: pdClient.LoadKeyspace(name) on the PD leader; a missing, disabled or archived
+// keyspace cannot be used. PD checks the cluster id, so members are discovered first.
 async function loadKeyspace(opts: ResolvedConnectOptions): Promise<KeyspaceMeta> {
   const name = opts.keyspace as string;
+  const clients = new PdClients({ tls: opts.tls });
   const creds = channelCredentials(opts.tls);
-  let lastErr: unknown;
-  for (const ep of opts.pdEndpoints) {
-    const client = new KeyspaceClient(grpcTarget(ep), creds, channelOptions(opts));
+  try {
+    const members = await discoverMembers(clients, opts.pdEndpoints, 0n, Math.max(1, opts.connectTimeoutMs));
+    const client = new KeyspaceClient(grpcTarget(members.leader), creds, channelOptions(opts));
     try {
       const resp = await unaryCallAsync(
         client,
         KeyspaceService.loadKeyspace,
-        LoadKeyspaceRequest.fromPartial({ header: pdHeader(0n), name }),
+        LoadKeyspaceRequest.fromPartial({ header: pdHeader(members.clusterId), name }),
         { timeoutMs: Math.max(1, opts.connectTimeoutMs) },
-        ep,
+        members.leader,
       );
-      checkHeader(resp.header, 0n);
+      try {
+        checkHeader(resp.header, members.clusterId);
+      } catch (e) {
+        if (e instanceof PdError && e.pdErrorType === ErrorType.ENTRY_NOT_FOUND) {
+          throw new InvalidArgumentError(`keyspace "${name}" does not exist`, "keyspace", { cause: e });
+        }
+        throw e;
+      }
       const meta = resp.keyspace;
-      if (!meta) throw new InvalidArgumentError(`keyspace ${name} not found`, "keyspace");
+      if (!meta) throw new InvalidArgumentError(`keyspace "${name}" does not exist`, "keyspace");
       if (meta.state !== KeyspaceState.ENABLED) {
-        throw new InvalidArgumentError(`keyspace ${name} is ${KeyspaceState[meta.state] ?? meta.state}`, "keyspace");
+        throw new InvalidArgumentError(`keyspace "${name}" is ${KeyspaceState[meta.state] ?? meta.state}`, "keyspace");
       }
       return meta;
-    } catch (e) {
-      if (e instanceof PdError || e instanceof InvalidArgumentError) throw e;
-      lastErr = e;
     } finally {
       client.close();
     }
+  } finally {
+    clients.close();
   }
-  throw lastErr;
 }

@@ -64,3 +64,32 @@ describe("raw client on API v2", () => {
     expect(await raw.getKeyTTL("t")).toBeGreaterThan(20);
   });
 });
+
+describe("raw client on API v2 with named keyspaces", () => {
+  const env = useCluster({ stores: 1, apiVersion: "v2" });
+
+  itFault("loads the keyspace from PD and isolates keyspaces from each other", async () => {
+    const ks = env.cluster.pd.state.keyspaces;
+    ks.add({ name: "tenant_a", id: 7 });
+    ks.add({ name: "tenant_b", id: 8 });
+    const a = await env.connect({ keyspace: "tenant_a" });
+    const b = await env.connect({ keyspace: "tenant_b" });
+    expect(a.codec.keyspaceId).toBe(7);
+    expect(a.codec.keyspacePrefix).toEqual(Buffer.from([0x72, 0, 0, 7]));
+    await a.raw().put("shared", "from-a");
+    await b.raw().put("shared", "from-b");
+    expect((await a.raw().get("shared"))?.toString()).toBe("from-a");
+    expect((await b.raw().get("shared"))?.toString()).toBe("from-b");
+    expect((await a.raw().scan("", "", 10)).map((p) => p.value.toString())).toEqual(["from-a"]);
+    await a.raw().deleteRange("", "");
+    expect((await b.raw().get("shared"))?.toString()).toBe("from-b");
+  });
+
+  itFault("rejects a missing or disabled keyspace with InvalidArgumentError", async () => {
+    const { InvalidArgumentError } = await import("../../../src/index.js");
+    const { KeyspaceState } = await import("../../../src/proto/keyspacepb.js");
+    await expect(env.connect({ keyspace: "nope" })).rejects.toBeInstanceOf(InvalidArgumentError);
+    env.cluster.pd.state.keyspaces.add({ name: "off", id: 9, state: KeyspaceState.DISABLED });
+    await expect(env.connect({ keyspace: "off" })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
