@@ -1,12 +1,15 @@
 /**
- * In-process engine throughput: RawEngine point puts/gets over 1M keys and,
- * when the txn engine is present, TxnEngine point gets, prewrites and commits.
+ * In-process engine throughput: RawEngine point puts/gets over 1M keys (plus
+ * batch gets and scans) and, when the txn engine is present, TxnEngine point
+ * gets, prewrites and commits.
  * Plain script (not vitest): `node --import tsx bench/engine/engine.bench.ts`.
  * Prints one line per measurement and a final JSON summary line; the
  * bench/run.ts aggregator calls `runEngineBench()` instead.
  *
- * Each read measurement runs several rounds and reports the best one: the
- * machine is shared, and the best round is the one least disturbed by others.
+ * Each measurement reports two rates: per wall-clock second and per CPU second
+ * of this process (`process.cpuUsage`). On a shared machine the wall rate
+ * mostly measures the neighbours; the CPU rate approximates "on one core".
+ * Repeatable measurements run several rounds and keep the best.
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -19,30 +22,27 @@ export interface EngineBenchOptions {
   rawKeys?: number;
   /** Keys used for the txn engine (default 200,000; each costs a prewrite and a commit). */
   txnKeys?: number;
-  /** Read rounds per measurement; the best is reported (default 3). */
+  /** Rounds per repeatable measurement; the best is reported (default 3). */
   rounds?: number;
   /** Value size in bytes (default 16). */
   valueSize?: number;
-  /** Print progress lines (default true). */
+  /** Print one line per measurement (default true). */
   log?: boolean;
 }
 
-/** Operations per second for each measured operation (undefined = not measured). */
+/** One measured operation: operations per wall-clock second and per CPU second. */
+export interface Rate {
+  perSec: number;
+  perCpuSec: number;
+}
+
+/** Result of `runEngineBench`: a rate per operation name. */
 export interface EngineBenchResult {
   bench: "engine";
   rawKeys: number;
-  rawPutsPerSec: number;
-  rawOverwritesPerSec: number;
-  rawGetsPerSec: number;
-  rawMissesPerSec: number;
-  /** RawBatchGet requests of 64 keys per second. */
-  rawBatchGets64PerSec: number;
-  /** RawScan requests (limit 100, forward) per second. */
-  rawScans100PerSec: number;
   txnKeys?: number;
-  txnPrewritesPerSec?: number;
-  txnCommitsPerSec?: number;
-  txnGetsPerSec?: number;
+  /** e.g. "raw.get", "raw.put.insert", "txn.prewrite". */
+  rates: Record<string, Rate>;
   /** Why the txn part was skipped, when it was. */
   txnSkipped?: string;
 }
@@ -81,78 +81,83 @@ function strideFor(n: number): number {
   return s;
 }
 
-function opsPerSec(ops: number, ms: number): number {
-  return Math.round((ops / ms) * 1000);
+/** Collects rates and prints them as they are measured. */
+class Recorder {
+  readonly rates: Record<string, Rate> = {};
+  constructor(private readonly say: (line: string) => void) {}
+
+  /** Runs `body` (which performs `ops` operations) `rounds` times and records the best rates. */
+  measure(name: string, label: string, ops: number, rounds: number, body: () => void): void {
+    let best: Rate = { perSec: 0, perCpuSec: 0 };
+    for (let r = 0; r < rounds; r++) {
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      body();
+      const wallMs = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      best = {
+        perSec: Math.max(best.perSec, Math.round((ops / wallMs) * 1000)),
+        perCpuSec: Math.max(best.perCpuSec, Math.round((ops / Math.max(cpuMs, 0.001)) * 1000)),
+      };
+    }
+    this.rates[name] = best;
+    this.say(`${label}: ${best.perSec} ops/s (${best.perCpuSec} per CPU-second)`);
+  }
 }
 
-function bestOf(rounds: number, fn: () => number): number {
-  let best = 0;
-  for (let r = 0; r < rounds; r++) best = Math.max(best, fn());
-  return best;
-}
-
-function benchRaw(o: Required<EngineBenchOptions>, say: (s: string) => void) {
+function benchRaw(o: Required<EngineBenchOptions>, rec: Recorder): void {
   const n = o.rawKeys;
   const engine = new RawEngine();
   const rawPrefix = Buffer.from("raw");
-  const missPrefix = Buffer.from("zzz");
-  const misses = Math.min(n, 100_000);
   const value = Buffer.alloc(o.valueSize, 0x61);
   const stride = strideFor(n);
+  const put = (j: number) =>
+    engine.rawPut({ context: undefined, key: keyFor(rawPrefix, j), value, cf: "", ttl: 0n, forCas: false });
 
-  let t = performance.now();
-  for (let i = 0; i < n; i++) {
-    engine.rawPut({ context: undefined, key: keyFor(rawPrefix, i), value, cf: "", ttl: 0n, forCas: false });
-  }
-  const rawPutsPerSec = opsPerSec(n, performance.now() - t);
-  say(`raw put (insert, ${n} keys): ${rawPutsPerSec} ops/s`);
-
-  const rawOverwritesPerSec = bestOf(o.rounds, () => {
-    const start = performance.now();
-    for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) {
-      engine.rawPut({ context: undefined, key: keyFor(rawPrefix, j), value, cf: "", ttl: 0n, forCas: false });
-    }
-    return opsPerSec(n, performance.now() - start);
+  rec.measure("raw.put.insert", `raw put (insert, ${n} keys)`, n, 1, () => {
+    for (let i = 0; i < n; i++) put(i);
   });
-  say(`raw put (overwrite, random order): ${rawOverwritesPerSec} ops/s`);
-
-  let found = 0;
-  const rawGetsPerSec = bestOf(o.rounds, () => {
-    const start = performance.now();
-    for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) {
-      if (!engine.rawGet({ context: undefined, key: keyFor(rawPrefix, j), cf: "" }).notFound) found++;
-    }
-    return opsPerSec(n, performance.now() - start);
+  rec.measure("raw.put.overwrite", "raw put (overwrite, random order)", n, o.rounds, () => {
+    for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) put(j);
   });
-  if (found !== n * o.rounds) throw new Error(`raw get found ${found} of ${n * o.rounds}`);
-  say(`raw get (hit, random order): ${rawGetsPerSec} ops/s`);
-
-  t = performance.now();
-  for (let i = 0; i < misses; i++) {
-    const key = keyFor(missPrefix, i);
-    if (!engine.rawGet({ context: undefined, key, cf: "" }).notFound) throw new Error("unexpected hit");
-  }
-  const rawMissesPerSec = opsPerSec(misses, performance.now() - t);
-  say(`raw get (miss): ${rawMissesPerSec} ops/s`);
+  rec.measure("raw.get", "raw get (hit, random order)", n, o.rounds, () => {
+    for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) {
+      if (engine.rawGet({ context: undefined, key: keyFor(rawPrefix, j), cf: "" }).notFound) {
+        throw new Error("raw get missed");
+      }
+    }
+  });
+  const missPrefix = Buffer.from("zzz");
+  const misses = Math.min(n, 200_000);
+  rec.measure("raw.get.miss", "raw get (miss)", misses, o.rounds, () => {
+    for (let i = 0; i < misses; i++) {
+      if (!engine.rawGet({ context: undefined, key: keyFor(missPrefix, i), cf: "" }).notFound) {
+        throw new Error("unexpected hit");
+      }
+    }
+  });
 
   const batch = 64;
   const batchReqs = Math.floor(n / batch);
-  const rawBatchGets64PerSec = bestOf(o.rounds, () => {
-    const start = performance.now();
-    for (let i = 0, j = 0; i < batchReqs; i++) {
-      const ks = new Array<Buffer>(batch);
-      for (let x = 0; x < batch; x++, j = (j + stride) % n) ks[x] = keyFor(rawPrefix, j);
-      if (engine.rawBatchGet({ context: undefined, keys: ks, cf: "" }).pairs.length !== batch) {
-        throw new Error("raw batch get missed");
+  rec.measure(
+    "raw.batchGet64",
+    `raw batch get (${batch} keys, random; rate in requests)`,
+    batchReqs,
+    o.rounds,
+    () => {
+      for (let i = 0, j = 0; i < batchReqs; i++) {
+        const keys = new Array<Buffer>(batch);
+        for (let x = 0; x < batch; x++, j = (j + stride) % n) keys[x] = keyFor(rawPrefix, j);
+        if (engine.rawBatchGet({ context: undefined, keys, cf: "" }).pairs.length !== batch) {
+          throw new Error("raw batch get missed");
+        }
       }
-    }
-    return opsPerSec(batchReqs, performance.now() - start);
-  });
-  say(`raw batch get (${batch} keys, random): ${rawBatchGets64PerSec} req/s`);
+    },
+  );
 
   const scans = Math.min(20_000, Math.floor(n / 100));
-  const rawScans100PerSec = bestOf(o.rounds, () => {
-    const start = performance.now();
+  rec.measure("raw.scan100", "raw scan (limit 100; rate in requests)", scans, o.rounds, () => {
     for (let i = 0, j = 0; i < scans; i++, j = (j + stride) % (n - 100)) {
       const resp = engine.rawScan({
         context: undefined,
@@ -165,23 +170,13 @@ function benchRaw(o: Required<EngineBenchOptions>, say: (s: string) => void) {
       });
       if (resp.kvs.length !== 100) throw new Error("raw scan short");
     }
-    return opsPerSec(scans, performance.now() - start);
   });
-  say(`raw scan (limit 100): ${rawScans100PerSec} req/s`);
-
-  return {
-    rawPutsPerSec,
-    rawOverwritesPerSec,
-    rawGetsPerSec,
-    rawMissesPerSec,
-    rawBatchGets64PerSec,
-    rawScans100PerSec,
-  };
 }
 
 const TXN_ENGINE_PATH = "../../src/cluster/engine/txn/txn-engine.js";
 
-async function loadTxnEngine(): Promise<{ new (): TxnEngineLike } | string> {
+/** Loads TxnEngine if another engineer's file exists; a reason string otherwise. */
+async function loadTxnEngine(): Promise<(new () => TxnEngineLike) | string> {
   const url = new URL(TXN_ENGINE_PATH, import.meta.url);
   const tsPath = fileURLToPath(url).replace(/\.js$/, ".ts");
   if (!existsSync(tsPath) && !existsSync(fileURLToPath(url))) return "txn-engine.ts not present";
@@ -190,12 +185,9 @@ async function loadTxnEngine(): Promise<{ new (): TxnEngineLike } | string> {
   return mod.TxnEngine ?? "txn-engine.ts has no TxnEngine export";
 }
 
-async function benchTxn(o: Required<EngineBenchOptions>, say: (s: string) => void) {
+async function benchTxn(o: Required<EngineBenchOptions>, rec: Recorder): Promise<string | undefined> {
   const Ctor = await loadTxnEngine();
-  if (typeof Ctor === "string") {
-    say(`txn: skipped (${Ctor})`);
-    return { txnSkipped: Ctor };
-  }
+  if (typeof Ctor === "string") return Ctor;
   const n = o.txnKeys;
   const engine = new Ctor();
   const txnPrefix = Buffer.from("txn");
@@ -204,50 +196,43 @@ async function benchTxn(o: Required<EngineBenchOptions>, say: (s: string) => voi
   const prewriteTemplate = PrewriteRequest.fromPartial({ lockTtl: 3000n });
   const commitTemplate = CommitRequest.fromPartial({});
   const getTemplate = GetRequest.fromPartial({});
+
   // One single-key transaction per key: start_ts = 2i+1, commit_ts = 2i+2.
-  let t = performance.now();
-  for (let i = 0; i < n; i++) {
-    const key = keyFor(txnPrefix, i);
-    const resp = engine.prewrite({
-      ...prewriteTemplate,
-      mutations: [{ op: Op.Put, key, value, assertion: 0 }],
-      primaryLock: key,
-      startVersion: BigInt(2 * i + 1),
-    });
-    if (resp.errors.length > 0 || resp.regionError)
-      throw new Error(`prewrite failed: ${JSON.stringify(resp)}`);
-  }
-  const txnPrewritesPerSec = opsPerSec(n, performance.now() - t);
-  say(`txn prewrite (1 key, ${n} txns): ${txnPrewritesPerSec} ops/s`);
-
-  t = performance.now();
-  for (let i = 0; i < n; i++) {
-    const resp = engine.commit({
-      ...commitTemplate,
-      keys: [keyFor(txnPrefix, i)],
-      startVersion: BigInt(2 * i + 1),
-      commitVersion: BigInt(2 * i + 2),
-    });
-    if (resp.error || resp.regionError) throw new Error("commit failed");
-  }
-  const txnCommitsPerSec = opsPerSec(n, performance.now() - t);
-  say(`txn commit (1 key): ${txnCommitsPerSec} ops/s`);
-
+  rec.measure("txn.prewrite", `txn prewrite (1 key, ${n} txns)`, n, 1, () => {
+    for (let i = 0; i < n; i++) {
+      const key = keyFor(txnPrefix, i);
+      const resp = engine.prewrite({
+        ...prewriteTemplate,
+        mutations: [{ op: Op.Put, key, value, assertion: 0 }],
+        primaryLock: key,
+        startVersion: BigInt(2 * i + 1),
+      });
+      if (resp.errors.length > 0 || resp.regionError) throw new Error("prewrite failed");
+    }
+  });
+  rec.measure("txn.commit", "txn commit (1 key)", n, 1, () => {
+    for (let i = 0; i < n; i++) {
+      const resp = engine.commit({
+        ...commitTemplate,
+        keys: [keyFor(txnPrefix, i)],
+        startVersion: BigInt(2 * i + 1),
+        commitVersion: BigInt(2 * i + 2),
+      });
+      if (resp.error || resp.regionError) throw new Error("commit failed");
+    }
+  });
   const stride = strideFor(n);
   const readTs = BigInt(2 * n + 10);
-  const txnGetsPerSec = bestOf(o.rounds, () => {
-    const start = performance.now();
+  rec.measure("txn.get", "txn get (hit, random order)", n, o.rounds, () => {
     for (let i = 0, j = 0; i < n; i++, j = (j + stride) % n) {
       const resp = engine.get({ ...getTemplate, key: keyFor(txnPrefix, j), version: readTs });
       if (resp.notFound || resp.error) throw new Error("txn get missed");
     }
-    return opsPerSec(n, performance.now() - start);
   });
-  say(`txn get (hit, random order): ${txnGetsPerSec} ops/s`);
-  return { txnKeys: n, txnPrewritesPerSec, txnCommitsPerSec, txnGetsPerSec };
+  return undefined;
 }
 
-/** Runs the engine benchmark and returns ops/s per operation. */
+/** Runs the engine benchmark and returns the rate of each operation. */
 export async function runEngineBench(options: EngineBenchOptions = {}): Promise<EngineBenchResult> {
   const o: Required<EngineBenchOptions> = {
     rawKeys: options.rawKeys ?? 1_000_000,
@@ -256,10 +241,16 @@ export async function runEngineBench(options: EngineBenchOptions = {}): Promise<
     valueSize: options.valueSize ?? 16,
     log: options.log ?? true,
   };
-  const say = o.log ? (s: string) => console.log(s) : () => {};
-  const raw = benchRaw(o, say);
-  const txn = await benchTxn(o, say);
-  return { bench: "engine", rawKeys: o.rawKeys, ...raw, ...txn };
+  const rec = new Recorder(o.log ? (line) => console.log(line) : () => {});
+  benchRaw(o, rec);
+  const txnSkipped = await benchTxn(o, rec);
+  if (txnSkipped !== undefined && o.log) console.log(`txn: skipped (${txnSkipped})`);
+  return {
+    bench: "engine",
+    rawKeys: o.rawKeys,
+    ...(txnSkipped === undefined ? { txnKeys: o.txnKeys } : { txnSkipped }),
+    rates: rec.rates,
+  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
