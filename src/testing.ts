@@ -3,6 +3,7 @@
 
 export {
   type ApiVersionName,
+  type DiskUsage,
   EmbeddedCluster,
   EmbeddedClusterError,
   type EmbeddedClusterOptions,

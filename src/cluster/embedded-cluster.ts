@@ -3,6 +3,7 @@
 // fault registry consulted by all of them.
 import { TxnEngine } from "./engine/txn/txn-engine.js";
 import { MockPd } from "./pd/mock-pd.js";
+import type { DiskUsage } from "./tikv/disk-usage.js";
 import type { RegionKeyEncoding } from "./tikv/store-commands.js";
 import { RawEngine } from "./engine/raw/raw-engine.js";
 import { FaultRegistry } from "./faults/fault-registry.js";
@@ -13,7 +14,7 @@ import type { ClusterTopology } from "./topology/cluster-topology.js";
 import type { TopologyChange } from "./topology/types.js";
 import { APIVersion } from "../proto/kvrpcpb.js";
 
-export type { RegionKeyEncoding };
+export type { DiskUsage, RegionKeyEncoding };
 
 /** Storage API version of the cluster (TiKV `storage.api-version`). */
 export type ApiVersionName = "v1" | "v1ttl" | "v2";
@@ -94,6 +95,7 @@ export class EmbeddedCluster {
   pd!: MockPd;
   /** Regions whose max_ts is not synced (async-commit/1PC prewrites fail there). */
   private readonly maxTsNotSynced = new Set<bigint>();
+  private readonly diskUsages = new Map<bigint, DiskUsage>();
   private readonly storesById = new Map<bigint, MockTikvStore>();
   private readonly pending = new Set<Promise<void>>();
   private readonly onTopologyChange: (c: TopologyChange) => void;
@@ -144,6 +146,7 @@ export class EmbeddedCluster {
           maxTsNotSynced: this.maxTsNotSynced,
           lockWaitInfo,
           regionKeyEncoding: enc,
+          diskUsage: (sid) => this.diskUsages.get(sid) ?? "normal",
           host,
         }),
       );
@@ -252,6 +255,20 @@ export class EmbeddedCluster {
     const id = BigInt(regionId);
     if (notSynced) this.maxTsNotSynced.add(id);
     else this.maxTsNotSynced.delete(id);
+  }
+
+  /**
+   * Sets a store's disk usage: on "almostFull" its leaders accept only writes whose context
+   * allows almost-full disks, on "alreadyFull" none; a majority of full peers blocks a region's
+   * writes; full followers refuse replica reads (all as DiskFull region errors).
+   */
+  setDiskUsage(storeId: number | bigint, usage: DiskUsage): void {
+    const id = this.store(storeId).storeId;
+    if (usage !== "normal" && usage !== "almostFull" && usage !== "alreadyFull") {
+      throw new EmbeddedClusterError(`unknown disk usage ${JSON.stringify(usage)}`);
+    }
+    if (usage === "normal") this.diskUsages.delete(id);
+    else this.diskUsages.set(id, usage);
   }
 
   /** Stops every server and releases the engines. Safe to call twice. */

@@ -201,6 +201,41 @@ describe("EmbeddedCluster", () => {
     expect(ok.regionError).toBeUndefined();
   });
 
+  it("disk usage: almost-full leaders take only writes that allow it, full ones none (client-go TestCommitOnTiKVDiskFullOpt)", async () => {
+    const a = route("a");
+    const put = (opt: kv.DiskFullOpt) =>
+      call<kv.RawPutRequest, kv.RawPutResponse>(
+        client(a.store),
+        "rawPut",
+        kv.RawPutRequest.fromPartial({ context: { ...a.ctx, diskFullOpt: opt }, key: b("df"), value: b("v") }),
+      );
+    cluster.setDiskUsage(a.store, "almostFull");
+    try {
+      const refused = await put(kv.DiskFullOpt.NotAllowedOnFull);
+      expect(refused.regionError?.diskFull).toEqual({ storeId: [a.store], reason: "propose failed: tikv disk full, cmd diskFullOpt=NotAllowedOnFull, leader diskUsage=AlmostFull" });
+      expect((await put(kv.DiskFullOpt.AllowedOnAlmostFull)).regionError).toBeUndefined();
+      cluster.setDiskUsage(a.store, "alreadyFull");
+      expect((await put(kv.DiskFullOpt.AllowedOnAlmostFull)).regionError?.diskFull?.storeId).toEqual([a.store]);
+      // reads on the leader are not affected
+      const g = await call<kv.RawGetRequest, kv.RawGetResponse>(client(a.store), "rawGet", kv.RawGetRequest.fromPartial({ context: a.ctx, key: b("df") }));
+      expect(g.value).toEqual(b("v"));
+      cluster.setDiskUsage(a.store, "normal");
+      // a majority of full followers blocks writes
+      const followers = a.region.peers.filter((p) => p.storeId !== a.store);
+      for (const f of followers) cluster.setDiskUsage(f.storeId, "alreadyFull");
+      const blocked = await put(kv.DiskFullOpt.AllowedOnAlmostFull);
+      expect(blocked.regionError?.diskFull?.storeId.sort()).toEqual(followers.map((f) => f.storeId).sort());
+      // and a full follower refuses replica reads
+      const f = followers[0]?.storeId as bigint;
+      const fr = route("a", f);
+      fr.ctx.replicaRead = true;
+      const rr = await call<kv.RawGetRequest, kv.RawGetResponse>(client(f), "rawGet", kv.RawGetRequest.fromPartial({ context: fr.ctx, key: b("df") }));
+      expect(rr.regionError?.diskFull?.reason).toBe("reject follower read request when self disk is full");
+    } finally {
+      for (const s of cluster.stores) cluster.setDiskUsage(s.storeId, "normal");
+    }
+  });
+
   it("serves BatchCommands against the real engines", async () => {
     const a = route("a");
     const stream = client(a.store).batchCommands();

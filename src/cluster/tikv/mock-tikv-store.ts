@@ -8,6 +8,7 @@ import { TikvService } from "../../proto/tikvpb.js";
 import { FaultRegistry } from "../faults/fault-registry.js";
 import { BatchCommandsSession } from "./batch-commands.js";
 import { COMMANDS, type CommandSpec } from "./commands.js";
+import type { DiskUsage } from "./disk-usage.js";
 import { HealthSource } from "./health.js";
 import { GrpcStatusError, HANG, isThenable, type PipelineEnv, runCommand } from "./pipeline.js";
 import type { RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
@@ -36,6 +37,8 @@ export interface MockTikvStoreOptions {
    * topology's user keys unchanged). Use the same encoding as PD.
    */
   regionKeyEncoding?: RegionKeyEncoding;
+  /** Disk usage by store, shared by the cluster (default: every disk normal). */
+  diskUsage?: (storeId: bigint) => DiskUsage;
   /** The lock manager's wait-for table, for GetLockWaitInfo (default: none). */
   lockWaitInfo?: () => WaitForEntry[];
   /** Listen host (default 127.0.0.1). */
@@ -132,6 +135,7 @@ export class MockTikvStore {
       healthFeedback: (): HealthFeedback => health.next(),
       lockWaitInfo: opts.lockWaitInfo ?? (() => []),
       regionKeys: regionKeyForm(opts.regionKeyEncoding ?? "raw"),
+      diskUsage: opts.diskUsage ?? (() => "normal"),
     };
   }
 

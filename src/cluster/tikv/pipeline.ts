@@ -3,9 +3,11 @@
 import { status } from "@grpc/grpc-js";
 import * as errorpb from "../../proto/errorpb.js";
 import * as kv from "../../proto/kvrpcpb.js";
+import { DiskFullOpt } from "../../proto/kvrpcpb.js";
 import type { FaultDecision, FaultError } from "../faults/types.js";
 import type { FaultRegistry } from "../faults/fault-registry.js";
 import type { CommandSpec, ExecEnv } from "./commands.js";
+import { checkFollowerReadDiskUsage, checkWriteDiskUsage, type DiskUsage } from "./disk-usage.js";
 import { checkRegion, isRegionError } from "./region-check.js";
 import { RegionErrors } from "./region-errors.js";
 import { checkTxnKeys, checkTxnRanges } from "./txn-api-check.js";
@@ -54,6 +56,8 @@ export interface PipelineEnv extends ExecEnv {
   clusterId: bigint;
   /** Regions whose max_ts is not synced yet (e.g. right after a leader change). */
   maxTsNotSynced: ReadonlySet<bigint>;
+  /** Disk usage of each store (writes and follower reads are refused on full disks). */
+  diskUsage(storeId: bigint): DiskUsage;
 }
 
 function faultResponse<Resp>(spec: CommandSpec<unknown, Resp>, err: FaultError): Resp {
@@ -104,6 +108,20 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
   }, env.regionKeys);
   if (isRegionError(checked)) return spec.withRegionError(checked);
   const r = checked.state.region;
+  const isLeader = checked.state.leader?.id === checked.peer.id;
+  const diskErr =
+    spec.access === "read"
+      ? isLeader || ctx?.staleRead
+        ? undefined
+        : checkFollowerReadDiskUsage(env.diskUsage(env.storeId), env.storeId)
+      : checkWriteDiskUsage(
+          env.diskUsage,
+          r,
+          checked.peer,
+          // Admin commands (split) are proposed as allowed on almost-full disks.
+          spec.access === "split" ? DiskFullOpt.AllowedOnAlmostFull : (ctx?.diskFullOpt ?? DiskFullOpt.NotAllowedOnFull),
+        );
+  if (diskErr) return spec.withRegionError(diskErr);
   if (env.maxTsNotSynced.has(r.id) && spec.needsMaxTsSync?.(req)) {
     return spec.withRegionError(RegionErrors.maxTimestampNotSynced());
   }
