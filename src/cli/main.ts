@@ -13,6 +13,10 @@ options:
   --pd-port N         PD port (default 2379; 0 = any free port)
   --pd-members N      number of PD members (default 1)
   --api-version V     v1 | v1ttl | v2 (default v1)
+  --region-key-encoding E
+                      raw | memcomparable: the form of region boundaries PD and TiKV
+                      report (default: memcomparable for v2, raw for v1/v1ttl; a v1
+                      cluster serving a transactional client needs memcomparable)
   --host H            address to listen on (default 127.0.0.1)
   --control-port N    port of the control channel (default: any free port)
   --json              print one JSON line {pd, control} instead of text
@@ -57,6 +61,11 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  const encoding = values["region-key-encoding"];
+  if (encoding !== undefined && encoding !== "raw" && encoding !== "memcomparable") {
+    process.stderr.write(`--region-key-encoding must be raw or memcomparable, not ${encoding}\n`);
+    return 2;
+  }
   const host = values.host;
   const cluster = await EmbeddedCluster.start({
     stores: opts.stores,
@@ -65,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     pdPort: opts.pdPort,
     apiVersion,
     host,
+    ...(encoding ? { regionKeyEncoding: encoding } : {}),
   });
   const control = await ControlServer.start(
     { topology: cluster.topology, faults: cluster.faults, pd: cluster.pd, cluster },
@@ -99,6 +109,7 @@ function parse(args: string[]) {
       "pd-port": { type: "string", default: "2379" },
       "pd-members": { type: "string", default: "1" },
       "api-version": { type: "string", default: "v1" },
+      "region-key-encoding": { type: "string" },
       host: { type: "string", default: "127.0.0.1" },
       "control-port": { type: "string", default: "0" },
       json: { type: "boolean", default: false },
