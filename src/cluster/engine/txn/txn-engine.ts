@@ -62,7 +62,7 @@ import { TxnStatusCache } from "./txn-status-cache.js";
 
 /** Options of {@link TxnEngine}. */
 export interface TxnEngineOptions {
-  /** Wall clock in ms (defaults to Date.now). */
+  /** Clock in ms (defaults to Date.now); also used for lock-wait deadlines unless `pessimistic.now` is set. */
   now?: () => number;
   /** Storage to run on (a fresh one by default). */
   store?: MvccStore;
@@ -87,7 +87,11 @@ export class TxnEngine {
   constructor(opts: TxnEngineOptions = {}) {
     this.store = opts.store ?? new MvccStore();
     this.ctx = engineContext(this.store, opts.now ?? Date.now, this.txnStatusCache);
-    this.pessimistic = new PessimisticEngine(this.store, opts.pessimistic ?? {});
+    // The injected clock also drives lock-wait deadlines unless the caller set one for them.
+    const pessimisticOpts: PessimisticEngineOptions = opts.now
+      ? { now: opts.now, ...opts.pessimistic }
+      : (opts.pessimistic ?? {});
+    this.pessimistic = new PessimisticEngine(this.store, pessimisticOpts);
     this.ctx.onNewLocks = (locks) => this.pessimistic.onLocksAcquired(locks);
   }
 
