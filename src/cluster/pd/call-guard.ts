@@ -1,14 +1,15 @@
 // The checks PD runs before a handler (server/grpc_service.go unaryFollowerMiddleware and
 // validateRoleInRequest): injected faults and delays first, then leadership (followers answer
 // region reads only when the client sets the follower-handle metadata), then the cluster id.
-import { type Metadata, type ServerUnaryCall, type sendUnaryData, type ServiceError, status } from "@grpc/grpc-js";
-import type { RequestHeader } from "../../proto/pdpb.js";
 import {
-  mismatchClusterIdError,
-  notLeaderError,
-  statusError,
-  tsoNotLeaderError,
-} from "./errors.js";
+  type Metadata,
+  type ServerUnaryCall,
+  type ServiceError,
+  type sendUnaryData,
+  status,
+} from "@grpc/grpc-js";
+import type { RequestHeader } from "../../proto/pdpb.js";
+import { mismatchClusterIdError, notLeaderError, statusError, tsoNotLeaderError } from "./errors.js";
 import type { PdFaultKind } from "./faults.js";
 import type { PdState } from "./pd-state.js";
 
@@ -48,7 +49,8 @@ export function sleep(ms: number): Promise<void> {
 }
 
 function toServiceError(e: unknown): ServiceError {
-  if (e && typeof e === "object" && "code" in e && typeof (e as ServiceError).code === "number") return e as ServiceError;
+  if (e && typeof e === "object" && "code" in e && typeof (e as ServiceError).code === "number")
+    return e as ServiceError;
   // A Go handler returning a plain error surfaces as status Unknown with its message.
   return statusError(status.UNKNOWN, e instanceof Error ? e.message : String(e));
 }
@@ -75,7 +77,8 @@ export function guardUnary<Req, Res>(
         follower = true;
       }
       const got = (call.request as { header?: RequestHeader }).header?.clusterId ?? 0n;
-      if (checkClusterId && got !== state.clusterId) return callback(mismatchClusterIdError(state.clusterId, got));
+      if (checkClusterId && got !== state.clusterId)
+        return callback(mismatchClusterIdError(state.clusterId, got));
       try {
         callback(null, await fn(call.request, { follower }));
       } catch (e) {

@@ -1,8 +1,8 @@
 // PD's error surface (pd pkg/errs/errno.go, pkg/utils/grpcutil): gRPC status errors for
 // transport-level refusals, and pdpb.ResponseHeader errors (ErrorType + message) for the rest.
 // Messages of normalized errors render as "[RFC code]message", as pingcap/errors does.
-import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { ErrorType, ResponseHeader } from "../../proto/pdpb.js";
+import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { type ErrorType, ResponseHeader } from "../../proto/pdpb.js";
 
 /** PD's not-leader marker; clients look for it in messages (pkg/errs NotLeaderErr). */
 export const NOT_LEADER_ERR = "is not leader";
@@ -36,12 +36,18 @@ export function pdErrorMessage(rfcCode: string, message: string): string {
 export const tsoNotLeaderError = (): ServiceError =>
   statusError(
     status.UNKNOWN,
-    pdErrorMessage("PD:tso:ErrGenerateTimestamp", `generate timestamp failed, requested pd ${NOT_LEADER_ERR} of cluster`),
+    pdErrorMessage(
+      "PD:tso:ErrGenerateTimestamp",
+      `generate timestamp failed, requested pd ${NOT_LEADER_ERR} of cluster`,
+    ),
   );
 
 /** A TSO generation failure (errs.ErrGenerateTimestamp wrapped in errs.ErrUnknown). */
 export const tsoGenerateError = (reason: string): ServiceError =>
-  statusError(status.UNKNOWN, pdErrorMessage("PD:tso:ErrGenerateTimestamp", `generate timestamp failed, ${reason}`));
+  statusError(
+    status.UNKNOWN,
+    pdErrorMessage("PD:tso:ErrGenerateTimestamp", `generate timestamp failed, ${reason}`),
+  );
 
 /** An OK response header. */
 export function okHeader(clusterId: bigint): ResponseHeader {

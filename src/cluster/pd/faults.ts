@@ -1,6 +1,6 @@
 // Fault injection for the mock PD: a typed API consulted before every request. Kept local to
 // the PD (no dependency on the stores' fault registry).
-import { status } from "@grpc/grpc-js";
+import type { status } from "@grpc/grpc-js";
 
 /** PD RPC names as in pdpb.PD / keyspacepb.Keyspace ("GetRegion", "Tso", "LoadKeyspace"...). */
 export type PdMethod = string;
@@ -52,7 +52,8 @@ export class PdFaults {
 
   /** Fails the next `count` calls of `method` ("*" = any) with `fault`, optionally on one member. */
   failNext(method: PdMethod | "*", count: number, fault: PdFaultKind, member?: number): void {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new RangeError(`count must be a positive integer, got ${count}`);
     this.rules.push({ method, member, remaining: count, fault });
   }
 

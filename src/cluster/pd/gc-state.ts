@@ -105,7 +105,9 @@ export class GcStateManager {
       isKeyspaceLevel: id !== NULL_KEYSPACE_ID,
       txnSafePoint: s.txnSafePoint,
       gcSafePoint: s.gcSafePoint,
-      barriers: excludeBarriers ? [] : [...s.barriers.values()].filter((b) => b.barrierId !== GC_WORKER_SERVICE_ID),
+      barriers: excludeBarriers
+        ? []
+        : [...s.barriers.values()].filter((b) => b.barrierId !== GC_WORKER_SERVICE_ID),
     };
   }
 
@@ -145,8 +147,15 @@ export class GcStateManager {
         blocking = b;
       }
     }
-    const next = old > minBlocker ? old : minBlocker;
-    if (compat) s.barriers.set(GC_WORKER_SERVICE_ID, { barrierId: GC_WORKER_SERVICE_ID, barrierTs: next, expiresAtMs: undefined });
+    // Never decreases (bigints: no Math.max).
+    let next = minBlocker;
+    if (old > next) next = old;
+    if (compat)
+      s.barriers.set(GC_WORKER_SERVICE_ID, {
+        barrierId: GC_WORKER_SERVICE_ID,
+        barrierTs: next,
+        expiresAtMs: undefined,
+      });
     s.txnSafePoint = next;
     return {
       oldTxnSafePoint: old,
@@ -192,7 +201,10 @@ export class GcStateManager {
 
   private setBarrierImpl(id: number, barrierId: string, barrierTs: bigint, ttlSeconds: bigint): GcBarrier {
     if (barrierId === GC_WORKER_SERVICE_ID) {
-      throw gcErr("ErrReservedGCBarrierID", `trying to set a GC barrier with a barrier ID that is reserved: ${barrierId}`);
+      throw gcErr(
+        "ErrReservedGCBarrierID",
+        `trying to set a GC barrier with a barrier ID that is reserved: ${barrierId}`,
+      );
     }
     if (barrierId.length === 0) throw invalidArgument("barrierID", "");
     const s = this.state(id);
@@ -204,7 +216,9 @@ export class GcStateManager {
     }
     // Go durations saturate near 292 years; anything that large never expires.
     const forever = ttlSeconds > 9223372036n;
-    const expiresAtMs = forever ? undefined : Math.ceil((this.now() + Number(ttlSeconds) * 1000) / 1000) * 1000;
+    const expiresAtMs = forever
+      ? undefined
+      : Math.ceil((this.now() + Number(ttlSeconds) * 1000) / 1000) * 1000;
     const b: GcBarrier = { barrierId, barrierTs, expiresAtMs };
     s.barriers.set(barrierId, b);
     return b;
@@ -218,7 +232,10 @@ export class GcStateManager {
 
   private deleteBarrierImpl(id: number, barrierId: string): GcBarrier | undefined {
     if (barrierId === GC_WORKER_SERVICE_ID) {
-      throw gcErr("ErrReservedGCBarrierID", `trying to set a GC barrier with a barrier ID that is reserved: ${barrierId}`);
+      throw gcErr(
+        "ErrReservedGCBarrierID",
+        `trying to set a GC barrier with a barrier ID that is reserved: ${barrierId}`,
+      );
     }
     if (barrierId.length === 0) throw invalidArgument("barrierID", "");
     const s = this.state(id);
@@ -240,7 +257,8 @@ export class GcStateManager {
   ): { serviceId: string; expiresAtSec: bigint; safePoint: bigint } {
     const id = this.redirect(keyspaceId, true);
     if (serviceId === GC_WORKER_SERVICE_ID) {
-      if (ttlSeconds !== TTL_FOREVER) throw new GcError("TTL of gc_worker's service safe point must be infinity");
+      if (ttlSeconds !== TTL_FOREVER)
+        throw new GcError("TTL of gc_worker's service safe point must be infinity");
       const res = this.advanceTxnImpl(id, safePoint);
       if (res.newTxnSafePoint !== safePoint) {
         return { serviceId: res.blockerId, expiresAtSec: TTL_FOREVER, safePoint: res.newTxnSafePoint };
@@ -254,7 +272,11 @@ export class GcStateManager {
       // A barrier behind the txn safe point is not an error here: the answer shows the minimum.
       if (!(e instanceof GcError && e.message.includes("ErrGCBarrierTSBehindTxnSafePoint"))) throw e;
     }
-    return { serviceId: GC_WORKER_SERVICE_ID, expiresAtSec: TTL_FOREVER, safePoint: this.state(id).txnSafePoint };
+    return {
+      serviceId: GC_WORKER_SERVICE_ID,
+      expiresAtSec: TTL_FOREVER,
+      safePoint: this.state(id).txnSafePoint,
+    };
   }
 }
 
@@ -270,7 +292,9 @@ function describeBarrier(b: GcBarrier): string {
 }
 
 function invalidArgument(what: string, value: string): GcError {
-  return new GcError(pdErrorMessage("PD:common:ErrInvalidArgument", `invalid argument for ${what}: ${value}`));
+  return new GcError(
+    pdErrorMessage("PD:common:ErrInvalidArgument", `invalid argument for ${what}: ${value}`),
+  );
 }
 
 function durationString(seconds: bigint): string {

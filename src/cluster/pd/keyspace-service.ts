@@ -1,7 +1,11 @@
 // keyspacepb.Keyspace for the mock PD (pd server/keyspace_service.go): LoadKeyspace validates
 // leadership and cluster id like every PD request, then answers the metadata or
 // ENTRY_NOT_FOUND in the header.
-import { type KeyspaceServer, type LoadKeyspaceRequest, LoadKeyspaceResponse } from "../../proto/keyspacepb.js";
+import {
+  type KeyspaceServer,
+  type LoadKeyspaceRequest,
+  LoadKeyspaceResponse,
+} from "../../proto/keyspacepb.js";
 import { ErrorType } from "../../proto/pdpb.js";
 import { guardUnary } from "./call-guard.js";
 import { errorHeader, okHeader } from "./errors.js";

@@ -10,7 +10,10 @@ export const DEFAULT_KEYSPACE_NAME = "DEFAULT";
 export const GC_MANAGEMENT_TYPE = "gc_management_type";
 export const KEYSPACE_LEVEL_GC = "keyspace_level";
 /** errs.ErrKeyspaceNotFound rendered. */
-export const KEYSPACE_NOT_FOUND_MESSAGE = pdErrorMessage("PD:keyspace:ErrKeyspaceNotFound", "keyspace does not exist");
+export const KEYSPACE_NOT_FOUND_MESSAGE = pdErrorMessage(
+  "PD:keyspace:ErrKeyspaceNotFound",
+  "keyspace does not exist",
+);
 
 /** Options of {@link KeyspaceRegistry.add}. */
 export interface KeyspaceSpec {
@@ -35,9 +38,11 @@ export class KeyspaceRegistry {
   /** Registers (or replaces) a keyspace and returns its metadata. */
   add(spec: KeyspaceSpec): KeyspaceMeta {
     const id = spec.id ?? this.nextId;
-    if (!Number.isInteger(id) || id < 0 || id > 0xffffff) throw new RangeError(`keyspace id out of range: ${id}`);
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffff)
+      throw new RangeError(`keyspace id out of range: ${id}`);
     const other = this.byId.get(id);
-    if (other && other.name !== spec.name) throw new RangeError(`keyspace id ${id} is taken by ${other.name}`);
+    if (other && other.name !== spec.name)
+      throw new RangeError(`keyspace id ${id} is taken by ${other.name}`);
     const sec = BigInt(Math.floor(this.now() / 1000));
     const meta = KeyspaceMeta.fromPartial({
       keyspace: { $case: "id", id },

@@ -63,7 +63,9 @@ export class MockPd {
         const health = new HealthImplementation({ "": "SERVING" });
         health.addToServer(server);
         const port = await new Promise<number>((resolve, reject) =>
-          server.bindAsync(`${host}:0`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+          server.bindAsync(`${host}:0`, ServerCredentials.createInsecure(), (e, p) =>
+            e ? reject(e) : resolve(p),
+          ),
         );
         const endpoint = `${host}:${port}`;
         servers.push({ server, health, endpoint });

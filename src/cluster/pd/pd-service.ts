@@ -1,7 +1,14 @@
 // pdpb.PD implementation for one member of the mock PD. Each handler answers as PD's
 // server/grpc_service.go and server/gc_service.go do: errors in the response header where PD
 // puts them there, gRPC statuses where PD returns them.
-import { type ServerDuplexStream, type ServerReadableStream, type ServerWritableStream, status } from "@grpc/grpc-js";
+import {
+  type handleUnaryCall,
+  type ServerDuplexStream,
+  type ServerReadableStream,
+  type ServerWritableStream,
+  status,
+} from "@grpc/grpc-js";
+import { NodeState } from "../../proto/metapb.js";
 import {
   AdvanceGCSafePointResponse,
   AdvanceTxnSafePointResponse,
@@ -13,6 +20,7 @@ import {
   GCState,
   type GetAllKeyspacesGCStatesRequest,
   GetAllKeyspacesGCStatesResponse,
+  GetAllStoresResponse,
   GetClusterConfigResponse,
   GetClusterInfoResponse,
   GetExternalTimestampResponse,
@@ -23,7 +31,6 @@ import {
   GetOperatorResponse,
   GetRegionResponse,
   GetStoreResponse,
-  GetAllStoresResponse,
   type KeyspaceScope,
   LoadGlobalConfigResponse,
   OperatorStatus,
@@ -46,11 +53,16 @@ import {
   type WatchGlobalConfigRequest,
   type WatchGlobalConfigResponse,
 } from "../../proto/pdpb.js";
-import { NodeState } from "../../proto/metapb.js";
 import type { RegionInfo } from "../topology/types.js";
 import { faultError, type GuardOptions, guardUnary, type HandlerContext, sleep } from "./call-guard.js";
 import { errorHeader, mismatchClusterIdError, okHeader, statusError, tsoNotLeaderError } from "./errors.js";
-import { barrierTtlSeconds, GcError, type GcBarrier, type GcStateView, NULL_KEYSPACE_ID } from "./gc-state.js";
+import {
+  barrierTtlSeconds,
+  type GcBarrier,
+  GcError,
+  type GcStateView,
+  NULL_KEYSPACE_ID,
+} from "./gc-state.js";
 import type { PdState } from "./pd-state.js";
 import {
   downPeerStats,
@@ -92,10 +104,11 @@ function gcStateProto(v: GcStateView, nowMs: number): GCState {
 export function createPdService(state: PdState, member: number): PDServer {
   const ok = () => okHeader(state.clusterId);
   const err = (type: ErrorType, msg: string) => errorHeader(state.clusterId, type, msg);
-  // Handlers below annotate the request fields they read; the service type checks the rest.
-  // biome-ignore lint/suspicious/noExplicitAny: each handler is bound to its RPC by PDServer.
-  const unary = <Req, Res>(method: string, opts: GuardOptions, fn: (req: Req, ctx: HandlerContext) => Res | Promise<Res>): any =>
-    guardUnary(state, member, method, opts, fn);
+  const unary = <Req, Res>(
+    method: string,
+    opts: GuardOptions,
+    fn: (req: Req, ctx: HandlerContext) => Res | Promise<Res>,
+  ): handleUnaryCall<Req, Res> => guardUnary(state, member, method, opts, fn);
   const followerRead = { followerReadable: true };
 
   const regionAnswer = (r: RegionInfo | undefined, follower: boolean): GetRegionResponse => {
@@ -149,9 +162,14 @@ export function createPdService(state: PdState, member: number): PDServer {
         continue;
       }
       ops++;
-      state.operators.set(id, { desc: "scatter-region", kind: "admin,region", status: OperatorStatus.SUCCESS });
+      state.operators.set(id, {
+        desc: "scatter-region",
+        kind: "admin,region",
+        status: OperatorStatus.SUCCESS,
+      });
     }
-    const percentage = failed.length > 0 ? 100 - Math.floor((100 * failed.length) / (ops + failed.length)) : 100;
+    const percentage =
+      failed.length > 0 ? 100 - Math.floor((100 * failed.length) / (ops + failed.length)) : 100;
     return { percentage, failed };
   };
 
@@ -176,7 +194,11 @@ export function createPdService(state: PdState, member: number): PDServer {
     }),
 
     getClusterInfo: unary("GetClusterInfo", { leaderOnly: false, checkClusterId: false }, () =>
-      GetClusterInfoResponse.fromPartial({ header: ok(), serviceModes: [ServiceMode.PD_SVC_MODE], tsoUrls: [] }),
+      GetClusterInfoResponse.fromPartial({
+        header: ok(),
+        serviceModes: [ServiceMode.PD_SVC_MODE],
+        tsoUrls: [],
+      }),
     ),
 
     tso: (call: ServerDuplexStream<TsoRequest, TsoResponse>) => {
@@ -250,7 +272,9 @@ export function createPdService(state: PdState, member: number): PDServer {
       (req: { startKey: Buffer; endKey: Buffer; limit: number }, ctx) => {
         const regions = scanEncoded(state, req.startKey, req.endKey, req.limit);
         if (ctx.follower && regions.length === 0) {
-          return ScanRegionsResponse.fromPartial({ header: err(ErrorType.REGION_NOT_FOUND, REGION_NOT_FOUND_MESSAGE) });
+          return ScanRegionsResponse.fromPartial({
+            header: err(ErrorType.REGION_NOT_FOUND, REGION_NOT_FOUND_MESSAGE),
+          });
         }
         const pd = regions.map((r) => pdRegion(state, r));
         return ScanRegionsResponse.fromPartial({
@@ -283,7 +307,8 @@ export function createPdService(state: PdState, member: number): PDServer {
         const out: RegionInfo[] = [];
         for (const r of mergeRanges(ranges)) {
           let found = scanEncoded(state, r.startKey, r.endKey, req.limit);
-          if (out.length > 0 && found.length > 0 && out[out.length - 1]!.id === found[0]!.id) found = found.slice(1);
+          if (out.length > 0 && found.length > 0 && out[out.length - 1]!.id === found[0]!.id)
+            found = found.slice(1);
           out.push(...found);
           if (req.limit > 0 && out.length >= req.limit) {
             out.length = req.limit;
@@ -295,7 +320,10 @@ export function createPdService(state: PdState, member: number): PDServer {
             header: err(ErrorType.REGION_NOT_FOUND, REGION_NOT_FOUND_MESSAGE),
           });
         }
-        return BatchScanRegionsResponse.fromPartial({ header: ok(), regions: out.map((r) => pdRegion(state, r)) });
+        return BatchScanRegionsResponse.fromPartial({
+          header: ok(),
+          regions: out.map((r) => pdRegion(state, r)),
+        });
       },
     ),
 
@@ -309,7 +337,11 @@ export function createPdService(state: PdState, member: number): PDServer {
       return GetStoreResponse.fromPartial({
         header: ok(),
         store: storeMeta(state, s),
-        stats: { storeId: s.id, startTime: Number(s.startTimestamp), regionCount: state.topology.regionsOnStore(s.id).length },
+        stats: {
+          storeId: s.id,
+          startTime: Number(s.startTimestamp),
+          regionCount: state.topology.regionsOnStore(s.id).length,
+        },
       });
     }),
 
@@ -330,7 +362,9 @@ export function createPdService(state: PdState, member: number): PDServer {
       }
       if (!state.topology.regionById(req.regionId)) {
         // PD sends this literal (its format verb is never filled in).
-        return ScatterRegionResponse.fromPartial({ header: err(ErrorType.REGION_NOT_FOUND, "region %d not found") });
+        return ScatterRegionResponse.fromPartial({
+          header: err(ErrorType.REGION_NOT_FOUND, "region %d not found"),
+        });
       }
       scatter([req.regionId]);
       return ScatterRegionResponse.fromPartial({ header: ok(), finishedPercentage: 100n });
@@ -338,7 +372,8 @@ export function createPdService(state: PdState, member: number): PDServer {
 
     getOperator: unary("GetOperator", {}, (req: { regionId: bigint }) => {
       const op = state.operators.get(req.regionId);
-      if (!op) return GetOperatorResponse.fromPartial({ header: err(ErrorType.REGION_NOT_FOUND, "Not Found") });
+      if (!op)
+        return GetOperatorResponse.fromPartial({ header: err(ErrorType.REGION_NOT_FOUND, "Not Found") });
       return GetOperatorResponse.fromPartial({
         header: ok(),
         regionId: req.regionId,
@@ -371,7 +406,11 @@ export function createPdService(state: PdState, member: number): PDServer {
     getGcState: unary(
       "GetGCState",
       {},
-      (req: { keyspaceScope?: KeyspaceScope; excludeGcBarriers: boolean; includeGlobalGcBarriers: boolean }) =>
+      (req: {
+        keyspaceScope?: KeyspaceScope;
+        excludeGcBarriers: boolean;
+        includeGlobalGcBarriers: boolean;
+      }) =>
         gcHeaderError(
           (header) => GetGCStateResponse.fromPartial({ header }),
           () => {
@@ -385,29 +424,39 @@ export function createPdService(state: PdState, member: number): PDServer {
         ),
     ),
 
-    advanceTxnSafePoint: unary("AdvanceTxnSafePoint", {}, (req: { keyspaceScope?: KeyspaceScope; target: bigint }) =>
-      gcHeaderError(
-        (header) => AdvanceTxnSafePointResponse.fromPartial({ header }),
-        () => {
-          const r = state.gc.advanceTxnSafePoint(keyspaceIdOf(req.keyspaceScope), req.target);
-          return AdvanceTxnSafePointResponse.fromPartial({
-            header: ok(),
-            oldTxnSafePoint: r.oldTxnSafePoint,
-            newTxnSafePoint: r.newTxnSafePoint,
-            blockerDescription: r.blockerDescription,
-          });
-        },
-      ),
+    advanceTxnSafePoint: unary(
+      "AdvanceTxnSafePoint",
+      {},
+      (req: { keyspaceScope?: KeyspaceScope; target: bigint }) =>
+        gcHeaderError(
+          (header) => AdvanceTxnSafePointResponse.fromPartial({ header }),
+          () => {
+            const r = state.gc.advanceTxnSafePoint(keyspaceIdOf(req.keyspaceScope), req.target);
+            return AdvanceTxnSafePointResponse.fromPartial({
+              header: ok(),
+              oldTxnSafePoint: r.oldTxnSafePoint,
+              newTxnSafePoint: r.newTxnSafePoint,
+              blockerDescription: r.blockerDescription,
+            });
+          },
+        ),
     ),
 
-    advanceGcSafePoint: unary("AdvanceGCSafePoint", {}, (req: { keyspaceScope?: KeyspaceScope; target: bigint }) =>
-      gcHeaderError(
-        (header) => AdvanceGCSafePointResponse.fromPartial({ header }),
-        () => {
-          const r = state.gc.advanceGcSafePoint(keyspaceIdOf(req.keyspaceScope), req.target);
-          return AdvanceGCSafePointResponse.fromPartial({ header: ok(), oldGcSafePoint: r.old, newGcSafePoint: r.next });
-        },
-      ),
+    advanceGcSafePoint: unary(
+      "AdvanceGCSafePoint",
+      {},
+      (req: { keyspaceScope?: KeyspaceScope; target: bigint }) =>
+        gcHeaderError(
+          (header) => AdvanceGCSafePointResponse.fromPartial({ header }),
+          () => {
+            const r = state.gc.advanceGcSafePoint(keyspaceIdOf(req.keyspaceScope), req.target);
+            return AdvanceGCSafePointResponse.fromPartial({
+              header: ok(),
+              oldGcSafePoint: r.old,
+              newGcSafePoint: r.next,
+            });
+          },
+        ),
     ),
 
     // Legacy APIs return errors as gRPC statuses (status Unknown), not in the header.
@@ -423,7 +472,12 @@ export function createPdService(state: PdState, member: number): PDServer {
         // PD reads the current TSO first (its "now" for TTLs).
         state.tso.generate(1);
         const nowSec = BigInt(Math.floor(state.now() / 1000));
-        const min = state.gc.updateServiceSafePoint(NULL_KEYSPACE_ID, req.serviceId.toString(), req.safePoint, req.TTL);
+        const min = state.gc.updateServiceSafePoint(
+          NULL_KEYSPACE_ID,
+          req.serviceId.toString(),
+          req.safePoint,
+          req.TTL,
+        );
         return UpdateServiceGCSafePointResponse.fromPartial({
           header: ok(),
           serviceId: Buffer.from(min.serviceId),
@@ -444,23 +498,34 @@ export function createPdService(state: PdState, member: number): PDServer {
         gcHeaderError(
           (header) => SetGCBarrierResponse.fromPartial({ header }),
           () => {
-            const b = state.gc.setBarrier(keyspaceIdOf(req.keyspaceScope), req.barrierId, req.barrierTs, req.ttlSeconds);
-            return SetGCBarrierResponse.fromPartial({ header: ok(), newBarrierInfo: barrierInfo(b, state.now()) });
+            const b = state.gc.setBarrier(
+              keyspaceIdOf(req.keyspaceScope),
+              req.barrierId,
+              req.barrierTs,
+              req.ttlSeconds,
+            );
+            return SetGCBarrierResponse.fromPartial({
+              header: ok(),
+              newBarrierInfo: barrierInfo(b, state.now()),
+            });
           },
         ),
     ),
 
-    deleteGcBarrier: unary("DeleteGCBarrier", {}, (req: { keyspaceScope?: KeyspaceScope; barrierId: string }) =>
-      gcHeaderError(
-        (header) => DeleteGCBarrierResponse.fromPartial({ header }),
-        () => {
-          const b = state.gc.deleteBarrier(keyspaceIdOf(req.keyspaceScope), req.barrierId);
-          return DeleteGCBarrierResponse.fromPartial({
-            header: ok(),
-            deletedBarrierInfo: b && barrierInfo(b, state.now()),
-          });
-        },
-      ),
+    deleteGcBarrier: unary(
+      "DeleteGCBarrier",
+      {},
+      (req: { keyspaceScope?: KeyspaceScope; barrierId: string }) =>
+        gcHeaderError(
+          (header) => DeleteGCBarrierResponse.fromPartial({ header }),
+          () => {
+            const b = state.gc.deleteBarrier(keyspaceIdOf(req.keyspaceScope), req.barrierId);
+            return DeleteGCBarrierResponse.fromPartial({
+              header: ok(),
+              deletedBarrierInfo: b && barrierInfo(b, state.now()),
+            });
+          },
+        ),
     ),
 
     getAllKeyspacesGcStates: unary("GetAllKeyspacesGCStates", {}, (req: GetAllKeyspacesGCStatesRequest) => {
@@ -486,7 +551,10 @@ export function createPdService(state: PdState, member: number): PDServer {
       }
       if (req.timestamp <= state.externalTs) {
         return SetExternalTimestampResponse.fromPartial({
-          header: err(ErrorType.INVALID_VALUE, "the external timestamp should be larger than current external timestamp"),
+          header: err(
+            ErrorType.INVALID_VALUE,
+            "the external timestamp should be larger than current external timestamp",
+          ),
         });
       }
       state.externalTs = req.timestamp;
@@ -511,7 +579,9 @@ export function createPdService(state: PdState, member: number): PDServer {
       if (!req.stats) throw statusError(status.UNKNOWN, "invalid store heartbeat command");
       const s = state.topology.store(req.stats.storeId);
       if (s?.state === "tombstone") {
-        return StoreHeartbeatResponse.fromPartial({ header: err(ErrorType.STORE_TOMBSTONE, "store is tombstone") });
+        return StoreHeartbeatResponse.fromPartial({
+          header: err(ErrorType.STORE_TOMBSTONE, "store is tombstone"),
+        });
       }
       if (!s) {
         return StoreHeartbeatResponse.fromPartial({
@@ -572,4 +642,3 @@ function mergeRanges(ranges: { startKey: Buffer; endKey: Buffer }[]): { startKey
   }
   return out;
 }
-

@@ -1,7 +1,7 @@
 // State shared by every member of the mock PD: one cluster id, one leader, one TSO, one GC
 // state, one keyspace registry and the topology (PD members replicate through etcd; here
 // they simply share the objects).
-import { Member } from "../../proto/pdpb.js";
+import type { Member } from "../../proto/pdpb.js";
 import type { ClusterTopology } from "../topology/cluster-topology.js";
 import { PdFaults } from "./faults.js";
 import { GcStateManager } from "./gc-state.js";

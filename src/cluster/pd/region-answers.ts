@@ -1,8 +1,8 @@
 // Region and store lookups in PD's terms: keys arrive and leave in PD's stored form (see
 // region-codec.ts) and answers carry leader, down and pending peers the way
 // pd pkg/utils/grpcutil/cluster.go builds them (no buckets).
-import { NodeState, Peer, Region as MetaRegion, Store, StoreState } from "../../proto/metapb.js";
-import { PeerStats, Region as PdRegion } from "../../proto/pdpb.js";
+import { type Region as MetaRegion, NodeState, Peer, Store, StoreState } from "../../proto/metapb.js";
+import { Region as PdRegion, PeerStats } from "../../proto/pdpb.js";
 import type { RegionInfo, StoreInfo } from "../topology/types.js";
 import type { PdState } from "./pd-state.js";
 
@@ -18,7 +18,10 @@ export function downPeerStats(state: PdState, r: RegionInfo): PeerStats[] {
   const out: PeerStats[] = [];
   for (const [peerId, since] of r.downPeers) {
     const peer = r.region.peers.find((p) => p.id === peerId);
-    if (peer) out.push(PeerStats.fromPartial({ peer, downSeconds: BigInt(Math.max(0, Math.floor((now - since) / 1000))) }));
+    if (peer)
+      out.push(
+        PeerStats.fromPartial({ peer, downSeconds: BigInt(Math.max(0, Math.floor((now - since) / 1000))) }),
+      );
   }
   return out;
 }
@@ -45,7 +48,10 @@ export function locateEncoded(state: PdState, key: Buffer): RegionInfo | undefin
   // Not a clean encoding: compare in encoded space, as PD compares raw bytes.
   for (const r of state.topology.regions()) {
     const end = state.codec.encode(r.endKey);
-    if (Buffer.compare(state.codec.encode(r.startKey), key) <= 0 && (end.length === 0 || Buffer.compare(key, end) < 0)) {
+    if (
+      Buffer.compare(state.codec.encode(r.startKey), key) <= 0 &&
+      (end.length === 0 || Buffer.compare(key, end) < 0)
+    ) {
       return r;
     }
   }
@@ -68,8 +74,16 @@ export function scanEncoded(state: PdState, start: Buffer, end: Buffer, limit: n
   return out;
 }
 
-const STORE_STATE = { up: StoreState.Up, offline: StoreState.Offline, tombstone: StoreState.Tombstone } as const;
-const NODE_STATE = { up: NodeState.Serving, offline: NodeState.Removing, tombstone: NodeState.Removed } as const;
+const STORE_STATE = {
+  up: StoreState.Up,
+  offline: StoreState.Offline,
+  tombstone: StoreState.Tombstone,
+} as const;
+const NODE_STATE = {
+  up: NodeState.Serving,
+  offline: NodeState.Removing,
+  tombstone: NodeState.Removed,
+} as const;
 
 /** metapb.Store as PD reports it. */
 export function storeMeta(state: PdState, s: StoreInfo): Store {

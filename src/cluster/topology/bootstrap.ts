@@ -26,7 +26,8 @@ export function bootstrapTopology(opts: BootstrapOptions = {}): ClusterTopology 
   const perZone = opts.stores ?? 1;
   const zones = opts.zones ?? 0;
   const total = zones > 0 ? zones * perZone : perZone;
-  if (!Number.isInteger(total) || total < 1) throw new TopologyError("INVALID_ARGUMENT", `bad store count ${total}`);
+  if (!Number.isInteger(total) || total < 1)
+    throw new TopologyError("INVALID_ARGUMENT", `bad store count ${total}`);
   const replicas = opts.replicas ?? total;
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > total) {
     throw new TopologyError("INVALID_ARGUMENT", `replicas must be in [1, ${total}], got ${replicas}`);

@@ -5,8 +5,9 @@
 // (right_derive_when_split = true); prepare-merge bumps the source's version and conf_ver, and
 // commit-merge sets the target's version to max(source, target) + 1; each conf change bumps
 // conf_ver by one.
-import BTreeModule from "sorted-btree";
+
 import { EventEmitter } from "eventemitter3";
+import BTreeModule from "sorted-btree";
 import { Peer, PeerRole, Region, RegionEpoch } from "../../proto/metapb.js";
 import { hex, TopologyError } from "./errors.js";
 import { IdAllocator } from "./id-allocator.js";
@@ -254,18 +255,24 @@ export class ClusterTopology {
    * one voter on each store of `placement(i)`; the first one leads. Only valid while there are
    * no regions.
    */
-  bootstrapRegions(placement: (regionIndex: number) => readonly bigint[], splitKeys: readonly KeyLike[] = []): RegionInfo[] {
-    if (this.regionsById.size > 0) throw new TopologyError("INVALID_ARGUMENT", "cluster is already bootstrapped");
+  bootstrapRegions(
+    placement: (regionIndex: number) => readonly bigint[],
+    splitKeys: readonly KeyLike[] = [],
+  ): RegionInfo[] {
+    if (this.regionsById.size > 0)
+      throw new TopologyError("INVALID_ARGUMENT", "cluster is already bootstrapped");
     const keys = [...new Map(splitKeys.map((k) => [ord(toBuf(k)), toBuf(k)])).entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([, k]) => k);
-    if (keys.some((k) => k.length === 0)) throw new TopologyError("INVALID_ARGUMENT", "split key must not be empty");
+    if (keys.some((k) => k.length === 0))
+      throw new TopologyError("INVALID_ARGUMENT", "split key must not be empty");
     const bounds = [Buffer.alloc(0), ...keys, Buffer.alloc(0)];
     const version = 1n + BigInt(keys.length);
     const out: RegionInfo[] = [];
     for (let i = 0; i + 1 < bounds.length; i++) {
       const storeIds = placement(i);
-      if (storeIds.length === 0) throw new TopologyError("INVALID_ARGUMENT", "a region needs at least one store");
+      if (storeIds.length === 0)
+        throw new TopologyError("INVALID_ARGUMENT", "a region needs at least one store");
       for (const s of storeIds) this.requireStore(s);
       const rec: RegionRec = {
         id: this.ids.alloc(),
@@ -398,7 +405,8 @@ export class ClusterTopology {
   merge(sourceId: bigint, targetId: bigint): RegionInfo {
     const src = this.requireRegion(sourceId);
     const tgt = this.requireRegion(targetId);
-    if (src === tgt) throw new TopologyError("INVALID_ARGUMENT", `cannot merge region ${sourceId} into itself`);
+    if (src === tgt)
+      throw new TopologyError("INVALID_ARGUMENT", `cannot merge region ${sourceId} into itself`);
     const srcLeft = src.endKey.length > 0 && src.endKey.equals(tgt.startKey);
     const srcRight = tgt.endKey.length > 0 && tgt.endKey.equals(src.startKey);
     if (!srcLeft && !srcRight) {
@@ -410,7 +418,10 @@ export class ClusterTopology {
         .sort((a, b) => (a < b ? -1 : 1))
         .join(",");
     if (stores(src) !== stores(tgt)) {
-      throw new TopologyError("INVALID_ARGUMENT", `regions ${sourceId} and ${targetId} have peers on different stores`);
+      throw new TopologyError(
+        "INVALID_ARGUMENT",
+        `regions ${sourceId} and ${targetId} have peers on different stores`,
+      );
     }
     // Prepare-merge on the source bumps its version (and conf_ver) first.
     const srcVersion = src.version + 1n;
@@ -432,9 +443,13 @@ export class ClusterTopology {
   transferLeader(regionId: bigint, storeId: bigint): RegionInfo {
     const rec = this.requireRegion(regionId);
     const peer = rec.peers.find((p) => p.storeId === storeId);
-    if (!peer) throw new TopologyError("PEER_NOT_FOUND", `region ${regionId} has no peer on store ${storeId}`);
+    if (!peer)
+      throw new TopologyError("PEER_NOT_FOUND", `region ${regionId} has no peer on store ${storeId}`);
     if (peer.role !== "voter") {
-      throw new TopologyError("INVALID_ARGUMENT", `peer ${peer.id} on store ${storeId} is a learner and cannot lead`);
+      throw new TopologyError(
+        "INVALID_ARGUMENT",
+        `peer ${peer.id} on store ${storeId} is a learner and cannot lead`,
+      );
     }
     rec.leaderPeerId = peer.id;
     rec.snap = undefined;
@@ -466,8 +481,10 @@ export class ClusterTopology {
     const rec = this.requireRegion(regionId);
     const i = rec.peers.findIndex((p) => p.storeId === storeId);
     const peer = rec.peers[i];
-    if (!peer) throw new TopologyError("PEER_NOT_FOUND", `region ${regionId} has no peer on store ${storeId}`);
-    if (peer.role !== "learner") throw new TopologyError("INVALID_ARGUMENT", `peer ${peer.id} is already a voter`);
+    if (!peer)
+      throw new TopologyError("PEER_NOT_FOUND", `region ${regionId} has no peer on store ${storeId}`);
+    if (peer.role !== "learner")
+      throw new TopologyError("INVALID_ARGUMENT", `peer ${peer.id} is already a voter`);
     const promoted: PeerInfo = { id: peer.id, storeId, role: "voter" };
     rec.peers = rec.peers.map((p, j) => (j === i ? promoted : p));
     this.confChanged(rec, peer.id, "promote");
@@ -478,9 +495,13 @@ export class ClusterTopology {
   removePeer(regionId: bigint, storeId: bigint): PeerInfo {
     const rec = this.requireRegion(regionId);
     const peer = rec.peers.find((p) => p.storeId === storeId);
-    if (!peer) throw new TopologyError("PEER_NOT_FOUND", `region ${regionId} has no peer on store ${storeId}`);
+    if (!peer)
+      throw new TopologyError("PEER_NOT_FOUND", `region ${regionId} has no peer on store ${storeId}`);
     if (peer.id === rec.leaderPeerId) {
-      throw new TopologyError("INVALID_ARGUMENT", `peer ${peer.id} leads region ${regionId}; transfer leader first`);
+      throw new TopologyError(
+        "INVALID_ARGUMENT",
+        `peer ${peer.id} leads region ${regionId}; transfer leader first`,
+      );
     }
     if (peer.role === "voter" && rec.peers.filter((p) => p.role === "voter").length === 1) {
       throw new TopologyError("INVALID_ARGUMENT", `cannot remove the last voter of region ${regionId}`);
@@ -532,9 +553,13 @@ export class ClusterTopology {
   private addReplica(regionId: bigint, storeId: bigint, role: PeerRoleName): PeerInfo {
     const rec = this.requireRegion(regionId);
     const store = this.requireStore(storeId);
-    if (store.state === "tombstone") throw new TopologyError("INVALID_ARGUMENT", `store ${storeId} is tombstone`);
+    if (store.state === "tombstone")
+      throw new TopologyError("INVALID_ARGUMENT", `store ${storeId} is tombstone`);
     if (rec.peers.some((p) => p.storeId === storeId)) {
-      throw new TopologyError("INVALID_ARGUMENT", `region ${regionId} already has a peer on store ${storeId}`);
+      throw new TopologyError(
+        "INVALID_ARGUMENT",
+        `region ${regionId} already has a peer on store ${storeId}`,
+      );
     }
     const peer: PeerInfo = { id: this.ids.alloc(), storeId, role };
     rec.peers = [...rec.peers, peer];
@@ -580,7 +605,8 @@ export class ClusterTopology {
   private requirePeer(regionId: bigint, storeId: bigint): { rec: RegionRec; peer: PeerInfo } {
     const rec = this.requireRegion(regionId);
     const peer = rec.peers.find((p) => p.storeId === storeId);
-    if (!peer) throw new TopologyError("PEER_NOT_FOUND", `region ${regionId} has no peer on store ${storeId}`);
+    if (!peer)
+      throw new TopologyError("PEER_NOT_FOUND", `region ${regionId} has no peer on store ${storeId}`);
     return { rec, peer };
   }
 
@@ -605,7 +631,11 @@ export class ClusterTopology {
   private regionSnap(rec: RegionRec): RegionInfo {
     if (rec.snap) return rec.snap;
     const metaPeers = rec.peers.map((p) =>
-      Peer.fromPartial({ id: p.id, storeId: p.storeId, role: p.role === "voter" ? PeerRole.Voter : PeerRole.Learner }),
+      Peer.fromPartial({
+        id: p.id,
+        storeId: p.storeId,
+        role: p.role === "voter" ? PeerRole.Voter : PeerRole.Learner,
+      }),
     );
     const region = Region.fromPartial({
       id: rec.id,

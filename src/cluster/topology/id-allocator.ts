@@ -18,7 +18,8 @@ export class IdAllocator {
 
   /** Allocates `count` consecutive ids and returns the first. */
   allocBatch(count: number): bigint {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`id count must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new RangeError(`id count must be a positive integer, got ${count}`);
     const first = this.next;
     this.next += BigInt(count);
     return first;

@@ -1,6 +1,7 @@
 // Topology model of the embedded cluster.
-export { ClusterTopology, type AddStoreOptions } from "./cluster-topology.js";
-export { bootstrapTopology, type BootstrapOptions } from "./bootstrap.js";
-export { IdAllocator } from "./id-allocator.js";
+
+export { type BootstrapOptions, bootstrapTopology } from "./bootstrap.js";
+export { type AddStoreOptions, ClusterTopology } from "./cluster-topology.js";
 export { TopologyError, type TopologyErrorCode } from "./errors.js";
+export { IdAllocator } from "./id-allocator.js";
 export type * from "./types.js";

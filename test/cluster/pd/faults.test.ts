@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { PdRequestEvent } from "../../../src/cluster/pd/index.js";
-import { call, callError, type PdFixture, startPd, tsOf, tsoStream } from "./helpers.js";
+import { call, callError, type PdFixture, startPd, streamError, tsOf, tsoStream } from "./helpers.js";
 
 let fx: PdFixture | undefined;
 afterEach(async () => {
@@ -13,10 +13,14 @@ describe("PD faults", () => {
   it("unavailable: every call fails with UNAVAILABLE until cleared", async () => {
     fx = await startPd();
     fx.pd.setUnavailable(true);
-    expect((await callError(fx.clients[0]!, "getMembers", { header: fx.header })).code).toBe(status.UNAVAILABLE);
-    expect((await callError(fx.clients[0]!, "getStore", { header: fx.header, storeId: 1n })).code).toBe(status.UNAVAILABLE);
+    expect((await callError(fx.clients[0]!, "getMembers", { header: fx.header })).code).toBe(
+      status.UNAVAILABLE,
+    );
+    expect((await callError(fx.clients[0]!, "getStore", { header: fx.header, storeId: 1n })).code).toBe(
+      status.UNAVAILABLE,
+    );
     const s = tsoStream(fx.clients[0]!);
-    expect(((await s.request(fx.pd.clusterId, 1).catch((e) => e)) as any).code).toBe(status.UNAVAILABLE);
+    expect((await streamError(s.request(fx.pd.clusterId, 1))).code).toBe(status.UNAVAILABLE);
     fx.pd.setUnavailable(false);
     expect((await call(fx.clients[0]!, "getMembers", { header: fx.header })).members).toHaveLength(1);
   });
@@ -24,7 +28,9 @@ describe("PD faults", () => {
   it("one member unavailable leaves the others answering", async () => {
     fx = await startPd({ members: 2 });
     fx.pd.setUnavailable(true, 1);
-    expect((await callError(fx.clients[1]!, "getMembers", { header: fx.header })).code).toBe(status.UNAVAILABLE);
+    expect((await callError(fx.clients[1]!, "getMembers", { header: fx.header })).code).toBe(
+      status.UNAVAILABLE,
+    );
     await call(fx.clients[0]!, "getMembers", { header: fx.header });
   });
 
@@ -44,7 +50,12 @@ describe("PD faults", () => {
 
   it("failNext with a custom status and on one member", async () => {
     fx = await startPd({ members: 2 });
-    fx.pd.faults.failNext("*", 1, { kind: "status", code: status.RESOURCE_EXHAUSTED, details: "rate limited" }, 1);
+    fx.pd.faults.failNext(
+      "*",
+      1,
+      { kind: "status", code: status.RESOURCE_EXHAUSTED, details: "rate limited" },
+      1,
+    );
     await call(fx.clients[0]!, "getMembers", { header: fx.header });
     const e = await callError(fx.clients[1]!, "getMembers", { header: fx.header });
     expect(e.code).toBe(status.RESOURCE_EXHAUSTED);
@@ -57,7 +68,7 @@ describe("PD faults", () => {
     fx = await startPd();
     fx.pd.faults.failNext("Tso", 1, { kind: "notLeader" });
     const s = tsoStream(fx.clients[0]!);
-    const e = (await s.request(fx.pd.clusterId, 1).catch((x) => x)) as any;
+    const e = await streamError(s.request(fx.pd.clusterId, 1));
     expect(e.code).toBe(status.UNKNOWN);
     expect(e.details).toContain("is not leader");
     const s2 = tsoStream(fx.clients[0]!);
@@ -100,7 +111,7 @@ describe("PD faults", () => {
       ["Tso", 0],
       ["Tso", 0],
     ]);
-    expect((seen[2]!.request as any).storeId).toBe(1n);
+    expect((seen[2]!.request as { storeId: bigint }).storeId).toBe(1n);
     off();
     await call(fx.clients[0]!, "getMembers", { header: fx.header });
     expect(seen).toHaveLength(5);

@@ -21,7 +21,12 @@ describe("GC state through the PD API", () => {
   it("GetGCState starts at zero for the null keyspace", async () => {
     fx = await startPd();
     const r = await call(fx.clients[0]!, "getGcState", { header: fx.header });
-    expect(r.gcState).toMatchObject({ txnSafePoint: 0n, gcSafePoint: 0n, isKeyspaceLevelGc: false, gcBarriers: [] });
+    expect(r.gcState).toMatchObject({
+      txnSafePoint: 0n,
+      gcSafePoint: 0n,
+      isKeyspaceLevelGc: false,
+      gcBarriers: [],
+    });
     expect(r.gcState.keyspaceScope.keyspace).toEqual({ $case: "keyspaceId", keyspaceId: NULL_KEYSPACE_ID });
   });
 
@@ -57,7 +62,12 @@ describe("GC state through the PD API", () => {
     fx = await startPd({ now: () => now });
     const c = fx.clients[0]!;
     const h = fx.header;
-    const set = await call(c, "setGcBarrier", { header: h, barrierId: "br", barrierTs: 20n, ttlSeconds: 60n });
+    const set = await call(c, "setGcBarrier", {
+      header: h,
+      barrierId: "br",
+      barrierTs: 20n,
+      ttlSeconds: 60n,
+    });
     expect(set.newBarrierInfo).toEqual({ barrierId: "br", barrierTs: 20n, ttlSeconds: 60n });
     const adv = await call(c, "advanceTxnSafePoint", { header: h, target: 30n });
     expect(adv.newTxnSafePoint).toBe(20n);
@@ -65,7 +75,12 @@ describe("GC state through the PD API", () => {
     const st = await call(c, "getGcState", { header: h });
     expect(st.gcState.gcBarriers).toEqual([{ barrierId: "br", barrierTs: 20n, ttlSeconds: 60n }]);
     // Behind the txn safe point: rejected.
-    const behind = await call(c, "setGcBarrier", { header: h, barrierId: "old", barrierTs: 10n, ttlSeconds: 60n });
+    const behind = await call(c, "setGcBarrier", {
+      header: h,
+      barrierId: "old",
+      barrierTs: 10n,
+      ttlSeconds: 60n,
+    });
     expect(behind.header.error.message).toBe(
       "[PD:gc:ErrGCBarrierTSBehindTxnSafePoint]trying to set a GC barrier on ts 10 which is already behind the txn safe point 20",
     );
@@ -80,7 +95,12 @@ describe("GC state through the PD API", () => {
     fx = await startPd();
     const c = fx.clients[0]!;
     const h = fx.header;
-    const reserved = await call(c, "setGcBarrier", { header: h, barrierId: "gc_worker", barrierTs: 1n, ttlSeconds: 10n });
+    const reserved = await call(c, "setGcBarrier", {
+      header: h,
+      barrierId: "gc_worker",
+      barrierTs: 1n,
+      ttlSeconds: 10n,
+    });
     expect(reserved.header.error.message).toBe(
       "[PD:gc:ErrReservedGCBarrierID]trying to set a GC barrier with a barrier ID that is reserved: gc_worker",
     );
@@ -121,7 +141,7 @@ describe("GC state through the PD API", () => {
     expect(svc.serviceId.toString()).toBe("gc_worker");
     expect(svc.minSafePoint).toBe(0n);
     const st = await call(c, "getGcState", { header: h });
-    expect(st.gcState.gcBarriers.map((b: any) => b.barrierId)).toEqual(["br"]);
+    expect(st.gcState.gcBarriers.map((b) => b.barrierId)).toEqual(["br"]);
     const badTtl = await callError(c, "updateServiceGcSafePoint", {
       header: h,
       serviceId: Buffer.from("gc_worker"),
@@ -139,7 +159,12 @@ describe("GC state through the PD API", () => {
     expect(gw.serviceId.toString()).toBe("br");
     expect(gw.minSafePoint).toBe(50n);
     // TTL <= 0 deletes the service's barrier.
-    await call(c, "updateServiceGcSafePoint", { header: h, serviceId: Buffer.from("br"), TTL: 0n, safePoint: 0n });
+    await call(c, "updateServiceGcSafePoint", {
+      header: h,
+      serviceId: Buffer.from("br"),
+      TTL: 0n,
+      safePoint: 0n,
+    });
     const gw2 = await call(c, "updateServiceGcSafePoint", {
       header: h,
       serviceId: Buffer.from("gc_worker"),
@@ -156,7 +181,7 @@ describe("GC state through the PD API", () => {
     fx.pd.state.keyspaces.add({ name: "ks2", id: 2 });
     const c = fx.clients[0]!;
     const h = fx.header;
-    const scope = (id: number) => ({ keyspace: { $case: "keyspaceId", keyspaceId: id } });
+    const scope = (id: number) => ({ keyspace: { $case: "keyspaceId" as const, keyspaceId: id } });
     await call(c, "advanceTxnSafePoint", { header: h, keyspaceScope: scope(1), target: 7n });
     const unified = await call(c, "advanceTxnSafePoint", { header: h, keyspaceScope: scope(2), target: 3n });
     expect(unified.header.error.message).toBe(
@@ -165,11 +190,11 @@ describe("GC state through the PD API", () => {
     const missing = await call(c, "advanceTxnSafePoint", { header: h, keyspaceScope: scope(99), target: 3n });
     expect(missing.header.error.message).toBe("[PD:keyspace:ErrKeyspaceNotFound]keyspace does not exist");
     const ks2 = await call(c, "getGcState", { header: h, keyspaceScope: scope(2) });
-    expect(ks2.gcState.keyspaceScope.keyspace.keyspaceId).toBe(NULL_KEYSPACE_ID);
+    expect(ks2.gcState.keyspaceScope.keyspace).toEqual({ $case: "keyspaceId", keyspaceId: NULL_KEYSPACE_ID });
     const all = await call(c, "getAllKeyspacesGcStates", { header: h });
-    expect(all.gcStates.map((s: any) => [s.keyspaceScope.keyspace.keyspaceId, s.txnSafePoint])).toEqual([
-      [NULL_KEYSPACE_ID, 0n],
-      [1, 7n],
+    expect(all.gcStates.map((s) => [s.keyspaceScope.keyspace, s.txnSafePoint])).toEqual([
+      [{ $case: "keyspaceId", keyspaceId: NULL_KEYSPACE_ID }, 0n],
+      [{ $case: "keyspaceId", keyspaceId: 1 }, 7n],
     ]);
   });
 });
@@ -178,7 +203,10 @@ describe("GcStateManager (ported from pd pkg/gc/gc_state_manager_test.go)", () =
   it("TestCompatibleServiceGCSafePointRoundingTTL: 9223372036s expires, one more never does", () => {
     const now = Date.now();
     const ks = new KeyspaceRegistry(() => now);
-    const m = new GcStateManager((id) => ks.gcInfo(id), () => now);
+    const m = new GcStateManager(
+      (id) => ks.gcInfo(id),
+      () => now,
+    );
     m.updateServiceSafePoint(NULL_KEYSPACE_ID, "svc1", 10n, 9223372036n);
     let b = m.getState(NULL_KEYSPACE_ID, false).barriers[0]!;
     expect(b.expiresAtMs).toBeGreaterThan(now + 10 * 365 * 24 * 3600 * 1000);
@@ -190,7 +218,10 @@ describe("GcStateManager (ported from pd pkg/gc/gc_state_manager_test.go)", () =
   it("barrier expiration is rounded up to whole seconds", () => {
     const now = 1_000_250;
     const ks = new KeyspaceRegistry(() => now);
-    const m = new GcStateManager((id) => ks.gcInfo(id), () => now);
+    const m = new GcStateManager(
+      (id) => ks.gcInfo(id),
+      () => now,
+    );
     expect(m.setBarrier(NULL_KEYSPACE_ID, "b", 1n, 2n).expiresAtMs).toBe(1_003_000);
   });
 });

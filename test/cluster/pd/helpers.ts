@@ -1,10 +1,10 @@
 // Real grpc-js clients against a MockPd on 127.0.0.1 port 0.
 import * as grpc from "@grpc/grpc-js";
+import { MockPd, type MockPdOptions } from "../../../src/cluster/pd/index.js";
+import { type BootstrapOptions, bootstrapTopology } from "../../../src/cluster/topology/index.js";
 import { KeyspaceClient, LoadKeyspaceRequest } from "../../../src/proto/keyspacepb.js";
 import * as pdpb from "../../../src/proto/pdpb.js";
 import { PDClient, type TsoResponse } from "../../../src/proto/pdpb.js";
-import { MockPd, type MockPdOptions } from "../../../src/cluster/pd/index.js";
-import { bootstrapTopology, type BootstrapOptions } from "../../../src/cluster/topology/index.js";
 
 export const b = (s: string): Buffer => Buffer.from(s, "utf8");
 
@@ -44,7 +44,7 @@ type Unary<Req, Res> = (
 ) => grpc.ClientUnaryCall;
 
 // Request message of each method, to complete partial requests before they are encoded.
-const REQUEST_TYPES: Record<string, { fromPartial(o: any): unknown }> = {
+const REQUEST_TYPES: Record<string, { fromPartial(o: never): unknown }> = {
   getMembers: pdpb.GetMembersRequest,
   getClusterInfo: pdpb.GetClusterInfoRequest,
   getMinTs: pdpb.GetMinTSRequest,
@@ -78,20 +78,58 @@ const REQUEST_TYPES: Record<string, { fromPartial(o: any): unknown }> = {
   loadKeyspace: LoadKeyspaceRequest,
 };
 
+type UnaryOf<C, M extends keyof C> = C[M] extends (
+  req: infer Q,
+  md: grpc.Metadata,
+  opts: Partial<grpc.CallOptions>,
+  cb: (e: grpc.ServiceError | null, r: infer R) => void,
+) => grpc.ClientUnaryCall
+  ? { req: Q; res: R }
+  : never;
+
+/** Every optional field made present, so tests can read nested answers without guards. */
+export type Present<T> = T extends Buffer | bigint | string | number | boolean
+  ? T
+  : T extends (infer U)[]
+    ? Present<U>[]
+    : T extends object
+      ? { [K in keyof T]-?: Present<NonNullable<T[K]>> }
+      : T;
+
+/** Request shape accepted by {@link call}: any subset of the message's fields. */
+export type PartialRequest<T> = T extends Buffer | bigint | string | number | boolean
+  ? T
+  : T extends (infer U)[]
+    ? PartialRequest<U>[]
+    : T extends object
+      ? { [K in keyof T]?: PartialRequest<T[K]> }
+      : T;
+
 /** Calls a unary method and resolves with its response (rejects with the ServiceError). */
-// biome-ignore lint/suspicious/noExplicitAny: tests read response fields freely.
-export function call<Res = any>(client: object, method: string, req: object, md = new grpc.Metadata()): Promise<Res> {
+export function call<C extends object, M extends keyof C & string>(
+  client: C,
+  method: M,
+  req: PartialRequest<UnaryOf<C, M>["req"]>,
+  md = new grpc.Metadata(),
+): Promise<Present<UnaryOf<C, M>["res"]>> {
   const type = REQUEST_TYPES[method];
   if (!type) throw new Error(`no request type for ${method}`);
-  const fn = (client as Record<string, Unary<unknown, Res>>)[method]!.bind(client);
-  const msg = type.fromPartial(req);
+  const fn = (client as unknown as Record<string, Unary<unknown, Present<UnaryOf<C, M>["res"]>>>)[
+    method
+  ]!.bind(client);
+  const msg = type.fromPartial(req as never);
   return new Promise((resolve, reject) => fn(msg, md, (e, r) => (e ? reject(e) : resolve(r))));
 }
 
 /** Calls and expects a gRPC error; returns it. */
-export async function callError(client: object, method: string, req: object, md?: grpc.Metadata): Promise<grpc.ServiceError> {
+export async function callError<C extends object, M extends keyof C & string>(
+  client: C,
+  method: M,
+  req: PartialRequest<UnaryOf<C, M>["req"]>,
+  md?: grpc.Metadata,
+): Promise<grpc.ServiceError> {
   try {
-    await call(client, method, req, md);
+    await call(client, method, req as never, md);
   } catch (e) {
     return e as grpc.ServiceError;
   }
@@ -117,7 +155,11 @@ export function tsoStream(client: PDClient) {
     stream,
     /** Sends one request and waits for the next response. */
     request(clusterId: bigint, count: number): Promise<TsoResponse> {
-      stream.write({ header: { clusterId, senderId: 0n, callerId: "", callerComponent: "" }, count, dcLocation: "" });
+      stream.write({
+        header: { clusterId, senderId: 0n, callerId: "", callerComponent: "" },
+        count,
+        dcLocation: "",
+      });
       const q = queue.shift();
       if (q) return Promise.resolve(q);
       if (error) return Promise.reject(error);
@@ -127,6 +169,16 @@ export function tsoStream(client: PDClient) {
       stream.end();
     },
   };
+}
+
+/** The error a Tso stream request ended with (fails the test if it succeeded). */
+export async function streamError(p: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as grpc.ServiceError;
+  }
+  throw new Error("stream request unexpectedly succeeded");
 }
 
 /** 64-bit ts of a TSO answer. */

@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_LOGICAL, TimestampOracle } from "../../../src/cluster/pd/index.js";
 import { ServiceMode } from "../../../src/proto/pdpb.js";
-import { call, callError, type PdFixture, startPd, tsOf, tsoStream } from "./helpers.js";
+import { call, callError, type PdFixture, startPd, streamError, tsOf, tsoStream } from "./helpers.js";
 
 let fx: PdFixture | undefined;
 afterEach(async () => {
@@ -18,7 +18,7 @@ describe("GetMembers and leadership", () => {
       expect(r.header.clusterId).toBe(4242n);
       expect(r.header.error).toBeUndefined();
       expect(r.members).toHaveLength(3);
-      expect(r.members.map((m: any) => m.clientUrls[0])).toEqual(fx.pd.endpoints.map((e) => `http://${e}`));
+      expect(r.members.map((m) => m.clientUrls[0])).toEqual(fx.pd.endpoints.map((e) => `http://${e}`));
       expect(r.leader.memberId).toBe(r.members[0].memberId);
       expect(r.etcdLeader.memberId).toBe(r.members[0].memberId);
     }
@@ -44,9 +44,10 @@ describe("GetMembers and leadership", () => {
     fx.pd.clearLeader();
     const m = await call(fx.clients[1]!, "getMembers", { header: fx.header });
     expect(m.leader).toBeUndefined();
-    expect((await callError(fx.clients[0]!, "getRegion", { header: fx.header, regionKey: Buffer.alloc(0) })).details).toBe(
-      "not leader",
-    );
+    expect(
+      (await callError(fx.clients[0]!, "getRegion", { header: fx.header, regionKey: Buffer.alloc(0) }))
+        .details,
+    ).toBe("not leader");
   });
 
   it("a wrong cluster id fails with FAILED_PRECONDITION, as PD's ErrMismatchClusterID", async () => {
@@ -82,9 +83,11 @@ describe("Tso stream", () => {
   it("count 0 ends the stream with PD's ErrGenerateTimestamp", async () => {
     fx = await startPd();
     const s = tsoStream(fx.clients[0]!);
-    const e = (await s.request(fx.pd.clusterId, 0).catch((x) => x)) as any;
+    const e = await streamError(s.request(fx.pd.clusterId, 0));
     expect(e.code).toBe(status.UNKNOWN);
-    expect(e.details).toBe("[PD:tso:ErrGenerateTimestamp]generate timestamp failed, tso count should be positive");
+    expect(e.details).toBe(
+      "[PD:tso:ErrGenerateTimestamp]generate timestamp failed, tso count should be positive",
+    );
   });
 
   it("a follower's stream fails with the not-leader TSO error; the new leader serves higher ts", async () => {
@@ -92,7 +95,7 @@ describe("Tso stream", () => {
     const s0 = tsoStream(fx.clients[0]!);
     const before = tsOf(await s0.request(fx.pd.clusterId, 1));
     fx.pd.transferLeader(1);
-    const e = (await s0.request(fx.pd.clusterId, 1).catch((x) => x)) as any;
+    const e = await streamError(s0.request(fx.pd.clusterId, 1));
     expect(e.code).toBe(status.UNKNOWN);
     expect(e.details).toContain("is not leader");
     const s1 = tsoStream(fx.clients[1]!);
@@ -103,7 +106,7 @@ describe("Tso stream", () => {
   it("a wrong cluster id on the stream fails with FAILED_PRECONDITION", async () => {
     fx = await startPd({ clusterId: 5n });
     const s = tsoStream(fx.clients[0]!);
-    const e = (await s.request(6n, 1).catch((x) => x)) as any;
+    const e = await streamError(s.request(6n, 1));
     expect(e.code).toBe(status.FAILED_PRECONDITION);
   });
 

@@ -52,8 +52,13 @@ describe("region lookups (memcomparable boundaries, txn / API v2)", () => {
   it("ScanRegions honours end key and limit and fills legacy fields", async () => {
     fx = await startPd({ layout: { splitKeys: ["b", "d", "f"] } });
     const c = fx.clients[0]!;
-    const r = await call(c, "scanRegions", { header: fx.header, startKey: enc("c"), endKey: enc("e"), limit: 0 });
-    expect(r.regions.map((x: any) => dec(x.region.startKey))).toEqual(["b", "d"]);
+    const r = await call(c, "scanRegions", {
+      header: fx.header,
+      startKey: enc("c"),
+      endKey: enc("e"),
+      limit: 0,
+    });
+    expect(r.regions.map((x) => dec(x.region.startKey))).toEqual(["b", "d"]);
     expect(r.regionMetas).toHaveLength(2);
     expect(r.leaders).toHaveLength(2);
     const lim = await call(c, "scanRegions", { header: fx.header, startKey: Buffer.alloc(0), limit: 3 });
@@ -69,7 +74,7 @@ describe("region lookups (memcomparable boundaries, txn / API v2)", () => {
       { startKey: enc("g"), endKey: Buffer.alloc(0) },
     ];
     const r = await call(c, "batchScanRegions", { header: fx.header, ranges, limit: 0 });
-    expect(r.regions.map((x: any) => dec(x.region.startKey))).toEqual(["", "b", "f"]);
+    expect(r.regions.map((x) => dec(x.region.startKey))).toEqual(["", "b", "f"]);
     const lim = await call(c, "batchScanRegions", { header: fx.header, ranges, limit: 2 });
     expect(lim.regions).toHaveLength(2);
     const overlap = await call(c, "batchScanRegions", {
@@ -79,7 +84,10 @@ describe("region lookups (memcomparable boundaries, txn / API v2)", () => {
         { startKey: enc("d"), endKey: enc("f") },
       ],
     });
-    expect(overlap.header.error).toEqual({ type: ErrorType.UNKNOWN, message: "invalid key range, ranges overlapped" });
+    expect(overlap.header.error).toEqual({
+      type: ErrorType.UNKNOWN,
+      message: "invalid key range, ranges overlapped",
+    });
     const reversed = await call(c, "batchScanRegions", {
       header: fx.header,
       ranges: [{ startKey: enc("e"), endKey: enc("c") }],
@@ -130,14 +138,18 @@ describe("topology changes are visible through PD", () => {
     t.markPeerPending(r0.id, s3!);
     now += 42_000;
     const r = await call(fx.clients[0]!, "getRegionById", { header: fx.header, regionId: r0.id });
-    const learner = r.region.peers.find((p: any) => p.storeId === s3);
-    expect(learner.role).toBe(PeerRole.Learner);
+    const learner = r.region.peers.find((p) => p.storeId === s3);
+    expect(learner!.role).toBe(PeerRole.Learner);
     expect(r.downPeers).toHaveLength(1);
     expect(r.downPeers[0].peer.storeId).toBe(s2);
     expect(r.downPeers[0].downSeconds).toBe(42n);
-    expect(r.pendingPeers.map((p: any) => p.storeId)).toEqual([s3]);
+    expect(r.pendingPeers.map((p) => p.storeId)).toEqual([s3]);
     expect(r.leader.storeId).toBe(s1);
-    const scan = await call(fx.clients[0]!, "scanRegions", { header: fx.header, startKey: Buffer.alloc(0), limit: 1 });
+    const scan = await call(fx.clients[0]!, "scanRegions", {
+      header: fx.header,
+      startKey: Buffer.alloc(0),
+      limit: 1,
+    });
     expect(scan.regions[0].downPeers).toHaveLength(1);
   });
 
@@ -164,7 +176,9 @@ describe("follower reads", () => {
     const miss = await call(fx.clients[1]!, "getRegionById", { header: fx.header, regionId: 777n }, md);
     expect(miss.header.error).toEqual({ type: ErrorType.REGION_NOT_FOUND, message: "region not found" });
     // Store lookups are leader-only even with the metadata.
-    expect((await callError(fx.clients[1]!, "getStore", { header: fx.header, storeId: 1n }, md)).details).toBe("not leader");
+    expect(
+      (await callError(fx.clients[1]!, "getStore", { header: fx.header, storeId: 1n }, md)).details,
+    ).toBe("not leader");
   });
 });
 
@@ -186,10 +200,16 @@ describe("stores", () => {
     expect(all.stores).toHaveLength(2);
     expect(all.stores[1].state).toBe(StoreState.Tombstone);
     expect(all.stores[1].nodeState).toBe(NodeState.Removed);
-    const live = await call(fx.clients[0]!, "getAllStores", { header: fx.header, excludeTombstoneStores: true });
-    expect(live.stores.map((s: any) => s.id)).toEqual([s1!.id]);
+    const live = await call(fx.clients[0]!, "getAllStores", {
+      header: fx.header,
+      excludeTombstoneStores: true,
+    });
+    expect(live.stores.map((s) => s.id)).toEqual([s1!.id]);
     const missing = await call(fx.clients[0]!, "getStore", { header: fx.header, storeId: 999n });
-    expect(missing.header.error).toEqual({ type: ErrorType.UNKNOWN, message: "invalid store ID 999, not found" });
+    expect(missing.header.error).toEqual({
+      type: ErrorType.UNKNOWN,
+      message: "invalid store ID 999, not found",
+    });
     t.setStoreLabels(s1!.id, { zone: "z9" });
     const relabeled = await call(fx.clients[0]!, "getStore", { header: fx.header, storeId: s1!.id });
     expect(relabeled.store.labels).toEqual([{ key: "zone", value: "z9" }]);
@@ -231,7 +251,10 @@ describe("split and scatter", () => {
 
   it("SplitAndScatterRegions splits then scatters the new regions", async () => {
     fx = await startPd();
-    const r = await call(fx.clients[0]!, "splitAndScatterRegions", { header: fx.header, splitKeys: [enc("k")] });
+    const r = await call(fx.clients[0]!, "splitAndScatterRegions", {
+      header: fx.header,
+      splitKeys: [enc("k")],
+    });
     expect(r.splitFinishedPercentage).toBe(100n);
     expect(r.scatterFinishedPercentage).toBe(100n);
     const op = await call(fx.clients[0]!, "getOperator", { header: fx.header, regionId: r.regionsId[0] });

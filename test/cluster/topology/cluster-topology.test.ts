@@ -1,13 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { PeerRole } from "../../../src/proto/metapb.js";
 import {
   bootstrapTopology,
   ClusterTopology,
-  TopologyError,
   type TopologyChange,
+  TopologyError,
 } from "../../../src/cluster/topology/index.js";
-
-const b = (s: string) => Buffer.from(s);
+import { PeerRole } from "../../../src/proto/metapb.js";
 
 function expectTopologyError(fn: () => unknown, code: string, msg?: RegExp): void {
   try {
