@@ -4,7 +4,6 @@
 
 import { EmbeddedCluster } from "../src/cluster/embedded-cluster.js";
 import { TikvClient } from "../src/index.js";
-import { TopologyPd } from "../test/support/topology-pd.js";
 
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
 const show = (b: Buffer | undefined) => (b === undefined ? "(missing)" : JSON.stringify(b.toString()));
@@ -12,21 +11,13 @@ const show = (b: Buffer | undefined) => (b === undefined ? "(missing)" : JSON.st
 async function main(): Promise<void> {
   const real = process.env.TIKV_PD_ENDPOINTS?.split(",").filter(Boolean);
   let cluster: EmbeddedCluster | undefined;
-  let standIn: TopologyPd | undefined;
   let pdEndpoints: string[];
   if (real) {
     pdEndpoints = real;
     log(`using the cluster at ${real.join(", ")}`);
   } else {
     cluster = await EmbeddedCluster.start({ stores: 3, splitKeys: ["m"], apiVersion: "v1ttl" });
-    const own = (cluster as unknown as { pdEndpoints?: string[] }).pdEndpoints;
-    if (own?.length) pdEndpoints = own;
-    else {
-      // until the embedded cluster serves PD itself, answer PD calls from its topology
-      standIn = new TopologyPd(cluster.topology, cluster.clusterId, false);
-      await standIn.start();
-      pdEndpoints = [standIn.endpoint];
-    }
+    pdEndpoints = cluster.pdEndpoints;
     log(`started an embedded cluster: 3 stores, 2 regions, API v1ttl, PD at ${pdEndpoints.join(",")}`);
   }
 
@@ -99,7 +90,6 @@ async function main(): Promise<void> {
     log("done");
   } finally {
     await client.close();
-    standIn?.stop();
     await cluster?.close();
   }
 }

@@ -42,7 +42,7 @@ export interface Measurement {
 /** Result of {@link runRawBench}. */
 export interface RawBenchResult {
   bench: "raw";
-  clusterProcess: "cli" | "fallback";
+  clusterProcess: "cli";
   measurements: Measurement[];
   ratios: {
     getLatencyP50C1: number;
@@ -70,15 +70,9 @@ async function startClusterProcess(args: string[], cmd: string[]): Promise<{ chi
   return { child, pd: parsed.pd };
 }
 
-async function startCluster(say: (s: string) => void) {
-  try {
-    const r = await startClusterProcess(["cluster", "--json", "--pd-port", "0", "--stores", "1"], ["bin/tikv-ts.mjs"]);
-    return { ...r, kind: "cli" as const };
-  } catch (e) {
-    say(`CLI cluster unavailable (${(e as Error).message.split("\n")[0]}); using bench/raw/cluster-proc.ts`);
-    const r = await startClusterProcess([], ["--import", "tsx", "bench/raw/cluster-proc.ts"]);
-    return { ...r, kind: "fallback" as const };
-  }
+async function startCluster() {
+  const r = await startClusterProcess(["cluster", "--json", "--pd-port", "0", "--stores", "1"], ["bin/tikv-ts.mjs"]);
+  return { ...r, kind: "cli" as const };
 }
 
 type Op = (i: number, done: (err?: Error | null) => void) => void;
@@ -131,7 +125,7 @@ export async function runRawBench(options: RawBenchOptions = {}): Promise<RawBen
   const say = options.log === false ? () => {} : (s: string) => console.log(s);
   const opsC1 = options.opsC1 ?? 3000;
   const opsC256 = options.opsC256 ?? 30000;
-  const { child, pd, kind } = await startCluster(say);
+  const { child, pd, kind } = await startCluster();
   const client = await TikvClient.connect({ pdEndpoints: pd });
   const bareClients: BareTikv[] = [];
   try {

@@ -41,8 +41,10 @@ describe("TikvClient lifecycle", () => {
     await Promise.all(Array.from({ length: 50 }, () => raw.get("a")));
     expect(c.metrics().pdRegionLookups).toBe(0);
     const c2 = await env.connect();
+    const before = env.pdCalls("GetRegion");
     await Promise.all(Array.from({ length: 50 }, () => c2.raw().get("a")));
     // concurrent misses for one key share one PD lookup
     expect(c2.metrics().pdRegionLookups).toBe(1);
+    if (before !== undefined) expect(env.pdCalls("GetRegion")).toBe(before + 1);
   });
 });

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, it } from "vitest";
 import { TikvClient } from "../../src/api/tikv-client.js";
 import type { ConnectOptions } from "../../src/api/options.js";
 import { EmbeddedCluster, type EmbeddedClusterOptions } from "../../src/cluster/embedded-cluster.js";
-import { TopologyPd } from "./topology-pd.js";
 
 /** PD endpoints of a real cluster to test against, if any. */
 export const REAL_PD_ENDPOINTS: string[] | undefined = process.env.TIKV_PD_ENDPOINTS
@@ -27,12 +26,8 @@ export interface ClusterHandle {
   readonly pdEndpoints: string[];
   /** Connects a client (closed automatically after the suite). */
   connect(extra?: Partial<ConnectOptions>): Promise<TikvClient>;
-  /** PD calls by method when the stand-in PD is used, else undefined. */
+  /** Calls the mock PD served for `method` (e.g. "GetRegion"); undefined on a real cluster. */
   pdCalls(method: string): number | undefined;
-}
-
-interface ClusterWithPd {
-  pdEndpoints?: string[];
 }
 
 /**
@@ -46,7 +41,6 @@ interface ClusterWithPd {
  */
 export function useCluster(opts: EmbeddedClusterOptions & { connect?: Partial<ConnectOptions> } = {}): ClusterHandle {
   let cluster: EmbeddedCluster | undefined;
-  let standIn: TopologyPd | undefined;
   let endpoints: string[] = [];
   const clients: TikvClient[] = [];
 
@@ -56,19 +50,11 @@ export function useCluster(opts: EmbeddedClusterOptions & { connect?: Partial<Co
       return;
     }
     cluster = await EmbeddedCluster.start({ host: "127.0.0.1", pdPort: 0, ...opts });
-    const own = (cluster as unknown as ClusterWithPd).pdEndpoints;
-    if (own && own.length > 0) {
-      endpoints = own;
-    } else {
-      standIn = new TopologyPd(cluster.topology, cluster.clusterId, (opts.apiVersion ?? "v1") === "v2");
-      await standIn.start();
-      endpoints = [standIn.endpoint];
-    }
+    endpoints = cluster.pdEndpoints;
   }, 30_000);
 
   afterAll(async () => {
     await Promise.allSettled(clients.splice(0).map((c) => c.close()));
-    standIn?.stop();
     await cluster?.close();
   }, 30_000);
 
@@ -91,7 +77,7 @@ export function useCluster(opts: EmbeddedClusterOptions & { connect?: Partial<Co
       return c;
     },
     pdCalls(method: string) {
-      return standIn?.calls.get(method);
+      return cluster?.pd.state.faults.calls(method);
     },
   };
 }
