@@ -64,6 +64,11 @@ export interface CommandSpec<Req = any, Resp = any> {
    * prewrite, tikv src/storage/txn/commands/prewrite.rs).
    */
   needsMaxTsSync?(req: Req): boolean;
+  /**
+   * A raw write that needs a flushed causal timestamp under API V2 (tikv src/storage/mod.rs
+   * check_causal_ts_flushed).
+   */
+  rawCausalTs?: true;
   /** Transactional API-version check input. */
   txnApi?(req: Req): TxnApiInput;
   apiErrorPlace?: ApiErrorPlace;
@@ -300,6 +305,7 @@ export const COMMANDS = {
   RawPut: {
     rpc: "RawPut",
     access: "write",
+    rawCausalTs: true,
     keys: (r: kv.RawPutRequest) => one(r.key),
     exec: (env, r: kv.RawPutRequest) => env.raw.rawPut(r),
     ...stringError(kv.RawPutResponse),
@@ -307,6 +313,7 @@ export const COMMANDS = {
   RawBatchPut: {
     rpc: "RawBatchPut",
     access: "write",
+    rawCausalTs: true,
     keys: (r: kv.RawBatchPutRequest) => r.pairs.map((p) => p.key),
     exec: (env, r: kv.RawBatchPutRequest) => env.raw.rawBatchPut(r),
     ...stringError(kv.RawBatchPutResponse),
@@ -314,6 +321,7 @@ export const COMMANDS = {
   RawDelete: {
     rpc: "RawDelete",
     access: "write",
+    rawCausalTs: true,
     keys: (r: kv.RawDeleteRequest) => one(r.key),
     exec: (env, r: kv.RawDeleteRequest) => env.raw.rawDelete(r),
     ...stringError(kv.RawDeleteResponse),
@@ -321,6 +329,7 @@ export const COMMANDS = {
   RawBatchDelete: {
     rpc: "RawBatchDelete",
     access: "write",
+    rawCausalTs: true,
     keys: (r: kv.RawBatchDeleteRequest) => r.keys,
     exec: (env, r: kv.RawBatchDeleteRequest) => env.raw.rawBatchDelete(r),
     ...stringError(kv.RawBatchDeleteResponse),

@@ -122,8 +122,11 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
           spec.access === "split" ? DiskFullOpt.AllowedOnAlmostFull : (ctx?.diskFullOpt ?? DiskFullOpt.NotAllowedOnFull),
         );
   if (diskErr) return spec.withRegionError(diskErr);
-  if (env.maxTsNotSynced.has(r.id) && spec.needsMaxTsSync?.(req)) {
-    return spec.withRegionError(RegionErrors.maxTimestampNotSynced());
+  if (env.maxTsNotSynced.has(r.id)) {
+    if (spec.needsMaxTsSync?.(req)) return spec.withRegionError(RegionErrors.maxTimestampNotSynced());
+    if (spec.rawCausalTs && env.apiVersion === kv.APIVersion.V2) {
+      return spec.withRegionError(RegionErrors.rawKvMaxTimestampNotSynced(r.id));
+    }
   }
   return spec.exec(env, req, { start: r.startKey, end: r.endKey });
 }

@@ -119,6 +119,14 @@ export const RegionErrors = {
     return RegionError.fromPartial({ maxTimestampNotSynced: {} });
   },
 
+  /** As storage reports it for API V2 raw writes before the causal ts is flushed. */
+  rawKvMaxTimestampNotSynced(regionId: Id): RegionError {
+    return RegionError.fromPartial({
+      message: `RawKV write fails due to potentially stale max timestamp, region_id: ${regionId}`,
+      maxTimestampNotSynced: {},
+    });
+  },
+
   readIndexNotReady(regionId: Id, reason = "can not read index due to split"): RegionError {
     return RegionError.fromPartial({
       message: `read index not ready, reason ${reason}, region ${regionId}`,

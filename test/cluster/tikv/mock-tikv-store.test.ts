@@ -343,6 +343,33 @@ describe("MaxTimestampNotSynced", () => {
   });
 });
 
+describe("RawKvMaxTimestampNotSynced", () => {
+  it("API V2 raw writes fail on a region whose max_ts is not synced; reads and V1 writes pass", async () => {
+    const t = new FakeTopology().add({ id: 1, peers: [[11, 1]], leader: 11 });
+    const v2 = new MockTikvStore({
+      storeId: 1,
+      topology: t,
+      txn,
+      raw: new RawEngine({ apiVersion: kv.APIVersion.V2 }),
+      apiVersion: kv.APIVersion.V2,
+      maxTsNotSynced: new Set([1n]),
+    });
+    await v2.start();
+    const c = newClient(v2.address);
+    const context = ctx(1, 11, 1, 1, { apiVersion: kv.APIVersion.V2 });
+    try {
+      const p = await call<kv.RawPutRequest, kv.RawPutResponse>(c, "rawPut", kv.RawPutRequest.fromPartial({ context, key: b("r\0\0\0a"), value: b("v") }));
+      expect(p.regionError).toEqual(RegionErrors.rawKvMaxTimestampNotSynced(1));
+      expect(p.regionError?.message).toBe("RawKV write fails due to potentially stale max timestamp, region_id: 1");
+      const g = await call<kv.RawGetRequest, kv.RawGetResponse>(c, "rawGet", kv.RawGetRequest.fromPartial({ context, key: b("r\0\0\0a") }));
+      expect(g.regionError).toBeUndefined();
+    } finally {
+      c.close();
+      await v2.stop();
+    }
+  });
+});
+
 describe("store-level RPCs", () => {
   it("GetStoreSafeTS is the minimum safe ts of this store's regions in the range", async () => {
     const all = await call<kv.StoreSafeTSRequest, kv.StoreSafeTSResponse>(c1, "getStoreSafeTs", kv.StoreSafeTSRequest.fromPartial({ keyRange: {} }));
