@@ -62,7 +62,7 @@ import { TxnStatusCache } from "./txn-status-cache.js";
 
 /** Options of {@link TxnEngine}. */
 export interface TxnEngineOptions {
-  /** Clock in ms (defaults to Date.now); also used for lock-wait deadlines unless `pessimistic.now` is set. */
+  /** Wall clock in ms (defaults to Date.now). */
   now?: () => number;
   /** Storage to run on (a fresh one by default). */
   store?: MvccStore;
@@ -87,11 +87,9 @@ export class TxnEngine {
   constructor(opts: TxnEngineOptions = {}) {
     this.store = opts.store ?? new MvccStore();
     this.ctx = engineContext(this.store, opts.now ?? Date.now, this.txnStatusCache);
-    // The injected clock also drives lock-wait deadlines unless the caller set one for them.
-    const pessimisticOpts: PessimisticEngineOptions = opts.now
-      ? { now: opts.now, ...opts.pessimistic }
-      : (opts.pessimistic ?? {});
-    this.pessimistic = new PessimisticEngine(this.store, pessimisticOpts);
+    // Lock waiting keeps its own clock and timers (see PessimisticEngineOptions), so fake
+    // timers in tests reach it even when `now` was captured earlier.
+    this.pessimistic = new PessimisticEngine(this.store, opts.pessimistic ?? {});
     this.ctx.onNewLocks = (locks) => this.pessimistic.onLocksAcquired(locks);
   }
 
