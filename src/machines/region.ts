@@ -108,7 +108,10 @@ export const regionMachine = setup({
             })),
           ],
         },
-        onError: { target: "idleAfterFailure", actions: { type: "failAll", params: ({ event }) => event.error as Error } },
+        onError: {
+          target: "idleAfterFailure",
+          actions: { type: "failAll", params: ({ event }) => event.error as Error },
+        },
       },
       on: { WAIT: { actions: { type: "enqueue", params: ({ event }) => event } } },
     },
@@ -122,7 +125,10 @@ export const regionMachine = setup({
           // trouble again (or another key): reload for this key
           {
             target: "reloading",
-            actions: [{ type: "enqueue", params: ({ event }) => event }, assign({ key: ({ event }) => event.key })],
+            actions: [
+              { type: "enqueue", params: ({ event }) => event },
+              assign({ key: ({ event }) => event.key }),
+            ],
           },
         ],
       },
@@ -132,7 +138,10 @@ export const regionMachine = setup({
       on: {
         WAIT: {
           target: "reloading",
-          actions: [{ type: "enqueue", params: ({ event }) => event }, assign({ key: ({ event }) => event.key })],
+          actions: [
+            { type: "enqueue", params: ({ event }) => event },
+            assign({ key: ({ event }) => event.key }),
+          ],
         },
       },
       after: { idle: "stopped" },

@@ -75,7 +75,13 @@ export const Bo = Object.freeze({
   /** Commit ts from PD lags (client-go BoCommitTSLag). */
   CommitTSLag: cfg("commitTSLag", 2, 500, "none", () => new CommitTsLagError()),
   /** RegionNotInitialized (client-go BoMaxRegionNotInitialized). */
-  MaxRegionNotInitialized: cfg("regionNotInitialized", 2, 1000, "none", () => new RegionNotInitializedError()),
+  MaxRegionNotInitialized: cfg(
+    "regionNotInitialized",
+    2,
+    1000,
+    "none",
+    () => new RegionNotInitializedError(),
+  ),
   /** IsWitness (client-go BoIsWitness). */
   IsWitness: cfg("isWitness", 1000, 10000, "equal", () => new IsWitnessError()),
 });

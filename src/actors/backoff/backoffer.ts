@@ -2,13 +2,12 @@
 // Semantics follow client-go config/retry/backoff.go (Backoffer). Sleeping is separate from
 // accounting so statecharts can sleep with `after` while the budget stays here.
 
-import { AbortedError } from "../../api/errors/server.js";
-import { BackoffExhaustedError } from "../../api/errors/server.js";
+import { AbortedError, BackoffExhaustedError } from "../../api/errors/server.js";
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
 import {
-  Bo,
   type BackoffConfig,
   BackoffSequence,
+  Bo,
   DEFAULT_BACKOFF_WEIGHT,
   DEFAULT_EXCLUDED_LIMITS,
   DEFAULT_LOCK_FAST_BASE_MS,

@@ -123,10 +123,10 @@ export class ReplicaSelector {
 
   /** The next target, or undefined when no replica is left (the region may have been invalidated). */
   next(): ReplicaTarget | undefined {
+    this.target = undefined;
     if (this.regionInvalidatedForRetry) this.regionInvalidatedForRetry = false;
     else if (!this.region.isValid) return undefined;
     this.attempts++;
-    this.target = undefined;
     const picked = this.replicaReadType === "leader" ? this.nextForLeader() : this.nextForMixed();
     if (!picked) return undefined;
     return this.buildTarget(picked);

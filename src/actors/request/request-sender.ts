@@ -7,12 +7,12 @@
 import { createActor, fromPromise, toPromise } from "xstate";
 import { AbortedError, InvalidArgumentError, TimeoutError } from "../../api/errors.js";
 import {
-  type RetryResult,
-  type RetrySession,
-  type SendOutcome,
   newRetrySession,
   READ_TIMEOUT_SHORT_MS,
+  type RetryResult,
+  type RetrySession,
   retryMachine,
+  type SendOutcome,
 } from "../../machines/retry.js";
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
 import { Context } from "../../proto/kvrpcpb.js";
@@ -23,7 +23,11 @@ import { Backoffer } from "../backoff/backoffer.js";
 import { CachedRegion } from "../region-cache/cached-region.js";
 import { RegionActors } from "../region-cache/region-actors.js";
 import type { RegionCache } from "../region-cache/region-cache.js";
-import { type ReplicaReadType, ReplicaSelector, type ReplicaSelectorOptions } from "../region-cache/replica-selector.js";
+import {
+  type ReplicaReadType,
+  ReplicaSelector,
+  type ReplicaSelectorOptions,
+} from "../region-cache/replica-selector.js";
 import type { StoreSender } from "./store-sender.js";
 
 /** Everything a request builder needs to fill kvrpcpb.Context and route the request. */
@@ -134,7 +138,8 @@ export class RequestSender {
     const signal = opts.signal;
     if (signal?.aborted) throw new AbortedError(signal.reason);
     const isKey = !(target instanceof CachedRegion);
-    if (isKey && !Buffer.isBuffer(target)) throw new InvalidArgumentError("expected a Buffer key or a CachedRegion", "target");
+    if (isKey && !Buffer.isBuffer(target))
+      throw new InvalidArgumentError("expected a Buffer key or a CachedRegion", "target");
     const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Number.POSITIVE_INFINITY;
     let bo = opts.budget;
     let region = isKey ? this.cache.tryLocateKey(target as Buffer) : (target as CachedRegion);
@@ -176,7 +181,9 @@ export class RequestSender {
           initial = { error: e as Error };
         }
         if (initial.error && Date.now() >= deadline) {
-          throw new TimeoutError(`${cmd} to region ${region.id}`, opts.timeoutMs ?? 0, { cause: initial.error });
+          throw new TimeoutError(`${cmd} to region ${region.id}`, opts.timeoutMs ?? 0, {
+            cause: initial.error,
+          });
         }
       }
     }
@@ -208,7 +215,11 @@ export class RequestSender {
     throw result.error;
   }
 
-  private async run(s: RequestSession, initial: SendOutcome | undefined, opts: SendToRegionOptions): Promise<RetryResult> {
+  private async run(
+    s: RequestSession,
+    initial: SendOutcome | undefined,
+    opts: SendToRegionOptions,
+  ): Promise<RetryResult> {
     const actor = createActor(this.machine, { input: { session: s, initial } });
     const signal = opts.signal;
     const onAbort = () => actor.send({ type: "ABORT", error: new AbortedError(signal?.reason) });
@@ -217,7 +228,11 @@ export class RequestSender {
     if (opts.timeoutMs !== undefined) {
       const ms = Math.max(0, s.deadline - Date.now());
       timer = setTimeout(
-        () => actor.send({ type: "ABORT", error: new TimeoutError(`${s.cmd} with retries`, opts.timeoutMs ?? 0) }),
+        () =>
+          actor.send({
+            type: "ABORT",
+            error: new TimeoutError(`${s.cmd} with retries`, opts.timeoutMs ?? 0),
+          }),
         ms,
       );
     }

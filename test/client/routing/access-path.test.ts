@@ -7,7 +7,7 @@ import type { ReplicaReadType } from "../../../src/actors/region-cache/replica-s
 import { RequestSender } from "../../../src/actors/request/index.js";
 import { RegionError, RegionFlashbackNotPreparedError } from "../../../src/api/errors.js";
 import type { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
-import { FakePd, key, ScriptedStores, type StoreAnswer } from "./fakes.js";
+import { FakePd, key, type RegionErrorInit, ScriptedStores, type StoreAnswer } from "./fakes.js";
 
 /** client-go's RegionErrorType names. */
 type ErrT =
@@ -37,14 +37,21 @@ type ErrT =
   | "BucketVersionNotMatchErr"
   | "DeadLineExceededErr";
 
-function regionErrorOf(t: ErrT): Partial<RegionErrorProto> | undefined {
+function regionErrorOf(t: ErrT): RegionErrorInit | undefined {
   switch (t) {
     case "NotLeaderErr":
       return { notLeader: { regionId: 1n, leader: undefined } };
     case "RegionNotFoundErr":
       return { regionNotFound: { regionId: 0n } };
     case "KeyNotInRegionErr":
-      return { keyNotInRegion: { key: Buffer.alloc(0), regionId: 0n, startKey: Buffer.alloc(0), endKey: Buffer.alloc(0) } };
+      return {
+        keyNotInRegion: {
+          key: Buffer.alloc(0),
+          regionId: 0n,
+          startKey: Buffer.alloc(0),
+          endKey: Buffer.alloc(0),
+        },
+      };
     case "EpochNotMatchErr":
       return { epochNotMatch: { currentRegions: [] } };
     case "ServerIsBusyErr":
@@ -93,7 +100,7 @@ function answerOf(t: ErrT, leaderPeer: (store: bigint) => { id: bigint; storeId:
     const p = leaderPeer(BigInt(m[1] as string));
     return { regionError: { notLeader: { regionId: 1n, leader: { ...p, role: 0, isWitness: false } } } };
   }
-  return { regionError: regionErrorOf(t) as Partial<RegionErrorProto> };
+  return { regionError: regionErrorOf(t) as RegionErrorInit };
 }
 
 interface Case {
@@ -115,7 +122,8 @@ interface Case {
   regionIsValid: boolean;
 }
 
-const p = (store: number, rr: boolean, sr: boolean) => `{addr: store${store}, replica-read: ${rr}, stale-read: ${sr}}`;
+const p = (store: number, rr: boolean, sr: boolean) =>
+  `{addr: store${store}, replica-read: ${rr}, stale-read: ${sr}}`;
 
 async function runCase(ca: Case) {
   const pd = new FakePd();
@@ -176,96 +184,373 @@ async function check(ca: Case) {
 
 // testReplicaReadAccessPathByCase
 const byCase: Case[] = [
-  { req: "Get", readType: "mixed", staleRead: true, accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr"],
-    path: [p(1, false, true), p(2, true, false), p(3, true, false)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, label: "2", accessErr: ["DataIsNotReadyErr"],
-    path: [p(2, false, true), p(1, false, false)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, label: "2", accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr"],
-    path: [p(2, false, true), p(1, false, false), p(2, false, true)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, timeout: 1000, label: "2", accessErr: ["DataIsNotReadyErr", "NotLeaderWithNewLeader2Err"],
-    path: [p(2, false, true), p(1, false, false), p(2, false, false)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, timeout: 1000, label: "2", accessErr: ["DeadLineExceededErr", "NotLeaderWithNewLeader2Err"],
-    path: [p(2, false, true), p(1, false, false), p(3, false, true)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "leader", timeout: 1000, accessErr: ["DeadLineExceededErr"],
-    path: [p(1, false, false), p(2, true, false)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "leader", timeout: 1000, accessErr: ["NotLeaderWithNewLeader3Err", "DeadLineExceededErr"],
-    path: [p(1, false, false), p(3, false, false), p(2, true, false)], backoff: [], regionIsValid: true },
-  { req: "Prewrite", readType: "leader", timeout: 1000, accessErr: ["NotLeaderWithNewLeader3Err", "DeadLineExceededErr"],
-    path: [p(1, false, false), p(3, false, false), p(2, false, false)], backoff: ["tikvRPC+1"], regionIsValid: true },
-  { req: "Get", readType: "leader", timeout: 1000, accessErr: ["NotLeaderErr", "DeadLineExceededErr", "NotLeaderWithNewLeader2Err"],
-    path: [p(1, false, false), p(2, false, false), p(3, false, false)], respRegionError: "fake",
-    backoff: ["regionScheduling+1"], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, timeout: 1000, accessErr: ["DeadLineExceededErr", "ServerIsBusyErr", "ServerIsBusyErr"],
-    path: [p(1, false, true), p(2, false, true), p(3, false, true)], respRegionError: "fake",
-    backoff: ["tikvServerBusy+1"], regionIsValid: true },
-  { req: "Get", readType: "mixed", timeout: 1000, accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "DeadLineExceededErr"],
-    path: [p(1, false, false), p(2, true, false), p(3, true, false)], respRegionError: "fake",
-    backoff: ["tikvServerBusy+1"], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, label: "3", accessErr: ["ServerIsBusyErr", "ServerIsBusyErr"],
-    path: [p(3, false, true), p(1, false, false), p(2, false, true)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, label: "2", accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
-    path: [p(2, false, true), p(1, false, false), p(2, false, true), p(3, false, true)], respRegionError: "fake",
-    backoff: ["tikvServerBusy+1"], regionIsValid: false },
-  { req: "Get", readType: "mixed", staleRead: true, leader: 2, accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
-    path: [p(1, false, true), p(2, false, false), p(3, false, true), p(1, false, true)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, leader: 2, accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
-    path: [p(1, false, true), p(2, false, false), p(3, false, true), p(1, false, true)], respRegionError: "fake",
-    backoff: ["tikvServerBusy+1"], regionIsValid: false },
-  { req: "Get", readType: "mixed", timeout: 1000, label: "2", accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
-    path: [p(2, true, false), p(1, false, false), p(3, true, false)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, timeout: 1, accessErr: ["ServerIsBusyErr", "ServerIsBusyWithEstimatedWaitMsErr"],
-    path: [p(1, false, true), p(2, false, true), p(3, false, true)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", leader: 3, accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
-    path: [p(1, true, false), p(2, true, false), p(3, false, false)], respRegionError: "fake",
-    backoff: ["tikvServerBusy+1"], regionIsValid: false },
-  { req: "Get", readType: "preferLeader", leader: 3, accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
-    path: [p(3, false, false), p(1, true, false), p(2, true, false)], respRegionError: "fake",
-    backoff: ["tikvServerBusy+1"], regionIsValid: false },
-  { req: "Get", readType: "preferLeader", leader: 3, label: "2", accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
-    path: [p(2, true, false), p(3, false, false), p(1, true, false)], respRegionError: "fake",
-    backoff: ["tikvServerBusy+1"], regionIsValid: false },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr"],
+    path: [p(1, false, true), p(2, true, false), p(3, true, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    label: "2",
+    accessErr: ["DataIsNotReadyErr"],
+    path: [p(2, false, true), p(1, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    label: "2",
+    accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr"],
+    path: [p(2, false, true), p(1, false, false), p(2, false, true)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    timeout: 1000,
+    label: "2",
+    accessErr: ["DataIsNotReadyErr", "NotLeaderWithNewLeader2Err"],
+    path: [p(2, false, true), p(1, false, false), p(2, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    timeout: 1000,
+    label: "2",
+    accessErr: ["DeadLineExceededErr", "NotLeaderWithNewLeader2Err"],
+    path: [p(2, false, true), p(1, false, false), p(3, false, true)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    timeout: 1000,
+    accessErr: ["DeadLineExceededErr"],
+    path: [p(1, false, false), p(2, true, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    timeout: 1000,
+    accessErr: ["NotLeaderWithNewLeader3Err", "DeadLineExceededErr"],
+    path: [p(1, false, false), p(3, false, false), p(2, true, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Prewrite",
+    readType: "leader",
+    timeout: 1000,
+    accessErr: ["NotLeaderWithNewLeader3Err", "DeadLineExceededErr"],
+    path: [p(1, false, false), p(3, false, false), p(2, false, false)],
+    backoff: ["tikvRPC+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    timeout: 1000,
+    accessErr: ["NotLeaderErr", "DeadLineExceededErr", "NotLeaderWithNewLeader2Err"],
+    path: [p(1, false, false), p(2, false, false), p(3, false, false)],
+    respRegionError: "fake",
+    backoff: ["regionScheduling+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    timeout: 1000,
+    accessErr: ["DeadLineExceededErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(1, false, true), p(2, false, true), p(3, false, true)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    timeout: 1000,
+    accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "DeadLineExceededErr"],
+    path: [p(1, false, false), p(2, true, false), p(3, true, false)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    label: "3",
+    accessErr: ["ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(3, false, true), p(1, false, false), p(2, false, true)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    label: "2",
+    accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(2, false, true), p(1, false, false), p(2, false, true), p(3, false, true)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    leader: 2,
+    accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(1, false, true), p(2, false, false), p(3, false, true), p(1, false, true)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    leader: 2,
+    accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(1, false, true), p(2, false, false), p(3, false, true), p(1, false, true)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    timeout: 1000,
+    label: "2",
+    accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+    path: [p(2, true, false), p(1, false, false), p(3, true, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    timeout: 1,
+    accessErr: ["ServerIsBusyErr", "ServerIsBusyWithEstimatedWaitMsErr"],
+    path: [p(1, false, true), p(2, false, true), p(3, false, true)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    leader: 3,
+    accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(1, true, false), p(2, true, false), p(3, false, false)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "preferLeader",
+    leader: 3,
+    accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(3, false, false), p(1, true, false), p(2, true, false)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "preferLeader",
+    leader: 3,
+    label: "2",
+    accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(2, true, false), p(3, false, false), p(1, true, false)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: false,
+  },
 ];
 
 // testReplicaReadAccessPathByCase2
 const byCase2: Case[] = [
-  { req: "Get", readType: "mixed", timeout: 1000, label: "2", accessErr: ["DeadLineExceededErr", "DiskFullErr", "FlashbackNotPreparedErr"],
-    path: [p(2, true, false), p(1, false, false), p(3, true, false)], respErr: "region 0 is not prepared for the flashback",
-    backoff: ["tikvDiskFull+1"], regionIsValid: true },
-  { req: "Get", readType: "leader", timeout: 1000, accessErr: ["NotLeaderErr", "NotLeaderWithNewLeader3Err", "DeadLineExceededErr"],
-    path: [p(1, false, false), p(2, false, false), p(3, false, false)], respRegionError: "fake",
-    backoff: ["regionScheduling+1"], regionIsValid: true },
-  { req: "Get", readType: "mixed", timeout: 1000, accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "DeadLineExceededErr"],
-    path: [p(1, false, false), p(2, true, false), p(3, true, false)], respRegionError: "fake",
-    backoff: ["tikvServerBusy+1"], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, label: "3", accessErr: ["DataIsNotReadyErr", "NotLeaderErr"],
-    path: [p(3, false, true), p(1, false, false), p(3, true, false)], backoff: ["regionScheduling+1"], regionIsValid: true },
-  { req: "Get", readType: "mixed", timeout: 1000, label: "2", accessErr: ["FlashbackInProgressErr"],
-    path: [p(2, true, false), p(1, false, false)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", staleRead: true, timeout: 1, label: "1", accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr"],
-    path: [p(1, false, true), p(2, true, false), p(3, true, false)], backoff: [], regionIsValid: true },
-  { req: "Prewrite", readType: "leader", accessErr: ["DeadLineExceededErr", "NotLeaderErr", "NotLeaderWithNewLeader2Err", "ServerIsBusyErr", "DeadLineExceededErr"],
-    path: [p(1, false, false), p(2, false, false), p(3, false, false), p(2, false, false), p(2, false, false)],
-    respRegionError: "fake", backoff: ["regionScheduling+1", "tikvRPC+2", "tikvServerBusy+1"], regionIsValid: false },
-  { req: "Get", readType: "mixed", staleRead: true, accessErr: ["DeadLineExceededErr", "RegionNotInitializedErr", "DeadLineExceededErr"],
-    path: [p(1, false, true), p(2, true, false), p(3, true, false)], respRegionError: "fake",
-    backoff: ["regionNotInitialized+1", "tikvRPC+2"], regionIsValid: false },
-  { req: "Get", readType: "mixed", staleRead: true, timeout: 1000, label: "2", accessErr: ["DeadLineExceededErr", "NotLeaderWithNewLeader2Err"],
-    path: [p(2, false, true), p(1, false, false), p(3, false, true)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", timeout: 1000, label: "2", accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
-    path: [p(2, true, false), p(1, false, false), p(3, true, false)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "mixed", timeout: 1000, label: "3", leader: 2, accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
-    path: [p(3, true, false), p(2, false, false), p(1, true, false)], backoff: [], regionIsValid: true },
-  { req: "Get", readType: "leader", timeout: 1000, accessErr: ["NotLeaderErr", "DeadLineExceededErr", "NotLeaderWithNewLeader2Err"],
-    path: [p(1, false, false), p(2, false, false), p(3, false, false)], respRegionError: "fake",
-    backoff: ["regionScheduling+1"], regionIsValid: true },
+  {
+    req: "Get",
+    readType: "mixed",
+    timeout: 1000,
+    label: "2",
+    accessErr: ["DeadLineExceededErr", "DiskFullErr", "FlashbackNotPreparedErr"],
+    path: [p(2, true, false), p(1, false, false), p(3, true, false)],
+    respErr: "region 0 is not prepared for the flashback",
+    backoff: ["tikvDiskFull+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    timeout: 1000,
+    accessErr: ["NotLeaderErr", "NotLeaderWithNewLeader3Err", "DeadLineExceededErr"],
+    path: [p(1, false, false), p(2, false, false), p(3, false, false)],
+    respRegionError: "fake",
+    backoff: ["regionScheduling+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    timeout: 1000,
+    accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "DeadLineExceededErr"],
+    path: [p(1, false, false), p(2, true, false), p(3, true, false)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    label: "3",
+    accessErr: ["DataIsNotReadyErr", "NotLeaderErr"],
+    path: [p(3, false, true), p(1, false, false), p(3, true, false)],
+    backoff: ["regionScheduling+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    timeout: 1000,
+    label: "2",
+    accessErr: ["FlashbackInProgressErr"],
+    path: [p(2, true, false), p(1, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    timeout: 1,
+    label: "1",
+    accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr"],
+    path: [p(1, false, true), p(2, true, false), p(3, true, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Prewrite",
+    readType: "leader",
+    accessErr: [
+      "DeadLineExceededErr",
+      "NotLeaderErr",
+      "NotLeaderWithNewLeader2Err",
+      "ServerIsBusyErr",
+      "DeadLineExceededErr",
+    ],
+    path: [
+      p(1, false, false),
+      p(2, false, false),
+      p(3, false, false),
+      p(2, false, false),
+      p(2, false, false),
+    ],
+    respRegionError: "fake",
+    backoff: ["regionScheduling+1", "tikvRPC+2", "tikvServerBusy+1"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    accessErr: ["DeadLineExceededErr", "RegionNotInitializedErr", "DeadLineExceededErr"],
+    path: [p(1, false, true), p(2, true, false), p(3, true, false)],
+    respRegionError: "fake",
+    backoff: ["regionNotInitialized+1", "tikvRPC+2"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    staleRead: true,
+    timeout: 1000,
+    label: "2",
+    accessErr: ["DeadLineExceededErr", "NotLeaderWithNewLeader2Err"],
+    path: [p(2, false, true), p(1, false, false), p(3, false, true)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    timeout: 1000,
+    label: "2",
+    accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+    path: [p(2, true, false), p(1, false, false), p(3, true, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "mixed",
+    timeout: 1000,
+    label: "3",
+    leader: 2,
+    accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+    path: [p(3, true, false), p(2, false, false), p(1, true, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    timeout: 1000,
+    accessErr: ["NotLeaderErr", "DeadLineExceededErr", "NotLeaderWithNewLeader2Err"],
+    path: [p(1, false, false), p(2, false, false), p(3, false, false)],
+    respRegionError: "fake",
+    backoff: ["regionScheduling+1"],
+    regionIsValid: true,
+  },
 ];
 
 // testReplicaReadAccessPathByBasicCase: generated exactly like client-go's loops
 function basicCases(): Case[] {
-  const retryable: ErrT[] = ["ServerIsBusyErr", "ServerIsBusyWithEstimatedWaitMsErr", "StaleCommandErr", "MaxTimestampNotSyncedErr",
-    "ProposalInMergingModeErr", "ReadIndexNotReadyErr", "RegionNotInitializedErr", "DiskFullErr"];
-  const noRetry: ErrT[] = ["RegionNotFoundErr", "KeyNotInRegionErr", "EpochNotMatchErr", "StoreNotMatchErr", "RaftEntryTooLargeErr",
-    "RecoveryInProgressErr", "FlashbackNotPreparedErr", "IsWitnessErr", "MismatchPeerIdErr", "BucketVersionNotMatchErr"];
+  const retryable: ErrT[] = [
+    "ServerIsBusyErr",
+    "ServerIsBusyWithEstimatedWaitMsErr",
+    "StaleCommandErr",
+    "MaxTimestampNotSyncedErr",
+    "ProposalInMergingModeErr",
+    "ReadIndexNotReadyErr",
+    "RegionNotInitializedErr",
+    "DiskFullErr",
+  ];
+  const noRetry: ErrT[] = [
+    "RegionNotFoundErr",
+    "KeyNotInRegionErr",
+    "EpochNotMatchErr",
+    "StoreNotMatchErr",
+    "RaftEntryTooLargeErr",
+    "RecoveryInProgressErr",
+    "FlashbackNotPreparedErr",
+    "IsWitnessErr",
+    "MismatchPeerIdErr",
+    "BucketVersionNotMatchErr",
+  ];
   const out: Case[] = [];
   for (const req of ["Get", "Prewrite"] as const) {
     for (const readType of ["leader", "follower", "mixed", "preferLeader"] as const) {
@@ -278,7 +563,8 @@ function basicCases(): Case[] {
             if (readType === "leader") backoff = ["tikvServerBusy+1"];
           } else if (tp === "DiskFullErr") backoff = ["tikvDiskFull+1"];
           else if (tp === "RegionNotInitializedErr") backoff = ["regionNotInitialized+1"];
-          else if (tp === "ReadIndexNotReadyErr" || tp === "ProposalInMergingModeErr") backoff = ["regionScheduling+1"];
+          else if (tp === "ReadIndexNotReadyErr" || tp === "ProposalInMergingModeErr")
+            backoff = ["regionScheduling+1"];
           else if (tp === "MaxTimestampNotSyncedErr") backoff = ["maxTsNotSynced+1"];
           let path = [p(1, false, false), p(2, true, false)];
           if (readType === "leader") path = [p(1, false, false), p(1, false, false)];
@@ -288,19 +574,31 @@ function basicCases(): Case[] {
           } else if (readType === "mixed") {
             if (tp === "ServerIsBusyErr") backoff = [];
             if (staleRead) {
-              path = tp === "ServerIsBusyErr" || tp === "ServerIsBusyWithEstimatedWaitMsErr"
-                ? [p(1, false, true), p(2, false, true)]
-                : [p(1, false, true), p(2, true, false)];
+              path =
+                tp === "ServerIsBusyErr" || tp === "ServerIsBusyWithEstimatedWaitMsErr"
+                  ? [p(1, false, true), p(2, false, true)]
+                  : [p(1, false, true), p(2, true, false)];
             }
           } else if (tp === "ServerIsBusyErr") backoff = [];
-          out.push({ name: `${req} ${readType}${staleRead ? " stale" : ""} ${tp}`, req, readType, staleRead, accessErr: [tp],
-            path, backoff, regionIsValid: true });
+          out.push({
+            name: `${req} ${readType}${staleRead ? " stale" : ""} ${tp}`,
+            req,
+            readType,
+            staleRead,
+            accessErr: [tp],
+            path,
+            backoff,
+            regionIsValid: true,
+          });
         }
         for (const tp of noRetry) {
           let backoff: string[] = [];
           let regionIsValid = false;
           let respErr: Case["respErr"];
-          let respRegionError: string | undefined = kindOf({ message: "", ...regionErrorOf(tp) } as RegionErrorProto);
+          let respRegionError: string | undefined = kindOf({
+            message: "",
+            ...regionErrorOf(tp),
+          } as RegionErrorProto);
           let path = [p(1, false, false)];
           if (tp === "RecoveryInProgressErr") backoff = ["regionRecoveryInProgress+1"];
           else if (tp === "IsWitnessErr") backoff = ["isWitness+1"];
@@ -321,8 +619,18 @@ function basicCases(): Case[] {
               regionIsValid = false;
             } else path = [p(2, true, false)];
           } else if (readType === "mixed" && staleRead) path = [p(1, false, true)];
-          out.push({ name: `${req} ${readType}${staleRead ? " stale" : ""} ${tp}`, req, readType, staleRead, accessErr: [tp],
-            path, respErr, respRegionError, backoff, regionIsValid });
+          out.push({
+            name: `${req} ${readType}${staleRead ? " stale" : ""} ${tp}`,
+            req,
+            readType,
+            staleRead,
+            accessErr: [tp],
+            path,
+            respErr,
+            respRegionError,
+            backoff,
+            regionIsValid,
+          });
         }
       }
     }
@@ -338,11 +646,13 @@ describe("replica selector access paths (client-go replica_selector_test.go)", (
     vi.useRealTimers();
   });
 
+  const title = (ca: Case, i: number) =>
+    `case ${i + 1}: ${ca.req} ${ca.readType}${ca.staleRead ? " stale" : ""} ${ca.accessErr.join(",")}`;
   describe("TestReplicaReadAccessPathByCase", () => {
-    byCase.forEach((ca, i) => it(`case ${i + 1}: ${ca.req} ${ca.readType}${ca.staleRead ? " stale" : ""} ${ca.accessErr.join(",")}`, () => check(ca)));
+    for (const [i, ca] of byCase.entries()) it(title(ca, i), () => check(ca));
   });
   describe("TestReplicaReadAccessPathByCase2", () => {
-    byCase2.forEach((ca, i) => it(`case ${i + 1}: ${ca.req} ${ca.readType}${ca.staleRead ? " stale" : ""} ${ca.accessErr.join(",")}`, () => check(ca)));
+    for (const [i, ca] of byCase2.entries()) it(title(ca, i), () => check(ca));
   });
   describe("TestReplicaReadAccessPathByBasicCase", () => {
     for (const ca of basicCases()) it(ca.name as string, () => check(ca));

@@ -1,16 +1,16 @@
 // Ports of client-go config/retry/backoff_test.go plus kind-parameter checks.
 import { describe, expect, it, vi } from "vitest";
-import { AbortedError, BackoffExhaustedError, findError } from "../../../src/api/errors.js";
 import {
-  Backoffer,
-  Bo,
   type BackoffConfig,
+  Backoffer,
   BackoffSequence,
+  Bo,
   DEFAULT_EXCLUDED_LIMITS,
-  MAX_RECORDED_BACKOFF_ERRORS,
   expo,
+  MAX_RECORDED_BACKOFF_ERRORS,
   mayBackoffForRegionError,
 } from "../../../src/actors/backoff/index.js";
+import { AbortedError, BackoffExhaustedError, findError } from "../../../src/api/errors.js";
 import { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
 
 const noSleep = async () => {};

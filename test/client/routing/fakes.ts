@@ -1,10 +1,14 @@
 // In-memory PD (RegionSource) and scripted TiKV stores (StoreSender) for routing tests.
 
 import type { RegionInfo, RegionSource } from "../../../src/actors/region-cache/region-source.js";
-import type { StoreAddress, StoreSendOptions, StoreSender } from "../../../src/actors/request/store-sender.js";
+import type {
+  StoreAddress,
+  StoreSender,
+  StoreSendOptions,
+} from "../../../src/actors/request/store-sender.js";
 import { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
 import { type Peer, PeerRole, Region, type Store, StoreState } from "../../../src/proto/metapb.js";
-import { GrpcError, TimeoutError } from "../../../src/rpc/errors.js";
+import { AbortedError, GrpcError, TimeoutError } from "../../../src/rpc/errors.js";
 
 const b = (s: string) => Buffer.from(s, "latin1");
 
@@ -40,10 +44,29 @@ export class FakePd implements RegionSource {
   }
 
   /** Adds a region over [start, end) with peers on `storeIds` (first = leader). */
-  addRegion(id: bigint, start: string, end: string, storeIds: bigint[], leaderIdx = 0, version = 1n, confVer = 1n) {
-    const peers: Peer[] = storeIds.map((s) => ({ id: id * 10n + s, storeId: s, role: PeerRole.Voter, isWitness: false }));
+  addRegion(
+    id: bigint,
+    start: string,
+    end: string,
+    storeIds: bigint[],
+    leaderIdx = 0,
+    version = 1n,
+    confVer = 1n,
+  ) {
+    const peers: Peer[] = storeIds.map((s) => ({
+      id: id * 10n + s,
+      storeId: s,
+      role: PeerRole.Voter,
+      isWitness: false,
+    }));
     const info: RegionInfo = {
-      meta: Region.fromPartial({ id, startKey: b(start), endKey: b(end), regionEpoch: { confVer, version }, peers }),
+      meta: Region.fromPartial({
+        id,
+        startKey: b(start),
+        endKey: b(end),
+        regionEpoch: { confVer, version },
+        peers,
+      }),
       leader: peers[leaderIdx],
     };
     this.regions.push(info);
@@ -71,7 +94,11 @@ export class FakePd implements RegionSource {
       }),
     };
     right.leader = right.meta.peers.find((p) => p.storeId === r.leader?.storeId);
-    r.meta = Region.fromPartial({ ...r.meta, endKey: b(key), regionEpoch: { confVer: r.meta.regionEpoch?.confVer, version } });
+    r.meta = Region.fromPartial({
+      ...r.meta,
+      endKey: b(key),
+      regionEpoch: { confVer: r.meta.regionEpoch?.confVer, version },
+    });
     this.regions.push(right);
     this.sort();
     return right;
@@ -81,10 +108,15 @@ export class FakePd implements RegionSource {
   merge(left: bigint, right: bigint): void {
     const l = this.region(left);
     const r = this.region(right);
-    const version = ((l.meta.regionEpoch?.version ?? 0n) > (r.meta.regionEpoch?.version ?? 0n)
-      ? l.meta.regionEpoch?.version ?? 0n
-      : r.meta.regionEpoch?.version ?? 0n) + 1n;
-    l.meta = Region.fromPartial({ ...l.meta, endKey: r.meta.endKey, regionEpoch: { confVer: l.meta.regionEpoch?.confVer, version } });
+    const version =
+      ((l.meta.regionEpoch?.version ?? 0n) > (r.meta.regionEpoch?.version ?? 0n)
+        ? (l.meta.regionEpoch?.version ?? 0n)
+        : (r.meta.regionEpoch?.version ?? 0n)) + 1n;
+    l.meta = Region.fromPartial({
+      ...l.meta,
+      endKey: r.meta.endKey,
+      regionEpoch: { confVer: l.meta.regionEpoch?.confVer, version },
+    });
     this.regions = this.regions.filter((x) => x !== r);
   }
 
@@ -100,7 +132,9 @@ export class FakePd implements RegionSource {
 
   private find(key: Buffer): RegionInfo | undefined {
     return this.regions.find(
-      (r) => Buffer.compare(r.meta.startKey, key) <= 0 && (r.meta.endKey.length === 0 || Buffer.compare(key, r.meta.endKey) < 0),
+      (r) =>
+        Buffer.compare(r.meta.startKey, key) <= 0 &&
+        (r.meta.endKey.length === 0 || Buffer.compare(key, r.meta.endKey) < 0),
     );
   }
 
@@ -154,9 +188,13 @@ export class FakePd implements RegionSource {
 }
 
 /** What a scripted store answers: a region error, a transport error, or success. */
+/** A region error as accepted by RegionErrorProto.fromPartial. */
+export type RegionErrorInit = Parameters<typeof RegionErrorProto.fromPartial>[0];
+
 export type StoreAnswer =
-  | { regionError: Partial<RegionErrorProto> }
+  | { regionError: RegionErrorInit }
   | { error: "timeout" | "unavailable" }
+  | { hang: true }
   | { ok: true };
 
 /** One recorded attempt. */
@@ -176,9 +214,18 @@ export class ScriptedStores implements StoreSender {
   script: Array<StoreAnswer | ((a: Access) => StoreAnswer)> = [];
   fallback: (a: Access) => StoreAnswer = () => ({ ok: true });
 
-  async send(store: StoreAddress, cmd: string, req: unknown, _opts: StoreSendOptions): Promise<never> {
-    const ctx = (req as { context?: { replicaRead: boolean; staleRead: boolean; regionId: bigint; peer?: Peer; isRetryRequest: boolean } })
-      .context;
+  async send(store: StoreAddress, cmd: string, req: unknown, opts: StoreSendOptions): Promise<never> {
+    const ctx = (
+      req as {
+        context?: {
+          replicaRead: boolean;
+          staleRead: boolean;
+          regionId: bigint;
+          peer?: Peer;
+          isRetryRequest: boolean;
+        };
+      }
+    ).context;
     const a: Access = {
       addr: store.address,
       cmd,
@@ -192,6 +239,20 @@ export class ScriptedStores implements StoreSender {
     const next = this.script.shift() ?? this.fallback;
     const ans = typeof next === "function" ? next(a) : next;
     await Promise.resolve();
+    if ("hang" in ans) {
+      // never answers; honours the attempt's signal like a real transport
+      await new Promise((_, reject) => {
+        opts.signal?.addEventListener("abort", () => reject(new AbortedError("request aborted")), {
+          once: true,
+        });
+        if (opts.timeoutMs !== undefined) {
+          setTimeout(
+            () => reject(new TimeoutError(`${cmd} to ${store.address}`, opts.timeoutMs ?? 0)),
+            opts.timeoutMs,
+          );
+        }
+      });
+    }
     if ("error" in ans) {
       if (ans.error === "timeout") throw new TimeoutError(`${cmd} to ${store.address}`, 1);
       throw new GrpcError(14, "connection refused", store.address);
@@ -202,7 +263,9 @@ export class ScriptedStores implements StoreSender {
 
   /** Access path in client-go's test notation. */
   path(): string[] {
-    return this.accesses.map((a) => `{addr: ${a.addr}, replica-read: ${a.replicaRead}, stale-read: ${a.staleRead}}`);
+    return this.accesses.map(
+      (a) => `{addr: ${a.addr}, replica-read: ${a.replicaRead}, stale-read: ${a.staleRead}}`,
+    );
   }
 }
 

@@ -68,7 +68,13 @@ describe("RegionCache", () => {
     pd.split(2n, "c", 3n);
     pd.split(3n, "d", 4n);
     pd.split(4n, "e", 5n);
-    for (const [c, id] of [["a", 1n], ["b", 2n], ["c", 3n], ["d", 4n], ["e", 5n]] as const) {
+    for (const [c, id] of [
+      ["a", 1n],
+      ["b", 2n],
+      ["c", 3n],
+      ["d", 4n],
+      ["e", 5n],
+    ] as const) {
       expect((await cache.locateKey(key(c))).id).toBe(id);
     }
     for (const id of [2n, 3n, 4n]) pd.merge(1n, id);
@@ -118,7 +124,13 @@ describe("RegionCache", () => {
     const { cache } = setup();
     const r = await cache.locateKey(key("k1"));
     const ahead = await cache.buildRegion({
-      meta: Region.fromPartial({ ...r.meta, id: 9n, startKey: key("k1"), endKey: key("k2"), regionEpoch: { version: 10n, confVer: 10n } }),
+      meta: Region.fromPartial({
+        ...r.meta,
+        id: 9n,
+        startKey: key("k1"),
+        endKey: key("k2"),
+        regionEpoch: { version: 10n, confVer: 10n },
+      }),
     });
     cache.insertRegion(ahead);
     const r1 = Region.fromPartial({ id: 9n, regionEpoch: { version: 9n, confVer: 10n } });
