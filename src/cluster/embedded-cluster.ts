@@ -49,6 +49,12 @@ export interface EmbeddedClusterOptions {
   labels?: readonly Record<string, string>[] | ((storeIndex: number) => Record<string, string> | undefined);
   /** Cluster id announced by PD and checked by the stores (default 0x7e57 = "test"). */
   clusterId?: bigint;
+  /**
+   * Model TiKV's max_ts sync after a leader change: for this many ms after a region changes
+   * leader, async-commit/1PC prewrites (and API V2 raw writes) there fail with
+   * MaxTimestampNotSynced, as until the new leader has fetched a TSO. 0 (default) = off.
+   */
+  maxTsSyncDelayMs?: number;
   /** Wall clock in ms for the engines and topology (default Date.now). */
   now?: () => number;
 }
@@ -96,6 +102,8 @@ export class EmbeddedCluster {
   /** Regions whose max_ts is not synced (async-commit/1PC prewrites fail there). */
   private readonly maxTsNotSynced = new Set<bigint>();
   private readonly diskUsages = new Map<bigint, DiskUsage>();
+  private readonly syncTimers = new Map<bigint, NodeJS.Timeout>();
+  private readonly maxTsSyncDelayMs: number;
   private readonly storesById = new Map<bigint, MockTikvStore>();
   private readonly pending = new Set<Promise<void>>();
   private readonly onTopologyChange: (c: TopologyChange) => void;
@@ -153,7 +161,16 @@ export class EmbeddedCluster {
     }
     // Stopping/starting a store through the topology (e.g. over the control channel) really
     // stops/starts its server.
+    const syncDelay = opts.maxTsSyncDelayMs ?? 0;
+    if (!Number.isFinite(syncDelay) || syncDelay < 0) {
+      throw new EmbeddedClusterError(`maxTsSyncDelayMs must be >= 0, got ${opts.maxTsSyncDelayMs}`);
+    }
+    this.maxTsSyncDelayMs = syncDelay;
     this.onTopologyChange = (c) => {
+      if (c.kind === "leader" && c.leaderPeerId !== undefined && this.maxTsSyncDelayMs > 0) {
+        this.unsyncFor(c.regionId, this.maxTsSyncDelayMs);
+        return;
+      }
       if (c.kind !== "storeRunning") return;
       const store = this.storesById.get(c.storeId);
       if (!store || store.running === c.running || this.closed) return;
@@ -271,11 +288,24 @@ export class EmbeddedCluster {
     else this.diskUsages.set(id, usage);
   }
 
+  private unsyncFor(regionId: bigint, ms: number): void {
+    clearTimeout(this.syncTimers.get(regionId));
+    this.maxTsNotSynced.add(regionId);
+    const t = setTimeout(() => {
+      this.syncTimers.delete(regionId);
+      this.maxTsNotSynced.delete(regionId);
+    }, ms);
+    t.unref();
+    this.syncTimers.set(regionId, t);
+  }
+
   /** Stops every server and releases the engines. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.topology.changes.off("change", this.onTopologyChange);
+    for (const t of this.syncTimers.values()) clearTimeout(t);
+    this.syncTimers.clear();
     await Promise.allSettled([...this.pending]);
     await Promise.all(this.stores.map((s) => s.stop()));
     await this.pd?.stop();

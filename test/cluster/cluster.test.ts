@@ -335,6 +335,37 @@ describe("EmbeddedCluster with PD", () => {
   });
 });
 
+describe("max_ts sync after a leader change", () => {
+  it("async-commit prewrites fail with MaxTimestampNotSynced until the delay has passed", async () => {
+    const c = await EmbeddedCluster.start({ stores: 2, maxTsSyncDelayMs: 150 });
+    const region = c.topology.regions()[0];
+    const other = region?.peers.find((p) => p.storeId !== region.leader?.storeId);
+    if (!region || !other) throw new Error("setup");
+    const tc = newClient(c.store(other.storeId).address);
+    try {
+      const r = c.topology.transferLeader(region.id, other.storeId);
+      const prewrite = () =>
+        call<kv.PrewriteRequest, kv.PrewriteResponse>(
+          tc,
+          "kvPrewrite",
+          kv.PrewriteRequest.fromPartial({
+            context: { regionId: r.id, regionEpoch: r.region.regionEpoch, peer: r.leader },
+            mutations: [{ op: kv.Op.Put, key: b("k"), value: b("v") }],
+            primaryLock: b("k"),
+            startVersion: 5n,
+            lockTtl: 3000n,
+            useAsyncCommit: true,
+          }),
+        );
+      expect((await prewrite()).regionError?.maxTimestampNotSynced).toBeDefined();
+      await expect.poll(async () => (await prewrite()).regionError, { timeout: 5000, interval: 50 }).toBeUndefined();
+    } finally {
+      tc.close();
+      await c.close();
+    }
+  });
+});
+
 describe("EmbeddedCluster options", () => {
   it("cuts `regions` evenly, applies labels, and checks txn api versions", async () => {
     const c = await EmbeddedCluster.start({ stores: 2, regions: 4, labels: [{ zone: "z1" }, { zone: "z2" }], apiVersion: "v1ttl" });
