@@ -164,6 +164,46 @@ describe("topology changes are visible through PD", () => {
   });
 });
 
+describe("ported: pd tests/integrations/client/client_test.go TestScanRegions", () => {
+  it("BatchScanRegions with a leaderless, a down-peer and a pending-peer region, over (start, end, limit)", async () => {
+    // Ten regions [i, i+1) for i in 0..9 (plus the unbounded edges), three peers each.
+    const cuts = Array.from({ length: 11 }, (_, i) => Buffer.from([i]));
+    const topology = bootstrapTopology({ stores: 3, splitKeys: cuts });
+    fx = await startPd({ topology, regionKeyEncoding: "raw" });
+    const t = fx.pd.topology;
+    const at = (i: number) => t.locateKey(Buffer.from([i]))!;
+    const [, s2, s3] = t.stores().map((s) => s.id);
+    t.clearLeader(at(3).id);
+    t.markPeerDown(at(4).id, s2!);
+    t.markPeerPending(at(5).id, s2!);
+    t.markPeerPending(at(5).id, s3!);
+    const check = async (start: number, end: number | undefined, limit: number, want: number[]) => {
+      const r = await call(fx!.clients[0]!, "batchScanRegions", {
+        header: fx!.header,
+        ranges: [
+          {
+            startKey: Buffer.from([start]),
+            endKey: end === undefined ? Buffer.alloc(0) : Buffer.from([end]),
+          },
+        ],
+        limit,
+      });
+      expect(r.regions.map((x) => x.region.startKey[0])).toEqual(want);
+      for (const x of r.regions) {
+        const i = x.region.startKey[0]!;
+        if (i === 3) expect(x.leader).toEqual({ id: 0n, storeId: 0n, role: 0, isWitness: false });
+        else expect(x.leader).toEqual(x.region.peers[0]);
+        if (i === 4) expect(x.downPeers.map((d) => d.peer.storeId)).toEqual([s2]);
+        if (i === 5) expect(x.pendingPeers.map((p) => p.storeId)).toEqual([s2, s3]);
+      }
+    };
+    await check(0, undefined, 10, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await check(1, undefined, 5, [1, 2, 3, 4, 5]);
+    await check(1, 6, 0, [1, 2, 3, 4, 5]);
+    await check(1, 6, 2, [1, 2]);
+  });
+});
+
 describe("follower reads", () => {
   it("followers answer region reads only with the follower-handle metadata", async () => {
     fx = await startPd({ members: 2 });
@@ -195,6 +235,10 @@ describe("stores", () => {
     ]);
     expect(r.store.state).toBe(StoreState.Up);
     expect(r.store.nodeState).toBe(NodeState.Serving);
+    // Ported from pd client_test.go TestGetStore: offline = Offline/Removing, tombstone = Removed.
+    t.setStoreState(s2!.id, "offline");
+    const off = await call(fx.clients[0]!, "getStore", { header: fx.header, storeId: s2!.id });
+    expect([off.store.state, off.store.nodeState]).toEqual([StoreState.Offline, NodeState.Removing]);
     t.setStoreState(s2!.id, "tombstone");
     const all = await call(fx.clients[0]!, "getAllStores", { header: fx.header });
     expect(all.stores).toHaveLength(2);

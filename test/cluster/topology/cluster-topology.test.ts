@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { TopologyPort } from "../../../src/cluster/tikv/ports.js";
 import {
   bootstrapTopology,
   ClusterTopology,
@@ -236,5 +237,18 @@ describe("stores", () => {
     expect(t.scanRegions("", "b").map((r) => r.startKey.toString())).toEqual([""]);
     expect(t.prevRegion("e")!.startKey.toString()).toBe("b");
     expect(t.prevRegion("a")).toBeUndefined();
+  });
+});
+
+describe("store-facing port", () => {
+  it("ClusterTopology satisfies the mock stores' TopologyPort", () => {
+    const t = bootstrapTopology({ stores: 2 });
+    const port: TopologyPort = t;
+    const id = t.regions()[0]!.id;
+    const parts = port.split(id, [Buffer.from("k")]);
+    expect(parts.map((r) => r.startKey.toString())).toEqual(["", "k"]);
+    expect(port.regionState(id)!.leader!.storeId).toBe(t.stores()[0]!.id);
+    expect(port.regionsOnStore(t.stores()[1]!.id)).toHaveLength(2);
+    expect(port.regionState(12345n)).toBeUndefined();
   });
 });
