@@ -29,21 +29,27 @@ export {
   TIKV_RPCS,
   type TikvRpcName,
 } from "./cluster/faults/index.js";
+export {
+  MockPd,
+  type MockPdOptions,
+  type PdFaultKind,
+  PdFaults,
+  type PdMethod,
+  type PdRequestEvent,
+} from "./cluster/pd/index.js";
+export { HEALTH_FEEDBACK_INTERVAL_MS, HealthSource } from "./cluster/tikv/health.js";
 export { MockTikvStore, type MockTikvStoreOptions, StoreStateError } from "./cluster/tikv/mock-tikv-store.js";
-export type { KeyRangeArg, RawEnginePort, RegionState, TopologyPort, TxnEnginePort } from "./cluster/tikv/ports.js";
+export type {
+  KeyRangeArg,
+  RawEnginePort,
+  RegionState,
+  TopologyPort,
+  TxnEnginePort,
+} from "./cluster/tikv/ports.js";
 export {
   GC_WORKER_IS_BUSY,
   RAFTSTORE_IS_BUSY,
   RegionErrors,
   SCHEDULER_IS_BUSY,
 } from "./cluster/tikv/region-errors.js";
-export { HEALTH_FEEDBACK_INTERVAL_MS, HealthSource } from "./cluster/tikv/health.js";
 export * from "./cluster/topology/index.js";
-export {
-  MockPd,
-  type MockPdOptions,
-  PdFaults,
-  type PdFaultKind,
-  type PdMethod,
-  type PdRequestEvent,
-} from "./cluster/pd/index.js";

@@ -1,18 +1,19 @@
 // The embedded cluster: one ClusterTopology, one TxnEngine and one RawEngine shared by N mock
 // TiKV stores (data is "replicated by raft", like client-go's mocktikv), a mock PD, and one
 // fault registry consulted by all of them.
+
+import { APIVersion } from "../proto/kvrpcpb.js";
+import { RawEngine } from "./engine/raw/raw-engine.js";
 import { TxnEngine } from "./engine/txn/txn-engine.js";
+import { FaultRegistry } from "./faults/fault-registry.js";
 import { MockPd } from "./pd/mock-pd.js";
 import type { DiskUsage } from "./tikv/disk-usage.js";
-import type { RegionKeyEncoding } from "./tikv/store-commands.js";
-import { RawEngine } from "./engine/raw/raw-engine.js";
-import { FaultRegistry } from "./faults/fault-registry.js";
 import { MockTikvStore } from "./tikv/mock-tikv-store.js";
 import type { TxnEnginePort } from "./tikv/ports.js";
+import type { RegionKeyEncoding } from "./tikv/store-commands.js";
 import { bootstrapTopology } from "./topology/bootstrap.js";
 import type { ClusterTopology } from "./topology/cluster-topology.js";
 import type { TopologyChange } from "./topology/types.js";
-import { APIVersion } from "../proto/kvrpcpb.js";
 
 export type { DiskUsage, RegionKeyEncoding };
 
@@ -76,7 +77,8 @@ const API_VERSIONS: Record<ApiVersionName, APIVersion> = {
 
 function positiveInt(v: number | undefined, dflt: number, what: string): number {
   const n = v ?? dflt;
-  if (!Number.isInteger(n) || n < 1) throw new EmbeddedClusterError(`${what} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new EmbeddedClusterError(`${what} must be a positive integer, got ${v}`);
   return n;
 }
 
@@ -109,11 +111,15 @@ export class EmbeddedCluster {
   private readonly onTopologyChange: (c: TopologyChange) => void;
   private closed = false;
 
-  private constructor(opts: EmbeddedClusterOptions, readonly clusterId: bigint) {
+  private constructor(
+    opts: EmbeddedClusterOptions,
+    readonly clusterId: bigint,
+  ) {
     const storeCount = positiveInt(opts.stores, 3, "stores");
     const regions = positiveInt(opts.regions, 1, "regions");
     const apiVersion = opts.apiVersion ?? "v1";
-    if (!(apiVersion in API_VERSIONS)) throw new EmbeddedClusterError(`unknown apiVersion ${JSON.stringify(apiVersion)}`);
+    if (!(apiVersion in API_VERSIONS))
+      throw new EmbeddedClusterError(`unknown apiVersion ${JSON.stringify(apiVersion)}`);
     this.apiVersion = apiVersion;
     const enc = opts.regionKeyEncoding ?? (apiVersion === "v2" ? "memcomparable" : "raw");
     if (enc !== "memcomparable" && enc !== "raw") {

@@ -3,10 +3,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddedCluster, EmbeddedClusterError } from "../../src/cluster/embedded-cluster.js";
 import { RegionErrors } from "../../src/cluster/tikv/region-errors.js";
 import type { RegionInfo } from "../../src/cluster/topology/types.js";
-import * as kv from "../../src/proto/kvrpcpb.js";
-import { GetMembersRequest, GetRegionRequest, type GetRegionResponse, PDClient } from "../../src/proto/pdpb.js";
-import { BatchCommandsRequest, type BatchCommandsResponse, type TikvClient } from "../../src/proto/tikvpb.js";
 import { encodeBytes } from "../../src/kv/memcomparable.js";
+import * as kv from "../../src/proto/kvrpcpb.js";
+import {
+  GetMembersRequest,
+  GetRegionRequest,
+  type GetRegionResponse,
+  PDClient,
+} from "../../src/proto/pdpb.js";
+import { BatchCommandsRequest, type BatchCommandsResponse, type TikvClient } from "../../src/proto/tikvpb.js";
 import { b, call, newClient } from "./tikv/helpers.js";
 
 let cluster: EmbeddedCluster;
@@ -80,19 +85,32 @@ describe("EmbeddedCluster", () => {
     );
     expect(pw2.errors).toEqual([]);
     // a read at a later ts meets the lock
-    const locked = await call<kv.GetRequest, kv.GetResponse>(client(a.store), "kvGet", kv.GetRequest.fromPartial({ context: a.ctx, key: b("a"), version: 20n }));
+    const locked = await call<kv.GetRequest, kv.GetResponse>(
+      client(a.store),
+      "kvGet",
+      kv.GetRequest.fromPartial({ context: a.ctx, key: b("a"), version: 20n }),
+    );
     expect(locked.error?.locked?.primaryLock).toEqual(b("a"));
     for (const r of [a, n]) {
       const key = r === a ? "a" : "n";
       const cm = await call<kv.CommitRequest, kv.CommitResponse>(
         client(r.store),
         "kvCommit",
-        kv.CommitRequest.fromPartial({ context: r.ctx, keys: [b(key)], startVersion: 10n, commitVersion: 11n }),
+        kv.CommitRequest.fromPartial({
+          context: r.ctx,
+          keys: [b(key)],
+          startVersion: 10n,
+          commitVersion: 11n,
+        }),
       );
       expect(cm.error).toBeUndefined();
       expect(cm.regionError).toBeUndefined();
     }
-    const got = await call<kv.GetRequest, kv.GetResponse>(client(n.store), "kvGet", kv.GetRequest.fromPartial({ context: n.ctx, key: b("n"), version: 20n }));
+    const got = await call<kv.GetRequest, kv.GetResponse>(
+      client(n.store),
+      "kvGet",
+      kv.GetRequest.fromPartial({ context: n.ctx, key: b("n"), version: 20n }),
+    );
     expect(got.value).toEqual(b("2"));
   });
 
@@ -102,10 +120,18 @@ describe("EmbeddedCluster", () => {
     if (!other) throw new Error("setup");
     cluster.topology.transferLeader(before.region.id, other.storeId);
     try {
-      const r = await call<kv.RawGetRequest, kv.RawGetResponse>(client(before.store), "rawGet", kv.RawGetRequest.fromPartial({ context: before.ctx, key: b("a") }));
+      const r = await call<kv.RawGetRequest, kv.RawGetResponse>(
+        client(before.store),
+        "rawGet",
+        kv.RawGetRequest.fromPartial({ context: before.ctx, key: b("a") }),
+      );
       expect(r.regionError?.notLeader?.leader?.storeId).toBe(other.storeId);
       const after = route("a");
-      const ok = await call<kv.RawGetRequest, kv.RawGetResponse>(client(after.store), "rawGet", kv.RawGetRequest.fromPartial({ context: after.ctx, key: b("a") }));
+      const ok = await call<kv.RawGetRequest, kv.RawGetResponse>(
+        client(after.store),
+        "rawGet",
+        kv.RawGetRequest.fromPartial({ context: after.ctx, key: b("a") }),
+      );
       expect(ok.regionError).toBeUndefined();
     } finally {
       cluster.topology.transferLeader(before.region.id, before.store);
@@ -122,8 +148,15 @@ describe("EmbeddedCluster", () => {
     expect(resp.regionError).toBeUndefined();
     expect(resp.left?.endKey).toEqual(b("t"));
     expect(cluster.topology.locateKey(b("t"))?.startKey).toEqual(b("t"));
-    const stale = await call<kv.RawGetRequest, kv.RawGetResponse>(client(r.store), "rawGet", kv.RawGetRequest.fromPartial({ context: r.ctx, key: b("u") }));
-    expect(stale.regionError?.epochNotMatch?.currentRegions.map((x) => x.id)).toEqual([r.region.id, resp.left?.id]);
+    const stale = await call<kv.RawGetRequest, kv.RawGetResponse>(
+      client(r.store),
+      "rawGet",
+      kv.RawGetRequest.fromPartial({ context: r.ctx, key: b("u") }),
+    );
+    expect(stale.regionError?.epochNotMatch?.currentRegions.map((x) => x.id)).toEqual([
+      r.region.id,
+      resp.left?.id,
+    ]);
   });
 
   it("stopStore refuses connections; startStore serves again on the same address", async () => {
@@ -174,10 +207,22 @@ describe("EmbeddedCluster", () => {
   it("faults are shared by all stores and scoped as asked", async () => {
     const a = route("a");
     const n = route("n");
-    cluster.faults.failNext({ rpc: "RawGet", storeId: a.store, regionId: a.region.id, count: 2, error: { regionError: RegionErrors.serverIsBusy() } });
+    cluster.faults.failNext({
+      rpc: "RawGet",
+      storeId: a.store,
+      regionId: a.region.id,
+      count: 2,
+      error: { regionError: RegionErrors.serverIsBusy() },
+    });
     const get = (r: typeof a, key: string) =>
-      call<kv.RawGetRequest, kv.RawGetResponse>(client(r.store), "rawGet", kv.RawGetRequest.fromPartial({ context: r.ctx, key: b(key) }));
-    const seen = [await get(a, "a"), await get(n, "n"), await get(a, "a"), await get(a, "a")].map((r) => Boolean(r.regionError?.serverIsBusy));
+      call<kv.RawGetRequest, kv.RawGetResponse>(
+        client(r.store),
+        "rawGet",
+        kv.RawGetRequest.fromPartial({ context: r.ctx, key: b(key) }),
+      );
+    const seen = [await get(a, "a"), await get(n, "n"), await get(a, "a"), await get(a, "a")].map((r) =>
+      Boolean(r.regionError?.serverIsBusy),
+    );
     expect(seen).toEqual([true, a.store === n.store && a.region.id === n.region.id, true, false]);
     expect(cluster.faults.calls({ rpc: "RawGet" })).toBe(4);
   });
@@ -207,17 +252,31 @@ describe("EmbeddedCluster", () => {
       call<kv.RawPutRequest, kv.RawPutResponse>(
         client(a.store),
         "rawPut",
-        kv.RawPutRequest.fromPartial({ context: { ...a.ctx, diskFullOpt: opt }, key: b("df"), value: b("v") }),
+        kv.RawPutRequest.fromPartial({
+          context: { ...a.ctx, diskFullOpt: opt },
+          key: b("df"),
+          value: b("v"),
+        }),
       );
     cluster.setDiskUsage(a.store, "almostFull");
     try {
       const refused = await put(kv.DiskFullOpt.NotAllowedOnFull);
-      expect(refused.regionError?.diskFull).toEqual({ storeId: [a.store], reason: "propose failed: tikv disk full, cmd diskFullOpt=NotAllowedOnFull, leader diskUsage=AlmostFull" });
+      expect(refused.regionError?.diskFull).toEqual({
+        storeId: [a.store],
+        reason:
+          "propose failed: tikv disk full, cmd diskFullOpt=NotAllowedOnFull, leader diskUsage=AlmostFull",
+      });
       expect((await put(kv.DiskFullOpt.AllowedOnAlmostFull)).regionError).toBeUndefined();
       cluster.setDiskUsage(a.store, "alreadyFull");
-      expect((await put(kv.DiskFullOpt.AllowedOnAlmostFull)).regionError?.diskFull?.storeId).toEqual([a.store]);
+      expect((await put(kv.DiskFullOpt.AllowedOnAlmostFull)).regionError?.diskFull?.storeId).toEqual([
+        a.store,
+      ]);
       // reads on the leader are not affected
-      const g = await call<kv.RawGetRequest, kv.RawGetResponse>(client(a.store), "rawGet", kv.RawGetRequest.fromPartial({ context: a.ctx, key: b("df") }));
+      const g = await call<kv.RawGetRequest, kv.RawGetResponse>(
+        client(a.store),
+        "rawGet",
+        kv.RawGetRequest.fromPartial({ context: a.ctx, key: b("df") }),
+      );
       expect(g.value).toEqual(b("v"));
       cluster.setDiskUsage(a.store, "normal");
       // a majority of full followers blocks writes
@@ -229,7 +288,11 @@ describe("EmbeddedCluster", () => {
       const f = followers[0]?.storeId as bigint;
       const fr = route("a", f);
       fr.ctx.replicaRead = true;
-      const rr = await call<kv.RawGetRequest, kv.RawGetResponse>(client(f), "rawGet", kv.RawGetRequest.fromPartial({ context: fr.ctx, key: b("df") }));
+      const rr = await call<kv.RawGetRequest, kv.RawGetResponse>(
+        client(f),
+        "rawGet",
+        kv.RawGetRequest.fromPartial({ context: fr.ctx, key: b("df") }),
+      );
       expect(rr.regionError?.diskFull?.reason).toBe("reject follower read request when self disk is full");
     } finally {
       for (const s of cluster.stores) cluster.setDiskUsage(s.storeId, "normal");
@@ -249,8 +312,18 @@ describe("EmbeddedCluster", () => {
         BatchCommandsRequest.fromPartial({
           requestIds: [1n, 2n],
           requests: [
-            { cmd: { $case: "Get", Get: kv.GetRequest.fromPartial({ context: a.ctx, key: b("a"), version: 20n }) } },
-            { cmd: { $case: "RawBatchGet", RawBatchGet: kv.RawBatchGetRequest.fromPartial({ context: a.ctx, keys: [b("zz")] }) } },
+            {
+              cmd: {
+                $case: "Get",
+                Get: kv.GetRequest.fromPartial({ context: a.ctx, key: b("a"), version: 20n }),
+              },
+            },
+            {
+              cmd: {
+                $case: "RawBatchGet",
+                RawBatchGet: kv.RawBatchGetRequest.fromPartial({ context: a.ctx, keys: [b("zz")] }),
+              },
+            },
           ],
         }),
       );
@@ -262,7 +335,9 @@ describe("EmbeddedCluster", () => {
 
   it("rejects bad options with a typed error", async () => {
     await expect(EmbeddedCluster.start({ stores: 0 })).rejects.toBeInstanceOf(EmbeddedClusterError);
-    await expect(EmbeddedCluster.start({ apiVersion: "v9" as never })).rejects.toBeInstanceOf(EmbeddedClusterError);
+    await expect(EmbeddedCluster.start({ apiVersion: "v9" as never })).rejects.toBeInstanceOf(
+      EmbeddedClusterError,
+    );
   });
 });
 
@@ -289,7 +364,12 @@ describe("EmbeddedCluster with PD", () => {
   });
 
   it("v2 / memcomparable clusters encode boundaries in PD answers and in region errors alike", async () => {
-    const c = await EmbeddedCluster.start({ stores: 1, splitKeys: ["x\0\0\0m"], apiVersion: "v2", pdMembers: 2 });
+    const c = await EmbeddedCluster.start({
+      stores: 1,
+      splitKeys: ["x\0\0\0m"],
+      apiVersion: "v2",
+      pdMembers: 2,
+    });
     const tc = newClient(c.stores[0]?.address as string);
     try {
       expect(c.pdEndpoints).toHaveLength(2);
@@ -305,17 +385,31 @@ describe("EmbeddedCluster with PD", () => {
         peer: left.leader,
         apiVersion: kv.APIVersion.V2,
       });
-      const r = await call<kv.GetRequest, kv.GetResponse>(tc, "kvGet", kv.GetRequest.fromPartial({ context: ctx, key: b("x\0\0\0z"), version: 5n }));
+      const r = await call<kv.GetRequest, kv.GetResponse>(
+        tc,
+        "kvGet",
+        kv.GetRequest.fromPartial({ context: ctx, key: b("x\0\0\0z"), version: 5n }),
+      );
       expect(r.regionError?.keyNotInRegion?.endKey).toEqual(encodeBytes(split));
       expect(r.regionError?.keyNotInRegion?.key).toEqual(encodeBytes(b("x\0\0\0z")));
       ctx.regionEpoch = { confVer: 1n, version: 1n };
-      const stale = await call<kv.GetRequest, kv.GetResponse>(tc, "kvGet", kv.GetRequest.fromPartial({ context: ctx, key: b("x\0\0\0a"), version: 5n }));
+      const stale = await call<kv.GetRequest, kv.GetResponse>(
+        tc,
+        "kvGet",
+        kv.GetRequest.fromPartial({ context: ctx, key: b("x\0\0\0a"), version: 5n }),
+      );
       expect(stale.regionError?.epochNotMatch?.currentRegions[0]?.endKey).toEqual(encodeBytes(split));
       // a v1 request on v2 storage must use TiDB keys
       ctx.regionEpoch = left.region.regionEpoch;
       ctx.apiVersion = kv.APIVersion.V1;
-      const v1 = await call<kv.GetRequest, kv.GetResponse>(tc, "kvGet", kv.GetRequest.fromPartial({ context: ctx, key: b("x\0\0\0a"), version: 5n }));
-      expect(v1.error?.abort).toBe('Error(InvalidKeyMode { cmd: get, storage_api_version: V2, key: "7800000061" })');
+      const v1 = await call<kv.GetRequest, kv.GetResponse>(
+        tc,
+        "kvGet",
+        kv.GetRequest.fromPartial({ context: ctx, key: b("x\0\0\0a"), version: 5n }),
+      );
+      expect(v1.error?.abort).toBe(
+        'Error(InvalidKeyMode { cmd: get, storage_api_version: V2, key: "7800000061" })',
+      );
     } finally {
       tc.close();
       await c.close();
@@ -358,7 +452,9 @@ describe("max_ts sync after a leader change", () => {
           }),
         );
       expect((await prewrite()).regionError?.maxTimestampNotSynced).toBeDefined();
-      await expect.poll(async () => (await prewrite()).regionError, { timeout: 5000, interval: 50 }).toBeUndefined();
+      await expect
+        .poll(async () => (await prewrite()).regionError, { timeout: 5000, interval: 50 })
+        .toBeUndefined();
     } finally {
       tc.close();
       await c.close();
@@ -368,19 +464,41 @@ describe("max_ts sync after a leader change", () => {
 
 describe("EmbeddedCluster options", () => {
   it("cuts `regions` evenly, applies labels, and checks txn api versions", async () => {
-    const c = await EmbeddedCluster.start({ stores: 2, regions: 4, labels: [{ zone: "z1" }, { zone: "z2" }], apiVersion: "v1ttl" });
+    const c = await EmbeddedCluster.start({
+      stores: 2,
+      regions: 4,
+      labels: [{ zone: "z1" }, { zone: "z2" }],
+      apiVersion: "v1ttl",
+    });
     try {
       expect(c.topology.regions()).toHaveLength(4);
-      expect(c.topology.stores().map((s) => s.labels)).toEqual([[{ key: "zone", value: "z1" }], [{ key: "zone", value: "z2" }]]);
+      expect(c.topology.stores().map((s) => s.labels)).toEqual([
+        [{ key: "zone", value: "z1" }],
+        [{ key: "zone", value: "z2" }],
+      ]);
       const region = c.topology.locateKey(b("a"));
       if (!region?.leader) throw new Error("setup");
       const cl = newClient(c.store(region.leader.storeId).address);
       try {
-        const ctx = kv.Context.fromPartial({ regionId: region.id, regionEpoch: region.region.regionEpoch, peer: region.leader });
-        const g = await call<kv.GetRequest, kv.GetResponse>(cl, "kvGet", kv.GetRequest.fromPartial({ context: ctx, key: b("a"), version: 5n }));
+        const ctx = kv.Context.fromPartial({
+          regionId: region.id,
+          regionEpoch: region.region.regionEpoch,
+          peer: region.leader,
+        });
+        const g = await call<kv.GetRequest, kv.GetResponse>(
+          cl,
+          "kvGet",
+          kv.GetRequest.fromPartial({ context: ctx, key: b("a"), version: 5n }),
+        );
         // V1TTL storage serves raw requests only
-        expect(g.error?.abort).toBe("Error(ApiVersionNotMatched { cmd: get, storage_api_version: V1ttl, req_api_version: V1 })");
-        const p = await call<kv.RawPutRequest, kv.RawPutResponse>(cl, "rawPut", kv.RawPutRequest.fromPartial({ context: ctx, key: b("a"), value: b("v"), ttl: 60n }));
+        expect(g.error?.abort).toBe(
+          "Error(ApiVersionNotMatched { cmd: get, storage_api_version: V1ttl, req_api_version: V1 })",
+        );
+        const p = await call<kv.RawPutRequest, kv.RawPutResponse>(
+          cl,
+          "rawPut",
+          kv.RawPutRequest.fromPartial({ context: ctx, key: b("a"), value: b("v"), ttl: 60n }),
+        );
         expect(p.error).toBe("");
       } finally {
         cl.close();

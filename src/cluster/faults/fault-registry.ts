@@ -1,3 +1,4 @@
+import { isRpcName, type RpcName } from "./rpc-names.js";
 import type {
   CallInfo,
   DelaySpec,
@@ -10,7 +11,6 @@ import type {
   FaultScope,
   RequestHook,
 } from "./types.js";
-import { isRpcName, type RpcName } from "./rpc-names.js";
 
 /** Thrown for a malformed fault specification. */
 export class InvalidFaultSpecError extends Error {
@@ -146,7 +146,8 @@ export class FaultRegistry {
 
   /** Delay matching calls by `ms` (the next `count` calls, default all of them). */
   delay(spec: DelaySpec): FaultHandle {
-    if (!Number.isFinite(spec.ms) || spec.ms < 0) throw new InvalidFaultSpecError(`ms must be >= 0, got ${spec.ms}`);
+    if (!Number.isFinite(spec.ms) || spec.ms < 0)
+      throw new InvalidFaultSpecError(`ms must be >= 0, got ${spec.ms}`);
     const entry: Entry<number> = {
       matcher: compileScope(spec),
       remaining: checkCount(spec.count, Number.POSITIVE_INFINITY),
@@ -163,7 +164,7 @@ export class FaultRegistry {
       matcher: compileScope(spec),
       remaining: checkCount(spec.count, 1),
       fired: 0,
-      payload: spec.then ?? "hang",
+      payload: spec.outcome ?? "hang",
     };
     this.drops.push(entry);
     return handleFor(this.drops, entry);
@@ -180,7 +181,8 @@ export class FaultRegistry {
   /** Calls seen so far, optionally only of one RPC and/or on one store. */
   calls(filter: { rpc?: RpcName; storeId?: number | bigint } = {}): number {
     const storeId = toBigId(filter.storeId, "storeId");
-    if (filter.rpc === undefined) return storeId === undefined ? this.total : (this.totalByStore.get(storeId) ?? 0);
+    if (filter.rpc === undefined)
+      return storeId === undefined ? this.total : (this.totalByStore.get(storeId) ?? 0);
     const c = this.counters.get(filter.rpc);
     if (!c) return 0;
     return storeId === undefined ? c.total : (c.byStore.get(storeId) ?? 0);
@@ -204,7 +206,12 @@ export class FaultRegistry {
 
   /** True when no fault or hook is registered (servers use it to skip work on the fast path). */
   get idle(): boolean {
-    return this.failures.length === 0 && this.delays.length === 0 && this.drops.length === 0 && this.hooks.size === 0;
+    return (
+      this.failures.length === 0 &&
+      this.delays.length === 0 &&
+      this.drops.length === 0 &&
+      this.hooks.size === 0
+    );
   }
 
   /**

@@ -1,6 +1,6 @@
 export { FaultRegistry, InvalidFaultSpecError } from "./fault-registry.js";
-export { PD_RPCS, TIKV_RPCS, isRpcName } from "./rpc-names.js";
 export type { PdRpcName, RpcName, TikvRpcName } from "./rpc-names.js";
+export { isRpcName, PD_RPCS, TIKV_RPCS } from "./rpc-names.js";
 export type {
   CallInfo,
   DelaySpec,

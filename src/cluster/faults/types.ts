@@ -47,12 +47,13 @@ export interface DelaySpec extends FaultScope {
 }
 
 /**
- * `dropReply`: execute the next `count` matching calls (default 1), then lose the reply:
- * `"hang"` never answers (the client times out), a status fails the call after it was applied.
+ * `dropReply`: execute the next `count` matching calls (default 1), then lose the reply
+ * (`outcome`): `"hang"` never answers (the client times out), a status fails the call after it was applied.
  */
 export interface DropReplySpec extends FaultScope {
   count?: number;
-  then?: "hang" | { grpcStatus: status; message?: string };
+  /** Named `outcome`, not `then`: a `then` key would make the spec look like a promise. */
+  outcome?: "hang" | { grpcStatus: status; message?: string };
 }
 
 /** One call as the servers report it to the registry. */
@@ -66,6 +67,7 @@ export interface CallInfo {
 }
 
 /** Sees every call; returning a FaultError fails that call. */
+// biome-ignore lint/suspicious/noConfusingVoidType: hooks that only observe return nothing.
 export type RequestHook = (call: CallInfo) => FaultError | undefined | void;
 
 /** What the server must do with one call. */

@@ -14,7 +14,14 @@ import {
 } from "../../proto/tikvpb.js";
 import { COMMANDS, type CommandSpec } from "./commands.js";
 import { FeedbackAttacher, type HealthSource } from "./health.js";
-import { ClusterIdMismatchError, GrpcStatusError, HANG, isThenable, type PipelineEnv, runCommand } from "./pipeline.js";
+import {
+  ClusterIdMismatchError,
+  GrpcStatusError,
+  HANG,
+  isThenable,
+  type PipelineEnv,
+  runCommand,
+} from "./pipeline.js";
 import { STORE_COMMANDS } from "./store-commands.js";
 
 /** TiKV's GRPC_MSG_MAX_BATCH_SIZE. */

@@ -6,8 +6,8 @@ import type { WaitForEntry } from "../../proto/deadlock.js";
 import type { Error as RegionError } from "../../proto/errorpb.js";
 import * as kv from "../../proto/kvrpcpb.js";
 import type { TikvRpcName } from "../faults/rpc-names.js";
-import type { RegionKeyForm } from "./region-check.js";
 import type { KeyRangeArg, RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
+import type { RegionKeyForm } from "./region-check.js";
 
 /**
  * Which region checks run before a command:
@@ -50,6 +50,7 @@ export interface ExecEnv {
 }
 
 /** Static description of one RPC. */
+// biome-ignore lint/suspicious/noExplicitAny: the table mixes request/response types per entry.
 export interface CommandSpec<Req = any, Resp = any> {
   rpc: TikvRpcName;
   access: Access;
@@ -81,6 +82,7 @@ const NONE: readonly Buffer[] = [];
 const one = (k: Buffer): readonly Buffer[] => [k];
 
 interface Builder<T> {
+  // biome-ignore lint/suspicious/noExplicitAny: ts-proto's DeepPartial differs per message.
   fromPartial(o: any): T;
 }
 
@@ -198,7 +200,10 @@ export const COMMANDS = {
     rpc: "KvPessimisticLock",
     access: "write",
     keys: (r: kv.PessimisticLockRequest) => mutationKeys(r.mutations),
-    txnApi: (r: kv.PessimisticLockRequest) => ({ cmd: "acquire_pessimistic_lock", keys: mutationKeys(r.mutations) }),
+    txnApi: (r: kv.PessimisticLockRequest) => ({
+      cmd: "acquire_pessimistic_lock",
+      keys: mutationKeys(r.mutations),
+    }),
     apiErrorPlace: "errors",
     exec: (env, r: kv.PessimisticLockRequest) => env.txn.pessimisticLock(r),
     ...keyErrorList(kv.PessimisticLockResponse),
@@ -236,7 +241,8 @@ export const COMMANDS = {
     rpc: "KvResolveLock",
     access: "write",
     keys: (r: kv.ResolveLockRequest) => r.keys,
-    exec: (env, r: kv.ResolveLockRequest, range) => env.txn.resolveLock(r, r.keys.length === 0 ? range : undefined),
+    exec: (env, r: kv.ResolveLockRequest, range) =>
+      env.txn.resolveLock(r, r.keys.length === 0 ? range : undefined),
     ...keyErrorSingle(kv.ResolveLockResponse),
   },
   KvScanLock: {

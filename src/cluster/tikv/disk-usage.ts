@@ -9,7 +9,11 @@ import { RegionErrors } from "./region-errors.js";
 /** A store's disk state (TiKV DiskUsage). */
 export type DiskUsage = "normal" | "almostFull" | "alreadyFull";
 
-const USAGE_DEBUG: Record<DiskUsage, string> = { normal: "Normal", almostFull: "AlmostFull", alreadyFull: "AlreadyFull" };
+const USAGE_DEBUG: Record<DiskUsage, string> = {
+  normal: "Normal",
+  almostFull: "AlmostFull",
+  alreadyFull: "AlreadyFull",
+};
 
 function optDebug(o: DiskFullOpt): string {
   return o === DiskFullOpt.AllowedOnAlmostFull
@@ -36,7 +40,8 @@ export function checkWriteDiskUsage(
   if (full.length === 0) return undefined;
   const majority = full.length * 2 > region.peers.length;
   if (!majority) return undefined;
-  if (opt === DiskFullOpt.AllowedOnAlmostFull && full.some((p) => usageOf(p.storeId) === "almostFull")) return undefined;
+  if (opt === DiskFullOpt.AllowedOnAlmostFull && full.some((p) => usageOf(p.storeId) === "almostFull"))
+    return undefined;
   return RegionErrors.diskFull(
     full.map((p) => p.storeId),
     msg,

@@ -182,7 +182,9 @@ export class MockTikvStore {
         this.serveUnary(spec, call.request, callback);
     }
     impl.batchCommands = ((call: grpc.ServerDuplexStream<unknown, unknown>) => {
-      const session = new BatchCommandsSession(call as never, this.env, this.health, (s) => this.sessions.delete(s));
+      const session = new BatchCommandsSession(call as never, this.env, this.health, (s) =>
+        this.sessions.delete(s),
+      );
       this.sessions.add(session);
     }) as grpc.handleBidiStreamingCall<unknown, unknown>;
     const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>

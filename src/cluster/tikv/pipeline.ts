@@ -4,8 +4,8 @@ import { status } from "@grpc/grpc-js";
 import * as errorpb from "../../proto/errorpb.js";
 import * as kv from "../../proto/kvrpcpb.js";
 import { DiskFullOpt } from "../../proto/kvrpcpb.js";
-import type { FaultDecision, FaultError } from "../faults/types.js";
 import type { FaultRegistry } from "../faults/fault-registry.js";
+import type { FaultDecision, FaultError } from "../faults/types.js";
 import type { CommandSpec, ExecEnv } from "./commands.js";
 import { checkFollowerReadDiskUsage, checkWriteDiskUsage, type DiskUsage } from "./disk-usage.js";
 import { checkRegion, isRegionError } from "./region-check.js";
@@ -61,7 +61,8 @@ export interface PipelineEnv extends ExecEnv {
 }
 
 function faultResponse<Resp>(spec: CommandSpec<unknown, Resp>, err: FaultError): Resp {
-  if ("grpcStatus" in err) throw new GrpcStatusError(err.grpcStatus, err.message ?? `injected ${status[err.grpcStatus]}`);
+  if ("grpcStatus" in err)
+    throw new GrpcStatusError(err.grpcStatus, err.message ?? `injected ${status[err.grpcStatus]}`);
   if ("regionError" in err) return spec.withRegionError(errorpb.Error.fromPartial(err.regionError));
   if ("keyError" in err) return spec.withKeyError(kv.KeyError.fromPartial(err.keyError));
   // PD header errors mean nothing to TiKV: answer as an unavailable server would.
@@ -100,12 +101,18 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
   const apiErr = apiCheck(env, spec, req);
   if (apiErr !== undefined) return apiErr;
   if (spec.access === "none") return spec.exec(env, req, undefined);
-  const checked = checkRegion(env.topology, env.storeId, ctx, {
-    access: spec.access,
-    keys: spec.keys(req),
-    bound: spec.bound?.(req),
-    readTs: spec.readTs?.(req),
-  }, env.regionKeys);
+  const checked = checkRegion(
+    env.topology,
+    env.storeId,
+    ctx,
+    {
+      access: spec.access,
+      keys: spec.keys(req),
+      bound: spec.bound?.(req),
+      readTs: spec.readTs?.(req),
+    },
+    env.regionKeys,
+  );
   if (isRegionError(checked)) return spec.withRegionError(checked);
   const r = checked.state.region;
   const isLeader = checked.state.leader?.id === checked.peer.id;
@@ -119,7 +126,9 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
           r,
           checked.peer,
           // Admin commands (split) are proposed as allowed on almost-full disks.
-          spec.access === "split" ? DiskFullOpt.AllowedOnAlmostFull : (ctx?.diskFullOpt ?? DiskFullOpt.NotAllowedOnFull),
+          spec.access === "split"
+            ? DiskFullOpt.AllowedOnAlmostFull
+            : (ctx?.diskFullOpt ?? DiskFullOpt.NotAllowedOnFull),
         );
   if (diskErr) return spec.withRegionError(diskErr);
   if (env.maxTsNotSynced.has(r.id)) {

@@ -1,8 +1,9 @@
 // What a mock TiKV store needs from the rest of the embedded cluster. The store codes against
 // these narrow interfaces so it can be tested alone; EmbeddedCluster adapts the real
 // ClusterTopology / TxnEngine / RawEngine to them.
-import type { Peer, Region } from "../../proto/metapb.js";
+
 import type * as kv from "../../proto/kvrpcpb.js";
+import type { Peer, Region } from "../../proto/metapb.js";
 
 /** A region as one store sees it. Keys are user keys (the bytes on the wire). */
 export interface RegionState {
@@ -45,7 +46,10 @@ export interface TxnEnginePort {
   commit(req: kv.CommitRequest): MaybeAsync<kv.CommitResponse>;
   batchRollback(req: kv.BatchRollbackRequest): MaybeAsync<kv.BatchRollbackResponse>;
   pessimisticLock(req: kv.PessimisticLockRequest): MaybeAsync<kv.PessimisticLockResponse>;
-  pessimisticRollback(req: kv.PessimisticRollbackRequest, range?: KeyRangeArg): MaybeAsync<kv.PessimisticRollbackResponse>;
+  pessimisticRollback(
+    req: kv.PessimisticRollbackRequest,
+    range?: KeyRangeArg,
+  ): MaybeAsync<kv.PessimisticRollbackResponse>;
   txnHeartBeat(req: kv.TxnHeartBeatRequest): MaybeAsync<kv.TxnHeartBeatResponse>;
   checkTxnStatus(req: kv.CheckTxnStatusRequest): MaybeAsync<kv.CheckTxnStatusResponse>;
   checkSecondaryLocks(req: kv.CheckSecondaryLocksRequest): MaybeAsync<kv.CheckSecondaryLocksResponse>;

@@ -42,14 +42,21 @@ function upperInRegion(key: Buffer, r: Region): boolean {
  * EpochNotMatch when the client's version is older (right-derived splits keep the id on the
  * right, so the new regions are on the left).
  */
-function leftSiblings(topology: TopologyPort, storeId: bigint, region: Region, requestedVersion: bigint): Region[] {
+function leftSiblings(
+  topology: TopologyPort,
+  storeId: bigint,
+  region: Region,
+  requestedVersion: bigint,
+): Region[] {
   let maxVersion = region.regionEpoch?.version ?? 0n;
   if (requestedVersion >= maxVersion) return [];
   let want = maxVersion - requestedVersion;
   const all = topology.regionsOnStore(storeId);
   // Regions ending at or before this region's start, walked right to left.
   const left = all
-    .filter((r) => r.id !== region.id && r.endKey.length > 0 && Buffer.compare(r.endKey, region.startKey) <= 0)
+    .filter(
+      (r) => r.id !== region.id && r.endKey.length > 0 && Buffer.compare(r.endKey, region.startKey) <= 0,
+    )
     .sort((a, b) => Buffer.compare(b.endKey, a.endKey));
   const out: Region[] = [];
   for (const r of left.slice(0, MAX_REGIONS_IN_ERROR)) {
@@ -91,7 +98,8 @@ export function checkRegion(
 
   const state = topology.regionState(regionId);
   const peer = state?.region.peers.find((p) => p.storeId === storeId);
-  if (!state || !peer) return RegionErrors.regionNotFound(regionId, input.access === "read" ? "read" : "write");
+  if (!state || !peer)
+    return RegionErrors.regionNotFound(regionId, input.access === "read" ? "read" : "write");
   const region = state.region;
 
   const reqPeer = ctx?.peer?.id ?? 0n;

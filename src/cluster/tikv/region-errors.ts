@@ -92,7 +92,12 @@ export const RegionErrors = {
         : `Key ${k} is out of [region ${region.id}] [${s}, ${e})`;
     return RegionError.fromPartial({
       message,
-      keyNotInRegion: { key: Buffer.from(key), regionId: region.id, startKey: region.startKey, endKey: region.endKey },
+      keyNotInRegion: {
+        key: Buffer.from(key),
+        regionId: region.id,
+        startKey: region.startKey,
+        endKey: region.endKey,
+      },
     });
   },
 

@@ -1,8 +1,9 @@
 // Store-level RPCs (no ordinary region read/write path): SplitRegion, UnsafeDestroyRange,
 // GetStoreSafeTS, GetHealthFeedback, GetLockWaitInfo. Follows tikv src/server/service/kv.rs.
+
+import { encodeBytes } from "../../kv/memcomparable.js";
 import * as kv from "../../proto/kvrpcpb.js";
 import type { Region } from "../../proto/metapb.js";
-import { encodeBytes } from "../../kv/memcomparable.js";
 import { type CommandSpec, type ExecEnv, keyErrorText } from "./commands.js";
 import { type RegionKeyForm, USER_KEY_FORM } from "./region-check.js";
 import { RegionErrors } from "./region-errors.js";
@@ -35,18 +36,26 @@ function splitKeysOf(req: kv.SplitRegionRequest): Buffer[] {
 function split(env: ExecEnv, req: kv.SplitRegionRequest): kv.SplitRegionResponse {
   const regionId = req.context?.regionId ?? 0n;
   const state = env.topology.regionState(regionId);
-  if (!state) return kv.SplitRegionResponse.fromPartial({ regionError: RegionErrors.regionNotFound(regionId) });
+  if (!state)
+    return kv.SplitRegionResponse.fromPartial({ regionError: RegionErrors.regionNotFound(regionId) });
   const { region } = state;
   const keys = splitKeysOf(req);
   if (keys.length === 0) {
-    return kv.SplitRegionResponse.fromPartial({ regionError: { message: "failed to split: missing split key" } });
+    return kv.SplitRegionResponse.fromPartial({
+      regionError: { message: "failed to split: missing split key" },
+    });
   }
   for (const k of keys) {
     const inside =
-      Buffer.compare(k, region.startKey) > 0 && (region.endKey.length === 0 || Buffer.compare(k, region.endKey) < 0);
+      Buffer.compare(k, region.startKey) > 0 &&
+      (region.endKey.length === 0 || Buffer.compare(k, region.endKey) < 0);
     if (!inside) {
       return kv.SplitRegionResponse.fromPartial({
-        regionError: RegionErrors.keyNotInRegion(env.regionKeys.key(k), env.regionKeys.region(region), "write"),
+        regionError: RegionErrors.keyNotInRegion(
+          env.regionKeys.key(k),
+          env.regionKeys.region(region),
+          "write",
+        ),
       });
     }
   }
@@ -54,7 +63,9 @@ function split(env: ExecEnv, req: kv.SplitRegionRequest): kv.SplitRegionResponse
   try {
     regions = env.topology.split(regionId, keys);
   } catch (e) {
-    return kv.SplitRegionResponse.fromPartial({ regionError: { message: `failed to split: ${(e as Error).message}` } });
+    return kv.SplitRegionResponse.fromPartial({
+      regionError: { message: `failed to split: ${(e as Error).message}` },
+    });
   }
   if (regions.length < 2) {
     return kv.SplitRegionResponse.fromPartial({
@@ -101,7 +112,9 @@ export const STORE_COMMANDS = {
     exec: (env, r: kv.UnsafeDestroyRangeRequest) => {
       // TiKV refuses MIN_KEY / MAX_KEY bounds outright (an assertion); we answer an error.
       if (r.startKey.length === 0 || r.endKey.length === 0) {
-        return kv.UnsafeDestroyRangeResponse.fromPartial({ error: "unsafe destroy range needs non-empty bounds" });
+        return kv.UnsafeDestroyRangeResponse.fromPartial({
+          error: "unsafe destroy range needs non-empty bounds",
+        });
       }
       env.txn.unsafeDestroyRange(r.startKey, r.endKey);
       env.raw.unsafeDestroyRange(r.startKey, r.endKey);
@@ -114,7 +127,8 @@ export const STORE_COMMANDS = {
     rpc: "GetStoreSafeTS",
     access: "none",
     keys: () => NONE,
-    exec: (env, r: kv.StoreSafeTSRequest) => kv.StoreSafeTSResponse.fromPartial({ safeTs: storeSafeTs(env, r.keyRange) }),
+    exec: (env, r: kv.StoreSafeTSRequest) =>
+      kv.StoreSafeTSResponse.fromPartial({ safeTs: storeSafeTs(env, r.keyRange) }),
     withRegionError: () => kv.StoreSafeTSResponse.fromPartial({}),
     withKeyError: () => kv.StoreSafeTSResponse.fromPartial({}),
   },
@@ -135,4 +149,3 @@ export const STORE_COMMANDS = {
     withKeyError: (e) => kv.GetLockWaitInfoResponse.fromPartial({ error: keyErrorText(e) }),
   },
 } satisfies Record<string, CommandSpec>;
-

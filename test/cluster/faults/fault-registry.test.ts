@@ -32,7 +32,10 @@ describe("FaultRegistry", () => {
     expect(f.decide({ rpc: "KvGet", storeId: 2n, regionId: 8n, keys: [Buffer.from("k")] })).toBeUndefined();
     expect(f.decide({ rpc: "KvGet", storeId: 2n, regionId: 7n, keys: [Buffer.from("j")] })).toBeUndefined();
     expect(f.decide({ rpc: "KvGet", storeId: 2n, regionId: 7n })).toBeUndefined();
-    expect(f.decide({ rpc: "KvGet", storeId: 2n, regionId: 7n, keys: [Buffer.from("j"), Buffer.from("k")] })?.error).toBe(busy);
+    expect(
+      f.decide({ rpc: "KvGet", storeId: 2n, regionId: 7n, keys: [Buffer.from("j"), Buffer.from("k")] })
+        ?.error,
+    ).toBe(busy);
   });
 
   it("tries faults in registration order, one failure per call", () => {
@@ -48,8 +51,11 @@ describe("FaultRegistry", () => {
   it("delays (unbounded by default) and drops replies (once by default)", () => {
     const f = new FaultRegistry();
     f.delay({ rpc: "RawGet", ms: 20 });
-    f.dropReply({ rpc: "RawGet", then: { grpcStatus: status.UNAVAILABLE } });
-    expect(f.decide({ rpc: "RawGet" })).toEqual({ delayMs: 20, dropReply: { grpcStatus: status.UNAVAILABLE } });
+    f.dropReply({ rpc: "RawGet", outcome: { grpcStatus: status.UNAVAILABLE } });
+    expect(f.decide({ rpc: "RawGet" })).toEqual({
+      delayMs: 20,
+      dropReply: { grpcStatus: status.UNAVAILABLE },
+    });
     expect(f.decide({ rpc: "RawGet" })).toEqual({ delayMs: 20 });
     expect(f.decide({ rpc: "RawGet" })).toEqual({ delayMs: 20 });
   });

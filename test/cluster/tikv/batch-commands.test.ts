@@ -14,10 +14,25 @@ import {
 } from "../../../src/proto/tikvpb.js";
 import { b, ctx, type EngineCall, FakeTopology, newClient, recordingTxnEngine } from "./helpers.js";
 
-const topology = new FakeTopology().add({ id: 1, peers: [[11, 1], [12, 2]], leader: 11, safeTs: 10n });
+const topology = new FakeTopology().add({
+  id: 1,
+  peers: [
+    [11, 1],
+    [12, 2],
+  ],
+  leader: 11,
+  safeTs: 10n,
+});
 const calls: EngineCall[] = [];
 const faults = new FaultRegistry();
-const store = new MockTikvStore({ storeId: 1, topology, txn: recordingTxnEngine(calls), raw: new RawEngine(), faults, clusterId: 5n });
+const store = new MockTikvStore({
+  storeId: 1,
+  topology,
+  txn: recordingTxnEngine(calls),
+  raw: new RawEngine(),
+  faults,
+  clusterId: 5n,
+});
 let client: TikvClient;
 
 beforeAll(async () => {
@@ -42,7 +57,10 @@ interface Collected {
 }
 
 /** Sends `batches` over one stream and collects replies until `expected` ids were answered. */
-function exchange(batches: { ids: bigint[]; reqs: BatchCommandsRequest_Request[] }[], expected: number): Promise<Collected> {
+function exchange(
+  batches: { ids: bigint[]; reqs: BatchCommandsRequest_Request[] }[],
+  expected: number,
+): Promise<Collected> {
   return new Promise((resolve, reject) => {
     const stream = client.batchCommands();
     const out: Collected = { messages: [], byId: new Map(), order: [] };
@@ -59,7 +77,8 @@ function exchange(batches: { ids: bigint[]; reqs: BatchCommandsRequest_Request[]
       }
     });
     stream.on("error", reject);
-    for (const bt of batches) stream.write(BatchCommandsRequest.fromPartial({ requestIds: bt.ids, requests: bt.reqs }));
+    for (const bt of batches)
+      stream.write(BatchCommandsRequest.fromPartial({ requestIds: bt.ids, requests: bt.reqs }));
   });
 }
 
@@ -73,8 +92,20 @@ describe("BatchCommands", () => {
       for (let i = 0; i < 300; i++) {
         const n = m * 300 + i;
         ids.push(id++);
-        if (n % 3 === 0) reqs.push({ cmd: { $case: "RawPut", RawPut: kv.RawPutRequest.fromPartial({ context: c(), key: b(`k${n}`), value: b(`v${n}`) }) } });
-        else if (n % 3 === 1) reqs.push({ cmd: { $case: "Get", Get: kv.GetRequest.fromPartial({ context: c(), key: b(`k${n}`), version: 5n }) } });
+        if (n % 3 === 0)
+          reqs.push({
+            cmd: {
+              $case: "RawPut",
+              RawPut: kv.RawPutRequest.fromPartial({ context: c(), key: b(`k${n}`), value: b(`v${n}`) }),
+            },
+          });
+        else if (n % 3 === 1)
+          reqs.push({
+            cmd: {
+              $case: "Get",
+              Get: kv.GetRequest.fromPartial({ context: c(), key: b(`k${n}`), version: 5n }),
+            },
+          });
         else reqs.push({ cmd: { $case: "Empty", Empty: { testId: BigInt(n), delayTime: 0n } } });
       }
       batches.push({ ids, reqs });
@@ -87,7 +118,8 @@ describe("BatchCommands", () => {
     }
     for (let n = 0; n < 1200; n++) {
       const r = got.byId.get(BigInt(n + 1))?.cmd;
-      if (n % 3 === 0) expect(r?.$case === "RawPut" && r.RawPut.error === "" && !r.RawPut.regionError).toBe(true);
+      if (n % 3 === 0)
+        expect(r?.$case === "RawPut" && r.RawPut.error === "" && !r.RawPut.regionError).toBe(true);
       else if (n % 3 === 1) expect(r?.$case === "Get" && r.Get.value.toString()).toBe(`txn:k${n}`);
       else expect(r?.$case === "Empty" && r.Empty.testId).toBe(BigInt(n));
     }
@@ -99,7 +131,15 @@ describe("BatchCommands", () => {
     const reqs: BatchCommandsRequest_Request[] = [
       { cmd: { $case: "RawGet", RawGet: kv.RawGetRequest.fromPartial({ context: c(), key: b("slow") }) } },
       { cmd: { $case: "RawGet", RawGet: kv.RawGetRequest.fromPartial({ context: c(), key: b("fast") }) } },
-      { cmd: { $case: "PessimisticLock", PessimisticLock: kv.PessimisticLockRequest.fromPartial({ context: c(), mutations: [{ key: b("p") }] }) } },
+      {
+        cmd: {
+          $case: "PessimisticLock",
+          PessimisticLock: kv.PessimisticLockRequest.fromPartial({
+            context: c(),
+            mutations: [{ key: b("p") }],
+          }),
+        },
+      },
     ];
     const got = await exchange([{ ids: [10n, 11n, 12n], reqs }], 3);
     expect(got.order).toEqual([11n, 12n, 10n]);
@@ -127,16 +167,25 @@ describe("BatchCommands", () => {
 
   it("region errors travel inside the matching response", async () => {
     const bad = ctx(1, 12, 2, 1);
-    const got = await exchange([{ ids: [5n], reqs: [{ cmd: { $case: "Get", Get: kv.GetRequest.fromPartial({ context: bad, key: b("a") }) } }] }], 1);
+    const got = await exchange(
+      [
+        {
+          ids: [5n],
+          reqs: [{ cmd: { $case: "Get", Get: kv.GetRequest.fromPartial({ context: bad, key: b("a") }) } }],
+        },
+      ],
+      1,
+    );
     const r = got.byId.get(5n)?.cmd;
-    expect(r?.$case === "Get" && r.Get.regionError?.storeNotMatch).toEqual({ requestStoreId: 2n, actualStoreId: 1n });
+    expect(r?.$case === "Get" && r.Get.regionError?.storeNotMatch).toEqual({
+      requestStoreId: 2n,
+      actualStoreId: 1n,
+    });
   });
 
   it("health feedback: attached to the first message, and to every message answering GetHealthFeedback", async () => {
     const got = await exchange(
-      [
-        { ids: [1n], reqs: [{ cmd: { $case: "Empty", Empty: { testId: 1n, delayTime: 0n } } }] },
-      ],
+      [{ ids: [1n], reqs: [{ cmd: { $case: "Empty", Empty: { testId: 1n, delayTime: 0n } } }] }],
       1,
     );
     expect(got.messages[0]?.healthFeedback?.storeId).toBe(1n);
@@ -147,16 +196,31 @@ describe("BatchCommands", () => {
       stream.on("data", (m: BatchCommandsResponse) => {
         msgs.push(m);
         if (msgs.length === 1) {
-          stream.write(BatchCommandsRequest.fromPartial({ requestIds: [2n], requests: [{ cmd: { $case: "GetHealthFeedback", GetHealthFeedback: {} } }] }));
+          stream.write(
+            BatchCommandsRequest.fromPartial({
+              requestIds: [2n],
+              requests: [{ cmd: { $case: "GetHealthFeedback", GetHealthFeedback: {} } }],
+            }),
+          );
         } else if (msgs.length === 2) {
-          stream.write(BatchCommandsRequest.fromPartial({ requestIds: [3n], requests: [{ cmd: { $case: "Empty", Empty: { testId: 3n, delayTime: 0n } } }] }));
+          stream.write(
+            BatchCommandsRequest.fromPartial({
+              requestIds: [3n],
+              requests: [{ cmd: { $case: "Empty", Empty: { testId: 3n, delayTime: 0n } } }],
+            }),
+          );
         } else {
           stream.end();
           resolve();
         }
       });
       stream.on("error", reject);
-      stream.write(BatchCommandsRequest.fromPartial({ requestIds: [1n], requests: [{ cmd: { $case: "Empty", Empty: { testId: 1n, delayTime: 0n } } }] }));
+      stream.write(
+        BatchCommandsRequest.fromPartial({
+          requestIds: [1n],
+          requests: [{ cmd: { $case: "Empty", Empty: { testId: 1n, delayTime: 0n } } }],
+        }),
+      );
     });
     const [m1, m2, m3] = msgs as [BatchCommandsResponse, BatchCommandsResponse, BatchCommandsResponse];
     expect(m1.healthFeedback).toBeDefined();
@@ -177,7 +241,14 @@ describe("BatchCommands", () => {
     const err = await new Promise<grpc.ServiceError>((resolve) => {
       stream.on("error", resolve);
       stream.on("data", () => {});
-      stream.write(BatchCommandsRequest.fromPartial({ requestIds: [1n], requests: [{ cmd: { $case: "Get", Get: kv.GetRequest.fromPartial({ context: c(), key: b("a") }) } }] }));
+      stream.write(
+        BatchCommandsRequest.fromPartial({
+          requestIds: [1n],
+          requests: [
+            { cmd: { $case: "Get", Get: kv.GetRequest.fromPartial({ context: c(), key: b("a") }) } },
+          ],
+        }),
+      );
     });
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
     expect(err.details).toBe("boom");
@@ -189,7 +260,12 @@ describe("BatchCommands", () => {
       stream.on("error", resolve);
       stream.on("data", () => {});
       const context = ctx(1, 11, 1, 1, { clusterId: 9n });
-      stream.write(BatchCommandsRequest.fromPartial({ requestIds: [1n], requests: [{ cmd: { $case: "Get", Get: kv.GetRequest.fromPartial({ context, key: b("a") }) } }] }));
+      stream.write(
+        BatchCommandsRequest.fromPartial({
+          requestIds: [1n],
+          requests: [{ cmd: { $case: "Get", Get: kv.GetRequest.fromPartial({ context, key: b("a") }) } }],
+        }),
+      );
     });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(err.details).toBe("cluster of request=9 does not match TiKV cluster id=5");
@@ -198,7 +274,12 @@ describe("BatchCommands", () => {
   it("a dropped reply is never sent, other requests are still answered", async () => {
     faults.dropReply({ rpc: "RawPut", key: "lost" });
     const reqs: BatchCommandsRequest_Request[] = [
-      { cmd: { $case: "RawPut", RawPut: kv.RawPutRequest.fromPartial({ context: c(), key: b("lost"), value: b("x") }) } },
+      {
+        cmd: {
+          $case: "RawPut",
+          RawPut: kv.RawPutRequest.fromPartial({ context: c(), key: b("lost"), value: b("x") }),
+        },
+      },
       { cmd: { $case: "RawGet", RawGet: kv.RawGetRequest.fromPartial({ context: c(), key: b("lost") }) } },
     ];
     const got = await exchange([{ ids: [1n, 2n], reqs }], 1);

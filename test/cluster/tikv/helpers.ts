@@ -1,9 +1,14 @@
 // Test doubles for a mock TiKV store: a tiny topology and a txn engine that records calls.
 import * as grpc from "@grpc/grpc-js";
+import type {
+  KeyRangeArg,
+  RegionState,
+  TopologyPort,
+  TxnEnginePort,
+} from "../../../src/cluster/tikv/ports.js";
 import * as kv from "../../../src/proto/kvrpcpb.js";
 import { type Peer, PeerRole, type Region } from "../../../src/proto/metapb.js";
 import { TikvClient } from "../../../src/proto/tikvpb.js";
-import type { KeyRangeArg, RegionState, TopologyPort, TxnEnginePort } from "../../../src/cluster/tikv/ports.js";
 
 export const b = (s: string): Buffer => Buffer.from(s, "utf8");
 
@@ -40,7 +45,8 @@ export class FakeTopology implements TopologyPort {
       isInFlashback: false,
       flashbackStartTs: 0n,
     };
-    const leader = spec.leader === undefined ? undefined : peers.find((p) => p.id === BigInt(spec.leader as number));
+    const leader =
+      spec.leader === undefined ? undefined : peers.find((p) => p.id === BigInt(spec.leader as number));
     this.regions.set(region.id, { region, leader, safeTs: spec.safeTs ?? 0n });
     return this;
   }
@@ -68,9 +74,20 @@ export class FakeTopology implements TopologyPort {
       const last = i + 2 === bounds.length;
       const id = last ? old.id : this.nextId++;
       const peers = old.peers.map((p) => ({ ...p, id: last ? p.id : this.nextId++ }));
-      const r: Region = { ...old, id, startKey: bounds[i] as Buffer, endKey: bounds[i + 1] as Buffer, regionEpoch: epoch, peers };
+      const r: Region = {
+        ...old,
+        id,
+        startKey: bounds[i] as Buffer,
+        endKey: bounds[i + 1] as Buffer,
+        regionEpoch: epoch,
+        peers,
+      };
       const leaderIdx = st.leader ? old.peers.findIndex((p) => p.id === st.leader?.id) : -1;
-      this.regions.set(id, { region: r, leader: leaderIdx >= 0 ? peers[leaderIdx] : undefined, safeTs: st.safeTs });
+      this.regions.set(id, {
+        region: r,
+        leader: leaderIdx >= 0 ? peers[leaderIdx] : undefined,
+        safeTs: st.safeTs,
+      });
       out.push(r);
     }
     return out;
@@ -93,14 +110,18 @@ export function recordingTxnEngine(calls: EngineCall[]): TxnEnginePort {
       return make(req);
     };
   return {
-    get: rec("get", (r: kv.GetRequest) => kv.GetResponse.fromPartial({ value: Buffer.concat([b("txn:"), r.key]) })),
+    get: rec("get", (r: kv.GetRequest) =>
+      kv.GetResponse.fromPartial({ value: Buffer.concat([b("txn:"), r.key]) }),
+    ),
     batchGet: rec("batchGet", (r: kv.BatchGetRequest) =>
       kv.BatchGetResponse.fromPartial({ pairs: r.keys.map((key) => ({ key, value: b("v") })) }),
     ),
     scan: rec("scan", () => kv.ScanResponse.fromPartial({ pairs: [{ key: b("s"), value: b("v") }] })),
     bufferBatchGet: rec("bufferBatchGet", () => kv.BufferBatchGetResponse.fromPartial({ pairs: [] })),
     prewrite: rec("prewrite", () => kv.PrewriteResponse.fromPartial({ minCommitTs: 7n })),
-    commit: rec("commit", (r: kv.CommitRequest) => kv.CommitResponse.fromPartial({ commitVersion: r.commitVersion })),
+    commit: rec("commit", (r: kv.CommitRequest) =>
+      kv.CommitResponse.fromPartial({ commitVersion: r.commitVersion }),
+    ),
     batchRollback: rec("batchRollback", () => kv.BatchRollbackResponse.fromPartial({})),
     pessimisticLock: (req: kv.PessimisticLockRequest) =>
       new Promise<kv.PessimisticLockResponse>((resolve) => {
@@ -110,7 +131,9 @@ export function recordingTxnEngine(calls: EngineCall[]): TxnEnginePort {
     pessimisticRollback: rec("pessimisticRollback", () => kv.PessimisticRollbackResponse.fromPartial({})),
     txnHeartBeat: rec("txnHeartBeat", () => kv.TxnHeartBeatResponse.fromPartial({ lockTtl: 3000n })),
     checkTxnStatus: rec("checkTxnStatus", () => kv.CheckTxnStatusResponse.fromPartial({ commitVersion: 9n })),
-    checkSecondaryLocks: rec("checkSecondaryLocks", () => kv.CheckSecondaryLocksResponse.fromPartial({ commitTs: 11n })),
+    checkSecondaryLocks: rec("checkSecondaryLocks", () =>
+      kv.CheckSecondaryLocksResponse.fromPartial({ commitTs: 11n }),
+    ),
     resolveLock: rec("resolveLock", () => kv.ResolveLockResponse.fromPartial({})),
     scanLock: rec("scanLock", () => kv.ScanLockResponse.fromPartial({ locks: [{ key: b("l") }] })),
     flush: rec("flush", () => kv.FlushResponse.fromPartial({})),

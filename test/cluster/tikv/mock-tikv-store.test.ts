@@ -11,11 +11,41 @@ import { b, call, ctx, type EngineCall, FakeTopology, newClient, recordingTxnEng
 
 const topology = new FakeTopology()
   // region 1 ["", "m"), leader on store 1, learner on store 3
-  .add({ id: 1, end: "m", version: 2, peers: [[11, 1], [12, 2], [13, 3, true]], leader: 11, safeTs: 100n })
+  .add({
+    id: 1,
+    end: "m",
+    version: 2,
+    peers: [
+      [11, 1],
+      [12, 2],
+      [13, 3, true],
+    ],
+    leader: 11,
+    safeTs: 100n,
+  })
   // region 2 ["m", "x"), leader on store 1, follower on store 2
-  .add({ id: 2, start: "m", end: "x", version: 2, peers: [[21, 1], [22, 2]], leader: 21, safeTs: 100n })
+  .add({
+    id: 2,
+    start: "m",
+    end: "x",
+    version: 2,
+    peers: [
+      [21, 1],
+      [22, 2],
+    ],
+    leader: 21,
+    safeTs: 100n,
+  })
   // region 4 ["x", ""), no leader
-  .add({ id: 4, start: "x", version: 1, peers: [[41, 1], [42, 2]] });
+  .add({
+    id: 4,
+    start: "x",
+    version: 1,
+    peers: [
+      [41, 1],
+      [42, 2],
+    ],
+  });
 
 const calls: EngineCall[] = [];
 const faults = new FaultRegistry();
@@ -23,7 +53,9 @@ const raw = new RawEngine();
 const txn = recordingTxnEngine(calls);
 const lockWaitInfo = () => {
   calls.push({ method: "lockWaitInfo", req: undefined, range: undefined });
-  return [{ txn: 1n, waitForTxn: 2n, keyHash: 3n, key: b("w"), resourceGroupTag: Buffer.alloc(0), waitTime: 0n }];
+  return [
+    { txn: 1n, waitForTxn: 2n, keyHash: 3n, key: b("w"), resourceGroupTag: Buffer.alloc(0), waitTime: 0n },
+  ];
 };
 const s1 = new MockTikvStore({ storeId: 1, topology, txn, raw, faults, clusterId: 77n, lockWaitInfo });
 const s2 = new MockTikvStore({ storeId: 2, topology, txn, raw, faults, clusterId: 77n });
@@ -51,28 +83,155 @@ const r1 = () => ctx(1, 11, 1, 2);
 const r2 = () => ctx(2, 21, 1, 2);
 
 describe("routing to the engines", () => {
+  // biome-ignore lint/suspicious/noExplicitAny: each case checks its own response type.
   const cases: [keyof TikvClient, unknown, string, (resp: any) => void][] = [
-    ["kvGet", kv.GetRequest.fromPartial({ context: r1(), key: b("a"), version: 5n }), "get", (r) => expect(r.value).toEqual(b("txn:a"))],
-    ["kvBatchGet", kv.BatchGetRequest.fromPartial({ context: r1(), keys: [b("a"), b("b")], version: 5n }), "batchGet", (r) => expect(r.pairs).toHaveLength(2)],
-    ["kvScan", kv.ScanRequest.fromPartial({ context: r1(), startKey: b("a"), limit: 10, version: 5n }), "scan", (r) => expect(r.pairs[0].key).toEqual(b("s"))],
-    ["kvBufferBatchGet", kv.BufferBatchGetRequest.fromPartial({ context: r1(), keys: [b("a")], version: 5n }), "bufferBatchGet", (r) => expect(r.regionError).toBeUndefined()],
-    ["kvPrewrite", kv.PrewriteRequest.fromPartial({ context: r1(), mutations: [{ key: b("a"), value: b("1") }], primaryLock: b("a"), startVersion: 5n }), "prewrite", (r) => expect(r.minCommitTs).toBe(7n)],
-    ["kvCommit", kv.CommitRequest.fromPartial({ context: r1(), keys: [b("a")], startVersion: 5n, commitVersion: 6n }), "commit", (r) => expect(r.commitVersion).toBe(6n)],
-    ["kvBatchRollback", kv.BatchRollbackRequest.fromPartial({ context: r1(), keys: [b("a")], startVersion: 5n }), "batchRollback", (r) => expect(r.error).toBeUndefined()],
-    ["kvPessimisticLock", kv.PessimisticLockRequest.fromPartial({ context: r1(), mutations: [{ key: b("a") }], primaryLock: b("a"), startVersion: 5n, forUpdateTs: 5n }), "pessimisticLock", (r) => expect(r.values).toEqual([b("locked")])],
-    ["kvPessimisticRollback", kv.PessimisticRollbackRequest.fromPartial({ context: r1(), keys: [b("a")], startVersion: 5n, forUpdateTs: 5n }), "pessimisticRollback", (r) => expect(r.errors).toEqual([])],
-    ["kvTxnHeartBeat", kv.TxnHeartBeatRequest.fromPartial({ context: r1(), primaryLock: b("a"), startVersion: 5n }), "txnHeartBeat", (r) => expect(r.lockTtl).toBe(3000n)],
-    ["kvCheckTxnStatus", kv.CheckTxnStatusRequest.fromPartial({ context: r1(), primaryKey: b("a"), lockTs: 5n }), "checkTxnStatus", (r) => expect(r.commitVersion).toBe(9n)],
-    ["kvCheckSecondaryLocks", kv.CheckSecondaryLocksRequest.fromPartial({ context: r1(), keys: [b("a")], startVersion: 5n }), "checkSecondaryLocks", (r) => expect(r.commitTs).toBe(11n)],
-    ["kvResolveLock", kv.ResolveLockRequest.fromPartial({ context: r1(), startVersion: 5n }), "resolveLock", (r) => expect(r.error).toBeUndefined()],
-    ["kvScanLock", kv.ScanLockRequest.fromPartial({ context: r1(), startKey: b("a"), maxVersion: 5n }), "scanLock", (r) => expect(r.locks[0].key).toEqual(b("l"))],
-    ["kvFlush", kv.FlushRequest.fromPartial({ context: r1(), mutations: [{ key: b("a") }], primaryKey: b("a"), startTs: 5n }), "flush", (r) => expect(r.errors).toEqual([])],
-    ["broadcastTxnStatus", kv.BroadcastTxnStatusRequest.fromPartial({ context: r1() }), "broadcastTxnStatus", (r) => expect(r).toEqual({})],
-    ["kvDeleteRange", kv.DeleteRangeRequest.fromPartial({ context: r1(), startKey: b("a"), endKey: b("c") }), "deleteRange", (r) => expect(r.error).toBe("")],
-    ["mvccGetByKey", kv.MvccGetByKeyRequest.fromPartial({ context: r1(), key: b("a") }), "mvccGetByKey", (r) => expect(r.info).toBeDefined()],
-    ["mvccGetByStartTs", kv.MvccGetByStartTsRequest.fromPartial({ context: r1(), startTs: 5n }), "mvccGetByStartTs", (r) => expect(r.key).toEqual(b("m"))],
-    ["getLockWaitInfo", kv.GetLockWaitInfoRequest.fromPartial({ context: r1() }), "lockWaitInfo", (r) => expect(r.entries[0].key).toEqual(b("w"))],
-    ["unsafeDestroyRange", kv.UnsafeDestroyRangeRequest.fromPartial({ context: r1(), startKey: b("a"), endKey: b("b") }), "unsafeDestroyRange", (r) => expect(r.error).toBe("")],
+    [
+      "kvGet",
+      kv.GetRequest.fromPartial({ context: r1(), key: b("a"), version: 5n }),
+      "get",
+      (r) => expect(r.value).toEqual(b("txn:a")),
+    ],
+    [
+      "kvBatchGet",
+      kv.BatchGetRequest.fromPartial({ context: r1(), keys: [b("a"), b("b")], version: 5n }),
+      "batchGet",
+      (r) => expect(r.pairs).toHaveLength(2),
+    ],
+    [
+      "kvScan",
+      kv.ScanRequest.fromPartial({ context: r1(), startKey: b("a"), limit: 10, version: 5n }),
+      "scan",
+      (r) => expect(r.pairs[0].key).toEqual(b("s")),
+    ],
+    [
+      "kvBufferBatchGet",
+      kv.BufferBatchGetRequest.fromPartial({ context: r1(), keys: [b("a")], version: 5n }),
+      "bufferBatchGet",
+      (r) => expect(r.regionError).toBeUndefined(),
+    ],
+    [
+      "kvPrewrite",
+      kv.PrewriteRequest.fromPartial({
+        context: r1(),
+        mutations: [{ key: b("a"), value: b("1") }],
+        primaryLock: b("a"),
+        startVersion: 5n,
+      }),
+      "prewrite",
+      (r) => expect(r.minCommitTs).toBe(7n),
+    ],
+    [
+      "kvCommit",
+      kv.CommitRequest.fromPartial({ context: r1(), keys: [b("a")], startVersion: 5n, commitVersion: 6n }),
+      "commit",
+      (r) => expect(r.commitVersion).toBe(6n),
+    ],
+    [
+      "kvBatchRollback",
+      kv.BatchRollbackRequest.fromPartial({ context: r1(), keys: [b("a")], startVersion: 5n }),
+      "batchRollback",
+      (r) => expect(r.error).toBeUndefined(),
+    ],
+    [
+      "kvPessimisticLock",
+      kv.PessimisticLockRequest.fromPartial({
+        context: r1(),
+        mutations: [{ key: b("a") }],
+        primaryLock: b("a"),
+        startVersion: 5n,
+        forUpdateTs: 5n,
+      }),
+      "pessimisticLock",
+      (r) => expect(r.values).toEqual([b("locked")]),
+    ],
+    [
+      "kvPessimisticRollback",
+      kv.PessimisticRollbackRequest.fromPartial({
+        context: r1(),
+        keys: [b("a")],
+        startVersion: 5n,
+        forUpdateTs: 5n,
+      }),
+      "pessimisticRollback",
+      (r) => expect(r.errors).toEqual([]),
+    ],
+    [
+      "kvTxnHeartBeat",
+      kv.TxnHeartBeatRequest.fromPartial({ context: r1(), primaryLock: b("a"), startVersion: 5n }),
+      "txnHeartBeat",
+      (r) => expect(r.lockTtl).toBe(3000n),
+    ],
+    [
+      "kvCheckTxnStatus",
+      kv.CheckTxnStatusRequest.fromPartial({ context: r1(), primaryKey: b("a"), lockTs: 5n }),
+      "checkTxnStatus",
+      (r) => expect(r.commitVersion).toBe(9n),
+    ],
+    [
+      "kvCheckSecondaryLocks",
+      kv.CheckSecondaryLocksRequest.fromPartial({ context: r1(), keys: [b("a")], startVersion: 5n }),
+      "checkSecondaryLocks",
+      (r) => expect(r.commitTs).toBe(11n),
+    ],
+    [
+      "kvResolveLock",
+      kv.ResolveLockRequest.fromPartial({ context: r1(), startVersion: 5n }),
+      "resolveLock",
+      (r) => expect(r.error).toBeUndefined(),
+    ],
+    [
+      "kvScanLock",
+      kv.ScanLockRequest.fromPartial({ context: r1(), startKey: b("a"), maxVersion: 5n }),
+      "scanLock",
+      (r) => expect(r.locks[0].key).toEqual(b("l")),
+    ],
+    [
+      "kvFlush",
+      kv.FlushRequest.fromPartial({
+        context: r1(),
+        mutations: [{ key: b("a") }],
+        primaryKey: b("a"),
+        startTs: 5n,
+      }),
+      "flush",
+      (r) => expect(r.errors).toEqual([]),
+    ],
+    [
+      "broadcastTxnStatus",
+      kv.BroadcastTxnStatusRequest.fromPartial({ context: r1() }),
+      "broadcastTxnStatus",
+      (r) => expect(r).toEqual({}),
+    ],
+    [
+      "kvDeleteRange",
+      kv.DeleteRangeRequest.fromPartial({ context: r1(), startKey: b("a"), endKey: b("c") }),
+      "deleteRange",
+      (r) => expect(r.error).toBe(""),
+    ],
+    [
+      "mvccGetByKey",
+      kv.MvccGetByKeyRequest.fromPartial({ context: r1(), key: b("a") }),
+      "mvccGetByKey",
+      (r) => expect(r.info).toBeDefined(),
+    ],
+    [
+      "mvccGetByStartTs",
+      kv.MvccGetByStartTsRequest.fromPartial({ context: r1(), startTs: 5n }),
+      "mvccGetByStartTs",
+      (r) => expect(r.key).toEqual(b("m")),
+    ],
+    [
+      "getLockWaitInfo",
+      kv.GetLockWaitInfoRequest.fromPartial({ context: r1() }),
+      "lockWaitInfo",
+      (r) => expect(r.entries[0].key).toEqual(b("w")),
+    ],
+    [
+      "unsafeDestroyRange",
+      kv.UnsafeDestroyRangeRequest.fromPartial({ context: r1(), startKey: b("a"), endKey: b("b") }),
+      "unsafeDestroyRange",
+      (r) => expect(r.error).toBe(""),
+    ],
   ];
   for (const [method, req, engineMethod, check] of cases) {
     it(`${String(method)} runs TxnEngine.${engineMethod}`, async () => {
@@ -83,27 +242,68 @@ describe("routing to the engines", () => {
   }
 
   it("passes the region range to range-limited commands only", async () => {
-    await call(c1, "kvScan", kv.ScanRequest.fromPartial({ context: r2(), startKey: b("n"), limit: 1, version: 5n }));
+    await call(
+      c1,
+      "kvScan",
+      kv.ScanRequest.fromPartial({ context: r2(), startKey: b("n"), limit: 1, version: 5n }),
+    );
     await call(c1, "kvResolveLock", kv.ResolveLockRequest.fromPartial({ context: r2(), startVersion: 5n }));
-    await call(c1, "kvResolveLock", kv.ResolveLockRequest.fromPartial({ context: r2(), startVersion: 5n, keys: [b("n")] }));
+    await call(
+      c1,
+      "kvResolveLock",
+      kv.ResolveLockRequest.fromPartial({ context: r2(), startVersion: 5n, keys: [b("n")] }),
+    );
     await call(c1, "kvGet", kv.GetRequest.fromPartial({ context: r2(), key: b("n"), version: 5n }));
-    expect(calls.map((c) => c.range)).toEqual([{ start: b("m"), end: b("x") }, { start: b("m"), end: b("x") }, undefined, undefined]);
+    expect(calls.map((c) => c.range)).toEqual([
+      { start: b("m"), end: b("x") },
+      { start: b("m"), end: b("x") },
+      undefined,
+      undefined,
+    ]);
   });
 
   it("serves raw commands from the RawEngine", async () => {
-    const put = await call<kv.RawPutRequest, kv.RawPutResponse>(c1, "rawPut", kv.RawPutRequest.fromPartial({ context: r1(), key: b("ak"), value: b("rv") }));
+    const put = await call<kv.RawPutRequest, kv.RawPutResponse>(
+      c1,
+      "rawPut",
+      kv.RawPutRequest.fromPartial({ context: r1(), key: b("ak"), value: b("rv") }),
+    );
     expect(put.error).toBe("");
-    const get = await call<kv.RawGetRequest, kv.RawGetResponse>(c1, "rawGet", kv.RawGetRequest.fromPartial({ context: r1(), key: b("ak") }));
+    const get = await call<kv.RawGetRequest, kv.RawGetResponse>(
+      c1,
+      "rawGet",
+      kv.RawGetRequest.fromPartial({ context: r1(), key: b("ak") }),
+    );
     expect(get.value).toEqual(b("rv"));
-    const scan = await call<kv.RawScanRequest, kv.RawScanResponse>(c1, "rawScan", kv.RawScanRequest.fromPartial({ context: r1(), startKey: b("a"), limit: 10 }));
+    const scan = await call<kv.RawScanRequest, kv.RawScanResponse>(
+      c1,
+      "rawScan",
+      kv.RawScanRequest.fromPartial({ context: r1(), startKey: b("a"), limit: 10 }),
+    );
     expect(scan.kvs.map((p) => p.key.toString())).toEqual(["ak"]);
-    const cas = await call<kv.RawCASRequest, kv.RawCASResponse>(c1, "rawCompareAndSwap", kv.RawCASRequest.fromPartial({ context: r1(), key: b("ak"), previousValue: b("rv"), value: b("rv2") }));
+    const cas = await call<kv.RawCASRequest, kv.RawCASResponse>(
+      c1,
+      "rawCompareAndSwap",
+      kv.RawCASRequest.fromPartial({ context: r1(), key: b("ak"), previousValue: b("rv"), value: b("rv2") }),
+    );
     expect(cas.succeed).toBe(true);
-    const ttl = await call<kv.RawGetKeyTTLRequest, kv.RawGetKeyTTLResponse>(c1, "rawGetKeyTtl", kv.RawGetKeyTTLRequest.fromPartial({ context: r1(), key: b("ak") }));
+    const ttl = await call<kv.RawGetKeyTTLRequest, kv.RawGetKeyTTLResponse>(
+      c1,
+      "rawGetKeyTtl",
+      kv.RawGetKeyTTLRequest.fromPartial({ context: r1(), key: b("ak") }),
+    );
     expect(ttl.notFound).toBe(false);
-    const del = await call<kv.RawDeleteRequest, kv.RawDeleteResponse>(c1, "rawDelete", kv.RawDeleteRequest.fromPartial({ context: r1(), key: b("ak") }));
+    const del = await call<kv.RawDeleteRequest, kv.RawDeleteResponse>(
+      c1,
+      "rawDelete",
+      kv.RawDeleteRequest.fromPartial({ context: r1(), key: b("ak") }),
+    );
     expect(del.error).toBe("");
-    const gone = await call<kv.RawGetRequest, kv.RawGetResponse>(c1, "rawGet", kv.RawGetRequest.fromPartial({ context: r1(), key: b("ak") }));
+    const gone = await call<kv.RawGetRequest, kv.RawGetResponse>(
+      c1,
+      "rawGet",
+      kv.RawGetRequest.fromPartial({ context: r1(), key: b("ak") }),
+    );
     expect(gone.notFound).toBe(true);
     expect(calls).toEqual([]);
   });
@@ -111,9 +311,17 @@ describe("routing to the engines", () => {
 
 describe("region checks", () => {
   const get = (client: TikvClient, context: kv.Context, key = "a", version = 50n) =>
-    call<kv.GetRequest, kv.GetResponse>(client, "kvGet", kv.GetRequest.fromPartial({ context, key: b(key), version }));
+    call<kv.GetRequest, kv.GetResponse>(
+      client,
+      "kvGet",
+      kv.GetRequest.fromPartial({ context, key: b(key), version }),
+    );
   const put = (client: TikvClient, context: kv.Context, key = "a") =>
-    call<kv.RawPutRequest, kv.RawPutResponse>(client, "rawPut", kv.RawPutRequest.fromPartial({ context, key: b(key), value: b("v") }));
+    call<kv.RawPutRequest, kv.RawPutResponse>(
+      client,
+      "rawPut",
+      kv.RawPutRequest.fromPartial({ context, key: b(key), value: b("v") }),
+    );
 
   it("StoreNotMatch when context.peer.store_id is another store", async () => {
     const r = await get(c1, ctx(1, 12, 2, 2));
@@ -152,8 +360,13 @@ describe("region checks", () => {
 
   it("NotLeader with the leader hint on a follower", async () => {
     const r = await get(c2, ctx(1, 12, 2, 2));
-    expect(r.regionError?.notLeader).toEqual({ regionId: 1n, leader: { id: 11n, storeId: 1n, role: 0, isWitness: false } });
-    expect(r.regionError?.message).toBe("peer is not leader for region 1, leader may Some(id: 11 store_id: 1)");
+    expect(r.regionError?.notLeader).toEqual({
+      regionId: 1n,
+      leader: { id: 11n, storeId: 1n, role: 0, isWitness: false },
+    });
+    expect(r.regionError?.message).toBe(
+      "peer is not leader for region 1, leader may Some(id: 11 store_id: 1)",
+    );
     const w = await put(c2, ctx(1, 12, 2, 2));
     expect(w.regionError?.notLeader?.leader?.id).toBe(11n);
   });
@@ -195,7 +408,9 @@ describe("region checks", () => {
     const r = await get(c1, ctx(2, 21, 1, 1), "n");
     const e = r.regionError;
     expect(e?.epochNotMatch?.currentRegions.map((x) => x.id)).toEqual([2n, 1n]);
-    expect(e?.message).toBe("EpochNotMatch current epoch of region 2 is conf_ver: 1 version: 2, but you sent conf_ver: 1 version: 1");
+    expect(e?.message).toBe(
+      "EpochNotMatch current epoch of region 2 is conf_ver: 1 version: 2, but you sent conf_ver: 1 version: 1",
+    );
     // a newer epoch than the store's: only the region itself
     const newer = await get(c1, ctx(2, 21, 1, 5), "n");
     expect(newer.regionError?.epochNotMatch?.currentRegions.map((x) => x.id)).toEqual([2n]);
@@ -217,21 +432,45 @@ describe("region checks", () => {
 
   it("KeyNotInRegion for a key outside the region, with the region bounds", async () => {
     const r = await get(c1, r1(), "z");
-    expect(r.regionError?.keyNotInRegion).toEqual({ key: b("z"), regionId: 1n, startKey: b(""), endKey: b("m") });
+    expect(r.regionError?.keyNotInRegion).toEqual({
+      key: b("z"),
+      regionId: 1n,
+      startKey: b(""),
+      endKey: b("m"),
+    });
     expect(r.regionError?.message).toBe("Key 7A is out of [region 1] [, 6D)");
     const w = await call<kv.PrewriteRequest, kv.PrewriteResponse>(
       c1,
       "kvPrewrite",
-      kv.PrewriteRequest.fromPartial({ context: r2(), mutations: [{ key: b("n") }, { key: b("a") }], startVersion: 1n }),
+      kv.PrewriteRequest.fromPartial({
+        context: r2(),
+        mutations: [{ key: b("n") }, { key: b("a") }],
+        startVersion: 1n,
+      }),
     );
     expect(w.regionError?.message).toBe("key 61 is not in region key range [6D, 78) for region 2");
     expect(calls).toEqual([]);
   });
 
   it("scan start keys are checked; a reverse scan may start at the region end", async () => {
-    const bad = await call<kv.ScanRequest, kv.ScanResponse>(c1, "kvScan", kv.ScanRequest.fromPartial({ context: r2(), startKey: b("a"), limit: 1, version: 5n }));
+    const bad = await call<kv.ScanRequest, kv.ScanResponse>(
+      c1,
+      "kvScan",
+      kv.ScanRequest.fromPartial({ context: r2(), startKey: b("a"), limit: 1, version: 5n }),
+    );
     expect(bad.regionError?.keyNotInRegion?.key).toEqual(b("a"));
-    const rev = await call<kv.ScanRequest, kv.ScanResponse>(c1, "kvScan", kv.ScanRequest.fromPartial({ context: r2(), startKey: b("x"), endKey: b("m"), reverse: true, limit: 1, version: 5n }));
+    const rev = await call<kv.ScanRequest, kv.ScanResponse>(
+      c1,
+      "kvScan",
+      kv.ScanRequest.fromPartial({
+        context: r2(),
+        startKey: b("x"),
+        endKey: b("m"),
+        reverse: true,
+        limit: 1,
+        version: 5n,
+      }),
+    );
     expect(rev.regionError).toBeUndefined();
   });
 
@@ -246,17 +485,25 @@ describe("region checks", () => {
 
   it("rejects txn requests whose api version does not match the storage", async () => {
     const r = await get(c1, ctx(1, 11, 1, 2, { apiVersion: kv.APIVersion.V2 }));
-    expect(r.error?.abort).toBe("Error(ApiVersionNotMatched { cmd: get, storage_api_version: V1, req_api_version: V2 })");
+    expect(r.error?.abort).toBe(
+      "Error(ApiVersionNotMatched { cmd: get, storage_api_version: V1, req_api_version: V2 })",
+    );
     const p = await call<kv.PrewriteRequest, kv.PrewriteResponse>(
       c1,
       "kvPrewrite",
-      kv.PrewriteRequest.fromPartial({ context: ctx(1, 11, 1, 2, { apiVersion: kv.APIVersion.V2 }), mutations: [{ key: b("a") }] }),
+      kv.PrewriteRequest.fromPartial({
+        context: ctx(1, 11, 1, 2, { apiVersion: kv.APIVersion.V2 }),
+        mutations: [{ key: b("a") }],
+      }),
     );
     expect(p.errors[0]?.abort).toContain("cmd: prewrite");
     const bg = await call<kv.BatchGetRequest, kv.BatchGetResponse>(
       c1,
       "kvBatchGet",
-      kv.BatchGetRequest.fromPartial({ context: ctx(1, 11, 1, 2, { apiVersion: kv.APIVersion.V2 }), keys: [b("a")] }),
+      kv.BatchGetRequest.fromPartial({
+        context: ctx(1, 11, 1, 2, { apiVersion: kv.APIVersion.V2 }),
+        keys: [b("a")],
+      }),
     );
     expect(bg.error?.abort).toContain("cmd: batch_get");
     expect(bg.pairs[0]?.error?.abort).toBe(bg.error?.abort);
@@ -328,10 +575,17 @@ describe("MaxTimestampNotSynced", () => {
       call<kv.PrewriteRequest, kv.PrewriteResponse>(
         c,
         "kvPrewrite",
-        kv.PrewriteRequest.fromPartial({ context: r1(), mutations: [{ key: b("a") }], startVersion: 5n, ...extra }),
+        kv.PrewriteRequest.fromPartial({
+          context: r1(),
+          mutations: [{ key: b("a") }],
+          startVersion: 5n,
+          ...extra,
+        }),
       );
     try {
-      expect((await prewrite({ useAsyncCommit: true })).regionError).toEqual(RegionErrors.maxTimestampNotSynced());
+      expect((await prewrite({ useAsyncCommit: true })).regionError).toEqual(
+        RegionErrors.maxTimestampNotSynced(),
+      );
       expect((await prewrite({ tryOnePc: true })).regionError?.maxTimestampNotSynced).toEqual({});
       expect((await prewrite({})).regionError).toBeUndefined();
       notSynced.delete(1n);
@@ -358,10 +612,20 @@ describe("RawKvMaxTimestampNotSynced", () => {
     const c = newClient(v2.address);
     const context = ctx(1, 11, 1, 1, { apiVersion: kv.APIVersion.V2 });
     try {
-      const p = await call<kv.RawPutRequest, kv.RawPutResponse>(c, "rawPut", kv.RawPutRequest.fromPartial({ context, key: b("r\0\0\0a"), value: b("v") }));
+      const p = await call<kv.RawPutRequest, kv.RawPutResponse>(
+        c,
+        "rawPut",
+        kv.RawPutRequest.fromPartial({ context, key: b("r\0\0\0a"), value: b("v") }),
+      );
       expect(p.regionError).toEqual(RegionErrors.rawKvMaxTimestampNotSynced(1));
-      expect(p.regionError?.message).toBe("RawKV write fails due to potentially stale max timestamp, region_id: 1");
-      const g = await call<kv.RawGetRequest, kv.RawGetResponse>(c, "rawGet", kv.RawGetRequest.fromPartial({ context, key: b("r\0\0\0a") }));
+      expect(p.regionError?.message).toBe(
+        "RawKV write fails due to potentially stale max timestamp, region_id: 1",
+      );
+      const g = await call<kv.RawGetRequest, kv.RawGetResponse>(
+        c,
+        "rawGet",
+        kv.RawGetRequest.fromPartial({ context, key: b("r\0\0\0a") }),
+      );
       expect(g.regionError).toBeUndefined();
     } finally {
       c.close();
@@ -372,7 +636,11 @@ describe("RawKvMaxTimestampNotSynced", () => {
 
 describe("store-level RPCs", () => {
   it("GetStoreSafeTS is the minimum safe ts of this store's regions in the range", async () => {
-    const all = await call<kv.StoreSafeTSRequest, kv.StoreSafeTSResponse>(c1, "getStoreSafeTs", kv.StoreSafeTSRequest.fromPartial({ keyRange: {} }));
+    const all = await call<kv.StoreSafeTSRequest, kv.StoreSafeTSResponse>(
+      c1,
+      "getStoreSafeTs",
+      kv.StoreSafeTSRequest.fromPartial({ keyRange: {} }),
+    );
     expect(all.safeTs).toBe(0n); // region 4 has safe ts 0
     const some = await call<kv.StoreSafeTSRequest, kv.StoreSafeTSResponse>(
       c1,
@@ -383,9 +651,17 @@ describe("store-level RPCs", () => {
   });
 
   it("GetHealthFeedback reports the store id, an increasing sequence and the slow score", async () => {
-    const a = await call<kv.GetHealthFeedbackRequest, kv.GetHealthFeedbackResponse>(c1, "getHealthFeedback", kv.GetHealthFeedbackRequest.fromPartial({}));
+    const a = await call<kv.GetHealthFeedbackRequest, kv.GetHealthFeedbackResponse>(
+      c1,
+      "getHealthFeedback",
+      kv.GetHealthFeedbackRequest.fromPartial({}),
+    );
     s1.health.slowScore = 40;
-    const bb = await call<kv.GetHealthFeedbackRequest, kv.GetHealthFeedbackResponse>(c1, "getHealthFeedback", kv.GetHealthFeedbackRequest.fromPartial({}));
+    const bb = await call<kv.GetHealthFeedbackRequest, kv.GetHealthFeedbackResponse>(
+      c1,
+      "getHealthFeedback",
+      kv.GetHealthFeedbackRequest.fromPartial({}),
+    );
     s1.health.slowScore = 1;
     expect(a.healthFeedback?.storeId).toBe(1n);
     expect(a.healthFeedback?.slowScore).toBe(1);
@@ -394,7 +670,9 @@ describe("store-level RPCs", () => {
   });
 
   it("methods outside the served set answer UNIMPLEMENTED", async () => {
-    await expect(call(c1, "kvGc", kv.GCRequest.fromPartial({}))).rejects.toMatchObject({ code: grpc.status.UNIMPLEMENTED });
+    await expect(call(c1, "kvGc", kv.GCRequest.fromPartial({}))).rejects.toMatchObject({
+      code: grpc.status.UNIMPLEMENTED,
+    });
   });
 });
 

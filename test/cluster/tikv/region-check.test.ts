@@ -34,12 +34,22 @@ describe("key in region (client-go mocktikv TestRegionContains)", () => {
 
 describe("check order and epoch siblings", () => {
   it("checks store before region, region before peer, peer before leader, leader before epoch", () => {
-    const t = new FakeTopology().add({ id: 1, version: 5, peers: [[11, 1], [12, 2]], leader: 12 });
+    const t = new FakeTopology().add({
+      id: 1,
+      version: 5,
+      peers: [
+        [11, 1],
+        [12, 2],
+      ],
+      leader: 12,
+    });
     const c = ctx(1, 99, 3, 1);
     expect(checkRegion(t, 1n, c, { access: "write", keys: [] })).toEqual(RegionErrors.storeNotMatch(3, 1));
     c.peer = { id: 99n, storeId: 1n, role: 0, isWitness: false };
     c.regionId = 7n;
-    expect(checkRegion(t, 1n, c, { access: "write", keys: [] })).toEqual(RegionErrors.regionNotFound(7, "write"));
+    expect(checkRegion(t, 1n, c, { access: "write", keys: [] })).toEqual(
+      RegionErrors.regionNotFound(7, "write"),
+    );
     c.regionId = 1n;
     expect(checkRegion(t, 1n, c, { access: "write", keys: [] })).toEqual(RegionErrors.mismatchPeerId(99, 11));
     c.peer.id = 11n;
@@ -54,11 +64,20 @@ describe("check order and epoch siblings", () => {
     // 12 regions split off the left of region 100, each split bumping the version
     const bounds = ["", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"];
     for (let i = 0; i + 1 < bounds.length; i++) {
-      t.add({ id: i + 1, start: bounds[i], end: bounds[i + 1], version: 13, peers: [[i + 10, 1]], leader: i + 10 });
+      t.add({
+        id: i + 1,
+        start: bounds[i],
+        end: bounds[i + 1],
+        version: 13,
+        peers: [[i + 10, 1]],
+        leader: i + 10,
+      });
     }
     t.add({ id: 100, start: "l", version: 13, peers: [[500, 1]], leader: 500 });
     const gap3 = checkRegion(t, 1n, ctx(100, 500, 1, 10), { access: "write", keys: [] });
-    expect(isRegionError(gap3) && gap3.epochNotMatch?.currentRegions.map((r) => Number(r.id))).toEqual([100, 12, 11, 10]);
+    expect(isRegionError(gap3) && gap3.epochNotMatch?.currentRegions.map((r) => Number(r.id))).toEqual([
+      100, 12, 11, 10,
+    ]);
     const gapBig = checkRegion(t, 1n, ctx(100, 500, 1, 1), { access: "write", keys: [] });
     expect(isRegionError(gapBig) && gapBig.epochNotMatch?.currentRegions.length).toBe(11);
   });
@@ -74,16 +93,36 @@ describe("check order and epoch siblings", () => {
   });
 
   it("learners serve replica and stale reads", () => {
-    const t = new FakeTopology().add({ id: 1, peers: [[11, 1], [13, 3, true]], leader: 11, safeTs: 50n });
-    expect(isRegionError(checkRegion(t, 3n, ctx(1, 13, 3, 1, { replicaRead: true }), { access: "read", keys: [] }))).toBe(false);
-    expect(isRegionError(checkRegion(t, 3n, ctx(1, 13, 3, 1, { staleRead: true }), { access: "read", keys: [], readTs: 50n }))).toBe(false);
+    const t = new FakeTopology().add({
+      id: 1,
+      peers: [
+        [11, 1],
+        [13, 3, true],
+      ],
+      leader: 11,
+      safeTs: 50n,
+    });
+    expect(
+      isRegionError(
+        checkRegion(t, 3n, ctx(1, 13, 3, 1, { replicaRead: true }), { access: "read", keys: [] }),
+      ),
+    ).toBe(false);
+    expect(
+      isRegionError(
+        checkRegion(t, 3n, ctx(1, 13, 3, 1, { staleRead: true }), { access: "read", keys: [], readTs: 50n }),
+      ),
+    ).toBe(false);
     const nl = checkRegion(t, 3n, ctx(1, 13, 3, 1), { access: "read", keys: [] });
     expect(isRegionError(nl) && nl.notLeader?.leader?.id).toBe(11n);
   });
 
   it("stale read does not need a leader", () => {
     const t = new FakeTopology().add({ id: 1, peers: [[11, 1]], safeTs: 50n });
-    expect(isRegionError(checkRegion(t, 1n, ctx(1, 11, 1, 1, { staleRead: true }), { access: "read", keys: [], readTs: 40n }))).toBe(false);
+    expect(
+      isRegionError(
+        checkRegion(t, 1n, ctx(1, 11, 1, 1, { staleRead: true }), { access: "read", keys: [], readTs: 40n }),
+      ),
+    ).toBe(false);
   });
 });
 
@@ -93,7 +132,9 @@ describe("witness and flashback", () => {
     const st = t.regions.get(1n);
     if (!st?.region.peers[0]) throw new Error("setup");
     st.region.peers[0].isWitness = true;
-    expect(checkRegion(t, 1n, ctx(1, 11, 1, 1), { access: "read", keys: [] })).toEqual(RegionErrors.isWitness(1));
+    expect(checkRegion(t, 1n, ctx(1, 11, 1, 1), { access: "read", keys: [] })).toEqual(
+      RegionErrors.isWitness(1),
+    );
   });
 
   it("a region in flashback refuses writes and reads at or above the flashback start ts", () => {
@@ -105,6 +146,8 @@ describe("witness and flashback", () => {
     const want = RegionErrors.flashbackInProgress(1, 100);
     expect(checkRegion(t, 1n, ctx(1, 11, 1, 1), { access: "write", keys: [] })).toEqual(want);
     expect(checkRegion(t, 1n, ctx(1, 11, 1, 1), { access: "read", keys: [], readTs: 100n })).toEqual(want);
-    expect(isRegionError(checkRegion(t, 1n, ctx(1, 11, 1, 1), { access: "read", keys: [], readTs: 99n }))).toBe(false);
+    expect(
+      isRegionError(checkRegion(t, 1n, ctx(1, 11, 1, 1), { access: "read", keys: [], readTs: 99n })),
+    ).toBe(false);
   });
 });
