@@ -278,7 +278,7 @@ describe("scan", () => {
     const revRegion = e.scan(
       {
         context: undefined,
-        startKey: b(""),
+        startKey: b("z"),
         endKey: b(""),
         limit: 10,
         version: 5n,
@@ -289,6 +289,18 @@ describe("scan", () => {
       region,
     );
     expect(revRegion.pairs.map((p) => p.key.toString())).toEqual(["c", "b"]);
+    // As in TiKV, a reverse scan's empty start_key is the empty key, not +inf.
+    const revEmpty = e.scan({
+      context: undefined,
+      startKey: b(""),
+      endKey: b(""),
+      limit: 10,
+      version: 5n,
+      keyOnly: false,
+      reverse: true,
+      sampleStep: 0,
+    });
+    expect(revEmpty.pairs).toEqual([]);
   });
 
   it("reads long values and skips deleted keys and rolled-back versions", () => {

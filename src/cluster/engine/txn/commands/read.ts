@@ -46,11 +46,14 @@ export function batchGet(ec: EngineContext, req: BatchGetRequest): BatchGetRespo
 
 /**
  * KvScan over [start_key, end_key) (reverse: [end_key, start_key), descending), limited to the
- * region range. An empty upper bound means the region end. Locked keys appear as pairs carrying
+ * region range. An empty end_key of a forward scan means the region end. Locked keys appear as pairs carrying
  * only `error` (TiKV leaves their key empty); other failures set `error` and a single error pair.
  */
 export function scan(ec: EngineContext, req: ScanRequest, range?: KeyRangeLimit): ScanResponse {
   trackRead(ec, req.context, req.version);
+  // TiKV bounds a reverse scan above by start_key as given: an empty start_key is the empty
+  // key itself (not +inf), so nothing lies below it.
+  if (req.reverse && req.startKey.length === 0) return ScanResponse.fromPartial({ pairs: [] });
   const [lower, upper] = req.reverse ? [req.endKey, req.startKey] : [req.startKey, req.endKey];
   const r = clampRange(lower, upper, range);
   try {
