@@ -42,7 +42,12 @@ export const ReplicaFlag = {
   dataIsNotReady: 2,
   notLeader: 4,
   serverIsBusy: 8,
+  /** The cached leader keeps rejecting leader reads with ServerIsBusy: probe a follower (client-go#2028). */
+  suspectNotLeader: 16,
 } as const;
+
+/** ServerIsBusy answers from the same cached leader that trigger a follower probe (client-go leaderBusyProbeThreshold). */
+export const LEADER_BUSY_PROBE_THRESHOLD = 2;
 
 /** One peer of the region as this request sees it. */
 export interface Replica {
@@ -96,6 +101,9 @@ export class ReplicaSelector {
   private regionInvalidatedForRetry = false;
   private readonly pending = new Map<bigint, { cfg: BackoffConfig; err: unknown }>();
   private readonly random: () => number;
+  private leaderBusyCount = 0;
+  private leaderBusyPeerId: bigint | undefined;
+  private leaderBusyProbed = false;
 
   constructor(
     private readonly cache: RegionCache,
@@ -138,7 +146,9 @@ export class ReplicaSelector {
 
   private nextForLeader(): Replica | undefined {
     const leader = this.replicas[this.leaderIdx];
-    let target = leader && this.isLeaderCandidate(leader) ? leader : undefined;
+    // a leader suspected of having lost leadership is skipped so a follower is probed
+    let target =
+      leader && this.isLeaderCandidate(leader) && !has(leader, ReplicaFlag.suspectNotLeader) ? leader : undefined;
     if (
       target &&
       this.busyThresholdMs > 0 &&
@@ -252,6 +262,12 @@ export class ReplicaSelector {
     if (best.length === 1) return this.replicas[best[0] as number];
     if (best.length > 1) return this.replicas[best[Math.floor(this.random() * best.length)] as number];
     if (s.busyThresholdMs) return undefined;
+    // the probe found nobody else: restore the suspected leader instead of reloading the region
+    const leader = this.replicas[this.leaderIdx];
+    if (leader && has(leader, ReplicaFlag.suspectNotLeader)) {
+      leader.flags &= ~ReplicaFlag.suspectNotLeader;
+      if (this.isLeaderCandidate(leader)) return leader;
+    }
     // every replica was tried: the cached region is probably wrong, unless timeouts explain it
     if (!this.replicas.some((r) => has(r, ReplicaFlag.deadlineExceeded))) this.invalidateRegion();
     return undefined;
@@ -340,7 +356,7 @@ export class ReplicaSelector {
     // an unreachable leader may be hibernating: keep trying others until a new one is elected
     if (this.cache.stores.liveness(r.storeId) === "unreachable") return -1;
     if (r.attempts >= MAX_REPLICA_ATTEMPTS) r.attempts = MAX_REPLICA_ATTEMPTS - 1;
-    r.flags &= ~ReplicaFlag.notLeader;
+    r.flags &= ~(ReplicaFlag.notLeader | ReplicaFlag.suspectNotLeader);
     this.region.switchLeaderToPeer(leader);
     return i;
   }
@@ -357,6 +373,7 @@ export class ReplicaSelector {
         if (this.busyThresholdMs !== 0 && this.isRead) t.replica.flags |= ReplicaFlag.serverIsBusy;
       } else {
         this.cache.stores.markSlow(t.storeId);
+        this.countLeaderBusy(t);
       }
     }
     if (this.canFastRetry()) {
@@ -365,6 +382,30 @@ export class ReplicaSelector {
       return "fastRetry";
     }
     return "backoff";
+  }
+
+  // client-go#2028: a wedged read pool rejects leader reads before raft, so no NotLeader ever
+  // arrives; after a few rejections from the same cached leader, probe a follower once
+  private countLeaderBusy(t: ReplicaTarget): void {
+    const leaderPeer = this.region.leader;
+    if (
+      this.replicaReadType !== "leader" ||
+      this.isStaleRead ||
+      this.opts.leaderOnly ||
+      t.peer.id !== leaderPeer.id ||
+      this.leaderBusyProbed
+    ) {
+      return;
+    }
+    if (this.leaderBusyPeerId !== leaderPeer.id) {
+      this.leaderBusyPeerId = leaderPeer.id;
+      this.leaderBusyCount = 0;
+    }
+    this.leaderBusyCount++;
+    if (this.leaderBusyCount >= LEADER_BUSY_PROBE_THRESHOLD) {
+      t.replica.flags |= ReplicaFlag.suspectNotLeader;
+      this.leaderBusyProbed = true;
+    }
   }
 
   private canFastRetry(): boolean {

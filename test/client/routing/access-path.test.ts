@@ -113,6 +113,8 @@ interface Case {
   label?: string;
   /** Store of the region's leader (client-go changeRegionLeader). */
   leader?: number;
+  /** TiKV busy threshold (client-go busyThresholdMs). */
+  busyThresholdMs?: number;
   accessErr: ErrT[];
   path: string[];
   respErr?: string | RegExp | (new (...a: never[]) => Error);
@@ -125,13 +127,24 @@ interface Case {
 const p = (store: number, rr: boolean, sr: boolean) =>
   `{addr: store${store}, replica-read: ${rr}, stale-read: ${sr}}`;
 
-async function runCase(ca: Case) {
+interface World {
+  cache: RegionCache;
+  stores: ScriptedStores;
+  sender: RequestSender;
+}
+
+function newWorld(leader = 1): World {
   const pd = new FakePd();
   for (const id of [1n, 2n, 3n]) pd.addStore(id, { id: String(id) });
-  pd.addRegion(1n, "", "", [1n, 2n, 3n], (ca.leader ?? 1) - 1);
+  pd.addRegion(1n, "", "", [1n, 2n, 3n], leader - 1);
   const cache = new RegionCache(pd, { random: () => 0 });
   const stores = new ScriptedStores();
-  const sender = new RequestSender(cache, stores, { random: () => 0 });
+  return { cache, stores, sender: new RequestSender(cache, stores, { random: () => 0 }) };
+}
+
+async function runCase(ca: Case, world?: World) {
+  const { cache, stores, sender } = world ?? newWorld(ca.leader);
+  stores.accesses = [];
   const region = await cache.locateKey(key("key"));
   const peerOn = (s: bigint) => region.peers.find((x) => x.storeId === s) as { id: bigint; storeId: bigint };
   stores.script = ca.accessErr.map((t) => answerOf(t, peerOn));
@@ -143,6 +156,7 @@ async function runCase(ca: Case) {
       staleRead: ca.staleRead,
       labels: ca.label ? [{ key: "id", value: ca.label }] : undefined,
       rpcTimeoutMs: ca.timeout || 30_000,
+      busyThresholdMs: ca.busyThresholdMs,
       budget,
     })
     .then(
@@ -166,8 +180,8 @@ function kindOf(e: RegionErrorProto | undefined): string | undefined {
   return Object.entries(e).find(([k, v]) => k !== "message" && v !== undefined)?.[0];
 }
 
-async function check(ca: Case) {
-  const r = await runCase(ca);
+async function check(ca: Case, world?: World) {
+  const r = await runCase(ca, world);
   expect(r.path).toEqual(ca.path);
   expect(r.detail).toEqual([...ca.backoff].sort());
   expect(r.regionIsValid).toBe(ca.regionIsValid);
@@ -638,6 +652,217 @@ function basicCases(): Case[] {
   return out;
 }
 
+// testReplicaReadAccessPathByLeaderCase
+const byLeaderCase: Case[] = [
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: [],
+    path: [p(1, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["ServerIsBusyWithEstimatedWaitMsErr", "ServerIsBusyErr"],
+    path: [p(1, false, false), p(1, false, false), p(1, false, false)],
+    backoff: ["tikvServerBusy+2"],
+    regionIsValid: true,
+  },
+  {
+    name: "leader busy 11 times: probe followers once (client-go#2028), then stay on the leader",
+    req: "Get",
+    readType: "leader",
+    accessErr: Array(11).fill("ServerIsBusyErr") as ErrT[],
+    path: [
+      p(1, false, false),
+      p(1, false, false),
+      p(2, false, false),
+      p(3, false, false),
+      ...Array(8).fill(p(1, false, false)),
+    ],
+    backoff: ["tikvServerBusy+11"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["NotLeaderErr"],
+    path: [p(1, false, false), p(2, false, false)],
+    backoff: ["regionScheduling+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["NotLeaderErr", "NotLeaderErr"],
+    path: [p(1, false, false), p(2, false, false), p(3, false, false)],
+    backoff: ["regionScheduling+2"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["NotLeaderErr", "NotLeaderErr", "NotLeaderErr"],
+    path: [p(1, false, false), p(2, false, false), p(3, false, false)],
+    respRegionError: "fake",
+    backoff: ["regionScheduling+3"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["NotLeaderWithNewLeader3Err"],
+    path: [p(1, false, false), p(3, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["NotLeaderWithNewLeader3Err", "ServerIsBusyErr"],
+    path: [p(1, false, false), p(3, false, false), p(3, false, false)],
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["DeadLineExceededErr"],
+    path: [p(1, false, false), p(2, false, false)],
+    backoff: ["tikvRPC+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["DeadLineExceededErr", "NotLeaderWithNewLeader1Err", "NotLeaderWithNewLeader1Err"],
+    path: [p(1, false, false), p(2, false, false), p(3, false, false)],
+    respRegionError: "fake",
+    backoff: ["tikvRPC+1"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["DeadLineExceededErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(1, false, false), p(2, false, false), p(3, false, false)],
+    respRegionError: "fake",
+    backoff: ["tikvRPC+1", "tikvServerBusy+1"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    busyThresholdMs: 10,
+    accessErr: [
+      "NotLeaderErr",
+      "NotLeaderWithNewLeader3Err",
+      "ServerIsBusyWithEstimatedWaitMsErr",
+      "NotLeaderErr",
+    ],
+    path: [p(1, false, false), p(2, false, false), p(3, false, false), p(3, false, false)],
+    respRegionError: "fake",
+    backoff: ["regionScheduling+2", "tikvServerBusy+1"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    busyThresholdMs: 10,
+    accessErr: [
+      "NotLeaderErr",
+      "NotLeaderWithNewLeader3Err",
+      "ServerIsBusyWithEstimatedWaitMsErr",
+      "ServerIsBusyErr",
+    ],
+    path: [
+      p(1, false, false),
+      p(2, false, false),
+      p(3, false, false),
+      p(3, false, false),
+      p(3, false, false),
+    ],
+    backoff: ["regionScheduling+1", "tikvServerBusy+2"],
+    regionIsValid: true,
+  },
+];
+
+// testReplicaReadAccessPathByLeaderCase, "switch leader": three requests on the same cache
+const switchLeaderSequence: Case[] = [
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["NotLeaderErr"],
+    path: [p(1, false, false), p(2, false, false)],
+    backoff: ["regionScheduling+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["NotLeaderWithNewLeader3Err"],
+    path: [p(2, false, false), p(3, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    accessErr: ["ServerIsBusyErr"],
+    path: [p(3, false, false), p(3, false, false)],
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: true,
+  },
+];
+
+// testReplicaReadAccessPathByFollowerCase
+const byFollowerCase: Case[] = [
+  {
+    req: "Get",
+    readType: "follower",
+    accessErr: [],
+    path: [p(2, true, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "follower",
+    accessErr: ["ServerIsBusyWithEstimatedWaitMsErr", "ServerIsBusyErr"],
+    path: [p(2, true, false), p(3, true, false), p(1, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "follower",
+    accessErr: ["ServerIsBusyErr", "ServerIsBusyWithEstimatedWaitMsErr", "ServerIsBusyErr"],
+    path: [p(2, true, false), p(3, true, false), p(1, false, false)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: false,
+  },
+  {
+    req: "Get",
+    readType: "follower",
+    accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+    path: [p(2, true, false), p(3, true, false), p(1, false, false)],
+    backoff: ["tikvRPC+1"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "follower",
+    timeout: 1000,
+    accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+    path: [p(2, true, false), p(3, true, false), p(1, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+];
+
 describe("replica selector access paths (client-go replica_selector_test.go)", () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -653,6 +878,16 @@ describe("replica selector access paths (client-go replica_selector_test.go)", (
   });
   describe("TestReplicaReadAccessPathByCase2", () => {
     for (const [i, ca] of byCase2.entries()) it(title(ca, i), () => check(ca));
+  });
+  describe("TestReplicaReadAccessPathByLeaderCase", () => {
+    for (const [i, ca] of byLeaderCase.entries()) it(ca.name ?? title(ca, i), () => check(ca));
+    it("switch leader across requests on one cache", async () => {
+      const w = newWorld();
+      for (const ca of switchLeaderSequence) await check(ca, w);
+    });
+  });
+  describe("TestReplicaReadAccessPathByFollowerCase", () => {
+    for (const [i, ca] of byFollowerCase.entries()) it(title(ca, i), () => check(ca));
   });
   describe("TestReplicaReadAccessPathByBasicCase", () => {
     for (const ca of basicCases()) it(ca.name as string, () => check(ca));
