@@ -96,7 +96,11 @@ export function prewrite(ec: EngineContext, req: PrewriteRequest): PrewriteRespo
   };
 
   try {
-    for (let i = 0; i < req.mutations.length && committedTs === undefined; i++) {
+    // TiKV zips pessimistic mutations with their actions: extra mutations are ignored.
+    const count = isPessimistic
+      ? Math.min(req.mutations.length, req.pessimisticActions.length)
+      : req.mutations.length;
+    for (let i = 0; i < count && committedTs === undefined; i++) {
       const mutation = req.mutations[i];
       if (!mutation) continue;
       const key = mutation.key;
