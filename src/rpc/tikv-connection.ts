@@ -1,5 +1,6 @@
 // A gRPC channel to one TiKV store plus the session (stream) that multiplexes requests on it.
 
+import { InvalidArgumentError } from "../api/errors/base.js";
 import { TikvClient } from "../proto/tikvpb.js";
 import { BatchCommandsStream, type BatchStreamOptions } from "./batch-stream.js";
 import { type CallOptions, type Reply, unaryCall, waitForReady } from "./call.js";
@@ -67,7 +68,11 @@ export class TikvConnection {
     reply: Reply<TikvResponse<C>>,
   ): void {
     if (cmd === "Empty") {
-      queueMicrotask(() => reply(new ShuttingDownError("the Empty command exists only on BatchCommands")));
+      queueMicrotask(() =>
+        reply(
+          new InvalidArgumentError("the Empty command exists only on BatchCommands (batching is off)", "cmd"),
+        ),
+      );
       return;
     }
     const method = UNARY_METHODS[cmd as Exclude<C, "Empty">];

@@ -1,5 +1,6 @@
 // The store actor: one per TiKV store, wiring the pure store machine to a grpc-js channel and
-// its BatchCommands stream. A request costs one actor send (SEND event with a reply callback).
+// its BatchCommands stream. A request is a SEND event with a reply callback (one hop); while
+// the machine is `ready` the fast path skips even that hop and writes to the stream directly.
 
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type Actor, createActor, fromCallback, fromPromise } from "xstate";
