@@ -274,7 +274,8 @@ export const COMMANDS = {
   KvDeleteRange: {
     rpc: "KvDeleteRange",
     access: "write",
-    keys: () => NONE,
+    keys: (r: kv.DeleteRangeRequest) => one(r.startKey),
+    bound: (r: kv.DeleteRangeRequest) => ({ key: r.startKey, upper: false }),
     txnApi: (r: kv.DeleteRangeRequest) => ({ cmd: "delete_range", ranges: [[r.startKey, r.endKey]] }),
     apiErrorPlace: "string",
     exec: (env, r: kv.DeleteRangeRequest, range) => env.txn.deleteRange(r, range),
@@ -359,7 +360,8 @@ export const COMMANDS = {
   RawBatchScan: {
     rpc: "RawBatchScan",
     access: "read",
-    keys: (r: kv.RawBatchScanRequest) => r.ranges.map((x) => x.startKey),
+    // Reverse ranges start at an exclusive upper bound, which may be the region end.
+    keys: (r: kv.RawBatchScanRequest) => (r.reverse ? NONE : r.ranges.map((x) => x.startKey)),
     exec: (env, r: kv.RawBatchScanRequest, range) => env.raw.rawBatchScan(r, range),
     ...pairError(kv.RawBatchScanResponse, "kvs"),
   },
