@@ -2,14 +2,22 @@
 // validateRoleInRequest): injected faults and delays first, then leadership (followers answer
 // region reads only when the client sets the follower-handle metadata), then the cluster id.
 import {
+  type handleUnaryCall,
   type Metadata,
   type ServerUnaryCall,
   type ServiceError,
   type sendUnaryData,
   status,
 } from "@grpc/grpc-js";
-import type { RequestHeader } from "../../proto/pdpb.js";
-import { mismatchClusterIdError, notLeaderError, statusError, tsoNotLeaderError } from "./errors.js";
+import type { ErrorType, RequestHeader, ResponseHeader } from "../../proto/pdpb.js";
+import {
+  errorHeader,
+  mismatchClusterIdError,
+  notLeaderError,
+  okHeader,
+  statusError,
+  tsoNotLeaderError,
+} from "./errors.js";
 import type { PdFaultKind } from "./faults.js";
 import type { PdState } from "./pd-state.js";
 
@@ -90,4 +98,31 @@ export function guardUnary<Req, Res>(
 
 function hasFollowerHandle(md: Metadata): boolean {
   return md.get(FOLLOWER_HANDLE_METADATA_KEY).length > 0;
+}
+
+/** What every handler file needs: the shared state, this member, header builders and guard. */
+export interface HandlerKit {
+  state: PdState;
+  member: number;
+  /** An OK header with the cluster id. */
+  ok(): ResponseHeader;
+  /** A header carrying a PD error. */
+  err(type: ErrorType, message: string): ResponseHeader;
+  /** A unary handler wrapped in PD's checks (see {@link guardUnary}). */
+  unary<Req, Res>(
+    method: string,
+    opts: GuardOptions,
+    fn: (req: Req, ctx: HandlerContext) => Res | Promise<Res>,
+  ): handleUnaryCall<Req, Res>;
+}
+
+/** Builds the {@link HandlerKit} of member `member`. */
+export function handlerKit(state: PdState, member: number): HandlerKit {
+  return {
+    state,
+    member,
+    ok: () => okHeader(state.clusterId),
+    err: (type, message) => errorHeader(state.clusterId, type, message),
+    unary: (method, opts, fn) => guardUnary(state, member, method, opts, fn),
+  };
 }
