@@ -863,6 +863,251 @@ const byFollowerCase: Case[] = [
   },
 ];
 
+// testReplicaReadAccessPathByMixedAndPreferLeaderCase
+const byMixedAndPreferLeader: Case[] = (["mixed", "preferLeader"] as const)
+  .flatMap((readType): Case[] => [
+    { req: "Get", readType, accessErr: [], path: [p(1, false, false)], backoff: [], regionIsValid: true },
+    {
+      req: "Get",
+      readType,
+      accessErr: ["ServerIsBusyWithEstimatedWaitMsErr", "StaleCommandErr", "ServerIsBusyErr"],
+      path: [p(1, false, false), p(2, true, false), p(3, true, false)],
+      respRegionError: "fake",
+      backoff: ["tikvServerBusy+1"],
+      regionIsValid: false,
+    },
+    {
+      req: "Get",
+      readType,
+      accessErr: ["ServerIsBusyErr", "RegionNotFoundErr"],
+      path: [p(1, false, false), p(2, true, false)],
+      respRegionError: "regionNotFound",
+      backoff: [],
+      regionIsValid: false,
+    },
+    {
+      req: "Get",
+      readType,
+      accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+      path: [p(1, false, false), p(2, true, false), p(3, true, false)],
+      backoff: ["tikvRPC+1"],
+      regionIsValid: true,
+    },
+    {
+      req: "Get",
+      readType,
+      timeout: 1000,
+      accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+      path: [p(1, false, false), p(2, true, false), p(3, true, false)],
+      backoff: [],
+      regionIsValid: true,
+    },
+  ])
+  .concat([
+    {
+      req: "Get",
+      readType: "mixed",
+      label: "2",
+      accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+      path: [p(2, true, false), p(1, false, false), p(3, true, false)],
+      backoff: ["tikvRPC+1"],
+      regionIsValid: true,
+    },
+    {
+      req: "Get",
+      readType: "preferLeader",
+      leader: 3,
+      accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+      path: [p(3, false, false), p(1, true, false), p(2, true, false)],
+      backoff: ["tikvRPC+1"],
+      regionIsValid: true,
+    },
+    {
+      req: "Get",
+      readType: "preferLeader",
+      leader: 3,
+      label: "2",
+      accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+      path: [p(2, true, false), p(3, false, false), p(1, true, false)],
+      backoff: ["tikvRPC+1"],
+      regionIsValid: true,
+    },
+  ]);
+
+// ...MixedAndPreferLeaderCase multi-case runs: a slow leader is skipped by prefer-leader
+const preferLeaderSequences: Case[][] = [
+  [
+    {
+      req: "Get",
+      readType: "preferLeader",
+      accessErr: ["ServerIsBusyErr"],
+      path: [p(1, false, false), p(2, true, false)],
+      backoff: [],
+      regionIsValid: true,
+    },
+    {
+      req: "Get",
+      readType: "preferLeader",
+      accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+      path: [p(2, true, false), p(3, true, false), p(1, false, false)],
+      respRegionError: "fake",
+      backoff: ["tikvServerBusy+1"],
+      regionIsValid: false,
+    },
+  ],
+  [
+    {
+      req: "Get",
+      readType: "preferLeader",
+      accessErr: ["ServerIsBusyErr", "ServerIsBusyErr"],
+      path: [p(1, false, false), p(2, true, false), p(3, true, false)],
+      backoff: [],
+      regionIsValid: true,
+    },
+    {
+      req: "Get",
+      readType: "preferLeader",
+      accessErr: ["ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+      path: [p(3, true, false), p(1, false, false)],
+      respRegionError: "fake",
+      backoff: ["tikvServerBusy+1"],
+      regionIsValid: false,
+    },
+  ],
+];
+
+// TestReplicaReadAccessPathByStaleReadCase
+const st = (c: Omit<Case, "req" | "readType" | "staleRead">): Case => ({
+  req: "Get",
+  readType: "mixed",
+  staleRead: true,
+  ...c,
+});
+const byStaleRead: Case[] = [
+  st({ accessErr: [], path: [p(1, false, true)], backoff: [], regionIsValid: true }),
+  st({
+    accessErr: ["DataIsNotReadyErr"],
+    path: [p(1, false, true), p(2, true, false)],
+    backoff: [],
+    regionIsValid: true,
+  }),
+  st({
+    label: "2",
+    accessErr: ["DataIsNotReadyErr"],
+    path: [p(2, false, true), p(1, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  }),
+  st({
+    accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(1, false, true), p(2, true, false), p(3, true, false)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: false,
+  }),
+  st({
+    label: "2",
+    accessErr: ["DataIsNotReadyErr", "NotLeaderWithNewLeader3Err"],
+    path: [p(2, false, true), p(1, false, false), p(3, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  }),
+  st({
+    label: "2",
+    accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(2, false, true), p(1, false, false), p(2, false, true), p(3, false, true)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: false,
+  }),
+  st({
+    leader: 2,
+    accessErr: ["DataIsNotReadyErr", "ServerIsBusyErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(1, false, true), p(2, false, false), p(3, false, true), p(1, false, true)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: false,
+  }),
+  st({
+    label: "2",
+    accessErr: ["DataIsNotReadyErr", "NotLeaderErr", "ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(2, false, true), p(1, false, false), p(2, true, false), p(3, true, false)],
+    respRegionError: "fake",
+    backoff: ["regionScheduling+1", "tikvServerBusy+1"],
+    regionIsValid: false,
+  }),
+  st({
+    label: "2",
+    accessErr: [
+      "DataIsNotReadyErr",
+      "NotLeaderWithNewLeader3Err",
+      "ServerIsBusyErr",
+      "NotLeaderWithNewLeader2Err",
+      "ServerIsBusyErr",
+    ],
+    path: [
+      p(2, false, true),
+      p(1, false, false),
+      p(3, false, false),
+      p(3, false, false),
+      p(2, false, false),
+      p(2, false, false),
+    ],
+    backoff: ["tikvServerBusy+2"],
+    regionIsValid: true,
+  }),
+  st({
+    label: "2",
+    accessErr: ["DataIsNotReadyErr", "RegionNotFoundErr"],
+    path: [p(2, false, true), p(1, false, false)],
+    respRegionError: "regionNotFound",
+    backoff: [],
+    regionIsValid: false,
+  }),
+  st({
+    timeout: 1000,
+    accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+    path: [p(1, false, true), p(2, false, true), p(3, false, true)],
+    backoff: [],
+    regionIsValid: true,
+  }),
+  st({
+    timeout: 1000,
+    label: "2",
+    accessErr: ["DeadLineExceededErr", "ServerIsBusyErr"],
+    path: [p(2, false, true), p(1, false, false), p(3, false, true)],
+    backoff: [],
+    regionIsValid: true,
+  }),
+  st({
+    timeout: 1000,
+    label: "2",
+    accessErr: ["DeadLineExceededErr", "DeadLineExceededErr"],
+    path: [p(2, false, true), p(1, false, false), p(3, false, true)],
+    backoff: [],
+    regionIsValid: true,
+  }),
+];
+
+// ...StaleReadCase multi-case run: timed-out stores stay unusable for the next request
+const staleReadSequence: Case[] = [
+  st({
+    label: "2",
+    accessErr: ["DeadLineExceededErr", "DeadLineExceededErr"],
+    path: [p(2, false, true), p(1, false, false), p(3, true, false)],
+    backoff: ["tikvRPC+2"],
+    regionIsValid: true,
+  }),
+  st({
+    label: "2",
+    accessErr: ["ServerIsBusyErr"],
+    path: [p(3, false, true)],
+    respRegionError: "fake",
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: false,
+  }),
+];
+
 describe("replica selector access paths (client-go replica_selector_test.go)", () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -888,6 +1133,22 @@ describe("replica selector access paths (client-go replica_selector_test.go)", (
   });
   describe("TestReplicaReadAccessPathByFollowerCase", () => {
     for (const [i, ca] of byFollowerCase.entries()) it(title(ca, i), () => check(ca));
+  });
+  describe("TestReplicaReadAccessPathByMixedAndPreferLeaderCase", () => {
+    for (const [i, ca] of byMixedAndPreferLeader.entries()) it(title(ca, i), () => check(ca));
+    for (const [i, seq] of preferLeaderSequences.entries()) {
+      it(`slow leader skipped across requests (${i + 1})`, async () => {
+        const w = newWorld();
+        for (const ca of seq) await check(ca, w);
+      });
+    }
+  });
+  describe("TestReplicaReadAccessPathByStaleReadCase", () => {
+    for (const [i, ca] of byStaleRead.entries()) it(title(ca, i), () => check(ca));
+    it("timed-out stores stay unusable for the next request", async () => {
+      const w = newWorld();
+      for (const ca of staleReadSequence) await check(ca, w);
+    });
   });
   describe("TestReplicaReadAccessPathByBasicCase", () => {
     for (const ca of basicCases()) it(ca.name as string, () => check(ca));
