@@ -114,7 +114,8 @@ describe("BatchCommandsStream", () => {
       lost = e;
     });
     const ps = ["a", "b", "c"].map((k) => get(stream, k).catch((e) => e));
-    await new Promise((r) => setTimeout(r, 30));
+    for (let i = 0; i < 500 && server.held.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.held.length).toBe(3);
     server.breakStreams();
     const errs = await Promise.all(ps);
     for (const e of errs) {

@@ -40,6 +40,7 @@ async function connect(c: FakePdCluster, extra: Partial<PdActorOptions> = {}): P
     discoveryBackoff: { baseMs: 10, capMs: 50 },
     retryBackoff: { baseMs: 10, capMs: 50 },
     rpcTimeoutMs: 1000,
+    lowResolutionTsUpdateIntervalMs: 60_000, // no background TSO requests unless a test asks
     ...extra,
   });
   cleanups.unshift(() => pd.close());
@@ -175,7 +176,8 @@ describe("PdActor: regions and stores", () => {
     c.holdRegions = true;
     const same = Array.from({ length: 5 }, () => pd.getRegion(Buffer.from("a")));
     const other = pd.getRegion(Buffer.from("x"));
-    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 500 && c.count("getRegion") < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50)); // room for any extra (uncoalesced) call to show up
     expect(c.count("getRegion")).toBe(2);
     c.releaseRegions();
     const rs = await Promise.all(same);
