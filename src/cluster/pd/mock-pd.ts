@@ -20,6 +20,8 @@ export interface MockPdOptions {
   clusterId?: bigint;
   /** Loopback host to bind (default 127.0.0.1). */
   host?: string;
+  /** Port of the first member; member i listens on port + i. Default 0: any free port. */
+  port?: number;
   /** Region boundary form on the wire (default "memcomparable": txn / API v2). */
   regionKeyEncoding?: RegionKeyEncoding;
   /** Version reported for the stores. */
@@ -54,6 +56,10 @@ export class MockPd {
       now: opts.now,
     });
     const host = opts.host ?? "127.0.0.1";
+    const basePort = opts.port ?? 0;
+    if (!Number.isInteger(basePort) || basePort < 0 || basePort + n - 1 > 65535) {
+      throw new RangeError(`port must be an integer in [0, ${65536 - n}], got ${basePort}`);
+    }
     const servers: MemberServer[] = [];
     try {
       for (let i = 0; i < n; i++) {
@@ -63,8 +69,10 @@ export class MockPd {
         const health = new HealthImplementation({ "": "SERVING" });
         health.addToServer(server);
         const port = await new Promise<number>((resolve, reject) =>
-          server.bindAsync(`${host}:0`, ServerCredentials.createInsecure(), (e, p) =>
-            e ? reject(e) : resolve(p),
+          server.bindAsync(
+            `${host}:${basePort === 0 ? 0 : basePort + i}`,
+            ServerCredentials.createInsecure(),
+            (e, p) => (e ? reject(e) : resolve(p)),
           ),
         );
         const endpoint = `${host}:${port}`;

@@ -39,6 +39,15 @@ describe("GetMembers and leadership", () => {
     expect(() => fx!.pd.transferLeader(3)).toThrow(RangeError);
   });
 
+  it("a fixed port is honoured (member i would take port + i)", async () => {
+    const probe = await startPd();
+    const free = Number(probe.pd.endpoints[0]!.split(":")[1]);
+    await probe.close();
+    fx = await startPd({ port: free });
+    expect(fx.pd.endpoints).toEqual([`127.0.0.1:${free}`]);
+    await expect(startPd({ members: 2, port: 65535 })).rejects.toThrow(RangeError);
+  });
+
   it("without a leader every member refuses leader-only calls but still answers GetMembers", async () => {
     fx = await startPd({ members: 2 });
     fx.pd.clearLeader();
