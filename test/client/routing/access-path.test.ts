@@ -7,6 +7,7 @@ import type { ReplicaReadType } from "../../../src/actors/region-cache/replica-s
 import { RequestSender } from "../../../src/actors/request/index.js";
 import { RegionError, RegionFlashbackNotPreparedError } from "../../../src/api/errors.js";
 import type { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
+import { PeerRole } from "../../../src/proto/metapb.js";
 import { FakePd, key, type RegionErrorInit, ScriptedStores, type StoreAnswer } from "./fakes.js";
 
 /** client-go's RegionErrorType names. */
@@ -115,6 +116,10 @@ interface Case {
   leader?: number;
   /** TiKV busy threshold (client-go busyThresholdMs). */
   busyThresholdMs?: number;
+  /** Stores whose TiKV-side slow score is 100 before the run. */
+  slow?: number[];
+  /** Add a learner peer on store 4. */
+  learner?: boolean;
   accessErr: ErrT[];
   path: string[];
   respErr?: string | RegExp | (new (...a: never[]) => Error);
@@ -133,19 +138,21 @@ interface World {
   sender: RequestSender;
 }
 
-function newWorld(leader = 1): World {
+function newWorld(leader = 1, learner = false): World {
   const pd = new FakePd();
-  for (const id of [1n, 2n, 3n]) pd.addStore(id, { id: String(id) });
-  pd.addRegion(1n, "", "", [1n, 2n, 3n], leader - 1);
+  for (const id of [1n, 2n, 3n, 4n]) pd.addStore(id, { id: String(id) });
+  const info = pd.addRegion(1n, "", "", [1n, 2n, 3n], leader - 1);
+  if (learner) info.meta.peers.push({ id: 14n, storeId: 4n, role: PeerRole.Learner, isWitness: false });
   const cache = new RegionCache(pd, { random: () => 0 });
   const stores = new ScriptedStores();
   return { cache, stores, sender: new RequestSender(cache, stores, { random: () => 0 }) };
 }
 
 async function runCase(ca: Case, world?: World) {
-  const { cache, stores, sender } = world ?? newWorld(ca.leader);
+  const { cache, stores, sender } = world ?? newWorld(ca.leader, ca.learner);
   stores.accesses = [];
   const region = await cache.locateKey(key("key"));
+  for (const id of ca.slow ?? []) cache.stores.setSlowScore(BigInt(id), 100);
   const peerOn = (s: bigint) => region.peers.find((x) => x.storeId === s) as { id: bigint; storeId: bigint };
   stores.script = ca.accessErr.map((t) => answerOf(t, peerOn));
   const budget = new (await import("../../../src/actors/backoff/index.js")).Backoffer({ maxSleepMs: 40_000 });
@@ -1108,6 +1115,99 @@ const staleReadSequence: Case[] = [
   }),
 ];
 
+// TestReplicaReadAccessPathByTryIdleReplicaCase
+const byTryIdleReplica: Case[] = [
+  {
+    req: "Prewrite",
+    readType: "leader",
+    busyThresholdMs: 10,
+    accessErr: ["ServerIsBusyErr", "ServerIsBusyErr"],
+    path: [p(1, false, false), p(1, false, false), p(2, false, false)],
+    backoff: ["tikvServerBusy+2"],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    busyThresholdMs: 10,
+    accessErr: ["ServerIsBusyWithEstimatedWaitMsErr", "ServerIsBusyWithEstimatedWaitMsErr"],
+    path: [p(1, false, false), p(2, true, false), p(3, true, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+  {
+    req: "Get",
+    readType: "leader",
+    busyThresholdMs: 10,
+    accessErr: [
+      "ServerIsBusyWithEstimatedWaitMsErr",
+      "ServerIsBusyWithEstimatedWaitMsErr",
+      "ServerIsBusyWithEstimatedWaitMsErr",
+    ],
+    path: [p(1, false, false), p(2, true, false), p(3, true, false), p(1, false, false)],
+    backoff: ["tikvServerBusy+1"],
+    regionIsValid: true,
+  },
+];
+
+// TestReplicaReadAccessPathByLearnerCase
+const byLearner: Case[] = [
+  {
+    req: "Get",
+    readType: "learner",
+    learner: true,
+    accessErr: ["ServerIsBusyErr"],
+    path: [p(4, true, false), p(1, false, false)],
+    backoff: [],
+    regionIsValid: true,
+  },
+];
+
+// TestReplicaReadAvoidSlowStore (leader on store 3; store 1 slow in the "slow" variants)
+function avoidSlowStoreCases(): Case[] {
+  const out: Case[] = [];
+  for (const staleRead of [false, true]) {
+    for (const withLabel of [false, true]) {
+      const base = {
+        req: "Get" as const,
+        readType: "mixed" as const,
+        staleRead,
+        leader: 3,
+        label: withLabel ? "1" : undefined,
+        backoff: [],
+        regionIsValid: true,
+      };
+      const tag = `stale=${staleRead} label=${withLabel}`;
+      out.push({ ...base, name: `${tag} slow=false`, accessErr: [], path: [p(1, !staleRead, staleRead)] });
+      const first = withLabel ? 3 : 2;
+      out.push({
+        ...base,
+        name: `${tag} slow=true`,
+        slow: [1],
+        accessErr: [],
+        path: [p(first, !staleRead && first !== 3, staleRead)],
+      });
+      const second = staleRead || withLabel ? p(3, false, false) : p(2, true, false);
+      out.push({
+        ...base,
+        name: `${tag} slow=false busy`,
+        accessErr: ["ServerIsBusyErr"],
+        path: [p(1, !staleRead, staleRead), second],
+      });
+      const secondSlow =
+        first === 3 ? (staleRead ? p(2, false, true) : p(2, true, false)) : p(3, false, false);
+      out.push({
+        ...base,
+        name: `${tag} slow=true busy`,
+        slow: [1],
+        accessErr: ["ServerIsBusyErr"],
+        path: [p(first, !staleRead && first !== 3, staleRead), secondSlow],
+      });
+    }
+  }
+  return out;
+}
+
 describe("replica selector access paths (client-go replica_selector_test.go)", () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -1149,6 +1249,15 @@ describe("replica selector access paths (client-go replica_selector_test.go)", (
       const w = newWorld();
       for (const ca of staleReadSequence) await check(ca, w);
     });
+  });
+  describe("TestReplicaReadAccessPathByTryIdleReplicaCase", () => {
+    for (const [i, ca] of byTryIdleReplica.entries()) it(title(ca, i), () => check(ca));
+  });
+  describe("TestReplicaReadAccessPathByLearnerCase", () => {
+    for (const [i, ca] of byLearner.entries()) it(title(ca, i), () => check(ca));
+  });
+  describe("TestReplicaReadAvoidSlowStore", () => {
+    for (const ca of avoidSlowStoreCases()) it(ca.name as string, () => check(ca));
   });
   describe("TestReplicaReadAccessPathByBasicCase", () => {
     for (const ca of basicCases()) it(ca.name as string, () => check(ca));
