@@ -37,19 +37,21 @@ export {
   type PdMethod,
   type PdRequestEvent,
 } from "./cluster/pd/index.js";
-export { HEALTH_FEEDBACK_INTERVAL_MS, HealthSource } from "./cluster/tikv/health.js";
-export { MockTikvStore, type MockTikvStoreOptions, StoreStateError } from "./cluster/tikv/mock-tikv-store.js";
-export type {
-  KeyRangeArg,
-  RawEnginePort,
-  RegionState,
-  TopologyPort,
-  TxnEnginePort,
-} from "./cluster/tikv/ports.js";
 export {
   GC_WORKER_IS_BUSY,
+  HEALTH_FEEDBACK_INTERVAL_MS,
+  HealthSource,
+  type KeyRangeArg,
+  MAX_RESPONSES_PER_MESSAGE,
+  MockTikvStore,
+  type MockTikvStoreOptions,
   RAFTSTORE_IS_BUSY,
+  type RawEnginePort,
   RegionErrors,
+  type RegionState,
   SCHEDULER_IS_BUSY,
-} from "./cluster/tikv/region-errors.js";
+  StoreStateError,
+  type TopologyPort,
+  type TxnEnginePort,
+} from "./cluster/tikv/index.js";
 export * from "./cluster/topology/index.js";

@@ -1,3 +1,4 @@
+// Fault injection for the embedded cluster (see FaultRegistry).
 export { FaultRegistry, InvalidFaultSpecError } from "./fault-registry.js";
 export type { PdRpcName, RpcName, TikvRpcName } from "./rpc-names.js";
 export { isRpcName, PD_RPCS, TIKV_RPCS } from "./rpc-names.js";

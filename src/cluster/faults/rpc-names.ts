@@ -75,7 +75,9 @@ export const PD_RPCS = [
   "LoadKeyspace",
 ] as const;
 
+/** A TiKV RPC name. */
 export type TikvRpcName = (typeof TIKV_RPCS)[number];
+/** A PD or keyspace RPC name. */
 export type PdRpcName = (typeof PD_RPCS)[number];
 /** Any RPC a fault can target. */
 export type RpcName = TikvRpcName | PdRpcName;

@@ -39,6 +39,7 @@ export class ClusterIdMismatchError extends GrpcStatusError {
 
 /** Returned instead of a response when the reply must never be sent. */
 export const HANG: unique symbol = Symbol("hang");
+/** A response, or HANG when the reply is dropped. */
 export type Outcome<Resp> = Resp | typeof HANG;
 
 function sleep(ms: number): Promise<void> {
