@@ -16,7 +16,7 @@ import {
 
 /** Options of a {@link TikvConnection}. */
 export interface TikvConnectionOptions extends ChannelConfig, Omit<BatchStreamOptions, "address"> {
-  /** false sends every command unary (client-go with MaxBatchSize = 0). Default true. */
+  /** false sends every command unary (as does maxBatchSize = 0, like client-go). Default true. */
   batching?: boolean;
 }
 
@@ -54,7 +54,7 @@ export class TikvConnection {
   openSession(): TikvSession {
     if (this.closed) throw new ShuttingDownError(`connection to ${this.address} closed`);
     const stream =
-      this.opts.batching === false
+      this.opts.batching === false || this.opts.maxBatchSize === 0
         ? undefined
         : new BatchCommandsStream(this.client, { ...this.opts, address: this.address });
     return new TikvSession(this, stream);

@@ -183,7 +183,8 @@ describe("TikvSession routing", () => {
   it("with batching off every command is unary", async () => {
     const server = new FakeTikv();
     await server.start();
-    const conn = new TikvConnection(`http://${server.address}`, { batching: false });
+    // maxBatchSize 0 turns batching off, as in client-go
+    const conn = new TikvConnection(`http://${server.address}`, { maxBatchSize: 0 });
     const session = conn.openSession();
     const resp = await new Promise<{ value: Buffer }>((res, rej) =>
       session.send(
