@@ -37,6 +37,10 @@ function edgesOf(node: AnyStateNode): Array<{ def: TransitionLike; key: string; 
   return out;
 }
 
+function branches(n: AnyStateNode, eventType: string): number {
+  return eventType === "" ? (n.always?.length ?? 0) : (n.transitions.get(eventType)?.length ?? 0);
+}
+
 function allNodes(machine: AnyStateMachine): AnyStateNode[] {
   const out: AnyStateNode[] = [];
   const walk = (n: AnyStateNode) => {
@@ -73,7 +77,7 @@ export class MachineCoverage {
       edgesOf(n).map((e) => ({
         key: e.key,
         source: n.id,
-        event: label(e.event) + (n.transitions.get(e.event)?.length > 1 || (e.event === "" && (n.always?.length ?? 0) > 1) ? ` #${e.idx + 1}` : ""),
+        event: label(e.event) + (branches(n, e.event) > 1 ? ` #${e.idx + 1}` : ""),
         targets: (e.def.target ?? []).map((t) => t.id).join(",") || "(self)",
       })),
     );

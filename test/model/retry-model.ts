@@ -53,18 +53,10 @@ export type RetryModelEvent =
   | { type: "RELOCATE_FAIL" }
   | { type: "ABORT" };
 
-const backoff = (kind: BackoffKind) => [
-  {
-    guard: ({ context }: { context: RetryModelContext }) => context.slept < 1,
-    target: "backingOff" as const,
-    actions: assign({ slept: 1, kind, expectHint: false, avoidFailed: kind === "tikvRPC" }),
-  },
-  { target: "failed" as const, actions: assign({ failure: "exhausted" as RetryFailure }) },
-];
-
 /** The abstract retry model (no invoke / after: createTestModel accepts it). */
 export const retryModel = setup({
   types: { context: {} as RetryModelContext, events: {} as RetryModelEvent },
+  guards: { canSleep: ({ context }) => context.slept < 1 },
 }).createMachine({
   id: "retryModel",
   context: {
@@ -94,8 +86,22 @@ export const retryModel = setup({
           reenter: true,
           actions: assign({ hints: 1, expectHint: true, avoidFailed: false }),
         },
-        NO_LEADER: backoff("regionScheduling"),
-        SEND_FAIL: backoff("tikvRPC"),
+        NO_LEADER: [
+          {
+            guard: "canSleep",
+            target: "backingOff",
+            actions: assign({ slept: 1, kind: "regionScheduling", expectHint: false, avoidFailed: false }),
+          },
+          { target: "failed", actions: assign({ failure: "exhausted" }) },
+        ],
+        SEND_FAIL: [
+          {
+            guard: "canSleep",
+            target: "backingOff",
+            actions: assign({ slept: 1, kind: "tikvRPC", expectHint: false, avoidFailed: true }),
+          },
+          { target: "failed", actions: assign({ failure: "exhausted" }) },
+        ],
         STALE_EPOCH: {
           guard: ({ context }) => context.relocations < 1,
           target: "relocating",
@@ -103,7 +109,7 @@ export const retryModel = setup({
         },
         REGION_NOT_FOUND: [
           {
-            guard: ({ context }) => context.slept < 1,
+            guard: "canSleep",
             target: "relocating",
             actions: assign({ slept: 1, kind: "regionMiss", expectHint: false, avoidFailed: false }),
           },
