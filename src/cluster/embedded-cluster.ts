@@ -6,6 +6,7 @@ import { APIVersion } from "../proto/kvrpcpb.js";
 import { RawEngine } from "./engine/raw/raw-engine.js";
 import { TxnEngine } from "./engine/txn/txn-engine.js";
 import { FaultRegistry } from "./faults/fault-registry.js";
+import { TIKV_RPCS } from "./faults/rpc-names.js";
 import { MockPd } from "./pd/mock-pd.js";
 import type { DiskUsage } from "./tikv/disk-usage.js";
 import { MockTikvStore } from "./tikv/mock-tikv-store.js";
@@ -87,7 +88,7 @@ function positiveInt(v: number | undefined, dflt: number, what: string): number 
  * fault registry. Start with {@link EmbeddedCluster.start}; always {@link close} it.
  */
 export class EmbeddedCluster {
-  /** Shared fault registry: consulted by every store and by PD. */
+  /** Fault registry consulted by every TiKV store (PD has its own: `pd.faults`). */
   readonly faults: FaultRegistry;
   /** The topology: regions, peers, leaders, stores; every change is visible through PD. */
   readonly topology: ClusterTopology;
@@ -139,7 +140,7 @@ export class EmbeddedCluster {
       if (labels) this.topology.setStoreLabels(s.id, labels);
     }
     if (!opts.splitKeys && regions > 1) this.topology.splitEvenly(regions);
-    this.faults = new FaultRegistry();
+    this.faults = new FaultRegistry({ rpcs: TIKV_RPCS, hint: "PD faults are set on cluster.pd.faults" });
     this.txnEngine = new TxnEngine({ now });
     this.rawEngine = new RawEngine({ now, apiVersion: API_VERSIONS[apiVersion] });
     const txn: TxnEnginePort = this.txnEngine;

@@ -47,7 +47,7 @@ function toBigId(v: number | bigint | undefined, what: string): bigint | undefin
   return BigInt(v);
 }
 
-function compileScope(scope: FaultScope): Matcher {
+function compileScope(scope: FaultScope, served: ReadonlySet<string> | undefined, hint: string): Matcher {
   let rpcs: Matcher["rpcs"];
   if (scope.rpc === "*") rpcs = "*";
   else {
@@ -55,6 +55,11 @@ function compileScope(scope: FaultScope): Matcher {
     if (list.length === 0) throw new InvalidFaultSpecError("rpc list is empty");
     for (const r of list) {
       if (!isRpcName(r)) throw new InvalidFaultSpecError(`unknown rpc ${JSON.stringify(r)}`);
+      if (served && !served.has(r)) {
+        throw new InvalidFaultSpecError(
+          `rpc ${r} is not served by the servers consulting this registry${hint}`,
+        );
+      }
     }
     rpcs = new Set(list);
   }
@@ -122,6 +127,8 @@ function take<T>(list: Entry<T>[], call: CallInfo): T | undefined {
  * calls, faults are tried in registration order, and one failNext fires per call.
  */
 export class FaultRegistry {
+  private readonly served: ReadonlySet<string> | undefined;
+  private readonly hint: string;
   private readonly failures: Entry<FaultError>[] = [];
   private readonly delays: Entry<number>[] = [];
   private readonly drops: Entry<NonNullable<FaultDecision["dropReply"]>>[] = [];
@@ -131,11 +138,24 @@ export class FaultRegistry {
   private total = 0;
   private readonly totalByStore = new Map<bigint, number>();
 
+  /**
+   * `opts.rpcs` limits faults to the RPCs of the servers that consult this registry, so a
+   * fault that could never fire is refused (`opts.hint` is appended to that error).
+   */
+  constructor(opts: { rpcs?: readonly RpcName[]; hint?: string } = {}) {
+    this.served = opts.rpcs ? new Set(opts.rpcs) : undefined;
+    this.hint = opts.hint ? ` (${opts.hint})` : "";
+  }
+
+  private scope(spec: FaultScope): Matcher {
+    return compileScope(spec, this.served, this.hint);
+  }
+
   /** Fail the next `count` (default 1) matching calls with `error`. */
   failNext(spec: FailSpec): FaultHandle {
     if (!spec.error || typeof spec.error !== "object") throw new InvalidFaultSpecError("error is required");
     const entry: Entry<FaultError> = {
-      matcher: compileScope(spec),
+      matcher: this.scope(spec),
       remaining: checkCount(spec.count, 1),
       fired: 0,
       payload: spec.error,
@@ -149,7 +169,7 @@ export class FaultRegistry {
     if (!Number.isFinite(spec.ms) || spec.ms < 0)
       throw new InvalidFaultSpecError(`ms must be >= 0, got ${spec.ms}`);
     const entry: Entry<number> = {
-      matcher: compileScope(spec),
+      matcher: this.scope(spec),
       remaining: checkCount(spec.count, Number.POSITIVE_INFINITY),
       fired: 0,
       payload: spec.ms,
@@ -161,7 +181,7 @@ export class FaultRegistry {
   /** Execute the next `count` (default 1) matching calls, then drop their replies. */
   dropReply(spec: DropReplySpec): FaultHandle {
     const entry: Entry<NonNullable<FaultDecision["dropReply"]>> = {
-      matcher: compileScope(spec),
+      matcher: this.scope(spec),
       remaining: checkCount(spec.count, 1),
       fired: 0,
       payload: spec.outcome ?? "hang",

@@ -118,6 +118,14 @@ describe("FaultRegistry", () => {
     expect(f.calls()).toBe(1);
   });
 
+  it("refuses faults on RPCs its servers do not serve", () => {
+    const f = new FaultRegistry({ rpcs: ["KvGet"], hint: "see pd.faults" });
+    expect(() => f.failNext({ rpc: "GetRegion", error: busy })).toThrow(
+      /GetRegion is not served .* \(see pd.faults\)/,
+    );
+    expect(() => f.failNext({ rpc: "KvGet", error: busy })).not.toThrow();
+  });
+
   it("rejects malformed specs with a typed error", () => {
     const f = new FaultRegistry();
     expect(() => f.failNext({ rpc: "NoSuchRpc" as never, error: busy })).toThrow(InvalidFaultSpecError);
