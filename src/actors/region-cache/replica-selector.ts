@@ -119,8 +119,9 @@ export class ReplicaSelector {
       flags: 0,
     }));
     this.isStaleRead = opts.staleRead ?? false;
-    // a stale read is a mixed read whose first attempt carries stale_read
-    this.replicaReadType = this.isStaleRead ? "mixed" : (opts.replicaRead ?? "leader");
+    // a stale read is a mixed read (unless a non-leader mode is asked for) whose first attempt carries stale_read
+    const asked = opts.replicaRead ?? "leader";
+    this.replicaReadType = this.isStaleRead && asked === "leader" ? "mixed" : asked;
     this.reqStaleRead = this.isStaleRead;
     this.reqReplicaRead = !this.isStaleRead && this.replicaReadType !== "leader";
     this.isRead = opts.isRead ?? false;
@@ -148,7 +149,9 @@ export class ReplicaSelector {
     const leader = this.replicas[this.leaderIdx];
     // a leader suspected of having lost leadership is skipped so a follower is probed
     let target =
-      leader && this.isLeaderCandidate(leader) && !has(leader, ReplicaFlag.suspectNotLeader) ? leader : undefined;
+      leader && this.isLeaderCandidate(leader) && !has(leader, ReplicaFlag.suspectNotLeader)
+        ? leader
+        : undefined;
     if (
       target &&
       this.busyThresholdMs > 0 &&
