@@ -18,6 +18,7 @@ export {
   KEYSPACE_LEVEL_GC,
   KeyspaceRegistry,
   type KeyspaceSpec,
+  keyspaceRegionBounds,
 } from "./keyspaces.js";
 export { MockPd, type MockPdOptions } from "./mock-pd.js";
 export { type PdOperator, PdState, type PdStateOptions } from "./pd-state.js";

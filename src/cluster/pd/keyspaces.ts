@@ -88,3 +88,17 @@ export class KeyspaceRegistry {
     return m && { name: m.name, keyspaceLevel: m.config[GC_MANAGEMENT_TYPE] === KEYSPACE_LEVEL_GC };
   }
 }
+
+/**
+ * User-key boundaries of a keyspace's regions (pd pkg/keyspace/util.go MakeRegionBound): the
+ * raw ('r') and txn ('x') ranges [prefix + id, prefix + id + 1), ids as 3 big-endian bytes.
+ */
+export function keyspaceRegionBounds(id: number): Buffer[] {
+  const bound = (prefix: number, v: number) => {
+    // (prefix << 24 | v) as 4 bytes: id + 1 = 2^24 carries into the prefix byte.
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(prefix * 0x1000000 + v);
+    return b;
+  };
+  return [bound(0x72, id), bound(0x72, id + 1), bound(0x78, id), bound(0x78, id + 1)];
+}

@@ -3,11 +3,12 @@
 // members refuse leader-only requests with PD's not-leader errors.
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import { KeyspaceService } from "../../proto/keyspacepb.js";
+import { type KeyspaceMeta, KeyspaceService } from "../../proto/keyspacepb.js";
 import { Member, PDService } from "../../proto/pdpb.js";
 import type { ClusterTopology } from "../topology/cluster-topology.js";
 import type { PdFaults } from "./faults.js";
 import { createKeyspaceService } from "./keyspace-service.js";
+import { type KeyspaceSpec, keyspaceRegionBounds } from "./keyspaces.js";
 import { createPdService } from "./pd-service.js";
 import { PdState } from "./pd-state.js";
 import type { RegionKeyEncoding } from "./region-codec.js";
@@ -142,6 +143,17 @@ export class MockPd {
     this.servers.forEach((s, i) => {
       s.health.setStatus("", this.state.faults.isUnavailable(i) ? "NOT_SERVING" : "SERVING");
     });
+  }
+
+  /**
+   * Registers a keyspace and, like PD when it creates one, splits the regions at its raw and
+   * txn boundaries (unless `splitRegions` is false).
+   */
+  createKeyspace(spec: KeyspaceSpec, opts: { splitRegions?: boolean } = {}): KeyspaceMeta {
+    const meta = this.state.keyspaces.add(spec);
+    const id = meta.keyspace?.$case === "id" ? meta.keyspace.id : 0;
+    if (opts.splitRegions ?? true) this.state.topology.splitAt(keyspaceRegionBounds(id));
+    return meta;
   }
 
   /** Stops every member. */

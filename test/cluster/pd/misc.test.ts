@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
+import { keyspaceRegionBounds } from "../../../src/cluster/pd/index.js";
 import { KeyspaceState } from "../../../src/proto/keyspacepb.js";
 import { ErrorType } from "../../../src/proto/pdpb.js";
 import { call, callError, type PdFixture, startPd } from "./helpers.js";
@@ -78,6 +79,30 @@ describe("keyspaces", () => {
       grpc.status.FAILED_PRECONDITION,
     );
     expect(() => fx!.pd.state.keyspaces.add({ name: "clash", id: 42 })).toThrow(RangeError);
+  });
+});
+
+describe("keyspace creation", () => {
+  it("createKeyspace splits the regions at the keyspace's raw and txn bounds", async () => {
+    fx = await startPd();
+    const meta = fx.pd.createKeyspace({ name: "ks", id: 0x0102ff });
+    expect(meta.keyspace).toEqual({ $case: "id", id: 0x0102ff });
+    expect(fx.pd.topology.regions().map((r) => r.startKey.toString("hex"))).toEqual([
+      "",
+      "720102ff",
+      "72010300",
+      "780102ff",
+      "78010300",
+    ]);
+    // The last id carries into the prefix byte.
+    expect(keyspaceRegionBounds(0xffffff).map((k) => k.toString("hex"))).toEqual([
+      "72ffffff",
+      "73000000",
+      "78ffffff",
+      "79000000",
+    ]);
+    fx.pd.createKeyspace({ name: "nosplit" }, { splitRegions: false });
+    expect(fx.pd.topology.regions()).toHaveLength(5);
   });
 });
 
