@@ -4,7 +4,7 @@
 // servicediscovery/service_discovery.go (initClusterID, updateMember, leader switch) and
 // clients/tso/dispatcher.go (reconnect on stream loss).
 
-import { assign, emit, fromCallback, fromPromise, setup } from "xstate";
+import { assign, emit, enqueueActions, fromCallback, fromPromise, setup } from "xstate";
 
 /** What one discovery round learned. */
 export interface PdMembership {
@@ -119,6 +119,16 @@ export const pdMachine = setup({
         onDone: {
           target: "connected",
           actions: [
+            // emitted only when the leader really moved (before the assign below overwrites it)
+            enqueueActions(({ context, event, enqueue }) => {
+              if (event.output.leader !== context.leader) {
+                enqueue.emit({
+                  type: "leaderChanged",
+                  leader: event.output.leader,
+                  clusterId: event.output.clusterId,
+                });
+              }
+            }),
             assign({
               clusterId: ({ event }) => event.output.clusterId,
               leader: ({ event }) => event.output.leader,
@@ -126,11 +136,6 @@ export const pdMachine = setup({
                 event.output.endpoints.length ? event.output.endpoints : context.endpoints,
               lastError: undefined,
             }),
-            emit(({ event }) => ({
-              type: "leaderChanged" as const,
-              leader: event.output.leader,
-              clusterId: event.output.clusterId,
-            })),
           ],
         },
         onError: {

@@ -110,10 +110,13 @@ describe("PdActor: TSO", () => {
     const c = await cluster();
     const pd = await connect(c);
     const t1 = await pd.getTimestamp();
+    const changes: string[] = [];
+    pd.on("leaderChanged", (e) => changes.push(e.leader));
     c.setLeader(1);
     const t2 = await pd.getTimestamp({ timeoutMs: 5000 });
     expect(t2).toBeGreaterThan(t1);
     expect(pd.leader).toBe(`127.0.0.1:${c.members[1]?.port}`);
+    expect(changes).toEqual([`127.0.0.1:${c.members[1]?.port}`]);
   });
 
   it("re-sends timestamp requests in flight when the TSO stream breaks", async () => {
