@@ -116,6 +116,9 @@ export class BatchCommandsSession {
       } else this.reply(id, out);
       return;
     }
+    // TiKV answers a batched GC with an UNIMPLEMENTED error that the batch path drops: the
+    // request never gets a response.
+    if (cmd.$case === "GC") return;
     const spec = BY_CASE[cmd.$case];
     if (!spec) {
       this.reply(id, { cmd: undefined });

@@ -165,6 +165,24 @@ describe("BatchCommands", () => {
     expect(first?.$case === "Empty" && first.Empty.testId).toBe(100n);
   });
 
+  it("a batched GC is never answered; unsupported commands get an empty response", async () => {
+    const got = await exchange(
+      [
+        {
+          ids: [1n, 2n, 3n],
+          reqs: [
+            { cmd: { $case: "GC", GC: kv.GCRequest.fromPartial({ safePoint: 1n }) } },
+            { cmd: { $case: "Cleanup", Cleanup: kv.CleanupRequest.fromPartial({ key: b("a") }) } },
+            { cmd: { $case: "Empty", Empty: { testId: 3n, delayTime: 20n } } },
+          ],
+        },
+      ],
+      2,
+    );
+    expect(got.byId.has(1n)).toBe(false);
+    expect(got.byId.get(2n)).toEqual({ cmd: undefined });
+  });
+
   it("region errors travel inside the matching response", async () => {
     const bad = ctx(1, 12, 2, 1);
     const got = await exchange(
