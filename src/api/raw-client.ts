@@ -2,7 +2,7 @@
 // converts keys, and drives the region sender; every loop that crosses regions lives here, as in
 // client-go rawkv/rawkv.go.
 
-import type { RegionSender, RequestControl } from "../actors/runtime/region-sender.js";
+import type { RawRequestSender, RequestControl } from "../actors/runtime/raw-sender.js";
 import { type KeyInput, nextKey, toKey, toKeys } from "../kv/key.js";
 import { ChecksumAlgorithm, type KvPair as KvPairProto } from "../proto/kvrpcpb.js";
 import { InvalidArgumentError } from "./errors/base.js";
@@ -77,7 +77,7 @@ const EMPTY = Buffer.alloc(0);
  * BackoffExhaustedError, RegionError, ...).
  */
 export class RawClient {
-  private readonly sender: RegionSender;
+  private readonly sender: RawRequestSender;
 
   /** @internal use {@link TikvClient.raw} */
   constructor(
@@ -602,7 +602,7 @@ export class RawClient {
 
   private control(options: CallOptions | undefined): RequestControl {
     this.rt.checkOpen();
-    return newControl(options, this.rt.options.timeoutMs, this.rt.options.maxBackoffMs);
+    return newControl(options, this.rt.options.timeoutMs, this.rt.options.maxBackoffMs, this.rt.metrics);
   }
 }
 

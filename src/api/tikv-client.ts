@@ -8,7 +8,8 @@ import { checkHeader, PdClients, pdHeader } from "../actors/pd/pd-rpc.js";
 import { RegionCache } from "../actors/region-cache/region-cache.js";
 import { ClientMetrics, type ClientMetricsSnapshot } from "../actors/runtime/metrics.js";
 import { PdRegionSource, regionKeyCodec } from "../actors/runtime/pd-region-source.js";
-import { RegionSender } from "../actors/runtime/region-sender.js";
+import type { RawRequestSender } from "../actors/runtime/raw-sender.js";
+import { RoutedSender, storeProbe } from "../actors/runtime/routed-sender.js";
 import { StorePool } from "../actors/store/store-pool.js";
 import type { ApiCodec } from "../kv/api-codec.js";
 import { createApiCodec } from "../kv/keyspace.js";
@@ -39,7 +40,7 @@ const API_VERSION: Record<ResolvedConnectOptions["apiVersion"], APIVersion.V1 | 
 /** The parts of a connected client a RawClient uses. */
 export interface ClientRuntime {
   readonly options: ResolvedConnectOptions;
-  readonly sender: RegionSender;
+  readonly sender: RawRequestSender;
   readonly metrics: ClientMetrics;
   readonly pd: PdActor;
   /** Throws ShuttingDownError after close(). */
@@ -76,7 +77,7 @@ export class TikvClient {
     /** Keyspace metadata (API v2 with a keyspace). */
     readonly keyspaceMeta: KeyspaceMeta | undefined,
   ) {
-    const sender = new RegionSender(regionCache, stores, rawCodec, metricsImpl);
+    const sender = new RoutedSender(regionCache, stores, rawCodec, metricsImpl);
     this.runtime = {
       options: opts,
       sender,
@@ -119,7 +120,7 @@ export class TikvClient {
       initialTimestamp: false,
     });
     const stores = new StorePool({ tls: opts.tls, maxBatchSize: opts.maxBatchSize });
-    const cache = new RegionCache(new PdRegionSource(pd, metrics));
+    const cache = new RegionCache(new PdRegionSource(pd, metrics), { probe: storeProbe(stores) });
     return new TikvClient(opts, pd, stores, cache, codec, metrics, meta);
   }
 

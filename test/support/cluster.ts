@@ -16,7 +16,7 @@ export const REAL_PD_ENDPOINTS: string[] | undefined = process.env.TIKV_PD_ENDPO
 export const isRealCluster = REAL_PD_ENDPOINTS !== undefined;
 
 /** `it` for tests that need the embedded cluster's fault/topology API (skipped on a real cluster). */
-export const itFault = isRealCluster ? it.skip : it;
+export const itFault: typeof it = (isRealCluster ? it.skip : it) as typeof it;
 
 /** What a suite gets from {@link useCluster}. */
 export interface ClusterHandle {

@@ -1,7 +1,8 @@
 // Per-call retry budget, deadline and cancellation (the context.Context of client-go calls).
 
-import { Backoffer } from "../../actors/backoff/backoffer.js";
-import type { RequestControl } from "../../actors/runtime/region-sender.js";
+import { CountingBackoffer } from "../../actors/runtime/counting-backoffer.js";
+import type { ClientMetrics } from "../../actors/runtime/metrics.js";
+import type { RequestControl } from "../../actors/runtime/raw-sender.js";
 import { AbortedError } from "../errors/server.js";
 import { InvalidArgumentError } from "../errors/base.js";
 import type { CallOptions } from "../options.js";
@@ -10,7 +11,12 @@ import type { CallOptions } from "../options.js";
  * Builds the control block of one call. No timer is armed: each RPC gets the remaining time as
  * its own deadline and backoffs refuse to sleep past it, so a call costs no extra timer.
  */
-export function newControl(opts: CallOptions | undefined, defaultTimeoutMs: number, maxBackoffMs: number): RequestControl {
+export function newControl(
+  opts: CallOptions | undefined,
+  defaultTimeoutMs: number,
+  maxBackoffMs: number,
+  metrics: ClientMetrics,
+): RequestControl {
   let timeoutMs = defaultTimeoutMs;
   let signal: AbortSignal | undefined;
   if (opts !== undefined) {
@@ -28,7 +34,7 @@ export function newControl(opts: CallOptions | undefined, defaultTimeoutMs: numb
     if (signal?.aborted) throw new AbortedError(signal.reason);
   }
   return {
-    bo: new Backoffer({ maxSleepMs: maxBackoffMs, signal }),
+    bo: new CountingBackoffer({ maxSleepMs: maxBackoffMs, signal }, metrics),
     deadline: timeoutMs > 0 ? Date.now() + timeoutMs : 0,
     timeoutMs,
     signal,

@@ -3,7 +3,7 @@
 // are grouped again and resent).
 
 import type { CachedRegion } from "../../actors/region-cache/cached-region.js";
-import type { RegionSender, RequestControl } from "../../actors/runtime/region-sender.js";
+import type { RawRequestSender, RequestControl } from "../../actors/runtime/raw-sender.js";
 import { toLatin1Key } from "../../kv/key.js";
 
 /** Sends one batch (positions into the caller's key array) to `region`; false = region error handled, regroup. */
@@ -11,7 +11,7 @@ export type BatchExec = (region: CachedRegion, batch: number[]) => Promise<boole
 
 /** Groups positions by the region of their key, in first-seen order. */
 export async function groupByRegion(
-  sender: RegionSender,
+  sender: RawRequestSender,
   ctl: RequestControl,
   keys: readonly Buffer[],
   positions: readonly number[],
@@ -37,7 +37,7 @@ export async function groupByRegion(
  * Rejects with the first error.
  */
 export async function runRegionBatches(
-  sender: RegionSender,
+  sender: RawRequestSender,
   ctl: RequestControl,
   keys: readonly Buffer[],
   positions: readonly number[],

@@ -35,68 +35,54 @@ describe("region errors and retries (fault injection)", () => {
     return { client, raw, region };
   }
 
+  // Expected behaviour: client-go internal/locate/region_request.go onRegionError (replica
+  // selector path) plus rawkv's sendReq, which backs off BoRegionMiss whenever SendReq hands a
+  // region error back (the region changed and the request must be re-split).
   type Case = {
     kind: string;
     make: (r: { id: bigint; leaderStore: bigint; leaderPeer: bigint }) => RegionErrorProto;
-    backoff?: string;
+    backoffs: Record<string, number>;
     reloads: boolean;
     /** Region errors seen in total (default 1). */
     errors?: number;
   };
+  const handBack = { regionMiss: 1 };
   const cases: Case[] = [
     // no leader known: back off, then try the next peer, which answers NotLeader with the real
     // leader as hint; the third attempt reaches the leader
-    {
-      kind: "notLeader",
-      make: (r) => RegionErrors.notLeader(r.id),
-      backoff: "regionScheduling",
-      reloads: false,
-      errors: 2,
-    },
-    { kind: "regionNotFound", make: (r) => RegionErrors.regionNotFound(r.id), reloads: true },
+    { kind: "notLeader", make: (r) => RegionErrors.notLeader(r.id), backoffs: { regionScheduling: 1 }, reloads: false, errors: 2 },
+    { kind: "regionNotFound", make: (r) => RegionErrors.regionNotFound(r.id), backoffs: handBack, reloads: true },
     {
       kind: "keyNotInRegion",
-      make: (r) =>
-        RegionErrors.keyNotInRegion(Buffer.from(KEY), env.cluster.topology.regionById(r.id)!.region),
+      make: (r) => RegionErrors.keyNotInRegion(Buffer.from(KEY), env.cluster.topology.regionById(r.id)!.region),
+      backoffs: handBack,
       reloads: true,
     },
-    { kind: "storeNotMatch", make: (r) => RegionErrors.storeNotMatch(r.leaderStore, 99), reloads: true },
-    { kind: "serverIsBusy", make: () => RegionErrors.serverIsBusy(), backoff: "tikvServerBusy", reloads: false },
-    { kind: "staleCommand", make: () => RegionErrors.staleCommand(), backoff: "staleCommand", reloads: false },
-    {
-      kind: "maxTimestampNotSynced",
-      make: () => RegionErrors.maxTimestampNotSynced(),
-      backoff: "maxTsNotSynced",
-      reloads: false,
-    },
-    { kind: "readIndexNotReady", make: (r) => RegionErrors.readIndexNotReady(r.id), backoff: "regionScheduling", reloads: false },
-    {
-      kind: "proposalInMergingMode",
-      make: (r) => RegionErrors.proposalInMergingMode(r.id),
-      backoff: "regionScheduling",
-      reloads: false,
-    },
-    { kind: "dataIsNotReady", make: (r) => RegionErrors.dataIsNotReady(r.id, r.leaderPeer, 1), backoff: "regionMiss", reloads: false },
-    {
-      kind: "regionNotInitialized",
-      make: (r) => RegionErrors.regionNotInitialized(r.id),
-      backoff: "regionNotInitialized",
-      reloads: false,
-    },
-    { kind: "diskFull", make: (r) => RegionErrors.diskFull([r.leaderStore], "disk full"), backoff: "tikvDiskFull", reloads: false },
+    { kind: "storeNotMatch", make: (r) => RegionErrors.storeNotMatch(r.leaderStore, 99), backoffs: handBack, reloads: true },
+    { kind: "serverIsBusy", make: () => RegionErrors.serverIsBusy(), backoffs: { tikvServerBusy: 1 }, reloads: false },
+    // the replica selector retries at once: a new leader is elected soon
+    { kind: "staleCommand", make: () => RegionErrors.staleCommand(), backoffs: {}, reloads: false },
+    { kind: "maxTimestampNotSynced", make: () => RegionErrors.maxTimestampNotSynced(), backoffs: { maxTsNotSynced: 1 }, reloads: false },
+    { kind: "readIndexNotReady", make: (r) => RegionErrors.readIndexNotReady(r.id), backoffs: { regionScheduling: 1 }, reloads: false },
+    { kind: "proposalInMergingMode", make: (r) => RegionErrors.proposalInMergingMode(r.id), backoffs: { regionScheduling: 1 }, reloads: false },
+    // "do not backoff data-is-not-ready as we always retry with normal snapshot read"
+    { kind: "dataIsNotReady", make: (r) => RegionErrors.dataIsNotReady(r.id, r.leaderPeer, 1), backoffs: {}, reloads: false },
+    { kind: "regionNotInitialized", make: (r) => RegionErrors.regionNotInitialized(r.id), backoffs: { regionNotInitialized: 1 }, reloads: false },
+    { kind: "diskFull", make: (r) => RegionErrors.diskFull([r.leaderStore], "disk full"), backoffs: { tikvDiskFull: 1 }, reloads: false },
     {
       kind: "RecoveryInProgress",
       make: (r) => RegionErrors.recoveryInProgress(r.id),
-      backoff: "regionRecoveryInProgress",
-      reloads: false,
+      backoffs: { regionRecoveryInProgress: 1, regionMiss: 1 },
+      reloads: true,
     },
-    { kind: "isWitness", make: (r) => RegionErrors.isWitness(r.id), backoff: "isWitness", reloads: true },
-    { kind: "mismatchPeerId", make: (r) => RegionErrors.mismatchPeerId(r.leaderPeer, 12345), reloads: true },
-    { kind: "bucketVersionNotMatch", make: () => RegionErrors.bucketVersionNotMatch(1), reloads: false },
+    { kind: "isWitness", make: (r) => RegionErrors.isWitness(r.id), backoffs: { isWitness: 1, regionMiss: 1 }, reloads: true },
+    { kind: "mismatchPeerId", make: (r) => RegionErrors.mismatchPeerId(r.leaderPeer, 12345), backoffs: handBack, reloads: true },
+    { kind: "bucketVersionNotMatch", make: () => RegionErrors.bucketVersionNotMatch(1), backoffs: handBack, reloads: false },
   ];
 
   for (const c of cases) {
-    itFault(`${c.kind}: retried (${c.backoff ?? "no backoff"}, ${c.reloads ? "PD reload" : "no PD lookup"})`, async () => {
+    const bos = Object.keys(c.backoffs).join("+") || "no backoff";
+    itFault(`${c.kind}: retried (${bos}, ${c.reloads ? "PD reload" : "no PD lookup"})`, async () => {
       const { client, raw, region } = await warmClient();
       const leader = region.leader!;
       const fault = env.cluster.faults.failNext({
@@ -108,7 +94,7 @@ describe("region errors and retries (fault injection)", () => {
       expect(fault.fired).toBe(1);
       const m = client.metrics();
       expect(m.regionErrors).toEqual({ [c.kind]: c.errors ?? 1 });
-      expect(m.backoffs).toEqual(c.backoff ? { [c.backoff]: 1 } : {});
+      expect(m.backoffs).toEqual(c.backoffs);
       if (c.reloads) expect(m.pdRegionLookups).toBeGreaterThanOrEqual(1);
       else expect(m.pdRegionLookups).toBe(0);
       if (c.kind === "storeNotMatch") expect(m.pdStoreLookups).toBeGreaterThanOrEqual(1);
@@ -141,12 +127,13 @@ describe("region errors and retries (fault injection)", () => {
     });
     expect((await raw.get(KEY))?.toString()).toBe("v0");
     const m = client.metrics();
-    // the failed status ends the store's BatchCommands stream; a request racing its reconnect
-    // may fail once more, each failure backing off tikvRPC
+    // client-go onSendFail: the leader's store is marked unreachable (until its connection is
+    // back), the followers are tried and redirect to the leader; with no replica left the region
+    // error goes back to rawkv, which backs off RegionMiss and relocates
     expect(m.sendFailures).toBeGreaterThanOrEqual(1);
-    expect(Object.keys(m.backoffs)).toEqual(["tikvRPC"]);
-    expect(m.backoffs.tikvRPC).toBe(m.sendFailures);
-    expect(m.regionErrors).toEqual({});
+    expect(m.backoffs.tikvRPC).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(m.backoffs).every((k) => k === "tikvRPC" || k === "regionMiss")).toBe(true);
+    expect(Object.keys(m.sendsByStore).length).toBeGreaterThanOrEqual(2);
   });
 
   itFault("a region error that never stops exhausts the backoff budget", async () => {
@@ -160,7 +147,8 @@ describe("region errors and retries (fault injection)", () => {
     const err = await raw.get(KEY).catch((e) => e);
     f.cancel();
     expect(err).toBeInstanceOf(BackoffExhaustedError);
-    expect((err as BackoffExhaustedError).backoffKind).toBe("staleCommand");
+    // every replica answered StaleCommand: the selector gives up, rawkv backs off RegionMiss until the budget is gone
+    expect((err as BackoffExhaustedError).backoffKind).toBe("regionMiss");
   });
 
   itFault("a slow store fails the call with TimeoutError after timeoutMs", async () => {

@@ -1,0 +1,22 @@
+// A Backoffer that reports every backoff it accounts to the client's metrics, so tests and
+// operators see which Bo* kinds the routing layer used.
+
+import type { BackoffConfig } from "../backoff/backoff-config.js";
+import { Backoffer, type BackofferOptions } from "../backoff/backoffer.js";
+import type { ClientMetrics } from "./metrics.js";
+
+/** Backoffer counting each backoff by kind into {@link ClientMetrics}. */
+export class CountingBackoffer extends Backoffer {
+  constructor(
+    options: BackofferOptions,
+    private readonly metrics: ClientMetrics,
+  ) {
+    super(options);
+  }
+
+  override next(cfg: BackoffConfig, err: unknown, maxSleepMs = -1): number {
+    const ms = super.next(cfg, err, maxSleepMs);
+    this.metrics.countBackoff(cfg.name);
+    return ms;
+  }
+}

@@ -1,0 +1,55 @@
+// What the raw facade needs from the routing layer: locate keys, and send one request to one
+// region (the response, or "re-locate and retry" after the routing layer handled a region change).
+
+import type { ApiCodec } from "../../kv/api-codec.js";
+import type { TikvResponse, TikvRequest } from "../../rpc/tikv-commands.js";
+import type { Backoffer } from "../backoff/backoffer.js";
+import type { CachedRegion } from "../region-cache/cached-region.js";
+import type { RegionCache } from "../region-cache/region-cache.js";
+import type { ClientMetrics } from "./metrics.js";
+
+/** The raw commands (names shared by the transport and the key codec). */
+export type RawCommand =
+  | "RawGet"
+  | "RawBatchGet"
+  | "RawPut"
+  | "RawBatchPut"
+  | "RawDelete"
+  | "RawBatchDelete"
+  | "RawDeleteRange"
+  | "RawScan"
+  | "RawBatchScan"
+  | "RawGetKeyTTL"
+  | "RawCompareAndSwap"
+  | "RawChecksum";
+
+/** The retry budget and deadline of one user call; shared by every RPC the call makes. */
+export interface RequestControl {
+  /** Backoff budget (carries the caller's AbortSignal). */
+  bo: Backoffer;
+  /** Absolute deadline in ms since the epoch; 0 = none. */
+  deadline: number;
+  /** The user's timeout in ms (for error messages); 0 = none. */
+  timeoutMs: number;
+  /** The caller's abort signal. */
+  signal: AbortSignal | undefined;
+}
+
+/** Outcome of one send: the response, or `undefined` = the region changed, re-locate and retry. */
+export type SendOutcome<C extends RawCommand> = { resp: TikvResponse<C> } | { resp: undefined };
+
+/** The routing operations RawClient uses. */
+export interface RawRequestSender {
+  readonly cache: RegionCache;
+  readonly codec: ApiCodec;
+  readonly metrics: ClientMetrics;
+  /** The region of `key` (cache first, PD on a miss); `endKey` locates an exclusive range end. */
+  locate(key: Buffer, ctl: RequestControl, endKey?: boolean): Promise<CachedRegion> | CachedRegion;
+  /** Sends `req` (user keys, no context) to `region`. */
+  sendOnce<C extends RawCommand>(
+    region: CachedRegion,
+    cmd: C,
+    req: TikvRequest<C>,
+    ctl: RequestControl,
+  ): Promise<SendOutcome<C>>;
+}
