@@ -2,7 +2,7 @@
 // in the machine; timestamps go through a per-turn batcher (zero actor hops per request);
 // unary PD calls retry across leader changes; identical region lookups in flight are shared.
 
-import { type Actor, createActor, fromCallback, fromPromise } from "xstate";
+import { type Actor, createActor, fromCallback, fromPromise, type InspectionEvent } from "xstate";
 import { InvalidArgumentError } from "../../api/errors/base.js";
 import {
   type PdBackoff,
@@ -86,6 +86,8 @@ export interface PdActorOptions extends ChannelConfig {
   regionCodec?: RegionKeyCodec;
   /** Fetch a timestamp during connect() so the low-resolution ts is set (default true). */
   initialTimestamp?: boolean;
+  /** XState inspection callback (the live view); no callback is attached when unset. */
+  inspect?: (ev: InspectionEvent) => void;
 }
 
 type UnaryPdMethods = {
@@ -154,6 +156,7 @@ export class PdActor {
         backoff: opts.discoveryBackoff,
         memberCheckIntervalMs: opts.memberCheckIntervalMs,
       },
+      inspect: opts.inspect,
     });
     this.actor.subscribe((snap) => {
       if (snap.matches("connected")) {

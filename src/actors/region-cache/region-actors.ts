@@ -1,7 +1,7 @@
 // Region actors: one per region in trouble, root actors in a Map (never children of one
 // parent), created on demand and removed when their machine stops after an idle period.
 
-import { type Actor, createActor, fromPromise } from "xstate";
+import { type Actor, createActor, fromPromise, type InspectionEvent } from "xstate";
 import { type RegionMachineInput, regionMachine } from "../../machines/region.js";
 import type { Backoffer } from "../backoff/backoffer.js";
 import type { CachedRegion } from "./cached-region.js";
@@ -11,6 +11,8 @@ import type { RegionCache } from "./region-cache.js";
 export interface RegionActorsOptions {
   /** Idle time before a region actor stops (default 10 s). */
   idleMs?: number;
+  /** XState inspection callback (the live view); no callback is attached when unset. */
+  inspect?: (ev: InspectionEvent) => void;
 }
 
 interface LoadInput {
@@ -56,7 +58,7 @@ export class RegionActors {
       if (!actor) {
         this.bo = bo;
         const input: RegionMachineInput = { regionId: troubledId, key, idleMs: this.opts.idleMs };
-        const created = createActor(this.machine, { input });
+        const created = createActor(this.machine, { input, inspect: this.opts.inspect });
         actor = created;
         this.actors.set(troubledId, created);
         created.subscribe({

@@ -4,7 +4,7 @@
 // updates the region cache and relocates through region actors.
 // Follows client-go internal/locate/region_request.go (SendReqCtx).
 
-import { createActor, fromPromise, toPromise } from "xstate";
+import { createActor, fromPromise, type InspectionEvent, toPromise } from "xstate";
 import { AbortedError, InvalidArgumentError, TimeoutError } from "../../api/errors.js";
 import {
   newRetrySession,
@@ -84,6 +84,8 @@ export interface RequestSenderOptions {
   random?: () => number;
   /** Called when TiKV reports StoreNotMatch, so the connection to the store can be re-established. */
   onStoreNotMatch?: (storeId: bigint) => void;
+  /** XState inspection callback (the live view); no callback is attached when unset. */
+  inspect?: (ev: InspectionEvent) => void;
 }
 
 const READ_COMMANDS: ReadonlySet<TikvCommand> = new Set<TikvCommand>(["Get", "BatchGet", "Scan"]);
@@ -111,7 +113,7 @@ export class RequestSender {
     readonly store: StoreSender,
     private readonly opts: RequestSenderOptions = {},
   ) {
-    this.regionActors = opts.regionActors ?? new RegionActors(cache);
+    this.regionActors = opts.regionActors ?? new RegionActors(cache, { inspect: opts.inspect });
     this.machine = retryMachine.provide({
       actors: {
         send: fromPromise<SendOutcome, RetrySession>(({ input }) => this.attempt(input as RequestSession)),
@@ -220,7 +222,7 @@ export class RequestSender {
     initial: SendOutcome | undefined,
     opts: SendToRegionOptions,
   ): Promise<RetryResult> {
-    const actor = createActor(this.machine, { input: { session: s, initial } });
+    const actor = createActor(this.machine, { input: { session: s, initial }, inspect: this.opts.inspect });
     const signal = opts.signal;
     const onAbort = () => actor.send({ type: "ABORT", error: new AbortedError(signal?.reason) });
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -301,6 +303,10 @@ function attemptTimeout(rpcTimeoutMs: number, deadline: number): number {
   return Math.max(1, Math.min(rpcTimeoutMs, deadline - Date.now()));
 }
 
+// Defaults of every kvrpcpb.Context field, built once: spreading it is much cheaper than
+// Context.fromPartial, which allocates fresh empty Buffers on every call (hot path).
+const CONTEXT_DEFAULTS: Context = Object.freeze(Context.fromPartial({})) as Context;
+
 function rpcContext(
   region: CachedRegion,
   peer: Peer,
@@ -312,7 +318,11 @@ function rpcContext(
   busyThresholdMs: number,
 ): RpcContext {
   return {
-    context: Context.fromPartial({
+    context: {
+      ...CONTEXT_DEFAULTS,
+      // fresh arrays: callers may push into them (resolved / committed locks)
+      resolvedLocks: [],
+      committedLocks: [],
       regionId: region.id,
       regionEpoch: { confVer: region.confVer, version: region.version },
       peer,
@@ -320,7 +330,7 @@ function rpcContext(
       staleRead,
       isRetryRequest: attempt > 0,
       busyThresholdMs,
-    }),
+    },
     region,
     peer,
     storeId,

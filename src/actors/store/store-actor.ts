@@ -3,7 +3,7 @@
 // the machine is `ready` the fast path skips even that hop and writes to the stream directly.
 
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { type Actor, createActor, fromCallback, fromPromise } from "xstate";
+import { type Actor, createActor, fromCallback, fromPromise, type InspectionEvent } from "xstate";
 import {
   type StoreBackoff,
   type StoreConnectInput,
@@ -40,6 +40,8 @@ export interface StoreActorOptions extends TikvConnectionOptions {
    * usable). Default true; false routes every request through the actor (one hop).
    */
   fastPath?: boolean;
+  /** XState inspection callback (the live view); no callback is attached when unset. */
+  inspect?: (ev: InspectionEvent) => void;
 }
 
 // Any answer proves the stream works; only a timeout or a lost stream fails the probe.
@@ -112,6 +114,7 @@ export class StoreActor {
     });
     this.actor = createActor(machine, {
       input: { storeId: opts.storeId, address: connection.address, backoff: opts.backoff },
+      inspect: opts.inspect,
     });
     if (opts.fastPath !== false) {
       this.actor.subscribe((snap) => {
