@@ -71,13 +71,35 @@ describe("raw basic operations", () => {
     expect((await raw.batchGet(keys)).every((v) => v === undefined)).toBe(true);
   });
 
-  it("keeps an empty value distinct from a missing key", async () => {
+  // client-go integration_tests/raw api_test.go TestEmptyValue
+  it("keeps an empty value distinct from a missing key in get, batchGet, scan and reverseScan", async () => {
     const raw = (await env.connect()).raw();
     const k = uniquePrefix("empty");
-    await raw.put(k, "");
-    // TiKV (API v1) stores empty values; client-go returns them as empty, non-nil slices
-    const v = await raw.get(k);
-    expect(v === undefined || v.length === 0).toBe(true);
+    const verifyEmpty = async () => {
+      const v = await raw.get(`${k}key`);
+      expect(v).toEqual(Buffer.alloc(0));
+      const vs = await raw.batchGet([`${k}key`, `${k}key1`]);
+      expect(vs).toEqual([Buffer.alloc(0), undefined]);
+      const fwd = await raw.scan(`${k}key`, `${k}keyz`, 10);
+      expect(fwd.map((p) => [p.key.toString(), p.value.length])).toEqual([[`${k}key`, 0]]);
+      const rev = await raw.reverseScan(`${k}keyz`, `${k}key`, 10);
+      expect(rev.map((p) => [p.key.toString(), p.value.length])).toEqual([[`${k}key`, 0]]);
+    };
+    const verifyMissing = async () => {
+      expect(await raw.get(`${k}key`)).toBeUndefined();
+      expect(await raw.batchGet([`${k}key`, `${k}key1`])).toEqual([undefined, undefined]);
+      expect(await raw.scan(`${k}key`, `${k}keyz`, 10)).toEqual([]);
+      expect(await raw.reverseScan(`${k}keyz`, `${k}key`, 10)).toEqual([]);
+    };
+    await verifyMissing();
+    await raw.put(`${k}key`, "");
+    await verifyEmpty();
+    await raw.delete(`${k}key`);
+    await verifyMissing();
+    await raw.batchPut([`${k}key`], [""]);
+    await verifyEmpty();
+    await raw.batchDelete([`${k}key`]);
+    await verifyMissing();
   });
 
   it("rejects bad input with InvalidArgumentError before any RPC", async () => {
