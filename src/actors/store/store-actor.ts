@@ -14,7 +14,7 @@ import {
   storeMachine,
 } from "../../machines/store.js";
 import type { CallOptions, Reply } from "../../rpc/call.js";
-import { GrpcError, ShuttingDownError, TimeoutError } from "../../rpc/errors.js";
+import { AbortedError, GrpcError, ShuttingDownError, TimeoutError } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { TikvConnection, type TikvConnectionOptions, type TikvSession } from "../../rpc/tikv-connection.js";
 
@@ -59,6 +59,31 @@ function probe(session: TikvSession, timeoutMs: number): Promise<void> {
       } else resolve();
     }),
   );
+}
+
+// Wraps `reply` so it fires once: with the real answer, or with TimeoutError / AbortedError if
+// the request's own deadline or signal comes first.
+function guardWhileHeld(cmd: string, opts: CallOptions | undefined, reply: Reply<unknown>): Reply<unknown> {
+  const timeoutMs = opts?.timeoutMs;
+  const signal = opts?.signal;
+  if (timeoutMs === undefined && !signal) return reply;
+  let done = false;
+  const finish: Reply<unknown> = (err, resp) => {
+    if (done) return;
+    done = true;
+    if (timer) clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+    reply(err, resp);
+  };
+  const onAbort = () => finish(new AbortedError(signal?.reason));
+  const timer =
+    timeoutMs !== undefined
+      ? setTimeout(() => finish(new TimeoutError(`${cmd} (store connecting)`, timeoutMs)), timeoutMs)
+      : undefined;
+  timer?.unref?.();
+  if (signal?.aborted) queueMicrotask(onAbort);
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  return finish;
 }
 
 /** Health of a store as seen by this client. */
@@ -141,8 +166,14 @@ export class StoreActor {
     reply: Reply<TikvResponse<C>>,
   ): void {
     const link = this.readyLink;
-    if (link) link.send(cmd, req, opts, reply as Reply<unknown>);
-    else this.actor.send({ type: "SEND", cmd, req, opts, reply: reply as Reply<unknown> });
+    if (link) {
+      link.send(cmd, req, opts, reply as Reply<unknown>);
+      return;
+    }
+    // While the first connect is pending the machine holds requests; keep their own timeout
+    // and signal meaningful meanwhile (rare path: a timer per held request is fine here).
+    const r = this.state === "connecting" ? guardWhileHeld(cmd, opts, reply as Reply<unknown>) : reply;
+    this.actor.send({ type: "SEND", cmd, req, opts, reply: r as Reply<unknown> });
   }
 
   /** Current connection state. */

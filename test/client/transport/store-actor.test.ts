@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { StoreActor } from "../../../src/actors/store/store-actor.js";
 import { StorePool } from "../../../src/actors/store/store-pool.js";
 import { GetRequest, RawBatchScanRequest } from "../../../src/proto/kvrpcpb.js";
-import { GrpcError, ShuttingDownError, TimeoutError } from "../../../src/rpc/errors.js";
+import { AbortedError, GrpcError, ShuttingDownError, TimeoutError } from "../../../src/rpc/errors.js";
 import { FakeTikv } from "./fake-tikv.js";
 
 const cleanups: Array<() => void> = [];
@@ -125,6 +125,22 @@ describe("StoreActor", () => {
     expect(err).toBeInstanceOf(GrpcError);
     expect((err as GrpcError).message).toContain("no available connections");
     expect(store.state).toBe("reconnecting");
+  });
+
+  it("a request held during the first connect still honours its own timeout and signal", async () => {
+    const dead = new FakeTikv();
+    await dead.start();
+    const addr = dead.address;
+    dead.stop();
+    const store = new StoreActor({ storeId: 8, address: addr, connectTimeoutMs: 5000 });
+    cleanups.push(() => store.stop());
+    expect(store.state).toBe("connecting");
+    await expect(store.send("Get", getReq("a"), { timeoutMs: 50 })).rejects.toBeInstanceOf(TimeoutError);
+    const ac = new AbortController();
+    const p = store.send("Get", getReq("b"), { signal: ac.signal });
+    ac.abort();
+    await expect(p).rejects.toBeInstanceOf(AbortedError);
+    expect(store.state).toBe("connecting");
   });
 
   it("after stop() every request fails with ShuttingDownError", async () => {
