@@ -4,6 +4,7 @@
 
 import { InvalidArgumentError } from "./errors/base.js";
 import type { TlsOptions } from "../rpc/channel.js";
+import { checkInspectOptions, type InspectOptions } from "../actors/inspect/server.js";
 
 /** The TiKV API version a client speaks (client-go kvrpcpb.APIVersion). */
 export type ApiVersionName = "v1" | "v1ttl" | "v2";
@@ -26,6 +27,12 @@ export interface ConnectOptions {
   maxBackoffMs?: number;
   /** Largest number of requests a store packs into one BatchCommands message (default 128). */
   maxBatchSize?: number;
+  /**
+   * Live view of the client's statecharts: serves a local page (127.0.0.1, `port` 0 = any)
+   * showing each actor's state as it changes (`client.inspection.url`). Off by default; when
+   * off no inspection callback is attached to any actor.
+   */
+  inspect?: InspectOptions;
 }
 
 /** Options of {@link TikvClient.raw}. */
@@ -69,6 +76,7 @@ export interface ResolvedConnectOptions {
   connectTimeoutMs: number;
   maxBackoffMs: number;
   maxBatchSize: number;
+  inspect: InspectOptions | undefined;
 }
 
 const API_VERSIONS: readonly ApiVersionName[] = ["v1", "v1ttl", "v2"];
@@ -124,6 +132,7 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
       opts.connectTimeoutMs === undefined ? 20_000 : checkNonNegativeInt(opts.connectTimeoutMs, "connectTimeoutMs"),
     maxBackoffMs: opts.maxBackoffMs === undefined ? 20_000 : checkNonNegativeInt(opts.maxBackoffMs, "maxBackoffMs"),
     maxBatchSize,
+    inspect: opts.inspect === undefined ? undefined : checkInspectOptions(opts.inspect),
   };
 }
 

@@ -2,6 +2,7 @@
 // pool, region cache, request sender). Follows client-go rawkv.NewClientWithOpts and
 // tikv.NewKVStore: PD client -> (API v2) keyspace meta -> codec -> region cache + RPC client.
 
+import { InspectServer } from "../actors/inspect/server.js";
 import { PdActor } from "../actors/pd/pd-actor.js";
 import { discoverMembers } from "../actors/pd/discover.js";
 import { checkHeader, PdClients, pdHeader } from "../actors/pd/pd-rpc.js";
@@ -76,8 +77,10 @@ export class TikvClient {
     private readonly metricsImpl: ClientMetrics,
     /** Keyspace metadata (API v2 with a keyspace). */
     readonly keyspaceMeta: KeyspaceMeta | undefined,
+    /** The live view's server, when `inspect` was given (its page is at `inspection.url`). */
+    readonly inspection?: InspectServer,
   ) {
-    const sender = new RoutedSender(regionCache, stores, rawCodec, metricsImpl);
+    const sender = new RoutedSender(regionCache, stores, rawCodec, metricsImpl, inspection?.inspect);
     this.runtime = {
       options: opts,
       sender,
@@ -111,6 +114,9 @@ export class TikvClient {
     const meta = opts.apiVersion === "v2" && opts.keyspace !== undefined ? await loadKeyspace(opts) : undefined;
     const codec = createApiCodec({ apiVersion: API_VERSION[opts.apiVersion], mode: "raw", keyspaceMeta: meta });
     const metrics = new ClientMetrics();
+    // the live view (opt-in): its callback goes to every actor; none is attached otherwise
+    const inspection = opts.inspect ? await InspectServer.start(opts.inspect) : undefined;
+    const inspect = inspection?.inspect;
     const pd = await PdActor.connect({
       endpoints: opts.pdEndpoints,
       tls: opts.tls,
@@ -118,10 +124,14 @@ export class TikvClient {
       regionCodec: regionKeyCodec(codec),
       // raw KV needs no timestamps; keep connect() to one round trip
       initialTimestamp: false,
+      inspect,
+    }).catch(async (e) => {
+      await inspection?.close();
+      throw e;
     });
-    const stores = new StorePool({ tls: opts.tls, maxBatchSize: opts.maxBatchSize });
+    const stores = new StorePool({ tls: opts.tls, maxBatchSize: opts.maxBatchSize, inspect });
     const cache = new RegionCache(new PdRegionSource(pd, metrics), { probe: storeProbe(stores) });
-    return new TikvClient(opts, pd, stores, cache, codec, metrics, meta);
+    return new TikvClient(opts, pd, stores, cache, codec, metrics, meta, inspection);
   }
 
   /**
@@ -192,6 +202,7 @@ export class TikvClient {
     this.stores.close();
     this.pd.close();
     this.regionCache.clear();
+    await this.inspection?.close();
   }
 }
 

@@ -11,6 +11,7 @@ import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { Bo } from "../backoff/backoff-config.js";
 import type { CachedRegion } from "../region-cache/cached-region.js";
+import type { InspectionEvent } from "xstate";
 import type { RegionCache } from "../region-cache/region-cache.js";
 import type { Liveness, StoreEntry } from "../region-cache/store-cache.js";
 import { RequestSender, type RpcContext } from "../request/request-sender.js";
@@ -80,8 +81,11 @@ export class RoutedSender implements RawRequestSender {
     stores: StorePool,
     readonly codec: ApiCodec,
     readonly metrics: ClientMetrics,
+    /** Inspection callback for the retry and region actors (live view); unset = none. */
+    inspect?: (ev: InspectionEvent) => void,
   ) {
     this.sender = new RequestSender(cache, poolStoreSender(stores, codec, metrics), {
+      inspect,
       // the store at that address is another one now: reconnect on next use
       onStoreNotMatch: (id) => stores.remove(Number(id)),
     });
