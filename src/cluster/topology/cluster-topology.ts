@@ -6,11 +6,12 @@
 // commit-merge sets the target's version to max(source, target) + 1; each conf change bumps
 // conf_ver by one.
 
-import { EventEmitter } from "eventemitter3";
+import type { EventEmitter } from "eventemitter3";
 import BTreeModule from "sorted-btree";
 import { Peer, PeerRole, Region, RegionEpoch } from "../../proto/metapb.js";
 import { hex, TopologyError } from "./errors.js";
 import { IdAllocator } from "./id-allocator.js";
+import { SafeEmitter } from "./safe-emitter.js";
 import type {
   PeerInfo,
   PeerRoleName,
@@ -80,7 +81,7 @@ export class ClusterTopology {
   /** Allocator shared by stores, regions, peers and PD's AllocID. */
   readonly ids: IdAllocator;
   /** Emits "change" with a {@link TopologyChange} after every mutation. */
-  readonly changes = new EventEmitter<TopologyEvents>();
+  readonly changes: EventEmitter<TopologyEvents> = new SafeEmitter<TopologyEvents>();
   private readonly storesById = new Map<bigint, StoreRec>();
   private readonly regionsById = new Map<bigint, RegionRec>();
   /** Regions by start key (latin1 form). */

@@ -252,3 +252,24 @@ describe("store-facing port", () => {
     expect(port.regionState(12345n)).toBeUndefined();
   });
 });
+
+describe("change events", () => {
+  it("a throwing listener neither stops other listeners nor the operation; off and once work", () => {
+    const t = bootstrapTopology({ stores: 2 });
+    const r = t.regions()[0]!;
+    const seen: string[] = [];
+    const bad = () => {
+      throw new Error("listener bug");
+    };
+    const good = (c: TopologyChange) => seen.push(c.kind);
+    const one = (c: TopologyChange) => seen.push(`once:${c.kind}`);
+    t.changes.on("change", bad);
+    t.changes.on("change", good);
+    t.changes.once("change", one);
+    expect(t.transferLeader(r.id, t.stores()[1]!.id).leader!.storeId).toBe(t.stores()[1]!.id);
+    t.changes.off("change", good);
+    t.markPeerPending(r.id, t.stores()[0]!.id);
+    expect(seen).toEqual(["leader", "once:leader"]);
+    expect(t.changes.listenerCount("change")).toBe(1);
+  });
+});
