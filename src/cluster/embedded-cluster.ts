@@ -9,6 +9,7 @@ import { FaultRegistry } from "./faults/fault-registry.js";
 import { TIKV_RPCS } from "./faults/rpc-names.js";
 import { MockPd } from "./pd/mock-pd.js";
 import type { DiskUsage } from "./tikv/disk-usage.js";
+import { lockWaitEntries } from "./tikv/lock-wait-info.js";
 import { MockTikvStore } from "./tikv/mock-tikv-store.js";
 import type { TxnEnginePort } from "./tikv/ports.js";
 import type { RegionKeyEncoding } from "./tikv/store-commands.js";
@@ -145,7 +146,8 @@ export class EmbeddedCluster {
     this.rawEngine = new RawEngine({ now, apiVersion: API_VERSIONS[apiVersion] });
     const txn: TxnEnginePort = this.txnEngine;
     const engine = this.txnEngine;
-    const lockWaitInfo = () => engine.pessimistic.lockManager.detector.dump();
+    const lm = engine.pessimistic.lockManager;
+    const lockWaitInfo = () => lockWaitEntries(lm, () => lm.detector.dump());
     const host = opts.host ?? "127.0.0.1";
     for (const s of this.topology.stores()) {
       this.storesById.set(

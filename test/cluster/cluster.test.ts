@@ -299,6 +299,63 @@ describe("EmbeddedCluster", () => {
     }
   });
 
+  it("GetLockWaitInfo lists a pessimistic lock waiter until the holder rolls back", async () => {
+    const a = route("a");
+    const lock = (startTs: bigint, waitTimeout: bigint) =>
+      call<kv.PessimisticLockRequest, kv.PessimisticLockResponse>(
+        client(a.store),
+        "kvPessimisticLock",
+        kv.PessimisticLockRequest.fromPartial({
+          context: a.ctx,
+          mutations: [{ op: kv.Op.PessimisticLock, key: b("bl") }],
+          primaryLock: b("bl"),
+          startVersion: startTs,
+          forUpdateTs: startTs,
+          lockTtl: 20_000n,
+          waitTimeout,
+        }),
+      );
+    const first = await lock(100n, 0n);
+    expect(first.regionError).toBeUndefined();
+    expect(first.errors).toEqual([]);
+    const waiting = lock(200n, 5_000n);
+    const info = async () =>
+      (
+        await call<kv.GetLockWaitInfoRequest, kv.GetLockWaitInfoResponse>(
+          client(a.store),
+          "getLockWaitInfo",
+          kv.GetLockWaitInfoRequest.fromPartial({}),
+        )
+      ).entries;
+    await expect
+      .poll(async () => (await info()).map((e) => [e.txn, e.waitForTxn]), { timeout: 5000, interval: 20 })
+      .toEqual([[200n, 100n]]);
+    await call(
+      client(a.store),
+      "kvPessimisticRollback",
+      kv.PessimisticRollbackRequest.fromPartial({
+        context: a.ctx,
+        keys: [b("bl")],
+        startVersion: 100n,
+        forUpdateTs: 100n,
+      }),
+    );
+    // a legacy (WakeUpModeNormal) waiter is woken with a retryable write conflict
+    const woken = await waiting;
+    expect(woken.errors[0]?.conflict?.conflictTs).toBe(100n);
+    expect(await info()).toEqual([]);
+    await call(
+      client(a.store),
+      "kvPessimisticRollback",
+      kv.PessimisticRollbackRequest.fromPartial({
+        context: a.ctx,
+        keys: [b("bl")],
+        startVersion: 200n,
+        forUpdateTs: 200n,
+      }),
+    );
+  });
+
   it("serves BatchCommands against the real engines", async () => {
     const a = route("a");
     const stream = client(a.store).batchCommands();
