@@ -59,6 +59,41 @@ describe("transport on the embedded cluster", () => {
     expect(ts[2]).toBe((ts[0] as bigint) + 2n);
   });
 
+  it("PD: prev region, scan, batch scan, region by id, min ts", async () => {
+    const z = (await pd.getRegion(Buffer.from("z"))) as PdRegion;
+    expect((await pd.getPrevRegion(Buffer.from("z")))?.meta.endKey.toString()).toBe("m");
+    expect((await pd.getRegionById(z.meta.id))?.meta.startKey.toString()).toBe("m");
+    const all = await pd.scanRegions(Buffer.alloc(0), Buffer.alloc(0), 10);
+    expect(all.map((r) => r.meta.startKey.toString())).toEqual(["", "m"]);
+    const batch = await pd.batchScanRegions(
+      [
+        { start: Buffer.from("a"), end: Buffer.from("b") },
+        { start: Buffer.from("x"), end: Buffer.from("y") },
+      ],
+      10,
+    );
+    expect(batch.map((r) => r.meta.startKey.toString())).toEqual(["", "m"]);
+    expect(await pd.getMinTs()).toBeGreaterThan(0n);
+  });
+
+  it("PD: GC safe points, service safe points and barriers", async () => {
+    const before = await pd.getGCState();
+    expect(before.gcState?.txnSafePoint).toBeDefined();
+    // PD answers with the service holding the minimum safe point (here "gc_worker" at 0)
+    const r = await pd.updateServiceGCSafePoint("transport-test", 60, 0n);
+    expect(r.serviceId.length).toBeGreaterThan(0);
+    expect(r.minSafePoint).toBe(0n);
+    const ts = await pd.getTimestamp();
+    await pd.setGCBarrier("transport-barrier", ts, 60);
+    const withBarrier = await pd.getGCState();
+    expect(withBarrier.gcState?.gcBarriers.map((b) => b.barrierId)).toContain("transport-barrier");
+    await pd.deleteGCBarrier("transport-barrier");
+    expect((await pd.getGCState()).gcState?.gcBarriers.map((b) => b.barrierId)).not.toContain(
+      "transport-barrier",
+    );
+    expect(await pd.getGCSafePoint()).toBeGreaterThanOrEqual(0n);
+  });
+
   it("store actors carry raw put/get to the region leader over BatchCommands", async () => {
     const r = (await pd.getRegion(Buffer.from("k1"))) as PdRegion;
     const store = await leaderStore(r);
