@@ -12,6 +12,11 @@ import { RegionIndex } from "./region-index.js";
 import type { RegionInfo, RegionSource } from "./region-source.js";
 import { type Liveness, StoreCache, type StoreEntry } from "./store-cache.js";
 
+// Buffers convert directly (toLatin1Key wraps any Uint8Array in a new Buffer first).
+function latin1(key: Uint8Array): Latin1Key {
+  return Buffer.isBuffer(key) ? key.toString("latin1") : toLatin1Key(key);
+}
+
 /** Options of a {@link RegionCache}. */
 export interface RegionCacheOptions {
   /** Clock in ms (default Date.now). */
@@ -83,7 +88,7 @@ export class RegionCache {
    * Extends the TTL on access.
    */
   tryLocateKey(key: Uint8Array): CachedRegion | undefined {
-    return this.usable(this.index.searchByKey(toLatin1Key(key)));
+    return this.usable(this.index.searchByKey(latin1(key)));
   }
 
   /** Same as {@link tryLocateKey} for a key already in latin1 form. */
@@ -123,7 +128,7 @@ export class RegionCache {
 
   /** The region holding `key`, from the cache or PD (concurrent misses for the same key share one load). */
   locateKey(key: Buffer, bo?: Backoffer): Promise<CachedRegion> {
-    const l1 = toLatin1Key(key);
+    const l1 = latin1(key);
     const hit = this.tryLocateL1(l1);
     if (hit) return Promise.resolve(hit);
     return this.coalesce(`k${l1}`, () => this.findByKey(key, l1, false, bo));

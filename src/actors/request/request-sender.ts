@@ -15,7 +15,7 @@ import {
   type SendOutcome,
 } from "../../machines/retry.js";
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
-import { Context } from "../../proto/kvrpcpb.js";
+import type { Context } from "../../proto/kvrpcpb.js";
 import type { Peer, StoreLabel } from "../../proto/metapb.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { MaxBackoff } from "../backoff/backoff-config.js";
@@ -303,10 +303,12 @@ function attemptTimeout(rpcTimeoutMs: number, deadline: number): number {
   return Math.max(1, Math.min(rpcTimeoutMs, deadline - Date.now()));
 }
 
-// Defaults of every kvrpcpb.Context field, built once: spreading it is much cheaper than
-// Context.fromPartial, which allocates fresh empty Buffers on every call (hot path).
-const CONTEXT_DEFAULTS: Context = Object.freeze(Context.fromPartial({})) as Context;
+// Shared empty buffers: the defaults of Context's bytes fields (never written to).
+const EMPTY = Buffer.alloc(0);
 
+// Builds kvrpcpb.Context as one literal with every field: V8 gives it a fixed shape, which
+// costs a fraction of Context.fromPartial (fresh empty Buffers) or spreading a defaults object
+// (both ~2.5 µs here), and this runs once per request on the fast path.
 function rpcContext(
   region: CachedRegion,
   peer: Peer,
@@ -317,20 +319,44 @@ function rpcContext(
   attempt: number,
   busyThresholdMs: number,
 ): RpcContext {
+  const context: Context = {
+    regionId: region.id,
+    regionEpoch: { confVer: region.confVer, version: region.version },
+    peer,
+    term: 0n,
+    priority: 0,
+    isolationLevel: 0,
+    notFillCache: false,
+    syncLog: false,
+    recordTimeStat: false,
+    recordScanStat: false,
+    replicaRead,
+    resolvedLocks: [],
+    maxExecutionDurationMs: 0n,
+    appliedIndex: 0n,
+    taskId: 0n,
+    staleRead,
+    resourceGroupTag: EMPTY,
+    diskFullOpt: 0,
+    isRetryRequest: attempt > 0,
+    apiVersion: 0,
+    committedLocks: [],
+    traceContext: undefined,
+    requestSource: "",
+    txnSource: 0n,
+    busyThresholdMs,
+    resourceControlContext: undefined,
+    requestOrigin: 0,
+    keyspaceName: "",
+    keyspace: undefined,
+    bucketsVersion: 0n,
+    sourceStmt: undefined,
+    clusterId: 0n,
+    traceId: EMPTY,
+    traceControlFlags: 0n,
+  };
   return {
-    context: {
-      ...CONTEXT_DEFAULTS,
-      // fresh arrays: callers may push into them (resolved / committed locks)
-      resolvedLocks: [],
-      committedLocks: [],
-      regionId: region.id,
-      regionEpoch: { confVer: region.confVer, version: region.version },
-      peer,
-      replicaRead,
-      staleRead,
-      isRetryRequest: attempt > 0,
-      busyThresholdMs,
-    },
+    context,
     region,
     peer,
     storeId,
