@@ -677,6 +677,23 @@ describe("store-level RPCs", () => {
 });
 
 describe("stop and start", () => {
+  it("stopping with calls in flight cuts them; late results are dropped quietly", async () => {
+    const s = new MockTikvStore({ storeId: 1, topology, txn, raw });
+    s.faults.delay({ rpc: "RawGet", ms: 100 });
+    await s.start();
+    const c = newClient(s.address);
+    try {
+      const pending = call(c, "rawGet", kv.RawGetRequest.fromPartial({ context: r1(), key: b("a") }));
+      await expect.poll(() => s.faults.calls({ rpc: "RawGet" }), { interval: 5 }).toBe(1);
+      await s.stop();
+      await expect(pending).rejects.toMatchObject({ code: expect.any(Number) });
+      // the delayed request completes after the stop, into a closed call
+      await new Promise((r) => setTimeout(r, 150));
+    } finally {
+      c.close();
+    }
+  });
+
   it("a stopped store refuses connections and serves again on the same port after start", async () => {
     const s = new MockTikvStore({ storeId: 1, topology, txn, raw });
     await s.start();
