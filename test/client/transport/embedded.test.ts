@@ -122,6 +122,17 @@ describe("transport on the embedded cluster", () => {
     expect(pd.leader).toBe(mockPd.endpoints[mockPd.leaderIndex as number]);
   });
 
+  it("PD election: calls made while PD has no leader succeed once a leader is elected", async () => {
+    mockPd.clearLeader();
+    const pending = pd.getRegion(Buffer.from("election"), { timeoutMs: 10_000 });
+    const ts = pd.getTimestamp({ timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    mockPd.transferLeader(0);
+    expect((await pending)?.meta.startKey.toString()).toBe("");
+    expect(await ts).toBeGreaterThan(0n);
+    expect(pd.leader).toBe(mockPd.endpoints[0]);
+  });
+
   it("a stopped store becomes unreachable and recovers after it restarts", async () => {
     const r = (await pd.getRegion(Buffer.from("b"))) as PdRegion;
     const store = await leaderStore(r);
