@@ -63,7 +63,9 @@ function apply(t: ClusterTopology, op: Op): void {
     expect(e).toBeInstanceOf(TopologyError);
     // Snapshots are cached until a region changes, so identity shows nothing moved.
     expect(t.regions()).toEqual(before);
-    t.regions().forEach((r, i) => expect(r).toBe(before[i]));
+    t.regions().forEach((r, i) => {
+      expect(r).toBe(before[i]);
+    });
   }
 }
 
