@@ -289,6 +289,48 @@ describe("BatchCommands", () => {
     expect(err.details).toBe("cluster of request=9 does not match TiKV cluster id=5");
   });
 
+  it("a store stop fails open streams; after restart a new stream is served (TestBatchClientRecoverAfterServerRestart, server side)", async () => {
+    const s = new MockTikvStore({ storeId: 1, topology, txn: recordingTxnEngine([]), raw: new RawEngine() });
+    await s.start();
+    const addr = s.address;
+    const c1 = newClient(addr);
+    const stream = c1.batchCommands();
+    const failed = new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
+    const first = new Promise<void>((resolve) => stream.once("data", () => resolve()));
+    stream.write(
+      BatchCommandsRequest.fromPartial({
+        requestIds: [1n],
+        requests: [{ cmd: { $case: "Empty", Empty: { testId: 1n, delayTime: 0n } } }],
+      }),
+    );
+    await first;
+    await s.stop();
+    expect((await failed).code).toBeGreaterThan(0);
+    c1.close();
+    await s.start();
+    const c2 = newClient(addr);
+    try {
+      const again = c2.batchCommands();
+      const reply = await new Promise<BatchCommandsResponse>((resolve, reject) => {
+        again.on("data", (m: BatchCommandsResponse) => {
+          again.end();
+          resolve(m);
+        });
+        again.on("error", reject);
+        again.write(
+          BatchCommandsRequest.fromPartial({
+            requestIds: [7n],
+            requests: [{ cmd: { $case: "Empty", Empty: { testId: 7n, delayTime: 0n } } }],
+          }),
+        );
+      });
+      expect(reply.requestIds).toEqual([7n]);
+    } finally {
+      c2.close();
+      await s.stop();
+    }
+  });
+
   it("a dropped reply is never sent, other requests are still answered", async () => {
     faults.dropReply({ rpc: "RawPut", key: "lost" });
     const reqs: BatchCommandsRequest_Request[] = [
