@@ -40,6 +40,10 @@ async function tryScript(path: string): Promise<void> {
 
 const quick = process.argv.includes("--quick");
 await tryModule("raw/raw.bench.ts", "runRawBench", quick ? { opsC1: 500, opsC256: 5000 } : {});
-await tryModule("engine/engine.bench.ts", "runEngineBench", quick ? { rawKeys: 100_000, txnKeys: 20_000 } : {});
+await tryModule(
+  "engine/engine.bench.ts",
+  "runEngineBench",
+  quick ? { rawKeys: 100_000, txnKeys: 20_000 } : {},
+);
 await tryScript("transport.bench.ts");
 console.log(JSON.stringify({ benchmarks: results }));

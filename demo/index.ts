@@ -31,7 +31,10 @@ async function main(): Promise<void> {
     log(`put demo:greeting; get -> ${show(await raw.get("demo:greeting"))}`);
 
     const users = Array.from({ length: 10 }, (_, i) => `demo:user:${i}`);
-    await raw.batchPut(users, users.map((_, i) => `user #${i}`));
+    await raw.batchPut(
+      users,
+      users.map((_, i) => `user #${i}`),
+    );
     const got = await raw.batchGet(["demo:user:3", "demo:user:99", "demo:user:7"]);
     log(`batchPut 10 users; batchGet [3, 99, 7] -> ${got.map(show).join(", ")}`);
 
@@ -50,7 +53,9 @@ async function main(): Promise<void> {
       const to = r2?.peers.find((p) => p.storeId !== r2.leader?.storeId);
       if (r2 && to) {
         cluster.topology.transferLeader(r2.id, to.storeId);
-        log(`moved the leader of region ${r2.id} to store ${to.storeId} (the client follows TiKV's NotLeader hint)`);
+        log(
+          `moved the leader of region ${r2.id} to store ${to.storeId} (the client follows TiKV's NotLeader hint)`,
+        );
       }
     } else {
       log("(real cluster: skipping the split and leader transfer)");
@@ -63,7 +68,9 @@ async function main(): Promise<void> {
       if (n === 1) log(`iterate first pair -> ${p.key.toString()} = ${show(p.value)}`);
     }
     const m = client.metrics();
-    log(`iterate (page size 3) visited ${n} pairs across regions; region errors handled: ${JSON.stringify(m.regionErrors)}`);
+    log(
+      `iterate (page size 3) visited ${n} pairs across regions; region errors handled: ${JSON.stringify(m.regionErrors)}`,
+    );
 
     const cas = client.raw({ atomic: true });
     await cas.delete("demo:counter");
@@ -82,7 +89,9 @@ async function main(): Promise<void> {
     }
 
     const sum = await raw.checksum("demo:", "demo;");
-    log(`checksum of demo:* -> ${sum.totalKvs} pairs, ${sum.totalBytes} bytes, crc64xor ${sum.crc64Xor.toString(16)}`);
+    log(
+      `checksum of demo:* -> ${sum.totalKvs} pairs, ${sum.totalBytes} bytes, crc64xor ${sum.crc64Xor.toString(16)}`,
+    );
 
     await raw.deleteRange("demo:user:", "demo:user;");
     log(`deleteRange demo:user:* -> ${(await raw.scan("demo:user:", "demo:user;", 100)).length} users left`);

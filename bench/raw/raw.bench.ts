@@ -8,8 +8,8 @@
  * Plain script: `node --import tsx bench/raw/raw.bench.ts`; bench/run.ts calls runRawBench().
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { credentials } from "@grpc/grpc-js";
 import { TikvClient } from "../../src/index.js";
@@ -54,7 +54,10 @@ export interface RawBenchResult {
   aims: { latencyC1Max: 1.15; throughputC256Min: 10; cpuUsPerBatchedGetMax: 12 };
 }
 
-async function startClusterProcess(args: string[], cmd: string[]): Promise<{ child: ChildProcess; pd: string[] }> {
+async function startClusterProcess(
+  args: string[],
+  cmd: string[],
+): Promise<{ child: ChildProcess; pd: string[] }> {
   const child = spawn(process.execPath, [...cmd, ...args], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d) => {
@@ -63,7 +66,9 @@ async function startClusterProcess(args: string[], cmd: string[]): Promise<{ chi
   const rl = createInterface({ input: child.stdout! });
   const line = await new Promise<string>((resolve, reject) => {
     rl.once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`cluster process exited (${code}): ${stderr.slice(0, 500)}`)));
+    child.once("exit", (code) =>
+      reject(new Error(`cluster process exited (${code}): ${stderr.slice(0, 500)}`)),
+    );
   });
   rl.close();
   const parsed = JSON.parse(line) as { pd: string[] };
@@ -71,7 +76,10 @@ async function startClusterProcess(args: string[], cmd: string[]): Promise<{ chi
 }
 
 async function startCluster() {
-  const r = await startClusterProcess(["cluster", "--json", "--pd-port", "0", "--stores", "1"], ["bin/tikv-ts.mjs"]);
+  const r = await startClusterProcess(
+    ["cluster", "--json", "--pd-port", "0", "--stores", "1"],
+    ["bin/tikv-ts.mjs"],
+  );
   return { ...r, kind: "cli" as const };
 }
 
@@ -132,7 +140,10 @@ export async function runRawBench(options: RawBenchOptions = {}): Promise<RawBen
     const raw = client.raw();
     const keys = Array.from({ length: 1024 }, (_, i) => Buffer.from(`bench-${String(i).padStart(6, "0")}`));
     const value = Buffer.alloc(64, 0x61);
-    await raw.batchPut(keys, keys.map(() => value));
+    await raw.batchPut(
+      keys,
+      keys.map(() => value),
+    );
     // the region and leader the bare client addresses, as tikv-ts found them
     const region = client.regionCache.tryLocateKey(keys[0] as Buffer);
     if (!region) throw new Error("region not cached");
@@ -181,7 +192,8 @@ export async function runRawBench(options: RawBenchOptions = {}): Promise<RawBen
         );
       }
     }
-    const find = (name: string, c: number) => out.find((m) => m.name === name && m.concurrency === c) as Measurement;
+    const find = (name: string, c: number) =>
+      out.find((m) => m.name === name && m.concurrency === c) as Measurement;
     const ratios = {
       getLatencyP50C1: ratio(find("tikv-ts get", 1).p50Us, find("bare get", 1).p50Us),
       putLatencyP50C1: ratio(find("tikv-ts put", 1).p50Us, find("bare put", 1).p50Us),

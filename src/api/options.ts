@@ -2,9 +2,9 @@
 // Option names follow client-go's rawkv.NewClientWithOpts / tikv.NewKVStore options
 // (WithAPIVersion, WithKeyspace, WithSecurity, SetColumnFamily, SetAtomicForCAS).
 
-import { InvalidArgumentError } from "./errors/base.js";
-import type { TlsOptions } from "../rpc/channel.js";
 import { checkInspectOptions, type InspectOptions } from "../actors/inspect/server.js";
+import type { TlsOptions } from "../rpc/channel.js";
+import { InvalidArgumentError } from "./errors/base.js";
 
 /** The TiKV API version a client speaks (client-go kvrpcpb.APIVersion). */
 export type ApiVersionName = "v1" | "v1ttl" | "v2";
@@ -80,7 +80,8 @@ export interface ResolvedConnectOptions {
 }
 
 const API_VERSIONS: readonly ApiVersionName[] = ["v1", "v1ttl", "v2"];
-const ENDPOINT = /^(?:(?:https?|grpcs?):\/\/)?[^\s/:]+(?::\d{1,5})(?:\/)?$|^(?:(?:https?|grpcs?):\/\/)?\[[0-9a-fA-F:.]+\]:\d{1,5}\/?$/;
+const ENDPOINT =
+  /^(?:(?:https?|grpcs?):\/\/)?[^\s/:]+(?::\d{1,5})(?:\/)?$|^(?:(?:https?|grpcs?):\/\/)?\[[0-9a-fA-F:.]+\]:\d{1,5}\/?$/;
 
 /** Checks a non-negative integer option (ms, sizes). */
 export function checkNonNegativeInt(v: unknown, name: string): number {
@@ -106,7 +107,10 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
   });
   const apiVersion = opts.apiVersion ?? "v1";
   if (!API_VERSIONS.includes(apiVersion)) {
-    throw new InvalidArgumentError(`must be one of ${API_VERSIONS.join(", ")}, got ${String(apiVersion)}`, "apiVersion");
+    throw new InvalidArgumentError(
+      `must be one of ${API_VERSIONS.join(", ")}, got ${String(apiVersion)}`,
+      "apiVersion",
+    );
   }
   if (opts.keyspace !== undefined) {
     if (typeof opts.keyspace !== "string" || opts.keyspace === "") {
@@ -120,7 +124,8 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
   if (opts.tls !== undefined && (opts.tls === null || typeof opts.tls !== "object")) {
     throw new InvalidArgumentError("must be an object", "tls");
   }
-  const maxBatchSize = opts.maxBatchSize === undefined ? 128 : checkNonNegativeInt(opts.maxBatchSize, "maxBatchSize");
+  const maxBatchSize =
+    opts.maxBatchSize === undefined ? 128 : checkNonNegativeInt(opts.maxBatchSize, "maxBatchSize");
   if (maxBatchSize === 0) throw new InvalidArgumentError("must be at least 1", "maxBatchSize");
   return {
     pdEndpoints: eps.map((e) => e.trim()),
@@ -129,8 +134,11 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
     keyspace: opts.keyspace,
     timeoutMs: opts.timeoutMs === undefined ? 20_000 : checkNonNegativeInt(opts.timeoutMs, "timeoutMs"),
     connectTimeoutMs:
-      opts.connectTimeoutMs === undefined ? 20_000 : checkNonNegativeInt(opts.connectTimeoutMs, "connectTimeoutMs"),
-    maxBackoffMs: opts.maxBackoffMs === undefined ? 20_000 : checkNonNegativeInt(opts.maxBackoffMs, "maxBackoffMs"),
+      opts.connectTimeoutMs === undefined
+        ? 20_000
+        : checkNonNegativeInt(opts.connectTimeoutMs, "connectTimeoutMs"),
+    maxBackoffMs:
+      opts.maxBackoffMs === undefined ? 20_000 : checkNonNegativeInt(opts.maxBackoffMs, "maxBackoffMs"),
     maxBatchSize,
     inspect: opts.inspect === undefined ? undefined : checkInspectOptions(opts.inspect),
   };
@@ -140,7 +148,8 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
 export function resolveRawOptions(opts: RawClientOptions = {}): Required<Pick<RawClientOptions, "atomic">> & {
   columnFamily: string;
 } {
-  if (opts === null || typeof opts !== "object") throw new InvalidArgumentError("must be an object", "options");
+  if (opts === null || typeof opts !== "object")
+    throw new InvalidArgumentError("must be an object", "options");
   if (opts.columnFamily !== undefined) checkColumnFamily(opts.columnFamily, "columnFamily");
   if (opts.atomic !== undefined && typeof opts.atomic !== "boolean") {
     throw new InvalidArgumentError("must be a boolean", "atomic");

@@ -16,12 +16,7 @@ import {
 } from "./internal/batch.js";
 import { newControl } from "./internal/control.js";
 import { runRegionBatches } from "./internal/region-batches.js";
-import {
-  type CallOptions,
-  checkColumnFamily,
-  type RawCallOptions,
-  type RawScanOptions,
-} from "./options.js";
+import { type CallOptions, checkColumnFamily, type RawCallOptions, type RawScanOptions } from "./options.js";
 import type { ClientRuntime } from "./tikv-client.js";
 
 /** A key-value pair returned by scans. */
@@ -164,7 +159,12 @@ export class RawClient {
     const out = new Array<Buffer | undefined>(ks.length).fill(undefined);
     await runRegionBatches(this.sender, ctl, ks, positions(ks.length), byCount, async (region, batch) => {
       const keysOfBatch = batch.map((i) => ks[i] as Buffer);
-      const { resp } = await this.sender.sendOnce(region, "RawBatchGet", { context: undefined, keys: keysOfBatch, cf }, ctl);
+      const { resp } = await this.sender.sendOnce(
+        region,
+        "RawBatchGet",
+        { context: undefined, keys: keysOfBatch, cf },
+        ctl,
+      );
       if (!resp) return false;
       const found = new Map<string, Buffer>();
       for (const p of resp.pairs) {
@@ -216,7 +216,11 @@ export class RawClient {
    * await raw.batchPut(["t1", "t2"], ["x", "y"], { ttl: [10, 20] });
    * ```
    */
-  async batchPut(keys: readonly KeyInput[], values: readonly KeyInput[], options?: RawBatchPutOptions): Promise<void> {
+  async batchPut(
+    keys: readonly KeyInput[],
+    values: readonly KeyInput[],
+    options?: RawBatchPutOptions,
+  ): Promise<void> {
     const ks = toKeys(keys);
     const vs = toKeys(values, "values");
     if (ks.length !== vs.length) {
@@ -225,7 +229,8 @@ export class RawClient {
     let ttls: bigint[] | undefined;
     const t = options?.ttl;
     if (Array.isArray(t)) {
-      if (t.length !== ks.length) throw new InvalidArgumentError(`${ks.length} keys but ${t.length} ttls`, "ttl");
+      if (t.length !== ks.length)
+        throw new InvalidArgumentError(`${ks.length} keys but ${t.length} ttls`, "ttl");
       ttls = t.map((x, i) => checkTtl(x, `ttl[${i}]`));
     } else if (t !== undefined) {
       const one = checkTtl(t as number, "ttl");
@@ -332,7 +337,8 @@ export class RawClient {
     while (e.length === 0 || Buffer.compare(s, e) < 0) {
       const region = await this.sender.locate(s, ctl);
       const regionEnd = region.endKey;
-      const actualEnd = regionEnd.length > 0 && (e.length === 0 || Buffer.compare(regionEnd, e) < 0) ? regionEnd : e;
+      const actualEnd =
+        regionEnd.length > 0 && (e.length === 0 || Buffer.compare(regionEnd, e) < 0) ? regionEnd : e;
       const { resp } = await this.sender.sendOnce(
         region,
         "RawDeleteRange",
@@ -374,11 +380,17 @@ export class RawClient {
    * const newest = await raw.reverseScan("log;", "log:", 10);
    * ```
    */
-  async reverseScan(start: KeyInput, end: KeyInput, limit: number, options?: RawScanOptions): Promise<KvPair[]> {
+  async reverseScan(
+    start: KeyInput,
+    end: KeyInput,
+    limit: number,
+    options?: RawScanOptions,
+  ): Promise<KvPair[]> {
     const s = toKey(start, "start");
     const e = toKey(end, "end");
     checkLimit(limit);
-    if (s.length === 0) throw new InvalidArgumentError("a reverse scan cannot start at the empty key", "start");
+    if (s.length === 0)
+      throw new InvalidArgumentError("a reverse scan cannot start at the empty key", "start");
     return this.scanReverse(s, e, limit, !!options?.keyOnly, this.cf(options), this.control(options));
   }
 
@@ -396,9 +408,11 @@ export class RawClient {
     eachLimit: number,
     options?: RawScanOptions,
   ): Promise<KvPair[][]> {
-    if (!Array.isArray(ranges)) throw new InvalidArgumentError("must be an array of [start, end] pairs", "ranges");
+    if (!Array.isArray(ranges))
+      throw new InvalidArgumentError("must be an array of [start, end] pairs", "ranges");
     const rs = ranges.map((r, i) => {
-      if (!Array.isArray(r) || r.length !== 2) throw new InvalidArgumentError("must be [start, end]", `ranges[${i}]`);
+      if (!Array.isArray(r) || r.length !== 2)
+        throw new InvalidArgumentError("must be [start, end]", `ranges[${i}]`);
       return [toKey(r[0], `ranges[${i}][0]`), toKey(r[1], `ranges[${i}][1]`)] as const;
     });
     checkLimit(eachLimit, "eachLimit");
@@ -420,7 +434,11 @@ export class RawClient {
    * }
    * ```
    */
-  async *iterate(start: KeyInput, end: KeyInput, options: RawIterateOptions = {}): AsyncGenerator<KvPair, void, undefined> {
+  async *iterate(
+    start: KeyInput,
+    end: KeyInput,
+    options: RawIterateOptions = {},
+  ): AsyncGenerator<KvPair, void, undefined> {
     let s = toKey(start, "start");
     const e = toKey(end, "end");
     const pageSize = options.pageSize ?? 256;
@@ -492,7 +510,12 @@ export class RawClient {
     const ctl = this.control(options);
     for (;;) {
       const region = await this.sender.locate(k, ctl);
-      const { resp } = await this.sender.sendOnce(region, "RawGetKeyTTL", { context: undefined, key: k, cf }, ctl);
+      const { resp } = await this.sender.sendOnce(
+        region,
+        "RawGetKeyTTL",
+        { context: undefined, key: k, cf },
+        ctl,
+      );
       if (!resp) continue;
       if (resp.error) throw rawError(resp.error);
       return resp.notFound ? undefined : Number(resp.ttl);
@@ -517,7 +540,10 @@ export class RawClient {
     options?: RawPutOptions,
   ): Promise<CasResult> {
     if (!this.opts.atomic) {
-      throw new InvalidArgumentError("compareAndSwap needs atomic mode: use client.raw({ atomic: true })", "atomic");
+      throw new InvalidArgumentError(
+        "compareAndSwap needs atomic mode: use client.raw({ atomic: true })",
+        "atomic",
+      );
     }
     const k = toKey(key);
     const notExist = previousValue === undefined || previousValue === null;
@@ -531,7 +557,16 @@ export class RawClient {
       const { resp } = await this.sender.sendOnce(
         region,
         "RawCompareAndSwap",
-        { context: undefined, key: k, value: v, previousNotExist: notExist, previousValue: prev, cf, ttl, delete: false },
+        {
+          context: undefined,
+          key: k,
+          value: v,
+          previousNotExist: notExist,
+          previousValue: prev,
+          cf,
+          ttl,
+          delete: false,
+        },
         ctl,
       );
       if (!resp) continue;
@@ -557,7 +592,15 @@ export class RawClient {
       const { resp } = await this.sender.sendOnce(
         region,
         "RawScan",
-        { context: undefined, startKey: s, endKey: end, limit: limit - out.length, keyOnly, cf, reverse: false },
+        {
+          context: undefined,
+          startKey: s,
+          endKey: end,
+          limit: limit - out.length,
+          keyOnly,
+          cf,
+          reverse: false,
+        },
         ctl,
       );
       if (!resp) continue;
@@ -583,7 +626,15 @@ export class RawClient {
       const { resp } = await this.sender.sendOnce(
         region,
         "RawScan",
-        { context: undefined, startKey: s, endKey: end, limit: limit - out.length, keyOnly, cf, reverse: true },
+        {
+          context: undefined,
+          startKey: s,
+          endKey: end,
+          limit: limit - out.length,
+          keyOnly,
+          cf,
+          reverse: true,
+        },
         ctl,
       );
       if (!resp) continue;
@@ -632,7 +683,10 @@ function checkLimit(limit: unknown, name = "limit"): void {
 function checkTtl(ttl: unknown, name: string): bigint {
   if (ttl === undefined) return 0n;
   if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 0) {
-    throw new InvalidArgumentError(`must be a non-negative integer number of seconds, got ${String(ttl)}`, name);
+    throw new InvalidArgumentError(
+      `must be a non-negative integer number of seconds, got ${String(ttl)}`,
+      name,
+    );
   }
   return BigInt(ttl);
 }

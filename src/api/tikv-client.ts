@@ -3,8 +3,8 @@
 // tikv.NewKVStore: PD client -> (API v2) keyspace meta -> codec -> region cache + RPC client.
 
 import { InspectServer } from "../actors/inspect/server.js";
-import { PdActor } from "../actors/pd/pd-actor.js";
 import { discoverMembers } from "../actors/pd/discover.js";
+import { PdActor } from "../actors/pd/pd-actor.js";
 import { checkHeader, PdClients, pdHeader } from "../actors/pd/pd-rpc.js";
 import { RegionCache } from "../actors/region-cache/region-cache.js";
 import { ClientMetrics, type ClientMetricsSnapshot } from "../actors/runtime/metrics.js";
@@ -14,7 +14,13 @@ import { RoutedSender, storeProbe } from "../actors/runtime/routed-sender.js";
 import { StorePool } from "../actors/store/store-pool.js";
 import type { ApiCodec } from "../kv/api-codec.js";
 import { createApiCodec } from "../kv/keyspace.js";
-import { KeyspaceClient, type KeyspaceMeta, KeyspaceService, KeyspaceState, LoadKeyspaceRequest } from "../proto/keyspacepb.js";
+import {
+  KeyspaceClient,
+  type KeyspaceMeta,
+  KeyspaceService,
+  KeyspaceState,
+  LoadKeyspaceRequest,
+} from "../proto/keyspacepb.js";
 import { APIVersion } from "../proto/kvrpcpb.js";
 import { ErrorType } from "../proto/pdpb.js";
 import { unaryCallAsync } from "../rpc/call.js";
@@ -111,8 +117,13 @@ export class TikvClient {
     // The PD actor's region codec is fixed at construction, and in API v2 the codec needs the
     // keyspace id: resolve the keyspace first with a short-lived channel (client-go does the same
     // through its PD client before building the codec).
-    const meta = opts.apiVersion === "v2" && opts.keyspace !== undefined ? await loadKeyspace(opts) : undefined;
-    const codec = createApiCodec({ apiVersion: API_VERSION[opts.apiVersion], mode: "raw", keyspaceMeta: meta });
+    const meta =
+      opts.apiVersion === "v2" && opts.keyspace !== undefined ? await loadKeyspace(opts) : undefined;
+    const codec = createApiCodec({
+      apiVersion: API_VERSION[opts.apiVersion],
+      mode: "raw",
+      keyspaceMeta: meta,
+    });
     const metrics = new ClientMetrics();
     // the live view (opt-in): its callback goes to every actor; none is attached otherwise
     const inspection = opts.inspect ? await InspectServer.start(opts.inspect) : undefined;
@@ -234,7 +245,10 @@ async function loadKeyspace(opts: ResolvedConnectOptions): Promise<KeyspaceMeta>
       const meta = resp.keyspace;
       if (!meta) throw new InvalidArgumentError(`keyspace "${name}" does not exist`, "keyspace");
       if (meta.state !== KeyspaceState.ENABLED) {
-        throw new InvalidArgumentError(`keyspace "${name}" is ${KeyspaceState[meta.state] ?? meta.state}`, "keyspace");
+        throw new InvalidArgumentError(
+          `keyspace "${name}" is ${KeyspaceState[meta.state] ?? meta.state}`,
+          "keyspace",
+        );
       }
       return meta;
     } finally {

@@ -2,7 +2,12 @@
 // AppendBatches by size); ports the meaning of client-go rawkv_test.go batch-size cases.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { RAW_BATCH_PAIR_COUNT, RAW_BATCH_PUT_SIZE, splitByCount, splitBySize } from "../../src/api/internal/batch.js";
+import {
+  RAW_BATCH_PAIR_COUNT,
+  RAW_BATCH_PUT_SIZE,
+  splitByCount,
+  splitBySize,
+} from "../../src/api/internal/batch.js";
 
 describe("batch splitting", () => {
   it("uses client-go's limits", () => {
@@ -25,7 +30,11 @@ describe("batch splitting", () => {
   it("splits by size: a batch closes once it reaches the limit", () => {
     const sizes = [10, 10, 10, 25, 1, 1];
     const out = splitBySize([0, 1, 2, 3, 4, 5], (i) => sizes[i] as number, 20);
-    expect(out).toEqual([[0, 1], [2, 3], [4, 5]]);
+    expect(out).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 50 })), fc.integer({ min: 1, max: 60 }), (sz, limit) => {
         const idx = sz.map((_, i) => i);

@@ -19,7 +19,9 @@ describe("TikvClient lifecycle", () => {
 
   it("fails with a typed error when no PD answers within connectTimeoutMs", async () => {
     const port = await freePort();
-    const err = await TikvClient.connect({ pdEndpoints: [`127.0.0.1:${port}`], connectTimeoutMs: 300 }).catch((e) => e);
+    const err = await TikvClient.connect({ pdEndpoints: [`127.0.0.1:${port}`], connectTimeoutMs: 300 }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(TikvError);
   });
 

@@ -39,7 +39,11 @@ describe("connect options", () => {
 
   it("accepts http:// URLs, IPv6 literals and a keyspace with v2", () => {
     expect(() =>
-      resolveConnectOptions({ pdEndpoints: ["http://pd:2379", "[::1]:2379"], apiVersion: "v2", keyspace: "a" }),
+      resolveConnectOptions({
+        pdEndpoints: ["http://pd:2379", "[::1]:2379"],
+        apiVersion: "v2",
+        keyspace: "a",
+      }),
     ).not.toThrow();
   });
 
@@ -52,7 +56,10 @@ describe("connect options", () => {
 describe("raw client options", () => {
   it("defaults and validation", () => {
     expect(resolveRawOptions()).toEqual({ columnFamily: "", atomic: false });
-    expect(resolveRawOptions({ columnFamily: "write", atomic: true })).toEqual({ columnFamily: "write", atomic: true });
+    expect(resolveRawOptions({ columnFamily: "write", atomic: true })).toEqual({
+      columnFamily: "write",
+      atomic: true,
+    });
     expect(() => resolveRawOptions({ columnFamily: 3 as never })).toThrow(InvalidArgumentError);
     expect(() => resolveRawOptions({ atomic: "y" as never })).toThrow(InvalidArgumentError);
   });

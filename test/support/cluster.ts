@@ -3,13 +3,15 @@
 // skipped: `itFault`). Clients made with `connect()` are closed after the suite, then the cluster.
 
 import { afterAll, beforeAll, it } from "vitest";
-import { TikvClient } from "../../src/api/tikv-client.js";
 import type { ConnectOptions } from "../../src/api/options.js";
+import { TikvClient } from "../../src/api/tikv-client.js";
 import { EmbeddedCluster, type EmbeddedClusterOptions } from "../../src/cluster/embedded-cluster.js";
 
 /** PD endpoints of a real cluster to test against, if any. */
 export const REAL_PD_ENDPOINTS: string[] | undefined = process.env.TIKV_PD_ENDPOINTS
-  ? process.env.TIKV_PD_ENDPOINTS.split(",").map((s) => s.trim()).filter(Boolean)
+  ? process.env.TIKV_PD_ENDPOINTS.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)
   : undefined;
 
 /** True when the suites run against a real cluster. */
@@ -39,7 +41,9 @@ export interface ClusterHandle {
  * it("puts", async () => { const c = await env.connect(); await c.raw().put("a", "1"); });
  * ```
  */
-export function useCluster(opts: EmbeddedClusterOptions & { connect?: Partial<ConnectOptions> } = {}): ClusterHandle {
+export function useCluster(
+  opts: EmbeddedClusterOptions & { connect?: Partial<ConnectOptions> } = {},
+): ClusterHandle {
   let cluster: EmbeddedCluster | undefined;
   let endpoints: string[] = [];
   const clients: TikvClient[] = [];

@@ -2,7 +2,7 @@
 // region (the response, or "re-locate and retry" after the routing layer handled a region change).
 
 import type { ApiCodec } from "../../kv/api-codec.js";
-import type { TikvResponse, TikvRequest } from "../../rpc/tikv-commands.js";
+import type { TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import type { Backoffer } from "../backoff/backoffer.js";
 import type { CachedRegion } from "../region-cache/cached-region.js";
 import type { RegionCache } from "../region-cache/region-cache.js";

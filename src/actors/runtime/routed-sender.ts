@@ -4,6 +4,7 @@
 // is backed off with RegionMiss and retried by the caller, as client-go rawkv's sendReq /
 // doBatchReq do around RegionRequestSender.SendReq.
 
+import type { InspectionEvent } from "xstate";
 import { RegionError, regionErrorKind, TimeoutError } from "../../api/errors/server.js";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import { decodeResponse, encodeRequest } from "../../kv/request-codec.js";
@@ -11,11 +12,10 @@ import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { Bo } from "../backoff/backoff-config.js";
 import type { CachedRegion } from "../region-cache/cached-region.js";
-import type { InspectionEvent } from "xstate";
 import type { RegionCache } from "../region-cache/region-cache.js";
 import type { Liveness, StoreEntry } from "../region-cache/store-cache.js";
 import { RequestSender, type RpcContext } from "../request/request-sender.js";
-import type { StoreAddress, StoreSendOptions, StoreSender } from "../request/store-sender.js";
+import type { StoreAddress, StoreSender, StoreSendOptions } from "../request/store-sender.js";
 import type { StorePool } from "../store/store-pool.js";
 import type { ClientMetrics } from "./metrics.js";
 import type { RawCommand, RawRequestSender, RequestControl, SendOutcome } from "./raw-sender.js";

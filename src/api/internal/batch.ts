@@ -24,7 +24,11 @@ export function splitByCount(indexes: readonly number[], limit: number): number[
  * running size is at least `limit`, so one batch may exceed it by its last pair (client-go
  * AppendBatches). A pair larger than `limit` travels alone.
  */
-export function splitBySize(indexes: readonly number[], sizeOf: (i: number) => number, limit: number): number[][] {
+export function splitBySize(
+  indexes: readonly number[],
+  sizeOf: (i: number) => number,
+  limit: number,
+): number[][] {
   const out: number[][] = [];
   let cur: number[] = [];
   let size = 0;

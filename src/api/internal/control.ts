@@ -3,8 +3,8 @@
 import { CountingBackoffer } from "../../actors/runtime/counting-backoffer.js";
 import type { ClientMetrics } from "../../actors/runtime/metrics.js";
 import type { RequestControl } from "../../actors/runtime/raw-sender.js";
-import { AbortedError } from "../errors/server.js";
 import { InvalidArgumentError } from "../errors/base.js";
+import { AbortedError } from "../errors/server.js";
 import type { CallOptions } from "../options.js";
 
 /**
@@ -20,10 +20,14 @@ export function newControl(
   let timeoutMs = defaultTimeoutMs;
   let signal: AbortSignal | undefined;
   if (opts !== undefined) {
-    if (opts === null || typeof opts !== "object") throw new InvalidArgumentError("must be an object", "options");
+    if (opts === null || typeof opts !== "object")
+      throw new InvalidArgumentError("must be an object", "options");
     if (opts.timeoutMs !== undefined) {
       if (typeof opts.timeoutMs !== "number" || !Number.isFinite(opts.timeoutMs) || opts.timeoutMs < 0) {
-        throw new InvalidArgumentError(`must be a non-negative number, got ${String(opts.timeoutMs)}`, "timeoutMs");
+        throw new InvalidArgumentError(
+          `must be a non-negative number, got ${String(opts.timeoutMs)}`,
+          "timeoutMs",
+        );
       }
       timeoutMs = opts.timeoutMs;
     }

@@ -20,7 +20,7 @@ export async function groupByRegion(
   let last: CachedRegion | undefined;
   for (const i of positions) {
     const k = keys[i] as Buffer;
-    if (!last || !last.isValid || !last.containsL1(toLatin1Key(k))) last = await sender.locate(k, ctl);
+    if (!last?.isValid || !last.containsL1(toLatin1Key(k))) last = await sender.locate(k, ctl);
     let g = groups.get(last.id);
     if (!g || g.region !== last) {
       g = { region: last, positions: [] };

@@ -28,7 +28,7 @@ describe("raw basic operations", () => {
     const v = await raw.get(key);
     expect(Buffer.isBuffer(v)).toBe(true);
     expect([...(v as Buffer)]).toEqual([1, 2, 3]);
-    expect((await raw.get("a\u0000\u00ff\u0001"))).toBeUndefined(); // UTF-8 differs from the bytes
+    expect(await raw.get("a\u0000\u00ff\u0001")).toBeUndefined(); // UTF-8 differs from the bytes
   });
 
   it("overwrites and deleting a missing key is not an error", async () => {

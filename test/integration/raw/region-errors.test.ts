@@ -7,6 +7,7 @@
 
 import { status } from "@grpc/grpc-js";
 import { describe, expect } from "vitest";
+import { RegionErrors } from "../../../src/cluster/tikv/region-errors.js";
 import {
   AbortedError,
   BackoffExhaustedError,
@@ -16,7 +17,6 @@ import {
   ResultUndeterminedError,
   TimeoutError,
 } from "../../../src/index.js";
-import { RegionErrors } from "../../../src/cluster/tikv/region-errors.js";
 import type { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
 import { itFault, useCluster } from "../../support/cluster.js";
 
@@ -50,34 +50,101 @@ describe("region errors and retries (fault injection)", () => {
   const cases: Case[] = [
     // no leader known: back off, then try the next peer, which answers NotLeader with the real
     // leader as hint; the third attempt reaches the leader
-    { kind: "notLeader", make: (r) => RegionErrors.notLeader(r.id), backoffs: { regionScheduling: 1 }, reloads: false, errors: 2 },
-    { kind: "regionNotFound", make: (r) => RegionErrors.regionNotFound(r.id), backoffs: handBack, reloads: true },
     {
-      kind: "keyNotInRegion",
-      make: (r) => RegionErrors.keyNotInRegion(Buffer.from(KEY), env.cluster.topology.regionById(r.id)!.region),
+      kind: "notLeader",
+      make: (r) => RegionErrors.notLeader(r.id),
+      backoffs: { regionScheduling: 1 },
+      reloads: false,
+      errors: 2,
+    },
+    {
+      kind: "regionNotFound",
+      make: (r) => RegionErrors.regionNotFound(r.id),
       backoffs: handBack,
       reloads: true,
     },
-    { kind: "storeNotMatch", make: (r) => RegionErrors.storeNotMatch(r.leaderStore, 99), backoffs: handBack, reloads: true },
-    { kind: "serverIsBusy", make: () => RegionErrors.serverIsBusy(), backoffs: { tikvServerBusy: 1 }, reloads: false },
+    {
+      kind: "keyNotInRegion",
+      make: (r) =>
+        RegionErrors.keyNotInRegion(Buffer.from(KEY), env.cluster.topology.regionById(r.id)!.region),
+      backoffs: handBack,
+      reloads: true,
+    },
+    {
+      kind: "storeNotMatch",
+      make: (r) => RegionErrors.storeNotMatch(r.leaderStore, 99),
+      backoffs: handBack,
+      reloads: true,
+    },
+    {
+      kind: "serverIsBusy",
+      make: () => RegionErrors.serverIsBusy(),
+      backoffs: { tikvServerBusy: 1 },
+      reloads: false,
+    },
     // the replica selector retries at once: a new leader is elected soon
     { kind: "staleCommand", make: () => RegionErrors.staleCommand(), backoffs: {}, reloads: false },
-    { kind: "maxTimestampNotSynced", make: () => RegionErrors.maxTimestampNotSynced(), backoffs: { maxTsNotSynced: 1 }, reloads: false },
-    { kind: "readIndexNotReady", make: (r) => RegionErrors.readIndexNotReady(r.id), backoffs: { regionScheduling: 1 }, reloads: false },
-    { kind: "proposalInMergingMode", make: (r) => RegionErrors.proposalInMergingMode(r.id), backoffs: { regionScheduling: 1 }, reloads: false },
+    {
+      kind: "maxTimestampNotSynced",
+      make: () => RegionErrors.maxTimestampNotSynced(),
+      backoffs: { maxTsNotSynced: 1 },
+      reloads: false,
+    },
+    {
+      kind: "readIndexNotReady",
+      make: (r) => RegionErrors.readIndexNotReady(r.id),
+      backoffs: { regionScheduling: 1 },
+      reloads: false,
+    },
+    {
+      kind: "proposalInMergingMode",
+      make: (r) => RegionErrors.proposalInMergingMode(r.id),
+      backoffs: { regionScheduling: 1 },
+      reloads: false,
+    },
     // "do not backoff data-is-not-ready as we always retry with normal snapshot read"
-    { kind: "dataIsNotReady", make: (r) => RegionErrors.dataIsNotReady(r.id, r.leaderPeer, 1), backoffs: {}, reloads: false },
-    { kind: "regionNotInitialized", make: (r) => RegionErrors.regionNotInitialized(r.id), backoffs: { regionNotInitialized: 1 }, reloads: false },
-    { kind: "diskFull", make: (r) => RegionErrors.diskFull([r.leaderStore], "disk full"), backoffs: { tikvDiskFull: 1 }, reloads: false },
+    {
+      kind: "dataIsNotReady",
+      make: (r) => RegionErrors.dataIsNotReady(r.id, r.leaderPeer, 1),
+      backoffs: {},
+      reloads: false,
+    },
+    {
+      kind: "regionNotInitialized",
+      make: (r) => RegionErrors.regionNotInitialized(r.id),
+      backoffs: { regionNotInitialized: 1 },
+      reloads: false,
+    },
+    {
+      kind: "diskFull",
+      make: (r) => RegionErrors.diskFull([r.leaderStore], "disk full"),
+      backoffs: { tikvDiskFull: 1 },
+      reloads: false,
+    },
     {
       kind: "RecoveryInProgress",
       make: (r) => RegionErrors.recoveryInProgress(r.id),
       backoffs: { regionRecoveryInProgress: 1, regionMiss: 1 },
       reloads: true,
     },
-    { kind: "isWitness", make: (r) => RegionErrors.isWitness(r.id), backoffs: { isWitness: 1, regionMiss: 1 }, reloads: true },
-    { kind: "mismatchPeerId", make: (r) => RegionErrors.mismatchPeerId(r.leaderPeer, 12345), backoffs: handBack, reloads: true },
-    { kind: "bucketVersionNotMatch", make: () => RegionErrors.bucketVersionNotMatch(1), backoffs: handBack, reloads: false },
+    {
+      kind: "isWitness",
+      make: (r) => RegionErrors.isWitness(r.id),
+      backoffs: { isWitness: 1, regionMiss: 1 },
+      reloads: true,
+    },
+    {
+      kind: "mismatchPeerId",
+      make: (r) => RegionErrors.mismatchPeerId(r.leaderPeer, 12345),
+      backoffs: handBack,
+      reloads: true,
+    },
+    {
+      kind: "bucketVersionNotMatch",
+      make: () => RegionErrors.bucketVersionNotMatch(1),
+      backoffs: handBack,
+      reloads: false,
+    },
   ];
 
   for (const c of cases) {
@@ -110,7 +177,11 @@ describe("region errors and retries (fault injection)", () => {
   for (const [kind, make, cls] of fatal) {
     itFault(`${kind}: fails the call with ${cls.name} without retrying`, async () => {
       const { client, raw, region } = await warmClient();
-      env.cluster.faults.failNext({ rpc: "RawPut", regionId: region.id, error: { regionError: make(region.id) } });
+      env.cluster.faults.failNext({
+        rpc: "RawPut",
+        regionId: region.id,
+        error: { regionError: make(region.id) },
+      });
       env.cluster.faults.resetCounters();
       await expect(raw.put(KEY, "v1")).rejects.toBeInstanceOf(cls);
       expect(env.cluster.faults.calls({ rpc: "RawPut" })).toBe(1);
@@ -176,7 +247,11 @@ describe("region errors and retries (fault injection)", () => {
     await raw.batchPut(["a1", "a2", "z1", "z2"], ["1", "2", "3", "4"]);
     client.resetMetrics();
     const right = env.cluster.topology.locateKey(Buffer.from("z1"))!;
-    env.cluster.faults.failNext({ rpc: "RawBatchGet", regionId: right.id, error: { regionError: RegionErrors.regionNotFound(right.id) } });
+    env.cluster.faults.failNext({
+      rpc: "RawBatchGet",
+      regionId: right.id,
+      error: { regionError: RegionErrors.regionNotFound(right.id) },
+    });
     env.cluster.faults.resetCounters();
     const got = await raw.batchGet(["a1", "z1", "a2", "z2"]);
     expect(got.map((v) => v?.toString())).toEqual(["1", "3", "2", "4"]);

@@ -3,13 +3,13 @@
 // TestRawDeleteRange, TestRawChecksum and integration_tests/raw/api_test.go TestScan*.
 
 import { describe, expect, it } from "vitest";
+import { crc64Xz } from "../../../src/cluster/engine/raw/crc64.js";
 import {
   InvalidArgumentError,
   MAX_RAW_KV_SCAN_LIMIT,
   MaxScanLimitExceededError,
   nextKey,
 } from "../../../src/index.js";
-import { crc64Xz } from "../../../src/cluster/engine/raw/crc64.js";
 import { useCluster } from "../../support/cluster.js";
 
 const key = (i: number) => `k${String(i).padStart(4, "0")}`;
@@ -23,7 +23,10 @@ describe("raw scans, ranges and checksum", () => {
     const raw = client.raw();
     await raw.deleteRange("", "");
     const keys = Array.from({ length: n }, (_, i) => key(i));
-    await raw.batchPut(keys, keys.map((k) => `v${k}`));
+    await raw.batchPut(
+      keys,
+      keys.map((k) => `v${k}`),
+    );
     return { client, raw, keys };
   }
 
@@ -59,7 +62,9 @@ describe("raw scans, ranges and checksum", () => {
 
   it("rejects limits over MaxRawKVScanLimit and reverse scans from the empty key", async () => {
     const { raw } = await seeded(1);
-    await expect(raw.scan("", "", MAX_RAW_KV_SCAN_LIMIT + 1)).rejects.toBeInstanceOf(MaxScanLimitExceededError);
+    await expect(raw.scan("", "", MAX_RAW_KV_SCAN_LIMIT + 1)).rejects.toBeInstanceOf(
+      MaxScanLimitExceededError,
+    );
     await expect(raw.reverseScan("z", "", MAX_RAW_KV_SCAN_LIMIT + 1)).rejects.toBeInstanceOf(
       MaxScanLimitExceededError,
     );
@@ -129,7 +134,8 @@ describe("raw scans, ranges and checksum", () => {
   it("iterate pages in reverse and can be stopped early", async () => {
     const { raw, keys } = await seeded();
     const seen: string[] = [];
-    for await (const p of raw.iterate(key(38), key(2), { reverse: true, pageSize: 5 })) seen.push(p.key.toString());
+    for await (const p of raw.iterate(key(38), key(2), { reverse: true, pageSize: 5 }))
+      seen.push(p.key.toString());
     expect(seen).toEqual(keys.slice(2, 38).reverse());
     let n = 0;
     for await (const _ of raw.iterate("", "", { pageSize: 3 })) if (++n === 4) break;
@@ -144,7 +150,10 @@ describe("raw scans, ranges and checksum", () => {
     const raw = client.raw();
     await raw.deleteRange("", "");
     const keys = Array.from({ length: 10_300 }, (_, i) => `m${String(i).padStart(6, "0")}`);
-    await raw.batchPut(keys, keys.map(() => "v"));
+    await raw.batchPut(
+      keys,
+      keys.map(() => "v"),
+    );
     let count = 0;
     let prev = "";
     for await (const p of raw.iterate("", "", { pageSize: MAX_RAW_KV_SCAN_LIMIT })) {

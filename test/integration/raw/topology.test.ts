@@ -90,76 +90,82 @@ describe("raw traffic during topology changes", () => {
     expect((await raw.get("s"))?.toString()).toBe("2");
   });
 
-  itFault("concurrent writes during splits, leader moves and a store restart: none lost or doubled", async () => {
-    const { client, raw } = await fresh();
-    const cas = client.raw({ atomic: true });
-    const N = 400;
-    const keys = Array.from({ length: N }, (_, i) => `w${String(i).padStart(4, "0")}`);
-    await cas.put("counter", "0");
-    let swaps = 0;
-    let stop = false;
+  itFault(
+    "concurrent writes during splits, leader moves and a store restart: none lost or doubled",
+    async () => {
+      const { client, raw } = await fresh();
+      const cas = client.raw({ atomic: true });
+      const N = 400;
+      const keys = Array.from({ length: N }, (_, i) => `w${String(i).padStart(4, "0")}`);
+      await cas.put("counter", "0");
+      let swaps = 0;
+      let stop = false;
 
-    const writer = async (worker: number) => {
-      for (let i = worker; i < N; i += 8) {
-        await raw.put(keys[i] as string, `v${i}`);
-        // one CAS increment per write: the final counter must equal the successful swaps
-        for (;;) {
-          const cur = (await cas.get("counter")) as Buffer;
-          const r = await cas.compareAndSwap("counter", cur, String(Number(cur.toString()) + 1));
-          if (r.swapped) {
-            swaps++;
-            break;
-          }
-        }
-      }
-    };
-
-    const chaos = async () => {
-      const topo = env.cluster.topology;
-      let step = 0;
-      while (!stop) {
-        await new Promise((r) => setTimeout(r, 15));
-        step++;
-        const k = `w${String(Math.floor(Math.random() * N)).padStart(4, "0")}5`;
-        const r = topo.locateKey(Buffer.from(k))!;
-        if (step % 3 === 0) {
-          try {
-            topo.splitRegion(r.id, [k]);
-          } catch {
-            // already a boundary
-          }
-        } else {
-          const peers = r.peers.filter((p) => p.storeId !== r.leader?.storeId && topo.isStoreRunning(p.storeId));
-          if (peers.length > 0) topo.transferLeader(r.id, peers[step % peers.length]!.storeId);
-        }
-        if (step === 10) {
-          // restart a store: its leaders move away first (raft elects new ones)
-          const victim = topo.stores()[2]!.id;
-          for (const reg of topo.regions()) {
-            if (reg.leader?.storeId === victim) {
-              const to = reg.peers.find((p) => p.storeId !== victim)!.storeId;
-              topo.transferLeader(reg.id, to);
+      const writer = async (worker: number) => {
+        for (let i = worker; i < N; i += 8) {
+          await raw.put(keys[i] as string, `v${i}`);
+          // one CAS increment per write: the final counter must equal the successful swaps
+          for (;;) {
+            const cur = (await cas.get("counter")) as Buffer;
+            const r = await cas.compareAndSwap("counter", cur, String(Number(cur.toString()) + 1));
+            if (r.swapped) {
+              swaps++;
+              break;
             }
           }
-          await env.cluster.stopStore(victim);
-          setTimeout(() => void env.cluster.startStore(victim), 100);
         }
-      }
-    };
+      };
 
-    const chaosDone = chaos();
-    await Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));
-    stop = true;
-    await chaosDone;
-    for (const s of env.cluster.topology.stores()) if (!s.running) await env.cluster.startStore(s.id);
+      const chaos = async () => {
+        const topo = env.cluster.topology;
+        let step = 0;
+        while (!stop) {
+          await new Promise((r) => setTimeout(r, 15));
+          step++;
+          const k = `w${String(Math.floor(Math.random() * N)).padStart(4, "0")}5`;
+          const r = topo.locateKey(Buffer.from(k))!;
+          if (step % 3 === 0) {
+            try {
+              topo.splitRegion(r.id, [k]);
+            } catch {
+              // already a boundary
+            }
+          } else {
+            const peers = r.peers.filter(
+              (p) => p.storeId !== r.leader?.storeId && topo.isStoreRunning(p.storeId),
+            );
+            if (peers.length > 0) topo.transferLeader(r.id, peers[step % peers.length]!.storeId);
+          }
+          if (step === 10) {
+            // restart a store: its leaders move away first (raft elects new ones)
+            const victim = topo.stores()[2]!.id;
+            for (const reg of topo.regions()) {
+              if (reg.leader?.storeId === victim) {
+                const to = reg.peers.find((p) => p.storeId !== victim)!.storeId;
+                topo.transferLeader(reg.id, to);
+              }
+            }
+            await env.cluster.stopStore(victim);
+            setTimeout(() => void env.cluster.startStore(victim), 100);
+          }
+        }
+      };
 
-    const got = await raw.batchGet(keys);
-    expect(got.map((v) => v?.toString())).toEqual(keys.map((_, i) => `v${i}`));
-    const scanned: string[] = [];
-    for await (const p of raw.iterate("w", "x", { pageSize: 97 })) scanned.push(p.key.toString());
-    expect(scanned).toEqual(keys);
-    expect((await cas.get("counter"))?.toString()).toBe(String(swaps));
-    expect(swaps).toBe(N);
-    expect(env.cluster.topology.regions().length).toBeGreaterThan(2);
-  }, 60_000);
+      const chaosDone = chaos();
+      await Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));
+      stop = true;
+      await chaosDone;
+      for (const s of env.cluster.topology.stores()) if (!s.running) await env.cluster.startStore(s.id);
+
+      const got = await raw.batchGet(keys);
+      expect(got.map((v) => v?.toString())).toEqual(keys.map((_, i) => `v${i}`));
+      const scanned: string[] = [];
+      for await (const p of raw.iterate("w", "x", { pageSize: 97 })) scanned.push(p.key.toString());
+      expect(scanned).toEqual(keys);
+      expect((await cas.get("counter"))?.toString()).toBe(String(swaps));
+      expect(swaps).toBe(N);
+      expect(env.cluster.topology.regions().length).toBeGreaterThan(2);
+    },
+    60_000,
+  );
 });

@@ -10,7 +10,12 @@ import { uniquePrefix, useCluster } from "../../support/cluster.js";
 describe("API v1ttl: TTL", () => {
   // the cluster's clock, moved forward to expire keys without waiting
   let skewMs = 0;
-  const env = useCluster({ stores: 1, splitKeys: ["m"], apiVersion: "v1ttl", now: () => Date.now() + skewMs });
+  const env = useCluster({
+    stores: 1,
+    splitKeys: ["m"],
+    apiVersion: "v1ttl",
+    now: () => Date.now() + skewMs,
+  });
 
   it("put with ttl, getKeyTTL, no ttl = 0, missing key = undefined", async () => {
     const raw = (await env.connect()).raw();
