@@ -72,6 +72,10 @@ export function adminHandlers(kit: HandlerKit): Pick<PDServer, AdminMethods> {
     return { percentage: 100 - Math.floor((unprocessed * 100) / keys.length), newIds };
   };
 
+  // Scatter operators finish at once: peers stay where they are.
+  const recordScatter = (id: bigint) =>
+    state.operators.set(id, { desc: "scatter-region", kind: "admin,region", status: OperatorStatus.SUCCESS });
+
   const scatter = (ids: bigint[]): { percentage: number; failed: bigint[] } => {
     const failed: bigint[] = [];
     let ops = 0;
@@ -81,11 +85,7 @@ export function adminHandlers(kit: HandlerKit): Pick<PDServer, AdminMethods> {
         continue;
       }
       ops++;
-      state.operators.set(id, {
-        desc: "scatter-region",
-        kind: "admin,region",
-        status: OperatorStatus.SUCCESS,
-      });
+      recordScatter(id);
     }
     const percentage =
       failed.length > 0 ? 100 - Math.floor((100 * failed.length) / (ops + failed.length)) : 100;
@@ -93,24 +93,29 @@ export function adminHandlers(kit: HandlerKit): Pick<PDServer, AdminMethods> {
   };
 
   return {
-    scatterRegion: unary("ScatterRegion", {}, (req: { regionId: bigint; regionsId: bigint[] }) => {
-      if (req.regionsId.length > 0) {
-        const { percentage, failed } = scatter(req.regionsId);
-        return ScatterRegionResponse.fromPartial({
-          header: ok(),
-          finishedPercentage: BigInt(percentage),
-          failedRegionsId: failed,
-        });
-      }
-      if (!state.topology.regionById(req.regionId)) {
-        // PD sends this literal (its format verb is never filled in).
-        return ScatterRegionResponse.fromPartial({
-          header: err(ErrorType.REGION_NOT_FOUND, "region %d not found"),
-        });
-      }
-      scatter([req.regionId]);
-      return ScatterRegionResponse.fromPartial({ header: ok(), finishedPercentage: 100n });
-    }),
+    scatterRegion: unary(
+      "ScatterRegion",
+      {},
+      (req: { regionId: bigint; regionsId: bigint[]; region?: object }) => {
+        if (req.regionsId.length > 0) {
+          const { percentage, failed } = scatter(req.regionsId);
+          return ScatterRegionResponse.fromPartial({
+            header: ok(),
+            finishedPercentage: BigInt(percentage),
+            failedRegionsId: failed,
+          });
+        }
+        // PD falls back to the region carried in the request when it does not know the id.
+        if (!state.topology.regionById(req.regionId) && !req.region) {
+          // PD sends this literal (its format verb is never filled in).
+          return ScatterRegionResponse.fromPartial({
+            header: err(ErrorType.REGION_NOT_FOUND, "region %d not found"),
+          });
+        }
+        recordScatter(req.regionId);
+        return ScatterRegionResponse.fromPartial({ header: ok(), finishedPercentage: 100n });
+      },
+    ),
 
     getOperator: unary("GetOperator", {}, (req: { regionId: bigint }) => {
       const op = state.operators.get(req.regionId);

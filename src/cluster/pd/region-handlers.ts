@@ -158,17 +158,13 @@ export function regionHandlers(kit: HandlerKit): Pick<PDServer, RegionMethods> {
   };
 }
 
-/** Merges touching/overlapping sorted ranges (pd keyutil.KeyRanges.Merge). */
+/** Joins ranges that touch exactly (end == next start), as pd keyutil.KeyRanges.Merge. */
 function mergeRanges(ranges: { startKey: Buffer; endKey: Buffer }[]): { startKey: Buffer; endKey: Buffer }[] {
   const out: { startKey: Buffer; endKey: Buffer }[] = [];
   for (const r of ranges) {
     const last = out[out.length - 1];
-    if (last && last.endKey.length > 0 && Buffer.compare(r.startKey, last.endKey) <= 0) {
-      if (r.endKey.length === 0 || Buffer.compare(r.endKey, last.endKey) > 0) last.endKey = r.endKey;
-      continue;
-    }
-    if (last && last.endKey.length === 0) continue;
-    out.push({ startKey: r.startKey, endKey: r.endKey });
+    if (last?.endKey.equals(r.startKey)) last.endKey = r.endKey;
+    else out.push({ startKey: r.startKey, endKey: r.endKey });
   }
   return out;
 }
