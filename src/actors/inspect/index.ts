@@ -1,3 +1,3 @@
 // Live inspection of the client's actors (opt-in): collector, local page server.
-export { type ActorView, LiveInspector, stateText, type ViewListener } from "./live-inspector.js";
+export { type ActorView, actorLabel, LiveInspector, stateText, type ViewListener } from "./live-inspector.js";
 export { checkInspectOptions, type InspectOptions, InspectServer } from "./server.js";

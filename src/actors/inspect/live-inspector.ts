@@ -40,6 +40,18 @@ export function stateText(value: unknown): string {
   return "";
 }
 
+/** A readable name for an actor, from what its context says (store id, region id, leader). */
+export function actorLabel(machine: string, context: unknown, fallback: string): string {
+  const c = context as Record<string, unknown> | undefined;
+  if (!c || typeof c !== "object") return fallback;
+  if (c.storeId !== undefined) return `store ${String(c.storeId)}`;
+  if (c.regionId !== undefined) return `region ${String(c.regionId)}`;
+  const region = (c.s as { selector?: { region?: { id?: unknown } } } | undefined)?.selector?.region?.id;
+  if (region !== undefined) return `request on region ${String(region)}`;
+  if (machine === "pd" && typeof c.leader === "string") return `leader ${c.leader}`;
+  return fallback;
+}
+
 interface InspectedRef {
   sessionId: string;
   id: string;
@@ -79,7 +91,8 @@ export class LiveInspector {
       view.lastEvent = ev.event.type;
       return;
     }
-    const snap = ev.snapshot as { value?: unknown; status?: string };
+    const snap = ev.snapshot as { value?: unknown; status?: string; context?: unknown };
+    view.actorId = actorLabel(machine, snap.context, ref.id);
     const state = stateText(snap.value);
     const status = snap.status ?? "active";
     if (state === view.state && status === view.status) return;
