@@ -17,6 +17,17 @@ export const REAL_PD_ENDPOINTS: string[] | undefined = process.env.TIKV_PD_ENDPO
 /** True when the suites run against a real cluster. */
 export const isRealCluster = REAL_PD_ENDPOINTS !== undefined;
 
+/** API version of the real cluster (TIKV_API_VERSION, default "v1"). */
+export const REAL_API_VERSION = process.env.TIKV_API_VERSION ?? "v1";
+
+/**
+ * True when a suite written for `apiVersion` cannot run here: on a real cluster of another API
+ * version. Use with `describe.skipIf(...)`.
+ */
+export function skipOnRealCluster(apiVersion: "v1" | "v1ttl" | "v2" = "v1"): boolean {
+  return isRealCluster && apiVersion !== REAL_API_VERSION;
+}
+
 /** `it` for tests that need the embedded cluster's fault/topology API (skipped on a real cluster). */
 export const itFault: typeof it = (isRealCluster ? it.skip : it) as typeof it;
 

@@ -18,11 +18,11 @@ import {
   TimeoutError,
 } from "../../../src/index.js";
 import type { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
-import { itFault, useCluster } from "../../support/cluster.js";
+import { itFault, skipOnRealCluster, useCluster } from "../../support/cluster.js";
 
 const KEY = "fault-key";
 
-describe("region errors and retries (fault injection)", () => {
+describe.skipIf(skipOnRealCluster("v1"))("region errors and retries (fault injection)", () => {
   const env = useCluster({ stores: 3, splitKeys: ["m"] });
 
   async function warmClient(extra = {}) {

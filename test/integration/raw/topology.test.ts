@@ -4,9 +4,9 @@
 // TestReplaceAddrWithNewStore / TestUpdateStoreAddr-style routing cases.
 
 import { describe, expect } from "vitest";
-import { itFault, useCluster } from "../../support/cluster.js";
+import { itFault, skipOnRealCluster, useCluster } from "../../support/cluster.js";
 
-describe("raw traffic during topology changes", () => {
+describe.skipIf(skipOnRealCluster("v1"))("raw traffic during topology changes", () => {
   const env = useCluster({ stores: 3, splitKeys: ["m"] });
 
   async function fresh() {

@@ -5,9 +5,9 @@
 
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, TikvError } from "../../../src/index.js";
-import { uniquePrefix, useCluster } from "../../support/cluster.js";
+import { skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
 
-describe("API v1ttl: TTL", () => {
+describe.skipIf(skipOnRealCluster("v1ttl"))("API v1ttl: TTL", () => {
   // the cluster's clock, moved forward to expire keys without waiting
   let skewMs = 0;
   const env = useCluster({
@@ -55,7 +55,7 @@ describe("API v1ttl: TTL", () => {
   });
 });
 
-describe("API v1: TTL is rejected by TiKV", () => {
+describe.skipIf(skipOnRealCluster("v1"))("API v1: TTL is rejected by TiKV", () => {
   const env = useCluster({ stores: 1 });
   it("fails a put with a TTL with TiKV's error", async () => {
     const raw = (await env.connect()).raw();
@@ -64,7 +64,7 @@ describe("API v1: TTL is rejected by TiKV", () => {
   });
 });
 
-describe("compare-and-swap (atomic mode)", () => {
+describe.skipIf(skipOnRealCluster("v1"))("compare-and-swap (atomic mode)", () => {
   const env = useCluster({ stores: 3, splitKeys: ["m"] });
 
   it("needs atomic mode", async () => {
@@ -119,7 +119,7 @@ describe("compare-and-swap (atomic mode)", () => {
   });
 });
 
-describe("column families", () => {
+describe.skipIf(skipOnRealCluster("v1"))("column families", () => {
   const env = useCluster({ stores: 1, splitKeys: ["m"] });
 
   it("client default and per-call column families are separate key spaces", async () => {
