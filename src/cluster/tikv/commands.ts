@@ -70,6 +70,11 @@ export interface CommandSpec<Req = any, Resp = any> {
    * check_causal_ts_flushed).
    */
   rawCausalTs?: true;
+  /**
+   * Runs on TiKV's read pool with the busy check (context.busy_threshold_ms against the
+   * estimated queue wait, tikv src/read_pool.rs check_busy_threshold).
+   */
+  readPool?: true;
   /** Transactional API-version check input. */
   txnApi?(req: Req): TxnApiInput;
   apiErrorPlace?: ApiErrorPlace;
@@ -135,6 +140,7 @@ export const COMMANDS = {
   KvGet: {
     rpc: "KvGet",
     access: "read",
+    readPool: true,
     keys: (r: kv.GetRequest) => one(r.key),
     readTs: (r: kv.GetRequest) => r.version,
     txnApi: (r: kv.GetRequest) => ({ cmd: "get", keys: [r.key] }),
@@ -145,6 +151,7 @@ export const COMMANDS = {
   KvBatchGet: {
     rpc: "KvBatchGet",
     access: "read",
+    readPool: true,
     keys: (r: kv.BatchGetRequest) => r.keys,
     readTs: (r: kv.BatchGetRequest) => r.version,
     txnApi: (r: kv.BatchGetRequest) => ({ cmd: "batch_get", keys: r.keys }),
@@ -155,6 +162,7 @@ export const COMMANDS = {
   KvScan: {
     rpc: "KvScan",
     access: "read",
+    readPool: true,
     keys: (r: kv.ScanRequest) => one(r.startKey),
     bound: scanBound,
     readTs: (r: kv.ScanRequest) => r.version,
@@ -166,6 +174,7 @@ export const COMMANDS = {
   KvBufferBatchGet: {
     rpc: "KvBufferBatchGet",
     access: "read",
+    readPool: true,
     keys: (r: kv.BufferBatchGetRequest) => r.keys,
     txnApi: (r: kv.BufferBatchGetRequest) => ({ cmd: "buffer_batch_get", keys: r.keys }),
     apiErrorPlace: "error",
@@ -298,6 +307,7 @@ export const COMMANDS = {
   RawGet: {
     rpc: "RawGet",
     access: "read",
+    readPool: true,
     keys: (r: kv.RawGetRequest) => one(r.key),
     exec: (env, r: kv.RawGetRequest) => env.raw.rawGet(r),
     ...stringError(kv.RawGetResponse),
@@ -305,6 +315,7 @@ export const COMMANDS = {
   RawBatchGet: {
     rpc: "RawBatchGet",
     access: "read",
+    readPool: true,
     keys: (r: kv.RawBatchGetRequest) => r.keys,
     exec: (env, r: kv.RawBatchGetRequest) => env.raw.rawBatchGet(r),
     ...pairError(kv.RawBatchGetResponse, "pairs"),
@@ -352,6 +363,7 @@ export const COMMANDS = {
   RawScan: {
     rpc: "RawScan",
     access: "read",
+    readPool: true,
     keys: (r: kv.RawScanRequest) => one(r.startKey),
     bound: scanBound,
     exec: (env, r: kv.RawScanRequest, range) => env.raw.rawScan(r, range),
@@ -360,6 +372,7 @@ export const COMMANDS = {
   RawBatchScan: {
     rpc: "RawBatchScan",
     access: "read",
+    readPool: true,
     // Reverse ranges start at an exclusive upper bound, which may be the region end.
     keys: (r: kv.RawBatchScanRequest) => (r.reverse ? NONE : r.ranges.map((x) => x.startKey)),
     exec: (env, r: kv.RawBatchScanRequest, range) => env.raw.rawBatchScan(r, range),
@@ -368,6 +381,7 @@ export const COMMANDS = {
   RawGetKeyTTL: {
     rpc: "RawGetKeyTTL",
     access: "read",
+    readPool: true,
     keys: (r: kv.RawGetKeyTTLRequest) => one(r.key),
     exec: (env, r: kv.RawGetKeyTTLRequest) => env.raw.rawGetKeyTTL(r),
     ...stringError(kv.RawGetKeyTTLResponse),
@@ -382,6 +396,7 @@ export const COMMANDS = {
   RawChecksum: {
     rpc: "RawChecksum",
     access: "read",
+    readPool: true,
     keys: () => NONE,
     exec: (env, r: kv.RawChecksumRequest, range) => env.raw.rawChecksum(r, range),
     ...stringError(kv.RawChecksumResponse),

@@ -110,6 +110,11 @@ export class MockTikvStore {
   readonly faults: FaultRegistry;
   /** Health feedback source (set `slowScore` to simulate a slow store). */
   readonly health: HealthSource;
+  /**
+   * Estimated read-pool queue wait in ms: reads whose context.busy_threshold_ms is lower get
+   * ServerIsBusy "estimated wait time exceeds threshold" (load-based replica read). Default 0.
+   */
+  estimatedWaitMs = 0;
   private readonly host: string;
   private port: number;
   private server: grpc.Server | undefined;
@@ -136,6 +141,7 @@ export class MockTikvStore {
       lockWaitInfo: opts.lockWaitInfo ?? (() => []),
       regionKeys: regionKeyForm(opts.regionKeyEncoding ?? "raw"),
       diskUsage: opts.diskUsage ?? (() => "normal"),
+      estimatedWaitMs: () => this.estimatedWaitMs,
     };
   }
 

@@ -57,6 +57,8 @@ export interface PipelineEnv extends ExecEnv {
   clusterId: bigint;
   /** Regions whose max_ts is not synced yet (e.g. right after a leader change). */
   maxTsNotSynced: ReadonlySet<bigint>;
+  /** Estimated read-pool queue wait of this store in ms (0 = idle). */
+  estimatedWaitMs(): number;
   /** Disk usage of each store (writes and follower reads are refused on full disks). */
   diskUsage(storeId: bigint): DiskUsage;
 }
@@ -98,6 +100,10 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
   const ctx = (req as { context?: kv.Context }).context;
   if (ctx && ctx.clusterId > 0n && ctx.clusterId !== env.clusterId) {
     throw new ClusterIdMismatchError(ctx.clusterId, env.clusterId);
+  }
+  if (spec.readPool && ctx && ctx.busyThresholdMs > 0) {
+    const wait = env.estimatedWaitMs();
+    if (wait > ctx.busyThresholdMs) return spec.withRegionError(RegionErrors.readPoolBusy(wait));
   }
   const apiErr = apiCheck(env, spec, req);
   if (apiErr !== undefined) return apiErr;

@@ -108,6 +108,16 @@ export const RegionErrors = {
     });
   },
 
+  /** The read pool's answer when its estimated wait exceeds context.busy_threshold_ms. */
+  readPoolBusy(estimatedWaitMs: number): RegionError {
+    return RegionError.fromPartial({
+      serverIsBusy: {
+        reason: "estimated wait time exceeds threshold",
+        estimatedWaitMs: Math.min(Math.max(0, Math.floor(estimatedWaitMs)), 0xffffffff),
+      },
+    });
+  },
+
   staleCommand(): RegionError {
     return RegionError.fromPartial({ message: "stale command", staleCommand: {} });
   },

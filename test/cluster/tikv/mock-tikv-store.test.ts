@@ -565,6 +565,43 @@ describe("SplitRegion", () => {
   });
 });
 
+describe("read pool busy threshold", () => {
+  it("reads with a busy threshold below the estimated wait get ServerIsBusy with the estimate", async () => {
+    s1.estimatedWaitMs = 80;
+    try {
+      const get = (busyThresholdMs: number) =>
+        call<kv.GetRequest, kv.GetResponse>(
+          c1,
+          "kvGet",
+          kv.GetRequest.fromPartial({
+            context: ctx(1, 11, 1, 2, { busyThresholdMs }),
+            key: b("a"),
+            version: 5n,
+          }),
+        );
+      const busy = await get(50);
+      expect(busy.regionError).toEqual(RegionErrors.readPoolBusy(80));
+      expect(busy.regionError?.serverIsBusy?.reason).toBe("estimated wait time exceeds threshold");
+      expect(busy.regionError?.serverIsBusy?.estimatedWaitMs).toBe(80);
+      expect((await get(100)).regionError).toBeUndefined();
+      expect((await get(0)).regionError).toBeUndefined();
+      // writes are not subject to the read pool check
+      const w = await call<kv.RawPutRequest, kv.RawPutResponse>(
+        c1,
+        "rawPut",
+        kv.RawPutRequest.fromPartial({
+          context: ctx(1, 11, 1, 2, { busyThresholdMs: 1 }),
+          key: b("a"),
+          value: b("v"),
+        }),
+      );
+      expect(w.regionError).toBeUndefined();
+    } finally {
+      s1.estimatedWaitMs = 0;
+    }
+  });
+});
+
 describe("MaxTimestampNotSynced", () => {
   it("async-commit and 1PC prewrites fail on a region whose max_ts is not synced; plain 2PC passes", async () => {
     const notSynced = new Set<bigint>([1n]);
