@@ -35,6 +35,7 @@ interface MemberServer {
   server: Server;
   health: HealthImplementation;
   endpoint: string;
+  stopped: boolean;
 }
 
 /** A running mock PD cluster. */
@@ -64,26 +65,14 @@ export class MockPd {
     const servers: MemberServer[] = [];
     try {
       for (let i = 0; i < n; i++) {
-        const server = new Server();
-        server.addService(PDService, createPdService(state, i));
-        server.addService(KeyspaceService, createKeyspaceService(state, i));
-        const health = new HealthImplementation({ "": "SERVING" });
-        health.addToServer(server);
-        const port = await new Promise<number>((resolve, reject) =>
-          server.bindAsync(
-            `${host}:${basePort === 0 ? 0 : basePort + i}`,
-            ServerCredentials.createInsecure(),
-            (e, p) => (e ? reject(e) : resolve(p)),
-          ),
-        );
-        const endpoint = `${host}:${port}`;
-        servers.push({ server, health, endpoint });
+        const m = await listenMember(state, i, `${host}:${basePort === 0 ? 0 : basePort + i}`);
+        servers.push(m);
         state.members.push(
           Member.fromPartial({
             name: `pd-${i + 1}`,
             memberId: state.clusterId + BigInt(i + 1),
-            clientUrls: [`http://${endpoint}`],
-            peerUrls: [`http://${endpoint}`],
+            clientUrls: [`http://${m.endpoint}`],
+            peerUrls: [`http://${m.endpoint}`],
           }),
         );
       }
@@ -156,22 +145,63 @@ export class MockPd {
     return meta;
   }
 
+  /**
+   * Shuts member `index` down: connections to it are refused (unlike {@link setUnavailable},
+   * which answers UNAVAILABLE) until {@link startMember}. It stays in the member list.
+   */
+  async stopMember(index: number): Promise<void> {
+    const m = this.member(index);
+    if (m.stopped) return;
+    m.stopped = true;
+    await shutdown(m.server);
+  }
+
+  /** Restarts a stopped member on the same address. */
+  async startMember(index: number): Promise<void> {
+    const m = this.member(index);
+    if (!m.stopped) return;
+    const fresh = await listenMember(this.state, index, m.endpoint);
+    this.servers[index] = fresh;
+    fresh.health.setStatus("", this.state.faults.isUnavailable(index) ? "NOT_SERVING" : "SERVING");
+  }
+
+  private member(index: number): MemberServer {
+    const m = this.servers[index];
+    if (!m) throw new RangeError(`no PD member ${index} (have ${this.servers.length})`);
+    return m;
+  }
+
   /** Stops every member. */
   async stop(): Promise<void> {
-    await Promise.all(
-      this.servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            const t = setTimeout(() => {
-              s.server.forceShutdown();
-              resolve();
-            }, 1000);
-            s.server.tryShutdown(() => {
-              clearTimeout(t);
-              resolve();
-            });
-          }),
-      ),
-    );
+    await Promise.all(this.servers.filter((s) => !s.stopped).map((s) => shutdown(s.server)));
+    for (const s of this.servers) s.stopped = true;
   }
+}
+
+/** Builds one member's gRPC server (PD, Keyspace, health) and binds it to `address`. */
+async function listenMember(state: PdState, index: number, address: string): Promise<MemberServer> {
+  const server = new Server();
+  server.addService(PDService, createPdService(state, index));
+  server.addService(KeyspaceService, createKeyspaceService(state, index));
+  const health = new HealthImplementation({ "": "SERVING" });
+  health.addToServer(server);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  const host = address.slice(0, address.lastIndexOf(":"));
+  return { server, health, endpoint: `${host}:${port}`, stopped: false };
+}
+
+/** Graceful shutdown, forced after a second (open streams such as Tso would hold it). */
+function shutdown(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, 1000);
+    server.tryShutdown(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }

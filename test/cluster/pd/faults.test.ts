@@ -1,6 +1,8 @@
+import * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { PdRequestEvent } from "../../../src/cluster/pd/index.js";
+import { PDClient } from "../../../src/proto/pdpb.js";
 import { call, callError, type PdFixture, startPd, streamError, tsOf, tsoStream } from "./helpers.js";
 
 let fx: PdFixture | undefined;
@@ -32,6 +34,29 @@ describe("PD faults", () => {
       status.UNAVAILABLE,
     );
     await call(fx.clients[0]!, "getMembers", { header: fx.header });
+  });
+
+  it("a stopped member refuses connections; restarted, it serves on the same address", async () => {
+    fx = await startPd({ members: 2 });
+    const endpoint = fx.pd.endpoints[1]!;
+    await fx.pd.stopMember(1);
+    const e = await callError(fx.clients[1]!, "getMembers", { header: fx.header });
+    expect(e.code).toBe(status.UNAVAILABLE);
+    // The member list still names it, as PD's does for a down member.
+    const m = await call(fx.clients[0]!, "getMembers", { header: fx.header });
+    expect(m.members).toHaveLength(2);
+    await fx.pd.startMember(1);
+    expect(fx.pd.endpoints[1]).toBe(endpoint);
+    // A private subchannel: the shared one is still backing off from the refused connection.
+    const fresh = new PDClient(endpoint, grpc.credentials.createInsecure(), {
+      "grpc.use_local_subchannel_pool": 1,
+    });
+    try {
+      expect((await call(fresh, "getMembers", { header: fx.header })).members).toHaveLength(2);
+    } finally {
+      fresh.close();
+    }
+    await expect(fx.pd.stopMember(5)).rejects.toThrow(RangeError);
   });
 
   it("failNext fires exactly N times, for the named method only", async () => {

@@ -292,7 +292,11 @@ describe("split and scatter", () => {
     const missing = await call(c, "scatterRegion", { header: fx.header, regionId: 4040n });
     expect(missing.header.error.type).toBe(ErrorType.REGION_NOT_FOUND);
     // With the region carried in the request PD scatters it anyway.
-    const carried = await call(c, "scatterRegion", { header: fx.header, regionId: 4041n, region: { id: 4041n } });
+    const carried = await call(c, "scatterRegion", {
+      header: fx.header,
+      regionId: 4041n,
+      region: { id: 4041n },
+    });
     expect(carried.header.error).toBeUndefined();
     expect(carried.finishedPercentage).toBe(100n);
   });
