@@ -56,7 +56,11 @@ export interface DropReplySpec extends FaultScope {
   outcome?: "hang" | { grpcStatus: status; message?: string };
 }
 
-/** One call as the servers report it to the registry. */
+/**
+ * One call as the servers report it to the registry. A TiKV BatchCommands stream is reported
+ * once as "BatchCommands" when it opens (an error fault fails the stream), then each request
+ * in it under its unary name.
+ */
 export interface CallInfo {
   rpc: RpcName;
   storeId?: bigint;

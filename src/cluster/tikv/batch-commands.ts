@@ -3,7 +3,7 @@
 // can come back in any order and are grouped into messages of at most 128 responses
 // (TiKV's GRPC_MSG_MAX_BATCH_SIZE). Follows tikv src/server/service/kv.rs (batch_commands,
 // handle_batch_commands_request, future_handle_empty, HealthFeedbackAttacher).
-import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import { GetHealthFeedbackResponse } from "../../proto/kvrpcpb.js";
 import {
   BatchCommandsEmptyResponse,
@@ -78,7 +78,19 @@ export class BatchCommandsSession {
     private readonly onClose: (s: BatchCommandsSession) => void,
   ) {
     this.feedback = new FeedbackAttacher(health);
-    call.on("data", (msg: BatchCommandsRequest) => this.onMessage(msg));
+    // A fault on "BatchCommands" itself fails the stream as it opens.
+    const d = env.faults.decide({ rpc: "BatchCommands", storeId: env.storeId });
+    if (d?.error) {
+      const e = d.error;
+      const failure =
+        "grpcStatus" in e
+          ? new GrpcStatusError(e.grpcStatus, e.message ?? `injected ${status[e.grpcStatus]}`)
+          : new GrpcStatusError(status.UNAVAILABLE, "injected BatchCommands failure");
+      setImmediate(() => this.fail(failure));
+    }
+    call.on("data", (msg: BatchCommandsRequest) => {
+      if (!this.closed) this.onMessage(msg);
+    });
     call.on("end", () => {
       this.inputEnded = true;
       this.maybeEnd();
@@ -194,7 +206,7 @@ export class BatchCommandsSession {
         ? { code: e.code, details: e.batchDetails }
         : e instanceof GrpcStatusError
           ? { code: e.code, details: e.details }
-          : { code: 13, details: String((e as Error)?.message ?? e) };
+          : { code: status.INTERNAL, details: String((e as Error)?.message ?? e) };
     this.closed = true;
     this.call.emit("error", Object.assign(new Error(err.details), err));
     this.onClose(this);

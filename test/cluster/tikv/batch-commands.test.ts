@@ -331,6 +331,27 @@ describe("BatchCommands", () => {
     }
   });
 
+  it("a fault on BatchCommands fails the stream as it opens, exactly count times", async () => {
+    faults.failNext({
+      rpc: "BatchCommands",
+      count: 1,
+      error: { grpcStatus: grpc.status.RESOURCE_EXHAUSTED, message: "too many streams" },
+    });
+    const stream = client.batchCommands();
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      stream.on("error", resolve);
+      stream.on("data", () => {});
+    });
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err.details).toBe("too many streams");
+    const ok = await exchange(
+      [{ ids: [1n], reqs: [{ cmd: { $case: "Empty", Empty: { testId: 1n, delayTime: 0n } } }] }],
+      1,
+    );
+    expect(ok.byId.size).toBe(1);
+    expect(faults.calls({ rpc: "BatchCommands" })).toBe(2);
+  });
+
   it("a dropped reply is never sent, other requests are still answered", async () => {
     faults.dropReply({ rpc: "RawPut", key: "lost" });
     const reqs: BatchCommandsRequest_Request[] = [
