@@ -309,6 +309,69 @@ describe("routing to the engines", () => {
   });
 });
 
+describe("raw batch and range RPCs", () => {
+  it("route to the RawEngine, limited to the region range where TiKV limits them", async () => {
+    const c = r2(); // region ["m", "x")
+    raw.rawPut(kv.RawPutRequest.fromPartial({ key: b("y1"), value: b("beyond the region") }));
+    const bp = await call<kv.RawBatchPutRequest, kv.RawBatchPutResponse>(
+      c1,
+      "rawBatchPut",
+      kv.RawBatchPutRequest.fromPartial({
+        context: c,
+        pairs: ["n1", "n2", "n3"].map((k) => ({ key: b(k), value: b(`v-${k}`) })),
+      }),
+    );
+    expect(bp.error).toBe("");
+    const bg = await call<kv.RawBatchGetRequest, kv.RawBatchGetResponse>(
+      c1,
+      "rawBatchGet",
+      kv.RawBatchGetRequest.fromPartial({ context: c, keys: [b("n1"), b("n3")] }),
+    );
+    expect(bg.pairs.map((p) => p.value.toString())).toEqual(["v-n1", "v-n3"]);
+    const bs = await call<kv.RawBatchScanRequest, kv.RawBatchScanResponse>(
+      c1,
+      "rawBatchScan",
+      kv.RawBatchScanRequest.fromPartial({
+        context: c,
+        ranges: [{ startKey: b("n"), endKey: b("") }],
+        eachLimit: 10,
+      }),
+    );
+    // the unbounded range stops at the region end
+    expect(bs.kvs.map((p) => p.key.toString())).toEqual(["n1", "n2", "n3"]);
+    const cs = await call<kv.RawChecksumRequest, kv.RawChecksumResponse>(
+      c1,
+      "rawChecksum",
+      kv.RawChecksumRequest.fromPartial({ context: c, ranges: [{ startKey: b("m"), endKey: b("x") }] }),
+    );
+    expect(cs.totalKvs).toBe(3n);
+    const unbounded = await call<kv.RawChecksumRequest, kv.RawChecksumResponse>(
+      c1,
+      "rawChecksum",
+      kv.RawChecksumRequest.fromPartial({ context: c, ranges: [{ startKey: b("m"), endKey: b("") }] }),
+    );
+    expect(unbounded.totalKvs).toBe(3n);
+    const bd = await call<kv.RawBatchDeleteRequest, kv.RawBatchDeleteResponse>(
+      c1,
+      "rawBatchDelete",
+      kv.RawBatchDeleteRequest.fromPartial({ context: c, keys: [b("n1")] }),
+    );
+    expect(bd.error).toBe("");
+    const dr = await call<kv.RawDeleteRangeRequest, kv.RawDeleteRangeResponse>(
+      c1,
+      "rawDeleteRange",
+      kv.RawDeleteRangeRequest.fromPartial({ context: c, startKey: b("n2"), endKey: b("n3") }),
+    );
+    expect(dr.error).toBe("");
+    const left = await call<kv.RawScanRequest, kv.RawScanResponse>(
+      c1,
+      "rawScan",
+      kv.RawScanRequest.fromPartial({ context: c, startKey: b("m"), limit: 10 }),
+    );
+    expect(left.kvs.map((p) => p.key.toString())).toEqual(["n3"]);
+  });
+});
+
 describe("region checks", () => {
   const get = (client: TikvClient, context: kv.Context, key = "a", version = 50n) =>
     call<kv.GetRequest, kv.GetResponse>(
