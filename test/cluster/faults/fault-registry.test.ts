@@ -68,6 +68,17 @@ describe("FaultRegistry", () => {
     expect(f.decide({ rpc: "RawPut" })).toEqual({ delayMs: 0, dropReply: "hang" });
   });
 
+  it("count: Infinity fails every matching call until cancelled", () => {
+    const f = new FaultRegistry();
+    const down = { grpcStatus: status.UNAVAILABLE };
+    const h = f.failNext({ rpc: "*", storeId: 3, count: Number.POSITIVE_INFINITY, error: down });
+    for (let i = 0; i < 100; i++) expect(f.decide({ rpc: "KvGet", storeId: 3n })?.error).toBe(down);
+    expect(f.decide({ rpc: "KvGet", storeId: 1n })).toBeUndefined();
+    expect(h.fired).toBe(100);
+    h.cancel();
+    expect(f.decide({ rpc: "KvGet", storeId: 3n })).toBeUndefined();
+  });
+
   it("cancel stops a fault", () => {
     const f = new FaultRegistry();
     const h = f.failNext({ rpc: "KvGet", count: 5, error: busy });
