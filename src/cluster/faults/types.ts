@@ -34,7 +34,7 @@ export type FaultError =
   | { grpcStatus: status; message?: string }
   | { pdError: DeepPartial<PdHeaderError> };
 
-/** `failNext`: fail the next `count` matching calls (default 1). */
+/** `failNext`: fail the next `count` matching calls (default 1; `Infinity` = until cancelled). */
 export interface FailSpec extends FaultScope {
   count?: number;
   error: FaultError;
