@@ -153,6 +153,8 @@ export interface RetrySession {
   isRead: boolean;
   /** Per-attempt RPC timeout (ms). */
   rpcTimeoutMs: number;
+  /** Whole-call deadline (epoch ms; Infinity = none): past it, a failed attempt ends the call. */
+  deadline: number;
   /** True when the target is a key (relocate on region change); false for a region target (return the error). */
   relocatable: boolean;
   /** Builds a selector for a new region after relocation. */
@@ -308,6 +310,8 @@ export function decideOnSendFailure(s: RetrySession, err: Error): Decision {
   const code: string = (err as TikvError).code;
   if (code === "ABORTED" || code === "CLOSED" || code === "SHUTTING_DOWN")
     return { kind: "fail", error: err };
+  // the call's own deadline passed: retrying cannot help (and must not spin without yielding)
+  if (code === "TIMEOUT" && Date.now() >= s.deadline) return { kind: "fail", error: err };
   if (code === "TIMEOUT" && isConfigurableReadTimeout(s)) {
     s.selector.onReadTimeout();
     return { kind: "retry" };
@@ -654,9 +658,10 @@ export function newRetrySession(
     RetrySession,
     "cache" | "selector" | "bo" | "isRead" | "rpcTimeoutMs" | "relocatable" | "newSelector"
   > &
-    Partial<Pick<RetrySession, "onStoreNotMatch">>,
+    Partial<Pick<RetrySession, "onStoreNotMatch" | "deadline">>,
 ): RetrySession {
   return {
+    deadline: Number.POSITIVE_INFINITY,
     ...init,
     sendTimes: 0,
     relocations: 0,

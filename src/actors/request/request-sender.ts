@@ -96,7 +96,6 @@ interface RequestSession extends RetrySession {
   build: BuildRequest<TikvCommand>;
   key: Buffer | undefined;
   signal: AbortSignal | undefined;
-  deadline: number;
   busyThresholdMs: number;
 }
 
@@ -202,12 +201,12 @@ export class RequestSender {
         relocatable: isKey,
         newSelector: (r) => new ReplicaSelector(this.cache, r, selOpts),
         onStoreNotMatch: this.opts.onStoreNotMatch,
+        deadline,
       }),
       cmd,
       build: build as BuildRequest<TikvCommand>,
       key: isKey ? (target as Buffer) : undefined,
       signal,
-      deadline,
       busyThresholdMs: opts.busyThresholdMs ?? 0,
     };
     // the fast-path attempt went to the leader: record it as the selector's first target

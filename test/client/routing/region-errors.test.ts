@@ -552,3 +552,18 @@ describe("classifyRegionError", () => {
     for (const [e, t] of kinds) expect(classifyRegionError(RegionErrorProto.fromPartial(e)).type).toBe(t);
   });
 });
+
+describe("whole-call deadline", () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it("a read whose attempts keep timing out stops at the call's deadline instead of spinning", async () => {
+    const w = world();
+    await w.cache.locateKey(key("a"));
+    w.stores.fallback = () => ({ hang: true });
+    const r = await drive(w.sender.sendToRegion(key("a"), "Get", get, { timeoutMs: 250, rpcTimeoutMs: 100 }));
+    expect(r.error).toBeInstanceOf(TimeoutError);
+    // 100 ms + 100 ms attempts, then the last one is cut at the deadline
+    expect(w.stores.accesses.length).toBe(3);
+  });
+});
