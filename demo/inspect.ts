@@ -71,7 +71,8 @@ export async function runInspectWorkload(
     ops++;
     if (Date.now() - lastTrouble >= every) {
       lastTrouble = Date.now();
-      opts.log?.(await trouble(cluster, round++));
+      const what = await trouble(cluster, round++);
+      opts.log?.(what);
     }
     // a gentle pace keeps the page readable
     await sleep(ops % 10 === 0 ? 25 : 2);
