@@ -174,7 +174,8 @@ export async function runRawBench(options: RawBenchOptions = {}): Promise<RawBen
       ["warmup bare", bareGet],
       ["warmup tikv-ts", tsGet],
     ] as const) {
-      await measure(n, 64, 3000, op);
+      // JIT-warm both clients at the concurrency that matters most
+      await measure(n, 256, 20000, op);
     }
     const out: Measurement[] = [];
     for (const c of [1, 256]) {
