@@ -1,0 +1,44 @@
+// Adapters from the transport's store actors (src/actors/store) to what the routing layer
+// needs: a StoreSender, a store health probe, and the StoreNotMatch connection reset.
+
+import type { Liveness, StoreEntry } from "../region-cache/store-cache.js";
+import type { StorePool } from "../store/store-pool.js";
+import type { StoreSender } from "./store-sender.js";
+
+/** A {@link StoreSender} over a StorePool (one store actor per store id). */
+export function storeSenderFromPool(pool: StorePool): StoreSender {
+  return {
+    send: (store, cmd, req, opts) => pool.get(Number(store.storeId), store.address).send(cmd, req, opts),
+  };
+}
+
+/**
+ * A health probe for the region cache's StoreCache: waits up to `timeoutMs` for the store's
+ * actor to be connected (client-go's liveness check after a send failure).
+ */
+export function probeFromPool(pool: StorePool, timeoutMs = 2_000): (store: StoreEntry) => Promise<Liveness> {
+  return async (store) => {
+    if (store.address === "") return "unreachable";
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<Liveness>((resolve) => {
+      timer = setTimeout(() => resolve("unreachable"), timeoutMs);
+    });
+    try {
+      const ready = pool
+        .get(Number(store.id), store.address)
+        .whenReady()
+        .then(
+          (): Liveness => "reachable",
+          (): Liveness => "unreachable",
+        );
+      return await Promise.race([ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/** The StoreNotMatch hook: drops the store's connection so the next request reconnects. */
+export function resetStoreInPool(pool: StorePool): (storeId: bigint) => void {
+  return (storeId) => pool.remove(Number(storeId));
+}
