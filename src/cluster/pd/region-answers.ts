@@ -16,19 +16,17 @@ export function encodeRegionMeta(state: PdState, r: RegionInfo): MetaRegion {
 export function downPeerStats(state: PdState, r: RegionInfo): PeerStats[] {
   const now = state.now();
   const out: PeerStats[] = [];
-  for (const [peerId, since] of r.downPeers) {
-    const peer = r.region.peers.find((p) => p.id === peerId);
-    if (peer)
-      out.push(
-        PeerStats.fromPartial({ peer, downSeconds: BigInt(Math.max(0, Math.floor((now - since) / 1000))) }),
-      );
+  for (const d of r.downPeers) {
+    const peer = r.region.peers.find((p) => p.id === d.peerId);
+    const downSeconds = BigInt(Math.max(0, Math.floor((now - d.sinceMs) / 1000)));
+    if (peer) out.push(PeerStats.fromPartial({ peer, downSeconds }));
   }
   return out;
 }
 
 /** Pending peers. */
 export function pendingPeers(r: RegionInfo): Peer[] {
-  return r.region.peers.filter((p) => r.pendingPeers.has(p.id));
+  return r.region.peers.filter((p) => r.pendingPeers.includes(p.id));
 }
 
 /** pdpb.Region for scan answers: an absent leader is an empty Peer, as PD sends it. */

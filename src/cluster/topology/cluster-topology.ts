@@ -653,8 +653,10 @@ export class ClusterTopology {
       epoch: Object.freeze({ confVer: rec.confVer, version: rec.version }),
       peers: Object.freeze([...rec.peers]),
       leaderPeerId: rec.leaderPeerId,
-      downPeers: new Map(rec.downPeers),
-      pendingPeers: new Set(rec.pendingPeers),
+      downPeers: Object.freeze(
+        [...rec.downPeers].map(([peerId, sinceMs]) => Object.freeze({ peerId, sinceMs })),
+      ),
+      pendingPeers: Object.freeze([...rec.pendingPeers]),
       safeTs: rec.safeTs,
       region,
       leader,

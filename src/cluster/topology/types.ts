@@ -18,6 +18,13 @@ export interface Epoch {
   readonly version: bigint;
 }
 
+/** A peer reported down. */
+export interface DownPeer {
+  readonly peerId: bigint;
+  /** ms timestamp since which the peer is down. */
+  readonly sinceMs: number;
+}
+
 /** An immutable snapshot of one region. */
 export interface RegionInfo {
   readonly id: bigint;
@@ -28,10 +35,10 @@ export interface RegionInfo {
   readonly peers: readonly PeerInfo[];
   /** Leader peer id; undefined while the region has no leader. */
   readonly leaderPeerId: bigint | undefined;
-  /** Down peers: peer id -> ms timestamp since which it is down. */
-  readonly downPeers: ReadonlyMap<bigint, number>;
-  /** Peers still catching up (pending). */
-  readonly pendingPeers: ReadonlySet<bigint>;
+  /** Down peers with the ms timestamp since which each is down (plain data: survives JSON). */
+  readonly downPeers: readonly DownPeer[];
+  /** Ids of peers still catching up (pending). */
+  readonly pendingPeers: readonly bigint[];
   /** Resolved ts: stale reads at or below it may be served. */
   readonly safeTs: bigint;
   /** The same region as a metapb.Region (user keys); shared, do not mutate. */

@@ -197,10 +197,10 @@ describe("peers and leaders", () => {
     now = 5000;
     const down = t.markPeerDown(r.id, s2);
     const peerId = down.peers.find((p) => p.storeId === s2)!.id;
-    expect(down.downPeers.get(peerId)).toBe(5000);
-    expect(t.markPeerPending(r.id, s2).pendingPeers.has(peerId)).toBe(true);
-    expect(t.markPeerDown(r.id, s2, false).downPeers.size).toBe(0);
-    expect(t.markPeerPending(r.id, s2, false).pendingPeers.size).toBe(0);
+    expect(down.downPeers).toEqual([{ peerId, sinceMs: 5000 }]);
+    expect(t.markPeerPending(r.id, s2).pendingPeers).toEqual([peerId]);
+    expect(t.markPeerDown(r.id, s2, false).downPeers).toEqual([]);
+    expect(t.markPeerPending(r.id, s2, false).pendingPeers).toEqual([]);
   });
 
   it("safe ts only advances", () => {
