@@ -80,15 +80,16 @@ describe.skipIf(!found.path)("live view in Chromium", () => {
     expect(await page.textContent("tr.machine-pd td.state")).toMatch(/^connected/);
 
     // retry actors come and go as the workload meets region errors: their states change
-    await page.waitForFunction(() => Number(document.body.dataset.changes ?? 0) >= 10, undefined, {
-      timeout: 20_000,
-    });
+    // (page-side code as strings: this file is compiled without the DOM lib)
+    await page.waitForFunction("Number(document.body.dataset.changes || 0) >= 10", undefined, { timeout: 20_000 });
     await page.waitForSelector("tr.machine-retry", { timeout: 20_000 });
     const before = Number(await page.getAttribute("body", "data-changes"));
-    await page.waitForFunction((n) => Number(document.body.dataset.changes ?? 0) > n, before, { timeout: 20_000 });
+    await page.waitForFunction(`Number(document.body.dataset.changes || 0) > ${before}`, undefined, {
+      timeout: 20_000,
+    });
 
     const states = await page.$$eval("#actors tr", (trs) =>
-      trs.map((tr) => ({ machine: tr.className.split(" ")[0], state: (tr as HTMLElement).dataset.state ?? "" })),
+      trs.map((tr) => ({ machine: tr.className.split(" ")[0], state: tr.getAttribute("data-state") ?? "" })),
     );
     const machines = new Set(states.map((s) => s.machine));
     expect(machines.has("machine-pd")).toBe(true);
