@@ -44,7 +44,7 @@ export interface EmbeddedClusterOptions {
   regionKeyEncoding?: RegionKeyEncoding;
   /** Number of PD members (default 1). */
   pdMembers?: number;
-  /** Accepted for the CLI; the mock PD always listens on ports chosen by the OS. */
+  /** Port of the first PD member (member i listens on pdPort + i); default 0: any free port. */
   pdPort?: number;
   /** Listen host for every server (default 127.0.0.1). */
   host?: string;
@@ -198,6 +198,7 @@ export class EmbeddedCluster {
         clusterId: cluster.clusterId,
         host: opts.host ?? "127.0.0.1",
         regionKeyEncoding: cluster.regionKeyEncoding,
+        ...(opts.pdPort !== undefined ? { port: opts.pdPort } : {}),
         now: opts.now,
       });
       for (const [id, store] of cluster.storesById) {

@@ -1,6 +1,7 @@
 // The `tikv-ts` command: bad input gets a clear message and exit code 2; a good start prints
 // endpoints a client (and the control channel) can use.
 import { spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ControlClient } from "../../src/cluster/control/index.js";
@@ -28,8 +29,9 @@ describe("tikv-ts CLI", () => {
     expect(r.stderr).toMatch(message);
   });
 
-  it("starts a cluster, prints its endpoints as JSON, serves the control channel and stops on SIGTERM", async () => {
-    const child = spawn(process.execPath, [bin, "cluster", "--stores", "2", "--regions", "3", "--pd-port", "0", "--json"], {
+  it("starts a cluster on the given PD port, prints its endpoints as JSON, serves the control channel and stops on SIGTERM", async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [bin, "cluster", "--stores", "2", "--regions", "3", "--pd-port", String(port), "--json"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const line = await new Promise<string>((resolveLine, reject) => {
@@ -43,7 +45,7 @@ describe("tikv-ts CLI", () => {
     });
     const info = JSON.parse(line) as { pd: string[]; control: string };
     expect(info.pd).toHaveLength(1);
-    expect(info.pd[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(info.pd).toEqual([`127.0.0.1:${port}`]);
     const control = new ControlClient(info.control);
     const regions = (await control.call("topology", "regions", [])) as unknown[];
     expect(regions).toHaveLength(3);
@@ -52,3 +54,14 @@ describe("tikv-ts CLI", () => {
     expect(await exited).toBe(0);
   }, 60_000);
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
