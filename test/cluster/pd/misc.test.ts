@@ -2,7 +2,12 @@ import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { keyspaceRegionBounds } from "../../../src/cluster/pd/index.js";
 import { KeyspaceState } from "../../../src/proto/keyspacepb.js";
-import { ErrorType } from "../../../src/proto/pdpb.js";
+import {
+  ErrorType,
+  ReportBucketsRequest,
+  type ReportBucketsResponse,
+  WatchGlobalConfigRequest,
+} from "../../../src/proto/pdpb.js";
 import { call, callError, type PdFixture, startPd } from "./helpers.js";
 
 let fx: PdFixture | undefined;
@@ -119,6 +124,30 @@ describe("store heartbeat, global config, health", () => {
     const unknown = await call(c, "storeHeartbeat", { header: fx.header, stats: { storeId: 99n } });
     expect(unknown.header.error.message).toBe("store 99 not found");
     expect((await callError(c, "storeHeartbeat", { header: fx.header })).code).toBe(grpc.status.UNKNOWN);
+  });
+
+  it("ReportBuckets accepts a stream of reports and answers once it ends", async () => {
+    fx = await startPd();
+    const res = await new Promise<ReportBucketsResponse>((resolve, reject) => {
+      const stream = fx!.clients[0]!.reportBuckets((e, r) => (e ? reject(e) : resolve(r)));
+      for (let i = 0; i < 3; i++) stream.write(ReportBucketsRequest.fromPartial({ header: fx!.header }));
+      stream.end();
+    });
+    expect(res.header!.clusterId).toBe(fx.pd.clusterId);
+    expect(fx.pd.faults.calls("ReportBuckets")).toBe(3);
+  });
+
+  it("WatchGlobalConfig stays open without events until the client cancels", async () => {
+    fx = await startPd();
+    const stream = fx.clients[0]!.watchGlobalConfig(WatchGlobalConfigRequest.fromPartial({}));
+    const ended = new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
+    let events = 0;
+    stream.on("data", () => events++);
+    await call(fx.clients[0]!, "getMembers", { header: fx.header }); // a round trip while it is open
+    stream.cancel();
+    expect((await ended).code).toBe(grpc.status.CANCELLED);
+    expect(events).toBe(0);
+    expect(fx.pd.faults.calls("WatchGlobalConfig")).toBe(1);
   });
 
   it("global config round-trips and reports missing names", async () => {
