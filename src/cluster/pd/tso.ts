@@ -56,7 +56,7 @@ export class TimestampOracle {
       return t;
     }
     if (count >= MAX_LOGICAL) throw tsoGenerateError("generate tso maximum number of retries exceeded");
-    const wall = this.now();
+    const wall = Math.floor(this.now());
     if (wall > this.physical) {
       this.physical = wall;
       this.logical = 0;
