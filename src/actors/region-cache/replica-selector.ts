@@ -315,7 +315,11 @@ export class ReplicaSelector {
       return undefined;
     }
     const store = this.cache.stores.peek(r.storeId);
-    if (!store || store.address === "") return undefined;
+    if (!store || store.address === "") {
+      // the store is gone (tombstone): the entry must be reloaded without it
+      this.region.invalidate("storeNotFound");
+      return undefined;
+    }
     r.attempts++;
     this.target = {
       replica: r,

@@ -567,3 +567,23 @@ describe("whole-call deadline", () => {
     expect(w.stores.accesses.length).toBe(3);
   });
 });
+
+describe("tombstone store", () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it("a leader on a store that became a tombstone: the region is reloaded without it", async () => {
+    const w = world();
+    const r0 = await w.cache.locateKey(key("a"));
+    // the store is gone in PD and the cache learns it on re-resolve
+    w.pd.stores.get(1n)!.state = 2; // Tombstone
+    w.cache.stores.markNeedCheck(1n);
+    await w.cache.stores.resolve(1n);
+    w.stores.script = [];
+    const r = await drive(w.sender.sendToRegion(key("a"), "Get", get, { replicaRead: "mixed" }));
+    expect(r.error).toBeUndefined();
+    expect(r0.isValid).toBe(false);
+    expect(w.stores.accesses.every((a) => a.addr !== "store1")).toBe(true);
+    expect(w.cache.tryLocateKey(key("a"))?.peers.map((p) => p.storeId)).toEqual([2n, 3n]);
+  });
+});
