@@ -52,6 +52,7 @@ export function faultError(fault: PdFaultKind, stream: boolean): ServiceError {
   }
 }
 
+/** Resolves after `ms` milliseconds (injected delays). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

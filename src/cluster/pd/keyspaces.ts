@@ -6,8 +6,9 @@ import { pdErrorMessage } from "./errors.js";
 
 /** Name of the keyspace that always exists. */
 export const DEFAULT_KEYSPACE_NAME = "DEFAULT";
-/** Keyspace config key selecting the GC mode, and its keyspace-level value. */
+/** Keyspace config key selecting the GC mode. */
 export const GC_MANAGEMENT_TYPE = "gc_management_type";
+/** Value of {@link GC_MANAGEMENT_TYPE} that enables keyspace-level GC. */
 export const KEYSPACE_LEVEL_GC = "keyspace_level";
 /** errs.ErrKeyspaceNotFound rendered. */
 export const KEYSPACE_NOT_FOUND_MESSAGE = pdErrorMessage(
