@@ -2,6 +2,7 @@
 // Option names follow client-go's rawkv.NewClientWithOpts / tikv.NewKVStore options
 // (WithAPIVersion, WithKeyspace, WithSecurity, SetColumnFamily, SetAtomicForCAS).
 
+import type { ChannelOptions } from "@grpc/grpc-js";
 import { checkInspectOptions, type InspectOptions } from "../actors/inspect/server.js";
 import type { TlsOptions } from "../rpc/channel.js";
 import { InvalidArgumentError } from "./errors/base.js";
@@ -15,6 +16,8 @@ export interface ConnectOptions {
   pdEndpoints: string[];
   /** TLS material; omitted = plaintext. */
   tls?: TlsOptions;
+  /** Extra grpc-js channel options for PD and TiKV channels (client-go WithGRPCDialOptions). */
+  grpcOptions?: ChannelOptions;
   /** API version of the cluster (default "v1"). "v1ttl" enables TTLs on raw keys in API v1. */
   apiVersion?: ApiVersionName;
   /** API v2 only: keyspace name (default: the "DEFAULT" keyspace, id 0). */
@@ -70,6 +73,7 @@ export interface RawScanOptions extends RawCallOptions {
 export interface ResolvedConnectOptions {
   pdEndpoints: string[];
   tls: TlsOptions | undefined;
+  grpcOptions: ChannelOptions | undefined;
   apiVersion: ApiVersionName;
   keyspace: string | undefined;
   timeoutMs: number;
@@ -121,6 +125,9 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
       throw new InvalidArgumentError("keyspaces need apiVersion 'v2'", "keyspace");
     }
   }
+  if (opts.grpcOptions !== undefined && (opts.grpcOptions === null || typeof opts.grpcOptions !== "object")) {
+    throw new InvalidArgumentError("must be an object", "grpcOptions");
+  }
   if (opts.tls !== undefined && (opts.tls === null || typeof opts.tls !== "object")) {
     throw new InvalidArgumentError("must be an object", "tls");
   }
@@ -130,6 +137,7 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
   return {
     pdEndpoints: eps.map((e) => e.trim()),
     tls: opts.tls,
+    grpcOptions: opts.grpcOptions,
     apiVersion,
     keyspace: opts.keyspace,
     timeoutMs: opts.timeoutMs === undefined ? 20_000 : checkNonNegativeInt(opts.timeoutMs, "timeoutMs"),

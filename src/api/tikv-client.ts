@@ -131,6 +131,7 @@ export class TikvClient {
     const pd = await PdActor.connect({
       endpoints: opts.pdEndpoints,
       tls: opts.tls,
+      grpcOptions: opts.grpcOptions,
       connectTimeoutMs: opts.connectTimeoutMs,
       regionCodec: regionKeyCodec(codec),
       // raw KV needs no timestamps; keep connect() to one round trip
@@ -140,7 +141,12 @@ export class TikvClient {
       await inspection?.close();
       throw e;
     });
-    const stores = new StorePool({ tls: opts.tls, maxBatchSize: opts.maxBatchSize, inspect });
+    const stores = new StorePool({
+      tls: opts.tls,
+      grpcOptions: opts.grpcOptions,
+      maxBatchSize: opts.maxBatchSize,
+      inspect,
+    });
     const cache = new RegionCache(new PdRegionSource(pd, metrics), { probe: storeProbe(stores) });
     return new TikvClient(opts, pd, stores, cache, codec, metrics, meta, inspection);
   }
@@ -221,7 +227,7 @@ export class TikvClient {
 // keyspace cannot be used. PD checks the cluster id, so members are discovered first.
 async function loadKeyspace(opts: ResolvedConnectOptions): Promise<KeyspaceMeta> {
   const name = opts.keyspace as string;
-  const clients = new PdClients({ tls: opts.tls });
+  const clients = new PdClients({ tls: opts.tls, grpcOptions: opts.grpcOptions });
   const creds = channelCredentials(opts.tls);
   try {
     const members = await discoverMembers(clients, opts.pdEndpoints, 0n, Math.max(1, opts.connectTimeoutMs));

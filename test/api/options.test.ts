@@ -27,6 +27,7 @@ describe("connect options", () => {
     [{ pdEndpoints: ["h:1"], timeoutMs: 1.5 }, "timeoutMs"],
     [{ pdEndpoints: ["h:1"], maxBatchSize: 0 }, "maxBatchSize"],
     [{ pdEndpoints: ["h:1"], tls: "yes" }, "tls"],
+    [{ pdEndpoints: ["h:1"], grpcOptions: 3 }, "grpcOptions"],
   ])("rejects %j (argument %s)", (opts, arg) => {
     try {
       resolveConnectOptions(opts as never);
