@@ -14,6 +14,7 @@ import {
   errorHeader,
   mismatchClusterIdError,
   notLeaderError,
+  notStartedError,
   okHeader,
   statusError,
   tsoNotLeaderError,
@@ -46,7 +47,8 @@ export function faultError(fault: PdFaultKind, stream: boolean): ServiceError {
     case "notLeader":
       return stream ? tsoNotLeaderError() : notLeaderError();
     case "unavailable":
-      return statusError(status.UNAVAILABLE, "pd is unavailable");
+      // What a closed PD server answers (errs.ErrNotStarted).
+      return notStartedError();
     case "status":
       return statusError(fault.code, fault.details);
   }

@@ -9,7 +9,7 @@ export type PdMethod = string;
 export type PdFaultKind =
   /** UNAVAILABLE "not leader" (a Tso stream gets PD's not-leader TSO error). */
   | { kind: "notLeader" }
-  /** UNAVAILABLE, as when the member cannot be reached. */
+  /** UNAVAILABLE "server not started", as a closed PD member answers. */
   | { kind: "unavailable" }
   /** Any gRPC status. */
   | { kind: "status"; code: status; details: string };
