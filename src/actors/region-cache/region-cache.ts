@@ -3,7 +3,7 @@
 // stale-insert protection. Semantics follow client-go internal/locate/region_cache.go.
 
 import { RegionUnavailableError } from "../../api/errors/server.js";
-import { type Latin1Key, toLatin1Key } from "../../kv/key.js";
+import { type KeyRange, type Latin1Key, toLatin1Key } from "../../kv/key.js";
 import type { Peer, Region } from "../../proto/metapb.js";
 import { Bo } from "../backoff/backoff-config.js";
 import { Backoffer } from "../backoff/backoffer.js";
@@ -270,6 +270,33 @@ export class RegionCache {
       if (r.endKey.length === 0 || (endL1 !== "" && r.endL1 >= endL1)) return out;
       key = r.endKey;
     }
+  }
+
+  /**
+   * All regions overlapping any of `ranges` (sorted by start key, non-overlapping; end empty =
+   * +inf), in key order and without duplicates (client-go BatchLocateKeyRanges). Cached regions
+   * are used as they are; each gap is filled with one PD scan of up to `batch` regions instead
+   * of one lookup per region.
+   */
+  async locateKeyRanges(ranges: readonly KeyRange[], bo?: Backoffer, batch = 128): Promise<CachedRegion[]> {
+    const out: CachedRegion[] = [];
+    let last: CachedRegion | undefined;
+    for (const range of ranges) {
+      const endL1 = latin1(range.end);
+      let k = range.start;
+      for (;;) {
+        let r = this.tryLocateKey(k);
+        if (!r) {
+          const loaded = await this.batchLoadRegions(k, range.end, batch, bo);
+          r = loaded.find((x) => x.contains(k)) ?? (await this.locateKey(k, bo));
+        }
+        if (r !== last) out.push(r);
+        last = r;
+        if (r.endKey.length === 0 || (endL1 !== "" && r.endL1 >= endL1)) break;
+        k = r.endKey;
+      }
+    }
+    return out;
   }
 
   /**

@@ -357,3 +357,37 @@ describe("StoreCache", () => {
     expect(cache.stores.liveness(1n)).toBe("reachable");
   });
 });
+
+describe("locateKeyRanges (client-go BatchLocateKeyRanges)", () => {
+  it("returns the regions overlapping several ranges in order, filling gaps with one scan each", async () => {
+    const { pd, cache } = setup();
+    pd.split(1n, "c", 2n);
+    pd.split(2n, "f", 3n);
+    pd.split(3n, "k", 4n);
+    pd.split(4n, "p", 5n);
+    // cache only the region of "g"
+    await cache.locateKey(key("g"));
+    const getRegionBefore = pd.calls.getRegion;
+    const rs = await cache.locateKeyRanges([
+      { start: key("a"), end: key("d") },
+      { start: key("e"), end: key("h") },
+      { start: key("q"), end: key("") },
+    ]);
+    expect(rs.map((r) => r.id)).toEqual([1n, 2n, 3n, 5n]);
+    expect(pd.calls.getRegion).toBe(getRegionBefore);
+    expect(pd.calls.scanRegions).toBe(2);
+    // everything is cached now: no PD call
+    await cache.locateKeyRanges([{ start: key("a"), end: key("z") }]);
+    expect(pd.calls.scanRegions).toBe(3); // the gap [k, p) was never loaded
+    expect(cache.tryLocateKey(key("m"))?.id).toBe(4n);
+  });
+
+  it("a region shared by two ranges is returned once", async () => {
+    const { cache } = setup();
+    const rs = await cache.locateKeyRanges([
+      { start: key("a"), end: key("b") },
+      { start: key("c"), end: key("d") },
+    ]);
+    expect(rs.map((r) => r.id)).toEqual([1n]);
+  });
+});
