@@ -15,9 +15,8 @@ describe("PD faults", () => {
   it("unavailable: every call fails with UNAVAILABLE until cleared", async () => {
     fx = await startPd();
     fx.pd.setUnavailable(true);
-    expect((await callError(fx.clients[0]!, "getMembers", { header: fx.header })).code).toBe(
-      status.UNAVAILABLE,
-    );
+    const members = await callError(fx.clients[0]!, "getMembers", { header: fx.header });
+    expect([members.code, members.details]).toEqual([status.UNAVAILABLE, "server not started"]);
     expect((await callError(fx.clients[0]!, "getStore", { header: fx.header, storeId: 1n })).code).toBe(
       status.UNAVAILABLE,
     );
