@@ -27,6 +27,8 @@ export interface MockPdOptions {
   regionKeyEncoding?: RegionKeyEncoding;
   /** Version reported for the stores. */
   storeVersion?: string;
+  /** max_peer_count answered by GetClusterConfig (default 3). */
+  maxPeerCount?: number;
   /** Clock in ms (TSO physical time, TTLs). */
   now?: () => number;
 }
@@ -55,6 +57,7 @@ export class MockPd {
       clusterId: opts.clusterId,
       regionKeyEncoding: opts.regionKeyEncoding,
       storeVersion: opts.storeVersion,
+      maxPeerCount: opts.maxPeerCount,
       now: opts.now,
     });
     const host = opts.host ?? "127.0.0.1";

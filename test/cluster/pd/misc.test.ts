@@ -34,6 +34,10 @@ describe("AllocID, cluster config, external timestamp", () => {
     fx = await startPd({ clusterId: 77n });
     const r = await call(fx.clients[0]!, "getClusterConfig", { header: fx.header });
     expect(r.cluster).toEqual({ id: 77n, maxPeerCount: 3 });
+    await fx.close();
+    fx = await startPd({ clusterId: 78n, maxPeerCount: 5 });
+    const five = await call(fx.clients[0]!, "getClusterConfig", { header: fx.header });
+    expect(five.cluster.maxPeerCount).toBe(5);
   });
 
   it("SetExternalTimestamp validates against the global ts and the current value", async () => {
