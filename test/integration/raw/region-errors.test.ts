@@ -259,4 +259,31 @@ describe.skipIf(skipOnRealCluster("v1"))("region errors and retries (fault injec
     expect(env.cluster.faults.calls({ rpc: "RawBatchGet" })).toBe(3);
     expect(client.metrics().regionErrors).toEqual({ regionNotFound: 1 });
   });
+
+  itFault(
+    "per-region batches are sent in parallel: one hanging region does not hold back the others",
+    async () => {
+      const { raw } = await warmClient();
+      await raw.batchPut(["a-par", "z-par"], ["1", "2"]);
+      const left = env.cluster.topology.locateKey(Buffer.from("a-par"))!;
+      const right = env.cluster.topology.locateKey(Buffer.from("z-par"))!;
+      expect(left.id).not.toBe(right.id);
+      const seen: bigint[] = [];
+      const off = env.cluster.faults.onRequest((call) => {
+        if (call.rpc === "RawBatchGet" && call.regionId !== undefined) seen.push(call.regionId);
+      });
+      // the left region's batch (sent first) never gets an answer
+      const hang = env.cluster.faults.dropReply({ rpc: "RawBatchGet", regionId: left.id, then: "hang" });
+      try {
+        await expect(raw.batchGet(["a-par", "z-par"], { timeoutMs: 300 })).rejects.toBeInstanceOf(
+          TimeoutError,
+        );
+        expect(seen).toContain(left.id);
+        expect(seen).toContain(right.id);
+      } finally {
+        off();
+        hang.cancel();
+      }
+    },
+  );
 });
