@@ -31,10 +31,22 @@ const rpcs = [
   "pdpb.PD.StoreGlobalConfig",
 ];
 // Extra messages worth having even if no listed RPC reaches them.
-const extraTypes = ["deadlock.DeadlockResponse", "kvrpcpb.LockInfo", "kvrpcpb.TimeDetailV2", "kvrpcpb.ScanDetailV2"];
+const extraTypes = [
+  "deadlock.DeadlockResponse",
+  "kvrpcpb.LockInfo",
+  "kvrpcpb.TimeDetailV2",
+  "kvrpcpb.ScanDetailV2",
+];
 
 // What a KV client never touches: coprocessor / TiFlash / MPP passthrough and encryption internals.
-const excludedPackages = new Set(["coprocessor", "mpp", "disaggregated", "encryptionpb", "raft_serverpb", "eraftpb"]);
+const excludedPackages = new Set([
+  "coprocessor",
+  "mpp",
+  "disaggregated",
+  "encryptionpb",
+  "raft_serverpb",
+  "eraftpb",
+]);
 const pkgOf = (t) => t.split(".")[0];
 const keepField = (f) => f.kind === "scalar" || !excludedPackages.has(pkgOf(f.type));
 
@@ -96,8 +108,11 @@ function printEnum(name, ind) {
 function printMessage(name, ind) {
   const m = schema.messages[name];
   const out = [`${ind}message ${name.split(".").pop()} {`];
-  const nested = [...types].filter((t) => t.startsWith(`${name}.`) && t.split(".").length === name.split(".").length + 1).sort();
-  for (const n of nested) out.push(...(schema.enums[n] ? printEnum(n, `${ind}  `) : printMessage(n, `${ind}  `)));
+  const nested = [...types]
+    .filter((t) => t.startsWith(`${name}.`) && t.split(".").length === name.split(".").length + 1)
+    .sort();
+  for (const n of nested)
+    out.push(...(schema.enums[n] ? printEnum(n, `${ind}  `) : printMessage(n, `${ind}  `)));
   const oneofs = new Map();
   for (const f of m.fields) {
     if (!keepField(f)) continue;
@@ -131,7 +146,8 @@ for (const [file, defs] of [...byFile].sort()) {
   const collect = (t) => {
     const m = schema.messages[t];
     if (!m) return;
-    for (const f of m.fields) if (keepField(f) && f.kind !== "scalar" && fileOf(f.type) !== file) deps.add(fileOf(f.type));
+    for (const f of m.fields)
+      if (keepField(f) && f.kind !== "scalar" && fileOf(f.type) !== file) deps.add(fileOf(f.type));
     for (const n of types) if (n.startsWith(`${t}.`)) collect(n);
   };
   for (const d of defs) collect(d);

@@ -2,7 +2,7 @@
 // Regenerates src/proto/ from proto/ with ts-proto, using the protoc bundled in the npm
 // `protoc` package so no compiler is downloaded at install time.
 import { execFileSync } from "node:child_process";
-import { readdirSync, rmSync, mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,7 +10,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // `--out DIR` lets the freshness test generate into a scratch folder and compare.
 const outFlag = process.argv.indexOf("--out");
 const out = outFlag > 0 ? resolve(process.argv[outFlag + 1]) : join(root, "src/proto");
-const protos = readdirSync(join(root, "proto")).filter((f) => f.endsWith(".proto")).sort();
+const protos = readdirSync(join(root, "proto"))
+  .filter((f) => f.endsWith(".proto"))
+  .sort();
 const opts = [
   "outputServices=grpc-js",
   "env=node",

@@ -49,15 +49,29 @@ function eventLabel(node: AnyStateNode, type: string): string {
 function guardLabel(guard: unknown): string {
   if (!guard) return "";
   if (typeof guard === "string") return ` [${guard}]`;
-  if (typeof guard === "object" && "type" in (guard as object)) return ` [${String((guard as { type: unknown }).type)}]`;
+  if (typeof guard === "object" && "type" in (guard as object))
+    return ` [${String((guard as { type: unknown }).type)}]`;
   return " [guard]";
 }
 
 function readState(node: AnyStateNode, edges: ChartEdge[]): ChartState {
   const kids = Object.values(node.states) as AnyStateNode[];
   const kind: ChartState["kind"] =
-    node.type === "final" ? "final" : node.type === "history" ? "history" : node.type === "parallel" ? "parallel" : kids.length ? "compound" : "atomic";
-  const state: ChartState = { id: chartId(node), key: node.key, kind, children: kids.map((k) => readState(k, edges)) };
+    node.type === "final"
+      ? "final"
+      : node.type === "history"
+        ? "history"
+        : node.type === "parallel"
+          ? "parallel"
+          : kids.length
+            ? "compound"
+            : "atomic";
+  const state: ChartState = {
+    id: chartId(node),
+    key: node.key,
+    kind,
+    children: kids.map((k) => readState(k, edges)),
+  };
   const initial = node.initial?.target?.[0];
   if (kind === "compound" && initial) state.initial = chartId(initial);
   const defs: Array<[string, { target?: readonly AnyStateNode[] | undefined; guard?: unknown }]> = [];
@@ -65,7 +79,12 @@ function readState(node: AnyStateNode, edges: ChartEdge[]): ChartState {
   for (const d of node.always ?? []) defs.push(["", d]);
   for (const [type, d] of defs) {
     const targets = d.target && d.target.length ? d.target : [node];
-    for (const to of targets) edges.push({ from: chartId(node), to: chartId(to), label: eventLabel(node, type) + guardLabel(d.guard) });
+    for (const to of targets)
+      edges.push({
+        from: chartId(node),
+        to: chartId(to),
+        label: eventLabel(node, type) + guardLabel(d.guard),
+      });
   }
   return state;
 }

@@ -3,7 +3,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { isMachine, readChart, type Chart } from "./graph.js";
+import { type Chart, isMachine, readChart } from "./graph.js";
 import { toMermaid } from "./mermaid.js";
 import { toSvg } from "./svg.js";
 
@@ -13,7 +13,9 @@ export const repoRoot = resolve(import.meta.dirname, "../..");
 export async function loadCharts(): Promise<Chart[]> {
   const dir = join(repoRoot, "src/machines");
   const charts: Chart[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".ts"))
+    .sort()) {
     const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
     for (const [exportName, value] of Object.entries(mod)) {
       if (isMachine(value)) charts.push(readChart(exportName.replace(/Machine$/, ""), value));
@@ -43,10 +45,22 @@ export async function renderAll(): Promise<Map<string, string>> {
       s.children.forEach(count);
     };
     count(c.root);
-    index.push(`| ${c.name} | ${states} | ${c.edges.length} | [svg](${c.name}.svg) · [mermaid](${c.name}.mmd) |`);
+    index.push(
+      `| ${c.name} | ${states} | ${c.edges.length} | [svg](${c.name}.svg) · [mermaid](${c.name}.mmd) |`,
+    );
   }
   index.push("");
-  for (const c of charts) index.push(`## ${c.name}`, "", `![${c.name}](${c.name}.svg)`, "", "```mermaid", toMermaid(c).trimEnd(), "```", "");
+  for (const c of charts)
+    index.push(
+      `## ${c.name}`,
+      "",
+      `![${c.name}](${c.name}.svg)`,
+      "",
+      "```mermaid",
+      toMermaid(c).trimEnd(),
+      "```",
+      "",
+    );
   files.set("README.md", index.join("\n"));
   return files;
 }

@@ -3,7 +3,13 @@
 import ElkModule from "elkjs/lib/elk.bundled.js";
 import type { Chart, ChartState } from "./graph.js";
 
-interface ElkLabel { text: string; width: number; height: number; x?: number; y?: number }
+interface ElkLabel {
+  text: string;
+  width: number;
+  height: number;
+  x?: number;
+  y?: number;
+}
 interface ElkNode {
   id: string;
   width?: number;
@@ -22,7 +28,10 @@ interface ElkEdge {
   labels?: ElkLabel[];
   sections?: Array<{ startPoint: P; endPoint: P; bendPoints?: P[] }>;
 }
-interface P { x: number; y: number }
+interface P {
+  x: number;
+  y: number;
+}
 // elkjs is CommonJS with a default-export declaration; NodeNext sees the module object.
 const Elk = ElkModule as unknown as new () => { layout(graph: unknown): Promise<unknown> };
 
@@ -30,13 +39,25 @@ const CHAR_W = 6.6;
 const FONT = 11;
 const textWidth = (t: string) => Math.ceil(t.length * CHAR_W) + 8;
 const r = (n: number) => Math.round(n * 10) / 10;
-const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const esc = (t: string) =>
+  t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 function toElk(s: ChartState, kinds: Map<string, ChartState>): ElkNode {
   kinds.set(s.id, s);
   if (!s.children.length) {
-    if (s.kind === "final") return { id: s.id, width: Math.max(60, textWidth(s.key) + 10), height: 34, labels: [{ text: s.key, width: textWidth(s.key), height: 14 }] };
-    return { id: s.id, width: Math.max(70, textWidth(s.key) + 16), height: 34, labels: [{ text: s.key, width: textWidth(s.key), height: 14 }] };
+    if (s.kind === "final")
+      return {
+        id: s.id,
+        width: Math.max(60, textWidth(s.key) + 10),
+        height: 34,
+        labels: [{ text: s.key, width: textWidth(s.key), height: 14 }],
+      };
+    return {
+      id: s.id,
+      width: Math.max(70, textWidth(s.key) + 16),
+      height: 34,
+      labels: [{ text: s.key, width: textWidth(s.key), height: 14 }],
+    };
   }
   const children = s.children.map((c) => toElk(c, kinds));
   if (s.initial) children.unshift({ id: `${s.id}__initial`, width: 12, height: 12 });
@@ -60,7 +81,8 @@ export async function toSvg(chart: Chart): Promise<string> {
   }));
   const initialEdges: ElkEdge[] = [];
   const addInitial = (s: ChartState) => {
-    if (s.initial) initialEdges.push({ id: `i_${s.id}`, sources: [`${s.id}__initial`], targets: [s.initial] });
+    if (s.initial)
+      initialEdges.push({ id: `i_${s.id}`, sources: [`${s.id}__initial`], targets: [s.initial] });
     s.children.forEach(addInitial);
   };
   addInitial(chart.root);
@@ -103,13 +125,22 @@ export async function toSvg(chart: Chart): Promise<string> {
     const s = kinds.get(n.id);
     const label = esc(n.labels?.[0]?.text ?? "");
     if (n.children?.length) {
-      shapes.push(`<rect x="${r(x)}" y="${r(y)}" width="${r(w)}" height="${r(h)}" rx="10" class="compound depth${depth % 2}"/>`);
-      shapes.push(`<text x="${r(x + 10)}" y="${r(y + 17)}" class="title">${label}${s?.kind === "parallel" ? " (parallel)" : ""}</text>`);
+      shapes.push(
+        `<rect x="${r(x)}" y="${r(y)}" width="${r(w)}" height="${r(h)}" rx="10" class="compound depth${depth % 2}"/>`,
+      );
+      shapes.push(
+        `<text x="${r(x + 10)}" y="${r(y + 17)}" class="title">${label}${s?.kind === "parallel" ? " (parallel)" : ""}</text>`,
+      );
       for (const c of n.children) drawNode(c, depth + 1);
       return;
     }
-    shapes.push(`<rect x="${r(x)}" y="${r(y)}" width="${r(w)}" height="${r(h)}" rx="8" class="state${s?.kind === "final" ? " final" : ""}"/>`);
-    if (s?.kind === "final") shapes.push(`<rect x="${r(x + 3)}" y="${r(y + 3)}" width="${r(w - 6)}" height="${r(h - 6)}" rx="6" class="state final"/>`);
+    shapes.push(
+      `<rect x="${r(x)}" y="${r(y)}" width="${r(w)}" height="${r(h)}" rx="8" class="state${s?.kind === "final" ? " final" : ""}"/>`,
+    );
+    if (s?.kind === "final")
+      shapes.push(
+        `<rect x="${r(x + 3)}" y="${r(y + 3)}" width="${r(w - 6)}" height="${r(h - 6)}" rx="6" class="state final"/>`,
+      );
     shapes.push(`<text x="${r(x + w / 2)}" y="${r(y + h / 2 + 4)}" text-anchor="middle">${label}</text>`);
   };
   for (const c of laid.children ?? []) drawNode(c, 0);
@@ -117,8 +148,10 @@ export async function toSvg(chart: Chart): Promise<string> {
   for (const e of laid.edges ?? []) {
     for (const sec of e.sections ?? []) {
       const pts = [sec.startPoint, ...(sec.bendPoints ?? []), sec.endPoint];
-      pts.forEach((p) => grow(p.x, p.y));
-      shapes.push(`<polyline points="${pts.map((p) => `${r(p.x)},${r(p.y)}`).join(" ")}" class="edge" marker-end="url(#arrow)"/>`);
+      for (const p of pts) grow(p.x, p.y);
+      shapes.push(
+        `<polyline points="${pts.map((p) => `${r(p.x)},${r(p.y)}`).join(" ")}" class="edge" marker-end="url(#arrow)"/>`,
+      );
     }
     for (const l of e.labels ?? []) {
       grow((l.x ?? 0) + l.width, (l.y ?? 0) + l.height);
@@ -130,7 +163,7 @@ export async function toSvg(chart: Chart): Promise<string> {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="${FONT}">`,
     `<title>${esc(chart.name)}</title>`,
-    "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>",
+    '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>',
     "<style>.state{fill:#eef4ff;stroke:#3a63b8}.final{fill:#f2f2f2;stroke:#444}.compound{fill:none;stroke:#888}.depth1{fill:#fafafa}.title{font-weight:bold}.initial{fill:#222}.edge{fill:none;stroke:#555}.label{fill:#333;font-size:10px}</style>",
     `<rect width="100%" height="100%" fill="white"/>`,
     ...shapes,

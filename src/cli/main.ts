@@ -44,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
   const num = (name: "stores" | "regions" | "pd-port" | "pd-members" | "control-port", min: number) => {
     const raw = values[name];
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, not ${raw}`);
+    if (!Number.isInteger(n) || n < min)
+      throw new Error(`--${name} must be an integer >= ${min}, not ${raw}`);
     return n;
   };
   let opts: { stores: number; regions: number; pdPort: number; pdMembers: number; controlPort: number };

@@ -8,7 +8,8 @@ import { ControlClient } from "../../src/cluster/control/index.js";
 
 const root = resolve(import.meta.dirname, "../..");
 const bin = join(root, "bin/tikv-ts.mjs");
-const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 60_000 });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 60_000 });
 
 describe("tikv-ts CLI", () => {
   it("prints usage for no command and exits 0; unknown command exits 2", () => {
@@ -31,9 +32,13 @@ describe("tikv-ts CLI", () => {
 
   it("starts a cluster on the given PD port, prints its endpoints as JSON, serves the control channel and stops on SIGTERM", async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [bin, "cluster", "--stores", "2", "--regions", "3", "--pd-port", String(port), "--json"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [bin, "cluster", "--stores", "2", "--regions", "3", "--pd-port", String(port), "--json"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const line = await new Promise<string>((resolveLine, reject) => {
       let buf = "";
       child.stdout.on("data", (d: Buffer) => {

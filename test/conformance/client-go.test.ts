@@ -9,7 +9,11 @@ const hasGo = spawnSync("go", ["version"], { encoding: "utf8" }).status === 0;
 
 describe.runIf(hasGo && !process.env.TIKV_PD_ENDPOINTS)("client-go conformance", () => {
   it("client-go's raw and transactional work gives correct results on the embedded cluster", () => {
-    const r = spawnSync("bash", [join(root, "conformance/run.sh")], { cwd: root, encoding: "utf8", timeout: 540_000 });
+    const r = spawnSync("bash", [join(root, "conformance/run.sh")], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 540_000,
+    });
     const out = `${r.stdout}\n${r.stderr}`;
     expect(out, out).toContain("conformance: all checks passed");
     expect(out).not.toMatch(/^FAIL /m);

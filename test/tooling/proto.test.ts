@@ -38,11 +38,14 @@ describe.runIf(hasShared)("wire compatibility with kvproto", () => {
 
   it("committed proto/ is what derive-proto-subset writes", () => {
     const out = join(scratch, "proto");
-    execFileSync(process.execPath, [join(root, "scripts/derive-proto-subset.mjs"), "--out", out], { cwd: root });
+    execFileSync(process.execPath, [join(root, "scripts/derive-proto-subset.mjs"), "--out", out], {
+      cwd: root,
+    });
     const ours = readdirSync(join(root, "proto")).filter((f) => f.endsWith(".proto"));
     const theirs = readdirSync(out);
     expect(theirs.sort()).toEqual(ours.sort());
-    for (const f of ours) expect(readFileSync(join(out, f), "utf8"), f).toBe(readFileSync(join(root, "proto", f), "utf8"));
+    for (const f of ours)
+      expect(readFileSync(join(out, f), "utf8"), f).toBe(readFileSync(join(root, "proto", f), "utf8"));
   });
 });
 

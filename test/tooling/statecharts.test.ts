@@ -18,6 +18,7 @@ describe("generated statecharts", () => {
     const expected = await renderAll();
     const committed = existsSync(docs) ? readdirSync(docs).filter((f) => /\.(mmd|svg|md)$/.test(f)) : [];
     expect(committed.sort()).toEqual([...expected.keys()].sort());
-    for (const [name, text] of expected) expect(readFileSync(join(docs, name), "utf8"), `${name} is stale`).toBe(text);
+    for (const [name, text] of expected)
+      expect(readFileSync(join(docs, name), "utf8"), `${name} is stale`).toBe(text);
   }, 60_000);
 });

@@ -21,7 +21,10 @@ export class ControlServer {
   ) {}
 
   /** Starts listening on `host:port` (port 0 lets the OS choose). */
-  static async start(targets: ControlTargets, opts: { host?: string; port?: number } = {}): Promise<ControlServer> {
+  static async start(
+    targets: ControlTargets,
+    opts: { host?: string; port?: number } = {},
+  ): Promise<ControlServer> {
     const host = opts.host ?? "127.0.0.1";
     const server = createServer((req, res) => {
       void handle(targets, req, res);
@@ -41,7 +44,16 @@ export class ControlServer {
   }
 }
 
-const refused = new Set(["constructor", "on", "once", "off", "emit", "addListener", "removeListener", "removeAllListeners"]);
+const refused = new Set([
+  "constructor",
+  "on",
+  "once",
+  "off",
+  "emit",
+  "addListener",
+  "removeListener",
+  "removeAllListeners",
+]);
 
 /** Whether `name` is a public method of `target` that the channel may call. */
 export function isCallable(target: object, name: string): boolean {
@@ -58,7 +70,8 @@ async function handle(targets: ControlTargets, req: IncomingMessage, res: Server
   if (req.method === "GET" && req.url === "/targets") {
     return reply(200, { result: Object.keys(targets) });
   }
-  if (req.method !== "POST" || !m) return reply(404, { error: new Error(`no such control route: ${req.method} ${req.url}`) });
+  if (req.method !== "POST" || !m)
+    return reply(404, { error: new Error(`no such control route: ${req.method} ${req.url}`) });
   const [, targetName, method] = m as unknown as [string, string, string];
   const target = Object.hasOwn(targets, targetName) ? targets[targetName] : undefined;
   if (!target || !isCallable(target, method)) {

@@ -3,7 +3,10 @@
  * Buffers/Uint8Arrays, bigints (timestamps exceed 2^53), and errors.
  */
 
-type Tagged = { $bytes: string } | { $bigint: string } | { $error: { name: string; message: string; code?: string } };
+type Tagged =
+  | { $bytes: string }
+  | { $bigint: string }
+  | { $error: { name: string; message: string; code?: string } };
 
 /** Encodes a value to JSON text, tagging bytes and bigints so they survive the trip. */
 export function encodeControlJson(value: unknown): string {
