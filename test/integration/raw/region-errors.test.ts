@@ -273,7 +273,7 @@ describe.skipIf(skipOnRealCluster("v1"))("region errors and retries (fault injec
         if (call.rpc === "RawBatchGet" && call.regionId !== undefined) seen.push(call.regionId);
       });
       // the left region's batch (sent first) never gets an answer
-      const hang = env.cluster.faults.dropReply({ rpc: "RawBatchGet", regionId: left.id, then: "hang" });
+      const hang = env.cluster.faults.dropReply({ rpc: "RawBatchGet", regionId: left.id, outcome: "hang" });
       try {
         await expect(raw.batchGet(["a-par", "z-par"], { timeoutMs: 300 })).rejects.toBeInstanceOf(
           TimeoutError,
