@@ -23,4 +23,5 @@ export {
 export { MockPd, type MockPdOptions } from "./mock-pd.js";
 export { type PdOperator, PdState, type PdStateOptions } from "./pd-state.js";
 export { RegionKeyCodec, type RegionKeyEncoding } from "./region-codec.js";
+export { FrozenRegionView, type RegionView } from "./region-view.js";
 export { MAX_LOGICAL, packTs, TimestampOracle, type TsoPair, unpackTs } from "./tso.js";

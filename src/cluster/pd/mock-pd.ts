@@ -124,6 +124,19 @@ export class MockPd {
     this.state.leaderIndex = undefined;
   }
 
+  /**
+   * Freezes PD's region view: lookups keep answering the regions as they are now, even after
+   * splits, merges or leader changes, until {@link unfreezeRegions} (PD lagging behind TiKV).
+   */
+  freezeRegions(): void {
+    this.state.freezeRegions();
+  }
+
+  /** Makes region lookups follow the live topology again. */
+  unfreezeRegions(): void {
+    this.state.unfreezeRegions();
+  }
+
   /** Queues timestamps the next TSO batches answer with (each as the batch's last ts). */
   scriptTso(timestamps: readonly bigint[]): void {
     this.state.tso.script(timestamps);

@@ -7,6 +7,7 @@ import { PdFaults } from "./faults.js";
 import { GcStateManager } from "./gc-state.js";
 import { KeyspaceRegistry } from "./keyspaces.js";
 import { RegionKeyCodec, type RegionKeyEncoding } from "./region-codec.js";
+import { FrozenRegionView, type RegionView } from "./region-view.js";
 import { TimestampOracle } from "./tso.js";
 
 /** An operator PD reports through GetOperator. */
@@ -48,6 +49,7 @@ export class PdState {
   /** Index of the leading member, or undefined while there is no leader. */
   leaderIndex: number | undefined = 0;
   externalTs = 0n;
+  private frozen: FrozenRegionView | undefined;
 
   constructor(opts: PdStateOptions) {
     this.topology = opts.topology;
@@ -61,6 +63,21 @@ export class PdState {
     this.gc = new GcStateManager((id) => this.keyspaces.gcInfo(id), this.now);
     this.storeVersion = opts.storeVersion ?? "8.5.0";
     this.maxPeerCount = opts.maxPeerCount ?? 3;
+  }
+
+  /** What region lookups answer from: the live topology, or the frozen snapshot. */
+  regionView(): RegionView {
+    return this.frozen ?? this.topology;
+  }
+
+  /** Freezes PD's view of the regions at the current topology (PD lagging behind TiKV). */
+  freezeRegions(): void {
+    this.frozen = new FrozenRegionView(this.topology.regions());
+  }
+
+  /** Returns to answering from the live topology. */
+  unfreezeRegions(): void {
+    this.frozen = undefined;
   }
 
   /** Whether member `index` currently leads. */

@@ -42,9 +42,10 @@ export function pdRegion(state: PdState, r: RegionInfo): PdRegion {
 /** The region containing a key given in PD's form. */
 export function locateEncoded(state: PdState, key: Buffer): RegionInfo | undefined {
   const user = state.codec.decode(key);
-  if (user) return state.topology.locateKey(user);
+  const view = state.regionView();
+  if (user) return view.locateKey(user);
   // Not a clean encoding: compare in encoded space, as PD compares raw bytes.
-  for (const r of state.topology.regions()) {
+  for (const r of view.regions()) {
     const end = state.codec.encode(r.endKey);
     if (
       Buffer.compare(state.codec.encode(r.startKey), key) <= 0 &&
@@ -64,7 +65,7 @@ export function scanEncoded(state: PdState, start: Buffer, end: Buffer, limit: n
   const first = locateEncoded(state, start);
   if (!first) return [];
   const out: RegionInfo[] = [];
-  for (const r of state.topology.scanRegions(first.startKey)) {
+  for (const r of state.regionView().scanRegions(first.startKey)) {
     if (end.length > 0 && Buffer.compare(state.codec.encode(r.startKey), end) >= 0) break;
     if (limit > 0 && out.length >= limit) break;
     out.push(r);

@@ -63,12 +63,12 @@ export function regionHandlers(kit: HandlerKit): Pick<PDServer, RegionMethods> {
 
     getPrevRegion: unary("GetPrevRegion", followerRead, (req: { regionKey: Buffer }, ctx) => {
       const cur = locateEncoded(state, req.regionKey);
-      const prev = cur && cur.startKey.length > 0 ? state.topology.prevRegion(cur.startKey) : undefined;
+      const prev = cur && cur.startKey.length > 0 ? state.regionView().prevRegion(cur.startKey) : undefined;
       return regionAnswer(prev, ctx.follower);
     }),
 
     getRegionById: unary("GetRegionByID", followerRead, (req: { regionId: bigint }, ctx) =>
-      regionAnswer(state.topology.regionById(req.regionId), ctx.follower),
+      regionAnswer(state.regionView().regionById(req.regionId), ctx.follower),
     ),
 
     scanRegions: unary(

@@ -204,6 +204,33 @@ describe("ported: pd tests/integrations/client/client_test.go TestScanRegions", 
   });
 });
 
+describe("stale PD view", () => {
+  it("frozen regions keep answering the old map after a split and leader change, until unfrozen", async () => {
+    fx = await startPd({ layout: { stores: 2, splitKeys: ["m"] } });
+    const c = fx.clients[0]!;
+    const t = fx.pd.topology;
+    const right = t.locateKey("x")!;
+    fx.pd.freezeRegions();
+    t.splitRegion(right.id, ["t"]);
+    const oldLeader = right.leader!.storeId;
+    t.transferLeader(right.id, t.stores().find((st) => st.id !== oldLeader)!.id);
+    const stale = await call(c, "getRegion", { header: fx.header, regionKey: enc("x") });
+    expect(dec(stale.region.startKey)).toBe("m");
+    expect(stale.region.regionEpoch.version).toBe(2n);
+    expect(stale.leader.storeId).toBe(oldLeader);
+    const scan = await call(c, "scanRegions", { header: fx.header, startKey: enc("n") });
+    expect(scan.regions.map((r) => dec(r.region.startKey))).toEqual(["m"]);
+    const prev = await call(c, "getPrevRegion", { header: fx.header, regionKey: enc("x") });
+    expect(dec(prev.region.startKey)).toBe("");
+    const newId = t.locateKey("n")!.id;
+    expect((await call(c, "getRegionById", { header: fx.header, regionId: newId })).region).toBeUndefined();
+    fx.pd.unfreezeRegions();
+    const fresh = await call(c, "getRegion", { header: fx.header, regionKey: enc("x") });
+    expect(dec(fresh.region.startKey)).toBe("t");
+    expect(fresh.region.regionEpoch.version).toBe(3n);
+  });
+});
+
 describe("follower reads", () => {
   it("followers answer region reads only with the follower-handle metadata", async () => {
     fx = await startPd({ members: 2 });
