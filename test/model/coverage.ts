@@ -24,7 +24,9 @@ function label(eventType: string): string {
   return eventType === "" ? "always" : eventType;
 }
 
-function edgesOf(node: AnyStateNode): Array<{ def: TransitionLike; key: string; event: string; idx: number }> {
+function edgesOf(
+  node: AnyStateNode,
+): Array<{ def: TransitionLike; key: string; event: string; idx: number }> {
   const out: Array<{ def: TransitionLike; key: string; event: string; idx: number }> = [];
   for (const [eventType, defs] of node.transitions) {
     (defs as TransitionLike[]).forEach((def, idx) => {
@@ -121,7 +123,9 @@ export class MachineCoverage {
 }
 
 /** A plain-text coverage table (one row per machine), printed by the model-based suites. */
-export function coverageTable(rows: Array<{ name: string; model?: MachineCoverage; real: MachineCoverage }>): string {
+export function coverageTable(
+  rows: Array<{ name: string; model?: MachineCoverage; real: MachineCoverage }>,
+): string {
   const pct = ([a, b]: [number, number]) => `${a}/${b} (${b === 0 ? 100 : Math.round((a * 1000) / b) / 10}%)`;
   const lines = [
     "machine              | model states   | model transitions | real states    | real transitions",
@@ -141,7 +145,8 @@ export function coverageTable(rows: Array<{ name: string; model?: MachineCoverag
     );
   }
   for (const r of rows) {
-    for (const e of r.real.missingEdges()) lines.push(`  ${r.name}: not taken: ${e.source} --${e.event}--> ${e.targets}`);
+    for (const e of r.real.missingEdges())
+      lines.push(`  ${r.name}: not taken: ${e.source} --${e.event}--> ${e.targets}`);
     for (const s of r.real.missingStates()) lines.push(`  ${r.name}: not entered: ${s}`);
   }
   return lines.join("\n");

@@ -7,7 +7,10 @@ import { type Actor, createActor, fromPromise } from "xstate";
 import { Backoffer, Bo } from "../../src/actors/backoff/index.js";
 import type { CachedRegion } from "../../src/actors/region-cache/cached-region.js";
 import { RegionCache } from "../../src/actors/region-cache/index.js";
-import { ReplicaSelector, type ReplicaSelectorOptions } from "../../src/actors/region-cache/replica-selector.js";
+import {
+  ReplicaSelector,
+  type ReplicaSelectorOptions,
+} from "../../src/actors/region-cache/replica-selector.js";
 import {
   AbortedError,
   BackoffExhaustedError,
@@ -26,7 +29,7 @@ import { Region } from "../../src/proto/metapb.js";
 import { GrpcError, TimeoutError } from "../../src/rpc/errors.js";
 import { FakePd } from "../client/routing/fakes.js";
 import { coverageTable, MachineCoverage } from "./coverage.js";
-import { modelPaths } from "./paths.js";
+import { type ModelPath, modelPaths, replayPath } from "./paths.js";
 import { FIRST_SLEEP_MS, type RetryModelContext, retryModel } from "./retry-model.js";
 
 const KEY = Buffer.from("a");
@@ -152,10 +155,10 @@ function checkOutcome(h: Harness, m: RetryModelContext, value: string) {
   if (m.failure === "relocateFailed") expect(err.message).toBe("pd lookup failed");
 }
 
-async function replay(path: ReturnType<typeof modelPaths>["all"][number]) {
+async function replay(path: ModelPath) {
   const h = await harness();
   let ctx: RetryModelContext | undefined;
-  await path.test({
+  await replayPath(path, {
     events: {
       START: async () => {
         h.start();
@@ -194,7 +197,8 @@ async function replay(path: ReturnType<typeof modelPaths>["all"][number]) {
         h.answer(regionError({ regionNotFound: { regionId: 1n } }));
         await flush();
         // the relocation waits one RegionMiss backoff first (oracle from the model)
-        if (h.actor?.getSnapshot().value === "relocateWait") await vi.advanceTimersByTimeAsync(FIRST_SLEEP_MS.regionMiss);
+        if (h.actor?.getSnapshot().value === "relocateWait")
+          await vi.advanceTimersByTimeAsync(FIRST_SLEEP_MS.regionMiss);
       },
       FATAL: async () => {
         h.answer(regionError({ raftEntryTooLarge: { regionId: 1n, entrySize: 1n << 30n } }));
@@ -223,23 +227,21 @@ async function replay(path: ReturnType<typeof modelPaths>["all"][number]) {
         await flush();
       },
     },
-    states: {
-      "*": (m) => {
-        ctx = m.context as RetryModelContext;
-        const value = m.value as string;
-        if (value === "idle") return;
-        const snap = (h.actor as Actor<typeof retryMachine>).getSnapshot();
-        expect(snap.value).toBe(REAL_STATE[value]);
-        // backoff kinds used so far
-        const expectedKinds = ctx.slept && ctx.kind ? { [ctx.kind]: 1 } : {};
-        expect(h.session.bo.backoffTimes()).toEqual(expectedKinds);
-        if (value === "sending") {
-          // peers tried: a hinted leader is tried next; a failed store is not tried again at once
-          if (ctx.expectHint) expect(h.sends.at(-1)?.storeId).toBe(h.hinted);
-          if (ctx.avoidFailed) expect(h.sends.at(-1)?.storeId).not.toBe(h.sends.at(-2)?.storeId);
-        }
-        if (value === "succeeded" || value === "failed") checkOutcome(h, ctx, value);
-      },
+    state: (m) => {
+      ctx = m.context as RetryModelContext;
+      const value = m.value as string;
+      if (value === "idle") return;
+      const snap = (h.actor as Actor<typeof retryMachine>).getSnapshot();
+      expect(snap.value).toBe(REAL_STATE[value]);
+      // backoff kinds used so far
+      const expectedKinds = ctx.slept && ctx.kind ? { [ctx.kind]: 1 } : {};
+      expect(h.session.bo.backoffTimes()).toEqual(expectedKinds);
+      if (value === "sending") {
+        // peers tried: a hinted leader is tried next; a failed store is not tried again at once
+        if (ctx.expectHint) expect(h.sends.at(-1)?.storeId).toBe(h.hinted);
+        if (ctx.avoidFailed) expect(h.sends.at(-1)?.storeId).not.toBe(h.sends.at(-2)?.storeId);
+      }
+      if (value === "succeeded" || value === "failed") checkOutcome(h, ctx, value);
     },
   });
   h.actor?.stop();
@@ -352,7 +354,9 @@ async function extraScenarios() {
     const h = await harness();
     h.session.bo = new Backoffer({ maxSleepMs: 0, random: () => 0 });
     h.start();
-    const r = await drive(h, (i) => (i < 3 ? { error: new GrpcError(14, "connection refused", "store") } : { resp: {} }));
+    const r = await drive(h, (i) =>
+      i < 3 ? { error: new GrpcError(14, "connection refused", "store") } : { resp: {} },
+    );
     expect(r?.kind).toBe("ok");
   }
   // mixed replica reads, every replica busy: fast retries leave pending ServerIsBusy backoffs,
@@ -379,7 +383,10 @@ async function extraScenarios() {
     h.start();
     const r = await drive(
       h,
-      (i) => (i < 3 ? regionError({ serverIsBusy: { reason: "read pool is busy", estimatedWaitMs: 10 } }) : { resp: {} }),
+      (i) =>
+        i < 3
+          ? regionError({ serverIsBusy: { reason: "read pool is busy", estimatedWaitMs: 10 } })
+          : { resp: {} },
       (i) => abort && i === 2 && ac.abort(),
     );
     expect(r?.kind).toBe(abort ? "error" : "ok");
@@ -405,7 +412,9 @@ async function extraScenarios() {
     const h = await harness();
     h.session.bo = new Backoffer({ maxSleepMs: 0, random: () => 0 });
     h.start();
-    const r = await drive(h, (i) => (i === 0 ? regionError({ RecoveryInProgress: { regionId: 1n } }) : { resp: {} }));
+    const r = await drive(h, (i) =>
+      i === 0 ? regionError({ RecoveryInProgress: { regionId: 1n } }) : { resp: {} },
+    );
     expect(r?.kind).toBe("ok");
     expect(h.session.bo.backoffTimes().regionRecoveryInProgress).toBe(1);
     expect(h.relocs.length).toBe(1);
