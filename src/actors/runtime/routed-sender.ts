@@ -49,25 +49,31 @@ export function storeProbe(stores: StorePool, timeoutMs = 2_000): (s: StoreEntry
 /** The store pool seen as a StoreSender: decodes responses with the codec and counts sends and errors. */
 export function poolStoreSender(stores: StorePool, codec: ApiCodec, metrics: ClientMetrics): StoreSender {
   return {
-    async send<C extends TikvCommand>(
+    // callback form of the store actor: one promise per attempt, no extra async frame
+    send<C extends TikvCommand>(
       store: StoreAddress,
       cmd: C,
       req: TikvRequest<C>,
       opts: StoreSendOptions,
     ): Promise<TikvResponse<C>> {
       metrics.countSend(store.storeId);
-      let resp: TikvResponse<C>;
-      try {
-        resp = await stores.get(Number(store.storeId), store.address).send(cmd, req, opts);
-      } catch (e) {
-        metrics.sendFailures++;
-        throw e;
-      }
-      // region errors carry region boundaries: decode them before the router reads them
-      decodeResponse(codec, cmd as never, resp as never);
-      const re = (resp as { regionError?: RegionErrorProto }).regionError;
-      if (re) metrics.countRegionError(regionErrorKind(re));
-      return resp;
+      return new Promise<TikvResponse<C>>((resolve, reject) => {
+        stores.get(Number(store.storeId), store.address).sendWithCallback(cmd, req, opts, (err, resp) => {
+          if (err || !resp) {
+            metrics.sendFailures++;
+            return reject(err ?? new Error(`${cmd}: empty response`));
+          }
+          try {
+            // region errors carry region boundaries: decode them before the router reads them
+            decodeResponse(codec, cmd as never, resp as never);
+          } catch (e) {
+            return reject(e);
+          }
+          const re = (resp as { regionError?: RegionErrorProto }).regionError;
+          if (re) metrics.countRegionError(regionErrorKind(re));
+          resolve(resp);
+        });
+      });
     },
   };
 }
