@@ -9,7 +9,6 @@ import { FaultRegistry } from "./faults/fault-registry.js";
 import { TIKV_RPCS } from "./faults/rpc-names.js";
 import { MockPd } from "./pd/mock-pd.js";
 import type { DiskUsage } from "./tikv/disk-usage.js";
-import { lockWaitEntries } from "./tikv/lock-wait-info.js";
 import { MockTikvStore } from "./tikv/mock-tikv-store.js";
 import type { TxnEnginePort } from "./tikv/ports.js";
 import type { RegionKeyEncoding } from "./tikv/store-commands.js";
@@ -42,6 +41,11 @@ export interface EmbeddedClusterOptions {
    * boundaries, its raw codec does not).
    */
   regionKeyEncoding?: RegionKeyEncoding;
+  /**
+   * raftstore's raft-entry-max-size in bytes (default 8 MiB, as TiKV): writes whose estimated
+   * raft entry is larger are answered with RaftEntryTooLarge.
+   */
+  raftEntryMaxSize?: number;
   /** Number of PD members (default 1). */
   pdMembers?: number;
   /** Port of the first PD member (member i listens on pdPort + i); default 0: any free port. */
@@ -147,7 +151,8 @@ export class EmbeddedCluster {
     const txn: TxnEnginePort = this.txnEngine;
     const engine = this.txnEngine;
     const lm = engine.pessimistic.lockManager;
-    const lockWaitInfo = () => lockWaitEntries(lm, () => lm.detector.dump());
+    // GetLockWaitInfo reads the waiter table through the lock manager's public accessor.
+    const lockWaitInfo = () => lm.waitingEntries();
     const host = opts.host ?? "127.0.0.1";
     for (const s of this.topology.stores()) {
       this.storesById.set(
@@ -163,6 +168,7 @@ export class EmbeddedCluster {
           maxTsNotSynced: this.maxTsNotSynced,
           lockWaitInfo,
           regionKeyEncoding: enc,
+          ...(opts.raftEntryMaxSize !== undefined ? { raftEntryMaxSize: opts.raftEntryMaxSize } : {}),
           diskUsage: (sid) => this.diskUsages.get(sid) ?? "normal",
           host,
         }),

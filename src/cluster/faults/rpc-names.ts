@@ -15,6 +15,7 @@ export const TIKV_RPCS = [
   "KVPessimisticRollback",
   "KvTxnHeartBeat",
   "KvCheckTxnStatus",
+  "KvCleanup",
   "KvCheckSecondaryLocks",
   "KvResolveLock",
   "KvScanLock",

@@ -35,6 +35,7 @@ const BY_CASE: Partial<Record<Case, CommandSpec>> = {
   Scan: COMMANDS.KvScan,
   Prewrite: COMMANDS.KvPrewrite,
   Commit: COMMANDS.KvCommit,
+  Cleanup: COMMANDS.KvCleanup,
   BatchGet: COMMANDS.KvBatchGet,
   BatchRollback: COMMANDS.KvBatchRollback,
   ScanLock: COMMANDS.KvScanLock,

@@ -5,7 +5,9 @@
 import type { WaitForEntry } from "../../proto/deadlock.js";
 import type { Error as RegionError } from "../../proto/errorpb.js";
 import * as kv from "../../proto/kvrpcpb.js";
+import type { Region } from "../../proto/metapb.js";
 import type { TikvRpcName } from "../faults/rpc-names.js";
+import { checkDeleteRange } from "./apply-checks.js";
 import type { KeyRangeArg, RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
 import type { RegionKeyForm } from "./region-check.js";
 
@@ -78,6 +80,21 @@ export interface CommandSpec<Req = any, Resp = any> {
   /** Transactional API-version check input. */
   txnApi?(req: Req): TxnApiInput;
   apiErrorPlace?: ApiErrorPlace;
+  /**
+   * Keys checked against the region before the command runs, when they differ from `keys`
+   * (delete ranges check their bounds at apply instead, see `applyCheck`).
+   */
+  checkedKeys?(req: Req): readonly Buffer[];
+  /**
+   * Estimated size in bytes of the raft entry the write proposes, compared with the store's
+   * raft-entry-max-size (see `entryBytes`).
+   */
+  entrySize?(req: Req): number;
+  /**
+   * Checks made when the write is applied (after the region checks); a response here ends
+   * the command without running it.
+   */
+  applyCheck?(env: ExecEnv, req: Req, region: Region): Resp | undefined;
   exec(env: ExecEnv, req: Req, range: KeyRangeArg | undefined): Resp | Promise<Resp>;
   withRegionError(e: RegionError): Resp;
   withKeyError(e: kv.KeyError): Resp;
@@ -135,6 +152,45 @@ function scanRange(req: { startKey: Buffer; endKey: Buffer; reverse: boolean }):
 
 const mutationKeys = (ms: kv.Mutation[]): Buffer[] => ms.map((m) => m.key);
 
+/**
+ * Estimated raft entry size of a write: the sum of the bytes of the keys and values it
+ * writes, plus `perKey` bytes for each key (a lock's copy of the primary key). TiKV measures
+ * the serialized RaftCmdRequest (tikv components/raftstore/src/store/peer.rs propose_normal);
+ * headers, column-family names, key encoding and lock fields are left out, so this slightly
+ * underestimates it.
+ */
+function entryBytes(keys: readonly Buffer[], values: readonly Buffer[] = [], perKey = 0): number {
+  let n = 0;
+  for (const k of keys) n += k.length + perKey;
+  for (const v of values) n += v.length;
+  return n;
+}
+
+/** A prewrite-like request writes each key's lock (holding the primary) and its value. */
+function mutationEntryBytes(ms: kv.Mutation[], primary: Buffer): number {
+  return entryBytes(
+    mutationKeys(ms),
+    ms.map((m) => m.value),
+    primary.length,
+  );
+}
+
+/**
+ * Apply-time checks of a delete range (raftstore handle_delete_range). Txn keys and API V2
+ * raw keys reach raftstore memcomparable-encoded; API V1 raw keys as sent.
+ */
+function deleteRangeApply<Resp>(
+  env: ExecEnv,
+  start: Buffer,
+  end: Buffer,
+  region: Region,
+  encoded: boolean,
+  withRegionError: (e: RegionError) => Resp,
+): Resp | undefined {
+  const e = checkDeleteRange(start, end, region, encoded ? "encoded" : "plain", env.regionKeys);
+  return e ? withRegionError(e) : undefined;
+}
+
 /** The command table, keyed by RPC name. */
 export const COMMANDS = {
   KvGet: {
@@ -188,6 +244,7 @@ export const COMMANDS = {
     needsMaxTsSync: (r: kv.PrewriteRequest) => r.useAsyncCommit || r.tryOnePc,
     txnApi: (r: kv.PrewriteRequest) => ({ cmd: "prewrite", keys: mutationKeys(r.mutations) }),
     apiErrorPlace: "errors",
+    entrySize: (r: kv.PrewriteRequest) => mutationEntryBytes(r.mutations, r.primaryLock),
     exec: (env, r: kv.PrewriteRequest) => env.txn.prewrite(r),
     ...keyErrorList(kv.PrewriteResponse),
   },
@@ -195,6 +252,7 @@ export const COMMANDS = {
     rpc: "KvCommit",
     access: "write",
     keys: (r: kv.CommitRequest) => r.keys,
+    entrySize: (r: kv.CommitRequest) => entryBytes(r.keys),
     exec: (env, r: kv.CommitRequest) => env.txn.commit(r),
     ...keyErrorSingle(kv.CommitResponse),
   },
@@ -202,6 +260,7 @@ export const COMMANDS = {
     rpc: "KvBatchRollback",
     access: "write",
     keys: (r: kv.BatchRollbackRequest) => r.keys,
+    entrySize: (r: kv.BatchRollbackRequest) => entryBytes(r.keys),
     exec: (env, r: kv.BatchRollbackRequest) => env.txn.batchRollback(r),
     ...keyErrorSingle(kv.BatchRollbackResponse),
   },
@@ -214,6 +273,7 @@ export const COMMANDS = {
       keys: mutationKeys(r.mutations),
     }),
     apiErrorPlace: "errors",
+    entrySize: (r: kv.PessimisticLockRequest) => entryBytes(mutationKeys(r.mutations), [], r.primaryLock.length),
     exec: (env, r: kv.PessimisticLockRequest) => env.txn.pessimisticLock(r),
     ...keyErrorList(kv.PessimisticLockResponse),
   },
@@ -221,6 +281,7 @@ export const COMMANDS = {
     rpc: "KVPessimisticRollback",
     access: "write",
     keys: (r: kv.PessimisticRollbackRequest) => r.keys,
+    entrySize: (r: kv.PessimisticRollbackRequest) => entryBytes(r.keys),
     exec: (env, r: kv.PessimisticRollbackRequest, range) =>
       env.txn.pessimisticRollback(r, r.keys.length === 0 ? range : undefined),
     ...keyErrorList(kv.PessimisticRollbackResponse),
@@ -238,6 +299,15 @@ export const COMMANDS = {
     keys: (r: kv.CheckTxnStatusRequest) => one(r.primaryKey),
     exec: (env, r: kv.CheckTxnStatusRequest) => env.txn.checkTxnStatus(r),
     ...keyErrorSingle(kv.CheckTxnStatusResponse),
+  },
+  // Still served by TiKV (future_cleanup in src/server/service/kv.rs): a committed key answers
+  // commit_version, other failures a KeyError.
+  KvCleanup: {
+    rpc: "KvCleanup",
+    access: "write",
+    keys: (r: kv.CleanupRequest) => one(r.key),
+    exec: (env, r: kv.CleanupRequest) => env.txn.cleanup(r),
+    ...keyErrorSingle(kv.CleanupResponse),
   },
   KvCheckSecondaryLocks: {
     rpc: "KvCheckSecondaryLocks",
@@ -268,6 +338,7 @@ export const COMMANDS = {
     keys: (r: kv.FlushRequest) => mutationKeys(r.mutations),
     txnApi: (r: kv.FlushRequest) => ({ cmd: "flush", keys: mutationKeys(r.mutations) }),
     apiErrorPlace: "errors",
+    entrySize: (r: kv.FlushRequest) => mutationEntryBytes(r.mutations, r.primaryKey),
     exec: (env, r: kv.FlushRequest) => env.txn.flush(r),
     ...keyErrorList(kv.FlushResponse),
   },
@@ -284,7 +355,11 @@ export const COMMANDS = {
     rpc: "KvDeleteRange",
     access: "write",
     keys: (r: kv.DeleteRangeRequest) => one(r.startKey),
-    bound: (r: kv.DeleteRangeRequest) => ({ key: r.startKey, upper: false }),
+    checkedKeys: () => NONE,
+    applyCheck: (env, r: kv.DeleteRangeRequest, region) =>
+      deleteRangeApply(env, r.startKey, r.endKey, region, true, (e) =>
+        kv.DeleteRangeResponse.fromPartial({ regionError: e }),
+      ),
     txnApi: (r: kv.DeleteRangeRequest) => ({ cmd: "delete_range", ranges: [[r.startKey, r.endKey]] }),
     apiErrorPlace: "string",
     exec: (env, r: kv.DeleteRangeRequest, range) => env.txn.deleteRange(r, range),
@@ -325,6 +400,7 @@ export const COMMANDS = {
     access: "write",
     rawCausalTs: true,
     keys: (r: kv.RawPutRequest) => one(r.key),
+    entrySize: (r: kv.RawPutRequest) => entryBytes([r.key], [r.value]),
     exec: (env, r: kv.RawPutRequest) => env.raw.rawPut(r),
     ...stringError(kv.RawPutResponse),
   },
@@ -333,6 +409,11 @@ export const COMMANDS = {
     access: "write",
     rawCausalTs: true,
     keys: (r: kv.RawBatchPutRequest) => r.pairs.map((p) => p.key),
+    entrySize: (r: kv.RawBatchPutRequest) =>
+      entryBytes(
+        r.pairs.map((p) => p.key),
+        r.pairs.map((p) => p.value),
+      ),
     exec: (env, r: kv.RawBatchPutRequest) => env.raw.rawBatchPut(r),
     ...stringError(kv.RawBatchPutResponse),
   },
@@ -341,6 +422,7 @@ export const COMMANDS = {
     access: "write",
     rawCausalTs: true,
     keys: (r: kv.RawDeleteRequest) => one(r.key),
+    entrySize: (r: kv.RawDeleteRequest) => entryBytes([r.key]),
     exec: (env, r: kv.RawDeleteRequest) => env.raw.rawDelete(r),
     ...stringError(kv.RawDeleteResponse),
   },
@@ -349,6 +431,7 @@ export const COMMANDS = {
     access: "write",
     rawCausalTs: true,
     keys: (r: kv.RawBatchDeleteRequest) => r.keys,
+    entrySize: (r: kv.RawBatchDeleteRequest) => entryBytes(r.keys),
     exec: (env, r: kv.RawBatchDeleteRequest) => env.raw.rawBatchDelete(r),
     ...stringError(kv.RawBatchDeleteResponse),
   },
@@ -356,7 +439,15 @@ export const COMMANDS = {
     rpc: "RawDeleteRange",
     access: "write",
     keys: (r: kv.RawDeleteRangeRequest) => one(r.startKey),
-    bound: (r: kv.RawDeleteRangeRequest) => ({ key: r.startKey, upper: false }),
+    checkedKeys: () => NONE,
+    applyCheck: (env, r: kv.RawDeleteRangeRequest, region) => {
+      // Storage validation (key size, API version, cf) comes before raft in TiKV.
+      const error = env.raw.validateRawDeleteRange(r);
+      if (error !== "") return kv.RawDeleteRangeResponse.fromPartial({ error });
+      return deleteRangeApply(env, r.startKey, r.endKey, region, env.apiVersion === kv.APIVersion.V2, (e) =>
+        kv.RawDeleteRangeResponse.fromPartial({ regionError: e }),
+      );
+    },
     exec: (env, r: kv.RawDeleteRangeRequest) => env.raw.rawDeleteRange(r),
     ...stringError(kv.RawDeleteRangeResponse),
   },
@@ -390,6 +481,7 @@ export const COMMANDS = {
     rpc: "RawCompareAndSwap",
     access: "write",
     keys: (r: kv.RawCASRequest) => one(r.key),
+    entrySize: (r: kv.RawCASRequest) => entryBytes([r.key], [r.value]),
     exec: (env, r: kv.RawCASRequest) => env.raw.rawCompareAndSwap(r),
     ...stringError(kv.RawCASResponse),
   },

@@ -6,6 +6,7 @@ import type { WaitForEntry } from "../../proto/deadlock.js";
 import { APIVersion, type HealthFeedback } from "../../proto/kvrpcpb.js";
 import { TikvService } from "../../proto/tikvpb.js";
 import { FaultRegistry } from "../faults/fault-registry.js";
+import { DEFAULT_RAFT_ENTRY_MAX_SIZE } from "./apply-checks.js";
 import { BatchCommandsSession } from "./batch-commands.js";
 import { COMMANDS, type CommandSpec } from "./commands.js";
 import type { DiskUsage } from "./disk-usage.js";
@@ -41,6 +42,11 @@ export interface MockTikvStoreOptions {
   diskUsage?: (storeId: bigint) => DiskUsage;
   /** The lock manager's wait-for table, for GetLockWaitInfo (default: none). */
   lockWaitInfo?: () => WaitForEntry[];
+  /**
+   * raftstore's raft-entry-max-size in bytes (default 8 MiB): writes whose estimated raft
+   * entry is larger get RaftEntryTooLarge.
+   */
+  raftEntryMaxSize?: number;
   /** Listen host (default 127.0.0.1). */
   host?: string;
   /** Listen port (default 0 = chosen by the OS, then kept across restarts). */
@@ -69,6 +75,7 @@ const UNARY: Record<string, CommandSpec> = {
   kvPessimisticRollback: COMMANDS.KVPessimisticRollback,
   kvTxnHeartBeat: COMMANDS.KvTxnHeartBeat,
   kvCheckTxnStatus: COMMANDS.KvCheckTxnStatus,
+  kvCleanup: COMMANDS.KvCleanup,
   kvCheckSecondaryLocks: COMMANDS.KvCheckSecondaryLocks,
   kvResolveLock: COMMANDS.KvResolveLock,
   kvScanLock: COMMANDS.KvScanLock,
@@ -142,6 +149,7 @@ export class MockTikvStore {
       regionKeys: regionKeyForm(opts.regionKeyEncoding ?? "raw"),
       diskUsage: opts.diskUsage ?? (() => "normal"),
       estimatedWaitMs: () => this.estimatedWaitMs,
+      raftEntryMaxSize: opts.raftEntryMaxSize ?? DEFAULT_RAFT_ENTRY_MAX_SIZE,
     };
   }
 

@@ -6,6 +6,7 @@ import * as kv from "../../proto/kvrpcpb.js";
 import { DiskFullOpt } from "../../proto/kvrpcpb.js";
 import type { FaultRegistry } from "../faults/fault-registry.js";
 import type { FaultDecision, FaultError } from "../faults/types.js";
+import { checkEntrySize } from "./apply-checks.js";
 import type { CommandSpec, ExecEnv } from "./commands.js";
 import { checkFollowerReadDiskUsage, checkWriteDiskUsage, type DiskUsage } from "./disk-usage.js";
 import { checkRegion, isRegionError } from "./region-check.js";
@@ -61,6 +62,8 @@ export interface PipelineEnv extends ExecEnv {
   estimatedWaitMs(): number;
   /** Disk usage of each store (writes and follower reads are refused on full disks). */
   diskUsage(storeId: bigint): DiskUsage;
+  /** raftstore's raft-entry-max-size in bytes: larger writes get RaftEntryTooLarge. */
+  raftEntryMaxSize: number;
 }
 
 function faultResponse<Resp>(spec: CommandSpec<unknown, Resp>, err: FaultError): Resp {
@@ -114,7 +117,7 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
     ctx,
     {
       access: spec.access,
-      keys: spec.keys(req),
+      keys: spec.checkedKeys ? spec.checkedKeys(req) : spec.keys(req),
       bound: spec.bound?.(req),
       readTs: spec.readTs?.(req),
     },
@@ -144,6 +147,13 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
       return spec.withRegionError(RegionErrors.rawKvMaxTimestampNotSynced(r.id));
     }
   }
+  // Propose: raftstore refuses entries above raft-entry-max-size (peer.rs propose_normal).
+  if (spec.entrySize) {
+    const tooLarge = checkEntrySize(r.id, spec.entrySize(req), env.raftEntryMaxSize);
+    if (tooLarge) return spec.withRegionError(tooLarge);
+  }
+  const rejected = spec.applyCheck?.(env, req, r);
+  if (rejected !== undefined) return rejected;
   return spec.exec(env, req, { start: r.startKey, end: r.endKey });
 }
 

@@ -52,6 +52,8 @@ export interface TxnEnginePort {
   ): MaybeAsync<kv.PessimisticRollbackResponse>;
   txnHeartBeat(req: kv.TxnHeartBeatRequest): MaybeAsync<kv.TxnHeartBeatResponse>;
   checkTxnStatus(req: kv.CheckTxnStatusRequest): MaybeAsync<kv.CheckTxnStatusResponse>;
+  /** KvCleanup (legacy single-key rollback-or-report-commit). */
+  cleanup(req: kv.CleanupRequest): MaybeAsync<kv.CleanupResponse>;
   checkSecondaryLocks(req: kv.CheckSecondaryLocksRequest): MaybeAsync<kv.CheckSecondaryLocksResponse>;
   resolveLock(req: kv.ResolveLockRequest, range?: KeyRangeArg): MaybeAsync<kv.ResolveLockResponse>;
   scanLock(req: kv.ScanLockRequest, range?: KeyRangeArg): MaybeAsync<kv.ScanLockResponse>;
@@ -72,6 +74,8 @@ export interface RawEnginePort {
   rawDelete(req: kv.RawDeleteRequest): kv.RawDeleteResponse;
   rawBatchDelete(req: kv.RawBatchDeleteRequest): kv.RawBatchDeleteResponse;
   rawDeleteRange(req: kv.RawDeleteRangeRequest): kv.RawDeleteRangeResponse;
+  /** Storage-layer checks of a RawDeleteRange: the error text, or "" when it may proceed. */
+  validateRawDeleteRange(req: kv.RawDeleteRangeRequest): string;
   rawScan(req: kv.RawScanRequest, range?: KeyRangeArg): kv.RawScanResponse;
   rawBatchScan(req: kv.RawBatchScanRequest, range?: KeyRangeArg): kv.RawBatchScanResponse;
   rawGetKeyTTL(req: kv.RawGetKeyTTLRequest): kv.RawGetKeyTTLResponse;

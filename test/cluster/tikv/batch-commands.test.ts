@@ -172,7 +172,7 @@ describe("BatchCommands", () => {
           ids: [1n, 2n, 3n],
           reqs: [
             { cmd: { $case: "GC", GC: kv.GCRequest.fromPartial({ safePoint: 1n }) } },
-            { cmd: { $case: "Cleanup", Cleanup: kv.CleanupRequest.fromPartial({ key: b("a") }) } },
+            { cmd: { $case: "Import", Import: kv.ImportRequest.fromPartial({ commitVersion: 1n }) } },
             { cmd: { $case: "Empty", Empty: { testId: 3n, delayTime: 20n } } },
           ],
         },

@@ -131,6 +131,7 @@ export function recordingTxnEngine(calls: EngineCall[]): TxnEnginePort {
     pessimisticRollback: rec("pessimisticRollback", () => kv.PessimisticRollbackResponse.fromPartial({})),
     txnHeartBeat: rec("txnHeartBeat", () => kv.TxnHeartBeatResponse.fromPartial({ lockTtl: 3000n })),
     checkTxnStatus: rec("checkTxnStatus", () => kv.CheckTxnStatusResponse.fromPartial({ commitVersion: 9n })),
+    cleanup: rec("cleanup", () => kv.CleanupResponse.fromPartial({ commitVersion: 13n })),
     checkSecondaryLocks: rec("checkSecondaryLocks", () =>
       kv.CheckSecondaryLocksResponse.fromPartial({ commitTs: 11n }),
     ),

@@ -14,7 +14,6 @@
  * and must not be mutated by the caller.
  */
 
-import type { Error as RegionError } from "../../../proto/errorpb.js";
 import {
   APIVersion,
   type KeyError,
@@ -61,7 +60,7 @@ import {
   requestApiVersion,
 } from "./raw-checks.js";
 import { indexKey, RawColumn } from "./raw-column.js";
-import { otherError, RawStorageError, rustDebugStr } from "./raw-errors.js";
+import { otherError, RawStorageError } from "./raw-errors.js";
 
 /** Options of `RawEngine`. */
 export interface RawEngineOptions {
@@ -84,11 +83,6 @@ export interface RegionKeyRange {
 
 const EMPTY = Buffer.alloc(0);
 const U64_MAX = (1n << 64n) - 1n;
-
-/** Renders a byte string like Rust's `{:?}` of `&[u8]` (used in apply errors). */
-function debugBytes(b: Uint8Array): string {
-  return `[${Array.from(b).join(", ")}]`;
-}
 
 function displayOf(e: unknown): string {
   if (e instanceof RawStorageError) return e.display;
@@ -303,35 +297,40 @@ export class RawEngine {
   }
 
   /**
-   * RawDeleteRange over [startKey, endKey); an empty end key means unbounded
-   * (the server layer must reject an unbounded end outside the last region, as
-   * TiKV's apply does with KeyNotInRegion). A non-empty end not above the start
-   * is rejected by TiKV's raft apply, which surfaces as a region error carrying
-   * only a message; this method returns it the same way.
+   * The storage-layer checks TiKV makes on a RawDeleteRange before it reaches raft (key size,
+   * API version, column family; tikv src/storage/mod.rs raw_delete_range). Returns the error
+   * text the response carries, or "" when the request may be proposed. The server layer runs
+   * it before its apply-time range checks, to keep TiKV's order.
    */
-  rawDeleteRange(req: RawDeleteRangeRequest): RawDeleteRangeResponse {
+  validateRawDeleteRange(req: RawDeleteRangeRequest): string {
     try {
       checkKeySize([req.startKey, req.endKey], this.maxKeySize);
       checkApiVersionRanges(this.apiVersion, requestApiVersion(req), "raw_delete_range", [
         [req.startKey, req.endKey],
       ]);
-      const cf = rawkvCf(this.apiVersion, req.cf);
-      if (req.endKey.length > 0 && Buffer.compare(req.startKey, req.endKey) >= 0) {
-        // Follows tikv components/raftstore/src/store/fsm/apply.rs handle_delete_range.
-        // raftstore's Error::Other renders with `{:?}`, hence the quoted message.
-        const regionError: RegionError = {
-          message: rustDebugStr(
-            `invalid delete range command, start_key: ${debugBytes(req.startKey)}, end_key: ${debugBytes(req.endKey)}`,
-          ),
-        };
-        return { regionError, error: "" };
-      }
-      const end = req.endKey.length === 0 ? undefined : indexKey(req.endKey);
-      this.cfs[cf].deleteRange(indexKey(req.startKey), end);
-      return { regionError: undefined, error: "" };
+      rawkvCf(this.apiVersion, req.cf);
+      return "";
     } catch (e) {
-      return { regionError: undefined, error: displayOf(e) };
+      return displayOf(e);
     }
+  }
+
+  /**
+   * RawDeleteRange over [startKey, endKey); an empty end key means unbounded. An empty or
+   * inverted range (end not above start) deletes nothing. The region-level rejections TiKV's
+   * apply makes (end outside the region, start not below end) are the server layer's job
+   * (src/cluster/tikv/apply-checks.ts), so this never sets region_error.
+   */
+  rawDeleteRange(req: RawDeleteRangeRequest): RawDeleteRangeResponse {
+    const error = this.validateRawDeleteRange(req);
+    if (error !== "") return { regionError: undefined, error };
+    if (req.endKey.length > 0 && Buffer.compare(req.startKey, req.endKey) >= 0) {
+      return { regionError: undefined, error: "" };
+    }
+    const cf = rawkvCf(this.apiVersion, req.cf);
+    const end = req.endKey.length === 0 ? undefined : indexKey(req.endKey);
+    this.cfs[cf].deleteRange(indexKey(req.startKey), end);
+    return { regionError: undefined, error: "" };
   }
 
   /**

@@ -108,6 +108,32 @@ export class LockManager {
   }
 
   /**
+   * A read-only snapshot of every waiting request (queued or resuming), one wait-for entry
+   * each, as TiKV's waiter manager lists them for GetLockWaitInfo (wait_time is left 0).
+   * Follows tikv src/server/lock_manager/waiter_manager.rs to_wait_for_entries.
+   */
+  waitingEntries(): WaitForEntry[] {
+    const out: WaitForEntry[] = [];
+    for (const st of this.waiters.values()) {
+      const w = st.waiter;
+      out.push({
+        txn: w.startTs,
+        waitForTxn: st.lockInfo.lockVersion,
+        keyHash: w.keyHash,
+        key: w.key,
+        resourceGroupTag: w.resourceGroupTag,
+        waitTime: 0n,
+      });
+    }
+    return out;
+  }
+
+  /** The lock manager's clock in ms (injectable; used to time lock waits). */
+  nowMs(): number {
+    return this.now();
+  }
+
+  /**
    * Makes `waiter` wait for `lockInfo` for `timeout` (must not be noWait): queue it first,
    * then start its timer, then run deadlock detection unless it is the txn's first lock.
    */

@@ -5,6 +5,7 @@
 // lock-wait handling of src/storage/txn/scheduler.rs / lock_wait_context.rs.
 import {
   Assertion,
+  ExecDetailsV2,
   type KeyError,
   type LockInfo,
   Op,
@@ -12,6 +13,7 @@ import {
   type PessimisticLockResponse,
   PessimisticLockWakeUpMode,
   WriteConflict_Reason,
+  WriteDetail,
 } from "../../../../proto/kvrpcpb.js";
 import {
   lockToLockInfo,
@@ -107,6 +109,7 @@ export class PessimisticLockCommand {
       return Promise.resolve(this.failure(forceLock, toKeyError(locked(exec.lockInfo))));
     return new Promise((resolve) => {
       const blocked = exec.key;
+      const waitStartedMs = this.lockManager.nowMs();
       const waiter: LockWaiter = {
         token: this.lockManager.allocateToken(),
         key: blocked.key,
@@ -117,7 +120,7 @@ export class PessimisticLockCommand {
         resourceGroupTag: req.context?.resourceGroupTag ?? EMPTY,
         onOutcome: (o) => {
           const resp = this.afterWait(o, waiter, blocked, params);
-          if (resp) resolve(resp);
+          if (resp) resolve(withLockWaitTime(resp, this.lockManager.nowMs() - waitStartedMs));
         },
       };
       this.lockManager.waitFor(waiter, exec.lockInfo, timeout);
@@ -239,4 +242,18 @@ function locked(lockInfo: LockInfo): MvccError {
 
 function otherError(message: string): MvccError {
   return new MvccError({ kind: "Other", message });
+}
+
+/**
+ * Reports how long the request waited for locks in exec_details_v2.write_detail, as TiKV's
+ * waiter records pessimistic_lock_wait_nanos into the request tracker (tikv
+ * src/server/lock_manager/waiter_manager.rs Waiter::cancel, components/tracker write_write_detail).
+ * Measured on the lock manager's ms clock, from the start of the wait to the answer.
+ */
+function withLockWaitTime(resp: PessimisticLockResponse, waitedMs: number): PessimisticLockResponse {
+  const nanos = BigInt(Math.max(0, Math.round(waitedMs * 1e6)));
+  const details = ExecDetailsV2.fromPartial(resp.execDetailsV2 ?? {});
+  details.writeDetail = WriteDetail.fromPartial({ ...details.writeDetail, pessimisticLockWaitNanos: nanos });
+  resp.execDetailsV2 = details;
+  return resp;
 }
