@@ -13,7 +13,11 @@ import { RegionErrors } from "./region-errors.js";
 export const DEFAULT_RAFT_ENTRY_MAX_SIZE = 8 * 1024 * 1024;
 
 /** RaftEntryTooLarge when a write's estimated entry exceeds `maxSize`, else undefined. */
-export function checkEntrySize(regionId: bigint, entrySize: number, maxSize: number): RegionError | undefined {
+export function checkEntrySize(
+  regionId: bigint,
+  entrySize: number,
+  maxSize: number,
+): RegionError | undefined {
   return entrySize > maxSize ? RegionErrors.raftEntryTooLarge(regionId, entrySize) : undefined;
 }
 
@@ -58,7 +62,8 @@ export function checkDeleteRange(
       ),
     };
   }
-  if (!inRegion(start, region)) return RegionErrors.keyNotInRegion(form.key(start), form.region(region), "write");
+  if (!inRegion(start, region))
+    return RegionErrors.keyNotInRegion(form.key(start), form.region(region), "write");
   const regionEnd = region.endKey;
   const past = regionEnd.length > 0 && (endUnbounded || Buffer.compare(end, regionEnd) > 0);
   if (past) return RegionErrors.keyNotInRegion(form.key(end), form.region(region), "write");

@@ -273,7 +273,8 @@ export const COMMANDS = {
       keys: mutationKeys(r.mutations),
     }),
     apiErrorPlace: "errors",
-    entrySize: (r: kv.PessimisticLockRequest) => entryBytes(mutationKeys(r.mutations), [], r.primaryLock.length),
+    entrySize: (r: kv.PessimisticLockRequest) =>
+      entryBytes(mutationKeys(r.mutations), [], r.primaryLock.length),
     exec: (env, r: kv.PessimisticLockRequest) => env.txn.pessimisticLock(r),
     ...keyErrorList(kv.PessimisticLockResponse),
   },

@@ -26,8 +26,22 @@ describe("lock wait details", () => {
     await settle();
     const entries = lm.waitingEntries().sort((x, y) => Number(x.txn - y.txn));
     expect(entries).toEqual([
-      { txn: 20n, waitForTxn: 10n, keyHash: keyHash(b("k1")), key: b("k1"), resourceGroupTag: b(""), waitTime: 0n },
-      { txn: 30n, waitForTxn: 11n, keyHash: keyHash(b("k2")), key: b("k2"), resourceGroupTag: b(""), waitTime: 0n },
+      {
+        txn: 20n,
+        waitForTxn: 10n,
+        keyHash: keyHash(b("k1")),
+        key: b("k1"),
+        resourceGroupTag: b(""),
+        waitTime: 0n,
+      },
+      {
+        txn: 30n,
+        waitForTxn: 11n,
+        keyHash: keyHash(b("k2")),
+        key: b("k2"),
+        resourceGroupTag: b(""),
+        waitTime: 0n,
+      },
     ]);
     // A snapshot: changing it does not touch the manager.
     entries.pop();
