@@ -135,7 +135,9 @@ export class RawClient {
     const cf = this.cf(options);
     const ctl = this.control(options);
     for (;;) {
-      const region = await this.sender.locate(k, ctl);
+      // a cached region comes back synchronously: awaiting it would cost a microtask turn
+      let region = this.sender.locate(k, ctl);
+      if (region instanceof Promise) region = await region;
       const { resp } = await this.sender.sendOnce(region, "RawGet", { context: undefined, key: k, cf }, ctl);
       if (!resp) continue;
       if (resp.error) throw rawError(resp.error);

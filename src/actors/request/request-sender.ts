@@ -45,8 +45,16 @@ export interface RpcContext {
   attempt: number;
 }
 
-/** Builds the request for one attempt (called again for every retry, since the context changes). */
+/**
+ * Builds the request for one attempt (called again for every retry, since the context changes).
+ * The context may be shared by many requests (it is frozen): put it in the request as is.
+ */
 export type BuildRequest<C extends TikvCommand> = (ctx: RpcContext) => TikvRequest<C>;
+
+/** Holder of a retry budget that may create it on first use (e.g. a call's control block). */
+export interface BudgetSource {
+  readonly bo: Backoffer;
+}
 
 /** Options of one {@link RequestSender.sendToRegion} call. */
 export interface SendToRegionOptions {
@@ -66,8 +74,11 @@ export interface SendToRegionOptions {
   rpcTimeoutMs?: number;
   /** Cancels the call (fails with AbortedError). */
   signal?: AbortSignal;
-  /** The retry budget to use (shared across the caller's sub-requests); default a new one. */
-  budget?: Backoffer;
+  /**
+   * The retry budget to use (shared across the caller's sub-requests); default a new one. A
+   * {@link BudgetSource} is asked only when the call first needs a budget (a retry or a PD lookup).
+   */
+  budget?: Backoffer | BudgetSource;
   /** Budget in ms when `budget` is not given (default 20 s, weighted ×2 like client-go). */
   maxBackoffMs?: number;
   /** Override: is this a read command (default: Get, BatchGet, Scan as in client-go). */
@@ -86,6 +97,11 @@ export interface RequestSenderOptions {
   onStoreNotMatch?: (storeId: bigint) => void;
   /** XState inspection callback (the live view); no callback is attached when unset. */
   inspect?: (ev: InspectionEvent) => void;
+  /**
+   * Fills the sender-wide fields of every kvrpcpb.Context it builds (API version, keyspace),
+   * once per context: builders receive contexts they must not modify.
+   */
+  prepareContext?: (ctx: Context) => void;
 }
 
 const READ_COMMANDS: ReadonlySet<TikvCommand> = new Set<TikvCommand>(["Get", "BatchGet", "Scan"]);
@@ -104,6 +120,9 @@ export class RequestSender {
   /** Region actors for troubled regions. */
   readonly regionActors: RegionActors;
   private readonly machine;
+  // The fast path's context per region, built once per (region, leader, store address) and
+  // reused by every request while they hold: frozen, since every request shares it.
+  private readonly leaderContexts = new WeakMap<CachedRegion, RpcContext>();
 
   constructor(
     /** The region cache. */
@@ -142,26 +161,21 @@ export class RequestSender {
     if (isKey && !Buffer.isBuffer(target))
       throw new InvalidArgumentError("expected a Buffer key or a CachedRegion", "target");
     const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Number.POSITIVE_INFINITY;
-    let bo = opts.budget;
+    const given = opts.budget;
+    let bo = given instanceof Backoffer ? given : undefined;
     let region = isKey ? this.cache.tryLocateKey(target as Buffer) : (target as CachedRegion);
     if (!region) {
-      bo ??= this.newBudget(opts);
+      bo ??= given ? (given as BudgetSource).bo : this.newBudget(opts);
       region = await this.withDeadline(this.cache.locateKey(target as Buffer, bo), deadline, opts.timeoutMs);
     }
     const isRead = opts.isRead ?? READ_COMMANDS.has(cmd);
     const rpcTimeoutMs = opts.rpcTimeoutMs ?? (isRead ? READ_TIMEOUT_SHORT_MS : DEFAULT_WRITE_RPC_TIMEOUT_MS);
-    const selOpts: ReplicaSelectorOptions = {
-      replicaRead: isRead ? (opts.replicaRead ?? "leader") : "leader",
-      staleRead: isRead && (opts.staleRead ?? false),
-      isRead,
-      labels: opts.labels,
-      busyThresholdMs: opts.busyThresholdMs,
-      random: this.opts.random,
-    };
+    const replicaRead = isRead ? (opts.replicaRead ?? "leader") : "leader";
+    const staleRead = isRead && (opts.staleRead ?? false);
 
     // fast path: a leader request to a healthy leader costs one store call and nothing else
     let initial: SendOutcome | undefined;
-    if (selOpts.replicaRead === "leader" && !selOpts.staleRead && !opts.busyThresholdMs && region.isValid) {
+    if (replicaRead === "leader" && !staleRead && !opts.busyThresholdMs && region.isValid) {
       const leader = region.leader;
       const store = this.cache.stores.peek(leader.storeId);
       if (
@@ -170,7 +184,7 @@ export class RequestSender {
         store.epoch === region.storeEpochs[region.leaderIdx] &&
         this.cache.stores.liveness(leader.storeId) !== "unreachable"
       ) {
-        const req = build(rpcContext(region, leader, leader.storeId, store.address, false, false, 0, 0));
+        const req = build(this.leaderContext(region, leader, store.address));
         try {
           const resp = await this.store.send({ storeId: leader.storeId, address: store.address }, cmd, req, {
             timeoutMs: attemptTimeout(rpcTimeoutMs, deadline),
@@ -190,7 +204,15 @@ export class RequestSender {
     }
 
     // slow path: the retry statechart takes over
-    bo ??= this.newBudget(opts);
+    bo ??= given ? (given as BudgetSource).bo : this.newBudget(opts);
+    const selOpts: ReplicaSelectorOptions = {
+      replicaRead,
+      staleRead,
+      isRead,
+      labels: opts.labels,
+      busyThresholdMs: opts.busyThresholdMs,
+      random: this.opts.random,
+    };
     const s: RequestSession = {
       ...newRetrySession({
         cache: this.cache,
@@ -214,6 +236,27 @@ export class RequestSender {
     const result = await this.run(s, initial, opts);
     if (result.kind === "ok" || result.kind === "regionError") return result.resp as TikvResponse<C>;
     throw result.error;
+  }
+
+  // The cached fast-path context of `region` for its current leader at `address`.
+  private leaderContext(region: CachedRegion, leader: Peer, address: string): RpcContext {
+    const cached = this.leaderContexts.get(region);
+    if (cached !== undefined && cached.peer === leader && cached.address === address) return cached;
+    const rc = rpcContext(
+      region,
+      leader,
+      leader.storeId,
+      address,
+      false,
+      false,
+      0,
+      0,
+      this.opts.prepareContext,
+    );
+    Object.freeze(rc.context);
+    Object.freeze(rc);
+    this.leaderContexts.set(region, rc);
+    return rc;
   }
 
   private async run(
@@ -264,6 +307,7 @@ export class RequestSender {
       t.staleRead,
       s.sendTimes,
       s.busyThresholdMs,
+      this.opts.prepareContext,
     );
     try {
       const req = s.build(ctx);
@@ -317,6 +361,7 @@ function rpcContext(
   staleRead: boolean,
   attempt: number,
   busyThresholdMs: number,
+  prepare: ((ctx: Context) => void) | undefined,
 ): RpcContext {
   const context: Context = {
     regionId: region.id,
@@ -354,6 +399,7 @@ function rpcContext(
     traceId: EMPTY,
     traceControlFlags: 0n,
   };
+  if (prepare) prepare(context);
   return {
     context,
     region,

@@ -92,6 +92,7 @@ export class RoutedSender implements RawRequestSender {
   ) {
     this.sender = new RequestSender(cache, poolStoreSender(stores, codec, metrics), {
       inspect,
+      prepareContext: (ctx) => codec.applyToContext(ctx),
       // the store at that address is another one now: reconnect on next use
       onStoreNotMatch: (id) => stores.remove(Number(id)),
     });
@@ -109,21 +110,21 @@ export class RoutedSender implements RawRequestSender {
     ctl: RequestControl,
   ): Promise<SendOutcome<C>> {
     const codec = this.codec;
-    const build = (rc: RpcContext): TikvRequest<C> => {
-      const context = rc.context;
-      codec.applyToContext(context);
-      return encodeRequest(codec, cmd, { ...req, context } as never) as TikvRequest<C>;
-    };
     let timeoutMs: number | undefined;
     if (ctl.deadline > 0) {
       timeoutMs = ctl.deadline - Date.now();
       if (timeoutMs <= 0) throw new TimeoutError(cmd, ctl.timeoutMs);
     }
-    const resp = await this.sender.sendToRegion(region, cmd, build, {
-      budget: ctl.bo,
-      signal: ctl.signal,
-      timeoutMs,
-    });
+    // (the builder stays an inline argument: a named closure here costs a defineProperty per
+    // call under tsx/esbuild keepNames)
+    const resp = await this.sender.sendToRegion(
+      region,
+      cmd,
+      (rc: RpcContext) =>
+        encodeRequest(codec, cmd, { ...req, context: rc.context } as never) as TikvRequest<C>,
+      // the budget is created only if this call needs a retry
+      { budget: ctl, signal: ctl.signal, timeoutMs },
+    );
     const re = (resp as { regionError?: RegionErrorProto }).regionError;
     if (!re) return { resp };
     this.metrics.retries++;

@@ -9,7 +9,8 @@ import type { CallOptions } from "../options.js";
 
 /**
  * Builds the control block of one call. No timer is armed: each RPC gets the remaining time as
- * its own deadline and backoffs refuse to sleep past it, so a call costs no extra timer.
+ * its own deadline and backoffs refuse to sleep past it, so a call costs no extra timer; the
+ * backoff budget is created only when a call first needs it.
  */
 export function newControl(
   opts: CallOptions | undefined,
@@ -37,10 +38,27 @@ export function newControl(
     }
     if (signal?.aborted) throw new AbortedError(signal.reason);
   }
-  return {
-    bo: new CountingBackoffer({ maxSleepMs: maxBackoffMs, signal }, metrics),
-    deadline: timeoutMs > 0 ? Date.now() + timeoutMs : 0,
-    timeoutMs,
-    signal,
-  };
+  return new Control(maxBackoffMs, metrics, timeoutMs > 0 ? Date.now() + timeoutMs : 0, timeoutMs, signal);
+}
+
+// The backoff budget is created on first use: a call that needs no retry (the common case)
+// never pays for one.
+class Control implements RequestControl {
+  private budget: CountingBackoffer | undefined;
+
+  constructor(
+    private readonly maxBackoffMs: number,
+    private readonly metrics: ClientMetrics,
+    readonly deadline: number,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  get bo(): CountingBackoffer {
+    this.budget ??= new CountingBackoffer(
+      { maxSleepMs: this.maxBackoffMs, signal: this.signal },
+      this.metrics,
+    );
+    return this.budget;
+  }
 }
