@@ -52,11 +52,40 @@ function edgesOfPath(model: AnyStateMachine, path: ModelPath, cov: MachineCovera
   return new Set(mine.edges.map((e) => e.key).filter((k) => !missing.has(k)));
 }
 
-/** Simple paths of `model`, a transition-covering subset, and the model's coverage. */
-export function modelPaths(name: string, model: AnyStateMachine): ModelPaths {
+// Shortest path to every model state, each extended by every event the state accepts: every
+// transition is taken, and the count stays small where simple paths explode.
+function shortestPlusOne(model: AnyStateMachine, eventTypes: readonly string[]) {
+  const out: Array<{ steps: Array<{ event: EventObject; state: ModelState }> }> = [];
+  for (const p of createTestModel(model).getShortestPaths()) {
+    const base = p.steps.map((s) => ({
+      event: s.event,
+      state: { value: s.state.value, context: s.state.context },
+    }));
+    out.push({ steps: base });
+    for (const type of eventTypes) {
+      const actor = createActor(model).start();
+      for (const s of base) if (s.event.type !== "xstate.init") actor.send(s.event);
+      const before = actor.getSnapshot();
+      actor.send({ type });
+      const after = actor.getSnapshot();
+      actor.stop();
+      const next = { value: after.value, context: after.context };
+      if (key(next) === key({ value: before.value, context: before.context })) continue;
+      out.push({ steps: [...base, { event: { type }, state: next }] });
+    }
+  }
+  return out;
+}
+
+/**
+ * Paths of `model` (every simple path, or with `events` given, the shortest path to each state
+ * extended by each of those events), a transition-covering subset, and the model's coverage.
+ */
+export function modelPaths(name: string, model: AnyStateMachine, events?: readonly string[]): ModelPaths {
   const seen = new Set<string>();
   const all: ModelPath[] = [];
-  for (const p of createTestModel(model).getSimplePaths()) {
+  const generated = events ? shortestPlusOne(model, events) : createTestModel(model).getSimplePaths();
+  for (const p of generated) {
     const steps: ModelStep[] = [];
     for (const s of p.steps) {
       const prev = steps.at(-1);
