@@ -5,12 +5,8 @@
 
 import { type ClientDuplexStream, status as GrpcStatus } from "@grpc/grpc-js";
 import type { HealthFeedback } from "../proto/kvrpcpb.js";
-import type {
-  BatchCommandsRequest,
-  BatchCommandsRequest_Request,
-  BatchCommandsResponse,
-  TikvClient,
-} from "../proto/tikvpb.js";
+import { type BatchCommandsResponse, type TikvClient, TikvService } from "../proto/tikvpb.js";
+import { encodeBatchRequest, type OutgoingBatch } from "./batch-codec.js";
 import type { CallOptions, Reply } from "./call.js";
 import { DeadlineTimer } from "./deadline-timer.js";
 import { AbortedError, GrpcError, ShuttingDownError, TimeoutError, toGrpcError } from "./errors.js";
@@ -60,13 +56,14 @@ interface Entry {
 export class BatchCommandsStream {
   /** Counters (writes, requests, responses, outdated). */
   readonly stats: BatchStreamStats = { writes: 0, requests: 0, responses: 0, outdated: 0 };
-  private readonly call: ClientDuplexStream<BatchCommandsRequest, BatchCommandsResponse>;
+  private readonly call: ClientDuplexStream<OutgoingBatch, BatchCommandsResponse>;
   private readonly maxBatch: number;
   private readonly address: string | undefined;
   private readonly defaultTimeoutMs: number;
   private readonly pending = new Map<number, Entry>();
   private queueIds: number[] = [];
-  private queueReqs: BatchCommandsRequest_Request[] = [];
+  private queueCmds: TikvCommand[] = [];
+  private queueReqs: unknown[] = [];
   private scheduled = false;
   private nextId = 1;
   private closedWith: Error | undefined;
@@ -79,7 +76,12 @@ export class BatchCommandsStream {
     this.maxBatch = Math.max(1, opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
     this.address = opts.address;
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.call = client.batchCommands();
+    // our own request serializer (batch-codec.ts); responses use the generated decoder
+    this.call = client.makeBidiStreamRequest(
+      TikvService.batchCommands.path,
+      encodeBatchRequest,
+      TikvService.batchCommands.responseDeserialize,
+    );
     this.call.on("data", (resp: BatchCommandsResponse) => this.onResponse(resp));
     this.call.on("error", (err: Error) => {
       // Whatever status ended the stream, for the requests on it this is a lost connection.
@@ -159,7 +161,8 @@ export class BatchCommandsStream {
     }
     this.deadlines.ensure(entry.deadline);
     this.queueIds.push(id);
-    this.queueReqs.push({ cmd: { $case: cmd, [cmd]: req } as BatchCommandsRequest_Request["cmd"] });
+    this.queueCmds.push(cmd);
+    this.queueReqs.push(req);
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flush);
@@ -179,24 +182,26 @@ export class BatchCommandsStream {
     this.scheduled = false;
     if (this.closedWith) return;
     const ids = this.queueIds;
+    const cmds = this.queueCmds;
     const reqs = this.queueReqs;
     this.queueIds = [];
+    this.queueCmds = [];
     this.queueReqs = [];
     const n = ids.length;
     for (let start = 0; start < n; start += this.maxBatch) {
       const end = Math.min(n, start + this.maxBatch);
-      const requests: BatchCommandsRequest_Request[] = [];
-      const requestIds: bigint[] = [];
+      const batch: OutgoingBatch = { cmds: [], reqs: [], ids: [] };
       for (let i = start; i < end; i++) {
         const id = ids[i] as number;
         if (!this.pending.has(id)) continue; // timed out or aborted before it was written
-        requests.push(reqs[i] as BatchCommandsRequest_Request);
-        requestIds.push(BigInt(id));
+        batch.cmds.push(cmds[i] as TikvCommand);
+        batch.reqs.push(reqs[i]);
+        batch.ids.push(id);
       }
-      if (requests.length === 0) continue;
+      if (batch.ids.length === 0) continue;
       this.stats.writes++;
-      this.stats.requests += requests.length;
-      this.call.write({ requests, requestIds, clientSendTimeNs: 0n });
+      this.stats.requests += batch.ids.length;
+      this.call.write(batch);
     }
   };
 
@@ -246,6 +251,7 @@ export class BatchCommandsStream {
   private shutdown(err: Error): void {
     this.closedWith = err;
     this.queueIds = [];
+    this.queueCmds = [];
     this.queueReqs = [];
     this.deadlines.clear();
     const entries = [...this.pending.values()];
