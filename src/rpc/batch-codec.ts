@@ -1,12 +1,14 @@
-// Wire encoding of BatchCommandsRequest for the client's stream, written by hand for the hot
-// path: one buffer per message (no writer fork/join, no bigint request ids, no extra copy), and
-// a RawGet's kvrpcpb.Context, which the request sender shares per region and freezes, encoded
-// once per context object. Other commands go through the generated encoder. The bytes are
-// exactly what tikvpb.BatchCommandsRequest.encode produces (field order and default omission
-// follow the generated code), so the server sees the same message.
+// Wire encoding of the client's BatchCommands stream, written by hand for the hot path.
+// Requests: one buffer per message (no writer fork/join, no bigint request ids, no extra copy),
+// and a RawGet's kvrpcpb.Context, which the request sender shares per region and freezes,
+// encoded once per context object; other commands go through the generated encoder. The bytes
+// are exactly what tikvpb.BatchCommandsRequest.encode produces (field order and default
+// omission follow the generated code). Responses: RawGet is decoded by hand into the same
+// object the generated decoder builds; every other response uses the generated decoder.
 
-import { Context } from "../proto/kvrpcpb.js";
-import { BatchCommandsRequest_Request } from "../proto/tikvpb.js";
+import { Error as RegionErrorProto } from "../proto/errorpb.js";
+import { Context, HealthFeedback, type RawGetResponse } from "../proto/kvrpcpb.js";
+import { BatchCommandsRequest_Request, BatchCommandsResponse_Response } from "../proto/tikvpb.js";
 import type { TikvCommand } from "./tikv-commands.js";
 
 /** One message's worth of queued requests (parallel arrays), as written to the stream. */
@@ -135,4 +137,152 @@ export function encodeBatchRequest(batch: OutgoingBatch): Buffer {
     for (let i = 0; i < ids.length; i++) pos = writeVarint(buf, pos, ids[i] as number);
   }
   return buf;
+}
+
+/** A decoded BatchCommandsResponse: per response its oneof case and body, and the request ids. */
+export interface IncomingBatch {
+  /** The oneof case of each response (undefined when it carries none). */
+  cases: Array<string | undefined>;
+  /** The body of each response (the message of its case). */
+  bodies: unknown[];
+  /** Request id of each response. */
+  ids: number[];
+  /** TiKV's health feedback, when piggybacked. */
+  healthFeedback: HealthFeedback | undefined;
+}
+
+// Minimal protobuf reader over a Buffer (varints up to 2^53, which covers request ids).
+class Reader {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+
+  varint(): number {
+    const buf = this.buf;
+    let b = buf[this.pos++] as number;
+    if (b < 0x80) return b;
+    let n = b & 0x7f;
+    let mul = 0x80;
+    for (;;) {
+      if (this.pos >= buf.length) throw new RangeError("truncated varint");
+      b = buf[this.pos++] as number;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 0x80;
+    }
+  }
+
+  // end offset of a length-delimited field whose length is next
+  delimitedEnd(): number {
+    const len = this.varint();
+    const end = this.pos + len;
+    if (end > this.buf.length) throw new RangeError("truncated field");
+    return end;
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        this.pos += 8;
+        return;
+      case 2:
+        this.pos = this.delimitedEnd();
+        return;
+      case 5:
+        this.pos += 4;
+        return;
+      default:
+        throw new RangeError(`unsupported wire type ${wireType}`);
+    }
+  }
+}
+
+const EMPTY_VALUE = Buffer.alloc(0);
+
+// RawGetResponse fields: region_error 1, error 2, value 3, not_found 4 (kvrpcpb.proto).
+function decodeRawGet(r: Reader, end: number): RawGetResponse {
+  const out: RawGetResponse = { regionError: undefined, error: "", value: EMPTY_VALUE, notFound: false };
+  const buf = r.buf;
+  while (r.pos < end) {
+    const tag = r.varint();
+    switch (tag) {
+      case 10: {
+        const e = r.delimitedEnd();
+        out.regionError = RegionErrorProto.decode(buf.subarray(r.pos, e));
+        r.pos = e;
+        break;
+      }
+      case 18: {
+        const e = r.delimitedEnd();
+        out.error = buf.toString("utf8", r.pos, e);
+        r.pos = e;
+        break;
+      }
+      case 26: {
+        const e = r.delimitedEnd();
+        // a copy, as the generated decoder makes: a value must not pin the whole message
+        out.value = e > r.pos ? Buffer.from(buf.subarray(r.pos, e)) : EMPTY_VALUE;
+        r.pos = e;
+        break;
+      }
+      case 32:
+        out.notFound = r.varint() !== 0;
+        break;
+      default:
+        r.skip(tag & 7);
+    }
+  }
+  if (r.pos !== end) throw new RangeError("RawGetResponse overruns its field");
+  return out;
+}
+
+/** Decodes the bytes of a tikvpb.BatchCommandsResponse. */
+export function decodeBatchResponse(buf: Buffer): IncomingBatch {
+  const r = new Reader(buf);
+  const out: IncomingBatch = { cases: [], bodies: [], ids: [], healthFeedback: undefined };
+  while (r.pos < buf.length) {
+    const tag = r.varint();
+    switch (tag) {
+      case 10: {
+        // responses: a Response whose only field is raw_get (field 13) is decoded by hand
+        const end = r.delimitedEnd();
+        const start = r.pos;
+        if (end > start && buf[start] === 106) {
+          r.pos = start + 1;
+          const inner = r.delimitedEnd();
+          if (inner === end) {
+            out.cases.push("RawGet");
+            out.bodies.push(decodeRawGet(r, inner));
+            break;
+          }
+        }
+        const resp = BatchCommandsResponse_Response.decode(buf.subarray(start, end));
+        const cmd = resp.cmd as { $case: string } | undefined;
+        out.cases.push(cmd?.$case);
+        out.bodies.push(cmd ? (cmd as unknown as Record<string, unknown>)[cmd.$case] : undefined);
+        r.pos = end;
+        break;
+      }
+      case 16: // request_ids, unpacked
+        out.ids.push(r.varint());
+        break;
+      case 18: {
+        // request_ids, packed
+        const end = r.delimitedEnd();
+        while (r.pos < end) out.ids.push(r.varint());
+        break;
+      }
+      case 34: {
+        const end = r.delimitedEnd();
+        out.healthFeedback = HealthFeedback.decode(buf.subarray(r.pos, end));
+        r.pos = end;
+        break;
+      }
+      default:
+        r.skip(tag & 7);
+    }
+  }
+  return out;
 }

@@ -5,8 +5,13 @@
 
 import { type ClientDuplexStream, status as GrpcStatus } from "@grpc/grpc-js";
 import type { HealthFeedback } from "../proto/kvrpcpb.js";
-import { type BatchCommandsResponse, type TikvClient, TikvService } from "../proto/tikvpb.js";
-import { encodeBatchRequest, type OutgoingBatch } from "./batch-codec.js";
+import { type TikvClient, TikvService } from "../proto/tikvpb.js";
+import {
+  decodeBatchResponse,
+  encodeBatchRequest,
+  type IncomingBatch,
+  type OutgoingBatch,
+} from "./batch-codec.js";
 import type { CallOptions, Reply } from "./call.js";
 import { DeadlineTimer } from "./deadline-timer.js";
 import { AbortedError, GrpcError, ShuttingDownError, TimeoutError, toGrpcError } from "./errors.js";
@@ -56,7 +61,7 @@ interface Entry {
 export class BatchCommandsStream {
   /** Counters (writes, requests, responses, outdated). */
   readonly stats: BatchStreamStats = { writes: 0, requests: 0, responses: 0, outdated: 0 };
-  private readonly call: ClientDuplexStream<OutgoingBatch, BatchCommandsResponse>;
+  private readonly call: ClientDuplexStream<OutgoingBatch, IncomingBatch>;
   private readonly maxBatch: number;
   private readonly address: string | undefined;
   private readonly defaultTimeoutMs: number;
@@ -76,13 +81,13 @@ export class BatchCommandsStream {
     this.maxBatch = Math.max(1, opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
     this.address = opts.address;
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    // our own request serializer (batch-codec.ts); responses use the generated decoder
+    // our own wire codec for the stream (batch-codec.ts)
     this.call = client.makeBidiStreamRequest(
       TikvService.batchCommands.path,
       encodeBatchRequest,
-      TikvService.batchCommands.responseDeserialize,
+      decodeBatchResponse,
     );
-    this.call.on("data", (resp: BatchCommandsResponse) => this.onResponse(resp));
+    this.call.on("data", (resp: IncomingBatch) => this.onResponse(resp));
     this.call.on("error", (err: Error) => {
       // Whatever status ended the stream, for the requests on it this is a lost connection.
       const e = toGrpcError(err, this.address);
@@ -205,7 +210,7 @@ export class BatchCommandsStream {
     }
   };
 
-  private onResponse(resp: BatchCommandsResponse): void {
+  private onResponse(resp: IncomingBatch): void {
     if (resp.healthFeedback && this.healthListener) {
       try {
         this.healthListener(resp.healthFeedback);
@@ -213,10 +218,10 @@ export class BatchCommandsStream {
         // a listener's bug must not break reply routing
       }
     }
-    const ids = resp.requestIds;
-    const responses = resp.responses;
+    const ids = resp.ids;
+    const cases = resp.cases;
     for (let i = 0; i < ids.length; i++) {
-      const id = Number(ids[i]);
+      const id = ids[i] as number;
       const entry = this.pending.get(id);
       if (!entry) {
         this.stats.outdated++;
@@ -225,18 +230,18 @@ export class BatchCommandsStream {
       this.pending.delete(id);
       this.detach(entry);
       this.stats.responses++;
-      const cmd = responses[i]?.cmd;
-      if (!cmd || cmd.$case !== entry.cmd) {
+      const kind = cases[i];
+      if (kind !== entry.cmd) {
         entry.reply(
           new GrpcError(
             GrpcStatus.INTERNAL,
-            `batch response for ${entry.cmd} carries ${cmd?.$case ?? "nothing"}`,
+            `batch response for ${entry.cmd} carries ${kind ?? "nothing"}`,
             this.address,
           ),
         );
         continue;
       }
-      entry.reply(null, (cmd as Record<string, unknown>)[cmd.$case]);
+      entry.reply(null, resp.bodies[i]);
     }
   }
 
