@@ -149,11 +149,64 @@ export class RequestSender {
    * target, a response whose region changed is returned with its `regionError` set (after
    * the cache was updated) so the caller can re-split, as client-go's SendReq does.
    */
-  async sendToRegion<C extends TikvCommand>(
+  sendToRegion<C extends TikvCommand>(
     target: Buffer | CachedRegion,
     cmd: C,
     build: BuildRequest<C>,
     opts: SendToRegionOptions = {},
+  ): Promise<TikvResponse<C>> {
+    // Fast path without an async frame: a cached healthy region whose leader is served by a
+    // transport with a callback form costs one promise, settled from the transport's reply.
+    const sendCb = this.store.sendWithCallback;
+    if (sendCb === undefined || opts.signal?.aborted) return this.sendGeneral(target, cmd, build, opts);
+    const region =
+      target instanceof CachedRegion
+        ? target
+        : Buffer.isBuffer(target)
+          ? this.cache.tryLocateKey(target)
+          : undefined;
+    if (region === undefined) return this.sendGeneral(target, cmd, build, opts);
+    const isRead = opts.isRead ?? READ_COMMANDS.has(cmd);
+    const store = this.fastTarget(region, isRead, opts);
+    if (store === undefined) return this.sendGeneral(target, cmd, build, opts);
+    const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Number.POSITIVE_INFINITY;
+    const rpcTimeoutMs = opts.rpcTimeoutMs ?? (isRead ? READ_TIMEOUT_SHORT_MS : DEFAULT_WRITE_RPC_TIMEOUT_MS);
+    const leader = region.leader;
+    let req: TikvRequest<C>;
+    try {
+      req = build(this.leaderContext(region, leader, store.address));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<TikvResponse<C>>((resolve, reject) => {
+      sendCb.call(
+        this.store,
+        { storeId: leader.storeId, address: store.address },
+        cmd,
+        req,
+        { timeoutMs: attemptTimeout(rpcTimeoutMs, deadline), signal: opts.signal },
+        (err, resp) => {
+          if (!err && !(resp as { regionError?: RegionErrorProto }).regionError) {
+            resolve(resp as TikvResponse<C>);
+            return;
+          }
+          const initial: SendOutcome = err ? { error: err } : { resp };
+          this.afterFastAttempt(target, region, cmd, build, opts, undefined, deadline, initial).then(
+            resolve,
+            reject,
+          );
+        },
+      );
+    });
+  }
+
+  // sendToRegion's general form: validation, a PD lookup on a cache miss, the fast attempt
+  // through the promise form of the transport, then the retry statechart.
+  private async sendGeneral<C extends TikvCommand>(
+    target: Buffer | CachedRegion,
+    cmd: C,
+    build: BuildRequest<C>,
+    opts: SendToRegionOptions,
   ): Promise<TikvResponse<C>> {
     const signal = opts.signal;
     if (signal?.aborted) throw new AbortedError(signal.reason);
@@ -170,44 +223,69 @@ export class RequestSender {
     }
     const isRead = opts.isRead ?? READ_COMMANDS.has(cmd);
     const rpcTimeoutMs = opts.rpcTimeoutMs ?? (isRead ? READ_TIMEOUT_SHORT_MS : DEFAULT_WRITE_RPC_TIMEOUT_MS);
-    const replicaRead = isRead ? (opts.replicaRead ?? "leader") : "leader";
-    const staleRead = isRead && (opts.staleRead ?? false);
 
     // fast path: a leader request to a healthy leader costs one store call and nothing else
     let initial: SendOutcome | undefined;
-    if (replicaRead === "leader" && !staleRead && !opts.busyThresholdMs && region.isValid) {
+    const store = this.fastTarget(region, isRead, opts);
+    if (store !== undefined) {
       const leader = region.leader;
-      const store = this.cache.stores.peek(leader.storeId);
-      if (
-        store &&
-        store.address !== "" &&
-        store.epoch === region.storeEpochs[region.leaderIdx] &&
-        this.cache.stores.liveness(leader.storeId) !== "unreachable"
-      ) {
-        const req = build(this.leaderContext(region, leader, store.address));
-        try {
-          const resp = await this.store.send({ storeId: leader.storeId, address: store.address }, cmd, req, {
-            timeoutMs: attemptTimeout(rpcTimeoutMs, deadline),
-            signal,
-          });
-          if (!(resp as { regionError?: RegionErrorProto }).regionError) return resp;
-          initial = { resp };
-        } catch (e) {
-          initial = { error: e as Error };
-        }
-        if (initial.error && Date.now() >= deadline) {
-          throw new TimeoutError(`${cmd} to region ${region.id}`, opts.timeoutMs ?? 0, {
-            cause: initial.error,
-          });
-        }
+      const req = build(this.leaderContext(region, leader, store.address));
+      try {
+        const resp = await this.store.send({ storeId: leader.storeId, address: store.address }, cmd, req, {
+          timeoutMs: attemptTimeout(rpcTimeoutMs, deadline),
+          signal,
+        });
+        if (!(resp as { regionError?: RegionErrorProto }).regionError) return resp;
+        initial = { resp };
+      } catch (e) {
+        initial = { error: e as Error };
       }
     }
+    return this.afterFastAttempt(target, region, cmd, build, opts, bo, deadline, initial);
+  }
 
-    // slow path: the retry statechart takes over
-    bo ??= given ? (given as BudgetSource).bo : this.newBudget(opts);
+  // The store of `region`'s leader when the request may take the fast path (a leader request
+  // to a valid region whose leader's store is resolved, current and not known unreachable).
+  private fastTarget(region: CachedRegion, isRead: boolean, opts: SendToRegionOptions) {
+    if (isRead && ((opts.replicaRead ?? "leader") !== "leader" || opts.staleRead)) return undefined;
+    if (opts.busyThresholdMs || !region.isValid) return undefined;
+    const storeId = region.leader.storeId;
+    const store = this.cache.stores.peek(storeId);
+    if (
+      store === undefined ||
+      store.address === "" ||
+      store.epoch !== region.storeEpochs[region.leaderIdx] ||
+      this.cache.stores.liveness(storeId) === "unreachable"
+    ) {
+      return undefined;
+    }
+    return store;
+  }
+
+  // After the fast attempt (if any) failed or met a region error: the retry statechart takes over.
+  private async afterFastAttempt<C extends TikvCommand>(
+    target: Buffer | CachedRegion,
+    region: CachedRegion,
+    cmd: C,
+    build: BuildRequest<C>,
+    opts: SendToRegionOptions,
+    bo: Backoffer | undefined,
+    deadline: number,
+    initial: SendOutcome | undefined,
+  ): Promise<TikvResponse<C>> {
+    if (initial?.error && Date.now() >= deadline) {
+      throw new TimeoutError(`${cmd} to region ${region.id}`, opts.timeoutMs ?? 0, {
+        cause: initial.error,
+      });
+    }
+    const isKey = !(target instanceof CachedRegion);
+    const isRead = opts.isRead ?? READ_COMMANDS.has(cmd);
+    const rpcTimeoutMs = opts.rpcTimeoutMs ?? (isRead ? READ_TIMEOUT_SHORT_MS : DEFAULT_WRITE_RPC_TIMEOUT_MS);
+    const given = opts.budget;
+    bo ??= given instanceof Backoffer ? given : given ? given.bo : this.newBudget(opts);
     const selOpts: ReplicaSelectorOptions = {
-      replicaRead,
-      staleRead,
+      replicaRead: isRead ? (opts.replicaRead ?? "leader") : "leader",
+      staleRead: isRead && (opts.staleRead ?? false),
       isRead,
       labels: opts.labels,
       busyThresholdMs: opts.busyThresholdMs,
@@ -228,7 +306,7 @@ export class RequestSender {
       cmd,
       build: build as BuildRequest<TikvCommand>,
       key: isKey ? (target as Buffer) : undefined,
-      signal,
+      signal: opts.signal,
       busyThresholdMs: opts.busyThresholdMs ?? 0,
     };
     // the fast-path attempt went to the leader: record it as the selector's first target

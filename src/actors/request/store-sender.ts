@@ -29,4 +29,15 @@ export interface StoreSender {
     req: TikvRequest<C>,
     opts: StoreSendOptions,
   ): Promise<TikvResponse<C>>;
+  /**
+   * Optional callback form of {@link send} (same outcome; `reply` is called exactly once), which
+   * lets the request sender's fast path settle one promise instead of chaining two.
+   */
+  sendWithCallback?<C extends TikvCommand>(
+    store: StoreAddress,
+    cmd: C,
+    req: TikvRequest<C>,
+    opts: StoreSendOptions,
+    reply: (err: Error | null, resp?: TikvResponse<C>) => void,
+  ): void;
 }

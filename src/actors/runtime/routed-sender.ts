@@ -48,32 +48,43 @@ export function storeProbe(stores: StorePool, timeoutMs = 2_000): (s: StoreEntry
 
 /** The store pool seen as a StoreSender: decodes responses with the codec and counts sends and errors. */
 export function poolStoreSender(stores: StorePool, codec: ApiCodec, metrics: ClientMetrics): StoreSender {
+  const sendWithCallback = <C extends TikvCommand>(
+    store: StoreAddress,
+    cmd: C,
+    req: TikvRequest<C>,
+    opts: StoreSendOptions,
+    reply: (err: Error | null, resp?: TikvResponse<C>) => void,
+  ): void => {
+    metrics.countSend(store.storeId);
+    stores.get(Number(store.storeId), store.address).sendWithCallback(cmd, req, opts, (err, resp) => {
+      if (err || !resp) {
+        metrics.sendFailures++;
+        return reply(err ?? new Error(`${cmd}: empty response`));
+      }
+      try {
+        // region errors carry region boundaries: decode them before the router reads them
+        decodeResponse(codec, cmd as never, resp as never);
+      } catch (e) {
+        return reply(e as Error);
+      }
+      const re = (resp as { regionError?: RegionErrorProto }).regionError;
+      if (re) metrics.countRegionError(regionErrorKind(re));
+      reply(null, resp);
+    });
+  };
   return {
-    // callback form of the store actor: one promise per attempt, no extra async frame
+    sendWithCallback,
     send<C extends TikvCommand>(
       store: StoreAddress,
       cmd: C,
       req: TikvRequest<C>,
       opts: StoreSendOptions,
     ): Promise<TikvResponse<C>> {
-      metrics.countSend(store.storeId);
-      return new Promise<TikvResponse<C>>((resolve, reject) => {
-        stores.get(Number(store.storeId), store.address).sendWithCallback(cmd, req, opts, (err, resp) => {
-          if (err || !resp) {
-            metrics.sendFailures++;
-            return reject(err ?? new Error(`${cmd}: empty response`));
-          }
-          try {
-            // region errors carry region boundaries: decode them before the router reads them
-            decodeResponse(codec, cmd as never, resp as never);
-          } catch (e) {
-            return reject(e);
-          }
-          const re = (resp as { regionError?: RegionErrorProto }).regionError;
-          if (re) metrics.countRegionError(regionErrorKind(re));
-          resolve(resp);
-        });
-      });
+      return new Promise<TikvResponse<C>>((resolve, reject) =>
+        sendWithCallback(store, cmd, req, opts, (err, resp) =>
+          err ? reject(err) : resolve(resp as TikvResponse<C>),
+        ),
+      );
     },
   };
 }
