@@ -2,80 +2,17 @@
 // actor: its `load` actor (the PD lookup) is a parked promise the model's events settle; the
 // idle stop runs on vitest fake timers. Oracles (who got an answer, which one) come from the model.
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { assign, createActor, fromPromise, setup } from "xstate";
+import { createActor, fromPromise } from "xstate";
 import type { CachedRegion } from "../../src/actors/region-cache/cached-region.js";
 import { RegionCache } from "../../src/actors/region-cache/index.js";
 import { regionMachine } from "../../src/machines/region.js";
 import { FakePd } from "../client/routing/fakes.js";
 import { coverageTable, MachineCoverage } from "./coverage.js";
 import { modelPaths, replayPath } from "./paths.js";
+import { type RegionModelContext as Ctx, regionModel as model } from "./region-model.js";
 
 const IDLE_MS = 1_000;
 const real = new MachineCoverage("region", regionMachine);
-
-interface Ctx {
-  /** Requests waiting for the reload in flight. */
-  queued: number;
-  /** Reloads started (bounded). */
-  reloads: number;
-  /** Requests answered at once from a fresh entry (bounded). */
-  served: number;
-}
-
-/** The abstract region model. */
-const model = setup({
-  types: {
-    context: {} as Ctx,
-    events: {} as
-      | { type: "WAIT" }
-      | { type: "WAIT_INSIDE" }
-      | { type: "WAIT_OUTSIDE" }
-      | { type: "LOAD_OK" }
-      | { type: "LOAD_FAIL" }
-      | { type: "IDLE" }
-      | { type: "STOP" },
-  },
-  guards: { canReload: ({ context }) => context.reloads < 2 },
-}).createMachine({
-  id: "regionModel",
-  context: { queued: 1, reloads: 1, served: 0 },
-  initial: "reloading",
-  on: { STOP: { target: ".stopped", actions: assign({ queued: 0 }) } },
-  states: {
-    reloading: {
-      on: {
-        WAIT: {
-          guard: ({ context }) => context.queued < 2,
-          actions: assign({ queued: ({ context }) => context.queued + 1 }),
-        },
-        LOAD_OK: { target: "fresh", actions: assign({ queued: 0 }) },
-        LOAD_FAIL: { target: "idleAfterFailure", actions: assign({ queued: 0 }) },
-      },
-    },
-    fresh: {
-      on: {
-        WAIT_INSIDE: { guard: ({ context }) => context.served < 1, actions: assign({ served: 1 }) },
-        WAIT_OUTSIDE: {
-          guard: "canReload",
-          target: "reloading",
-          actions: assign({ queued: 1, reloads: ({ context }) => context.reloads + 1 }),
-        },
-        IDLE: "stopped",
-      },
-    },
-    idleAfterFailure: {
-      on: {
-        WAIT: {
-          guard: "canReload",
-          target: "reloading",
-          actions: assign({ queued: 1, reloads: ({ context }) => context.reloads + 1 }),
-        },
-        IDLE: "stopped",
-      },
-    },
-    stopped: { type: "final" },
-  },
-});
 
 const KEY = Buffer.from("a");
 
