@@ -1,7 +1,7 @@
 /**
  * Client CPU per batched raw get at concurrency 256, tikv-ts only (the figure DESIGN.md bounds at
  * 12 µs). Faster to iterate on than bench/raw/raw.bench.ts: one cluster process, a warmup, then
- * `ROUNDS` measurements; prints each and the median. With `PROFILE=file.cpuprofile` the measured
+ * `ROUNDS` measurements; prints each and the median. `OP=put` measures raw puts instead. With `PROFILE=file.cpuprofile` the measured
  * rounds (not startup or warmup) are recorded by the V8 profiler; `bench/raw/profile-top.ts`
  * summarizes the file.
  * Plain script: `node --import tsx bench/raw/get-cpu.bench.ts`.
@@ -18,6 +18,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const OPS = Number(process.env.OPS ?? 30_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 256);
+const OP = process.env.OP === "put" ? "put" : "get";
 
 async function startCluster(): Promise<{ child: ChildProcess; pd: string[] }> {
   const child = spawn(
@@ -65,7 +66,11 @@ try {
     keys,
     keys.map(() => Buffer.alloc(64, 0x61)),
   );
-  const get = (i: number) => raw.get(keys[i % keys.length] as Buffer);
+  const value = Buffer.alloc(64, 0x62);
+  const get =
+    OP === "put"
+      ? (i: number) => raw.put(keys[i % keys.length] as Buffer, value)
+      : (i: number) => raw.get(keys[i % keys.length] as Buffer);
   await round(get, 40_000);
   const profilePath = process.env.PROFILE;
   const session = profilePath ? new Session() : undefined;
@@ -79,7 +84,7 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     const us = await round(get, OPS);
     results.push(us);
-    console.log(`round ${r + 1}: ${us.toFixed(2)} µs/get`);
+    console.log(`round ${r + 1}: ${us.toFixed(2)} µs/${OP}`);
   }
   if (session && profilePath) {
     const { profile } = await session.post("Profiler.stop");
@@ -88,7 +93,7 @@ try {
   }
   const sorted = [...results].sort((a, b) => a - b);
   console.log(
-    `median ${(sorted[Math.floor(sorted.length / 2)] as number).toFixed(2)} µs/get, min ${(sorted[0] as number).toFixed(2)} (c=${CONCURRENCY}, ${OPS} gets/round)`,
+    `median ${(sorted[Math.floor(sorted.length / 2)] as number).toFixed(2)} µs/${OP}, min ${(sorted[0] as number).toFixed(2)} (c=${CONCURRENCY}, ${OPS} ${OP}s/round)`,
   );
 } finally {
   await client.close();

@@ -1,7 +1,7 @@
 // Wire encoding of the client's BatchCommands stream, written by hand for the hot path.
-// Requests: one buffer per message (no writer fork/join, no bigint request ids, no extra copy),
-// and a RawGet's kvrpcpb.Context, which the request sender shares per region and freezes,
-// encoded once per context object; other commands go through the generated encoder. The bytes
+// Requests: one buffer per message (no writer fork/join, no bigint request ids, no extra copy);
+// a kvrpcpb.Context that the request sender shares per region (and freezes) is encoded once per
+// context object; RawGet is written by hand, other commands by the generated encoder. The bytes
 // are exactly what tikvpb.BatchCommandsRequest.encode produces (field order and default
 // omission follow the generated code). Responses: RawGet is decoded by hand into the same
 // object the generated decoder builds; every other response uses the generated decoder.
@@ -18,13 +18,19 @@ export interface OutgoingBatch {
   ids: number[];
 }
 
-// tikvpb.BatchCommandsRequest.Request field 13 (raw_get), wire type 2
+// tikvpb.BatchCommandsRequest.Request fields 13 (raw_get) and 15 (raw_put), wire type 2
 const RAW_GET_TAG = 106;
+const RAW_PUT_TAG = 122;
 
-interface RawGetLike {
+// The fields of RawGetRequest (context 1, key 2, cf 3) and RawPutRequest (context 1, key 2,
+// value 3, cf 4, ttl 5, for_cas 6), kvrpcpb.proto.
+interface RawGetOrPut {
   context?: Context | undefined;
   key: Uint8Array;
+  value?: Uint8Array;
   cf: string;
+  ttl?: bigint;
+  forCas?: boolean;
 }
 
 // Encoded bytes of frozen (hence immutable) contexts.
@@ -56,16 +62,31 @@ function writeVarint(buf: Buffer, pos: number, n: number): number {
   return pos;
 }
 
-// Per request of a batch: the Request body's size, and either pre-encoded bytes (generic) or
-// the RawGet parts written in the second pass.
+// Per request of a batch: the Request body's size and what the second pass writes. `bytes`
+// alone: the generated encoding. `bytes` with `ctx`: the generated encoding of the request
+// without its context, whose first `headLen` bytes are the oneof tag and length; the cached
+// context goes in front of the rest (context is field 1 of every kvrpcpb request and the
+// generated encoders write it first, so the result is the same bytes). Neither: a RawGet.
 interface Part {
   size: number;
   bytes: Uint8Array | undefined;
+  headLen: number;
   ctx: Uint8Array | undefined;
   key: Uint8Array;
   cf: string;
   cfLen: number;
   innerSize: number;
+  /** Hand-written parts: RAW_GET_TAG or RAW_PUT_TAG. */
+  tag: number;
+  value: Uint8Array | undefined;
+  ttl: number;
+  forCas: boolean;
+}
+
+// End offset of the varint starting at `pos` of `b`.
+function varintEnd(b: Uint8Array, pos: number): number {
+  while ((b[pos++] as number) >= 0x80) {}
+  return pos;
 }
 
 /** Encodes a batch as the bytes of a tikvpb.BatchCommandsRequest (client_send_time_ns = 0). */
@@ -77,21 +98,85 @@ export function encodeBatchRequest(batch: OutgoingBatch): Buffer {
   for (let i = 0; i < n; i++) {
     const cmd = cmds[i] as TikvCommand;
     let part: Part;
-    if (cmd === "RawGet") {
-      const r = reqs[i] as RawGetLike;
+    const r = reqs[i] as RawGetOrPut;
+    const isPut = cmd === "RawPut";
+    if (
+      (cmd === "RawGet" || isPut) &&
+      // a TTL beyond 2^53 (never in practice) takes the generated encoder
+      (!isPut || (r.ttl as bigint) <= 9007199254740991n)
+    ) {
       const ctx = r.context !== undefined ? encodedContext(r.context) : undefined;
       const cfLen = r.cf === "" ? 0 : Buffer.byteLength(r.cf);
+      const value = isPut ? (r.value as Uint8Array) : undefined;
+      const ttl = isPut ? Number(r.ttl) : 0;
+      const forCas = isPut && r.forCas === true;
       let inner = 0;
       if (ctx !== undefined) inner += 1 + varintSize(ctx.length) + ctx.length;
       if (r.key.length !== 0) inner += 1 + varintSize(r.key.length) + r.key.length;
+      if (value !== undefined && value.length !== 0) inner += 1 + varintSize(value.length) + value.length;
       if (cfLen !== 0) inner += 1 + varintSize(cfLen) + cfLen;
+      if (ttl !== 0) inner += 1 + varintSize(ttl);
+      if (forCas) inner += 2;
       const size = 1 + varintSize(inner) + inner;
-      part = { size, bytes: undefined, ctx, key: r.key, cf: r.cf, cfLen, innerSize: inner };
+      part = {
+        size,
+        bytes: undefined,
+        headLen: 0,
+        ctx,
+        key: r.key,
+        cf: r.cf,
+        cfLen,
+        innerSize: inner,
+        tag: isPut ? RAW_PUT_TAG : RAW_GET_TAG,
+        value,
+        ttl,
+        forCas,
+      };
     } else {
+      const req = r as { context?: Context };
+      const shared = req.context !== undefined && Object.isFrozen(req.context) ? req.context : undefined;
       const bytes = BatchCommandsRequest_Request.encode({
-        cmd: { $case: cmd, [cmd]: reqs[i] } as BatchCommandsRequest_Request["cmd"],
+        cmd: {
+          $case: cmd,
+          [cmd]: shared === undefined ? req : { ...req, context: undefined },
+        } as BatchCommandsRequest_Request["cmd"],
       }).finish();
-      part = { size: bytes.length, bytes, ctx: undefined, key: bytes, cf: "", cfLen: 0, innerSize: 0 };
+      if (shared === undefined) {
+        part = {
+          size: bytes.length,
+          bytes,
+          headLen: 0,
+          ctx: undefined,
+          key: bytes,
+          cf: "",
+          cfLen: 0,
+          innerSize: 0,
+          tag: 0,
+          value: undefined,
+          ttl: 0,
+          forCas: false,
+        };
+      } else {
+        const ctx = encodedContext(shared);
+        const headLen = varintEnd(bytes, varintEnd(bytes, 0));
+        const tagLen = varintEnd(bytes, 0);
+        const inner = 1 + varintSize(ctx.length) + ctx.length + (bytes.length - headLen);
+        const size = tagLen + varintSize(inner) + inner;
+        part = {
+          size,
+          bytes,
+          headLen,
+          ctx,
+          key: bytes,
+          cf: "",
+          cfLen: 0,
+          innerSize: inner,
+          tag: 0,
+          value: undefined,
+          ttl: 0,
+          forCas: false,
+        };
+      }
     }
     parts[i] = part;
     total += 1 + varintSize(part.size) + part.size;
@@ -107,11 +192,24 @@ export function encodeBatchRequest(batch: OutgoingBatch): Buffer {
     buf[pos++] = 10; // requests, field 1
     pos = writeVarint(buf, pos, p.size);
     if (p.bytes !== undefined) {
-      buf.set(p.bytes, pos);
-      pos += p.bytes.length;
+      if (p.ctx === undefined) {
+        buf.set(p.bytes, pos);
+        pos += p.bytes.length;
+        continue;
+      }
+      const tagLen = varintEnd(p.bytes, 0);
+      buf.set(p.bytes.subarray(0, tagLen), pos);
+      pos += tagLen;
+      pos = writeVarint(buf, pos, p.innerSize);
+      buf[pos++] = 10; // context, field 1
+      pos = writeVarint(buf, pos, p.ctx.length);
+      buf.set(p.ctx, pos);
+      pos += p.ctx.length;
+      buf.set(p.bytes.subarray(p.headLen), pos);
+      pos += p.bytes.length - p.headLen;
       continue;
     }
-    buf[pos++] = RAW_GET_TAG;
+    buf[pos++] = p.tag;
     pos = writeVarint(buf, pos, p.innerSize);
     if (p.ctx !== undefined) {
       buf[pos++] = 10; // context, field 1
@@ -125,10 +223,25 @@ export function encodeBatchRequest(batch: OutgoingBatch): Buffer {
       buf.set(p.key, pos);
       pos += p.key.length;
     }
+    const value = p.value;
+    if (value !== undefined && value.length !== 0) {
+      buf[pos++] = 26; // value, field 3 (RawPut)
+      pos = writeVarint(buf, pos, value.length);
+      buf.set(value, pos);
+      pos += value.length;
+    }
     if (p.cfLen !== 0) {
-      buf[pos++] = 26; // cf, field 3
+      buf[pos++] = p.tag === RAW_PUT_TAG ? 34 : 26; // cf, field 4 (RawPut) or 3 (RawGet)
       pos = writeVarint(buf, pos, p.cfLen);
       pos += buf.write(p.cf, pos, "utf8");
+    }
+    if (p.ttl !== 0) {
+      buf[pos++] = 40; // ttl, field 5
+      pos = writeVarint(buf, pos, p.ttl);
+    }
+    if (p.forCas) {
+      buf[pos++] = 48; // for_cas, field 6
+      buf[pos++] = 1;
     }
   }
   if (ids.length !== 0) {
