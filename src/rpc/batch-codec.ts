@@ -7,7 +7,7 @@
 // object the generated decoder builds; every other response uses the generated decoder.
 
 import { Error as RegionErrorProto } from "../proto/errorpb.js";
-import { Context, HealthFeedback, type RawGetResponse } from "../proto/kvrpcpb.js";
+import { Context, HealthFeedback, type RawGetResponse, type RawPutResponse } from "../proto/kvrpcpb.js";
 import { BatchCommandsRequest_Request, BatchCommandsResponse_Response } from "../proto/tikvpb.js";
 import type { TikvCommand } from "./tikv-commands.js";
 
@@ -314,7 +314,13 @@ class Reader {
 
 const EMPTY_VALUE = Buffer.alloc(0);
 
-// RawGetResponse fields: region_error 1, error 2, value 3, not_found 4 (kvrpcpb.proto).
+// RawGetResponse fields: region_error 1, error 2, value 3, not_found 4; RawPutResponse has the
+// first two (kvrpcpb.proto). A RawPut body is decoded as a RawGet one, then reshaped.
+function decodeRawPut(r: Reader, end: number): RawPutResponse {
+  const g = decodeRawGet(r, end);
+  return { regionError: g.regionError, error: g.error };
+}
+
 function decodeRawGet(r: Reader, end: number): RawGetResponse {
   const out: RawGetResponse = { regionError: undefined, error: "", value: EMPTY_VALUE, notFound: false };
   const buf = r.buf;
@@ -359,15 +365,22 @@ export function decodeBatchResponse(buf: Buffer): IncomingBatch {
     const tag = r.varint();
     switch (tag) {
       case 10: {
-        // responses: a Response whose only field is raw_get (field 13) is decoded by hand
+        // responses: a Response whose only field is raw_get (field 13) or raw_put (field 15)
+        // is decoded by hand
         const end = r.delimitedEnd();
         const start = r.pos;
-        if (end > start && buf[start] === 106) {
+        const first = end > start ? buf[start] : 0;
+        if (first === RAW_GET_TAG || first === RAW_PUT_TAG) {
           r.pos = start + 1;
           const inner = r.delimitedEnd();
           if (inner === end) {
-            out.cases.push("RawGet");
-            out.bodies.push(decodeRawGet(r, inner));
+            if (first === RAW_GET_TAG) {
+              out.cases.push("RawGet");
+              out.bodies.push(decodeRawGet(r, inner));
+            } else {
+              out.cases.push("RawPut");
+              out.bodies.push(decodeRawPut(r, inner));
+            }
             break;
           }
         }
