@@ -23,7 +23,11 @@ async function trouble(cluster: EmbeddedCluster, round: number): Promise<string>
       return `leader of region ${region.id} moved to store ${to?.storeId}`;
     }
     case 1:
-      cluster.faults.failNext({ rpc: "RawGet", count: 2, error: { regionError: RegionErrors.notLeader(region.id) } });
+      cluster.faults.failNext({
+        rpc: "RawGet",
+        count: 2,
+        error: { regionError: RegionErrors.notLeader(region.id) },
+      });
       return `next 2 RawGet answer NotLeader (no leader known)`;
     case 2: {
       const splitAt = `live:${round % 50}x${round}`;
@@ -38,7 +42,11 @@ async function trouble(cluster: EmbeddedCluster, round: number): Promise<string>
       });
       return "next RawPut answers ServerIsBusy";
     default:
-      cluster.faults.failNext({ rpc: "RawGet", count: 1, error: { regionError: RegionErrors.regionNotFound(region.id) } });
+      cluster.faults.failNext({
+        rpc: "RawGet",
+        count: 1,
+        error: { regionError: RegionErrors.regionNotFound(region.id) },
+      });
       return `next RawGet answers RegionNotFound for region ${region.id}`;
   }
 }

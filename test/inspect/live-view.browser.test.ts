@@ -81,7 +81,9 @@ describe.skipIf(!found.path)("live view in Chromium", () => {
 
     // retry actors come and go as the workload meets region errors: their states change
     // (page-side code as strings: this file is compiled without the DOM lib)
-    await page.waitForFunction("Number(document.body.dataset.changes || 0) >= 10", undefined, { timeout: 20_000 });
+    await page.waitForFunction("Number(document.body.dataset.changes || 0) >= 10", undefined, {
+      timeout: 20_000,
+    });
     await page.waitForSelector("tr.machine-retry", { timeout: 20_000 });
     const before = Number(await page.getAttribute("body", "data-changes"));
     await page.waitForFunction(`Number(document.body.dataset.changes || 0) > ${before}`, undefined, {
@@ -97,13 +99,18 @@ describe.skipIf(!found.path)("live view in Chromium", () => {
     expect(machines.has("machine-retry")).toBe(true);
     for (const s of states) expect(s.state).not.toBe("");
     const log = await page.$$eval("#log div", (ds) => ds.map((d) => d.textContent ?? ""));
-    expect(log.some((l) => / retry .*→ (succeeded|backingOff|sending|selecting|relocating|returned|failed)/.test(l))).toBe(
-      true,
-    );
+    expect(
+      log.some((l) =>
+        / retry .*→ (succeeded|backingOff|sending|selecting|relocating|returned|failed)/.test(l),
+      ),
+    ).toBe(true);
 
     // docs/live-view.png is written when missing or with UPDATE_LIVE_VIEW=1 (keeps the tree clean)
     const docShot = resolve(ROOT, "docs/live-view.png");
-    const target = !existsSync(docShot) || process.env.UPDATE_LIVE_VIEW === "1" ? docShot : join(tmpdir(), "live-view.png");
+    const target =
+      !existsSync(docShot) || process.env.UPDATE_LIVE_VIEW === "1"
+        ? docShot
+        : join(tmpdir(), "live-view.png");
     mkdirSync(dirname(target), { recursive: true });
     const png = await page.screenshot({ path: target, fullPage: true });
     expect(png.subarray(1, 4).toString()).toBe("PNG");

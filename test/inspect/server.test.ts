@@ -16,7 +16,9 @@ const toy = setup({ types: { context: {} as { storeId: number; n: number } } }).
   initial: "connecting",
   states: {
     connecting: { on: { UP: "ready" } },
-    ready: { on: { LOST: { target: "reconnecting", actions: assign({ n: ({ context }) => context.n + 1 }) } } },
+    ready: {
+      on: { LOST: { target: "reconnecting", actions: assign({ n: ({ context }) => context.n + 1 }) } },
+    },
     reconnecting: { on: { UP: "ready", STOP: "stopped" } },
     stopped: { type: "final" },
   },
@@ -28,7 +30,9 @@ function get(url: string): Promise<{ status: number; type: string; body: string 
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }),
+      );
     })
       .on("error", reject)
       .end();
@@ -36,7 +40,11 @@ function get(url: string): Promise<{ status: number; type: string; body: string 
 }
 
 /** Reads SSE messages until `n` arrived. */
-function readEvents(url: string, n: number, onOpen: () => void): Promise<Array<{ event: string; data: unknown }>> {
+function readEvents(
+  url: string,
+  n: number,
+  onOpen: () => void,
+): Promise<Array<{ event: string; data: unknown }>> {
   return new Promise((resolve, reject) => {
     const req = request(url, (res) => {
       const out: Array<{ event: string; data: unknown }> = [];
@@ -75,7 +83,12 @@ describe("LiveInspector", () => {
     a.send({ type: "UP" });
     a.send({ type: "LOST" });
     const [v] = li.snapshot();
-    expect(v).toMatchObject({ machine: "store", actorId: "store 7", state: "reconnecting", lastEvent: "LOST" });
+    expect(v).toMatchObject({
+      machine: "store",
+      actorId: "store 7",
+      state: "reconnecting",
+      lastEvent: "LOST",
+    });
     expect(v?.transitions).toBe(2);
     expect(seen).toEqual(["connecting", "ready", "reconnecting"]);
     a.send({ type: "STOP" });
@@ -118,7 +131,8 @@ describe("InspectServer", () => {
       });
       const got = await events;
       expect(got[0]?.event).toBe("snapshot");
-      expect((got[0]?.data as Array<{ state: string }>)[0]?.state).toBe("connecting");
+      const first = (got[0]?.data ?? []) as Array<{ state: string }>;
+      expect(first[0]?.state).toBe("connecting");
       expect(got.slice(1).map((e) => [e.event, (e.data as { state: string }).state])).toEqual([
         ["view", "ready"],
         ["view", "reconnecting"],

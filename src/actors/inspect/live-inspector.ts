@@ -64,7 +64,10 @@ export class LiveInspector {
   private readonly views = new Map<string, ActorView>();
   private readonly listeners = new Set<ViewListener>();
   /** Views of finished actors are kept this long so a page can show the final state (ms). */
-  constructor(private readonly keepFinishedMs = 5_000, private readonly maxViews = 500) {}
+  constructor(
+    private readonly keepFinishedMs = 5_000,
+    private readonly maxViews = 500,
+  ) {}
 
   /** The inspection observer (bound; safe to pass around). */
   readonly inspect = (ev: InspectionEvent): void => {

@@ -22,7 +22,10 @@ export function checkInspectOptions(o: unknown): InspectOptions {
   if (o === null || typeof o !== "object") throw new InvalidArgumentError("must be an object", "inspect");
   const { port, host, onListening } = o as InspectOptions;
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    throw new InvalidArgumentError(`port must be an integer in 0..65535, got ${String(port)}`, "inspect.port");
+    throw new InvalidArgumentError(
+      `port must be an integer in 0..65535, got ${String(port)}`,
+      "inspect.port",
+    );
   }
   if (host !== undefined && (typeof host !== "string" || host === "")) {
     throw new InvalidArgumentError("host must be a non-empty string", "inspect.host");
