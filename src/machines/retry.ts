@@ -373,13 +373,17 @@ export interface RetryInput {
  */
 export type RetryEvent = { type: "START" } | { type: "ABORT"; error: Error };
 
-const routes = [
-  { guard: "decidedRetry", target: "selecting" },
-  { guard: "decidedSleep", target: "backingOff" },
-  { guard: "decidedEpoch", target: "updatingEpoch" },
-  { guard: "decidedRegionChanged", target: "regionChanged" },
-  { target: "failed" },
-] as const;
+// Where each decision leads. Each deciding state lists only the decisions its decide function
+// can make (decideOnRegionError: any; decideOnSendFailure: retry, sleep or fail;
+// decideAfterEpochNotMatch: sleep, region changed or fail), so the chart has no dead edges.
+const toSelecting = { guard: "decidedRetry", target: "selecting" } as const;
+const toBackingOff = { guard: "decidedSleep", target: "backingOff" } as const;
+const toUpdatingEpoch = { guard: "decidedEpoch", target: "updatingEpoch" } as const;
+const toRegionChanged = { guard: "decidedRegionChanged", target: "regionChanged" } as const;
+const toFailed = { target: "failed" } as const;
+const regionErrorRoutes = [toSelecting, toBackingOff, toUpdatingEpoch, toRegionChanged, toFailed] as const;
+const sendFailureRoutes = [toSelecting, toBackingOff, toFailed] as const;
+const afterEpochRoutes = [toBackingOff, toRegionChanged, toFailed] as const;
 
 /**
  * The retry statechart of one request that left the fast path. The `send` actor performs one
@@ -594,8 +598,8 @@ export const retryMachine = setup({
         { target: "succeeded" },
       ],
     },
-    sendFailed: { entry: "decideSendFailure", always: [...routes] },
-    deciding: { entry: "decideRegionError", always: [...routes] },
+    sendFailed: { entry: "decideSendFailure", always: [...sendFailureRoutes] },
+    deciding: { entry: "decideRegionError", always: [...regionErrorRoutes] },
     backingOff: {
       after: {
         sleep: [{ guard: "sleepLeadsToRegionChanged", target: "regionChanged" }, { target: "selecting" }],
@@ -616,7 +620,7 @@ export const retryMachine = setup({
         },
       },
     },
-    routing: { always: [...routes] },
+    routing: { always: [...afterEpochRoutes] },
     noCandidate: {
       entry: "noCandidate",
       always: [
