@@ -8,7 +8,9 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const dir = join(root, "test/ported");
 const rows = [];
-for (const f of readdirSync(dir).filter((n) => n.endsWith(".md")).sort()) {
+for (const f of readdirSync(dir)
+  .filter((n) => n.endsWith(".md"))
+  .sort()) {
   const text = readFileSync(join(dir, f), "utf8");
   const title = (text.split("\n")[0] ?? f).replace(/^#\s*(Ported tests:\s*)?/, "");
   const table = text.split("\n").filter((l) => l.startsWith("|") && !/^\|\s*-/.test(l));

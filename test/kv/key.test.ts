@@ -43,18 +43,22 @@ describe("toKey", () => {
     expect(toKey("")).toEqual(Buffer.alloc(0));
   });
 
-  it.each([[123], [null], [undefined], [{}], [[1, 2]], [12n]])(
-    "rejects %p with InvalidArgumentError",
-    (bad) => {
-      expect(() => toKey(bad as unknown as KeyInput)).toThrow(InvalidArgumentError);
-      try {
-        toKey(bad as unknown as KeyInput, "startKey");
-      } catch (e) {
-        expect((e as InvalidArgumentError).code).toBe("INVALID_ARGUMENT");
-        expect((e as InvalidArgumentError).argument).toBe("startKey");
-      }
-    },
-  );
+  it.each([
+    [123],
+    [null],
+    [undefined],
+    [{}],
+    [[1, 2]],
+    [12n],
+  ])("rejects %p with InvalidArgumentError", (bad) => {
+    expect(() => toKey(bad as unknown as KeyInput)).toThrow(InvalidArgumentError);
+    try {
+      toKey(bad as unknown as KeyInput, "startKey");
+    } catch (e) {
+      expect((e as InvalidArgumentError).code).toBe("INVALID_ARGUMENT");
+      expect((e as InvalidArgumentError).argument).toBe("startKey");
+    }
+  });
 
   it("toKeys converts each element and names the bad index", () => {
     expect(toKeys(["a", b(1)])).toEqual([Buffer.from("a"), b(1)]);

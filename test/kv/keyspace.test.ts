@@ -106,12 +106,15 @@ describe("KeyspaceCodec construction (TestNewCodecV2)", () => {
     expect(keyspaceEndKey(mode, id)).toEqual(Buffer.from(end));
   });
 
-  it.each([[2 ** 32 - 1], [MAX_KEYSPACE_ID + 1], [-1], [1.5], [Number.NaN]])(
-    "rejects keyspace id %d",
-    (id) => {
-      expect(() => new KeyspaceCodec({ mode: "raw", keyspaceId: id })).toThrow(InvalidArgumentError);
-    },
-  );
+  it.each([
+    [2 ** 32 - 1],
+    [MAX_KEYSPACE_ID + 1],
+    [-1],
+    [1.5],
+    [Number.NaN],
+  ])("rejects keyspace id %d", (id) => {
+    expect(() => new KeyspaceCodec({ mode: "raw", keyspaceId: id })).toThrow(InvalidArgumentError);
+  });
 
   it("rejects an unknown mode", () => {
     expect(() => new KeyspaceCodec({ mode: "bad" as "raw", keyspaceId: 0 })).toThrow(InvalidArgumentError);

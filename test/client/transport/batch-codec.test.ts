@@ -101,14 +101,12 @@ describe("hand-written BatchCommands codec", () => {
             cmd: { $case: "RawGet", RawGet: RawGetResponse.fromPartial(r) },
           }) as BatchCommandsResponse_Response,
       ),
-    fc
-      .record({ regionError, error: fc.string({ maxLength: 10 }) })
-      .map(
-        (r) =>
-          ({
-            cmd: { $case: "RawPut", RawPut: RawPutResponse.fromPartial(r) },
-          }) as BatchCommandsResponse_Response,
-      ),
+    fc.record({ regionError, error: fc.string({ maxLength: 10 }) }).map(
+      (r) =>
+        ({
+          cmd: { $case: "RawPut", RawPut: RawPutResponse.fromPartial(r) },
+        }) as BatchCommandsResponse_Response,
+    ),
     fc.constant({ cmd: undefined } as BatchCommandsResponse_Response),
   );
 
