@@ -369,7 +369,7 @@ export class RawClient {
     const s = toKey(start, "start");
     const e = toKey(end, "end");
     checkLimit(limit);
-    return this.scanForward(s, e, limit, !!options?.keyOnly, this.cf(options), this.control(options));
+    return this.scanRange(s, e, limit, !!options?.keyOnly, this.cf(options), this.control(options), false);
   }
 
   /**
@@ -393,7 +393,7 @@ export class RawClient {
     checkLimit(limit);
     if (s.length === 0)
       throw new InvalidArgumentError("a reverse scan cannot start at the empty key", "start");
-    return this.scanReverse(s, e, limit, !!options?.keyOnly, this.cf(options), this.control(options));
+    return this.scanRange(s, e, limit, !!options?.keyOnly, this.cf(options), this.control(options), true);
   }
 
   /**
@@ -421,7 +421,7 @@ export class RawClient {
     const cf = this.cf(options);
     const ctl = this.control(options);
     const keyOnly = !!options?.keyOnly;
-    return Promise.all(rs.map(([s, e]) => this.scanForward(s, e, eachLimit, keyOnly, cf, ctl)));
+    return Promise.all(rs.map(([s, e]) => this.scanRange(s, e, eachLimit, keyOnly, cf, ctl, false)));
   }
 
   /**
@@ -453,9 +453,7 @@ export class RawClient {
     const keyOnly = !!options.keyOnly;
     for (;;) {
       const ctl = this.control(options);
-      const page = reverse
-        ? await this.scanReverse(s, e, pageSize, keyOnly, cf, ctl)
-        : await this.scanForward(s, e, pageSize, keyOnly, cf, ctl);
+      const page = await this.scanRange(s, e, pageSize, keyOnly, cf, ctl, reverse);
       for (const p of page) yield p;
       if (page.length < pageSize) return;
       const last = (page[page.length - 1] as KvPair).key;
@@ -579,70 +577,37 @@ export class RawClient {
 
   // ---- internals ----
 
-  private async scanForward(
+  /**
+   * Scans [start, end) forward, or (end, start] in reverse (TiKV's reverse RawScan takes the
+   * upper bound as start_key), region by region until `limit` pairs or the range end.
+   */
+  private async scanRange(
     start: Buffer,
     end: Buffer,
     limit: number,
     keyOnly: boolean,
     cf: string,
     ctl: RequestControl,
+    reverse: boolean,
   ): Promise<KvPair[]> {
     const out: KvPair[] = [];
     let s = start;
-    while (out.length < limit && (end.length === 0 || Buffer.compare(s, end) < 0)) {
-      const region = await this.sender.locate(s, ctl);
+    const more = reverse
+      ? () => Buffer.compare(s, end) > 0
+      : () => end.length === 0 || Buffer.compare(s, end) < 0;
+    while (out.length < limit && more()) {
+      const region = await this.sender.locate(s, ctl, reverse);
       const { resp } = await this.sender.sendOnce(
         region,
         "RawScan",
-        {
-          context: undefined,
-          startKey: s,
-          endKey: end,
-          limit: limit - out.length,
-          keyOnly,
-          cf,
-          reverse: false,
-        },
+        { context: undefined, startKey: s, endKey: end, limit: limit - out.length, keyOnly, cf, reverse },
         ctl,
       );
       if (!resp) continue;
       pushPairs(out, resp.kvs, keyOnly);
-      if (region.endKey.length === 0) break;
-      s = region.endKey;
-    }
-    return out;
-  }
-
-  private async scanReverse(
-    start: Buffer,
-    end: Buffer,
-    limit: number,
-    keyOnly: boolean,
-    cf: string,
-    ctl: RequestControl,
-  ): Promise<KvPair[]> {
-    const out: KvPair[] = [];
-    let s = start;
-    while (out.length < limit && Buffer.compare(s, end) > 0) {
-      const region = await this.sender.locate(s, ctl, true);
-      const { resp } = await this.sender.sendOnce(
-        region,
-        "RawScan",
-        {
-          context: undefined,
-          startKey: s,
-          endKey: end,
-          limit: limit - out.length,
-          keyOnly,
-          cf,
-          reverse: true,
-        },
-        ctl,
-      );
-      if (!resp) continue;
-      pushPairs(out, resp.kvs, keyOnly);
-      if (region.startKey.length === 0) break;
-      s = region.startKey;
+      const next = reverse ? region.startKey : region.endKey;
+      if (next.length === 0) break;
+      s = next;
     }
     return out;
   }
