@@ -18,7 +18,7 @@ import { RawGetRequest } from "../../src/proto/kvrpcpb.js";
 import { ShuttingDownError } from "../../src/rpc/errors.js";
 import { coverageTable, MachineCoverage } from "./coverage.js";
 import { type ModelPath, type ModelStep, modelPaths, replayPath } from "./paths.js";
-import { type Ctx, EVENTS, model } from "./store-model.js";
+import { type Ctx, EVENTS, type Ev, model } from "./store-model.js";
 
 const BASE = 200;
 const CAP = 400;
@@ -31,7 +31,7 @@ function modelCoverage(paths: ModelPath[]): MachineCoverage {
   const cov = new MachineCoverage("store model", model);
   for (const p of paths) {
     const a = createActor(model, { inspect: cov.inspect }).start();
-    for (const s of p.steps) if (s.event.type !== "xstate.init") a.send(s.event);
+    for (const s of p.steps) if (s.event.type !== "xstate.init") a.send(s.event as Ev);
     a.stop();
   }
   return cov;
