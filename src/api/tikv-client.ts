@@ -36,11 +36,10 @@ import {
 } from "./options.js";
 import { RawClient } from "./raw-client.js";
 
-// Requests to a V1TTL cluster carry V1: TiKV accepts only V1 raw requests on V1TTL storage and
-// client-go's codec for V1TTL is its V1 codec (rawkv.NewClientWithOpts, apicodec codec_v1.go).
-const API_VERSION: Record<ResolvedConnectOptions["apiVersion"], APIVersion.V1 | APIVersion.V2> = {
+// The cluster's storage API version; the codec decides what requests carry (V1 on V1TTL).
+const API_VERSION: Record<ResolvedConnectOptions["apiVersion"], APIVersion> = {
   v1: APIVersion.V1,
-  v1ttl: APIVersion.V1,
+  v1ttl: APIVersion.V1TTL,
   v2: APIVersion.V2,
 };
 

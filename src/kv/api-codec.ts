@@ -137,7 +137,9 @@ export class ApiV1Codec implements ApiCodec {
   }
 
   applyToContext(ctx: Context): void {
-    ctx.apiVersion = this.apiVersion;
+    // Requests always say V1, V1TTL clusters included: TiKV's V1TTL storage accepts only V1 raw
+    // requests, and client-go's V1 codec reports V1 (internal/apicodec/codec_v1.go).
+    ctx.apiVersion = APIVersion.V1;
     ctx.keyspace = { $case: "keyspaceId", keyspaceId: NULL_KEYSPACE_ID };
   }
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { KeyDecodeError } from "../../src/api/errors.js";
 import { ApiV1Codec, asBuffer, NULL_KEYSPACE_ID } from "../../src/kv/api-codec.js";
 import { encodeBytes } from "../../src/kv/memcomparable.js";
-import { APIVersion } from "../../src/proto/kvrpcpb.js";
+import { APIVersion, Context } from "../../src/proto/kvrpcpb.js";
 
 const s = (x: string) => Buffer.from(x);
 const empty = Buffer.alloc(0);
@@ -47,6 +47,14 @@ describe("ApiV1Codec", () => {
   it("reports V1 or V1TTL", () => {
     expect(new ApiV1Codec("raw").apiVersion).toBe(APIVersion.V1);
     expect(new ApiV1Codec("raw", APIVersion.V1TTL).apiVersion).toBe(APIVersion.V1TTL);
+  });
+
+  it("writes V1 into request contexts, also for a V1TTL cluster (as client-go's V1 codec)", () => {
+    for (const v of [APIVersion.V1, APIVersion.V1TTL] as const) {
+      const ctx = Context.fromPartial({});
+      new ApiV1Codec("raw", v).applyToContext(ctx);
+      expect(ctx.apiVersion).toBe(APIVersion.V1);
+    }
   });
 
   it("asBuffer wraps views without copying", () => {
