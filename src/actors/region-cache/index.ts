@@ -1,5 +1,6 @@
 // Region cache, store cache, replica selection, region actors and the PD interface.
 export * from "./cached-region.js";
+export * from "./group-by-region.js";
 export * from "./region-actors.js";
 export * from "./region-cache.js";
 export * from "./region-index.js";

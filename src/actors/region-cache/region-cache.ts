@@ -8,6 +8,7 @@ import type { Peer, Region } from "../../proto/metapb.js";
 import { Bo } from "../backoff/backoff-config.js";
 import { Backoffer } from "../backoff/backoffer.js";
 import { CachedRegion, type InvalidReason, type RegionVerId } from "./cached-region.js";
+import { groupByRegion } from "./group-by-region.js";
 import { RegionIndex } from "./region-index.js";
 import type { RegionInfo, RegionSource } from "./region-source.js";
 import { type Liveness, StoreCache, type StoreEntry } from "./store-cache.js";
@@ -328,23 +329,16 @@ export class RegionCache {
   }
 
   /**
-   * Groups keys by region in first-seen order (client-go GroupKeysByRegion). Consecutive keys in
-   * the same region reuse the lookup.
+   * Groups keys by region version in first-seen order (client-go GroupKeysByRegion); see
+   * {@link groupByRegion}. Consecutive keys in the same region reuse the lookup.
    */
   async groupKeysByRegion(keys: readonly Buffer[], bo?: Backoffer): Promise<RegionKeys[]> {
-    const groups = new Map<bigint, RegionKeys>();
-    let last: CachedRegion | undefined;
-    for (const k of keys) {
-      const l1 = toLatin1Key(k);
-      if (!last || !last.containsL1(l1)) last = this.tryLocateL1(l1) ?? (await this.locateKey(k, bo));
-      let g = groups.get(last.id);
-      if (!g || g.region !== last) {
-        g = { region: last, keys: [] };
-        groups.set(last.id, g);
-      }
-      g.keys.push(k);
-    }
-    return [...groups.values()];
+    const groups = await groupByRegion(
+      keys,
+      (k) => k,
+      (k) => this.tryLocateKey(k) ?? this.locateKey(k, bo),
+    );
+    return groups.map((g) => ({ region: g.region, keys: g.items }));
   }
 
   // ---- updates ----
