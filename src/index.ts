@@ -20,7 +20,18 @@ export {
   type RawIterateOptions,
   type RawPutOptions,
 } from "./api/raw-client.js";
+export type { LockResolver, LockResolverStats, ResolveLocksResult } from "./actors/txn/lock-resolver.js";
+export type { TxnStatus } from "./machines/lock-policy.js";
+export {
+  type IsolationLevelName,
+  type PriorityName,
+  Snapshot,
+  type SnapshotReadOptions,
+  type TxnScanOptions,
+} from "./api/snapshot.js";
 export { TikvClient } from "./api/tikv-client.js";
+export { Transaction, type TransactionState, type TxnSizeLimits } from "./api/transaction.js";
+export { type BeginOptions, isRetryable, type RunTransactionOptions, TxnClient } from "./api/txn-client.js";
 export {
   compareKeys,
   type KeyInput,

@@ -3,6 +3,7 @@
 // client-go rawkv/rawkv.go.
 
 import type { RawRequestSender, RequestControl } from "../actors/runtime/raw-sender.js";
+import { writeFailure } from "../actors/runtime/undetermined.js";
 import { type KeyInput, nextKey, toKey, toKeys } from "../kv/key.js";
 import { ChecksumAlgorithm, type KvPair as KvPairProto } from "../proto/kvrpcpb.js";
 import { InvalidArgumentError } from "./errors/base.js";
@@ -194,17 +195,21 @@ export class RawClient {
     const cf = this.cf(options);
     const ctl = this.control(options);
     const forCas = this.opts.atomic;
-    for (;;) {
-      const region = await this.sender.locate(k, ctl);
-      const { resp } = await this.sender.sendOnce(
-        region,
-        "RawPut",
-        { context: undefined, key: k, value: v, cf, ttl, forCas },
-        ctl,
-      );
-      if (!resp) continue;
-      if (resp.error) throw rawError(resp.error);
-      return;
+    try {
+      for (;;) {
+        const region = await this.sender.locate(k, ctl);
+        const { resp } = await this.sender.sendOnce(
+          region,
+          "RawPut",
+          { context: undefined, key: k, value: v, cf, ttl, forCas },
+          ctl,
+        );
+        if (!resp) continue;
+        if (resp.error) throw rawError(resp.error);
+        return;
+      }
+    } catch (e) {
+      throw writeFailure(e, ctl);
     }
   }
 
@@ -242,31 +247,35 @@ export class RawClient {
     const ctl = this.control(options);
     const forCas = this.opts.atomic;
     const sizeOf = (i: number) => (ks[i] as Buffer).length + (vs[i] as Buffer).length;
-    await runRegionBatches(
-      this.sender,
-      ctl,
-      ks,
-      positions(ks.length),
-      (p) => splitBySize(p, sizeOf, RAW_BATCH_PUT_SIZE),
-      async (region, batch) => {
-        const pairs: KvPairProto[] = batch.map((i) => ({
-          error: undefined,
-          key: ks[i] as Buffer,
-          value: vs[i] as Buffer,
-          commitTs: 0n,
-        }));
-        const bt = ttls ? batch.map((i) => ttls[i] as bigint) : [];
-        const { resp } = await this.sender.sendOnce(
-          region,
-          "RawBatchPut",
-          { context: undefined, pairs, cf, ttl: bt[0] ?? 0n, ttls: bt, forCas },
-          ctl,
-        );
-        if (!resp) return false;
-        if (resp.error) throw rawError(resp.error);
-        return true;
-      },
-    );
+    try {
+      await runRegionBatches(
+        this.sender,
+        ctl,
+        ks,
+        positions(ks.length),
+        (p) => splitBySize(p, sizeOf, RAW_BATCH_PUT_SIZE),
+        async (region, batch) => {
+          const pairs: KvPairProto[] = batch.map((i) => ({
+            error: undefined,
+            key: ks[i] as Buffer,
+            value: vs[i] as Buffer,
+            commitTs: 0n,
+          }));
+          const bt = ttls ? batch.map((i) => ttls[i] as bigint) : [];
+          const { resp } = await this.sender.sendOnce(
+            region,
+            "RawBatchPut",
+            { context: undefined, pairs, cf, ttl: bt[0] ?? 0n, ttls: bt, forCas },
+            ctl,
+          );
+          if (!resp) return false;
+          if (resp.error) throw rawError(resp.error);
+          return true;
+        },
+      );
+    } catch (e) {
+      throw writeFailure(e, ctl);
+    }
   }
 
   /**
@@ -281,17 +290,21 @@ export class RawClient {
     const k = toKey(key);
     const cf = this.cf(options);
     const ctl = this.control(options);
-    for (;;) {
-      const region = await this.sender.locate(k, ctl);
-      const { resp } = await this.sender.sendOnce(
-        region,
-        "RawDelete",
-        { context: undefined, key: k, cf, forCas: this.opts.atomic },
-        ctl,
-      );
-      if (!resp) continue;
-      if (resp.error) throw rawError(resp.error);
-      return;
+    try {
+      for (;;) {
+        const region = await this.sender.locate(k, ctl);
+        const { resp } = await this.sender.sendOnce(
+          region,
+          "RawDelete",
+          { context: undefined, key: k, cf, forCas: this.opts.atomic },
+          ctl,
+        );
+        if (!resp) continue;
+        if (resp.error) throw rawError(resp.error);
+        return;
+      }
+    } catch (e) {
+      throw writeFailure(e, ctl);
     }
   }
 
@@ -307,17 +320,21 @@ export class RawClient {
     const ks = toKeys(keys);
     const cf = this.cf(options);
     const ctl = this.control(options);
-    await runRegionBatches(this.sender, ctl, ks, positions(ks.length), byCount, async (region, batch) => {
-      const { resp } = await this.sender.sendOnce(
-        region,
-        "RawBatchDelete",
-        { context: undefined, keys: batch.map((i) => ks[i] as Buffer), cf, forCas: this.opts.atomic },
-        ctl,
-      );
-      if (!resp) return false;
-      if (resp.error) throw rawError(resp.error);
-      return true;
-    });
+    try {
+      await runRegionBatches(this.sender, ctl, ks, positions(ks.length), byCount, async (region, batch) => {
+        const { resp } = await this.sender.sendOnce(
+          region,
+          "RawBatchDelete",
+          { context: undefined, keys: batch.map((i) => ks[i] as Buffer), cf, forCas: this.opts.atomic },
+          ctl,
+        );
+        if (!resp) return false;
+        if (resp.error) throw rawError(resp.error);
+        return true;
+      });
+    } catch (e) {
+      throw writeFailure(e, ctl);
+    }
   }
 
   // ---- G4: ranges ----
@@ -336,21 +353,25 @@ export class RawClient {
     const e = toKey(end, "end");
     const cf = this.cf(options);
     const ctl = this.control(options);
-    while (e.length === 0 || Buffer.compare(s, e) < 0) {
-      const region = await this.sender.locate(s, ctl);
-      const regionEnd = region.endKey;
-      const actualEnd =
-        regionEnd.length > 0 && (e.length === 0 || Buffer.compare(regionEnd, e) < 0) ? regionEnd : e;
-      const { resp } = await this.sender.sendOnce(
-        region,
-        "RawDeleteRange",
-        { context: undefined, startKey: s, endKey: actualEnd, cf },
-        ctl,
-      );
-      if (!resp) continue;
-      if (resp.error) throw rawError(resp.error);
-      if (actualEnd.length === 0) return;
-      s = actualEnd;
+    try {
+      while (e.length === 0 || Buffer.compare(s, e) < 0) {
+        const region = await this.sender.locate(s, ctl);
+        const regionEnd = region.endKey;
+        const actualEnd =
+          regionEnd.length > 0 && (e.length === 0 || Buffer.compare(regionEnd, e) < 0) ? regionEnd : e;
+        const { resp } = await this.sender.sendOnce(
+          region,
+          "RawDeleteRange",
+          { context: undefined, startKey: s, endKey: actualEnd, cf },
+          ctl,
+        );
+        if (!resp) continue;
+        if (resp.error) throw rawError(resp.error);
+        if (actualEnd.length === 0) return;
+        s = actualEnd;
+      }
+    } catch (err) {
+      throw writeFailure(err, ctl);
     }
   }
 
@@ -552,26 +573,33 @@ export class RawClient {
     const ttl = checkTtl(options?.ttl, "ttl");
     const cf = this.cf(options);
     const ctl = this.control(options);
-    for (;;) {
-      const region = await this.sender.locate(k, ctl);
-      const { resp } = await this.sender.sendOnce(
-        region,
-        "RawCompareAndSwap",
-        {
-          context: undefined,
-          key: k,
-          value: v,
-          previousNotExist: notExist,
-          previousValue: prev,
-          cf,
-          ttl,
-          delete: false,
-        },
-        ctl,
-      );
-      if (!resp) continue;
-      if (resp.error) throw rawError(resp.error);
-      return { previousValue: resp.previousNotExist ? undefined : resp.previousValue, swapped: resp.succeed };
+    try {
+      for (;;) {
+        const region = await this.sender.locate(k, ctl);
+        const { resp } = await this.sender.sendOnce(
+          region,
+          "RawCompareAndSwap",
+          {
+            context: undefined,
+            key: k,
+            value: v,
+            previousNotExist: notExist,
+            previousValue: prev,
+            cf,
+            ttl,
+            delete: false,
+          },
+          ctl,
+        );
+        if (!resp) continue;
+        if (resp.error) throw rawError(resp.error);
+        return {
+          previousValue: resp.previousNotExist ? undefined : resp.previousValue,
+          swapped: resp.succeed,
+        };
+      }
+    } catch (e) {
+      throw writeFailure(e, ctl);
     }
   }
 

@@ -35,6 +35,8 @@ import {
   resolveRawOptions,
 } from "./options.js";
 import { RawClient } from "./raw-client.js";
+import { TxnClient } from "./txn-client.js";
+import { TxnRuntime } from "../actors/txn/txn-runtime.js";
 
 // The cluster's storage API version; the codec decides what requests carry (V1 on V1TTL).
 const API_VERSION: Record<ResolvedConnectOptions["apiVersion"], APIVersion> = {
@@ -70,6 +72,8 @@ export interface ClientRuntime {
 export class TikvClient {
   private closed = false;
   private readonly runtime: ClientRuntime;
+  // the transactional side, created on the first txn() call (raw-only clients never pay for it)
+  private txnRuntime: TxnRuntime | undefined;
 
   private constructor(
     private readonly opts: ResolvedConnectOptions,
@@ -164,6 +168,43 @@ export class TikvClient {
     return new RawClient(this.runtime, resolveRawOptions(options));
   }
 
+  /**
+   * The transactional client over this connection (its own region cache and lock resolver,
+   * created on first use and shared by every call).
+   *
+   * @example
+   * ```ts
+   * const txnClient = client.txn();
+   * const txn = await txnClient.begin();
+   * txn.set("k", "v");
+   * await txn.commit();
+   * ```
+   */
+  txn(): TxnClient {
+    this.runtime.checkOpen();
+    if (!this.txnRuntime) {
+      const codec = createApiCodec({
+        apiVersion: API_VERSION[this.opts.apiVersion],
+        mode: "txn",
+        keyspaceMeta: this.keyspaceMeta,
+      });
+      this.txnRuntime = new TxnRuntime({
+        pd: this.pd,
+        stores: this.stores,
+        codec,
+        metrics: this.metricsImpl,
+        keyspaceId: codec.apiVersion === APIVersion.V2 ? codec.keyspaceId : undefined,
+        inspect: this.inspection?.inspect,
+      });
+    }
+    return new TxnClient({
+      rt: this.txnRuntime,
+      timeoutMs: this.opts.timeoutMs,
+      maxBackoffMs: this.opts.maxBackoffMs,
+      checkOpen: this.runtime.checkOpen,
+    });
+  }
+
   /** The PD cluster id. */
   get clusterId(): bigint {
     return this.pd.clusterId;
@@ -215,6 +256,7 @@ export class TikvClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.txnRuntime?.close();
     this.stores.close();
     this.pd.close();
     this.regionCache.clear();

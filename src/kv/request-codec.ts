@@ -69,6 +69,39 @@ export type RequestOf<C extends TikvCommand> = TikvCommandMessages[C][0];
 /** Response message type of a command. */
 export type ResponseOf<C extends TikvCommand> = TikvCommandMessages[C][1];
 
+/**
+ * The codec's name of a transport command (src/rpc names transactional commands after the
+ * BatchCommands cases, "Get", "Prewrite"...; the codec after the tikvpb RPCs, "KvGet"...).
+ * Names that are the same in both (raw commands, SplitRegion...) map to themselves.
+ */
+const CODEC_NAMES: Readonly<Record<string, TikvCommand>> = {
+  Get: "KvGet",
+  Scan: "KvScan",
+  Prewrite: "KvPrewrite",
+  Commit: "KvCommit",
+  Cleanup: "KvCleanup",
+  BatchGet: "KvBatchGet",
+  BatchRollback: "KvBatchRollback",
+  ScanLock: "KvScanLock",
+  ResolveLock: "KvResolveLock",
+  GC: "KvGC",
+  DeleteRange: "KvDeleteRange",
+  PessimisticLock: "KvPessimisticLock",
+  PessimisticRollback: "KVPessimisticRollback",
+  TxnHeartBeat: "KvTxnHeartBeat",
+  CheckTxnStatus: "KvCheckTxnStatus",
+  CheckSecondaryLocks: "KvCheckSecondaryLocks",
+  Flush: "KvFlush",
+  BufferBatchGet: "KvBufferBatchGet",
+  FlashbackToVersion: "KvFlashbackToVersion",
+  PrepareFlashbackToVersion: "KvPrepareFlashbackToVersion",
+};
+
+/** Maps a transport command name (src/rpc) to the codec's command name. */
+export function codecCommand(transportName: string): TikvCommand {
+  return CODEC_NAMES[transportName] ?? (transportName as TikvCommand);
+}
+
 type Encoders = { [C in TikvCommand]?: (c: ApiCodec, r: RequestOf<C>) => RequestOf<C> };
 
 // Encoders copy the request (it is reused on retries) and replace key fields only.

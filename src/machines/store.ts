@@ -8,7 +8,7 @@
 
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { assign, emit, fromCallback, fromPromise, setup } from "xstate";
-import { GrpcError, ShuttingDownError } from "../rpc/errors.js";
+import { GrpcError, notSent, ShuttingDownError } from "../rpc/errors.js";
 
 /** Something that can carry requests to a store (a TikvSession in production). */
 export interface StoreLink {
@@ -124,24 +124,37 @@ export const storeMachine = setup({
       const held = context.held.splice(0);
       for (const e of held) (context.link as StoreLink).send(e.cmd, e.req, e.opts, e.reply);
     },
+    // requests refused here never reached the store: their errors say so (notSent)
     failHeld: ({ context }) => {
-      const err = new GrpcError(GrpcStatus.UNAVAILABLE, NO_LINK_ERROR, context.address, {
-        cause: context.lastError,
-      });
-      for (const e of context.held.splice(0)) e.reply(err);
+      for (const e of context.held.splice(0)) {
+        e.reply(
+          notSent(
+            new GrpcError(GrpcStatus.UNAVAILABLE, NO_LINK_ERROR, context.address, {
+              cause: context.lastError,
+            }),
+          ),
+        );
+      }
     },
     rejectUnavailable: ({ context, event }) => {
       (event as StoreSendEvent).reply(
-        new GrpcError(GrpcStatus.UNAVAILABLE, NO_LINK_ERROR, context.address, { cause: context.lastError }),
+        notSent(
+          new GrpcError(GrpcStatus.UNAVAILABLE, NO_LINK_ERROR, context.address, {
+            cause: context.lastError,
+          }),
+        ),
       );
     },
     rejectClosed: ({ context, event }) => {
-      (event as StoreSendEvent).reply(new ShuttingDownError(`store ${context.storeId} actor stopped`));
+      (event as StoreSendEvent).reply(
+        notSent(new ShuttingDownError(`store ${context.storeId} actor stopped`)),
+      );
     },
     closeLink: ({ context }) => {
       context.link?.close();
-      const err = new ShuttingDownError(`store ${context.storeId} actor stopped`);
-      for (const e of context.held.splice(0)) e.reply(err);
+      for (const e of context.held.splice(0)) {
+        e.reply(notSent(new ShuttingDownError(`store ${context.storeId} actor stopped`)));
+      }
     },
   },
 }).createMachine({

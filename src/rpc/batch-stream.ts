@@ -14,7 +14,15 @@ import {
 } from "./batch-codec.js";
 import type { CallOptions, Reply } from "./call.js";
 import { DeadlineTimer } from "./deadline-timer.js";
-import { AbortedError, GrpcError, ShuttingDownError, TimeoutError, toGrpcError } from "./errors.js";
+import {
+  AbortedError,
+  GrpcError,
+  notSent,
+  notSentBecause,
+  ShuttingDownError,
+  TimeoutError,
+  toGrpcError,
+} from "./errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "./tikv-commands.js";
 
 /** client-go's default MaxBatchSize. */
@@ -52,6 +60,8 @@ interface Entry {
   readonly timeoutMs: number;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Set once the request was handed to the stream: a failure after that may follow its execution. */
+  written: boolean;
 }
 
 /**
@@ -130,6 +140,7 @@ export class BatchCommandsStream {
   /**
    * Queues one request; `reply` is called exactly once with the response or a typed error
    * (TimeoutError, AbortedError, GrpcError on stream loss, ShuttingDownError after close()).
+   * Errors for a request that was never written are marked {@link notSent}.
    */
   send<C extends TikvCommand>(
     cmd: C,
@@ -138,13 +149,13 @@ export class BatchCommandsStream {
     reply: Reply<TikvResponse<C>>,
   ): void {
     if (this.closedWith) {
-      const err = this.closedWith;
+      const err = notSentBecause(this.closedWith);
       queueMicrotask(() => reply(err));
       return;
     }
     const signal = opts?.signal;
     if (signal?.aborted) {
-      queueMicrotask(() => reply(new AbortedError(signal.reason)));
+      queueMicrotask(() => reply(notSent(new AbortedError(signal.reason))));
       return;
     }
     const timeoutMs = opts?.timeoutMs ?? this.defaultTimeoutMs;
@@ -157,6 +168,7 @@ export class BatchCommandsStream {
       timeoutMs,
       signal: undefined,
       onAbort: undefined,
+      written: false,
     };
     this.pending.set(id, entry);
     if (signal) {
@@ -198,7 +210,9 @@ export class BatchCommandsStream {
       const batch: OutgoingBatch = { cmds: [], reqs: [], ids: [] };
       for (let i = start; i < end; i++) {
         const id = ids[i] as number;
-        if (!this.pending.has(id)) continue; // timed out or aborted before it was written
+        const entry = this.pending.get(id);
+        if (entry === undefined) continue; // timed out or aborted before it was written
+        entry.written = true;
         batch.cmds.push(cmds[i] as TikvCommand);
         batch.reqs.push(reqs[i]);
         batch.ids.push(id);
@@ -263,7 +277,7 @@ export class BatchCommandsStream {
     this.pending.clear();
     for (const e of entries) {
       this.detach(e);
-      e.reply(err);
+      e.reply(e.written ? err : notSentBecause(err));
     }
   }
 
@@ -271,7 +285,7 @@ export class BatchCommandsStream {
     if (this.pending.get(entry.id) !== entry) return;
     this.pending.delete(entry.id);
     this.detach(entry);
-    entry.reply(err);
+    entry.reply(entry.written ? err : notSent(err));
   }
 
   private detach(entry: Entry): void {

@@ -1,7 +1,7 @@
 // Unary call helpers: deadline, AbortSignal -> cancel, typed errors.
 
 import { type Client, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { AbortedError, GrpcError, TimeoutError, toGrpcError } from "./errors.js";
+import { AbortedError, GrpcError, notSent, TimeoutError, toGrpcError } from "./errors.js";
 
 /** Per-request options accepted by every transport call. */
 export interface CallOptions {
@@ -37,7 +37,7 @@ export function unaryCall<Req, Resp>(
 ): void {
   const signal = opts?.signal;
   if (signal?.aborted) {
-    queueMicrotask(() => reply(new AbortedError(signal.reason)));
+    queueMicrotask(() => reply(notSent(new AbortedError(signal.reason))));
     return;
   }
   const timeoutMs = opts?.timeoutMs;
@@ -53,7 +53,8 @@ export function unaryCall<Req, Resp>(
     (err: ServiceError | null, resp?: Resp) => {
       if (onAbort) signal?.removeEventListener("abort", onAbort);
       if (!err) return reply(null, resp);
-      if (aborted) return reply(new AbortedError(signal?.reason, undefined, { cause: err }));
+      // the caller's reason is the cause (the CANCELLED status only echoes the cancel)
+      if (aborted) return reply(new AbortedError(signal?.reason));
       if (err.code === GrpcStatus.DEADLINE_EXCEEDED && timeoutMs !== undefined) {
         return reply(new TimeoutError(`${method.path} to ${address ?? "peer"}`, timeoutMs, { cause: err }));
       }

@@ -1,7 +1,7 @@
 // Transport-level errors: the shared classes of src/api/errors, plus the gRPC conversion.
 
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
-import { GrpcError } from "../api/errors/server.js";
+import { GrpcError, ShuttingDownError } from "../api/errors/server.js";
 
 export {
   AbortedError,
@@ -30,4 +30,31 @@ export function isUnavailable(err: unknown): boolean {
     err instanceof GrpcError &&
     (err.grpcCode === GrpcStatus.UNAVAILABLE || err.grpcCode === GrpcStatus.DEADLINE_EXCEEDED)
   );
+}
+
+// Transport errors raised before the request was written to the wire. The routing layer needs
+// to know them apart: a write that failed that way cannot have been applied, while one that
+// failed after it left the client (timeout, abort, lost stream) may have been.
+const UNSENT = new WeakSet<object>();
+
+/** Marks `err` as raised before its request left the client (the server never saw it). */
+export function notSent<E extends Error>(err: E): E {
+  UNSENT.add(err);
+  return err;
+}
+
+/** True when `err` was raised before its request left the client (see {@link notSent}). */
+export function wasNotSent(err: unknown): boolean {
+  return typeof err === "object" && err !== null && UNSENT.has(err);
+}
+
+/**
+ * A not-sent error for a request refused because of `err`, which other requests (already written)
+ * may share: same class and status where it matters to the retry policy, `err` as cause.
+ */
+export function notSentBecause(err: Error): Error {
+  if (err instanceof ShuttingDownError) return notSent(new ShuttingDownError(err.message, { cause: err }));
+  if (err instanceof GrpcError)
+    return notSent(new GrpcError(err.grpcCode, err.details, err.address, { cause: err }));
+  return notSent(new GrpcError(GrpcStatus.UNAVAILABLE, err.message, undefined, { cause: err }));
 }

@@ -101,6 +101,30 @@ type PdResp<M extends UnaryPdMethods> = ReturnType<(typeof PDService)[M]["respon
 /** Connection state of the PD actor. */
 export type PdState = "discovering" | "backoff" | "connected" | "stopped";
 
+/** Options of the region lookups. */
+export interface RegionCallOptions extends CallOptions {
+  /** Ask PD for the region's buckets too. */
+  needBuckets?: boolean;
+  /**
+   * The key codec of this lookup, when it differs from the actor's (the transactional side of a
+   * client encodes region keys differently from its raw side: client-go's two codec PD clients).
+   */
+  regionCodec?: RegionKeyCodec;
+}
+
+// Lookups through another codec must not share a coalesced call with the actor's own codec.
+const codecTags = new WeakMap<RegionKeyCodec, string>();
+let nextCodecTag = 1;
+function codecTag(codec: RegionKeyCodec, own: RegionKeyCodec): string {
+  if (codec === own) return "";
+  let t = codecTags.get(codec);
+  if (t === undefined) {
+    t = `#${nextCodecTag++}`;
+    codecTags.set(codec, t);
+  }
+  return t;
+}
+
 /** The PD client actor: one per client. */
 export class PdActor {
   /** The running xstate actor (inspection / tests). */
@@ -307,24 +331,31 @@ export class PdActor {
   // ---- regions ----------------------------------------------------------------------------
 
   /** The region containing `key` (undefined when PD knows none). Concurrent identical lookups share one call. */
-  getRegion(key: Buffer, opts?: CallOptions & { needBuckets?: boolean }): Promise<PdRegion | undefined> {
-    const k = this.codec.encodeKey(key);
-    return this.coalesce(`r${opts?.needBuckets ? "b" : ""}:${k.toString("latin1")}`, opts, async (shared) =>
-      this.regionFrom(
-        await this.call(
-          "getRegion",
-          GetRegionRequest.fromPartial({ regionKey: k, needBuckets: !!opts?.needBuckets }),
-          shared,
+  getRegion(key: Buffer, opts?: RegionCallOptions): Promise<PdRegion | undefined> {
+    const codec = opts?.regionCodec ?? this.codec;
+    const k = codec.encodeKey(key);
+    return this.coalesce(
+      `r${opts?.needBuckets ? "b" : ""}${codecTag(codec, this.codec)}:${k.toString("latin1")}`,
+      opts,
+      async (shared) =>
+        this.regionFrom(
+          codec,
+          await this.call(
+            "getRegion",
+            GetRegionRequest.fromPartial({ regionKey: k, needBuckets: !!opts?.needBuckets }),
+            shared,
+          ),
         ),
-      ),
     );
   }
 
   /** The region before the one containing `key`. */
-  getPrevRegion(key: Buffer, opts?: CallOptions & { needBuckets?: boolean }): Promise<PdRegion | undefined> {
-    const k = this.codec.encodeKey(key);
-    return this.coalesce(`p:${k.toString("latin1")}`, opts, async (shared) =>
+  getPrevRegion(key: Buffer, opts?: RegionCallOptions): Promise<PdRegion | undefined> {
+    const codec = opts?.regionCodec ?? this.codec;
+    const k = codec.encodeKey(key);
+    return this.coalesce(`p${codecTag(codec, this.codec)}:${k.toString("latin1")}`, opts, async (shared) =>
       this.regionFrom(
+        codec,
         await this.call(
           "getPrevRegion",
           GetRegionRequest.fromPartial({ regionKey: k, needBuckets: !!opts?.needBuckets }),
@@ -335,13 +366,12 @@ export class PdActor {
   }
 
   /** The region with id `regionId`. */
-  getRegionById(
-    regionId: bigint | number,
-    opts?: CallOptions & { needBuckets?: boolean },
-  ): Promise<PdRegion | undefined> {
+  getRegionById(regionId: bigint | number, opts?: RegionCallOptions): Promise<PdRegion | undefined> {
+    const codec = opts?.regionCodec ?? this.codec;
     const id = BigInt(regionId);
-    return this.coalesce(`i:${id}`, opts, async (shared) =>
+    return this.coalesce(`i${codecTag(codec, this.codec)}:${id}`, opts, async (shared) =>
       this.regionFrom(
+        codec,
         await this.call(
           "getRegionById",
           GetRegionByIDRequest.fromPartial({ regionId: id, needBuckets: !!opts?.needBuckets }),
@@ -356,26 +386,27 @@ export class PdActor {
     startKey: Buffer,
     endKey: Buffer,
     limit: number,
-    opts?: CallOptions,
+    opts?: RegionCallOptions,
   ): Promise<PdRegion[]> {
     if (!Number.isInteger(limit) || limit <= 0)
       throw new InvalidArgumentError("must be a positive integer", "limit");
+    const codec = opts?.regionCodec ?? this.codec;
     const r = await this.call(
       "scanRegions",
       ScanRegionsRequest.fromPartial({
-        startKey: this.codec.encodeKey(startKey),
-        endKey: endKey.length ? this.codec.encodeEndKey(endKey) : endKey,
+        startKey: codec.encodeKey(startKey),
+        endKey: endKey.length ? codec.encodeEndKey(endKey) : endKey,
         limit,
       }),
       opts,
     );
     const out: PdRegion[] = [];
     if (r.regions.length) {
-      for (const reg of r.regions) this.pushRegion(out, reg);
+      for (const reg of r.regions) this.pushRegion(codec, out, reg);
     } else {
       for (let i = 0; i < r.regionMetas.length; i++) {
         const meta = r.regionMetas[i];
-        this.pushRegion(out, {
+        this.pushRegion(codec, out, {
           region: meta,
           leader: r.leaders[i],
           downPeers: [],
@@ -391,14 +422,15 @@ export class PdActor {
   async batchScanRegions(
     ranges: Array<{ start: Buffer; end: Buffer }>,
     limit: number,
-    opts?: CallOptions & { needBuckets?: boolean; containAllKeyRange?: boolean },
+    opts?: RegionCallOptions & { containAllKeyRange?: boolean },
   ): Promise<PdRegion[]> {
+    const codec = opts?.regionCodec ?? this.codec;
     const r = await this.call(
       "batchScanRegions",
       BatchScanRegionsRequest.fromPartial({
         ranges: ranges.map((x) => ({
-          startKey: this.codec.encodeKey(x.start),
-          endKey: x.end.length ? this.codec.encodeEndKey(x.end) : x.end,
+          startKey: codec.encodeKey(x.start),
+          endKey: x.end.length ? codec.encodeEndKey(x.end) : x.end,
         })),
         limit,
         needBuckets: !!opts?.needBuckets,
@@ -407,7 +439,7 @@ export class PdActor {
       opts,
     );
     const out: PdRegion[] = [];
-    for (const reg of r.regions) this.pushRegion(out, reg);
+    for (const reg of r.regions) this.pushRegion(codec, out, reg);
     return out;
   }
 
@@ -710,16 +742,16 @@ export class PdActor {
     return raceAbort(p, signal);
   }
 
-  private regionFrom(r: GetRegionResponse): PdRegion | undefined {
+  private regionFrom(codec: RegionKeyCodec, r: GetRegionResponse): PdRegion | undefined {
     if (!r.region) return undefined;
     const out: PdRegion[] = [];
-    this.pushRegion(out, r);
+    this.pushRegion(codec, out, r);
     return out[0];
   }
 
-  private pushRegion(out: PdRegion[], r: PdRegionProto | GetRegionResponse): void {
+  private pushRegion(codec: RegionKeyCodec, out: PdRegion[], r: PdRegionProto | GetRegionResponse): void {
     if (!r.region) return;
-    const meta = this.codec.decodeRegion(r.region);
+    const meta = codec.decodeRegion(r.region);
     if (!meta) return;
     out.push({
       meta,

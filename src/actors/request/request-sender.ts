@@ -17,6 +17,7 @@ import {
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
 import type { Context } from "../../proto/kvrpcpb.js";
 import type { Peer, StoreLabel } from "../../proto/metapb.js";
+import { wasNotSent } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { MaxBackoff } from "../backoff/backoff-config.js";
 import { Backoffer } from "../backoff/backoffer.js";
@@ -50,6 +51,17 @@ export interface RpcContext {
  * The context may be shared by many requests (it is frozen): put it in the request as is.
  */
 export type BuildRequest<C extends TikvCommand> = (ctx: RpcContext) => TikvRequest<C>;
+
+/**
+ * Whether a call's requests may have been applied, for callers that must tell "not applied" from
+ * "unknown" (writes). `sent` becomes true once an attempt may have reached a server and been
+ * applied: it was answered without a region error, or it failed after the transport took it
+ * (an error not marked notSent: a timeout, an abort, a lost stream), or it was still in flight
+ * when the call ended. It is never reset, so one holder can serve every request of a call.
+ */
+export interface SendProgress {
+  sent: boolean;
+}
 
 /** Holder of a retry budget that may create it on first use (e.g. a call's control block). */
 export interface BudgetSource {
@@ -85,6 +97,8 @@ export interface SendToRegionOptions {
   isRead?: boolean;
   /** TiKV busy threshold in ms for leader reads. */
   busyThresholdMs?: number;
+  /** Told when an attempt may have been applied (see {@link SendProgress}). */
+  progress?: SendProgress;
 }
 
 /** Options of a {@link RequestSender}. */
@@ -105,6 +119,9 @@ export interface RequestSenderOptions {
 }
 
 const READ_COMMANDS: ReadonlySet<TikvCommand> = new Set<TikvCommand>(["Get", "BatchGet", "Scan"]);
+// How long an ending call waits for its in-flight attempt's outcome (the transport ends it at the
+// same deadline or signal, so this is a safety net, not a delay).
+const END_GRACE_MS = 100;
 const DEFAULT_WRITE_RPC_TIMEOUT_MS = 60_000;
 
 interface RequestSession extends RetrySession {
@@ -113,6 +130,13 @@ interface RequestSession extends RetrySession {
   key: Buffer | undefined;
   signal: AbortSignal | undefined;
   busyThresholdMs: number;
+  progress: SendProgress | undefined;
+  /** Attempts handed to the transport and not answered yet. */
+  inFlight: number;
+  /** The whole-call timeout in ms (for messages; 0 = none). */
+  timeoutMs: number;
+  /** Set while the call waits for its in-flight attempt to settle before ending. */
+  onSettled: (() => void) | undefined;
 }
 
 /** Sends requests to regions with client-go's routing and retry behaviour. */
@@ -178,6 +202,7 @@ export class RequestSender {
     } catch (e) {
       return Promise.reject(e);
     }
+    const progress = opts.progress;
     return new Promise<TikvResponse<C>>((resolve, reject) => {
       sendCb.call(
         this.store,
@@ -187,9 +212,11 @@ export class RequestSender {
         { timeoutMs: attemptTimeout(rpcTimeoutMs, deadline), signal: opts.signal },
         (err, resp) => {
           if (!err && !(resp as { regionError?: RegionErrorProto }).regionError) {
+            if (progress !== undefined) progress.sent = true;
             resolve(resp as TikvResponse<C>);
             return;
           }
+          if (err && progress !== undefined && !wasNotSent(err)) progress.sent = true;
           const initial: SendOutcome = err ? { error: err } : { resp };
           this.afterFastAttempt(target, region, cmd, build, opts, undefined, deadline, initial).then(
             resolve,
@@ -230,14 +257,19 @@ export class RequestSender {
     if (store !== undefined) {
       const leader = region.leader;
       const req = build(this.leaderContext(region, leader, store.address));
+      const progress = opts.progress;
       try {
         const resp = await this.store.send({ storeId: leader.storeId, address: store.address }, cmd, req, {
           timeoutMs: attemptTimeout(rpcTimeoutMs, deadline),
           signal,
         });
-        if (!(resp as { regionError?: RegionErrorProto }).regionError) return resp;
+        if (!(resp as { regionError?: RegionErrorProto }).regionError) {
+          if (progress !== undefined) progress.sent = true;
+          return resp;
+        }
         initial = { resp };
       } catch (e) {
+        if (progress !== undefined && !wasNotSent(e)) progress.sent = true;
         initial = { error: e as Error };
       }
     }
@@ -308,6 +340,10 @@ export class RequestSender {
       key: isKey ? (target as Buffer) : undefined,
       signal: opts.signal,
       busyThresholdMs: opts.busyThresholdMs ?? 0,
+      progress: opts.progress,
+      inFlight: 0,
+      timeoutMs: opts.timeoutMs ?? 0,
+      onSettled: undefined,
     };
     // the fast-path attempt went to the leader: record it as the selector's first target
     if (initial) s.selector.next();
@@ -344,19 +380,30 @@ export class RequestSender {
   ): Promise<RetryResult> {
     const actor = createActor(this.machine, { input: { session: s, initial }, inspect: this.opts.inspect });
     const signal = opts.signal;
-    const onAbort = () => actor.send({ type: "ABORT", error: new AbortedError(signal?.reason) });
+    // The call ends (deadline or abort). An attempt in flight is ended by the transport at the same
+    // deadline or signal, and its error tells whether it ever left the client: the call ends once
+    // that outcome is recorded (or, should the transport not answer, after a short grace, counting
+    // the attempt as possibly applied).
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    const end = (error: Error) => {
+      const abort = () => {
+        s.onSettled = undefined;
+        if (grace) clearTimeout(grace);
+        actor.send({ type: "ABORT", error });
+      };
+      if (s.inFlight === 0) return abort();
+      s.onSettled = abort;
+      grace ??= setTimeout(() => {
+        if (s.inFlight > 0 && s.progress !== undefined) s.progress.sent = true;
+        abort();
+      }, END_GRACE_MS);
+    };
+    const onAbort = () => end(new AbortedError(signal?.reason));
     signal?.addEventListener("abort", onAbort, { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
     if (opts.timeoutMs !== undefined) {
       const ms = Math.max(0, s.deadline - Date.now());
-      timer = setTimeout(
-        () =>
-          actor.send({
-            type: "ABORT",
-            error: new TimeoutError(`${s.cmd} with retries`, opts.timeoutMs ?? 0),
-          }),
-        ms,
-      );
+      timer = setTimeout(() => end(new TimeoutError(`${s.cmd} with retries`, opts.timeoutMs ?? 0)), ms);
     }
     try {
       actor.start();
@@ -366,6 +413,8 @@ export class RequestSender {
     } finally {
       signal?.removeEventListener("abort", onAbort);
       if (timer) clearTimeout(timer);
+      if (grace) clearTimeout(grace);
+      s.onSettled = undefined;
       actor.stop();
     }
   }
@@ -375,7 +424,7 @@ export class RequestSender {
     const t = s.selector.target;
     if (!t) return { error: new Error("no target") };
     const remaining = s.deadline - Date.now();
-    if (remaining <= 0) return { error: new TimeoutError(`${s.cmd} with retries`, 0) };
+    if (remaining <= 0) return { error: new TimeoutError(`${s.cmd} with retries`, s.timeoutMs) };
     const ctx = rpcContext(
       s.selector.region,
       t.peer,
@@ -387,15 +436,29 @@ export class RequestSender {
       s.busyThresholdMs,
       this.opts.prepareContext,
     );
+    let req: TikvRequest<TikvCommand>;
     try {
-      const req = s.build(ctx);
+      req = s.build(ctx);
+    } catch (e) {
+      return { error: e as Error };
+    }
+    const progress = s.progress;
+    s.inFlight++;
+    try {
       const resp = await this.store.send({ storeId: t.storeId, address: t.address }, s.cmd, req, {
         timeoutMs: attemptTimeout(s.rpcTimeoutMs, s.deadline),
         signal: s.signal,
       });
+      if (progress !== undefined && !(resp as { regionError?: RegionErrorProto }).regionError) {
+        progress.sent = true;
+      }
       return { resp };
     } catch (e) {
+      if (progress !== undefined && !wasNotSent(e)) progress.sent = true;
       return { error: e as Error };
+    } finally {
+      s.inFlight--;
+      if (s.inFlight === 0) s.onSettled?.();
     }
   }
 

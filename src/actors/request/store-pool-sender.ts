@@ -19,6 +19,9 @@ export function storeSenderFromPool(pool: StorePool): StoreSender {
 export function probeFromPool(pool: StorePool, timeoutMs = 2_000): (store: StoreEntry) => Promise<Liveness> {
   return async (store) => {
     if (store.address === "") return "unreachable";
+    // started from inside the retry machine's decision: get (maybe create) the store's actor
+    // outside that action (see storeProbe in src/actors/runtime/routed-sender.ts)
+    await Promise.resolve();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<Liveness>((resolve) => {
       timer = setTimeout(() => resolve("unreachable"), timeoutMs);

@@ -35,32 +35,40 @@ function toInfo(r: PdRegion | undefined): RegionInfo | undefined {
   };
 }
 
-/** The PD actor as a {@link RegionSource}, counting lookups into `metrics`. */
+/**
+ * The PD actor as a {@link RegionSource}, counting lookups into `metrics`. `regionCodec` overrides
+ * the actor's own region codec (the transactional side of a client).
+ */
 export class PdRegionSource implements RegionSource {
+  private readonly opts: { regionCodec: RegionKeyCodec } | undefined;
+
   constructor(
     private readonly pd: PdActor,
     private readonly metrics: ClientMetrics,
-  ) {}
+    regionCodec?: RegionKeyCodec,
+  ) {
+    this.opts = regionCodec ? { regionCodec } : undefined;
+  }
 
   async getRegion(key: Buffer): Promise<RegionInfo | undefined> {
     this.metrics.pdRegionLookups++;
-    return toInfo(await this.pd.getRegion(key));
+    return toInfo(await this.pd.getRegion(key, this.opts));
   }
 
   async getPrevRegion(key: Buffer): Promise<RegionInfo | undefined> {
     this.metrics.pdRegionLookups++;
-    return toInfo(await this.pd.getPrevRegion(key));
+    return toInfo(await this.pd.getPrevRegion(key, this.opts));
   }
 
   async getRegionById(id: bigint): Promise<RegionInfo | undefined> {
     this.metrics.pdRegionLookups++;
-    return toInfo(await this.pd.getRegionById(id));
+    return toInfo(await this.pd.getRegionById(id, this.opts));
   }
 
   async scanRegions(start: Buffer, end: Buffer, limit: number): Promise<RegionInfo[]> {
     this.metrics.pdRegionLookups++;
     const out: RegionInfo[] = [];
-    for (const r of await this.pd.scanRegions(start, end, limit)) {
+    for (const r of await this.pd.scanRegions(start, end, limit, this.opts)) {
       const info = toInfo(r);
       if (info) out.push(info);
     }

@@ -2,7 +2,8 @@
 // region (the response, or "re-locate and retry" after the routing layer handled a region change).
 
 import type { ApiCodec } from "../../kv/api-codec.js";
-import type { TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
+import type { Context } from "../../proto/kvrpcpb.js";
+import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import type { Backoffer } from "../backoff/backoffer.js";
 import type { CachedRegion } from "../region-cache/cached-region.js";
 import type { RegionCache } from "../region-cache/region-cache.js";
@@ -33,23 +34,33 @@ export interface RequestControl {
   timeoutMs: number;
   /** The caller's abort signal. */
   signal: AbortSignal | undefined;
+  /**
+   * True once one of the call's requests may have been applied (set by the routing layer, see
+   * SendProgress in src/actors/request/request-sender.ts): a write failing without a verdict
+   * after that is undetermined.
+   */
+  sent: boolean;
 }
 
 /** Outcome of one send: the response, or `undefined` = the region changed, re-locate and retry. */
-export type SendOutcome<C extends RawCommand> = { resp: TikvResponse<C> } | { resp: undefined };
+export type SendOutcome<C extends TikvCommand> = { resp: TikvResponse<C> } | { resp: undefined };
 
-/** The routing operations RawClient uses. */
+/** The routing operations RawClient and the transaction side use (any TiKV command). */
 export interface RawRequestSender {
   readonly cache: RegionCache;
   readonly codec: ApiCodec;
   readonly metrics: ClientMetrics;
   /** The region of `key` (cache first, PD on a miss); `endKey` locates an exclusive range end. */
   locate(key: Buffer, ctl: RequestControl, endKey?: boolean): Promise<CachedRegion> | CachedRegion;
-  /** Sends `req` (user keys, no context) to `region`. */
-  sendOnce<C extends RawCommand>(
+  /**
+   * Sends `req` (user keys, no context) to `region`. `contextFields` are merged into the routing
+   * context of every attempt (isolation level, priority, resolved locks, request source...).
+   */
+  sendOnce<C extends TikvCommand>(
     region: CachedRegion,
     cmd: C,
     req: TikvRequest<C>,
     ctl: RequestControl,
+    contextFields?: Partial<Context>,
   ): Promise<SendOutcome<C>>;
 }

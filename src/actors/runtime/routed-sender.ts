@@ -7,8 +7,10 @@
 import type { InspectionEvent } from "xstate";
 import { RegionError, regionErrorKind, TimeoutError } from "../../api/errors/server.js";
 import type { ApiCodec } from "../../kv/api-codec.js";
-import { decodeResponse, encodeRequest } from "../../kv/request-codec.js";
+import { codecCommand, decodeResponse, encodeRequest } from "../../kv/request-codec.js";
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
+import type { Context } from "../../proto/kvrpcpb.js";
+import { notSent } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { Bo } from "../backoff/backoff-config.js";
 import type { CachedRegion } from "../region-cache/cached-region.js";
@@ -16,9 +18,10 @@ import type { RegionCache } from "../region-cache/region-cache.js";
 import type { Liveness, StoreEntry } from "../region-cache/store-cache.js";
 import { RequestSender, type RpcContext } from "../request/request-sender.js";
 import type { StoreAddress, StoreSender, StoreSendOptions } from "../request/store-sender.js";
+import type { StoreActor } from "../store/store-actor.js";
 import type { StorePool } from "../store/store-pool.js";
 import type { ClientMetrics } from "./metrics.js";
-import type { RawCommand, RawRequestSender, RequestControl, SendOutcome } from "./raw-sender.js";
+import type { RawRequestSender, RequestControl, SendOutcome } from "./raw-sender.js";
 
 const RETRY = { resp: undefined } as const;
 
@@ -29,20 +32,55 @@ const RETRY = { resp: undefined } as const;
 export function storeProbe(stores: StorePool, timeoutMs = 2_000): (s: StoreEntry) => Promise<Liveness> {
   return (s) => {
     if (s.address === "") return Promise.resolve("unreachable");
-    const actor = stores.get(Number(s.id), s.address);
-    return new Promise<Liveness>((resolve) => {
-      const t = setTimeout(() => resolve("unreachable"), timeoutMs);
-      actor.whenReady().then(
-        () => {
-          clearTimeout(t);
-          resolve("reachable");
-        },
-        () => {
-          clearTimeout(t);
-          resolve("unreachable");
-        },
-      );
-    });
+    // The probe is started from the retry machine's send-failure decision (an XState action), and
+    // getting the store's actor may create it: creating an actor inside another actor's action
+    // runs its setup as part of that action (XState warns "Custom actions should not call
+    // assign()"). The probe is asynchronous anyway, so it starts on the next microtask.
+    return Promise.resolve().then(
+      () =>
+        new Promise<Liveness>((resolve) => {
+          const actor = stores.get(Number(s.id), s.address);
+          const t = setTimeout(() => resolve("unreachable"), timeoutMs);
+          actor.whenReady().then(
+            () => {
+              clearTimeout(t);
+              resolve("reachable");
+            },
+            () => {
+              clearTimeout(t);
+              resolve("unreachable");
+            },
+          );
+        }),
+    );
+  };
+}
+
+/**
+ * While a store actor makes its first connection it holds requests and writes them once
+ * connected, also those whose caller gave up meanwhile (it answers the caller at the request's
+ * deadline or abort). A request given up while still held is withdrawn here, so that it is never
+ * written after its caller was told it failed, and its error is marked notSent: it cannot have
+ * been applied.
+ */
+function guardHeld(
+  actor: StoreActor,
+  req: unknown,
+  opts: StoreSendOptions,
+): { opts: StoreSendOptions; settle(err: Error | null): Error | null } {
+  const withdraw = new AbortController();
+  const signal = opts.signal;
+  const onAbort = () => withdraw.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  return {
+    opts: { timeoutMs: opts.timeoutMs, signal: withdraw.signal },
+    settle(err) {
+      signal?.removeEventListener("abort", onAbort);
+      if (err === null || !actor.actor.getSnapshot().context.held.some((e) => e.req === req)) return err;
+      withdraw.abort(err);
+      return notSent(err);
+    },
   };
 }
 
@@ -56,14 +94,22 @@ export function poolStoreSender(stores: StorePool, codec: ApiCodec, metrics: Cli
     reply: (err: Error | null, resp?: TikvResponse<C>) => void,
   ): void => {
     metrics.countSend(store.storeId);
-    stores.get(Number(store.storeId), store.address).sendWithCallback(cmd, req, opts, (err, resp) => {
+    const actor = stores.get(Number(store.storeId), store.address);
+    const held = actor.state === "connecting" ? guardHeld(actor, req, opts) : undefined;
+    actor.sendWithCallback(cmd, req, held ? held.opts : opts, (err0, resp) => {
+      const err = held ? held.settle(err0) : err0;
       if (err || !resp) {
         metrics.sendFailures++;
-        return reply(err ?? new Error(`${cmd}: empty response`));
+        // A store actor refuses a request (reconnecting, stopped) from inside its machine's
+        // action; the router's answer to a failure may start its retry actor, which must not
+        // happen inside another actor's action (XState warns). Failures go on a microtask.
+        const e = err ?? new Error(`${cmd}: empty response`);
+        queueMicrotask(() => reply(e));
+        return;
       }
       try {
         // region errors carry region boundaries: decode them before the router reads them
-        decodeResponse(codec, cmd as never, resp as never);
+        decodeResponse(codec, codecCommand(cmd), resp as never);
       } catch (e) {
         return reply(e as Error);
       }
@@ -114,13 +160,15 @@ export class RoutedSender implements RawRequestSender {
     return this.cache.locateEndKey(key, ctl.bo);
   }
 
-  async sendOnce<C extends RawCommand>(
+  async sendOnce<C extends TikvCommand>(
     region: CachedRegion,
     cmd: C,
     req: TikvRequest<C>,
     ctl: RequestControl,
+    contextFields?: Partial<Context>,
   ): Promise<SendOutcome<C>> {
     const codec = this.codec;
+    const codecCmd = codecCommand(cmd);
     let timeoutMs: number | undefined;
     if (ctl.deadline > 0) {
       timeoutMs = ctl.deadline - Date.now();
@@ -132,9 +180,12 @@ export class RoutedSender implements RawRequestSender {
       region,
       cmd,
       (rc: RpcContext) =>
-        encodeRequest(codec, cmd, { ...req, context: rc.context } as never) as TikvRequest<C>,
+        encodeRequest(codec, codecCmd, {
+          ...req,
+          context: contextFields === undefined ? rc.context : { ...rc.context, ...contextFields },
+        } as never) as TikvRequest<C>,
       // the budget is created only if this call needs a retry
-      { budget: ctl, signal: ctl.signal, timeoutMs },
+      { budget: ctl, signal: ctl.signal, timeoutMs, progress: ctl },
     );
     const re = (resp as { regionError?: RegionErrorProto }).regionError;
     if (!re) return { resp };

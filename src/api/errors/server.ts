@@ -138,7 +138,8 @@ export class TimeoutError extends TikvError {
 
 /**
  * The caller cancelled the operation (AbortSignal), or it was interrupted
- * (client-go ErrQueryInterruptedWithSignal).
+ * (client-go ErrQueryInterruptedWithSignal). The abort reason is also the error's `cause`
+ * (unless another cause is given).
  */
 export class AbortedError extends TikvError {
   constructor(
@@ -151,7 +152,7 @@ export class AbortedError extends TikvError {
     super(
       "ABORTED",
       signal !== undefined ? `query interrupted by signal ${signal}` : "operation aborted",
-      options,
+      { cause: options?.cause ?? reason },
     );
   }
 }

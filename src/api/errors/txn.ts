@@ -507,13 +507,22 @@ export class LockOnlyIfExistsNoPrimaryKeyError extends TikvError {
 }
 
 /**
- * The outcome of a commit is unknown (client-go ErrResultUndetermined): the primary commit, or an
- * async-commit / 1PC prewrite, failed with an RPC error or an UndeterminedResult region error.
- * Do not retry blindly.
+ * The outcome of a write is unknown (client-go ErrResultUndetermined): it may or may not have been
+ * applied. Raised when the primary commit, or an async-commit / 1PC prewrite, failed with an RPC
+ * error or an UndeterminedResult region error, and when a raw write timed out, was aborted or lost
+ * its connection after at least one of its requests was sent. `cause` is the failure (e.g. the
+ * TimeoutError or AbortedError). Do not retry blindly: read first.
  */
 export class ResultUndeterminedError extends TikvError {
   constructor(options?: TikvErrorOptions) {
-    super("RESULT_UNDETERMINED", "execution result undetermined", options);
+    const cause = options?.cause;
+    super(
+      "RESULT_UNDETERMINED",
+      cause instanceof Error
+        ? `execution result undetermined: ${cause.message}`
+        : "execution result undetermined",
+      options,
+    );
   }
 }
 

@@ -1,6 +1,6 @@
 // Per-call retry budget, deadline and cancellation (the context.Context of client-go calls).
 
-import { CountingBackoffer } from "../../actors/runtime/counting-backoffer.js";
+import { makeControl } from "../../actors/runtime/control.js";
 import type { ClientMetrics } from "../../actors/runtime/metrics.js";
 import type { RequestControl } from "../../actors/runtime/raw-sender.js";
 import { InvalidArgumentError } from "../errors/base.js";
@@ -38,27 +38,5 @@ export function newControl(
     }
     if (signal?.aborted) throw new AbortedError(signal.reason);
   }
-  return new Control(maxBackoffMs, metrics, timeoutMs > 0 ? Date.now() + timeoutMs : 0, timeoutMs, signal);
-}
-
-// The backoff budget is created on first use: a call that needs no retry (the common case)
-// never pays for one.
-class Control implements RequestControl {
-  private budget: CountingBackoffer | undefined;
-
-  constructor(
-    private readonly maxBackoffMs: number,
-    private readonly metrics: ClientMetrics,
-    readonly deadline: number,
-    readonly timeoutMs: number,
-    readonly signal: AbortSignal | undefined,
-  ) {}
-
-  get bo(): CountingBackoffer {
-    this.budget ??= new CountingBackoffer(
-      { maxSleepMs: this.maxBackoffMs, signal: this.signal },
-      this.metrics,
-    );
-    return this.budget;
-  }
+  return makeControl({ maxBackoffMs, metrics, timeoutMs, signal });
 }

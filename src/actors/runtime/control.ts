@@ -1,0 +1,50 @@
+// The control block of one unit of work (a user call, or a background task such as committing
+// secondaries): retry budget, deadline and cancellation, the context.Context of client-go.
+
+import { CountingBackoffer } from "./counting-backoffer.js";
+import type { ClientMetrics } from "./metrics.js";
+import type { RequestControl } from "./raw-sender.js";
+
+/** What a control block is made of. */
+export interface ControlSpec {
+  /** Backoff budget in ms (client-go's per-operation MaxBackoff). */
+  maxBackoffMs: number;
+  /** Whole-operation timeout in ms; 0 = none. */
+  timeoutMs: number;
+  /** Cancels the operation. */
+  signal?: AbortSignal | undefined;
+  /** Where backoffs are counted. */
+  metrics: ClientMetrics;
+}
+
+/**
+ * A control block. No timer is armed: each RPC gets the remaining time as its own deadline and
+ * backoffs refuse to sleep past it; the backoff budget is created only when first needed.
+ */
+export function makeControl(spec: ControlSpec): RequestControl {
+  const deadline = spec.timeoutMs > 0 ? Date.now() + spec.timeoutMs : 0;
+  return new Control(spec.maxBackoffMs, spec.metrics, deadline, spec.timeoutMs, spec.signal);
+}
+
+// The backoff budget is created on first use: a call that needs no retry (the common case)
+// never pays for one.
+class Control implements RequestControl {
+  private budget: CountingBackoffer | undefined;
+  sent = false;
+
+  constructor(
+    private readonly maxBackoffMs: number,
+    private readonly metrics: ClientMetrics,
+    readonly deadline: number,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  get bo(): CountingBackoffer {
+    this.budget ??= new CountingBackoffer(
+      { maxSleepMs: this.maxBackoffMs, signal: this.signal },
+      this.metrics,
+    );
+    return this.budget;
+  }
+}

@@ -1,0 +1,393 @@
+// The committer actor of one transaction (client-go txnkv/transaction/2pc.go twoPhaseCommitter):
+// runs the committer statechart, doing each phase's RPCs as callbacks that send the outcome back.
+// Created when a transaction commits and stopped once its background work (secondaries or
+// cleanup) is over.
+
+import { type Actor, createActor, fromCallback, type InspectionEvent } from "xstate";
+import { extractKeyError } from "../../api/errors/extract.js";
+import { KeyLockedError, type LockDetails, lockDetailsFromLockInfo, ResultUndeterminedError, WriteConflictError } from "../../api/errors/txn.js";
+import { TikvError } from "../../api/errors/base.js";
+import { physicalOf } from "../../kv/timestamp.js";
+import {
+  type CommitOutcome,
+  type CommitSession,
+  type CommitterEvent,
+  committerMachine,
+  newCommitSession,
+} from "../../machines/committer.js";
+import {
+  BatchRollbackRequest,
+  CommitRequest,
+  CommitRole,
+  type Mutation,
+  Op,
+  PrewriteRequest,
+  TxnHeartBeatRequest,
+  WriteConflict_Reason,
+} from "../../proto/kvrpcpb.js";
+import { Bo } from "../backoff/backoff-config.js";
+import { splitByCount, splitBySize } from "../runtime/batch-split.js";
+import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
+import { positions, runRegionBatches } from "../runtime/region-batches.js";
+import type { LockResolver } from "./lock-resolver.js";
+
+/** client-go TxnCommitBatchSize: bytes per prewrite / commit / rollback batch. */
+export const TXN_COMMIT_BATCH_SIZE = 16 * 1024;
+/** client-go defaultLockTTL (ms). */
+export const DEFAULT_LOCK_TTL_MS = 3_000;
+/** client-go ManagedLockTTL (ms): the TTL the heartbeat keeps adding. */
+export const MANAGED_LOCK_TTL_MS = 20_000;
+/** client-go ttlFactor: lock TTL grows with the square root of the txn size in MiB. */
+const TTL_FACTOR = 6_000;
+/** client-go txnCommitBatchSize threshold above which the TTL grows. */
+const TTL_GROWTH_SIZE = 16 * 1024;
+/** client-go: a transaction above this many bytes gets a TTL manager from its primary prewrite. */
+export const TTL_REFRESHED_TXN_SIZE = 32 * 1024 * 1024;
+/** client-go MaxTxnTimeUse (ms): a transaction older than this cannot commit. */
+export const MAX_TXN_TIME_USE_MS = 24 * 60 * 60 * 1000;
+/** client-go keepAlive period (ms). */
+export const HEARTBEAT_INTERVAL_MS = 10_000;
+
+/** The lock TTL of a transaction of `sizeBytes`, started `elapsedMs` ago (client-go txnLockTTL). */
+export function txnLockTtl(sizeBytes: number, elapsedMs: number): bigint {
+  let ttl = DEFAULT_LOCK_TTL_MS;
+  if (sizeBytes >= TTL_GROWTH_SIZE) {
+    const mib = sizeBytes / 1024 / 1024;
+    ttl = Math.min(MANAGED_LOCK_TTL_MS, Math.max(DEFAULT_LOCK_TTL_MS, Math.floor(TTL_FACTOR * Math.sqrt(mib))));
+  }
+  return BigInt(ttl + Math.max(0, Math.floor(elapsedMs)));
+}
+
+/** What a committer needs from the client. */
+export interface CommitterDeps {
+  sender: RawRequestSender;
+  resolver: LockResolver;
+  /** A TSO timestamp (commit ts). */
+  getTimestamp: () => Promise<bigint>;
+  /** Control blocks for each phase (client-go budgets: prewrite 40 s, commit 40 s, secondaries 41 s, cleanup 20 s). */
+  control: (phase: "prewrite" | "commit" | "secondaries" | "cleanup" | "heartbeat") => RequestControl;
+  /** Called when background work ends (for `whenIdle`). */
+  track: (p: Promise<void>) => void;
+  inspect?: (ev: InspectionEvent) => void;
+  /** Max lifetime of a transaction kept alive by heartbeats (client-go MaxTxnTTL, default 1 h). */
+  maxTxnTtlMs: number;
+  /** Heartbeat period (default 10 s). */
+  heartbeatIntervalMs?: number;
+}
+
+/** A transaction's writes, ready to commit. */
+export interface CommitInput {
+  startTs: bigint;
+  /** Mutations in key order; the primary is one of them. */
+  mutations: Mutation[];
+  /** Index of the primary in `mutations`. */
+  primaryIndex: number;
+  /** Total key + value bytes. */
+  sizeBytes: number;
+  /** When the transaction began (ms, for the lock TTL). */
+  startedAtMs: number;
+  /** Context fields of every request (priority, resource group, request source...). */
+  contextFields?: Record<string, unknown>;
+}
+
+/** What a finished commit reports besides its outcome. */
+export interface CommitStats {
+  prewriteBatches: number;
+  lockResolutions: number;
+  commitTsRenewals: number;
+}
+
+/**
+ * Commits one transaction. `commit()` resolves with the commit ts once the primary is
+ * committed; secondaries are committed in the background. Rejects with the typed failure
+ * (after starting the rollback of what was prewritten) or ResultUndeterminedError.
+ */
+export class Committer {
+  private readonly session: CommitSession;
+  private readonly actor: Actor<typeof committerMachine>;
+  private readonly keys: Buffer[];
+  private settleFn: ((o: CommitOutcome) => void) | undefined;
+  private backgroundDone: (() => void) | undefined;
+  /** Counters, for tests and traces. */
+  readonly stats: CommitStats = { prewriteBatches: 0, lockResolutions: 0, commitTsRenewals: 0 };
+
+  constructor(
+    private readonly deps: CommitterDeps,
+    private readonly input: CommitInput,
+  ) {
+    this.session = newCommitSession(input.startTs);
+    this.keys = input.mutations.map((m) => m.key);
+    const send = (e: CommitterEvent) => this.actor.send(e);
+    const machine = committerMachine.provide({
+      actions: {
+        startPrewrite: () => this.prewrite().then(() => send({ type: "PREWRITE_OK" }), (error: Error) => send({ type: "PREWRITE_FAILED", error })),
+        fetchCommitTs: () =>
+          deps.getTimestamp().then(
+            (ts) => send({ type: "COMMIT_TS", ts }),
+            (error: Error) => send({ type: "COMMIT_TS_FAILED", error }),
+          ),
+        commitPrimary: () => this.commitPrimary().then(send),
+        commitSecondaries: () => this.background(this.commitSecondaries(), "SECONDARIES_DONE"),
+        startCleanup: () => this.background(this.cleanup(), "CLEANUP_DONE"),
+        settle: (_, o: CommitOutcome) => this.settleFn?.(o),
+      },
+      actors: {
+        ttlManager: fromCallback<CommitterEvent, CommitSession>(({ sendBack }) => this.keepAlive(sendBack)),
+      },
+    });
+    this.actor = createActor(machine, { input: this.session, inspect: deps.inspect });
+    this.actor.subscribe((snap) => {
+      const phase = (snap.value as { phase: string }).phase;
+      if (phase === "done" || phase === "rolledBack" || phase === "undetermined") {
+        this.backgroundDone?.();
+        queueMicrotask(() => this.actor.stop());
+      }
+    });
+  }
+
+  /** The commit ts (0 until committed). */
+  get commitTs(): bigint {
+    return this.session.commitTs;
+  }
+
+  /** The statechart's current state (for tests and traces). */
+  get state(): unknown {
+    return this.actor.getSnapshot().value;
+  }
+
+  /** Runs the commit: resolves with the commit ts once the primary is committed. */
+  commit(): Promise<bigint> {
+    const finished = new Promise<void>((r) => {
+      this.backgroundDone = r;
+    });
+    this.deps.track(finished);
+    return new Promise<bigint>((resolve, reject) => {
+      this.settleFn = (o) => {
+        if (o.kind === "committed") resolve(o.commitTs);
+        else if (o.kind === "failed") reject(o.error);
+        else reject(new ResultUndeterminedError({ cause: o.error }));
+      };
+      this.actor.start();
+      this.actor.send({ type: "COMMIT" });
+    });
+  }
+
+  // ---- phases ----
+
+  private get primaryKey(): Buffer {
+    return this.keys[this.input.primaryIndex] as Buffer;
+  }
+
+  private async prewrite(): Promise<void> {
+    const { mutations, startTs } = this.input;
+    const ctl = this.deps.control("prewrite");
+    const sizeOf = (i: number) => (mutations[i] as Mutation).key.length + (mutations[i] as Mutation).value.length;
+    const lockTtl = txnLockTtl(this.input.sizeBytes, Date.now() - this.input.startedAtMs);
+    await runRegionBatches(
+      this.deps.sender,
+      ctl,
+      this.keys,
+      positions(mutations.length),
+      (p) => splitBySize(p, sizeOf, TXN_COMMIT_BATCH_SIZE),
+      async (region, batch, regionKeys) => {
+        this.stats.prewriteBatches++;
+        const req = PrewriteRequest.fromPartial({
+          mutations: batch.map((i) => mutations[i] as Mutation),
+          primaryLock: this.primaryKey,
+          startVersion: startTs,
+          lockTtl,
+          txnSize: BigInt(regionKeys),
+          minCommitTs: startTs + 1n,
+        });
+        const { resp } = await this.deps.sender.sendOnce(region, "Prewrite", req, ctl, this.input.contextFields);
+        if (!resp) return false;
+        if (resp.errors.length === 0) {
+          if (batch.includes(this.input.primaryIndex) && this.input.sizeBytes > TTL_REFRESHED_TXN_SIZE) {
+            this.actor.send({ type: "TTL_START" });
+          }
+          return true;
+        }
+        const locks: LockDetails[] = [];
+        for (const ke of resp.errors) {
+          if (!ke.locked) throw extractKeyError(ke);
+          const lock = lockDetailsFromLockInfo(ke.locked);
+          // a newer transaction holds the key: ours would lose anyway (client-go: optimistic
+          // prewrite meeting a lock with a larger ts is a write conflict)
+          if (lock.startTs > startTs) {
+            throw new WriteConflictError({
+              startTs,
+              conflictStartTs: lock.startTs,
+              conflictCommitTs: 0n,
+              key: lock.key,
+              primary: lock.primary,
+              reason: WriteConflict_Reason.Optimistic,
+            });
+          }
+          locks.push(lock);
+        }
+        this.stats.lockResolutions++;
+        const r = await this.deps.resolver.resolveLocks(locks, { callerStartTs: startTs, ctl });
+        if (r.msBeforeTxnExpired > 0) {
+          const ms = ctl.bo.next(Bo.TxnLock, new KeyLockedError(locks[0] as LockDetails), r.msBeforeTxnExpired);
+          await ctl.bo.sleep(ms);
+        }
+        return false; // resend (regrouped: the regions may have changed meanwhile)
+      },
+    );
+  }
+
+  private async commitPrimary(): Promise<CommitterEvent> {
+    const s = this.session;
+    // a primary that was only checked for absence holds no lock: nothing to commit
+    if ((this.input.mutations[this.input.primaryIndex] as Mutation).op === Op.CheckNotExists) {
+      return { type: "PRIMARY_COMMITTED" };
+    }
+    if (physicalOf(s.commitTs) - physicalOf(s.startTs) > MAX_TXN_TIME_USE_MS) {
+      return { type: "PRIMARY_FAILED", error: new TikvError("INVALID_TXN", `transaction ${s.startTs} is older than 24 h`) };
+    }
+    const ctl = this.deps.control("commit");
+    try {
+      for (;;) {
+        let region = this.deps.sender.locate(this.primaryKey, ctl);
+        if (region instanceof Promise) region = await region;
+        const { resp } = await this.deps.sender.sendOnce(
+          region,
+          "Commit",
+          CommitRequest.fromPartial({
+            startVersion: s.startTs,
+            keys: [this.primaryKey],
+            commitVersion: s.commitTs,
+            primaryKey: this.primaryKey,
+            commitRole: CommitRole.Primary,
+          }),
+          ctl,
+          this.input.contextFields,
+        );
+        if (!resp) continue;
+        const ke = resp.error;
+        if (!ke) return { type: "PRIMARY_COMMITTED" };
+        if (ke.commitTsExpired) {
+          this.stats.commitTsRenewals++;
+          return { type: "COMMIT_TS_EXPIRED", minCommitTs: ke.commitTsExpired.minCommitTs };
+        }
+        return { type: "PRIMARY_FAILED", error: extractKeyError(ke) };
+      }
+    } catch (e) {
+      // sent and not answered (or retries exhausted): the primary may be committed
+      return { type: "PRIMARY_UNDETERMINED", error: e as Error };
+    }
+  }
+
+  private async commitSecondaries(): Promise<void> {
+    const s = this.session;
+    // prewrite-only keys (absence checks) hold no lock and are not committed
+    const muts = this.input.mutations;
+    const rest = positions(this.keys.length).filter(
+      (i) => i !== this.input.primaryIndex && (muts[i] as Mutation).op !== Op.CheckNotExists,
+    );
+    const ctl = this.deps.control("secondaries");
+    const sizeOf = (i: number) => (this.keys[i] as Buffer).length;
+    await runRegionBatches(
+      this.deps.sender,
+      ctl,
+      this.keys,
+      rest,
+      (p) => splitBySize(p, sizeOf, TXN_COMMIT_BATCH_SIZE),
+      async (region, batch) => {
+        const { resp } = await this.deps.sender.sendOnce(
+          region,
+          "Commit",
+          CommitRequest.fromPartial({
+            startVersion: s.startTs,
+            keys: batch.map((i) => this.keys[i] as Buffer),
+            commitVersion: s.commitTs,
+            primaryKey: this.primaryKey,
+            commitRole: CommitRole.Secondary,
+          }),
+          ctl,
+          this.input.contextFields,
+        );
+        if (!resp) return false;
+        // errors after the primary committed are only worth a log: the lock resolver finishes them
+        return true;
+      },
+    );
+  }
+
+  private async cleanup(): Promise<void> {
+    const s = this.session;
+    const ctl = this.deps.control("cleanup");
+    await runRegionBatches(
+      this.deps.sender,
+      ctl,
+      this.keys,
+      positions(this.keys.length),
+      (p) => splitByCount(p, 2048),
+      async (region, batch) => {
+        const { resp } = await this.deps.sender.sendOnce(
+          region,
+          "BatchRollback",
+          BatchRollbackRequest.fromPartial({ startVersion: s.startTs, keys: batch.map((i) => this.keys[i] as Buffer) }),
+          ctl,
+          this.input.contextFields,
+        );
+        if (!resp) return false;
+        if (resp.error) throw extractKeyError(resp.error);
+        return true;
+      },
+      this.input.primaryIndex,
+    );
+  }
+
+  // background work ends with an event; its failure is not the caller's (already answered)
+  private background(p: Promise<void>, done: "SECONDARIES_DONE" | "CLEANUP_DONE"): void {
+    p.catch(() => {}).finally(() => this.actor.send({ type: done }));
+  }
+
+  // client-go keepAlive: heartbeat the primary until the transaction ends or gives up
+  private keepAlive(sendBack: (e: CommitterEvent) => void): () => void {
+    const started = Date.now();
+    let failures = 0;
+    let stopped = false;
+    const period = this.deps.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    const timer = setInterval(() => {
+      const uptime = Date.now() - started + (started - this.input.startedAtMs);
+      if (uptime > this.deps.maxTxnTtlMs) {
+        stop();
+        return;
+      }
+      const ctl = this.deps.control("heartbeat");
+      void (async () => {
+        try {
+          let region = this.deps.sender.locate(this.primaryKey, ctl);
+          if (region instanceof Promise) region = await region;
+          const { resp } = await this.deps.sender.sendOnce(
+            region,
+            "TxnHeartBeat",
+            TxnHeartBeatRequest.fromPartial({
+              primaryLock: this.primaryKey,
+              startVersion: this.input.startTs,
+              adviseLockTtl: BigInt(uptime + MANAGED_LOCK_TTL_MS),
+            }),
+            ctl,
+          );
+          if (resp?.error) stop();
+          else failures = 0;
+        } catch {
+          if (++failures > 10) stop();
+        }
+      })();
+    }, period);
+    timer.unref?.();
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      sendBack({ type: "TTL_STOPPED" });
+    };
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }
+}

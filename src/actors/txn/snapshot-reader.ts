@@ -1,0 +1,305 @@
+// Reads at one timestamp (client-go txnkv/txnsnapshot: snapshot.go Get / BatchGet, scan.go
+// Scanner): KvGet, KvBatchGet and KvScan through the region sender; locks met are handed to the
+// lock resolver (resolve-for-read: locks it may ignore or read through are carried in the
+// Context of later reads, as client-go's ClientHelper does), live ones are waited for with the
+// TxnLockFast backoff. Every read is checked against the txn safe point.
+
+import { BodyMissingError } from "../../api/errors/server.js";
+import { type LockDetails, lockDetailsFromLockInfo } from "../../api/errors/txn.js";
+import { extractKeyError } from "../../api/errors/extract.js";
+import { nextKey } from "../../kv/key.js";
+import { MAX_TS } from "../../kv/timestamp.js";
+import { CommandPri, type Context, IsolationLevel, type KeyError, type KvPair } from "../../proto/kvrpcpb.js";
+import { Bo } from "../backoff/backoff-config.js";
+import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
+import { splitByCount } from "../runtime/batch-split.js";
+import { positions, runRegionBatches } from "../runtime/region-batches.js";
+import type { LockResolver } from "./lock-resolver.js";
+
+/** client-go batchGetSize: keys per KvBatchGet request. */
+export const BATCH_GET_SIZE = 5120;
+/** client-go DefaultScanBatchSize. */
+export const DEFAULT_SCAN_BATCH_SIZE = 256;
+
+/** Isolation of snapshot reads (client-go IsoLevel). */
+export type IsolationLevelName = "SI" | "RC" | "RCCheckTS";
+/** Request priority (client-go Priority). */
+export type PriorityName = "normal" | "low" | "high";
+
+/** Read options of a snapshot (client-go KVSnapshot setters that apply to TiKV). */
+export interface SnapshotReadOptions {
+  /** SI (default), RC (ignore locks), or RCCheckTS (RC that fails on a newer write). */
+  isolationLevel?: IsolationLevelName;
+  /** Request priority (default normal). */
+  priority?: PriorityName;
+  /** Do not fill TiKV's block cache with what is read. */
+  notFillCache?: boolean;
+  /** Scans return keys without values. */
+  keyOnly?: boolean;
+  /** Pairs fetched per scan request (default 256; values <= 1 mean the default, as client-go). */
+  scanBatchSize?: number;
+  /** Task id carried in the context (TiDB's statement id; shows in TiKV's slow log). */
+  taskId?: bigint;
+  /** Resource group tag (TopSQL) carried in the context. */
+  resourceGroupTag?: Buffer;
+  /** Resource group name for resource control. */
+  resourceGroupName?: string;
+  /** Request source label (client-go RequestSource, e.g. "external_txn"). */
+  requestSource?: string;
+  /** TiKV-side read timeout in ms for the first attempt (client-go KV read timeout). */
+  kvReadTimeoutMs?: number;
+}
+
+const ISOLATION: Record<IsolationLevelName, IsolationLevel> = {
+  SI: IsolationLevel.SI,
+  RC: IsolationLevel.RC,
+  RCCheckTS: IsolationLevel.RCCheckTS,
+};
+const PRIORITY: Record<PriorityName, CommandPri> = {
+  normal: CommandPri.Normal,
+  low: CommandPri.Low,
+  high: CommandPri.High,
+};
+
+/** What a reader needs from the client. */
+export interface SnapshotDeps {
+  sender: RawRequestSender;
+  resolver: LockResolver;
+  /** Rejects reads below the txn safe point (client-go CheckVisibility). */
+  checkVisibility: (ts: bigint) => Promise<void>;
+}
+
+/** A pair read from TiKV (values empty with keyOnly). */
+export interface KvEntry {
+  key: Buffer;
+  value: Buffer;
+}
+
+/** Reads at `ts` with fixed options; keeps the locks it learned to ignore or read through. */
+export class SnapshotReader {
+  /** Transactions whose locks reads skip (Context.resolved_locks). */
+  readonly resolvedLocks = new Set<bigint>();
+  /** Transactions committed before `ts` whose locks reads read through (Context.committed_locks). */
+  readonly committedLocks = new Set<bigint>();
+  private readonly baseContext: Partial<Context>;
+
+  constructor(
+    private readonly deps: SnapshotDeps,
+    /** The read timestamp. */
+    readonly ts: bigint,
+    readonly options: SnapshotReadOptions = {},
+  ) {
+    const ctx: Partial<Context> = {};
+    if (options.isolationLevel) ctx.isolationLevel = ISOLATION[options.isolationLevel];
+    if (options.priority) ctx.priority = PRIORITY[options.priority];
+    if (options.notFillCache) ctx.notFillCache = true;
+    if (options.taskId !== undefined) ctx.taskId = options.taskId;
+    if (options.resourceGroupTag) ctx.resourceGroupTag = options.resourceGroupTag;
+    if (options.resourceGroupName) {
+      ctx.resourceControlContext = { resourceGroupName: options.resourceGroupName, penalty: undefined, overridePriority: 0n };
+    }
+    if (options.requestSource) ctx.requestSource = options.requestSource;
+    if (options.kvReadTimeoutMs) ctx.maxExecutionDurationMs = BigInt(options.kvReadTimeoutMs);
+    this.baseContext = ctx;
+  }
+
+  /** Scan batch size in effect. */
+  get scanBatchSize(): number {
+    const b = this.options.scanBatchSize;
+    return b === undefined || b <= 1 ? DEFAULT_SCAN_BATCH_SIZE : b;
+  }
+
+  /** The value of `key` at `ts`, or undefined. */
+  async get(key: Buffer, ctl: RequestControl): Promise<Buffer | undefined> {
+    for (;;) {
+      let region = this.deps.sender.locate(key, ctl);
+      if (region instanceof Promise) region = await region;
+      const { resp } = await this.deps.sender.sendOnce(
+        region,
+        "Get",
+        { context: undefined, key, version: this.ts, needCommitTs: false },
+        ctl,
+        this.context(),
+      );
+      if (!resp) continue;
+      if (resp.error) {
+        await this.onKeyError(resp.error, ctl);
+        continue;
+      }
+      await this.deps.checkVisibility(this.ts);
+      // TiKV's empty value means "no value" to a transactional reader (client-go ErrNotExist)
+      return resp.notFound || resp.value.length === 0 ? undefined : resp.value;
+    }
+  }
+
+  /**
+   * The values of `keys` (positional, undefined where absent): per-region batches of 5120 keys
+   * in parallel; only the keys met locked are resent after their locks were resolved.
+   */
+  async batchGet(keys: readonly Buffer[], ctl: RequestControl): Promise<Array<Buffer | undefined>> {
+    const out = new Array<Buffer | undefined>(keys.length).fill(undefined);
+    let pending = positions(keys.length);
+    while (pending.length > 0) {
+      const locked: number[] = [];
+      const locks: LockDetails[] = [];
+      await runRegionBatches(
+        this.deps.sender,
+        ctl,
+        keys,
+        pending,
+        (p) => splitByCount(p, BATCH_GET_SIZE),
+        async (region, batch) => {
+          const { resp } = await this.deps.sender.sendOnce(
+            region,
+            "BatchGet",
+            { context: undefined, keys: batch.map((i) => keys[i] as Buffer), version: this.ts, needCommitTs: false },
+            ctl,
+            this.context(),
+          );
+          if (!resp) return false;
+          if (resp.error) {
+            // a whole-response error: resolve if it is a lock, then resend the batch
+            const l = resp.error.locked;
+            if (!l) throw extractKeyError(resp.error);
+            locks.push(lockDetailsFromLockInfo(l));
+            locked.push(...batch);
+            return true;
+          }
+          const byKey = new Map<string, KvPair>();
+          for (const p of resp.pairs) byKey.set(p.key.toString("latin1"), p);
+          for (const i of batch) {
+            const p = byKey.get((keys[i] as Buffer).toString("latin1"));
+            if (!p) continue;
+            if (p.error) {
+              const l = p.error.locked;
+              if (!l) throw extractKeyError(p.error);
+              locks.push(lockDetailsFromLockInfo(l));
+              locked.push(i);
+              continue;
+            }
+            out[i] = p.value.length === 0 ? undefined : p.value;
+          }
+          return true;
+        },
+      );
+      if (locks.length > 0) await this.resolveForRead(locks, ctl);
+      pending = locked;
+    }
+    await this.deps.checkVisibility(this.ts);
+    return out;
+  }
+
+  /**
+   * Reads `[lower, upper)` in key order (or descending with `reverse`), up to `limit` pairs
+   * (0 = no limit), a batch of {@link scanBatchSize} (or `batchSizeOverride`) per request,
+   * region by region. `ctl` gives each request its control block.
+   */
+  async *scan(
+    lower: Buffer,
+    upper: Buffer,
+    limit: number,
+    reverse: boolean,
+    ctl: () => RequestControl,
+    batchSizeOverride?: number,
+  ): AsyncGenerator<KvEntry, void, undefined> {
+    const batchSize = batchSizeOverride ?? this.scanBatchSize;
+    const keyOnly = !!this.options.keyOnly;
+    let yielded = 0;
+    // forward: `cursor` is the next start key; reverse: the exclusive upper bound
+    let cursor = reverse ? upper : lower;
+    for (;;) {
+      const c = ctl();
+      const want = limit > 0 ? Math.min(batchSize, limit - yielded) : batchSize;
+      let region = reverse
+        ? await this.deps.sender.locate(cursor, c, cursor.length > 0)
+        : this.deps.sender.locate(cursor, c);
+      if (region instanceof Promise) region = await region;
+      // clip the request to the region (client-go: the end key never passes the region)
+      const regionEdge = reverse ? region.startKey : region.endKey;
+      const req = reverse
+        ? {
+            startKey: cursor,
+            endKey: lower.length > 0 && Buffer.compare(lower, region.startKey) > 0 ? lower : region.startKey,
+          }
+        : {
+            startKey: cursor,
+            endKey:
+              region.endKey.length > 0 && (upper.length === 0 || Buffer.compare(region.endKey, upper) < 0)
+                ? region.endKey
+                : upper,
+          };
+      const { resp } = await this.deps.sender.sendOnce(
+        region,
+        "Scan",
+        {
+          context: undefined,
+          startKey: req.startKey,
+          endKey: req.endKey,
+          limit: want,
+          version: this.ts,
+          keyOnly,
+          reverse,
+          sampleStep: 0,
+        },
+        c,
+        this.context(),
+      );
+      if (!resp) continue;
+      if (resp.error) {
+        await this.onKeyError(resp.error, c);
+        continue;
+      }
+      if (!resp.pairs) throw new BodyMissingError();
+      await this.deps.checkVisibility(this.ts);
+      for (const p of resp.pairs) {
+        let value = p.value;
+        if (p.error) {
+          // a locked key in the batch: resolve through a point get of that key
+          if (!p.error.locked) throw extractKeyError(p.error);
+          const v = await this.get(p.key, c);
+          if (v === undefined) continue;
+          value = keyOnly ? Buffer.alloc(0) : v;
+        }
+        yield { key: p.key, value };
+        yielded++;
+        if (limit > 0 && yielded >= limit) return;
+      }
+      if (resp.pairs.length < want) {
+        // this region is done: move to the next one, unless the range ends here
+        if (regionEdge.length === 0) return;
+        if (reverse) {
+          if (lower.length > 0 && Buffer.compare(regionEdge, lower) <= 0) return;
+        } else if (upper.length > 0 && Buffer.compare(regionEdge, upper) >= 0) return;
+        cursor = regionEdge;
+      } else {
+        const last = (resp.pairs[resp.pairs.length - 1] as KvPair).key;
+        cursor = reverse ? last : nextKey(last);
+      }
+    }
+  }
+
+  // the per-request context: the snapshot's options and the locks learned so far
+  private context(): Partial<Context> {
+    if (this.resolvedLocks.size === 0 && this.committedLocks.size === 0) return this.baseContext;
+    return { ...this.baseContext, resolvedLocks: [...this.resolvedLocks], committedLocks: [...this.committedLocks] };
+  }
+
+  private async onKeyError(ke: KeyError, ctl: RequestControl): Promise<void> {
+    const l = ke.locked;
+    if (!l) throw extractKeyError(ke);
+    await this.resolveForRead([lockDetailsFromLockInfo(l)], ctl);
+  }
+
+  private async resolveForRead(locks: LockDetails[], ctl: RequestControl): Promise<void> {
+    const r = await this.deps.resolver.resolveLocks(locks, { callerStartTs: this.ts, forRead: true, ctl });
+    for (const t of r.ignoreLocks) this.resolvedLocks.add(t);
+    for (const t of r.accessLocks) this.committedLocks.add(t);
+    if (r.msBeforeTxnExpired > 0) {
+      const ms = ctl.bo.next(Bo.TxnLockFast, new Error(`locked by txn ${locks[0]?.startTs}`), r.msBeforeTxnExpired);
+      await ctl.bo.sleep(ms);
+    }
+  }
+}
+
+/** The "latest" read ts (client-go MaxUint64 snapshot). */
+export const LATEST_TS = MAX_TS;

@@ -1,0 +1,136 @@
+// The transactional side of a client (client-go tikv.KVStore): its own key codec and region cache
+// (transactional keys are memcomparable in PD's region boundaries, unlike raw keys), the request
+// sender over the client's store connections, the lock resolver actor, the safe-point checker,
+// and the tracking of background commit work. Created on the first `client.txn()`.
+
+import type { InspectionEvent } from "xstate";
+import type { ApiCodec } from "../../kv/api-codec.js";
+import { Bo } from "../backoff/backoff-config.js";
+import { Backoffer } from "../backoff/backoffer.js";
+import type { PdActor } from "../pd/pd-actor.js";
+import { RegionCache } from "../region-cache/region-cache.js";
+import { makeControl } from "../runtime/control.js";
+import type { ClientMetrics } from "../runtime/metrics.js";
+import { PdRegionSource, regionKeyCodec } from "../runtime/pd-region-source.js";
+import type { RequestControl } from "../runtime/raw-sender.js";
+import { RoutedSender, storeProbe } from "../runtime/routed-sender.js";
+import type { StorePool } from "../store/store-pool.js";
+import { type CommitInput, Committer } from "./committer.js";
+import { LockResolver } from "./lock-resolver.js";
+import { SafePointChecker } from "./safe-point.js";
+
+/** client-go budgets (ms) of the transaction phases and TSO. */
+export const TXN_BUDGETS_MS = {
+  prewrite: 40_000,
+  commit: 40_000,
+  secondaries: 41_000,
+  cleanup: 20_000,
+  heartbeat: 20_000,
+  resolve: 20_000,
+  tso: 15_000,
+} as const;
+
+/** What the runtime is built from. */
+export interface TxnRuntimeDeps {
+  pd: PdActor;
+  stores: StorePool;
+  /** The transactional key codec (API version, keyspace). */
+  codec: ApiCodec;
+  metrics: ClientMetrics;
+  /** Keyspace id for the GC state (undefined: the null keyspace). */
+  keyspaceId: number | undefined;
+  inspect?: (ev: InspectionEvent) => void;
+  /** Max lifetime of a heartbeated transaction (client-go MaxTxnTTL, default 1 h). */
+  maxTxnTtlMs?: number;
+}
+
+/** The transactional runtime of one client. */
+export class TxnRuntime {
+  readonly cache: RegionCache;
+  readonly sender: RoutedSender;
+  readonly resolver: LockResolver;
+  readonly safePoint: SafePointChecker;
+  private readonly background = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(readonly deps: TxnRuntimeDeps) {
+    const { pd, stores, codec, metrics } = deps;
+    this.cache = new RegionCache(new PdRegionSource(pd, metrics, regionKeyCodec(codec)), {
+      probe: storeProbe(stores),
+    });
+    this.sender = new RoutedSender(this.cache, stores, codec, metrics, deps.inspect);
+    this.resolver = new LockResolver({
+      sender: this.sender,
+      clock: pd,
+      backgroundControl: () => this.control("resolve"),
+      inspect: deps.inspect,
+    });
+    this.safePoint = new SafePointChecker(async () => {
+      const r = await pd.getGCState(deps.keyspaceId);
+      return r.gcState?.txnSafePoint ?? 0n;
+    });
+  }
+
+  /** A control block with the budget of `phase` (no deadline: background phases run to their budget). */
+  control(phase: keyof typeof TXN_BUDGETS_MS, signal?: AbortSignal): RequestControl {
+    return makeControl({ maxBackoffMs: TXN_BUDGETS_MS[phase], timeoutMs: 0, signal, metrics: this.deps.metrics });
+  }
+
+  /**
+   * A TSO timestamp, retried with the PDRPC backoff for up to 15 s (client-go
+   * GetTimestampWithRetry).
+   */
+  async getTimestamp(signal?: AbortSignal): Promise<bigint> {
+    const bo = new Backoffer({ maxSleepMs: TXN_BUDGETS_MS.tso, signal });
+    for (;;) {
+      try {
+        return await this.deps.pd.getTimestamp(signal ? { signal } : undefined);
+      } catch (e) {
+        await bo.backoff(Bo.PDRPC, e);
+      }
+    }
+  }
+
+  /** Starts a commit. */
+  newCommitter(input: CommitInput): Committer {
+    return new Committer(
+      {
+        sender: this.sender,
+        resolver: this.resolver,
+        getTimestamp: () => this.getTimestamp(),
+        control: (phase) => this.control(phase),
+        track: (p) => this.track(p),
+        inspect: this.deps.inspect,
+        maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,
+      },
+      input,
+    );
+  }
+
+  /** Keeps `p` until it settles, for {@link whenIdle}. */
+  track(p: Promise<void>): void {
+    const q = p.catch(() => {});
+    this.background.add(q);
+    void q.finally(() => this.background.delete(q));
+  }
+
+  /** Resolves when no background commit, cleanup or lock resolution is running. */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      if (this.background.size === 0) {
+        await this.resolver.whenIdle();
+        if (this.background.size === 0) return;
+      }
+      await Promise.allSettled([...this.background]);
+    }
+  }
+
+  /** Stops the resolver and drops the cache. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.resolver.close();
+    this.cache.clear();
+  }
+}
+

@@ -1,0 +1,268 @@
+// TxnClient: the transactional API (client-go txnkv.Client / tikv.KVStore Begin, GetSnapshot,
+// CurrentTimestamp, GetLockResolver), and runTransaction, which retries a whole transaction with
+// a new start ts on retryable failures (never replaying its old writes).
+
+import type { LockResolver } from "../actors/txn/lock-resolver.js";
+import { buildMutations } from "../actors/txn/mutations.js";
+import { SnapshotReader, type SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
+import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
+import { MAX_TS } from "../kv/timestamp.js";
+import type { MemDb } from "../kv/memdb/memdb.js";
+import { InvalidArgumentError, TikvError } from "./errors/base.js";
+import { AbortedError, TimeoutError } from "./errors/server.js";
+import { ResultUndeterminedError } from "./errors/txn.js";
+import type { CallOptions } from "./options.js";
+import { Snapshot, type SnapshotHost } from "./snapshot.js";
+import { Transaction, type TransactionHost, type TxnSizeLimits } from "./transaction.js";
+
+/** Options of {@link TxnClient.begin}. */
+export interface BeginOptions extends SnapshotReadOptions, TxnSizeLimits {
+  /** Use this start ts instead of a fresh one from PD (client-go WithStartTS). */
+  startTs?: bigint;
+  /** Cancels fetching the start ts. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link TxnClient.runTransaction}. */
+export interface RunTransactionOptions extends BeginOptions {
+  /** Attempts in total, the first included (default 10). */
+  maxAttempts?: number;
+  /** First retry delay in ms (default 10), doubled per attempt up to `maxBackoffMs`, with jitter. */
+  backoffMs?: number;
+  /** Largest retry delay in ms (default 1000). */
+  maxBackoffMs?: number;
+  /** Gives up (TimeoutError) after this many ms in total. */
+  timeoutMs?: number;
+  /** Called before each retry with the error that caused it. */
+  onRetry?: (error: Error, attempt: number) => void;
+}
+
+/** The client parts the transactional API uses. */
+export interface TxnHost extends SnapshotHost {
+  readonly rt: TxnRuntime;
+}
+
+const DEFAULT_LIMITS: Required<TxnSizeLimits> = {
+  entrySizeLimit: 6 * 1024 * 1024,
+  totalSizeLimit: 100 * 1024 * 1024,
+};
+
+/**
+ * The transactional API. Get it from {@link TikvClient.txn}.
+ *
+ * @example
+ * ```ts
+ * const txnClient = client.txn();
+ * await txnClient.runTransaction(async (txn) => {
+ *   const n = Number((await txn.get("counter"))?.toString() ?? "0");
+ *   txn.set("counter", String(n + 1));
+ * });
+ * ```
+ */
+export class TxnClient {
+  private readonly committer: TransactionHost;
+
+  /** @internal use TikvClient.txn */
+  constructor(private readonly host: TxnHost) {
+    this.committer = { commit: (txn, buffer) => this.commitBuffer(txn, buffer) };
+  }
+
+  /** The client's lock resolver (client-go GetLockResolver). */
+  get lockResolver(): LockResolver {
+    return this.host.rt.resolver;
+  }
+
+  /**
+   * A fresh timestamp from PD (client-go CurrentTimestamp), retried for up to 15 s.
+   *
+   * @example
+   * ```ts
+   * const ts = await txnClient.currentTimestamp();
+   * ```
+   */
+  async currentTimestamp(options?: Pick<CallOptions, "signal">): Promise<bigint> {
+    this.host.checkOpen();
+    return this.host.rt.getTimestamp(options?.signal);
+  }
+
+  /**
+   * Begins an optimistic transaction at a fresh start ts (or `options.startTs`).
+   *
+   * @example
+   * ```ts
+   * const txn = await txnClient.begin({ priority: "high" });
+   * txn.set("k", "v");
+   * await txn.commit();
+   * ```
+   */
+  async begin(options: BeginOptions = {}): Promise<Transaction> {
+    this.host.checkOpen();
+    checkBeginOptions(options);
+    const startTs = options.startTs ?? (await this.host.rt.getTimestamp(options.signal));
+    const limits = {
+      entrySizeLimit: options.entrySizeLimit ?? DEFAULT_LIMITS.entrySizeLimit,
+      totalSizeLimit: options.totalSizeLimit ?? DEFAULT_LIMITS.totalSizeLimit,
+    };
+    return new Transaction(this.committer, this.newSnapshot(startTs, options), limits);
+  }
+
+  /**
+   * A read-only snapshot at `ts` (default: a fresh timestamp).
+   *
+   * @example
+   * ```ts
+   * const snap = await txnClient.snapshot();
+   * console.log(await snap.get("k"));
+   * ```
+   */
+  async snapshot(ts?: bigint, options: SnapshotReadOptions = {}): Promise<Snapshot> {
+    this.host.checkOpen();
+    checkReadOptions(options);
+    if (ts !== undefined) checkTs(ts, "ts");
+    return this.newSnapshot(ts ?? (await this.host.rt.getTimestamp()), options);
+  }
+
+  /**
+   * Runs `fn` in a transaction and commits it. On a retryable failure (write conflict, a lock
+   * that could not be resolved in time, region errors past the retry layer...) the transaction
+   * is dropped and `fn` runs again in a NEW transaction with a new start ts: `fn` must do all its
+   * reads and writes through the transaction it gets, and have no other side effects.
+   * Non-retryable errors and ResultUndeterminedError (the commit may have happened) are thrown
+   * at once. Resolves with what `fn` returned.
+   *
+   * @example
+   * ```ts
+   * await txnClient.runTransaction(async (txn) => {
+   *   const [a, b] = await txn.batchGet(["acct:a", "acct:b"]);
+   *   txn.set("acct:a", String(Number(a) - 10));
+   *   txn.set("acct:b", String(Number(b) + 10));
+   * }, { maxAttempts: 20 });
+   * ```
+   */
+  async runTransaction<T>(fn: (txn: Transaction) => Promise<T>, options: RunTransactionOptions = {}): Promise<T> {
+    if (typeof fn !== "function") throw new InvalidArgumentError("must be a function", "fn");
+    const maxAttempts = positiveInt(options.maxAttempts ?? 10, "maxAttempts");
+    const base = positiveInt(options.backoffMs ?? 10, "backoffMs");
+    const cap = positiveInt(options.maxBackoffMs ?? 1000, "maxBackoffMs");
+    const deadline = options.timeoutMs !== undefined ? Date.now() + positiveInt(options.timeoutMs, "timeoutMs") : Infinity;
+    const signal = options.signal;
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw new AbortedError(signal.reason);
+      if (Date.now() >= deadline) throw new TimeoutError("runTransaction", options.timeoutMs ?? 0);
+      const txn = await this.begin(options);
+      let result: T;
+      try {
+        result = await fn(txn);
+        if (txn.state === "active") await txn.commit();
+        return result;
+      } catch (e) {
+        if (txn.state === "active") await txn.rollback();
+        if (!isRetryable(e) || attempt >= maxAttempts) throw e;
+        options.onRetry?.(e as Error, attempt);
+        const ms = Math.min(cap, base * 2 ** (attempt - 1));
+        await sleep(Math.floor(ms / 2 + Math.random() * (ms / 2)), deadline, signal);
+      }
+    }
+  }
+
+  /** Resolves when the background work of finished commits (secondaries, cleanup) is done. */
+  whenIdle(): Promise<void> {
+    return this.host.rt.whenIdle();
+  }
+
+  private newSnapshot(ts: bigint, options: SnapshotReadOptions): Snapshot {
+    const rt = this.host.rt;
+    const reader = new SnapshotReader(
+      {
+        sender: rt.sender,
+        resolver: rt.resolver,
+        checkVisibility: (t) => (t === MAX_TS ? Promise.resolve() : rt.safePoint.check(t)),
+      },
+      ts,
+      options,
+    );
+    return new Snapshot(this.host, reader);
+  }
+
+  private async commitBuffer(txn: Transaction, buffer: MemDb): Promise<bigint> {
+    this.host.checkOpen();
+    const built = buildMutations(buffer);
+    if (built.mutations.length === 0) return 0n;
+    const committer = this.host.rt.newCommitter({
+      startTs: txn.startTs,
+      mutations: built.mutations,
+      primaryIndex: built.primaryIndex >= 0 ? built.primaryIndex : 0,
+      sizeBytes: built.sizeBytes,
+      startedAtMs: txn.startedAt,
+    });
+    return committer.commit();
+  }
+}
+
+/** True when running the transaction again (with a new start ts) may succeed. */
+export function isRetryable(e: unknown): boolean {
+  if (e instanceof ResultUndeterminedError) return false;
+  return e instanceof TikvError && e.isRetryable;
+}
+
+function sleep(ms: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  const wait = Math.max(0, Math.min(ms, deadline - Date.now()));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(done, wait);
+    function done() {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }
+    function onAbort() {
+      clearTimeout(t);
+      reject(new AbortedError(signal?.reason));
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function positiveInt(v: unknown, name: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    throw new InvalidArgumentError(`must be a positive integer, got ${String(v)}`, name);
+  }
+  return v;
+}
+
+function checkTs(ts: unknown, name: string): void {
+  if (typeof ts !== "bigint" || ts <= 0n || ts > MAX_TS) {
+    throw new InvalidArgumentError(`must be a positive 64-bit bigint timestamp, got ${String(ts)}`, name);
+  }
+}
+
+const ISOLATIONS = new Set(["SI", "RC", "RCCheckTS"]);
+const PRIORITIES = new Set(["normal", "low", "high"]);
+
+function checkReadOptions(o: SnapshotReadOptions): void {
+  if (o === null || typeof o !== "object") throw new InvalidArgumentError("must be an object", "options");
+  if (o.isolationLevel !== undefined && !ISOLATIONS.has(o.isolationLevel)) {
+    throw new InvalidArgumentError(`must be "SI", "RC" or "RCCheckTS", got ${String(o.isolationLevel)}`, "isolationLevel");
+  }
+  if (o.priority !== undefined && !PRIORITIES.has(o.priority)) {
+    throw new InvalidArgumentError(`must be "normal", "low" or "high", got ${String(o.priority)}`, "priority");
+  }
+  if (o.scanBatchSize !== undefined && (!Number.isInteger(o.scanBatchSize) || o.scanBatchSize < 0)) {
+    throw new InvalidArgumentError(`must be a non-negative integer, got ${String(o.scanBatchSize)}`, "scanBatchSize");
+  }
+  if (o.kvReadTimeoutMs !== undefined && (!Number.isInteger(o.kvReadTimeoutMs) || o.kvReadTimeoutMs < 0)) {
+    throw new InvalidArgumentError(`must be a non-negative integer, got ${String(o.kvReadTimeoutMs)}`, "kvReadTimeoutMs");
+  }
+  if (o.taskId !== undefined && typeof o.taskId !== "bigint") {
+    throw new InvalidArgumentError("must be a bigint", "taskId");
+  }
+}
+
+function checkBeginOptions(o: BeginOptions): void {
+  checkReadOptions(o);
+  if (o.startTs !== undefined) checkTs(o.startTs, "startTs");
+  for (const k of ["entrySizeLimit", "totalSizeLimit"] as const) {
+    const v = o[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
+      throw new InvalidArgumentError(`must be a non-negative integer, got ${String(v)}`, k);
+    }
+  }
+}

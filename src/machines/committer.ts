@@ -1,0 +1,202 @@
+// Statechart of one transaction's commit (client-go txnkv/transaction/2pc.go execute with
+// prewrite.go, commit.go, cleanup.go): prewrite every mutation, get a commit ts, commit the
+// primary (the transaction is committed once it is), then commit the secondaries in the
+// background; on failure roll back what was prewritten; when the primary commit's outcome is
+// unknown stop as undetermined (never roll back then: the transaction may be committed).
+//
+// Driven by sends: each phase's work is an injected action that starts it (RPC batches are
+// callbacks, not actors) and sends the outcome back as an event. The caller's reply (`settle`)
+// happens on entering committed / cleaningUp / undetermined; background work goes on after it.
+// A parallel region runs the TTL manager (heartbeats of the primary lock) once asked to.
+
+import { fromCallback, setup } from "xstate";
+
+/** How a commit ended, as reported to the caller. */
+export type CommitOutcome =
+  | { kind: "committed"; commitTs: bigint }
+  | { kind: "failed"; error: Error }
+  | { kind: "undetermined"; error: Error };
+
+/** Mutable state of one commit (read by the injected actions). */
+export interface CommitSession {
+  startTs: bigint;
+  /** Commit ts once fetched. */
+  commitTs: bigint;
+  /** A min commit ts the commit ts must exceed (after CommitTsExpired). */
+  minCommitTs: bigint;
+  /** Number of commit-ts renewals after CommitTsExpired. */
+  commitTsRetries: number;
+  error: Error | undefined;
+  /** The outcome reported to the caller. */
+  outcome: CommitOutcome | undefined;
+}
+
+/** Events the actor layer sends. */
+export type CommitterEvent =
+  | { type: "COMMIT" }
+  | { type: "PREWRITE_OK" }
+  | { type: "PREWRITE_FAILED"; error: Error }
+  | { type: "COMMIT_TS"; ts: bigint }
+  | { type: "COMMIT_TS_FAILED"; error: Error }
+  | { type: "PRIMARY_COMMITTED" }
+  | { type: "COMMIT_TS_EXPIRED"; minCommitTs: bigint }
+  | { type: "PRIMARY_FAILED"; error: Error }
+  | { type: "PRIMARY_UNDETERMINED"; error: Error }
+  | { type: "SECONDARIES_DONE" }
+  | { type: "CLEANUP_DONE" }
+  | { type: "TTL_START" }
+  | { type: "TTL_STOPPED" };
+
+/** Most commit-ts renewals after CommitTsExpired before giving up. */
+export const MAX_COMMIT_TS_RETRIES = 10;
+
+/** A fresh session. */
+export function newCommitSession(startTs: bigint): CommitSession {
+  return { startTs, commitTs: 0n, minCommitTs: 0n, commitTsRetries: 0, error: undefined, outcome: undefined };
+}
+
+/** The commit statechart (optimistic 2PC). */
+export const committerMachine = setup({
+  types: {
+    context: {} as { s: CommitSession },
+    input: {} as CommitSession,
+    events: {} as CommitterEvent,
+  },
+  actors: {
+    // heartbeats the primary lock while running; sends TTL_STOPPED when it gives up
+    ttlManager: fromCallback<CommitterEvent, CommitSession>(() => () => {}),
+  },
+  actions: {
+    startPrewrite: () => {},
+    fetchCommitTs: () => {},
+    commitPrimary: () => {},
+    commitSecondaries: () => {},
+    startCleanup: () => {},
+    settle: (_, _o: CommitOutcome) => {},
+    recordError: ({ context }, e: Error) => {
+      context.s.error = e;
+    },
+    recordCommitTs: ({ context }, ts: bigint) => {
+      context.s.commitTs = ts;
+    },
+    recordMinCommitTs: ({ context }, ts: bigint) => {
+      const s = context.s;
+      s.commitTsRetries++;
+      if (ts > s.minCommitTs) s.minCommitTs = ts;
+    },
+  },
+  guards: {
+    commitTsAboveMin: ({ context }, ts: bigint) => ts > context.s.minCommitTs,
+    mayRenewCommitTs: ({ context }) => context.s.commitTsRetries < MAX_COMMIT_TS_RETRIES,
+  },
+}).createMachine({
+  id: "committer",
+  context: ({ input }) => ({ s: input }),
+  type: "parallel",
+  states: {
+    phase: {
+      initial: "idle",
+      states: {
+        idle: { on: { COMMIT: "prewriting" } },
+        prewriting: {
+          entry: "startPrewrite",
+          on: {
+            PREWRITE_OK: "gettingCommitTs",
+            PREWRITE_FAILED: {
+              target: "cleaningUp",
+              actions: { type: "recordError", params: ({ event }) => event.error },
+            },
+          },
+        },
+        gettingCommitTs: {
+          entry: "fetchCommitTs",
+          on: {
+            COMMIT_TS: [
+              {
+                guard: { type: "commitTsAboveMin", params: ({ event }) => event.ts },
+                target: "committingPrimary",
+                actions: { type: "recordCommitTs", params: ({ event }) => event.ts },
+              },
+              // a TSO answer not above the required minimum: ask again
+              { target: "gettingCommitTs", reenter: true },
+            ],
+            COMMIT_TS_FAILED: {
+              target: "cleaningUp",
+              actions: { type: "recordError", params: ({ event }) => event.error },
+            },
+          },
+        },
+        committingPrimary: {
+          entry: "commitPrimary",
+          on: {
+            PRIMARY_COMMITTED: "committed",
+            COMMIT_TS_EXPIRED: [
+              {
+                guard: "mayRenewCommitTs",
+                target: "gettingCommitTs",
+                actions: { type: "recordMinCommitTs", params: ({ event }) => event.minCommitTs },
+              },
+              {
+                target: "cleaningUp",
+                actions: {
+                  type: "recordError",
+                  params: () => new Error(`commit ts expired ${MAX_COMMIT_TS_RETRIES} times in a row`),
+                },
+              },
+            ],
+            PRIMARY_FAILED: {
+              target: "cleaningUp",
+              actions: { type: "recordError", params: ({ event }) => event.error },
+            },
+            PRIMARY_UNDETERMINED: {
+              target: "undetermined",
+              actions: { type: "recordError", params: ({ event }) => event.error },
+            },
+          },
+        },
+        committed: {
+          entry: [
+            {
+              type: "settle",
+              params: ({ context }) => ({ kind: "committed", commitTs: context.s.commitTs }) as CommitOutcome,
+            },
+            "commitSecondaries",
+          ],
+          on: { SECONDARIES_DONE: "done" },
+        },
+        cleaningUp: {
+          entry: [
+            {
+              type: "settle",
+              params: ({ context }) =>
+                ({ kind: "failed", error: context.s.error ?? new Error("commit failed") }) as CommitOutcome,
+            },
+            "startCleanup",
+          ],
+          on: { CLEANUP_DONE: "rolledBack" },
+        },
+        undetermined: {
+          type: "final",
+          entry: {
+            type: "settle",
+            params: ({ context }) =>
+              ({ kind: "undetermined", error: context.s.error ?? new Error("undetermined") }) as CommitOutcome,
+          },
+        },
+        done: { type: "final" },
+        rolledBack: { type: "final" },
+      },
+    },
+    ttl: {
+      initial: "off",
+      states: {
+        off: { on: { TTL_START: "keepingAlive" } },
+        keepingAlive: {
+          invoke: { src: "ttlManager", input: ({ context }) => context.s },
+          on: { TTL_STOPPED: "stopped" },
+        },
+        stopped: { type: "final" },
+      },
+    },
+  },
+});
