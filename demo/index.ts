@@ -4,6 +4,7 @@
 
 import { EmbeddedCluster } from "../src/cluster/embedded-cluster.js";
 import { TikvClient } from "../src/index.js";
+import { runBank } from "./bank.js";
 
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
 const show = (b: Buffer | undefined) => (b === undefined ? "(missing)" : JSON.stringify(b.toString()));
@@ -96,10 +97,31 @@ async function main(): Promise<void> {
     await raw.deleteRange("demo:user:", "demo:user;");
     log(`deleteRange demo:user:* -> ${(await raw.scan("demo:user:", "demo:user;", 100)).length} users left`);
     await raw.deleteRange("demo:", "demo;");
-    log("done");
   } finally {
     await client.close();
     await cluster?.close();
+  }
+
+  // Transactions. A cluster whose region boundaries are memcomparable-encoded, as TiKV keeps
+  // them for transactional keys.
+  let txnCluster: EmbeddedCluster | undefined;
+  let txnEndpoints = pdEndpoints;
+  if (!real) {
+    txnCluster = await EmbeddedCluster.start({
+      stores: 3,
+      splitKeys: ["bank:acct:03", "bank:acct:06"],
+      regionKeyEncoding: "memcomparable",
+    });
+    txnEndpoints = txnCluster.pdEndpoints;
+    log(`started a transactional embedded cluster: 3 stores, 3 regions, PD at ${txnEndpoints.join(",")}`);
+  }
+  const txnClient = await TikvClient.connect({ pdEndpoints: txnEndpoints });
+  try {
+    await runBank(txnClient, log);
+    log("done");
+  } finally {
+    await txnClient.close();
+    await txnCluster?.close();
   }
 }
 

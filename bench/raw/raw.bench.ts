@@ -54,7 +54,7 @@ export interface RawBenchResult {
   aims: { latencyC1Max: 1.15; throughputC256Min: 10; cpuUsPerBatchedGetMax: 12 };
 }
 
-async function startClusterProcess(
+export async function startClusterProcess(
   args: string[],
   cmd: string[],
 ): Promise<{ child: ChildProcess; pd: string[] }> {
@@ -83,9 +83,9 @@ async function startCluster() {
   return { ...r, kind: "cli" as const };
 }
 
-type Op = (i: number, done: (err?: Error | null) => void) => void;
+export type Op = (i: number, done: (err?: Error | null) => void) => void;
 
-async function measure(name: string, concurrency: number, total: number, op: Op): Promise<Measurement> {
+export async function measure(name: string, concurrency: number, total: number, op: Op): Promise<Measurement> {
   const lat = new Float64Array(total);
   let next = 0;
   let failed: Error | undefined;

@@ -2,6 +2,7 @@
 // Option names follow client-go's rawkv.NewClientWithOpts / tikv.NewKVStore options
 // (WithAPIVersion, WithKeyspace, WithSecurity, SetColumnFamily, SetAtomicForCAS).
 
+import { isIP } from "node:net";
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { checkInspectOptions, type InspectOptions } from "../actors/inspect/server.js";
 import type { TlsOptions } from "../rpc/channel.js";
@@ -26,6 +27,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** How long connect() waits for PD (default 20 000 ms). */
   connectTimeoutMs?: number;
+  /** Cancels connect(): it rejects with AbortedError (the reason as cause) and stops everything it started. */
+  signal?: AbortSignal;
   /** Retry budget of one raw request in ms (client-go rawkvMaxBackoff, default 20 000). */
   maxBackoffMs?: number;
   /** Largest number of requests a store packs into one BatchCommands message (default 128). */
@@ -84,13 +87,77 @@ export interface ResolvedConnectOptions {
 }
 
 const API_VERSIONS: readonly ApiVersionName[] = ["v1", "v1ttl", "v2"];
-const ENDPOINT =
-  /^(?:(?:https?|grpcs?):\/\/)?[^\s/:]+(?::\d{1,5})(?:\/)?$|^(?:(?:https?|grpcs?):\/\/)?\[[0-9a-fA-F:.]+\]:\d{1,5}\/?$/;
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+const SCHEMES = new Set(["http", "https", "grpc", "grpcs"]);
+const HOST_LABEL = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/i;
+
+/**
+ * Why a PD endpoint is unusable, or undefined when it is a valid "host:port" (optionally with an
+ * http(s):// or grpc(s):// scheme and a trailing "/"): the host is a DNS name, an IPv4 address or
+ * a bracketed IPv6 address, the port a decimal in 1-65535.
+ */
+export function endpointProblem(endpoint: string): string | undefined {
+  let rest = endpoint;
+  const scheme = SCHEME.exec(rest);
+  if (scheme) {
+    if (!SCHEMES.has((scheme[1] as string).toLowerCase())) return `scheme "${scheme[1]}" is not supported`;
+    rest = rest.slice(scheme[0].length);
+  }
+  if (rest.endsWith("/")) rest = rest.slice(0, -1);
+  if (rest.includes("/")) return "it has a path (expected host:port)";
+  let host: string;
+  let port: string | undefined;
+  if (rest.startsWith("[")) {
+    const close = rest.indexOf("]");
+    if (close < 0) return "the IPv6 address has no closing bracket";
+    host = rest.slice(1, close);
+    const after = rest.slice(close + 1);
+    if (after !== "" && !after.startsWith(":")) return "unexpected text after the IPv6 address";
+    port = after === "" ? undefined : after.slice(1);
+    if (isIP(host) !== 6) return `"${host}" is not an IPv6 address`;
+  } else {
+    const colon = rest.lastIndexOf(":");
+    host = colon < 0 ? rest : rest.slice(0, colon);
+    port = colon < 0 ? undefined : rest.slice(colon + 1);
+    if (host.includes(":")) return "an IPv6 address must be in brackets: [addr]:port";
+    if (host === "") return "the host is empty";
+    if (/^[0-9.]+$/.test(host)) {
+      if (isIP(host) !== 4) return `"${host}" is not an IPv4 address`;
+    } else if (host.length > 253 || !host.split(".").every((l) => HOST_LABEL.test(l))) {
+      return `"${host}" is not a valid host name`;
+    }
+  }
+  if (port === undefined || port === "") return "it has no port (expected host:port)";
+  if (!/^[0-9]+$/.test(port)) return `port "${port}" is not a number`;
+  const n = Number(port);
+  if (n < 1 || n > 65535) return `port ${port} is out of range 1-65535`;
+  return undefined;
+}
 
 /** Checks a non-negative integer option (ms, sizes). */
 export function checkNonNegativeInt(v: unknown, name: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
     throw new InvalidArgumentError(`must be a non-negative integer, got ${String(v)}`, name);
+  }
+  return v;
+}
+
+/**
+ * The longest timeout accepted, in ms (about 24.8 days): Node's timers cannot wait longer (a
+ * longer delay fires after 1 ms), and calls arm timers with their remaining time.
+ */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** Checks a timeout option in ms: a finite number in [0, {@link MAX_TIMEOUT_MS}] (0 = none). */
+export function checkTimeoutMs(v: unknown, name: string, integer = false): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
+    throw new InvalidArgumentError(
+      `must be a non-negative ${integer ? "integer" : "number"} of milliseconds, got ${String(v)}`,
+      name,
+    );
+  }
+  if (v > MAX_TIMEOUT_MS) {
+    throw new InvalidArgumentError(`must be at most ${MAX_TIMEOUT_MS} ms (0 = no timeout), got ${v}`, name);
   }
   return v;
 }
@@ -105,8 +172,12 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
     throw new InvalidArgumentError("at least one PD endpoint is required", "pdEndpoints");
   }
   eps.forEach((e, i) => {
-    if (typeof e !== "string" || !ENDPOINT.test(e.trim())) {
-      throw new InvalidArgumentError(`"${String(e)}" is not host:port`, `pdEndpoints[${i}]`);
+    if (typeof e !== "string") {
+      throw new InvalidArgumentError(`must be a "host:port" string, got ${typeof e}`, `pdEndpoints[${i}]`);
+    }
+    const problem = endpointProblem(e.trim());
+    if (problem !== undefined) {
+      throw new InvalidArgumentError(`"${e}" is not a valid PD endpoint: ${problem}`, `pdEndpoints[${i}]`);
     }
   });
   const apiVersion = opts.apiVersion ?? "v1";
@@ -131,6 +202,9 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
   if (opts.tls !== undefined && (opts.tls === null || typeof opts.tls !== "object")) {
     throw new InvalidArgumentError("must be an object", "tls");
   }
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError("must be an AbortSignal", "signal");
+  }
   const maxBatchSize =
     opts.maxBatchSize === undefined ? 128 : checkNonNegativeInt(opts.maxBatchSize, "maxBatchSize");
   if (maxBatchSize === 0) throw new InvalidArgumentError("must be at least 1", "maxBatchSize");
@@ -140,11 +214,11 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
     grpcOptions: opts.grpcOptions,
     apiVersion,
     keyspace: opts.keyspace,
-    timeoutMs: opts.timeoutMs === undefined ? 20_000 : checkNonNegativeInt(opts.timeoutMs, "timeoutMs"),
+    timeoutMs: opts.timeoutMs === undefined ? 20_000 : checkTimeoutMs(opts.timeoutMs, "timeoutMs", true),
     connectTimeoutMs:
       opts.connectTimeoutMs === undefined
         ? 20_000
-        : checkNonNegativeInt(opts.connectTimeoutMs, "connectTimeoutMs"),
+        : checkTimeoutMs(opts.connectTimeoutMs, "connectTimeoutMs", true),
     maxBackoffMs:
       opts.maxBackoffMs === undefined ? 20_000 : checkNonNegativeInt(opts.maxBackoffMs, "maxBackoffMs"),
     maxBatchSize,

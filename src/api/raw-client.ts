@@ -462,10 +462,14 @@ export class RawClient {
     end: KeyInput,
     options: RawIterateOptions = {},
   ): AsyncGenerator<KvPair, void, undefined> {
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError("must be an object", "options");
     let s = toKey(start, "start");
     const e = toKey(end, "end");
     const pageSize = options.pageSize ?? 256;
     checkLimit(pageSize, "pageSize");
+    // a page of 0 pairs would never advance
+    if (pageSize === 0) throw new InvalidArgumentError("must be at least 1, got 0", "pageSize");
     const reverse = !!options.reverse;
     if (reverse && s.length === 0) {
       throw new InvalidArgumentError("a reverse iteration cannot start at the empty key", "start");
@@ -677,7 +681,7 @@ function checkLimit(limit: unknown, name = "limit"): void {
 
 function checkTtl(ttl: unknown, name: string): bigint {
   if (ttl === undefined) return 0n;
-  if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 0) {
+  if (typeof ttl !== "number" || !Number.isSafeInteger(ttl) || ttl < 0) {
     throw new InvalidArgumentError(
       `must be a non-negative integer number of seconds, got ${String(ttl)}`,
       name,

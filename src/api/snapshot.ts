@@ -5,8 +5,8 @@ import type { SnapshotReader, SnapshotReadOptions } from "../actors/txn/snapshot
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
 import { type KeyInput, toKey, toKeys } from "../kv/key.js";
 import { InvalidArgumentError } from "./errors/base.js";
-import type { CallOptions } from "./options.js";
 import { newControl } from "./internal/control.js";
+import type { CallOptions } from "./options.js";
 import type { KvPair } from "./raw-client.js";
 
 export type { IsolationLevelName, PriorityName, SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
@@ -84,7 +84,11 @@ export class Snapshot {
   }
 
   /** Every pair of `[start, end)` in descending key order. */
-  iterateReverse(start: KeyInput, end: KeyInput, options?: TxnScanOptions): AsyncGenerator<KvPair, void, undefined> {
+  iterateReverse(
+    start: KeyInput,
+    end: KeyInput,
+    options?: TxnScanOptions,
+  ): AsyncGenerator<KvPair, void, undefined> {
     return this.pairs(start, end, 0, true, options);
   }
 

@@ -12,6 +12,7 @@ import { PdRegionSource, regionKeyCodec } from "../actors/runtime/pd-region-sour
 import type { RawRequestSender } from "../actors/runtime/raw-sender.js";
 import { RoutedSender, storeProbe } from "../actors/runtime/routed-sender.js";
 import { StorePool } from "../actors/store/store-pool.js";
+import { TxnRuntime } from "../actors/txn/txn-runtime.js";
 import type { ApiCodec } from "../kv/api-codec.js";
 import { createApiCodec } from "../kv/keyspace.js";
 import {
@@ -26,7 +27,7 @@ import { ErrorType } from "../proto/pdpb.js";
 import { unaryCallAsync } from "../rpc/call.js";
 import { channelCredentials, channelOptions, grpcTarget } from "../rpc/channel.js";
 import { InvalidArgumentError } from "./errors/base.js";
-import { PdError, ShuttingDownError } from "./errors/server.js";
+import { AbortedError, PdError, ShuttingDownError } from "./errors/server.js";
 import {
   type ConnectOptions,
   type RawClientOptions,
@@ -36,7 +37,6 @@ import {
 } from "./options.js";
 import { RawClient } from "./raw-client.js";
 import { TxnClient } from "./txn-client.js";
-import { TxnRuntime } from "../actors/txn/txn-runtime.js";
 
 // The cluster's storage API version; the codec decides what requests carry (V1 on V1TTL).
 const API_VERSION: Record<ResolvedConnectOptions["apiVersion"], APIVersion> = {
@@ -103,8 +103,11 @@ export class TikvClient {
 
   /**
    * Connects to the cluster: validates the options, finds the PD leader, loads the keyspace
-   * (API v2 with `keyspace`) and prepares routing. Throws InvalidArgumentError for bad options,
-   * TimeoutError / PdError when PD cannot be reached or the keyspace does not exist.
+   * (API v2 with `keyspace`) and prepares routing. Throws InvalidArgumentError for bad options
+   * (at once, before any I/O: e.g. an endpoint without a valid host and port 1-65535),
+   * TimeoutError / PdError when PD cannot be reached (naming the endpoints tried, the last PD
+   * error as cause) or the keyspace does not exist, and AbortedError when `signal` aborts (then
+   * nothing of the half-made client is left running).
    *
    * @example
    * ```ts
@@ -117,11 +120,13 @@ export class TikvClient {
    */
   static async connect(options: ConnectOptions): Promise<TikvClient> {
     const opts = resolveConnectOptions(options);
+    const signal = options.signal;
+    if (signal?.aborted) throw new AbortedError(signal.reason);
     // The PD actor's region codec is fixed at construction, and in API v2 the codec needs the
     // keyspace id: resolve the keyspace first with a short-lived channel (client-go does the same
     // through its PD client before building the codec).
     const meta =
-      opts.apiVersion === "v2" && opts.keyspace !== undefined ? await loadKeyspace(opts) : undefined;
+      opts.apiVersion === "v2" && opts.keyspace !== undefined ? await loadKeyspace(opts, signal) : undefined;
     const codec = createApiCodec({
       apiVersion: API_VERSION[opts.apiVersion],
       mode: "raw",
@@ -130,6 +135,10 @@ export class TikvClient {
     const metrics = new ClientMetrics();
     // the live view (opt-in): its callback goes to every actor; none is attached otherwise
     const inspection = opts.inspect ? await InspectServer.start(opts.inspect) : undefined;
+    if (signal?.aborted) {
+      await inspection?.close();
+      throw new AbortedError(signal.reason);
+    }
     const inspect = inspection?.inspect;
     const pd = await PdActor.connect({
       endpoints: opts.pdEndpoints,
@@ -140,6 +149,7 @@ export class TikvClient {
       // raw KV needs no timestamps; keep connect() to one round trip
       initialTimestamp: false,
       inspect,
+      signal,
     }).catch(async (e) => {
       await inspection?.close();
       throw e;
@@ -266,19 +276,28 @@ export class TikvClient {
 
 // client-go: pdClient.LoadKeyspace(name) on the PD leader; a missing, disabled or archived
 // keyspace cannot be used. PD checks the cluster id, so members are discovered first.
-async function loadKeyspace(opts: ResolvedConnectOptions): Promise<KeyspaceMeta> {
+async function loadKeyspace(
+  opts: ResolvedConnectOptions,
+  signal: AbortSignal | undefined,
+): Promise<KeyspaceMeta> {
   const name = opts.keyspace as string;
   const clients = new PdClients({ tls: opts.tls, grpcOptions: opts.grpcOptions });
   const creds = channelCredentials(opts.tls);
   try {
-    const members = await discoverMembers(clients, opts.pdEndpoints, 0n, Math.max(1, opts.connectTimeoutMs));
+    const members = await discoverMembers(
+      clients,
+      opts.pdEndpoints,
+      0n,
+      Math.max(1, opts.connectTimeoutMs),
+      signal,
+    );
     const client = new KeyspaceClient(grpcTarget(members.leader), creds, channelOptions(opts));
     try {
       const resp = await unaryCallAsync(
         client,
         KeyspaceService.loadKeyspace,
         LoadKeyspaceRequest.fromPartial({ header: pdHeader(members.clusterId), name }),
-        { timeoutMs: Math.max(1, opts.connectTimeoutMs) },
+        { timeoutMs: Math.max(1, opts.connectTimeoutMs), signal },
         members.leader,
       );
       try {

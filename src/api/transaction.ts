@@ -178,7 +178,11 @@ export class Transaction {
   }
 
   /** Every pair of `[start, end)` in descending key order (end must not be empty). */
-  iterateReverse(start: KeyInput, end: KeyInput, options?: TxnScanOptions): AsyncGenerator<KvPair, void, undefined> {
+  iterateReverse(
+    start: KeyInput,
+    end: KeyInput,
+    options?: TxnScanOptions,
+  ): AsyncGenerator<KvPair, void, undefined> {
     return this.union(start, end, true, options);
   }
 

@@ -6,8 +6,8 @@ import type { LockResolver } from "../actors/txn/lock-resolver.js";
 import { buildMutations } from "../actors/txn/mutations.js";
 import { SnapshotReader, type SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
-import { MAX_TS } from "../kv/timestamp.js";
 import type { MemDb } from "../kv/memdb/memdb.js";
+import { MAX_TS } from "../kv/timestamp.js";
 import { InvalidArgumentError, TikvError } from "./errors/base.js";
 import { AbortedError, TimeoutError } from "./errors/server.js";
 import { ResultUndeterminedError } from "./errors/txn.js";
@@ -139,12 +139,16 @@ export class TxnClient {
    * }, { maxAttempts: 20 });
    * ```
    */
-  async runTransaction<T>(fn: (txn: Transaction) => Promise<T>, options: RunTransactionOptions = {}): Promise<T> {
+  async runTransaction<T>(
+    fn: (txn: Transaction) => Promise<T>,
+    options: RunTransactionOptions = {},
+  ): Promise<T> {
     if (typeof fn !== "function") throw new InvalidArgumentError("must be a function", "fn");
     const maxAttempts = positiveInt(options.maxAttempts ?? 10, "maxAttempts");
     const base = positiveInt(options.backoffMs ?? 10, "backoffMs");
     const cap = positiveInt(options.maxBackoffMs ?? 1000, "maxBackoffMs");
-    const deadline = options.timeoutMs !== undefined ? Date.now() + positiveInt(options.timeoutMs, "timeoutMs") : Infinity;
+    const deadline =
+      options.timeoutMs !== undefined ? Date.now() + positiveInt(options.timeoutMs, "timeoutMs") : Infinity;
     const signal = options.signal;
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new AbortedError(signal.reason);
@@ -240,16 +244,28 @@ const PRIORITIES = new Set(["normal", "low", "high"]);
 function checkReadOptions(o: SnapshotReadOptions): void {
   if (o === null || typeof o !== "object") throw new InvalidArgumentError("must be an object", "options");
   if (o.isolationLevel !== undefined && !ISOLATIONS.has(o.isolationLevel)) {
-    throw new InvalidArgumentError(`must be "SI", "RC" or "RCCheckTS", got ${String(o.isolationLevel)}`, "isolationLevel");
+    throw new InvalidArgumentError(
+      `must be "SI", "RC" or "RCCheckTS", got ${String(o.isolationLevel)}`,
+      "isolationLevel",
+    );
   }
   if (o.priority !== undefined && !PRIORITIES.has(o.priority)) {
-    throw new InvalidArgumentError(`must be "normal", "low" or "high", got ${String(o.priority)}`, "priority");
+    throw new InvalidArgumentError(
+      `must be "normal", "low" or "high", got ${String(o.priority)}`,
+      "priority",
+    );
   }
   if (o.scanBatchSize !== undefined && (!Number.isInteger(o.scanBatchSize) || o.scanBatchSize < 0)) {
-    throw new InvalidArgumentError(`must be a non-negative integer, got ${String(o.scanBatchSize)}`, "scanBatchSize");
+    throw new InvalidArgumentError(
+      `must be a non-negative integer, got ${String(o.scanBatchSize)}`,
+      "scanBatchSize",
+    );
   }
   if (o.kvReadTimeoutMs !== undefined && (!Number.isInteger(o.kvReadTimeoutMs) || o.kvReadTimeoutMs < 0)) {
-    throw new InvalidArgumentError(`must be a non-negative integer, got ${String(o.kvReadTimeoutMs)}`, "kvReadTimeoutMs");
+    throw new InvalidArgumentError(
+      `must be a non-negative integer, got ${String(o.kvReadTimeoutMs)}`,
+      "kvReadTimeoutMs",
+    );
   }
   if (o.taskId !== undefined && typeof o.taskId !== "bigint") {
     throw new InvalidArgumentError("must be a bigint", "taskId");

@@ -180,7 +180,10 @@ export const committerMachine = setup({
           entry: {
             type: "settle",
             params: ({ context }) =>
-              ({ kind: "undetermined", error: context.s.error ?? new Error("undetermined") }) as CommitOutcome,
+              ({
+                kind: "undetermined",
+                error: context.s.error ?? new Error("undetermined"),
+              }) as CommitOutcome,
           },
         },
         done: { type: "final" },

@@ -154,7 +154,11 @@ export type ReadVerdict = "ignore" | "access" | "wait";
  * before the reader's ts can be read through (its value is the committed one); otherwise wait.
  */
 export function readVerdict(s: TxnStatus, callerStartTs: bigint): ReadVerdict {
-  if (s.action === Action.MinCommitTSPushed || isRolledBack(s) || (isCommitted(s) && s.commitTs > callerStartTs))
+  if (
+    s.action === Action.MinCommitTSPushed ||
+    isRolledBack(s) ||
+    (isCommitted(s) && s.commitTs > callerStartTs)
+  )
     return "ignore";
   if (isCommitted(s) && s.commitTs <= callerStartTs) return "access";
   return "wait";
@@ -205,7 +209,8 @@ export function addSecondaryCheck(
     return;
   }
   for (const l of locks) {
-    if (l.startTs !== startTs) throw new Error(`unexpected timestamp, expected: ${startTs}, found: ${l.startTs}`);
+    if (l.startTs !== startTs)
+      throw new Error(`unexpected timestamp, expected: ${startTs}, found: ${l.startTs}`);
     if (!l.useAsyncCommit) throw new NonAsyncCommitLockError();
     if (!st.missingLock && l.minCommitTs > st.commitTs) st.commitTs = l.minCommitTs;
     st.keys.push(l.key);

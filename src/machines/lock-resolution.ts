@@ -12,6 +12,7 @@
 
 import { fromPromise, setup } from "xstate";
 import type { LockDetails } from "../api/errors/txn.js";
+import { Action } from "../proto/kvrpcpb.js";
 import {
   type AsyncCommitState,
   decideOnStatus,
@@ -22,7 +23,6 @@ import {
   type StatusDecision,
   type TxnStatus,
 } from "./lock-policy.js";
-import { Action } from "../proto/kvrpcpb.js";
 
 /** What CheckTxnStatus answered. */
 export type CheckOutcome =
@@ -72,7 +72,15 @@ export type ResolutionResult = { ok: true; status: TxnStatus } | { ok: false; er
 export function newResolutionSession(
   init: Pick<
     ResolutionSession,
-    "txnId" | "lock" | "locks" | "callerStartTs" | "forRead" | "lite" | "lockExpired" | "ttlExpired" | "nextNotFoundBackoff"
+    | "txnId"
+    | "lock"
+    | "locks"
+    | "callerStartTs"
+    | "forRead"
+    | "lite"
+    | "lockExpired"
+    | "ttlExpired"
+    | "nextNotFoundBackoff"
   >,
 ): ResolutionSession {
   return {
@@ -187,7 +195,10 @@ export const lockResolutionMachine = setup({
           target: "routing",
           actions: { type: "recordOutcome", params: ({ event }) => event.output },
         },
-        onError: { target: "failed", actions: { type: "recordError", params: ({ event }: { event: { error: unknown } }) => event.error } },
+        onError: {
+          target: "failed",
+          actions: { type: "recordError", params: ({ event }: { event: { error: unknown } }) => event.error },
+        },
       },
     },
     routing: {
@@ -215,7 +226,13 @@ export const lockResolutionMachine = setup({
         },
         onError: [
           { guard: "secondaryNotAsyncCommit", target: "checkingStatus", actions: "setForceSyncCommit" },
-          { target: "failed", actions: { type: "recordError", params: ({ event }: { event: { error: unknown } }) => event.error } },
+          {
+            target: "failed",
+            actions: {
+              type: "recordError",
+              params: ({ event }: { event: { error: unknown } }) => event.error,
+            },
+          },
         ],
       },
     },
@@ -224,7 +241,10 @@ export const lockResolutionMachine = setup({
         src: "cleanup",
         input: ({ context }) => context.s,
         onDone: { target: "done" },
-        onError: { target: "failed", actions: { type: "recordError", params: ({ event }: { event: { error: unknown } }) => event.error } },
+        onError: {
+          target: "failed",
+          actions: { type: "recordError", params: ({ event }: { event: { error: unknown } }) => event.error },
+        },
       },
     },
     done: { type: "final" },

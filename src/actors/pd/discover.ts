@@ -5,19 +5,21 @@ import type { PdMembership } from "../../machines/pd.js";
 import { ErrorType, GetMembersRequest, type GetMembersResponse, PDService } from "../../proto/pdpb.js";
 import { unaryCallAsync } from "../../rpc/call.js";
 import { grpcTarget } from "../../rpc/channel.js";
-import { ClusterIdMismatchError, PdError } from "../../rpc/errors.js";
+import { AbortedError, ClusterIdMismatchError, PdError } from "../../rpc/errors.js";
 import { type PdClients, pdHeader } from "./pd-rpc.js";
 
 /**
  * Asks every endpoint for the member list (in parallel) and returns the leader.
  * `clusterId` 0n means "not known yet": all answering endpoints must then agree, else
- * ClusterIdMismatchError. With a known id, members of another cluster are ignored.
+ * ClusterIdMismatchError. With a known id, members of another cluster are ignored. `signal`
+ * cancels the round (AbortedError).
  */
 export async function discoverMembers(
   clients: PdClients,
   endpoints: string[],
   clusterId: bigint,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<PdMembership> {
   const answers = await Promise.all(
     endpoints.map((url) =>
@@ -25,15 +27,14 @@ export async function discoverMembers(
         clients.get(url),
         PDService.getMembers,
         GetMembersRequest.fromPartial({ header: pdHeader(clusterId) }),
-        {
-          timeoutMs,
-        },
+        { timeoutMs, signal },
       ).then(
         (resp): GetMembersResponse | Error => resp,
         (err: Error) => err,
       ),
     ),
   );
+  if (signal?.aborted) throw new AbortedError(signal.reason);
   const ok: GetMembersResponse[] = [];
   const errors: string[] = [];
   answers.forEach((a, i) => {

@@ -88,6 +88,8 @@ export interface PdActorOptions extends ChannelConfig {
   initialTimestamp?: boolean;
   /** XState inspection callback (the live view); no callback is attached when unset. */
   inspect?: (ev: InspectionEvent) => void;
+  /** Cancels {@link PdActor.connect}: it rejects with AbortedError and the actor is closed. */
+  signal?: AbortSignal;
 }
 
 type UnaryPdMethods = {
@@ -195,10 +197,12 @@ export class PdActor {
 
   /** Creates a PD actor and waits for a leader (and, by default, a first timestamp). */
   static async connect(opts: PdActorOptions): Promise<PdActor> {
+    const signal = opts.signal;
+    if (signal?.aborted) throw new AbortedError(signal.reason);
     const pd = new PdActor(opts);
     try {
-      await pd.whenConnected(opts.connectTimeoutMs ?? 20_000);
-      if (opts.initialTimestamp !== false) await pd.getTimestamp();
+      await pd.whenConnected(opts.connectTimeoutMs ?? 20_000, signal);
+      if (opts.initialTimestamp !== false) await pd.getTimestamp({ signal });
       pd.startBackgroundLoops();
       return pd;
     } catch (e) {
@@ -238,8 +242,12 @@ export class PdActor {
     return () => sub.unsubscribe();
   }
 
-  /** Resolves when a leader is known; rejects on timeout, or at once for a cluster id mismatch. */
-  whenConnected(timeoutMs: number): Promise<void> {
+  /**
+   * Resolves when a leader is known. Rejects with TimeoutError after `timeoutMs` (naming the
+   * endpoints tried, the last discovery error as cause), at once for a cluster id mismatch, and
+   * with AbortedError when `signal` aborts.
+   */
+  whenConnected(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       const deadline = Date.now() + timeoutMs;
       const unsub = this.on("discoveryFailed", (e) => {
@@ -248,15 +256,20 @@ export class PdActor {
           reject(e.error);
         }
       });
-      this.waitLeader(deadline).then(
+      this.waitLeader(deadline, signal, timeoutMs).then(
         () => {
           unsub();
           resolve();
         },
         (err: Error) => {
           unsub();
+          if (!(err instanceof TimeoutError)) return reject(err);
           const last = this.actor.getSnapshot().context.lastError;
-          reject(err instanceof TimeoutError && last ? Object.assign(err, { cause: last }) : err);
+          reject(
+            new TimeoutError(`connect to PD at [${this.opts.endpoints.join(", ")}]`, timeoutMs, {
+              cause: last ?? err,
+            }),
+          );
         },
       );
     });
@@ -617,7 +630,7 @@ export class PdActor {
     const deadline = Date.now() + budget;
     const signal = opts?.signal;
     for (let attempt = 1; ; attempt++) {
-      const leader = await this.waitLeader(deadline, signal);
+      const leader = await this.waitLeader(deadline, signal, budget);
       const header: RequestHeader = pdHeader(this.clusterId);
       const remaining = deadline - Date.now();
       try {
@@ -688,7 +701,9 @@ export class PdActor {
     };
   }
 
-  private waitLeader(deadline: number, signal?: AbortSignal): Promise<string> {
+  // `timeoutMs` is the caller's whole budget (for the error message; default: the time left now).
+  private waitLeader(deadline: number, signal?: AbortSignal, timeoutMs?: number): Promise<string> {
+    const budget = timeoutMs ?? Math.max(0, deadline - Date.now());
     const snap = this.actor.getSnapshot();
     if (snap.matches("connected")) return Promise.resolve(snap.context.leader as string);
     if (this.closed || snap.matches("stopped"))
@@ -712,7 +727,7 @@ export class PdActor {
       };
       const onAbort = () => w.reject(new AbortedError(signal?.reason));
       const timer = setTimeout(
-        () => w.reject(new TimeoutError("wait for the PD leader", Math.max(0, deadline - Date.now()))),
+        () => w.reject(new TimeoutError("wait for the PD leader", budget)),
         Math.max(0, deadline - Date.now()),
       );
       timer.unref?.();

@@ -37,7 +37,11 @@ export async function runRegionBatches(
   firstPosition?: number,
 ): Promise<void> {
   if (positions.length === 0) return;
-  const groups = await groupByRegion(positions, (i) => keys[i] as Buffer, (k) => sender.locate(k, ctl));
+  const groups = await groupByRegion(
+    positions,
+    (i) => keys[i] as Buffer,
+    (k) => sender.locate(k, ctl),
+  );
   const batches: Array<{ region: CachedRegion; batch: number[]; n: number }> = [];
   for (const g of groups) {
     for (const batch of split(g.items)) batches.push({ region: g.region, batch, n: g.items.length });

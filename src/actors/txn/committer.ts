@@ -4,9 +4,15 @@
 // cleanup) is over.
 
 import { type Actor, createActor, fromCallback, type InspectionEvent } from "xstate";
-import { extractKeyError } from "../../api/errors/extract.js";
-import { KeyLockedError, type LockDetails, lockDetailsFromLockInfo, ResultUndeterminedError, WriteConflictError } from "../../api/errors/txn.js";
 import { TikvError } from "../../api/errors/base.js";
+import { extractKeyError } from "../../api/errors/extract.js";
+import {
+  KeyLockedError,
+  type LockDetails,
+  lockDetailsFromLockInfo,
+  ResultUndeterminedError,
+  WriteConflictError,
+} from "../../api/errors/txn.js";
 import { physicalOf } from "../../kv/timestamp.js";
 import {
   type CommitOutcome,
@@ -53,7 +59,10 @@ export function txnLockTtl(sizeBytes: number, elapsedMs: number): bigint {
   let ttl = DEFAULT_LOCK_TTL_MS;
   if (sizeBytes >= TTL_GROWTH_SIZE) {
     const mib = sizeBytes / 1024 / 1024;
-    ttl = Math.min(MANAGED_LOCK_TTL_MS, Math.max(DEFAULT_LOCK_TTL_MS, Math.floor(TTL_FACTOR * Math.sqrt(mib))));
+    ttl = Math.min(
+      MANAGED_LOCK_TTL_MS,
+      Math.max(DEFAULT_LOCK_TTL_MS, Math.floor(TTL_FACTOR * Math.sqrt(mib))),
+    );
   }
   return BigInt(ttl + Math.max(0, Math.floor(elapsedMs)));
 }
@@ -120,7 +129,11 @@ export class Committer {
     const send = (e: CommitterEvent) => this.actor.send(e);
     const machine = committerMachine.provide({
       actions: {
-        startPrewrite: () => this.prewrite().then(() => send({ type: "PREWRITE_OK" }), (error: Error) => send({ type: "PREWRITE_FAILED", error })),
+        startPrewrite: () =>
+          this.prewrite().then(
+            () => send({ type: "PREWRITE_OK" }),
+            (error: Error) => send({ type: "PREWRITE_FAILED", error }),
+          ),
         fetchCommitTs: () =>
           deps.getTimestamp().then(
             (ts) => send({ type: "COMMIT_TS", ts }),
@@ -181,7 +194,8 @@ export class Committer {
   private async prewrite(): Promise<void> {
     const { mutations, startTs } = this.input;
     const ctl = this.deps.control("prewrite");
-    const sizeOf = (i: number) => (mutations[i] as Mutation).key.length + (mutations[i] as Mutation).value.length;
+    const sizeOf = (i: number) =>
+      (mutations[i] as Mutation).key.length + (mutations[i] as Mutation).value.length;
     const lockTtl = txnLockTtl(this.input.sizeBytes, Date.now() - this.input.startedAtMs);
     await runRegionBatches(
       this.deps.sender,
@@ -199,7 +213,13 @@ export class Committer {
           txnSize: BigInt(regionKeys),
           minCommitTs: startTs + 1n,
         });
-        const { resp } = await this.deps.sender.sendOnce(region, "Prewrite", req, ctl, this.input.contextFields);
+        const { resp } = await this.deps.sender.sendOnce(
+          region,
+          "Prewrite",
+          req,
+          ctl,
+          this.input.contextFields,
+        );
         if (!resp) return false;
         if (resp.errors.length === 0) {
           if (batch.includes(this.input.primaryIndex) && this.input.sizeBytes > TTL_REFRESHED_TXN_SIZE) {
@@ -228,7 +248,11 @@ export class Committer {
         this.stats.lockResolutions++;
         const r = await this.deps.resolver.resolveLocks(locks, { callerStartTs: startTs, ctl });
         if (r.msBeforeTxnExpired > 0) {
-          const ms = ctl.bo.next(Bo.TxnLock, new KeyLockedError(locks[0] as LockDetails), r.msBeforeTxnExpired);
+          const ms = ctl.bo.next(
+            Bo.TxnLock,
+            new KeyLockedError(locks[0] as LockDetails),
+            r.msBeforeTxnExpired,
+          );
           await ctl.bo.sleep(ms);
         }
         return false; // resend (regrouped: the regions may have changed meanwhile)
@@ -243,7 +267,10 @@ export class Committer {
       return { type: "PRIMARY_COMMITTED" };
     }
     if (physicalOf(s.commitTs) - physicalOf(s.startTs) > MAX_TXN_TIME_USE_MS) {
-      return { type: "PRIMARY_FAILED", error: new TikvError("INVALID_TXN", `transaction ${s.startTs} is older than 24 h`) };
+      return {
+        type: "PRIMARY_FAILED",
+        error: new TikvError("INVALID_TXN", `transaction ${s.startTs} is older than 24 h`),
+      };
     }
     const ctl = this.deps.control("commit");
     try {
@@ -327,7 +354,10 @@ export class Committer {
         const { resp } = await this.deps.sender.sendOnce(
           region,
           "BatchRollback",
-          BatchRollbackRequest.fromPartial({ startVersion: s.startTs, keys: batch.map((i) => this.keys[i] as Buffer) }),
+          BatchRollbackRequest.fromPartial({
+            startVersion: s.startTs,
+            keys: batch.map((i) => this.keys[i] as Buffer),
+          }),
           ctl,
           this.input.contextFields,
         );

@@ -110,14 +110,21 @@ export class LockResolver {
   private readonly background = new Set<Promise<void>>();
   private readonly machine;
   private readonly actor: Actor<typeof lockResolverMachine>;
-  private readonly counters: LockResolverStats = { statusChecks: 0, resolutions: 0, deduplicated: 0, cacheHits: 0 };
+  private readonly counters: LockResolverStats = {
+    statusChecks: 0,
+    resolutions: 0,
+    deduplicated: 0,
+    cacheHits: 0,
+  };
 
   /** @internal use `client.txn().lockResolver` */
   constructor(private readonly deps: LockResolverDeps) {
     this.machine = lockResolutionMachine.provide({
       actors: {
         checkStatus: fromPromise(({ input }: { input: ResolutionSession }) => this.checkStatus(input)),
-        checkSecondaries: fromPromise(({ input }: { input: ResolutionSession }) => this.checkSecondaries(input)),
+        checkSecondaries: fromPromise(({ input }: { input: ResolutionSession }) =>
+          this.checkSecondaries(input),
+        ),
         cleanup: fromPromise(({ input }: { input: ResolutionSession }) => this.cleanup(input)),
       },
     });
@@ -165,7 +172,12 @@ export class LockResolver {
    * starting at `callerStartTs` (client-go GetTxnStatus: rolls the transaction back when it
    * cannot be found).
    */
-  async getTxnStatus(txnId: bigint, callerStartTs: bigint, primary: Buffer, ctl?: RequestControl): Promise<TxnStatus> {
+  async getTxnStatus(
+    txnId: bigint,
+    callerStartTs: bigint,
+    primary: Buffer,
+    ctl?: RequestControl,
+  ): Promise<TxnStatus> {
     const cached = this.cache.get(txnId);
     if (cached) {
       this.counters.cacheHits++;
@@ -193,11 +205,18 @@ export class LockResolver {
    * of `locks` no matter their TTL, then resolves them in the region holding `regionKey` with
    * one ResolveLock carrying all their statuses. Pessimistic locks are rolled back one by one.
    */
-  async batchResolveLocks(locks: readonly LockDetails[], regionKey: Buffer, ctl: RequestControl): Promise<void> {
+  async batchResolveLocks(
+    locks: readonly LockDetails[],
+    regionKey: Buffer,
+    ctl: RequestControl,
+  ): Promise<void> {
     const infos = new Map<bigint, { txn: bigint; status: bigint; isTxnFile: boolean }>();
     for (const l of locks) {
       if (isSharedLock(l)) {
-        throw new InvalidArgumentError("a shared lock cannot be resolved directly: resolve its holders", "locks");
+        throw new InvalidArgumentError(
+          "a shared lock cannot be resolved directly: resolve its holders",
+          "locks",
+        );
       }
       if (infos.has(l.startTs)) continue;
       const params = {
@@ -229,7 +248,9 @@ export class LockResolver {
         }
       }
       if (status.ttl > 0n) {
-        throw new Error("CheckTxnStatus did not roll back a lock with current_ts = max: the protocol may be wrong");
+        throw new Error(
+          "CheckTxnStatus did not roll back a lock with current_ts = max: the protocol may be wrong",
+        );
       }
       infos.set(l.startTs, { txn: l.startTs, status: status.commitTs, isTxnFile: l.isTxnFile });
     }
@@ -249,7 +270,10 @@ export class LockResolver {
 
   // ---- internals ----
 
-  private async runResolve(locks: readonly LockDetails[], opts: ResolveLocksOptions): Promise<ResolveLocksResult> {
+  private async runResolve(
+    locks: readonly LockDetails[],
+    opts: ResolveLocksOptions,
+  ): Promise<ResolveLocksResult> {
     const forRead = opts.forRead ?? false;
     const byTxn = new Map<bigint, LockDetails[]>();
     for (const l of locks) {
@@ -261,7 +285,9 @@ export class LockResolver {
       pushTo(byTxn, l.startTs, l);
     }
     const results = await Promise.all(
-      [...byTxn.values()].map((ls) => this.resolution(ls, opts.callerStartTs, forRead, opts.lite ?? false, opts.ctl)),
+      [...byTxn.values()].map((ls) =>
+        this.resolution(ls, opts.callerStartTs, forRead, opts.lite ?? false, opts.ctl),
+      ),
     );
     let ms: number | undefined;
     const ignoreLocks: bigint[] = [];
@@ -316,7 +342,10 @@ export class LockResolver {
       lockExpired: () => clock.untilExpired(txnId, first.ttl) <= 0,
       ttlExpired: (ttl) => clock.isExpired(txnId, ttl),
       nextNotFoundBackoff: () =>
-        ctl.bo.next(Bo.TxnNotFound, new Error(`txn ${txnId} not found (primary ${first.primary.toString("hex")})`)),
+        ctl.bo.next(
+          Bo.TxnNotFound,
+          new Error(`txn ${txnId} not found (primary ${first.primary.toString("hex")})`),
+        ),
     });
     if (cached) {
       // a final status needs no CheckTxnStatus; only the cleanup remains
@@ -378,7 +407,8 @@ export class LockResolver {
     }
     this.counters.statusChecks++;
     const o = await checkTxnStatus(this.deps.sender, p, ctl, isPessimisticLock);
-    if (o.kind === "status" && o.status.ttl === 0n && isCacheable(o.status)) this.cache.set(p.txnId, o.status);
+    if (o.kind === "status" && o.status.ttl === 0n && isCacheable(o.status))
+      this.cache.set(p.txnId, o.status);
     return o;
   }
 
@@ -386,7 +416,12 @@ export class LockResolver {
     const primary = s.status?.primaryLock as LockDetails;
     const st = await checkAllSecondaries(this.deps.sender, s.txnId, primary, this.ctlOf(s));
     // the status is now final: committed at st.commitTs, or rolled back when 0
-    const final: TxnStatus = { ttl: 0n, commitTs: st.commitTs, action: s.status?.action ?? 0, primaryLock: primary };
+    const final: TxnStatus = {
+      ttl: 0n,
+      commitTs: st.commitTs,
+      action: s.status?.action ?? 0,
+      primaryLock: primary,
+    };
     this.cache.set(s.txnId, final);
     return st;
   }
@@ -399,8 +434,16 @@ export class LockResolver {
       s.asyncCommit !== undefined
         ? // every lock of an async-commit transaction: its still-locked secondaries and the primary
           (ctl: RequestControl) =>
-            resolveKeys(this.deps.sender, s.txnId, commitTs, [...(s.asyncCommit as AsyncCommitState).keys, s.lock.primary], isTxnFile, ctl)
-        : (ctl: RequestControl) => runCleanup(this.deps.sender, s.txnId, commitTs, planCleanup(s.locks, s.lite), isTxnFile, ctl);
+            resolveKeys(
+              this.deps.sender,
+              s.txnId,
+              commitTs,
+              [...(s.asyncCommit as AsyncCommitState).keys, s.lock.primary],
+              isTxnFile,
+              ctl,
+            )
+        : (ctl: RequestControl) =>
+            runCleanup(this.deps.sender, s.txnId, commitTs, planCleanup(s.locks, s.lite), isTxnFile, ctl);
     if (!s.forRead) return work(this.ctlOf(s));
     // a reader does not wait for the cleanup: it already knows how to treat the locks
     const bg = work(this.deps.backgroundControl()).catch(() => {});

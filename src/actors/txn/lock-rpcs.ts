@@ -2,8 +2,8 @@
 // checkSecondaries, resolveRegionLocks, resolveLock, resolvePessimisticLock), each retried
 // across region changes through the shared region helpers.
 
-import { type LockDetails, lockDetailsFromLockInfo } from "../../api/errors/txn.js";
 import { extractKeyError } from "../../api/errors/extract.js";
+import { type LockDetails, lockDetailsFromLockInfo } from "../../api/errors/txn.js";
 import { MAX_TS } from "../../kv/timestamp.js";
 import type { AsyncCommitState, CleanupTask, TxnStatus } from "../../machines/lock-policy.js";
 import { addSecondaryCheck } from "../../machines/lock-policy.js";
@@ -184,7 +184,8 @@ export async function runCleanup(
   const cleanRegions = new Set<bigint>();
   for (const t of tasks) {
     if (t.kind === "resolveKeys") await resolveKeys(sender, txnId, commitTs, t.keys, isTxnFile, ctl);
-    else if (t.kind === "pessimisticRollback") await pessimisticRollback(sender, txnId, t.forUpdateTs, t.key, ctl);
+    else if (t.kind === "pessimisticRollback")
+      await pessimisticRollback(sender, txnId, t.forUpdateTs, t.key, ctl);
     else {
       // one region-wide resolve per region (client-go cleanRegions)
       const cached = sender.cache.tryLocateKey(t.key);

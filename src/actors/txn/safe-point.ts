@@ -40,7 +40,9 @@ export class SafePointChecker {
         await this.refresh();
       } catch (e) {
         if (this.now() - this.loadedAt >= SAFE_POINT_MAX_AGE_MS) {
-          throw new PdServerTimeoutError(`start timestamp may fall behind safe point: ${String(e)}`, { cause: e });
+          throw new PdServerTimeoutError(`start timestamp may fall behind safe point: ${String(e)}`, {
+            cause: e,
+          });
         }
       }
     }

@@ -4,15 +4,15 @@
 // Context of later reads, as client-go's ClientHelper does), live ones are waited for with the
 // TxnLockFast backoff. Every read is checked against the txn safe point.
 
+import { extractKeyError } from "../../api/errors/extract.js";
 import { BodyMissingError } from "../../api/errors/server.js";
 import { type LockDetails, lockDetailsFromLockInfo } from "../../api/errors/txn.js";
-import { extractKeyError } from "../../api/errors/extract.js";
 import { nextKey } from "../../kv/key.js";
 import { MAX_TS } from "../../kv/timestamp.js";
 import { CommandPri, type Context, IsolationLevel, type KeyError, type KvPair } from "../../proto/kvrpcpb.js";
 import { Bo } from "../backoff/backoff-config.js";
-import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import { splitByCount } from "../runtime/batch-split.js";
+import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";
 import type { LockResolver } from "./lock-resolver.js";
 
@@ -96,7 +96,11 @@ export class SnapshotReader {
     if (options.taskId !== undefined) ctx.taskId = options.taskId;
     if (options.resourceGroupTag) ctx.resourceGroupTag = options.resourceGroupTag;
     if (options.resourceGroupName) {
-      ctx.resourceControlContext = { resourceGroupName: options.resourceGroupName, penalty: undefined, overridePriority: 0n };
+      ctx.resourceControlContext = {
+        resourceGroupName: options.resourceGroupName,
+        penalty: undefined,
+        overridePriority: 0n,
+      };
     }
     if (options.requestSource) ctx.requestSource = options.requestSource;
     if (options.kvReadTimeoutMs) ctx.maxExecutionDurationMs = BigInt(options.kvReadTimeoutMs);
@@ -152,7 +156,12 @@ export class SnapshotReader {
           const { resp } = await this.deps.sender.sendOnce(
             region,
             "BatchGet",
-            { context: undefined, keys: batch.map((i) => keys[i] as Buffer), version: this.ts, needCommitTs: false },
+            {
+              context: undefined,
+              keys: batch.map((i) => keys[i] as Buffer),
+              version: this.ts,
+              needCommitTs: false,
+            },
             ctl,
             this.context(),
           );
@@ -165,18 +174,27 @@ export class SnapshotReader {
             locked.push(...batch);
             return true;
           }
+          // TiKV leaves the key of a locked pair empty: the lock names the key
           const byKey = new Map<string, KvPair>();
-          for (const p of resp.pairs) byKey.set(p.key.toString("latin1"), p);
-          for (const i of batch) {
-            const p = byKey.get((keys[i] as Buffer).toString("latin1"));
-            if (!p) continue;
+          const lockedKeys = new Map<string, LockDetails>();
+          for (const p of resp.pairs) {
             if (p.error) {
               const l = p.error.locked;
               if (!l) throw extractKeyError(p.error);
-              locks.push(lockDetailsFromLockInfo(l));
+              const lock = lockDetailsFromLockInfo(l);
+              lockedKeys.set(lock.key.toString("latin1"), lock);
+            } else byKey.set(p.key.toString("latin1"), p);
+          }
+          for (const i of batch) {
+            const k = (keys[i] as Buffer).toString("latin1");
+            const lock = lockedKeys.get(k);
+            if (lock) {
+              locks.push(lock);
               locked.push(i);
               continue;
             }
+            const p = byKey.get(k);
+            if (!p) continue;
             out[i] = p.value.length === 0 ? undefined : p.value;
           }
           return true;
@@ -253,14 +271,18 @@ export class SnapshotReader {
       await this.deps.checkVisibility(this.ts);
       for (const p of resp.pairs) {
         let value = p.value;
+        let key = p.key;
         if (p.error) {
-          // a locked key in the batch: resolve through a point get of that key
-          if (!p.error.locked) throw extractKeyError(p.error);
-          const v = await this.get(p.key, c);
+          // a locked key in the batch (TiKV leaves the pair's key empty; the lock names it):
+          // resolve through a point get of that key
+          const l = p.error.locked;
+          if (!l) throw extractKeyError(p.error);
+          key = l.key;
+          const v = await this.get(key, c);
           if (v === undefined) continue;
           value = keyOnly ? Buffer.alloc(0) : v;
         }
-        yield { key: p.key, value };
+        yield { key, value };
         yielded++;
         if (limit > 0 && yielded >= limit) return;
       }
@@ -281,7 +303,11 @@ export class SnapshotReader {
   // the per-request context: the snapshot's options and the locks learned so far
   private context(): Partial<Context> {
     if (this.resolvedLocks.size === 0 && this.committedLocks.size === 0) return this.baseContext;
-    return { ...this.baseContext, resolvedLocks: [...this.resolvedLocks], committedLocks: [...this.committedLocks] };
+    return {
+      ...this.baseContext,
+      resolvedLocks: [...this.resolvedLocks],
+      committedLocks: [...this.committedLocks],
+    };
   }
 
   private async onKeyError(ke: KeyError, ctl: RequestControl): Promise<void> {
@@ -295,7 +321,11 @@ export class SnapshotReader {
     for (const t of r.ignoreLocks) this.resolvedLocks.add(t);
     for (const t of r.accessLocks) this.committedLocks.add(t);
     if (r.msBeforeTxnExpired > 0) {
-      const ms = ctl.bo.next(Bo.TxnLockFast, new Error(`locked by txn ${locks[0]?.startTs}`), r.msBeforeTxnExpired);
+      const ms = ctl.bo.next(
+        Bo.TxnLockFast,
+        new Error(`locked by txn ${locks[0]?.startTs}`),
+        r.msBeforeTxnExpired,
+      );
       await ctl.bo.sleep(ms);
     }
   }

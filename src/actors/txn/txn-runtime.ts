@@ -73,7 +73,12 @@ export class TxnRuntime {
 
   /** A control block with the budget of `phase` (no deadline: background phases run to their budget). */
   control(phase: keyof typeof TXN_BUDGETS_MS, signal?: AbortSignal): RequestControl {
-    return makeControl({ maxBackoffMs: TXN_BUDGETS_MS[phase], timeoutMs: 0, signal, metrics: this.deps.metrics });
+    return makeControl({
+      maxBackoffMs: TXN_BUDGETS_MS[phase],
+      timeoutMs: 0,
+      signal,
+      metrics: this.deps.metrics,
+    });
   }
 
   /**
@@ -133,4 +138,3 @@ export class TxnRuntime {
     this.cache.clear();
   }
 }
-

@@ -5,7 +5,7 @@ import type { ClientMetrics } from "../../actors/runtime/metrics.js";
 import type { RequestControl } from "../../actors/runtime/raw-sender.js";
 import { InvalidArgumentError } from "../errors/base.js";
 import { AbortedError } from "../errors/server.js";
-import type { CallOptions } from "../options.js";
+import { type CallOptions, checkTimeoutMs } from "../options.js";
 
 /**
  * Builds the control block of one call. No timer is armed: each RPC gets the remaining time as
@@ -23,15 +23,7 @@ export function newControl(
   if (opts !== undefined) {
     if (opts === null || typeof opts !== "object")
       throw new InvalidArgumentError("must be an object", "options");
-    if (opts.timeoutMs !== undefined) {
-      if (typeof opts.timeoutMs !== "number" || !Number.isFinite(opts.timeoutMs) || opts.timeoutMs < 0) {
-        throw new InvalidArgumentError(
-          `must be a non-negative number, got ${String(opts.timeoutMs)}`,
-          "timeoutMs",
-        );
-      }
-      timeoutMs = opts.timeoutMs;
-    }
+    if (opts.timeoutMs !== undefined) timeoutMs = checkTimeoutMs(opts.timeoutMs, "timeoutMs");
     signal = opts.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgumentError("must be an AbortSignal", "signal");

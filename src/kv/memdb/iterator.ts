@@ -60,6 +60,7 @@ export class MemDbIterator<T> implements IterableIterator<T> {
     }
   }
 
+  /** The iterator itself, so it works with `for...of` and spreads. */
   [Symbol.iterator](): this {
     return this;
   }

@@ -84,6 +84,7 @@ export class MemDb {
   private limits: SizeLimits;
   private readonly snapshotSource: SnapshotSource;
 
+  /** An empty buffer; `options` sets the size limits (InvalidArgumentError when they are not non-negative integers). */
   constructor(options: MemDbOptions = {}) {
     this.limits = UNLIMITED;
     if (options.entrySizeLimit !== undefined || options.totalSizeLimit !== undefined) {

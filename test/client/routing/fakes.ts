@@ -8,7 +8,7 @@ import type {
 } from "../../../src/actors/request/store-sender.js";
 import { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
 import { type Peer, PeerRole, Region, type Store, StoreState } from "../../../src/proto/metapb.js";
-import { AbortedError, GrpcError, TimeoutError } from "../../../src/rpc/errors.js";
+import { AbortedError, GrpcError, notSent, TimeoutError } from "../../../src/rpc/errors.js";
 
 const b = (s: string) => Buffer.from(s, "latin1");
 
@@ -193,7 +193,8 @@ export type RegionErrorInit = Parameters<typeof RegionErrorProto.fromPartial>[0]
 
 export type StoreAnswer =
   | { regionError: RegionErrorInit }
-  | { error: "timeout" | "unavailable" }
+  /** "refused": an UNAVAILABLE error marked notSent (the request never left the client). */
+  | { error: "timeout" | "unavailable" | "refused" }
   | { hang: true }
   | { ok: true };
 
@@ -255,6 +256,8 @@ export class ScriptedStores implements StoreSender {
     }
     if ("error" in ans) {
       if (ans.error === "timeout") throw new TimeoutError(`${cmd} to ${store.address}`, 1);
+      if (ans.error === "refused")
+        throw notSent(new GrpcError(14, "no available connections", store.address));
       throw new GrpcError(14, "connection refused", store.address);
     }
     if ("regionError" in ans) return { regionError: RegionErrorProto.fromPartial(ans.regionError) } as never;

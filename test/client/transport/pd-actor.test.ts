@@ -244,6 +244,17 @@ describe("PdActor: regions and stores", () => {
     expect(await pd.getTimestamp({ timeoutMs: 5000 })).toBeGreaterThan(0n);
   });
 
+  it("a call waiting for a leader that never comes reports its whole budget, not the time left", async () => {
+    const c = await cluster(1);
+    const pd = await connect(c);
+    c.stop();
+    // the leader is lost on the first failure; then the call waits for a new one until its budget is spent
+    const err = await pd.getAllStores({ timeoutMs: 300 }).catch((e) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as TimeoutError).timeoutMs).toBe(300);
+    expect((err as Error).message).not.toContain("after 0ms");
+  });
+
   it("retries an unavailable PD call, and gives up with TimeoutError when the budget is spent", async () => {
     const c = await cluster();
     const pd = await connect(c);

@@ -8,7 +8,7 @@ import {
   storeMachine,
   storeReconnectDelay,
 } from "../../../src/machines/store.js";
-import { ShuttingDownError } from "../../../src/rpc/errors.js";
+import { ShuttingDownError, wasNotSent } from "../../../src/rpc/errors.js";
 
 class FakeLink implements StoreLink {
   sent: string[] = [];
@@ -152,6 +152,29 @@ describe("store machine", () => {
     h.actor.send({ type: "SEND", cmd: "Get", req: "a", opts: undefined, reply: (e) => e && errs.push(e) });
     h.actor.send({ type: "STOP" });
     expect(errs[0]).toBeInstanceOf(ShuttingDownError);
+  });
+
+  it("every request the machine refuses itself is marked as never sent", async () => {
+    const h = harness();
+    h.actor.start();
+    const errs: Error[] = [];
+    const send = (req: string) =>
+      h.actor.send({ type: "SEND", cmd: "Get", req, opts: undefined, reply: (e) => e && errs.push(e) });
+    send("held"); // held during the first connect, failed when it fails
+    h.connects[0]?.reject(new Error("dial failed"));
+    await flush();
+    send("reconnecting"); // refused while reconnecting
+    await vi.advanceTimersByTimeAsync(100);
+    send("connecting"); // never connected yet: held again, then failed by STOP
+    h.actor.send({ type: "STOP" });
+    send("stopped"); // refused after STOP
+    expect(errs.map((e) => e.constructor.name)).toEqual([
+      "GrpcError",
+      "GrpcError",
+      "ShuttingDownError",
+      "ShuttingDownError",
+    ]);
+    expect(errs.every(wasNotSent)).toBe(true);
   });
 
   it("reconnect delay: exponential, capped, equal jitter stays within [v/2, v]", () => {

@@ -21,7 +21,7 @@ describe.skipIf(skipOnRealCluster("v1"))("transactions: basics", () => {
     const keys = [`a${p}`, `h${p}`, `q${p}`];
     const txn = await t.begin();
     expect(txn.isReadOnly).toBe(true);
-    keys.forEach((k, i) => txn.set(k, `v${i}`));
+    for (const [i, k] of keys.entries()) txn.set(k, `v${i}`);
     expect(txn.isReadOnly).toBe(false);
     expect(txn.len).toBe(3);
     expect(str(await txn.batchGet(keys))).toEqual(["v0", "v1", "v2"]);

@@ -141,6 +141,7 @@ describe("staging handles (TestMemDBStaging, TestMemDBMultiLevelStaging, TestInv
     const h2 = db.staging();
     expect(h1).toBeGreaterThan(0);
     expect(h2).toBe(h1 + 1);
+    expect([db.isStaging, db.stagingDepth]).toEqual([true, 2]);
     // release(h2 + 1) and release(h2 - 1): InvalidStagingHandleError (client-go panics)
     expect(() => db.release(h2 + 1)).toThrow(InvalidStagingHandleError);
     expect(() => db.release(h2 - 1)).toThrow(InvalidStagingHandleError);
@@ -149,7 +150,7 @@ describe("staging handles (TestMemDBStaging, TestMemDBMultiLevelStaging, TestInv
     db.release(0);
     db.release(h1);
     db.release(0);
-    expect(db.stagingDepth).toBe(0);
+    expect([db.isStaging, db.stagingDepth]).toEqual([false, 0]);
 
     const g1 = db.staging();
     const g2 = db.staging();
