@@ -7,9 +7,9 @@
 // Driven by sends: each phase's work is an injected action that starts it (RPC batches are
 // callbacks, not actors) and sends the outcome back as an event. The caller's reply (`settle`)
 // happens on entering committed / cleaningUp / undetermined; background work goes on after it.
-// A parallel region runs the TTL manager (heartbeats of the primary lock) once asked to.
+// The TTL manager (heartbeats of the primary lock) is a child actor spawned on TTL_START.
 
-import { fromCallback, setup } from "xstate";
+import { fromCallback, setup, spawnChild, stopChild } from "xstate";
 
 /** How a commit ended, as reported to the caller. */
 export type CommitOutcome =
@@ -33,7 +33,6 @@ export interface CommitSession {
 
 /** Events the actor layer sends. */
 export type CommitterEvent =
-  | { type: "COMMIT" }
   | { type: "PREWRITE_OK" }
   | { type: "PREWRITE_FAILED"; error: Error }
   | { type: "COMMIT_TS"; ts: bigint }
@@ -73,6 +72,8 @@ export const committerMachine = setup({
     commitSecondaries: () => {},
     startCleanup: () => {},
     settle: (_, _o: CommitOutcome) => {},
+    /** Called on entering a final state (the actor layer releases the commit). */
+    finished: () => {},
     recordError: ({ context }, e: Error) => {
       context.s.error = e;
     },
@@ -92,114 +93,103 @@ export const committerMachine = setup({
 }).createMachine({
   id: "committer",
   context: ({ input }) => ({ s: input }),
-  type: "parallel",
+  // starting the actor starts the prewrite (one event less per commit than an idle state)
+  initial: "prewriting",
+  // the TTL manager is a child started on request (large transactions), not a state per phase
+  on: {
+    TTL_START: { actions: spawnChild("ttlManager", { id: "ttlManager", input: ({ context }) => context.s }) },
+    TTL_STOPPED: { actions: stopChild("ttlManager") },
+  },
   states: {
-    phase: {
-      initial: "idle",
-      states: {
-        idle: { on: { COMMIT: "prewriting" } },
-        prewriting: {
-          entry: "startPrewrite",
-          on: {
-            PREWRITE_OK: "gettingCommitTs",
-            PREWRITE_FAILED: {
-              target: "cleaningUp",
-              actions: { type: "recordError", params: ({ event }) => event.error },
-            },
-          },
+    prewriting: {
+      entry: "startPrewrite",
+      on: {
+        PREWRITE_OK: "gettingCommitTs",
+        PREWRITE_FAILED: {
+          target: "cleaningUp",
+          actions: { type: "recordError", params: ({ event }) => event.error },
         },
-        gettingCommitTs: {
-          entry: "fetchCommitTs",
-          on: {
-            COMMIT_TS: [
-              {
-                guard: { type: "commitTsAboveMin", params: ({ event }) => event.ts },
-                target: "committingPrimary",
-                actions: { type: "recordCommitTs", params: ({ event }) => event.ts },
-              },
-              // a TSO answer not above the required minimum: ask again
-              { target: "gettingCommitTs", reenter: true },
-            ],
-            COMMIT_TS_FAILED: {
-              target: "cleaningUp",
-              actions: { type: "recordError", params: ({ event }) => event.error },
-            },
-          },
-        },
-        committingPrimary: {
-          entry: "commitPrimary",
-          on: {
-            PRIMARY_COMMITTED: "committed",
-            COMMIT_TS_EXPIRED: [
-              {
-                guard: "mayRenewCommitTs",
-                target: "gettingCommitTs",
-                actions: { type: "recordMinCommitTs", params: ({ event }) => event.minCommitTs },
-              },
-              {
-                target: "cleaningUp",
-                actions: {
-                  type: "recordError",
-                  params: () => new Error(`commit ts expired ${MAX_COMMIT_TS_RETRIES} times in a row`),
-                },
-              },
-            ],
-            PRIMARY_FAILED: {
-              target: "cleaningUp",
-              actions: { type: "recordError", params: ({ event }) => event.error },
-            },
-            PRIMARY_UNDETERMINED: {
-              target: "undetermined",
-              actions: { type: "recordError", params: ({ event }) => event.error },
-            },
-          },
-        },
-        committed: {
-          entry: [
-            {
-              type: "settle",
-              params: ({ context }) => ({ kind: "committed", commitTs: context.s.commitTs }) as CommitOutcome,
-            },
-            "commitSecondaries",
-          ],
-          on: { SECONDARIES_DONE: "done" },
-        },
-        cleaningUp: {
-          entry: [
-            {
-              type: "settle",
-              params: ({ context }) =>
-                ({ kind: "failed", error: context.s.error ?? new Error("commit failed") }) as CommitOutcome,
-            },
-            "startCleanup",
-          ],
-          on: { CLEANUP_DONE: "rolledBack" },
-        },
-        undetermined: {
-          type: "final",
-          entry: {
-            type: "settle",
-            params: ({ context }) =>
-              ({
-                kind: "undetermined",
-                error: context.s.error ?? new Error("undetermined"),
-              }) as CommitOutcome,
-          },
-        },
-        done: { type: "final" },
-        rolledBack: { type: "final" },
       },
     },
-    ttl: {
-      initial: "off",
-      states: {
-        off: { on: { TTL_START: "keepingAlive" } },
-        keepingAlive: {
-          invoke: { src: "ttlManager", input: ({ context }) => context.s },
-          on: { TTL_STOPPED: "stopped" },
+    gettingCommitTs: {
+      entry: "fetchCommitTs",
+      on: {
+        COMMIT_TS: [
+          {
+            guard: { type: "commitTsAboveMin", params: ({ event }) => event.ts },
+            target: "committingPrimary",
+            actions: { type: "recordCommitTs", params: ({ event }) => event.ts },
+          },
+          // a TSO answer not above the required minimum: ask again
+          { target: "gettingCommitTs", reenter: true },
+        ],
+        COMMIT_TS_FAILED: {
+          target: "cleaningUp",
+          actions: { type: "recordError", params: ({ event }) => event.error },
         },
-        stopped: { type: "final" },
       },
     },
+    committingPrimary: {
+      entry: "commitPrimary",
+      on: {
+        PRIMARY_COMMITTED: "committed",
+        COMMIT_TS_EXPIRED: [
+          {
+            guard: "mayRenewCommitTs",
+            target: "gettingCommitTs",
+            actions: { type: "recordMinCommitTs", params: ({ event }) => event.minCommitTs },
+          },
+          {
+            target: "cleaningUp",
+            actions: {
+              type: "recordError",
+              params: () => new Error(`commit ts expired ${MAX_COMMIT_TS_RETRIES} times in a row`),
+            },
+          },
+        ],
+        PRIMARY_FAILED: {
+          target: "cleaningUp",
+          actions: { type: "recordError", params: ({ event }) => event.error },
+        },
+        PRIMARY_UNDETERMINED: {
+          target: "undetermined",
+          actions: { type: "recordError", params: ({ event }) => event.error },
+        },
+      },
+    },
+    committed: {
+      entry: [
+        {
+          type: "settle",
+          params: ({ context }) => ({ kind: "committed", commitTs: context.s.commitTs }) as CommitOutcome,
+        },
+        "commitSecondaries",
+      ],
+      on: { SECONDARIES_DONE: "done" },
+    },
+    cleaningUp: {
+      entry: [
+        {
+          type: "settle",
+          params: ({ context }) =>
+            ({ kind: "failed", error: context.s.error ?? new Error("commit failed") }) as CommitOutcome,
+        },
+        "startCleanup",
+      ],
+      on: { CLEANUP_DONE: "rolledBack" },
+    },
+    undetermined: {
+      type: "final",
+      entry: [
+        {
+          type: "settle",
+          params: ({ context }) =>
+            ({ kind: "undetermined", error: context.s.error ?? new Error("undetermined") }) as CommitOutcome,
+        },
+        "finished",
+      ],
+    },
+    done: { type: "final", entry: "finished" },
+    rolledBack: { type: "final", entry: "finished" },
   },
 });

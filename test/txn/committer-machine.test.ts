@@ -2,7 +2,7 @@
 // the caller is told and which background work starts.
 
 import { describe, expect, it } from "vitest";
-import { createActor } from "xstate";
+import { createActor, fromCallback } from "xstate";
 import {
   type CommitOutcome,
   committerMachine,
@@ -25,14 +25,13 @@ function run() {
   });
   const a = createActor(m, { input: newCommitSession(5n) });
   a.start();
-  const phase = () => (a.getSnapshot().value as { phase: string }).phase;
+  const phase = () => a.getSnapshot().value;
   return { a, calls, settled, phase };
 }
 
 describe("committer statechart", () => {
   it("prewrite -> commit ts -> primary -> committed (caller answered) -> secondaries -> done", () => {
     const { a, calls, settled, phase } = run();
-    a.send({ type: "COMMIT" });
     a.send({ type: "PREWRITE_OK" });
     a.send({ type: "COMMIT_TS", ts: 9n });
     a.send({ type: "PRIMARY_COMMITTED" });
@@ -45,7 +44,6 @@ describe("committer statechart", () => {
 
   it("a failed prewrite answers the caller, then rolls back", () => {
     const { a, calls, settled, phase } = run();
-    a.send({ type: "COMMIT" });
     const error = new Error("conflict");
     a.send({ type: "PREWRITE_FAILED", error });
     expect(settled).toEqual([{ kind: "failed", error }]);
@@ -56,7 +54,6 @@ describe("committer statechart", () => {
 
   it("an undetermined primary commit never rolls back", () => {
     const { a, calls, settled, phase } = run();
-    a.send({ type: "COMMIT" });
     a.send({ type: "PREWRITE_OK" });
     a.send({ type: "COMMIT_TS", ts: 9n });
     const error = new Error("lost");
@@ -68,7 +65,6 @@ describe("committer statechart", () => {
 
   it("commit ts expired: a new ts above the minimum is fetched; a TSO answer not above it is asked again", () => {
     const { a, calls, phase } = run();
-    a.send({ type: "COMMIT" });
     a.send({ type: "PREWRITE_OK" });
     a.send({ type: "COMMIT_TS", ts: 9n });
     a.send({ type: "COMMIT_TS_EXPIRED", minCommitTs: 20n });
@@ -82,7 +78,6 @@ describe("committer statechart", () => {
 
   it(`gives up after ${MAX_COMMIT_TS_RETRIES} commit-ts renewals`, () => {
     const { a, settled, phase } = run();
-    a.send({ type: "COMMIT" });
     a.send({ type: "PREWRITE_OK" });
     for (let i = 0; i <= MAX_COMMIT_TS_RETRIES; i++) {
       a.send({ type: "COMMIT_TS", ts: BigInt(100 + i * 10) });
@@ -92,11 +87,28 @@ describe("committer statechart", () => {
     expect(settled[0]?.kind).toBe("failed");
   });
 
-  it("the TTL manager runs once started and stops on its own report", () => {
-    const { a } = run();
+  it("the TTL manager is a child started on request and stopped on its own report", () => {
+    let started = 0;
+    let stopped = 0;
+    const m = committerMachine.provide({
+      actors: {
+        ttlManager: fromCallback(() => {
+          started++;
+          return () => {
+            stopped++;
+          };
+        }),
+      },
+    });
+    const a = createActor(m, { input: newCommitSession(5n) });
+    a.start();
     a.send({ type: "TTL_START" });
-    expect((a.getSnapshot().value as { ttl: string }).ttl).toBe("keepingAlive");
+    expect(started).toBe(1);
+    expect(Object.keys(a.getSnapshot().children)).toEqual(["ttlManager"]);
     a.send({ type: "TTL_STOPPED" });
-    expect((a.getSnapshot().value as { ttl: string }).ttl).toBe("stopped");
+    expect(stopped).toBe(1);
+    expect(Object.keys(a.getSnapshot().children)).toEqual([]);
+    // the state of the commit itself is untouched
+    expect(a.getSnapshot().value).toBe("prewriting");
   });
 });

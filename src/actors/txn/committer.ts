@@ -106,6 +106,28 @@ export interface CommitStats {
   commitTsRenewals: number;
 }
 
+// The committer machine is provided once: building a machine costs far more than running one
+// (xstate formats every transition at construction), so each action finds its committer through
+// the session it runs on.
+const owners = new WeakMap<CommitSession, Committer>();
+const ownerOf = (s: CommitSession) => owners.get(s) as Committer;
+const providedMachine = committerMachine.provide({
+  actions: {
+    startPrewrite: ({ context }) => ownerOf(context.s).onPrewrite(),
+    fetchCommitTs: ({ context }) => ownerOf(context.s).onFetchCommitTs(),
+    commitPrimary: ({ context }) => ownerOf(context.s).onCommitPrimary(),
+    commitSecondaries: ({ context }) => ownerOf(context.s).onCommitSecondaries(),
+    startCleanup: ({ context }) => ownerOf(context.s).onCleanup(),
+    settle: ({ context }, o: CommitOutcome) => ownerOf(context.s).onSettle(o),
+    finished: ({ context }) => ownerOf(context.s).onFinished(),
+  },
+  actors: {
+    ttlManager: fromCallback<CommitterEvent, CommitSession>(({ input, sendBack }) =>
+      ownerOf(input).keepAlive(sendBack),
+    ),
+  },
+});
+
 /**
  * Commits one transaction. `commit()` resolves with the commit ts once the primary is
  * committed; secondaries are committed in the background. Rejects with the typed failure
@@ -126,36 +148,8 @@ export class Committer {
   ) {
     this.session = newCommitSession(input.startTs);
     this.keys = input.mutations.map((m) => m.key);
-    const send = (e: CommitterEvent) => this.actor.send(e);
-    const machine = committerMachine.provide({
-      actions: {
-        startPrewrite: () =>
-          this.prewrite().then(
-            () => send({ type: "PREWRITE_OK" }),
-            (error: Error) => send({ type: "PREWRITE_FAILED", error }),
-          ),
-        fetchCommitTs: () =>
-          deps.getTimestamp().then(
-            (ts) => send({ type: "COMMIT_TS", ts }),
-            (error: Error) => send({ type: "COMMIT_TS_FAILED", error }),
-          ),
-        commitPrimary: () => this.commitPrimary().then(send),
-        commitSecondaries: () => this.background(this.commitSecondaries(), "SECONDARIES_DONE"),
-        startCleanup: () => this.background(this.cleanup(), "CLEANUP_DONE"),
-        settle: (_, o: CommitOutcome) => this.settleFn?.(o),
-      },
-      actors: {
-        ttlManager: fromCallback<CommitterEvent, CommitSession>(({ sendBack }) => this.keepAlive(sendBack)),
-      },
-    });
-    this.actor = createActor(machine, { input: this.session, inspect: deps.inspect });
-    this.actor.subscribe((snap) => {
-      const phase = (snap.value as { phase: string }).phase;
-      if (phase === "done" || phase === "rolledBack" || phase === "undetermined") {
-        this.backgroundDone?.();
-        queueMicrotask(() => this.actor.stop());
-      }
-    });
+    owners.set(this.session, this);
+    this.actor = createActor(providedMachine, { input: this.session, inspect: deps.inspect });
   }
 
   /** The commit ts (0 until committed). */
@@ -181,8 +175,55 @@ export class Committer {
         else reject(new ResultUndeterminedError({ cause: o.error }));
       };
       this.actor.start();
-      this.actor.send({ type: "COMMIT" });
     });
+  }
+
+  // ---- the machine's actions (each starts a phase and reports its outcome as an event) ----
+
+  /** @internal */
+  onPrewrite(): void {
+    this.prewrite().then(
+      () => this.send({ type: "PREWRITE_OK" }),
+      (error: Error) => this.send({ type: "PREWRITE_FAILED", error }),
+    );
+  }
+
+  /** @internal */
+  onFetchCommitTs(): void {
+    this.deps.getTimestamp().then(
+      (ts) => this.send({ type: "COMMIT_TS", ts }),
+      (error: Error) => this.send({ type: "COMMIT_TS_FAILED", error }),
+    );
+  }
+
+  /** @internal */
+  onCommitPrimary(): void {
+    void this.commitPrimary().then((e) => this.send(e));
+  }
+
+  /** @internal */
+  onCommitSecondaries(): void {
+    this.background(this.commitSecondaries(), "SECONDARIES_DONE");
+  }
+
+  /** @internal */
+  onCleanup(): void {
+    this.background(this.cleanup(), "CLEANUP_DONE");
+  }
+
+  /** @internal */
+  onSettle(o: CommitOutcome): void {
+    this.settleFn?.(o);
+  }
+
+  /** @internal the machine reached a final state: release the actor once its step is over */
+  onFinished(): void {
+    this.backgroundDone?.();
+    queueMicrotask(() => this.actor.stop());
+  }
+
+  private send(e: CommitterEvent): void {
+    this.actor.send(e);
   }
 
   // ---- phases ----
@@ -374,8 +415,8 @@ export class Committer {
     p.catch(() => {}).finally(() => this.actor.send({ type: done }));
   }
 
-  // client-go keepAlive: heartbeat the primary until the transaction ends or gives up
-  private keepAlive(sendBack: (e: CommitterEvent) => void): () => void {
+  /** @internal client-go keepAlive: heartbeat the primary until the transaction ends or gives up */
+  keepAlive(sendBack: (e: CommitterEvent) => void): () => void {
     const started = Date.now();
     let failures = 0;
     let stopped = false;
