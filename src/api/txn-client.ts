@@ -198,6 +198,7 @@ export class TxnClient {
       primaryIndex: built.primaryIndex >= 0 ? built.primaryIndex : 0,
       sizeBytes: built.sizeBytes,
       startedAtMs: txn.startedAt,
+      contextFields: txn.snapshot.reader.writeContext(),
     });
     return committer.commit();
   }

@@ -25,6 +25,7 @@ import {
   BatchRollbackRequest,
   CommitRequest,
   CommitRole,
+  type Context,
   type Mutation,
   Op,
   PrewriteRequest,
@@ -96,7 +97,7 @@ export interface CommitInput {
   /** When the transaction began (ms, for the lock TTL). */
   startedAtMs: number;
   /** Context fields of every request (priority, resource group, request source...). */
-  contextFields?: Record<string, unknown>;
+  contextFields?: Partial<Context> | undefined;
 }
 
 /** What a finished commit reports besides its outcome. */

@@ -168,6 +168,20 @@ export class LockResolver {
   }
 
   /**
+   * {@link resolveLocks} for a read at `callerStartTs` (client-go ResolveLocksForRead): locks
+   * whose owner was pushed past the reader, rolled back, or committed after it come back in
+   * `ignoreLocks`; locks committed before it in `accessLocks`; cleanup runs in the background.
+   */
+  resolveLocksForRead(
+    locks: readonly LockDetails[],
+    callerStartTs: bigint,
+    ctl: RequestControl,
+    lite = false,
+  ): Promise<ResolveLocksResult> {
+    return this.resolveLocks(locks, { callerStartTs, forRead: true, lite, ctl });
+  }
+
+  /**
    * The status of transaction `txnId` whose primary key is `primary`, as seen by a caller
    * starting at `callerStartTs` (client-go GetTxnStatus: rolls the transaction back when it
    * cannot be found).

@@ -107,6 +107,21 @@ export class SnapshotReader {
     this.baseContext = ctx;
   }
 
+  /**
+   * The Context fields a transaction's writes carry too (client-go: priority, resource group and
+   * tag, request source apply to prewrite / commit as well as to reads).
+   */
+  writeContext(): Partial<Context> | undefined {
+    const {
+      isolationLevel: _i,
+      notFillCache: _n,
+      taskId: _t,
+      maxExecutionDurationMs: _m,
+      ...rest
+    } = this.baseContext;
+    return Object.keys(rest).length > 0 ? rest : undefined;
+  }
+
   /** Scan batch size in effect. */
   get scanBatchSize(): number {
     const b = this.options.scanBatchSize;

@@ -4,11 +4,14 @@
 import { describe, expect, it } from "vitest";
 import {
   CannotSetNilValueError,
+  EntryTooLargeError,
   InvalidArgumentError,
   InvalidTxnError,
+  TxnTooLargeError,
   WriteConflictError,
 } from "../../../src/index.js";
-import { skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
+import { CommandPri } from "../../../src/proto/kvrpcpb.js";
+import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
 
 const str = (vs: ReadonlyArray<Buffer | undefined>) => vs.map((v) => v?.toString());
 
@@ -95,6 +98,38 @@ describe.skipIf(skipOnRealCluster("v1"))("transactions: basics", () => {
     expect(retries).toBeGreaterThan(0);
   });
 
+  itFault(
+    "the transaction's priority, resource group and request source reach prewrite and commit",
+    async () => {
+      const t = (await env.connect()).txn();
+      const seen: Array<{ rpc: string; ctx: Record<string, unknown> | undefined }> = [];
+      const off = env.cluster.faults.onRequest((call) => {
+        if (call.rpc === "KvPrewrite" || call.rpc === "KvCommit") {
+          seen.push({ rpc: call.rpc, ctx: (call.request as { context?: Record<string, unknown> }).context });
+        }
+      });
+      try {
+        const txn = await t.begin({
+          priority: "high",
+          resourceGroupName: "rg1",
+          requestSource: "external_test",
+        });
+        txn.set(`h${uniquePrefix("ctx")}`, "v");
+        await txn.commit();
+      } finally {
+        off();
+      }
+      expect(seen.map((x) => x.rpc)).toEqual(["KvPrewrite", "KvCommit"]);
+      for (const { ctx } of seen) {
+        expect(ctx?.priority).toBe(CommandPri.High);
+        expect(ctx?.requestSource).toBe("external_test");
+        expect((ctx?.resourceControlContext as { resourceGroupName?: string })?.resourceGroupName).toBe(
+          "rg1",
+        );
+      }
+    },
+  );
+
   it("bad input and closed transactions get typed errors", async () => {
     const t = (await env.connect()).txn();
     const txn = await t.begin();
@@ -108,6 +143,15 @@ describe.skipIf(skipOnRealCluster("v1"))("transactions: basics", () => {
     expect(() => txn.set("k", "v")).toThrow(InvalidTxnError);
     await expect(txn.get("k")).rejects.toThrow(InvalidTxnError);
     await expect(txn.commit()).rejects.toThrow(InvalidTxnError);
+    // buffer limits: typed, and the rejected write leaves the buffer as it was
+    const small = await t.begin({ entrySizeLimit: 16, totalSizeLimit: 20 });
+    small.set("a", "1234");
+    expect(() => small.set("b", "x".repeat(20))).toThrow(EntryTooLargeError);
+    small.set("c", "0123456789");
+    expect(() => small.set("d", "0123456789")).toThrow(TxnTooLargeError);
+    expect(small.len).toBe(2);
+    expect((await small.get("d"))?.toString()).toBeUndefined();
+    await small.rollback();
     // a read-only transaction commits without any RPC
     const ro = await t.begin();
     expect(await ro.commit()).toBe(0n);
