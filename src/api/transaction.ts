@@ -21,9 +21,33 @@ export interface TxnSizeLimits {
   totalSizeLimit?: number;
 }
 
+/** How a transaction commits (client-go KVTxn SetEnableAsyncCommit / SetEnable1PC / SetCausalConsistency). */
+export interface CommitProtocolOptions {
+  /**
+   * Try async commit: the transaction is committed once every prewrite succeeded (no separate
+   * primary commit), within client-go's limits (256 keys, 4 KiB of keys); falls back to 2PC
+   * when TiKV declines. Default false.
+   */
+  asyncCommit?: boolean;
+  /** Try one-phase commit when every write fits one request to one region; falls back to 2PC. Default false. */
+  onePC?: boolean;
+  /**
+   * With async commit / 1PC, skip the extra TSO that makes the commit ts exceed every ts handed
+   * out before the commit (causal consistency instead of linearizability). Default false.
+   */
+  causalConsistency?: boolean;
+}
+
+/** How a commit went: the protocol used and the fallbacks taken (client-go TxnInfo). */
+export interface CommitInfo {
+  mode: "2pc" | "asyncCommit" | "onePC";
+  asyncCommitFallback: boolean;
+  onePCFallback: boolean;
+}
+
 /** What a transaction needs from its client. */
 export interface TransactionHost {
-  commit(txn: Transaction, buffer: MemDb): Promise<bigint>;
+  commit(txn: Transaction, buffer: MemDb): Promise<{ commitTs: bigint; info: CommitInfo | undefined }>;
 }
 
 /**
@@ -43,6 +67,7 @@ export interface TransactionHost {
 export class Transaction {
   private stateValue: TransactionState = "active";
   private commitTsValue = 0n;
+  private commitInfoValue: CommitInfo | undefined;
   /** @internal */
   readonly buffer: MemDb;
   /** When the transaction began (ms since the epoch). */
@@ -54,6 +79,8 @@ export class Transaction {
     /** The snapshot the transaction reads from. */
     readonly snapshot: Snapshot,
     limits: Required<TxnSizeLimits>,
+    /** How the transaction commits. */
+    readonly protocol: Readonly<CommitProtocolOptions> = {},
   ) {
     this.buffer = new MemDb();
     this.buffer.setEntrySizeLimit(limits.entrySizeLimit, limits.totalSizeLimit);
@@ -67,6 +94,11 @@ export class Transaction {
   /** The commit ts once committed, 0 before. */
   get commitTs(): bigint {
     return this.commitTsValue;
+  }
+
+  /** The protocol the commit used and its fallbacks (undefined before commit, or for a read-only one). */
+  get commitInfo(): CommitInfo | undefined {
+    return this.commitInfoValue;
   }
 
   /** Where the transaction stands. */
@@ -196,10 +228,11 @@ export class Transaction {
     this.checkActive();
     this.stateValue = "committing";
     try {
-      const ts = await this.host.commit(this, this.buffer);
-      this.commitTsValue = ts;
+      const { commitTs, info } = await this.host.commit(this, this.buffer);
+      this.commitTsValue = commitTs;
+      this.commitInfoValue = info;
       this.stateValue = "committed";
-      return ts;
+      return commitTs;
     } catch (e) {
       this.stateValue = "failed";
       throw e;

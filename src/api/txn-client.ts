@@ -13,10 +13,15 @@ import { AbortedError, TimeoutError } from "./errors/server.js";
 import { ResultUndeterminedError } from "./errors/txn.js";
 import type { CallOptions } from "./options.js";
 import { Snapshot, type SnapshotHost } from "./snapshot.js";
-import { Transaction, type TransactionHost, type TxnSizeLimits } from "./transaction.js";
+import {
+  type CommitProtocolOptions,
+  Transaction,
+  type TransactionHost,
+  type TxnSizeLimits,
+} from "./transaction.js";
 
 /** Options of {@link TxnClient.begin}. */
-export interface BeginOptions extends SnapshotReadOptions, TxnSizeLimits {
+export interface BeginOptions extends SnapshotReadOptions, TxnSizeLimits, CommitProtocolOptions {
   /** Use this start ts instead of a fresh one from PD (client-go WithStartTS). */
   startTs?: bigint;
   /** Cancels fetching the start ts. */
@@ -103,7 +108,12 @@ export class TxnClient {
       entrySizeLimit: options.entrySizeLimit ?? DEFAULT_LIMITS.entrySizeLimit,
       totalSizeLimit: options.totalSizeLimit ?? DEFAULT_LIMITS.totalSizeLimit,
     };
-    return new Transaction(this.committer, this.newSnapshot(startTs, options), limits);
+    const protocol = {
+      asyncCommit: options.asyncCommit ?? false,
+      onePC: options.onePC ?? false,
+      causalConsistency: options.causalConsistency ?? false,
+    };
+    return new Transaction(this.committer, this.newSnapshot(startTs, options), limits, protocol);
   }
 
   /**
@@ -188,10 +198,10 @@ export class TxnClient {
     return new Snapshot(this.host, reader);
   }
 
-  private async commitBuffer(txn: Transaction, buffer: MemDb): Promise<bigint> {
+  private async commitBuffer(txn: Transaction, buffer: MemDb) {
     this.host.checkOpen();
     const built = buildMutations(buffer);
-    if (built.mutations.length === 0) return 0n;
+    if (built.mutations.length === 0) return { commitTs: 0n, info: undefined };
     const committer = this.host.rt.newCommitter({
       startTs: txn.startTs,
       mutations: built.mutations,
@@ -199,8 +209,10 @@ export class TxnClient {
       sizeBytes: built.sizeBytes,
       startedAtMs: txn.startedAt,
       contextFields: txn.snapshot.reader.writeContext(),
+      ...txn.protocol,
     });
-    return committer.commit();
+    const commitTs = await committer.commit();
+    return { commitTs, info: { ...committer.info } };
   }
 }
 
@@ -275,6 +287,10 @@ function checkReadOptions(o: SnapshotReadOptions): void {
 
 function checkBeginOptions(o: BeginOptions): void {
   checkReadOptions(o);
+  for (const k of ["asyncCommit", "onePC", "causalConsistency"] as const) {
+    if (o[k] !== undefined && typeof o[k] !== "boolean")
+      throw new InvalidArgumentError("must be a boolean", k);
+  }
   if (o.startTs !== undefined) checkTs(o.startTs, "startTs");
   for (const k of ["entrySizeLimit", "totalSizeLimit"] as const) {
     const v = o[k];

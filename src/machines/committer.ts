@@ -10,6 +10,7 @@
 // The TTL manager (heartbeats of the primary lock) is a child actor spawned on TTL_START.
 
 import { fromCallback, setup, spawnChild, stopChild } from "xstate";
+import type { CommitMode } from "./commit-mode.js";
 
 /** How a commit ended, as reported to the caller. */
 export type CommitOutcome =
@@ -20,6 +21,10 @@ export type CommitOutcome =
 /** Mutable state of one commit (read by the injected actions). */
 export interface CommitSession {
   startTs: bigint;
+  /** The protocol in use: tried first, then possibly fallen back to 2PC after prewrite. */
+  mode: CommitMode;
+  /** Async commit / 1PC with linearizability: a fresh TSO bounds the commit ts from below first. */
+  needsLatestTs: boolean;
   /** Commit ts once fetched. */
   commitTs: bigint;
   /** A min commit ts the commit ts must exceed (after CommitTsExpired). */
@@ -33,7 +38,11 @@ export interface CommitSession {
 
 /** Events the actor layer sends. */
 export type CommitterEvent =
-  | { type: "PREWRITE_OK" }
+  | { type: "LATEST_TS"; ts: bigint }
+  | { type: "LATEST_TS_FAILED"; error: Error }
+  /** Prewrite done; `mode` is the protocol it ended in, `commitTs` its commit ts for async commit / 1PC. */
+  | { type: "PREWRITE_OK"; mode?: CommitMode; commitTs?: bigint }
+  | { type: "PREWRITE_UNDETERMINED"; error: Error }
   | { type: "PREWRITE_FAILED"; error: Error }
   | { type: "COMMIT_TS"; ts: bigint }
   | { type: "COMMIT_TS_FAILED"; error: Error }
@@ -50,8 +59,21 @@ export type CommitterEvent =
 export const MAX_COMMIT_TS_RETRIES = 10;
 
 /** A fresh session. */
-export function newCommitSession(startTs: bigint): CommitSession {
-  return { startTs, commitTs: 0n, minCommitTs: 0n, commitTsRetries: 0, error: undefined, outcome: undefined };
+export function newCommitSession(
+  startTs: bigint,
+  mode: CommitMode = "2pc",
+  needsLatestTs = false,
+): CommitSession {
+  return {
+    startTs,
+    mode,
+    needsLatestTs,
+    commitTs: 0n,
+    minCommitTs: 0n,
+    commitTsRetries: 0,
+    error: undefined,
+    outcome: undefined,
+  };
 }
 
 /** The commit statechart (optimistic 2PC). */
@@ -66,6 +88,7 @@ export const committerMachine = setup({
     ttlManager: fromCallback<CommitterEvent, CommitSession>(() => () => {}),
   },
   actions: {
+    fetchLatestTs: () => {},
     startPrewrite: () => {},
     fetchCommitTs: () => {},
     commitPrimary: () => {},
@@ -80,6 +103,10 @@ export const committerMachine = setup({
     recordCommitTs: ({ context }, ts: bigint) => {
       context.s.commitTs = ts;
     },
+    recordPrewrite: ({ context }, e: { mode?: CommitMode; commitTs?: bigint }) => {
+      context.s.mode = e.mode ?? "2pc";
+      if (e.mode !== undefined && e.mode !== "2pc") context.s.commitTs = e.commitTs ?? 0n;
+    },
     recordMinCommitTs: ({ context }, ts: bigint) => {
       const s = context.s;
       s.commitTsRetries++;
@@ -87,26 +114,63 @@ export const committerMachine = setup({
     },
   },
   guards: {
+    needsLatestTs: ({ context }) => context.s.needsLatestTs,
+    prewroteOnePC: (_, e: { mode?: CommitMode }) => e.mode === "onePC",
+    prewroteAsyncCommit: (_, e: { mode?: CommitMode }) => e.mode === "asyncCommit",
     commitTsAboveMin: ({ context }, ts: bigint) => ts > context.s.minCommitTs,
     mayRenewCommitTs: ({ context }) => context.s.commitTsRetries < MAX_COMMIT_TS_RETRIES,
   },
 }).createMachine({
   id: "committer",
   context: ({ input }) => ({ s: input }),
-  // starting the actor starts the prewrite (one event less per commit than an idle state)
-  initial: "prewriting",
+  // starting the actor starts the commit (no idle state: one event less per commit)
+  initial: "starting",
   // the TTL manager is a child started on request (large transactions), not a state per phase
   on: {
     TTL_START: { actions: spawnChild("ttlManager", { id: "ttlManager", input: ({ context }) => context.s }) },
     TTL_STOPPED: { actions: stopChild("ttlManager") },
   },
   states: {
+    starting: {
+      always: [{ guard: "needsLatestTs", target: "fetchingLatestTs" }, { target: "prewriting" }],
+    },
+    // async commit / 1PC: the commit ts must exceed every ts handed out before the commit began
+    fetchingLatestTs: {
+      entry: "fetchLatestTs",
+      on: {
+        LATEST_TS: {
+          target: "prewriting",
+          actions: { type: "recordMinCommitTs", params: ({ event }) => event.ts + 1n },
+        },
+        LATEST_TS_FAILED: {
+          target: "cleaningUp",
+          actions: { type: "recordError", params: ({ event }) => event.error },
+        },
+      },
+    },
     prewriting: {
       entry: "startPrewrite",
       on: {
-        PREWRITE_OK: "gettingCommitTs",
+        PREWRITE_OK: [
+          {
+            guard: { type: "prewroteOnePC", params: ({ event }) => event },
+            target: "onePhaseCommitted",
+            actions: { type: "recordPrewrite", params: ({ event }) => event },
+          },
+          {
+            guard: { type: "prewroteAsyncCommit", params: ({ event }) => event },
+            target: "committed",
+            actions: { type: "recordPrewrite", params: ({ event }) => event },
+          },
+          { target: "gettingCommitTs", actions: { type: "recordPrewrite", params: ({ event }) => event } },
+        ],
         PREWRITE_FAILED: {
           target: "cleaningUp",
+          actions: { type: "recordError", params: ({ event }) => event.error },
+        },
+        // an async-commit / 1PC prewrite whose answer was lost may have committed the transaction
+        PREWRITE_UNDETERMINED: {
+          target: "undetermined",
           actions: { type: "recordError", params: ({ event }) => event.error },
         },
       },
@@ -185,6 +249,17 @@ export const committerMachine = setup({
           type: "settle",
           params: ({ context }) =>
             ({ kind: "undetermined", error: context.s.error ?? new Error("undetermined") }) as CommitOutcome,
+        },
+        "finished",
+      ],
+    },
+    // 1PC: the prewrite committed every key; nothing runs in the background
+    onePhaseCommitted: {
+      type: "final",
+      entry: [
+        {
+          type: "settle",
+          params: ({ context }) => ({ kind: "committed", commitTs: context.s.commitTs }) as CommitOutcome,
         },
         "finished",
       ],

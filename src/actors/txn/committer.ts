@@ -15,6 +15,13 @@ import {
 } from "../../api/errors/txn.js";
 import { physicalOf } from "../../kv/timestamp.js";
 import {
+  type CommitMode,
+  chooseCommitModes,
+  maxCommitTs,
+  type PrewriteVerdict,
+  prewriteVerdict,
+} from "../../machines/commit-mode.js";
+import {
   type CommitOutcome,
   type CommitSession,
   type CommitterEvent,
@@ -98,13 +105,41 @@ export interface CommitInput {
   startedAtMs: number;
   /** Context fields of every request (priority, resource group, request source...). */
   contextFields?: Partial<Context> | undefined;
+  /** Try async commit (client-go EnableAsyncCommit). */
+  asyncCommit?: boolean;
+  /** Try 1PC (client-go Enable1PC). */
+  onePC?: boolean;
+  /**
+   * Causal consistency only (client-go SetCausalConsistency): async commit / 1PC skip fetching a
+   * fresh TSO before prewrite, so their commit ts need not exceed ts handed out meanwhile.
+   */
+  causalConsistency?: boolean;
+}
+
+/** How a commit went (client-go TxnInfo: the protocol used and the fallbacks taken). */
+export interface CommitInfo {
+  mode: CommitMode;
+  /** Async commit was tried and TiKV declined it (fell back to 2PC). */
+  asyncCommitFallback: boolean;
+  /** 1PC was tried and could not be used (several batches, or TiKV declined). */
+  onePCFallback: boolean;
 }
 
 /** What a finished commit reports besides its outcome. */
 export interface CommitStats {
   prewriteBatches: number;
+  /** RPC batches of the commit phase (primary and secondaries). */
+  commitBatches: number;
   lockResolutions: number;
   commitTsRenewals: number;
+}
+
+// Errors that say for sure the prewrite did not commit anything (key errors, conflicts, protocol
+// violations), as opposed to lost answers.
+const definite = new WeakSet<Error>();
+function markDefinite<E extends Error>(e: E): E {
+  definite.add(e);
+  return e;
 }
 
 // The committer machine is provided once: building a machine costs far more than running one
@@ -114,6 +149,7 @@ const owners = new WeakMap<CommitSession, Committer>();
 const ownerOf = (s: CommitSession) => owners.get(s) as Committer;
 const providedMachine = committerMachine.provide({
   actions: {
+    fetchLatestTs: ({ context }) => ownerOf(context.s).onFetchLatestTs(),
     startPrewrite: ({ context }) => ownerOf(context.s).onPrewrite(),
     fetchCommitTs: ({ context }) => ownerOf(context.s).onFetchCommitTs(),
     commitPrimary: ({ context }) => ownerOf(context.s).onCommitPrimary(),
@@ -141,14 +177,42 @@ export class Committer {
   private settleFn: ((o: CommitOutcome) => void) | undefined;
   private backgroundDone: (() => void) | undefined;
   /** Counters, for tests and traces. */
-  readonly stats: CommitStats = { prewriteBatches: 0, lockResolutions: 0, commitTsRenewals: 0 };
+  readonly stats: CommitStats = {
+    prewriteBatches: 0,
+    commitBatches: 0,
+    lockResolutions: 0,
+    commitTsRenewals: 0,
+  };
+  /** Protocol and fallbacks (final once the commit settled). */
+  readonly info: CommitInfo;
+  private asyncCommit: boolean;
+  private onePC: boolean;
+  private asyncMinCommitTs = 0n;
+  private onePCCommitTs = 0n;
+  private maxCommitTs = 0n;
 
   constructor(
     private readonly deps: CommitterDeps,
     private readonly input: CommitInput,
   ) {
-    this.session = newCommitSession(input.startTs);
     this.keys = input.mutations.map((m) => m.key);
+    let keyBytes = 0;
+    for (const k of this.keys) keyBytes += k.length;
+    const modes = chooseCommitModes({
+      asyncCommit: !!input.asyncCommit,
+      onePC: !!input.onePC,
+      keyCount: this.keys.length,
+      keyBytes,
+    });
+    this.asyncCommit = modes.asyncCommit;
+    this.onePC = modes.onePC;
+    const mode: CommitMode = modes.onePC ? "onePC" : modes.asyncCommit ? "asyncCommit" : "2pc";
+    this.info = {
+      mode,
+      asyncCommitFallback: !!input.asyncCommit && !modes.asyncCommit,
+      onePCFallback: false,
+    };
+    this.session = newCommitSession(input.startTs, mode, mode !== "2pc" && !input.causalConsistency);
     owners.set(this.session, this);
     this.actor = createActor(providedMachine, { input: this.session, inspect: deps.inspect });
   }
@@ -182,10 +246,38 @@ export class Committer {
   // ---- the machine's actions (each starts a phase and reports its outcome as an event) ----
 
   /** @internal */
+  onFetchLatestTs(): void {
+    this.deps.getTimestamp().then(
+      (ts) => this.send({ type: "LATEST_TS", ts }),
+      (error: Error) => this.send({ type: "LATEST_TS_FAILED", error }),
+    );
+  }
+
+  /** @internal */
   onPrewrite(): void {
+    if (this.asyncCommit || this.onePC) {
+      this.maxCommitTs = maxCommitTs(this.input.startTs, Date.now() - this.input.startedAtMs);
+    }
     this.prewrite().then(
-      () => this.send({ type: "PREWRITE_OK" }),
-      (error: Error) => this.send({ type: "PREWRITE_FAILED", error }),
+      () => {
+        if (this.onePC) this.send({ type: "PREWRITE_OK", mode: "onePC", commitTs: this.onePCCommitTs });
+        else if (this.asyncCommit)
+          this.send({ type: "PREWRITE_OK", mode: "asyncCommit", commitTs: this.asyncMinCommitTs });
+        else this.send({ type: "PREWRITE_OK", mode: "2pc", commitTs: 0n });
+        this.info.mode = this.session.mode;
+      },
+      (error: Error) => {
+        // an async-commit / 1PC prewrite that may have reached TiKV without an answer may have
+        // committed the transaction (client-go: RPC errors make it undetermined)
+        if ((this.asyncCommit || this.onePC) && !definite.has(error)) {
+          this.send({ type: "PREWRITE_UNDETERMINED", error });
+        } else {
+          // a 2PC prewrite commits nothing by itself: a lost answer is a plain failure here
+          const cause =
+            error instanceof ResultUndeterminedError ? (error.cause as Error | undefined) : undefined;
+          this.send({ type: "PREWRITE_FAILED", error: cause ?? error });
+        }
+      },
     );
   }
 
@@ -247,13 +339,24 @@ export class Committer {
       (p) => splitBySize(p, sizeOf, TXN_COMMIT_BATCH_SIZE),
       async (region, batch, regionKeys) => {
         this.stats.prewriteBatches++;
+        // 1PC only while the whole transaction is one batch (a regroup may have split it)
+        if (this.onePC && batch.length !== mutations.length) {
+          this.onePC = false;
+          this.info.onePCFallback = true;
+        }
+        const isPrimary = batch.includes(this.input.primaryIndex);
+        const min = this.session.minCommitTs > startTs ? this.session.minCommitTs : startTs + 1n;
         const req = PrewriteRequest.fromPartial({
           mutations: batch.map((i) => mutations[i] as Mutation),
           primaryLock: this.primaryKey,
           startVersion: startTs,
           lockTtl,
           txnSize: BigInt(regionKeys),
-          minCommitTs: startTs + 1n,
+          minCommitTs: min,
+          maxCommitTs: this.asyncCommit || this.onePC ? this.maxCommitTs : 0n,
+          useAsyncCommit: this.asyncCommit,
+          secondaries: this.asyncCommit && isPrimary ? this.secondaryKeys() : [],
+          tryOnePc: this.onePC,
         });
         const { resp } = await this.deps.sender.sendOnce(
           region,
@@ -264,26 +367,29 @@ export class Committer {
         );
         if (!resp) return false;
         if (resp.errors.length === 0) {
-          if (batch.includes(this.input.primaryIndex) && this.input.sizeBytes > TTL_REFRESHED_TXN_SIZE) {
+          this.applyVerdict(prewriteVerdict({ asyncCommit: this.asyncCommit, onePC: this.onePC }, resp));
+          if (isPrimary && this.input.sizeBytes > TTL_REFRESHED_TXN_SIZE && resp.onePcCommitTs === 0n) {
             this.actor.send({ type: "TTL_START" });
           }
           return true;
         }
         const locks: LockDetails[] = [];
         for (const ke of resp.errors) {
-          if (!ke.locked) throw extractKeyError(ke);
+          if (!ke.locked) throw markDefinite(extractKeyError(ke));
           const lock = lockDetailsFromLockInfo(ke.locked);
           // a newer transaction holds the key: ours would lose anyway (client-go: optimistic
           // prewrite meeting a lock with a larger ts is a write conflict)
           if (lock.startTs > startTs) {
-            throw new WriteConflictError({
-              startTs,
-              conflictStartTs: lock.startTs,
-              conflictCommitTs: 0n,
-              key: lock.key,
-              primary: lock.primary,
-              reason: WriteConflict_Reason.Optimistic,
-            });
+            throw markDefinite(
+              new WriteConflictError({
+                startTs,
+                conflictStartTs: lock.startTs,
+                conflictCommitTs: 0n,
+                key: lock.key,
+                primary: lock.primary,
+                reason: WriteConflict_Reason.Optimistic,
+              }),
+            );
           }
           locks.push(lock);
         }
@@ -300,6 +406,39 @@ export class Committer {
         return false; // resend (regrouped: the regions may have changed meanwhile)
       },
     );
+  }
+
+  // every key but the primary and the absence checks (client-go asyncSecondaries)
+  private secondaryKeys(): Buffer[] {
+    const out: Buffer[] = [];
+    this.input.mutations.forEach((m, i) => {
+      if (i !== this.input.primaryIndex && m.op !== Op.CheckNotExists) out.push(m.key);
+    });
+    return out;
+  }
+
+  private applyVerdict(v: PrewriteVerdict): void {
+    switch (v.kind) {
+      case "onePCFallback":
+        this.onePC = false;
+        this.asyncCommit = false;
+        this.info.onePCFallback = true;
+        return;
+      case "onePCCommitted":
+        this.onePCCommitTs = v.commitTs;
+        return;
+      case "asyncCommitFallback":
+        this.asyncCommit = false;
+        this.info.asyncCommitFallback = true;
+        return;
+      case "asyncMinCommitTs":
+        if (v.minCommitTs > this.asyncMinCommitTs) this.asyncMinCommitTs = v.minCommitTs;
+        return;
+      case "protocolError":
+        throw markDefinite(new Error(v.message));
+      default:
+        return;
+    }
   }
 
   private async commitPrimary(): Promise<CommitterEvent> {
@@ -351,8 +490,10 @@ export class Committer {
     const s = this.session;
     // prewrite-only keys (absence checks) hold no lock and are not committed
     const muts = this.input.mutations;
+    // async commit: the primary was never committed separately, so it goes with the rest
+    const withPrimary = this.session.mode === "asyncCommit";
     const rest = positions(this.keys.length).filter(
-      (i) => i !== this.input.primaryIndex && (muts[i] as Mutation).op !== Op.CheckNotExists,
+      (i) => (withPrimary || i !== this.input.primaryIndex) && (muts[i] as Mutation).op !== Op.CheckNotExists,
     );
     const ctl = this.deps.control("secondaries");
     const sizeOf = (i: number) => (this.keys[i] as Buffer).length;
@@ -363,6 +504,7 @@ export class Committer {
       rest,
       (p) => splitBySize(p, sizeOf, TXN_COMMIT_BATCH_SIZE),
       async (region, batch) => {
+        this.stats.commitBatches++;
         const { resp } = await this.deps.sender.sendOnce(
           region,
           "Commit",
@@ -372,6 +514,7 @@ export class Committer {
             commitVersion: s.commitTs,
             primaryKey: this.primaryKey,
             commitRole: CommitRole.Secondary,
+            useAsyncCommit: withPrimary,
           }),
           ctl,
           this.input.contextFields,
