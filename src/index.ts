@@ -1,6 +1,7 @@
 // tikv-ts: a TiKV client for Node.js. Main entry point.
 
 export type { ClientMetricsSnapshot } from "./actors/runtime/metrics.js";
+export type { LockResolver, LockResolverStats, ResolveLocksResult } from "./actors/txn/lock-resolver.js";
 export * from "./api/errors.js";
 export { MAX_RAW_KV_SCAN_LIMIT } from "./api/internal/batch.js";
 export type {
@@ -20,8 +21,6 @@ export {
   type RawIterateOptions,
   type RawPutOptions,
 } from "./api/raw-client.js";
-export type { LockResolver, LockResolverStats, ResolveLocksResult } from "./actors/txn/lock-resolver.js";
-export type { TxnStatus } from "./machines/lock-policy.js";
 export {
   type IsolationLevelName,
   type PriorityName,
@@ -41,4 +40,5 @@ export {
   prefixNext,
   toKey,
 } from "./kv/key.js";
+export type { TxnStatus } from "./machines/lock-policy.js";
 export type { TlsOptions } from "./rpc/channel.js";

@@ -85,7 +85,12 @@ async function startCluster() {
 
 export type Op = (i: number, done: (err?: Error | null) => void) => void;
 
-export async function measure(name: string, concurrency: number, total: number, op: Op): Promise<Measurement> {
+export async function measure(
+  name: string,
+  concurrency: number,
+  total: number,
+  op: Op,
+): Promise<Measurement> {
   const lat = new Float64Array(total);
   let next = 0;
   let failed: Error | undefined;

@@ -8,4 +8,5 @@ export * from "./errors/debug-info.js";
 export * from "./errors/extract.js";
 export * from "./errors/predicates.js";
 export * from "./errors/server.js";
+export * from "./errors/server-message.js";
 export * from "./errors/txn.js";

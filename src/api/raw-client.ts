@@ -5,9 +5,11 @@
 import type { RawRequestSender, RequestControl } from "../actors/runtime/raw-sender.js";
 import { writeFailure } from "../actors/runtime/undetermined.js";
 import { type KeyInput, nextKey, toKey, toKeys } from "../kv/key.js";
-import { ChecksumAlgorithm, type KvPair as KvPairProto } from "../proto/kvrpcpb.js";
-import { InvalidArgumentError } from "./errors/base.js";
+import { ChecksumAlgorithm, type KeyError, type KvPair as KvPairProto } from "../proto/kvrpcpb.js";
+import { InvalidArgumentError, type TikvError } from "./errors/base.js";
+import { extractKeyError } from "./errors/extract.js";
 import { BodyMissingError, MaxScanLimitExceededError, UnknownError } from "./errors/server.js";
+import { errorFromServerMessage } from "./errors/server-message.js";
 import {
   MAX_RAW_KV_SCAN_LIMIT,
   RAW_BATCH_PAIR_COUNT,
@@ -171,7 +173,7 @@ export class RawClient {
       if (!resp) return false;
       const found = new Map<string, Buffer>();
       for (const p of resp.pairs) {
-        if (p.error) throw rawError(p.error.abort || "key error");
+        if (p.error) throw pairError(p.error);
         found.set(p.key.toString("latin1"), p.value);
       }
       for (const i of batch) out[i] = found.get((ks[i] as Buffer).toString("latin1"));
@@ -667,7 +669,7 @@ function positions(n: number): number[] {
 function pushPairs(out: KvPair[], kvs: readonly KvPairProto[] | undefined, keyOnly: boolean): void {
   if (!kvs) throw new BodyMissingError();
   for (const p of kvs) {
-    if (p.error) throw rawError(p.error.abort || "key error");
+    if (p.error) throw pairError(p.error);
     out.push({ key: p.key, value: keyOnly ? EMPTY : p.value });
   }
 }
@@ -690,7 +692,14 @@ function checkTtl(ttl: unknown, name: string): bigint {
   return BigInt(ttl);
 }
 
-// TiKV reports raw command failures as a plain string (client-go returns errors.New(msg)).
-function rawError(message: string): UnknownError {
-  return new UnknownError(message);
+// Raw reads without an error field (RawBatchGet, RawScan) report a failure as one pair whose
+// KeyError carries TiKV's Debug text in `abort`.
+function pairError(ke: KeyError): TikvError {
+  return ke.abort ? rawError(ke.abort) : extractKeyError(ke);
+}
+
+// TiKV reports raw command failures as a plain string (client-go returns errors.New(msg)): the
+// known ones become typed errors, anything else UnknownError with TiKV's text.
+function rawError(message: string): TikvError {
+  return errorFromServerMessage(message) ?? new UnknownError(message);
 }

@@ -10,7 +10,7 @@ import type { MemDb } from "../kv/memdb/memdb.js";
 import { MAX_TS } from "../kv/timestamp.js";
 import { InvalidArgumentError, TikvError } from "./errors/base.js";
 import { AbortedError, TimeoutError } from "./errors/server.js";
-import { ResultUndeterminedError } from "./errors/txn.js";
+import { InvalidTxnError, ResultUndeterminedError } from "./errors/txn.js";
 import type { CallOptions } from "./options.js";
 import { Snapshot, type SnapshotHost } from "./snapshot.js";
 import {
@@ -202,6 +202,8 @@ export class TxnClient {
     this.host.checkOpen();
     const built = buildMutations(buffer);
     if (built.mutations.length === 0) return { commitTs: 0n, info: undefined };
+    // MaxUint64 reads the latest data; it cannot be a writer's start ts (client-go: invalid txnStartTS)
+    if (txn.startTs === MAX_TS) throw new InvalidTxnError(`invalid txnStartTS: ${txn.startTs}`);
     const committer = this.host.rt.newCommitter({
       startTs: txn.startTs,
       mutations: built.mutations,

@@ -25,6 +25,8 @@ export interface CommitSession {
   mode: CommitMode;
   /** Async commit / 1PC with linearizability: a fresh TSO bounds the commit ts from below first. */
   needsLatestTs: boolean;
+  /** A pessimistic transaction: the committer exists from its first lock and waits for COMMIT / ROLLBACK. */
+  pessimistic: boolean;
   /** Commit ts once fetched. */
   commitTs: bigint;
   /** A min commit ts the commit ts must exceed (after CommitTsExpired). */
@@ -38,6 +40,10 @@ export interface CommitSession {
 
 /** Events the actor layer sends. */
 export type CommitterEvent =
+  /** Pessimistic transactions: the user commits (the mode fields of the session are set). */
+  | { type: "COMMIT" }
+  /** Pessimistic transactions: the user rolls back (the locks are released). */
+  | { type: "ROLLBACK" }
   | { type: "LATEST_TS"; ts: bigint }
   | { type: "LATEST_TS_FAILED"; error: Error }
   /** Prewrite done; `mode` is the protocol it ended in, `commitTs` its commit ts for async commit / 1PC. */
@@ -63,11 +69,13 @@ export function newCommitSession(
   startTs: bigint,
   mode: CommitMode = "2pc",
   needsLatestTs = false,
+  pessimistic = false,
 ): CommitSession {
   return {
     startTs,
     mode,
     needsLatestTs,
+    pessimistic,
     commitTs: 0n,
     minCommitTs: 0n,
     commitTsRetries: 0,
@@ -94,6 +102,7 @@ export const committerMachine = setup({
     commitPrimary: () => {},
     commitSecondaries: () => {},
     startCleanup: () => {},
+    startPessimisticRollback: () => {},
     settle: (_, _o: CommitOutcome) => {},
     /** Called on entering a final state (the actor layer releases the commit). */
     finished: () => {},
@@ -114,6 +123,7 @@ export const committerMachine = setup({
     },
   },
   guards: {
+    isPessimistic: ({ context }) => context.s.pessimistic,
     needsLatestTs: ({ context }) => context.s.needsLatestTs,
     prewroteOnePC: (_, e: { mode?: CommitMode }) => e.mode === "onePC",
     prewroteAsyncCommit: (_, e: { mode?: CommitMode }) => e.mode === "asyncCommit",
@@ -132,7 +142,25 @@ export const committerMachine = setup({
   },
   states: {
     starting: {
+      always: [
+        { guard: "isPessimistic", target: "holdingLocks" },
+        { guard: "needsLatestTs", target: "fetchingLatestTs" },
+        { target: "prewriting" },
+      ],
+    },
+    // a pessimistic transaction takes locks (RPC callbacks, not states) until it commits or rolls back
+    holdingLocks: {
+      on: {
+        COMMIT: "committing",
+        ROLLBACK: "rollingBackLocks",
+      },
+    },
+    committing: {
       always: [{ guard: "needsLatestTs", target: "fetchingLatestTs" }, { target: "prewriting" }],
+    },
+    rollingBackLocks: {
+      entry: "startPessimisticRollback",
+      on: { CLEANUP_DONE: "rolledBack" },
     },
     // async commit / 1PC: the commit ts must exceed every ts handed out before the commit began
     fetchingLatestTs: {

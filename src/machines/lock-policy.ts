@@ -83,6 +83,9 @@ export type StatusDecision =
  * `ttlExpired` says whether the lock's TTL has passed by the client's clock.
  */
 export function decideOnStatus(s: TxnStatus, forceSyncCommit: boolean, ttlExpired: boolean): StatusDecision {
+  // a final status (e.g. from the cache) needs no more checks, async commit or not (client-go
+  // resolveAsyncCommitLock skips CheckSecondaryLocks for determined statuses)
+  if (isDetermined(s)) return { kind: "resolve" };
   const expiredAsyncCommit = !!s.primaryLock?.useAsyncCommit && !forceSyncCommit && ttlExpired;
   if (s.ttl !== 0n && !expiredAsyncCommit) return { kind: "alive" };
   if (expiredAsyncCommit) return { kind: "asyncCommit" };

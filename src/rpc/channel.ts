@@ -7,7 +7,11 @@ import { InvalidArgumentError } from "../api/errors/base.js";
 /** A PEM blob given inline or as a file path. */
 export type PemSource = Buffer | Uint8Array | string;
 
-/** TLS material: CA for verifying servers, optional client cert/key for mutual TLS. */
+/**
+ * TLS material: CA for verifying servers, optional client cert/key for mutual TLS. grpc-js sends
+ * the dialed host as the TLS server name (SNI); for an IP address Node warns once (DEP0123, SNI
+ * may only carry DNS names), so give PD endpoints as host names where certificates allow it.
+ */
 export interface TlsOptions {
   /** CA certificate(s) (PEM buffer, or a path to a PEM file). */
   ca?: PemSource;

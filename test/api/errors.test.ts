@@ -342,6 +342,9 @@ describe("error classes", () => {
     new errors.FutureTsReadError(5n, 4n),
     new errors.TokenLimitError(3n),
     new errors.MaxScanLimitExceededError(20000, 10240),
+    new errors.TtlNotEnabledError(),
+    new errors.ApiVersionMismatchError("api version mismatch", "raw_put", "V1", "V2"),
+    new errors.InvalidKeyModeError("key mode mismatch", "raw_get"),
     ...[
       { locked: {} },
       { conflict: {} },

@@ -13,6 +13,11 @@ export interface ControlSpec {
   timeoutMs: number;
   /** Cancels the operation. */
   signal?: AbortSignal | undefined;
+  /**
+   * Cuts backoff sleeps short without cancelling requests in flight (a sibling batch failed:
+   * stop waiting, but let sent requests finish so their outcome is known). Default: `signal`.
+   */
+  backoffSignal?: AbortSignal | undefined;
   /** Where backoffs are counted. */
   metrics: ClientMetrics;
 }
@@ -23,7 +28,14 @@ export interface ControlSpec {
  */
 export function makeControl(spec: ControlSpec): RequestControl {
   const deadline = spec.timeoutMs > 0 ? Date.now() + spec.timeoutMs : 0;
-  return new Control(spec.maxBackoffMs, spec.metrics, deadline, spec.timeoutMs, spec.signal);
+  return new Control(
+    spec.maxBackoffMs,
+    spec.metrics,
+    deadline,
+    spec.timeoutMs,
+    spec.signal,
+    spec.backoffSignal ?? spec.signal,
+  );
 }
 
 // The backoff budget is created on first use: a call that needs no retry (the common case)
@@ -38,11 +50,12 @@ class Control implements RequestControl {
     readonly deadline: number,
     readonly timeoutMs: number,
     readonly signal: AbortSignal | undefined,
+    private readonly backoffSignal: AbortSignal | undefined,
   ) {}
 
   get bo(): CountingBackoffer {
     this.budget ??= new CountingBackoffer(
-      { maxSleepMs: this.maxBackoffMs, signal: this.signal },
+      { maxSleepMs: this.maxBackoffMs, signal: this.backoffSignal },
       this.metrics,
     );
     return this.budget;

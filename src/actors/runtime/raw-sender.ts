@@ -42,6 +42,9 @@ export interface RequestControl {
   sent: boolean;
 }
 
+/** Context fields of a request: the same for every attempt, or per attempt (0 = first). */
+export type ContextFields = Partial<Context> | ((attempt: number) => Partial<Context>);
+
 /** Outcome of one send: the response, or `undefined` = the region changed, re-locate and retry. */
 export type SendOutcome<C extends TikvCommand> = { resp: TikvResponse<C> } | { resp: undefined };
 
@@ -54,13 +57,14 @@ export interface RawRequestSender {
   locate(key: Buffer, ctl: RequestControl, endKey?: boolean): Promise<CachedRegion> | CachedRegion;
   /**
    * Sends `req` (user keys, no context) to `region`. `contextFields` are merged into the routing
-   * context of every attempt (isolation level, priority, resolved locks, request source...).
+   * context of every attempt (isolation level, priority, resolved locks, request source...); a
+   * function gives them per attempt (0 = first).
    */
   sendOnce<C extends TikvCommand>(
     region: CachedRegion,
     cmd: C,
     req: TikvRequest<C>,
     ctl: RequestControl,
-    contextFields?: Partial<Context>,
+    contextFields?: ContextFields,
   ): Promise<SendOutcome<C>>;
 }

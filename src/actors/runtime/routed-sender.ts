@@ -9,7 +9,6 @@ import { RegionError, regionErrorKind, TimeoutError } from "../../api/errors/ser
 import type { ApiCodec } from "../../kv/api-codec.js";
 import { codecCommand, decodeResponse, encodeRequest } from "../../kv/request-codec.js";
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
-import type { Context } from "../../proto/kvrpcpb.js";
 import { notSent } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { Bo } from "../backoff/backoff-config.js";
@@ -21,7 +20,7 @@ import type { StoreAddress, StoreSender, StoreSendOptions } from "../request/sto
 import type { StoreActor } from "../store/store-actor.js";
 import type { StorePool } from "../store/store-pool.js";
 import type { ClientMetrics } from "./metrics.js";
-import type { RawRequestSender, RequestControl, SendOutcome } from "./raw-sender.js";
+import type { ContextFields, RawRequestSender, RequestControl, SendOutcome } from "./raw-sender.js";
 
 const RETRY = { resp: undefined } as const;
 
@@ -165,7 +164,7 @@ export class RoutedSender implements RawRequestSender {
     cmd: C,
     req: TikvRequest<C>,
     ctl: RequestControl,
-    contextFields?: Partial<Context>,
+    contextFields?: ContextFields,
   ): Promise<SendOutcome<C>> {
     const codec = this.codec;
     const codecCmd = codecCommand(cmd);
@@ -182,7 +181,13 @@ export class RoutedSender implements RawRequestSender {
       (rc: RpcContext) =>
         encodeRequest(codec, codecCmd, {
           ...req,
-          context: contextFields === undefined ? rc.context : { ...rc.context, ...contextFields },
+          context:
+            contextFields === undefined
+              ? rc.context
+              : {
+                  ...rc.context,
+                  ...(typeof contextFields === "function" ? contextFields(rc.attempt) : contextFields),
+                },
         } as never) as TikvRequest<C>,
       // the budget is created only if this call needs a retry
       { budget: ctl, signal: ctl.signal, timeoutMs, progress: ctl },

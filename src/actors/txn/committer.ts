@@ -36,6 +36,8 @@ import {
   type Mutation,
   Op,
   PrewriteRequest,
+  PrewriteRequest_PessimisticAction,
+  type PrewriteResponse,
   TxnHeartBeatRequest,
   WriteConflict_Reason,
 } from "../../proto/kvrpcpb.js";
@@ -43,7 +45,9 @@ import { Bo } from "../backoff/backoff-config.js";
 import { splitByCount, splitBySize } from "../runtime/batch-split.js";
 import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";
+import { writeFailure } from "../runtime/undetermined.js";
 import type { LockResolver } from "./lock-resolver.js";
+import { type LockKeysParams, lockKeys, pessimisticRollbackKeys } from "./pessimistic-lock.js";
 
 /** client-go TxnCommitBatchSize: bytes per prewrite / commit / rollback batch. */
 export const TXN_COMMIT_BATCH_SIZE = 16 * 1024;
@@ -82,7 +86,10 @@ export interface CommitterDeps {
   /** A TSO timestamp (commit ts). */
   getTimestamp: () => Promise<bigint>;
   /** Control blocks for each phase (client-go budgets: prewrite 40 s, commit 40 s, secondaries 41 s, cleanup 20 s). */
-  control: (phase: "prewrite" | "commit" | "secondaries" | "cleanup" | "heartbeat") => RequestControl;
+  control: (
+    phase: "prewrite" | "commit" | "secondaries" | "cleanup" | "heartbeat",
+    signal?: AbortSignal,
+  ) => RequestControl;
   /** Called when background work ends (for `whenIdle`). */
   track: (p: Promise<void>) => void;
   inspect?: (ev: InspectionEvent) => void;
@@ -114,7 +121,19 @@ export interface CommitInput {
    * fresh TSO before prewrite, so their commit ts need not exceed ts handed out meanwhile.
    */
   causalConsistency?: boolean;
+  /** A pessimistic transaction (the committer exists from its first lock). */
+  pessimistic?: boolean;
+  /** Pessimistic transactions: which mutations hold a pessimistic lock (prewrite checks it). */
+  pessimisticLocked?: boolean[];
+  /** Pessimistic transactions: the for_update_ts of the prewrite (the largest lock's). */
+  forUpdateTs?: bigint;
 }
+
+/** The writes of a transaction, given at commit time (pessimistic committers exist before). */
+export type CommitPlan = Pick<
+  CommitInput,
+  "mutations" | "primaryIndex" | "sizeBytes" | "pessimisticLocked" | "forUpdateTs"
+>;
 
 /** How a commit went (client-go TxnInfo: the protocol used and the fallbacks taken). */
 export interface CommitInfo {
@@ -155,6 +174,7 @@ const providedMachine = committerMachine.provide({
     commitPrimary: ({ context }) => ownerOf(context.s).onCommitPrimary(),
     commitSecondaries: ({ context }) => ownerOf(context.s).onCommitSecondaries(),
     startCleanup: ({ context }) => ownerOf(context.s).onCleanup(),
+    startPessimisticRollback: ({ context }) => ownerOf(context.s).onPessimisticRollback(),
     settle: ({ context }, o: CommitOutcome) => ownerOf(context.s).onSettle(o),
     finished: ({ context }) => ownerOf(context.s).onFinished(),
   },
@@ -173,9 +193,14 @@ const providedMachine = committerMachine.provide({
 export class Committer {
   private readonly session: CommitSession;
   private readonly actor: Actor<typeof committerMachine>;
-  private readonly keys: Buffer[];
   private settleFn: ((o: CommitOutcome) => void) | undefined;
   private backgroundDone: (() => void) | undefined;
+  private finished: Promise<void> | undefined;
+  private keys: Buffer[];
+  /** Pessimistic: the primary chosen by the first lock. */
+  private lockPrimary: Buffer | undefined;
+  private ttlStarted = false;
+  private rollbackKeys: { keys: Buffer[]; forUpdateTs: bigint } | undefined;
   /** Counters, for tests and traces. */
   readonly stats: CommitStats = {
     prewriteBatches: 0,
@@ -193,11 +218,30 @@ export class Committer {
 
   constructor(
     private readonly deps: CommitterDeps,
-    private readonly input: CommitInput,
+    private input: CommitInput,
   ) {
     this.keys = input.mutations.map((m) => m.key);
+    this.info = { mode: "2pc", asyncCommitFallback: false, onePCFallback: false };
+    this.asyncCommit = false;
+    this.onePC = false;
+    this.session = newCommitSession(input.startTs, "2pc", false, !!input.pessimistic);
+    owners.set(this.session, this);
+    this.actor = createActor(providedMachine, { input: this.session, inspect: deps.inspect });
+    if (input.pessimistic) {
+      // a pessimistic committer lives from the first lock: its TTL manager protects the locks
+      this.finished = new Promise<void>((r) => {
+        this.backgroundDone = r;
+      });
+      deps.track(this.finished);
+      this.actor.start();
+    }
+  }
+
+  // the protocol to try, decided when the writes are known
+  private planModes(): void {
     let keyBytes = 0;
     for (const k of this.keys) keyBytes += k.length;
+    const input = this.input;
     const modes = chooseCommitModes({
       asyncCommit: !!input.asyncCommit,
       onePC: !!input.onePC,
@@ -207,14 +251,10 @@ export class Committer {
     this.asyncCommit = modes.asyncCommit;
     this.onePC = modes.onePC;
     const mode: CommitMode = modes.onePC ? "onePC" : modes.asyncCommit ? "asyncCommit" : "2pc";
-    this.info = {
-      mode,
-      asyncCommitFallback: !!input.asyncCommit && !modes.asyncCommit,
-      onePCFallback: false,
-    };
-    this.session = newCommitSession(input.startTs, mode, mode !== "2pc" && !input.causalConsistency);
-    owners.set(this.session, this);
-    this.actor = createActor(providedMachine, { input: this.session, inspect: deps.inspect });
+    this.info.mode = mode;
+    this.info.asyncCommitFallback = !!input.asyncCommit && !modes.asyncCommit;
+    this.session.mode = mode;
+    this.session.needsLatestTs = mode !== "2pc" && !input.causalConsistency;
   }
 
   /** The commit ts (0 until committed). */
@@ -227,20 +267,91 @@ export class Committer {
     return this.actor.getSnapshot().value;
   }
 
-  /** Runs the commit: resolves with the commit ts once the primary is committed. */
-  commit(): Promise<bigint> {
-    const finished = new Promise<void>((r) => {
-      this.backgroundDone = r;
-    });
-    this.deps.track(finished);
+  /**
+   * Runs the commit: resolves with the commit ts once the primary is committed. A pessimistic
+   * committer takes its writes here (`plan`); an optimistic one was given them at construction.
+   */
+  commit(plan?: CommitPlan): Promise<bigint> {
+    if (plan) {
+      this.input = { ...this.input, ...plan };
+      this.keys = plan.mutations.map((m) => m.key);
+    }
+    this.planModes();
+    if (!this.finished) {
+      this.finished = new Promise<void>((r) => {
+        this.backgroundDone = r;
+      });
+      this.deps.track(this.finished);
+    }
     return new Promise<bigint>((resolve, reject) => {
       this.settleFn = (o) => {
         if (o.kind === "committed") resolve(o.commitTs);
         else if (o.kind === "failed") reject(o.error);
         else reject(new ResultUndeterminedError({ cause: o.error }));
       };
-      this.actor.start();
+      if (this.input.pessimistic) this.actor.send({ type: "COMMIT" });
+      else this.actor.start();
     });
+  }
+
+  /** Pessimistic: the primary key (undefined before the first lock). */
+  get primary(): Buffer | undefined {
+    return this.lockPrimary;
+  }
+
+  /**
+   * Pessimistic: locks `params.keys` (the primary is the first key ever locked). Starts the TTL
+   * manager once the primary is locked. Resolves with what TiKV said of each key's value.
+   */
+  async lock(
+    params: Omit<LockKeysParams, "primary" | "startTs" | "startedAtMs" | "contextFields">,
+    ctl: RequestControl,
+  ) {
+    const assigned = this.lockPrimary === undefined;
+    if (assigned) this.lockPrimary = params.keys[0];
+    try {
+      return await lockKeys(
+        this.deps.sender,
+        this.deps.resolver,
+        {
+          ...params,
+          primary: this.lockPrimary as Buffer,
+          startTs: this.input.startTs,
+          startedAtMs: this.input.startedAtMs,
+          contextFields: this.input.contextFields,
+        },
+        ctl,
+        () => {
+          if (!this.ttlStarted) {
+            this.ttlStarted = true;
+            this.actor.send({ type: "TTL_START" });
+          }
+        },
+      );
+    } catch (e) {
+      // a primary chosen by this call is given up with it (client-go resets the primary)
+      if (assigned && !this.ttlStarted) this.lockPrimary = undefined;
+      throw e;
+    }
+  }
+
+  /** Pessimistic: releases `keys` (PessimisticRollback at `forUpdateTs`) and ends the committer. */
+  rollback(keys: Buffer[], forUpdateTs: bigint): Promise<void> {
+    this.rollbackKeys = { keys, forUpdateTs };
+    this.actor.send({ type: "ROLLBACK" });
+    return this.finished ?? Promise.resolve();
+  }
+
+  /** Pessimistic: releases locks taken by a failed statement, keeping the transaction going. */
+  releaseLocks(keys: Buffer[], forUpdateTs: bigint): Promise<void> {
+    return pessimisticRollbackKeys(
+      this.deps.sender,
+      this.input.startTs,
+      forUpdateTs,
+      keys,
+      this.deps.control("cleanup"),
+      this.input.contextFields,
+    );
   }
 
   // ---- the machine's actions (each starts a phase and reports its outcome as an event) ----
@@ -305,6 +416,15 @@ export class Committer {
   }
 
   /** @internal */
+  onPessimisticRollback(): void {
+    const r = this.rollbackKeys ?? { keys: [], forUpdateTs: this.input.startTs };
+    this.background(
+      r.keys.length === 0 ? Promise.resolve() : this.releaseLocks(r.keys, r.forUpdateTs),
+      "CLEANUP_DONE",
+    );
+  }
+
+  /** @internal */
   onSettle(o: CommitOutcome): void {
     this.settleFn?.(o);
   }
@@ -322,15 +442,33 @@ export class Committer {
   // ---- phases ----
 
   private get primaryKey(): Buffer {
-    return this.keys[this.input.primaryIndex] as Buffer;
+    return this.lockPrimary ?? (this.keys[this.input.primaryIndex] as Buffer);
   }
 
   private async prewrite(): Promise<void> {
     const { mutations, startTs } = this.input;
-    const ctl = this.deps.control("prewrite");
+    // the first batch to fail stops the others' waits (client-go cancels the forked backoffer)
+    const stop = new AbortController();
+    const ctl = this.deps.control("prewrite", stop.signal);
+    try {
+      await this.prewriteBatches(mutations, startTs, ctl, stop);
+    } catch (e) {
+      throw this.firstPrewriteError ?? e;
+    }
+  }
+
+  private firstPrewriteError: Error | undefined;
+
+  private async prewriteBatches(
+    mutations: Mutation[],
+    startTs: bigint,
+    ctl: RequestControl,
+    stop: AbortController,
+  ): Promise<void> {
     const sizeOf = (i: number) =>
       (mutations[i] as Mutation).key.length + (mutations[i] as Mutation).value.length;
     const lockTtl = txnLockTtl(this.input.sizeBytes, Date.now() - this.input.startedAtMs);
+    const attempted = new Set<number>();
     await runRegionBatches(
       this.deps.sender,
       ctl,
@@ -354,17 +492,40 @@ export class Committer {
           txnSize: BigInt(regionKeys),
           minCommitTs: min,
           maxCommitTs: this.asyncCommit || this.onePC ? this.maxCommitTs : 0n,
+          forUpdateTs: this.input.forUpdateTs ?? 0n,
+          pessimisticActions: this.input.pessimistic
+            ? batch.map((i) =>
+                this.input.pessimisticLocked?.[i]
+                  ? PrewriteRequest_PessimisticAction.DO_PESSIMISTIC_CHECK
+                  : PrewriteRequest_PessimisticAction.SKIP_PESSIMISTIC_CHECK,
+              )
+            : [],
           useAsyncCommit: this.asyncCommit,
           secondaries: this.asyncCommit && isPrimary ? this.secondaryKeys() : [],
           tryOnePc: this.onePC,
         });
-        const { resp } = await this.deps.sender.sendOnce(
-          region,
-          "Prewrite",
-          req,
-          ctl,
-          this.input.contextFields,
-        );
+        let resp: PrewriteResponse | undefined;
+        // keys sent before (then regrouped) may already hold our locks: TiKV is told it is a retry
+        // (client-go keeps hasRpcRetries across regrouped batches)
+        const resent = batch.some((i) => attempted.has(i));
+        for (const i of batch) attempted.add(i);
+        const ctx = resent ? { ...this.input.contextFields, isRetryRequest: true } : this.input.contextFields;
+        try {
+          ({ resp } = await this.deps.sender.sendOnce(region, "Prewrite", req, ctl, ctx));
+        } catch (e) {
+          // a 2PC prewrite commits nothing by itself: a lost answer is resent (prewrite is
+          // idempotent for one start ts), within the prewrite budget
+          if (
+            e instanceof ResultUndeterminedError &&
+            !this.asyncCommit &&
+            !this.onePC &&
+            !stop.signal.aborted
+          ) {
+            await ctl.bo.backoff(Bo.RegionMiss, e);
+            return false;
+          }
+          throw this.recordPrewriteFailure(e, stop);
+        }
         if (!resp) return false;
         if (resp.errors.length === 0) {
           this.applyVerdict(prewriteVerdict({ asyncCommit: this.asyncCommit, onePC: this.onePC }, resp));
@@ -375,20 +536,23 @@ export class Committer {
         }
         const locks: LockDetails[] = [];
         for (const ke of resp.errors) {
-          if (!ke.locked) throw markDefinite(extractKeyError(ke));
+          if (!ke.locked) throw this.recordPrewriteFailure(markDefinite(extractKeyError(ke)), stop);
           const lock = lockDetailsFromLockInfo(ke.locked);
           // a newer transaction holds the key: ours would lose anyway (client-go: optimistic
           // prewrite meeting a lock with a larger ts is a write conflict)
           if (lock.startTs > startTs) {
-            throw markDefinite(
-              new WriteConflictError({
-                startTs,
-                conflictStartTs: lock.startTs,
-                conflictCommitTs: 0n,
-                key: lock.key,
-                primary: lock.primary,
-                reason: WriteConflict_Reason.Optimistic,
-              }),
+            throw this.recordPrewriteFailure(
+              markDefinite(
+                new WriteConflictError({
+                  startTs,
+                  conflictStartTs: lock.startTs,
+                  conflictCommitTs: 0n,
+                  key: lock.key,
+                  primary: lock.primary,
+                  reason: WriteConflict_Reason.Optimistic,
+                }),
+              ),
+              stop,
             );
           }
           locks.push(lock);
@@ -441,6 +605,15 @@ export class Committer {
     }
   }
 
+  // the first failure of a prewrite is the one reported; the other batches stop waiting
+  private recordPrewriteFailure(e: unknown, stop: AbortController): unknown {
+    if (this.firstPrewriteError === undefined && e instanceof Error) {
+      this.firstPrewriteError = e;
+      stop.abort(e);
+    }
+    return e;
+  }
+
   private async commitPrimary(): Promise<CommitterEvent> {
     const s = this.session;
     // a primary that was only checked for absence holds no lock: nothing to commit
@@ -481,8 +654,10 @@ export class Committer {
         return { type: "PRIMARY_FAILED", error: extractKeyError(ke) };
       }
     } catch (e) {
-      // sent and not answered (or retries exhausted): the primary may be committed
-      return { type: "PRIMARY_UNDETERMINED", error: e as Error };
+      // sent and not answered: the primary may be committed; never sent: it is not
+      const err = writeFailure(e, ctl);
+      if (err instanceof ResultUndeterminedError) return { type: "PRIMARY_UNDETERMINED", error: err };
+      return { type: "PRIMARY_FAILED", error: err as Error };
     }
   }
 

@@ -5,7 +5,7 @@
 
 import { type Actor, createActor, fromPromise, type InspectionEvent, toPromise } from "xstate";
 import { InvalidArgumentError } from "../../api/errors/base.js";
-import { ShuttingDownError } from "../../api/errors/server.js";
+import { AbortedError, ShuttingDownError, TimeoutError } from "../../api/errors/server.js";
 import type { LockDetails } from "../../api/errors/txn.js";
 import { MAX_TS } from "../../kv/timestamp.js";
 import {
@@ -40,8 +40,10 @@ import { StatusCache } from "./status-cache.js";
 
 /** The timestamps the resolver needs (the PD actor). */
 export interface ResolverClock {
-  /** The newest timestamp seen (client-go GetLowResolutionTimestamp). */
+  /** The newest timestamp seen (client-go GetLowResolutionTimestamp); throws before the first one. */
   getLowResolutionTimestamp(): bigint;
+  /** A fresh timestamp (used when none was seen yet). */
+  getTimestamp(): Promise<bigint>;
   /** True when `ttlMs` after `lockTs` has passed. */
   isExpired(lockTs: bigint, ttlMs: bigint): boolean;
   /** Ms until `ttlMs` after `lockTs`. */
@@ -109,6 +111,7 @@ export class LockResolver {
   private readonly controls = new WeakMap<ResolutionSession, RequestControl>();
   private readonly background = new Set<Promise<void>>();
   private readonly machine;
+  private closed = false;
   private readonly actor: Actor<typeof lockResolverMachine>;
   private readonly counters: LockResolverStats = {
     statusChecks: 0,
@@ -153,12 +156,14 @@ export class LockResolver {
    * reads, which locks may be ignored or read through.
    */
   resolveLocks(locks: readonly LockDetails[], opts: ResolveLocksOptions): Promise<ResolveLocksResult> {
+    if (this.closed) return Promise.reject(new ShuttingDownError("lock resolver is closed"));
     return new Promise<ResolveLocksResult>((resolve, reject) => {
       const event: LockResolverEvent = {
         type: "RESOLVE",
         job: {
+          // started outside the machine's action: it creates resolution actors
           start: () => {
-            this.runResolve(locks, opts).then(resolve, reject);
+            queueMicrotask(() => this.runResolve(locks, opts).then(resolve, reject));
           },
           refuse: () => reject(new ShuttingDownError("lock resolver is closed")),
         },
@@ -203,7 +208,7 @@ export class LockResolver {
         txnId,
         primary,
         callerStartTs,
-        currentTs: this.deps.clock.getLowResolutionTimestamp(),
+        currentTs: await this.currentTs(),
         rollbackIfNotExist: true,
         forceSyncCommit: false,
         lock: undefined,
@@ -278,8 +283,10 @@ export class LockResolver {
 
   /** Stops the resolver: running resolutions fail, later requests get ShuttingDownError. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // the actor stays in its closed state, refusing what still arrives
     this.actor.send({ type: "CLOSE" });
-    this.actor.stop();
   }
 
   // ---- internals ----
@@ -343,9 +350,10 @@ export class LockResolver {
     const running = this.inflight.get(key);
     if (running) {
       this.counters.deduplicated++;
-      return running;
+      return withCallerLimits(running, ctl);
     }
     const clock = this.deps.clock;
+    const own = this.deps.backgroundControl();
     const session = newResolutionSession({
       txnId,
       lock: first,
@@ -367,9 +375,11 @@ export class LockResolver {
       session.status = cached;
     }
     this.counters.resolutions++;
-    const p = this.runMachine(session, ctl).finally(() => this.inflight.delete(key));
+    // a resolution others may join runs on its own budget: one caller giving up (abort,
+    // timeout) must not fail the others; each caller still waits only within its own limits
+    const p = this.runMachine(session, own).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
-    return p;
+    return withCallerLimits(p, ctl);
   }
 
   private async runMachine(session: ResolutionSession, ctl: RequestControl): Promise<ResolutionResult> {
@@ -379,7 +389,8 @@ export class LockResolver {
     const done = toPromise(actor);
     actor.start();
     try {
-      return await done;
+      // a stopped actor (the resolver closed meanwhile) settles without output
+      return (await done) ?? { ok: false, error: new ShuttingDownError("lock resolver is closed") };
     } catch (e) {
       return { ok: false, error: e as Error };
     } finally {
@@ -396,9 +407,8 @@ export class LockResolver {
     if (s.status !== undefined && s.outcome === undefined && isCacheable(s.status)) {
       return { kind: "status" as const, status: s.status };
     }
-    const clock = this.deps.clock;
     // TTL 0 is TiKV's "resolve unconditionally" signal: make the lock expired (client-go)
-    const currentTs = s.lock.ttl === 0n ? MAX_TS : clock.getLowResolutionTimestamp();
+    const currentTs = s.lock.ttl === 0n ? MAX_TS : await this.currentTs();
     return this.rpcStatus(
       {
         txnId: s.txnId,
@@ -411,6 +421,15 @@ export class LockResolver {
       },
       this.ctlOf(s),
     );
+  }
+
+  // client-go's low-resolution clock always holds a ts; ours may not have one yet
+  private async currentTs(): Promise<bigint> {
+    try {
+      return this.deps.clock.getLowResolutionTimestamp();
+    } catch {
+      return this.deps.clock.getTimestamp();
+    }
   }
 
   private async rpcStatus(p: Parameters<typeof checkTxnStatus>[1], ctl: RequestControl) {
@@ -464,6 +483,44 @@ export class LockResolver {
     this.background.add(bg);
     void bg.finally(() => this.background.delete(bg));
   }
+}
+
+/** `p`, or the caller's AbortedError / TimeoutError when its signal or deadline comes first. */
+function withCallerLimits<T>(p: Promise<T>, ctl: RequestControl): Promise<T> {
+  const signal = ctl.signal;
+  if (!signal && ctl.deadline === 0) return p;
+  if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      cleanup();
+      reject(new AbortedError(signal?.reason));
+    };
+    const cleanup = () => {
+      signal?.removeEventListener("abort", onAbort);
+      if (timer) clearTimeout(timer);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (ctl.deadline > 0) {
+      timer = setTimeout(
+        () => {
+          cleanup();
+          reject(new TimeoutError("resolve locks", ctl.timeoutMs));
+        },
+        Math.max(0, ctl.deadline - Date.now()),
+      );
+    }
+    p.then(
+      (v) => {
+        cleanup();
+        resolve(v);
+      },
+      (e) => {
+        cleanup();
+        reject(e);
+      },
+    );
+  });
 }
 
 function pushTo(m: Map<bigint, LockDetails[]>, k: bigint, l: LockDetails): void {

@@ -12,7 +12,7 @@ import { MAX_TS } from "../../kv/timestamp.js";
 import { CommandPri, type Context, IsolationLevel, type KeyError, type KvPair } from "../../proto/kvrpcpb.js";
 import { Bo } from "../backoff/backoff-config.js";
 import { splitByCount } from "../runtime/batch-split.js";
-import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
+import type { ContextFields, RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";
 import type { LockResolver } from "./lock-resolver.js";
 
@@ -82,6 +82,8 @@ export class SnapshotReader {
   /** Transactions committed before `ts` whose locks reads read through (Context.committed_locks). */
   readonly committedLocks = new Set<bigint>();
   private readonly baseContext: Partial<Context>;
+  // the KV read timeout bounds the first attempt only (client-go: retries get the default)
+  private readonly firstAttempt: Partial<Context> | undefined;
 
   constructor(
     private readonly deps: SnapshotDeps,
@@ -103,8 +105,11 @@ export class SnapshotReader {
       };
     }
     if (options.requestSource) ctx.requestSource = options.requestSource;
-    if (options.kvReadTimeoutMs) ctx.maxExecutionDurationMs = BigInt(options.kvReadTimeoutMs);
     this.baseContext = ctx;
+    this.firstAttempt =
+      options.kvReadTimeoutMs !== undefined && options.kvReadTimeoutMs > 0
+        ? { maxExecutionDurationMs: BigInt(options.kvReadTimeoutMs) }
+        : undefined;
   }
 
   /**
@@ -309,20 +314,28 @@ export class SnapshotReader {
         } else if (upper.length > 0 && Buffer.compare(regionEdge, upper) >= 0) return;
         cursor = regionEdge;
       } else {
-        const last = (resp.pairs[resp.pairs.length - 1] as KvPair).key;
+        // a locked pair carries no key of its own: its lock names it
+        const lastPair = resp.pairs[resp.pairs.length - 1] as KvPair;
+        const last = lastPair.error?.locked ? lastPair.error.locked.key : lastPair.key;
         cursor = reverse ? last : nextKey(last);
       }
     }
   }
 
   // the per-request context: the snapshot's options and the locks learned so far
-  private context(): Partial<Context> {
-    if (this.resolvedLocks.size === 0 && this.committedLocks.size === 0) return this.baseContext;
-    return {
-      ...this.baseContext,
-      resolvedLocks: [...this.resolvedLocks],
-      committedLocks: [...this.committedLocks],
-    };
+  private context(): ContextFields {
+    const base =
+      this.resolvedLocks.size === 0 && this.committedLocks.size === 0
+        ? this.baseContext
+        : {
+            ...this.baseContext,
+            resolvedLocks: [...this.resolvedLocks],
+            committedLocks: [...this.committedLocks],
+          };
+    const first = this.firstAttempt;
+    if (first === undefined) return base;
+    const withTimeout = { ...base, ...first };
+    return (attempt) => (attempt === 0 ? withTimeout : base);
   }
 
   private async onKeyError(ke: KeyError, ctl: RequestControl): Promise<void> {

@@ -71,12 +71,15 @@ export class TxnRuntime {
     });
   }
 
-  /** A control block with the budget of `phase` (no deadline: background phases run to their budget). */
-  control(phase: keyof typeof TXN_BUDGETS_MS, signal?: AbortSignal): RequestControl {
+  /**
+   * A control block with the budget of `phase` (no deadline: background phases run to their
+   * budget); `backoffSignal` cuts its backoff sleeps short (requests in flight go on).
+   */
+  control(phase: keyof typeof TXN_BUDGETS_MS, backoffSignal?: AbortSignal): RequestControl {
     return makeControl({
       maxBackoffMs: TXN_BUDGETS_MS[phase],
       timeoutMs: 0,
-      signal,
+      backoffSignal,
       metrics: this.deps.metrics,
     });
   }
@@ -103,7 +106,7 @@ export class TxnRuntime {
         sender: this.sender,
         resolver: this.resolver,
         getTimestamp: () => this.getTimestamp(),
-        control: (phase) => this.control(phase),
+        control: (phase, signal) => this.control(phase, signal),
         track: (p) => this.track(p),
         inspect: this.deps.inspect,
         maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,

@@ -3,6 +3,7 @@
 /** Every `code` a `TikvError` can carry; stable across versions. */
 export const ERROR_CODES = [
   "ABORTED",
+  "API_VERSION_NOT_MATCHED",
   "ASSERTION_FAILED",
   "BACKOFF_EXHAUSTED",
   "BODY_MISSING",
@@ -16,6 +17,7 @@ export const ERROR_CODES = [
   "FUTURE_TS_READ",
   "GRPC_ERROR",
   "INVALID_ARGUMENT",
+  "INVALID_KEY_MODE",
   "INVALID_TXN",
   "IS_WITNESS",
   "KEY_ALREADY_EXISTS",
@@ -58,6 +60,7 @@ export const ERROR_CODES = [
   "TXN_LOCK_NOT_FOUND",
   "TXN_NOT_FOUND",
   "TXN_TOO_LARGE",
+  "TTL_NOT_ENABLED",
   "UNEXPECTED_KEY_ERROR",
   "UNKNOWN",
   "WRITE_CONFLICT",

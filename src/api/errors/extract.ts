@@ -6,6 +6,7 @@ import type { KeyError } from "../../proto/kvrpcpb.js";
 import type { Error as PdErrorProto } from "../../proto/pdpb.js";
 import type { TikvError } from "./base.js";
 import { PdError } from "./server.js";
+import { errorFromServerMessage } from "./server-message.js";
 import {
   AssertionFailedError,
   CommitTsExpiredError,
@@ -70,7 +71,8 @@ export function extractKeyError(keyErr: KeyError): TikvError {
       existingCommitTs: a.existingCommitTs,
     });
   }
-  if (keyErr.abort) return new TxnAbortedError(keyErr.abort);
+  // the catch-all: TiKV's Debug text of the storage error; the known ones get their own type
+  if (keyErr.abort) return errorFromServerMessage(keyErr.abort) ?? new TxnAbortedError(keyErr.abort);
   if (keyErr.commitTsTooLarge) return new CommitTsTooLargeError(keyErr.commitTsTooLarge.commitTs);
   const e = keyErr.commitTsExpired;
   if (e) return new CommitTsExpiredError(e.startTs, e.attemptedCommitTs, e.key, e.minCommitTs);

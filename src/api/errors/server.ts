@@ -70,6 +70,46 @@ export class LatestStaleReadError extends simpleError(
   "cannot set read ts to max uint64 for stale read",
 ) {}
 
+/** A TTL was given to a cluster whose storage keeps none (TiKV TtlNotEnabled: API v1 without TTL). */
+export class TtlNotEnabledError extends simpleError(
+  "TTL_NOT_ENABLED",
+  "ttl is not enabled, but get put request with ttl",
+) {}
+
+/**
+ * The request's API version is not the one of TiKV's storage (TiKV ApiVersionNotMatched): the
+ * client's `apiVersion` option does not match the cluster's `storage.api-version`.
+ */
+export class ApiVersionMismatchError extends TikvError {
+  constructor(
+    message: string,
+    /** TiKV's name of the command ("raw_put", "prewrite"...), when known. */
+    readonly command?: string,
+    /** The storage's API version as TiKV names it ("V1", "V1ttl", "V2"), when known. */
+    readonly storageApiVersion?: string,
+    /** The request's API version as TiKV names it, when known. */
+    readonly requestApiVersion?: string,
+    options?: TikvErrorOptions,
+  ) {
+    super("API_VERSION_NOT_MATCHED", message, options);
+  }
+}
+
+/**
+ * TiKV refused a key or range outside the request's key mode (TiKV InvalidKeyMode /
+ * InvalidKeyRangeMode: in API v2 raw keys start with 'r' and transactional keys with 'x').
+ */
+export class InvalidKeyModeError extends TikvError {
+  constructor(
+    message: string,
+    /** TiKV's name of the command, when known. */
+    readonly command?: string,
+    options?: TikvErrorOptions,
+  ) {
+    super("INVALID_KEY_MODE", message, options);
+  }
+}
+
 /** A region error that reached the caller (errorpb.Error), e.g. one the retry layer does not handle. */
 export class RegionError extends TikvError {
   constructor(
@@ -149,11 +189,9 @@ export class AbortedError extends TikvError {
     readonly signal?: number,
     options?: TikvErrorOptions,
   ) {
-    super(
-      "ABORTED",
-      signal !== undefined ? `query interrupted by signal ${signal}` : "operation aborted",
-      { cause: options?.cause ?? reason },
-    );
+    super("ABORTED", signal !== undefined ? `query interrupted by signal ${signal}` : "operation aborted", {
+      cause: options?.cause ?? reason,
+    });
   }
 }
 

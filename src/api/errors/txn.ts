@@ -390,13 +390,20 @@ export class TxnTooLargeError extends TikvError {
   }
 }
 
-/** A key is larger than allowed (client-go ErrKeyTooLarge). */
+/**
+ * A key is larger than allowed (client-go ErrKeyTooLarge; TiKV's "max key size exceeded", then
+ * `message` is TiKV's text and `limit` its max key size).
+ */
 export class KeyTooLargeError extends TikvError {
+  /** The largest key size allowed, when known. */
+  readonly limit: number | undefined;
+
   constructor(
     readonly keySize: number,
-    options?: TikvErrorOptions,
+    options?: TikvErrorOptions & { limit?: number; message?: string },
   ) {
-    super("KEY_TOO_LARGE", `key size too large, size: ${keySize}`, options);
+    super("KEY_TOO_LARGE", options?.message ?? `key size too large, size: ${keySize}`, options);
+    this.limit = options?.limit;
   }
 }
 

@@ -33,10 +33,13 @@ export function debugEpoch(e: RegionEpoch | undefined): string {
   return parts.join(" ");
 }
 
-/** TiKV's reason string when the txn scheduler rejects work. */
-export const SCHEDULER_IS_BUSY = "scheduler is too busy";
-/** TiKV's reason string when the GC worker queue is full. */
-export const GC_WORKER_IS_BUSY = "gc worker is too busy";
+/**
+ * TiKV's ServerIsBusy reason when the txn scheduler rejects work (tikv storage/errors.rs: the
+ * region error says "scheduler is busy"; "scheduler is too busy" is the storage error's text).
+ */
+export const SCHEDULER_IS_BUSY = "scheduler is busy";
+/** TiKV's ServerIsBusy reason when the GC worker queue is full. */
+export const GC_WORKER_IS_BUSY = "gc worker is busy";
 /** TiKV's reason string when the raftstore channel is full. */
 export const RAFTSTORE_IS_BUSY = "raftstore is busy";
 
@@ -101,9 +104,14 @@ export const RegionErrors = {
     });
   },
 
+  /**
+   * ServerIsBusy. Raftstore's (reason "raftstore is busy") carries the message of the error it
+   * comes from, a full raft channel: "Discard due to Full" (raftstore errors.rs); the storage's
+   * busy errors carry none.
+   */
   serverIsBusy(reason: string = SCHEDULER_IS_BUSY, backoffMs: Id = 0, estimatedWaitMs = 0): RegionError {
     return RegionError.fromPartial({
-      message: reason === RAFTSTORE_IS_BUSY ? RAFTSTORE_IS_BUSY : "",
+      message: reason === RAFTSTORE_IS_BUSY ? "Discard due to Full" : "",
       serverIsBusy: { reason, backoffMs: big(backoffMs), estimatedWaitMs },
     });
   },

@@ -76,9 +76,11 @@ describe("TLS end to end", () => {
       "-out",
       "server.csr",
       "-subj",
-      "/CN=127.0.0.1",
+      "/CN=localhost",
     ]);
-    writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
+    // The client dials the server by name: TLS sends the host as SNI, and SNI may only carry a
+    // DNS name (RFC 6066; Node warns DEP0123 when grpc-js is given an IP address to send).
+    writeFileSync(join(dir, "ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
     sh([
       "x509",
       "-req",
@@ -136,7 +138,7 @@ describe("TLS end to end", () => {
 
   it("a store actor talks TLS with the CA given as a path or as a buffer", async () => {
     for (const ca of [join(dir, "ca.pem"), readFileSync(join(dir, "ca.pem"))]) {
-      const store = new StoreActor({ storeId: 1, address: `127.0.0.1:${port}`, tls: { ca } });
+      const store = new StoreActor({ storeId: 1, address: `localhost:${port}`, tls: { ca } });
       const r = await store.send("Get", GetRequest.fromPartial({ key: Buffer.from("k") }));
       expect(r.value.toString()).toBe("secure");
       store.stop();

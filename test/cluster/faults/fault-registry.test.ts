@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { FaultRegistry, InvalidFaultSpecError } from "../../../src/cluster/faults/index.js";
 
-const busy = { regionError: { serverIsBusy: { reason: "scheduler is too busy" } } };
+const busy = { regionError: { serverIsBusy: { reason: "scheduler is busy" } } };
 
 describe("FaultRegistry", () => {
   it("fires a failNext exactly count times, then lets calls through", () => {

@@ -66,8 +66,8 @@ describe("faults through a store", () => {
     const rs = [];
     for (let i = 0; i < 3; i++) rs.push(await get(c1, ctx(1, 11, 1)));
     expect(rs.map((r) => r.regionError?.serverIsBusy?.reason)).toEqual([
-      "scheduler is too busy",
-      "scheduler is too busy",
+      "scheduler is busy",
+      "scheduler is busy",
       undefined,
     ]);
     expect(calls.length).toBe(1);

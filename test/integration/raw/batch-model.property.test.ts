@@ -25,7 +25,7 @@ import { RegionErrors } from "../../../src/cluster/tikv/region-errors.js";
 import { itFault, skipOnRealCluster, useCluster } from "../../support/cluster.js";
 
 const KEYS = 10;
-const NUM_RUNS = Number(process.env.BATCH_MODEL_RUNS ?? 40);
+const NUM_RUNS = Number(process.env.BATCH_MODEL_RUNS ?? 60);
 const RAW_RPCS: TikvRpcName[] = ["RawPut", "RawDelete", "RawBatchPut", "RawBatchGet", "RawBatchDelete"];
 
 type OpKind = "put" | "delete" | "batchPut" | "batchGet" | "batchDelete";

@@ -1,0 +1,168 @@
+// The RPCs of pessimistic locking (client-go txnkv/transaction/pessimistic.go): PessimisticLock
+// per region (the primary's batch first, so its lock exists before any secondary points to it),
+// with TiKV-side waiting, resolution of locks left by dead owners, and the typed outcomes
+// (deadlock, write conflict, key exists, no-wait, wait timeout); and PessimisticRollback.
+
+import { extractKeyError } from "../../api/errors/extract.js";
+import {
+  LockAcquireFailAndNoWaitSetError,
+  type LockDetails,
+  LockWaitTimeoutError,
+  lockDetailsFromLockInfo,
+} from "../../api/errors/txn.js";
+import { afterBlocked, attemptWaitTimeout, locksToResolve } from "../../machines/pessimistic-policy.js";
+import {
+  Assertion,
+  type Context,
+  Op,
+  PessimisticLockRequest,
+  PessimisticLockWakeUpMode,
+  PessimisticRollbackRequest,
+} from "../../proto/kvrpcpb.js";
+import { splitBySize } from "../runtime/batch-split.js";
+import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
+import { positions, runRegionBatches } from "../runtime/region-batches.js";
+import type { LockResolver } from "./lock-resolver.js";
+
+/** client-go ManagedLockTTL (ms) added to the elapsed time of each pessimistic lock. */
+export const PESSIMISTIC_LOCK_TTL_MS = 20_000;
+const BATCH_BYTES = 16 * 1024;
+
+/** One lockKeys call. */
+export interface LockKeysParams {
+  /** Sorted, deduplicated keys to lock. */
+  keys: Buffer[];
+  primary: Buffer;
+  startTs: bigint;
+  forUpdateTs: bigint;
+  /** Nothing was locked before and this locks one key (TiKV may skip its wait queue check). */
+  isFirstLock: boolean;
+  /** ms to wait for locks held by others; LOCK_NO_WAIT / LOCK_ALWAYS_WAIT. */
+  lockWaitMs: number;
+  returnValues: boolean;
+  checkExistence: boolean;
+  lockOnlyIfExists: boolean;
+  /** Keys presumed absent get an assertion that they do not exist. */
+  presumedAbsent: (key: Buffer) => boolean;
+  /** When the transaction began (the lock TTL counts from there). */
+  startedAtMs: number;
+  contextFields?: Partial<Context> | undefined;
+}
+
+/** What lockKeys learned about each key (with returnValues / checkExistence). */
+export interface LockedValue {
+  value: Buffer | undefined;
+  exists: boolean;
+}
+
+/**
+ * Locks `keys` pessimistically. `onPrimaryLocked` is called once the primary's batch succeeded
+ * (the TTL manager starts there). Resolves with the values / existence learned per key (latin1).
+ */
+export async function lockKeys(
+  sender: RawRequestSender,
+  resolver: LockResolver,
+  p: LockKeysParams,
+  ctl: RequestControl,
+  onPrimaryLocked: () => void,
+): Promise<Map<string, LockedValue>> {
+  const out = new Map<string, LockedValue>();
+  const primaryIndex = p.keys.findIndex((k) => k.equals(p.primary));
+  const waitStart = Date.now();
+  await runRegionBatches(
+    sender,
+    ctl,
+    p.keys,
+    positions(p.keys.length),
+    (pos) => splitBySize(pos, (i) => (p.keys[i] as Buffer).length, BATCH_BYTES),
+    async (region, batch) => {
+      const keys = batch.map((i) => p.keys[i] as Buffer);
+      for (;;) {
+        const now = Date.now();
+        const req = PessimisticLockRequest.fromPartial({
+          mutations: keys.map((key) => ({
+            op: Op.PessimisticLock,
+            key,
+            assertion: p.presumedAbsent(key) ? Assertion.NotExist : Assertion.None,
+          })),
+          primaryLock: p.primary,
+          startVersion: p.startTs,
+          forUpdateTs: p.forUpdateTs,
+          isFirstLock: p.isFirstLock,
+          waitTimeout: attemptWaitTimeout(p.lockWaitMs, waitStart, now),
+          returnValues: p.returnValues,
+          checkExistence: p.checkExistence,
+          minCommitTs: p.forUpdateTs + 1n,
+          lockTtl: BigInt(now - p.startedAtMs + PESSIMISTIC_LOCK_TTL_MS),
+          wakeUpMode: PessimisticLockWakeUpMode.WakeUpModeNormal,
+          lockOnlyIfExists: p.lockOnlyIfExists,
+        });
+        const { resp } = await sender.sendOnce(region, "PessimisticLock", req, ctl, p.contextFields);
+        if (!resp) return false;
+        if (resp.errors.length === 0) {
+          if (primaryIndex >= 0 && batch.includes(primaryIndex)) onPrimaryLocked();
+          if (p.returnValues || p.checkExistence) {
+            keys.forEach((key, j) => {
+              const exists = resp.notFounds.length > j ? !resp.notFounds[j] : true;
+              out.set(key.toString("latin1"), {
+                value: p.returnValues && exists ? resp.values[j] : undefined,
+                exists,
+              });
+            });
+          }
+          return true;
+        }
+        const locks: LockDetails[] = [];
+        for (const ke of resp.errors) {
+          // deadlock, write conflict, key exists...: the call fails with the typed error
+          if (!ke.locked) throw extractKeyError(ke);
+          locks.push(lockDetailsFromLockInfo(ke.locked));
+        }
+        const toResolve = locksToResolve(locks);
+        if (toResolve.length === 0) continue; // the owners are alive and active: ask again
+        // TiKV already waited for these locks: resolve without a backoff of our own
+        const r = await resolver.resolveLocks(toResolve, { callerStartTs: 0n, ctl });
+        const verdict = afterBlocked(r.msBeforeTxnExpired > 0, p.lockWaitMs, waitStart, Date.now());
+        if (verdict === "noWaitFail") throw new LockAcquireFailAndNoWaitSetError();
+        if (verdict === "waitTimeout") throw new LockWaitTimeoutError();
+      }
+    },
+    primaryIndex >= 0 ? primaryIndex : undefined,
+  );
+  return out;
+}
+
+/** PessimisticRollback of `keys` at `forUpdateTs`, region by region (client-go actionPessimisticRollback). */
+export async function pessimisticRollbackKeys(
+  sender: RawRequestSender,
+  startTs: bigint,
+  forUpdateTs: bigint,
+  keys: readonly Buffer[],
+  ctl: RequestControl,
+  contextFields?: Partial<Context>,
+): Promise<void> {
+  await runRegionBatches(
+    sender,
+    ctl,
+    keys,
+    positions(keys.length),
+    (pos) => splitBySize(pos, (i) => (keys[i] as Buffer).length, BATCH_BYTES),
+    async (region, batch) => {
+      const { resp } = await sender.sendOnce(
+        region,
+        "PessimisticRollback",
+        PessimisticRollbackRequest.fromPartial({
+          startVersion: startTs,
+          forUpdateTs,
+          keys: batch.map((i) => keys[i] as Buffer),
+        }),
+        ctl,
+        contextFields,
+      );
+      if (!resp) return false;
+      const first = resp.errors[0];
+      if (first) throw extractKeyError(first);
+      return true;
+    },
+  );
+}
