@@ -4,8 +4,11 @@
 
 import { unionScan } from "../actors/txn/union-scan.js";
 import { type KeyInput, toKey, toKeys } from "../kv/key.js";
+import { FlagsOp, hasLocked } from "../kv/memdb/key-flags.js";
 import { MemDb } from "../kv/memdb/memdb.js";
-import { CannotSetNilValueError, InvalidTxnError } from "./errors/txn.js";
+import { LOCK_ALWAYS_WAIT, LOCK_NO_WAIT } from "../machines/pessimistic-policy.js";
+import { InvalidArgumentError } from "./errors/base.js";
+import { CannotSetNilValueError, InvalidTxnError, WriteConflictError } from "./errors/txn.js";
 import type { CallOptions } from "./options.js";
 import type { KvPair } from "./raw-client.js";
 import { checkLimit, type Snapshot, type TxnScanOptions } from "./snapshot.js";
@@ -45,9 +48,62 @@ export interface CommitInfo {
   onePCFallback: boolean;
 }
 
+/** Options of {@link Transaction.lockKeys} (client-go LockCtx). */
+export interface LockOptions {
+  /**
+   * How long to wait for locks other transactions hold, in ms (default 50 000, as TiDB's
+   * innodb_lock_wait_timeout); `"forever"` waits as long as it takes.
+   */
+  waitTimeoutMs?: number | "forever";
+  /** Fail at once with LockAcquireFailAndNoWaitSetError when a key is locked by another transaction. */
+  noWait?: boolean;
+  /** The for_update_ts of these locks (default: a fresh timestamp, so the locked values are the latest). */
+  forUpdateTs?: bigint;
+  /** Only lock keys that exist (client-go LockOnlyIfExists; needs returnValues). */
+  lockOnlyIfExists?: boolean;
+  /** Cancels the wait. */
+  signal?: AbortSignal;
+}
+
+/** What the pessimistic side of a transaction needs from its client. */
+export interface PessimisticHost {
+  /** Locks keys; resolves with what TiKV said of each (latin1 key -> value / existence). */
+  lock(
+    txn: Transaction,
+    keys: Buffer[],
+    opts: {
+      forUpdateTs: bigint;
+      isFirstLock: boolean;
+      lockWaitMs: number;
+      returnValues: boolean;
+      checkExistence: boolean;
+      lockOnlyIfExists: boolean;
+    },
+    signal: AbortSignal | undefined,
+  ): Promise<Map<string, { value: Buffer | undefined; exists: boolean }>>;
+  /** A fresh for_update_ts. */
+  timestamp(): Promise<bigint>;
+  /** Releases every lock of the transaction (rollback). */
+  release(txn: Transaction, keys: Buffer[], forUpdateTs: bigint): Promise<void>;
+}
+
 /** What a transaction needs from its client. */
 export interface TransactionHost {
   commit(txn: Transaction, buffer: MemDb): Promise<{ commitTs: bigint; info: CommitInfo | undefined }>;
+  /** Pessimistic transactions only. */
+  readonly pessimistic?: PessimisticHost;
+}
+
+/** client-go LockCtx default wait, as TiDB's innodb_lock_wait_timeout (ms). */
+export const DEFAULT_LOCK_WAIT_MS = 50_000;
+/** Lock attempts at fresh for_update_ts values after write conflicts, per lockKeys call. */
+const MAX_LOCK_RETRIES = 64;
+
+// what is left of a lock wait started at `start` (no-wait and forever stay as they are)
+function remainingWait(lockWaitMs: number, start: number): number {
+  if (lockWaitMs === LOCK_NO_WAIT || lockWaitMs === LOCK_ALWAYS_WAIT) return lockWaitMs;
+  const left = lockWaitMs - (Date.now() - start);
+  return left > 0 ? left : LOCK_NO_WAIT;
 }
 
 /**
@@ -67,6 +123,8 @@ export interface TransactionHost {
 export class Transaction {
   private stateValue: TransactionState = "active";
   private commitTsValue = 0n;
+  private forUpdateTsValue = 0n;
+  private lockedAny = false;
   private commitInfoValue: CommitInfo | undefined;
   /** @internal */
   readonly buffer: MemDb;
@@ -81,6 +139,8 @@ export class Transaction {
     limits: Required<TxnSizeLimits>,
     /** How the transaction commits. */
     readonly protocol: Readonly<CommitProtocolOptions> = {},
+    /** True for a pessimistic transaction (locks taken by lockKeys / getForUpdate as it goes). */
+    readonly pessimistic = false,
   ) {
     this.buffer = new MemDb();
     this.buffer.setEntrySizeLimit(limits.entrySizeLimit, limits.totalSizeLimit);
@@ -90,6 +150,148 @@ export class Transaction {
   get startTs(): bigint {
     return this.snapshot.ts;
   }
+
+  /** Pessimistic: the largest for_update_ts of the locks taken so far (0 before the first). */
+  get forUpdateTs(): bigint {
+    return this.forUpdateTsValue;
+  }
+
+  /**
+   * Locks `keys` for this transaction (client-go LockKeys). In a pessimistic transaction each
+   * key is locked on TiKV now, waiting up to `waitTimeoutMs` for other transactions' locks (typed
+   * errors: LockWaitTimeoutError, LockAcquireFailAndNoWaitSetError, DeadlockError with the wait
+   * chain, WriteConflictError when the key changed after `forUpdateTs`); keys this transaction
+   * already locked are skipped. In an optimistic transaction the keys are only marked, and
+   * their absence of change is checked at commit (as Lock mutations).
+   *
+   * @example
+   * ```ts
+   * const txn = await txns.begin({ pessimistic: true });
+   * await txn.lockKeys(["acct:1", "acct:2"], { waitTimeoutMs: 2000 });
+   * ```
+   */
+  async lockKeys(keys: readonly KeyInput[], options: LockOptions = {}): Promise<void> {
+    await this.lockAndRead(toKeys(keys), options, false);
+  }
+
+  /**
+   * Locks `key` and reads its latest committed value (at the lock's for_update_ts): the
+   * "SELECT ... FOR UPDATE" of a pessimistic transaction. Resolves with the value, or undefined
+   * when the key does not exist (or this transaction deleted it).
+   *
+   * @example
+   * ```ts
+   * const v = await txn.getForUpdate("counter");
+   * txn.set("counter", String(Number(v ?? 0) + 1));
+   * ```
+   */
+  async getForUpdate(key: KeyInput, options: LockOptions = {}): Promise<Buffer | undefined> {
+    const [v] = await this.batchGetForUpdate([key], options);
+    return v;
+  }
+
+  /** {@link getForUpdate} for several keys, positional. */
+  async batchGetForUpdate(
+    keys: readonly KeyInput[],
+    options: LockOptions = {},
+  ): Promise<Array<Buffer | undefined>> {
+    return this.lockAndRead(toKeys(keys), options, true);
+  }
+
+  private async lockAndRead(
+    ks: Buffer[],
+    options: LockOptions,
+    returnValues: boolean,
+  ): Promise<Array<Buffer | undefined>> {
+    this.checkActive();
+    const o = checkLockOptions(options);
+    const out = new Array<Buffer | undefined>(ks.length).fill(undefined);
+    const host = this.host.pessimistic;
+    if (!this.pessimistic || host === undefined) {
+      // optimistic: mark the keys; the commit checks them (client-go: flags only, no RPC)
+      for (const k of ks) this.buffer.updateFlags(k, [FlagsOp.setKeyLocked]);
+      if (returnValues) return this.batchGet(ks, { signal: o.signal });
+      return out;
+    }
+    // sorted and deduplicated; keys this transaction already locked are not locked again
+    const unique = [...new Map(ks.map((k) => [k.toString("latin1"), k])).values()].sort(Buffer.compare);
+    const todo = unique.filter((k) => !hasLocked(this.buffer.getFlags(k) ?? 0));
+    let forUpdateTs = o.forUpdateTs ?? (await host.timestamp());
+    let learned = new Map<string, { value: Buffer | undefined; exists: boolean }>();
+    if (todo.length > 0) {
+      const isFirstLock = !this.lockedAny && todo.length === 1;
+      const waitStart = Date.now();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          learned = await host.lock(
+            this,
+            todo,
+            {
+              forUpdateTs,
+              isFirstLock,
+              lockWaitMs: remainingWait(o.lockWaitMs, waitStart),
+              returnValues,
+              checkExistence: false,
+              lockOnlyIfExists: o.lockOnlyIfExists,
+            },
+            o.signal,
+          );
+          break;
+        } catch (e) {
+          // a key changed after this lock's for_update_ts (typically: we waited for its holder,
+          // which then committed): lock again at a fresh ts, as TiDB retries the statement. Not
+          // when the caller fixed the for_update_ts, nor past the wait budget.
+          if (
+            !(e instanceof WriteConflictError) ||
+            o.forUpdateTs !== undefined ||
+            attempt >= MAX_LOCK_RETRIES ||
+            remainingWait(o.lockWaitMs, waitStart) === LOCK_NO_WAIT
+          ) {
+            throw e;
+          }
+          forUpdateTs = await host.timestamp();
+        }
+      }
+      this.lockedAny = true;
+      if (forUpdateTs > this.forUpdateTsValue) this.forUpdateTsValue = forUpdateTs;
+      for (const k of todo) {
+        const got = learned.get(k.toString("latin1"));
+        // lock-only-if-exists leaves absent keys unlocked
+        if (o.lockOnlyIfExists && got && !got.exists) continue;
+        const ops: FlagsOp[] = [FlagsOp.setKeyLocked];
+        if (got) ops.push(got.exists ? FlagsOp.setKeyLockedValueExists : FlagsOp.setKeyLockedValueNotExists);
+        this.buffer.updateFlags(k, ops);
+      }
+    }
+    if (!returnValues) return out;
+    for (const [i, k] of ks.entries()) {
+      // the transaction's own writes come first, then what the lock read
+      const own = this.buffer.get(k);
+      if (own !== undefined) out[i] = own.length === 0 ? undefined : own;
+      else out[i] = learned.get(k.toString("latin1"))?.value;
+    }
+    // keys locked earlier were not read again: read them at the latest for_update_ts
+    const missing = ks
+      .map((k, i) => [k, i] as const)
+      .filter(
+        ([k, i]) =>
+          out[i] === undefined && !learned.has(k.toString("latin1")) && this.buffer.get(k) === undefined,
+      );
+    if (missing.length > 0) {
+      const snap = await this.snapshotAt(this.forUpdateTsValue);
+      const vs = await snap.batchGet(
+        missing.map(([k]) => k),
+        { signal: o.signal },
+      );
+      missing.forEach(([, i], j) => {
+        out[i] = vs[j];
+      });
+    }
+    return out;
+  }
+
+  /** @internal a snapshot at another ts with this transaction's read options */
+  snapshotAt: (ts: bigint) => Promise<Snapshot> = async () => this.snapshot;
 
   /** The commit ts once committed, 0 before. */
   get commitTs(): bigint {
@@ -239,13 +441,23 @@ export class Transaction {
     }
   }
 
-  /** Discards the buffered writes (nothing was sent to TiKV for an optimistic transaction). */
+  /**
+   * Discards the buffered writes; a pessimistic transaction also releases the locks it holds
+   * (PessimisticRollback). Nothing was sent to TiKV for an optimistic transaction.
+   */
   async rollback(): Promise<void> {
     if (this.stateValue !== "active") {
       if (this.stateValue === "rolledBack" || this.stateValue === "failed") return;
       throw new InvalidTxnError(`transaction ${this.startTs} is ${this.stateValue}`);
     }
     this.stateValue = "rolledBack";
+    const host = this.host.pessimistic;
+    if (this.pessimistic && host !== undefined) {
+      // also ends the committer of a transaction whose locks all failed
+      const locked: Buffer[] = [];
+      for (const e of this.buffer.iterateWithFlags()) if (hasLocked(e.flags)) locked.push(e.key);
+      await host.release(this, locked, this.forUpdateTsValue);
+    }
     this.buffer.reset();
   }
 
@@ -262,4 +474,31 @@ export class Transaction {
       throw new InvalidTxnError(`transaction ${this.startTs} is ${this.stateValue}`);
     }
   }
+}
+
+function checkLockOptions(o: LockOptions): {
+  lockWaitMs: number;
+  forUpdateTs: bigint | undefined;
+  lockOnlyIfExists: boolean;
+  signal: AbortSignal | undefined;
+} {
+  if (o === null || typeof o !== "object") throw new InvalidArgumentError("must be an object", "options");
+  let lockWaitMs = DEFAULT_LOCK_WAIT_MS;
+  if (o.noWait) lockWaitMs = LOCK_NO_WAIT;
+  else if (o.waitTimeoutMs === "forever") lockWaitMs = LOCK_ALWAYS_WAIT;
+  else if (o.waitTimeoutMs !== undefined) {
+    if (typeof o.waitTimeoutMs !== "number" || !Number.isInteger(o.waitTimeoutMs) || o.waitTimeoutMs < 0) {
+      throw new InvalidArgumentError(
+        `must be a non-negative integer or "forever", got ${String(o.waitTimeoutMs)}`,
+        "waitTimeoutMs",
+      );
+    }
+    lockWaitMs = o.waitTimeoutMs === 0 ? LOCK_NO_WAIT : o.waitTimeoutMs;
+  }
+  if (o.forUpdateTs !== undefined && (typeof o.forUpdateTs !== "bigint" || o.forUpdateTs <= 0n)) {
+    throw new InvalidArgumentError("must be a positive bigint timestamp", "forUpdateTs");
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+    throw new InvalidArgumentError("must be an AbortSignal", "signal");
+  return { lockWaitMs, forUpdateTs: o.forUpdateTs, lockOnlyIfExists: !!o.lockOnlyIfExists, signal: o.signal };
 }

@@ -2,15 +2,18 @@
 // CurrentTimestamp, GetLockResolver), and runTransaction, which retries a whole transaction with
 // a new start ts on retryable failures (never replaying its old writes).
 
+import type { Committer } from "../actors/txn/committer.js";
 import type { LockResolver } from "../actors/txn/lock-resolver.js";
 import { buildMutations } from "../actors/txn/mutations.js";
 import { SnapshotReader, type SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
+import { hasLocked } from "../kv/memdb/key-flags.js";
 import type { MemDb } from "../kv/memdb/memdb.js";
 import { MAX_TS } from "../kv/timestamp.js";
 import { InvalidArgumentError, TikvError } from "./errors/base.js";
 import { AbortedError, TimeoutError } from "./errors/server.js";
 import { InvalidTxnError, ResultUndeterminedError } from "./errors/txn.js";
+import { newControl } from "./internal/control.js";
 import type { CallOptions } from "./options.js";
 import { Snapshot, type SnapshotHost } from "./snapshot.js";
 import {
@@ -22,6 +25,12 @@ import {
 
 /** Options of {@link TxnClient.begin}. */
 export interface BeginOptions extends SnapshotReadOptions, TxnSizeLimits, CommitProtocolOptions {
+  /**
+   * A pessimistic transaction: keys are locked on TiKV as they are read for update
+   * ({@link Transaction.lockKeys} / {@link Transaction.getForUpdate}), so its commit cannot
+   * meet a write conflict on them. Default false (optimistic).
+   */
+  pessimistic?: boolean;
   /** Use this start ts instead of a fresh one from PD (client-go WithStartTS). */
   startTs?: bigint;
   /** Cancels fetching the start ts. */
@@ -66,10 +75,22 @@ const DEFAULT_LIMITS: Required<TxnSizeLimits> = {
  */
 export class TxnClient {
   private readonly committer: TransactionHost;
+  // a pessimistic transaction's committer exists from its first lock (its TTL manager guards them)
+  private readonly pessimisticCommitters = new WeakMap<Transaction, Committer>();
 
   /** @internal use TikvClient.txn */
   constructor(private readonly host: TxnHost) {
-    this.committer = { commit: (txn, buffer) => this.commitBuffer(txn, buffer) };
+    this.committer = {
+      commit: (txn, buffer) => this.commitBuffer(txn, buffer),
+      pessimistic: {
+        lock: (txn, keys, opts, signal) => this.lockFor(txn, keys, opts, signal),
+        timestamp: () => this.host.rt.getTimestamp(),
+        release: async (txn, keys, forUpdateTs) => {
+          const c = this.pessimisticCommitters.get(txn);
+          if (c) await c.rollback(keys, forUpdateTs);
+        },
+      },
+    };
   }
 
   /** The client's lock resolver (client-go GetLockResolver). */
@@ -113,7 +134,15 @@ export class TxnClient {
       onePC: options.onePC ?? false,
       causalConsistency: options.causalConsistency ?? false,
     };
-    return new Transaction(this.committer, this.newSnapshot(startTs, options), limits, protocol);
+    const txn = new Transaction(
+      this.committer,
+      this.newSnapshot(startTs, options),
+      limits,
+      protocol,
+      options.pessimistic ?? false,
+    );
+    txn.snapshotAt = async (ts) => this.newSnapshot(ts, options);
+    return txn;
   }
 
   /**
@@ -179,6 +208,51 @@ export class TxnClient {
     }
   }
 
+  // the pessimistic lock path: the transaction's committer (created at its first lock) locks
+  private async lockFor(
+    txn: Transaction,
+    keys: Buffer[],
+    opts: {
+      forUpdateTs: bigint;
+      isFirstLock: boolean;
+      lockWaitMs: number;
+      returnValues: boolean;
+      checkExistence: boolean;
+      lockOnlyIfExists: boolean;
+    },
+    signal: AbortSignal | undefined,
+  ) {
+    this.host.checkOpen();
+    let c = this.pessimisticCommitters.get(txn);
+    if (!c) {
+      c = this.host.rt.newCommitter({
+        startTs: txn.startTs,
+        mutations: [],
+        primaryIndex: -1,
+        sizeBytes: 0,
+        startedAtMs: txn.startedAt,
+        contextFields: txn.snapshot.reader.writeContext(),
+        ...txn.protocol,
+        pessimistic: true,
+      });
+      this.pessimisticCommitters.set(txn, c);
+    }
+    const ctl = newControl({ signal }, 0, 20_000, this.host.rt.deps.metrics);
+    return c.lock(
+      {
+        keys,
+        forUpdateTs: opts.forUpdateTs,
+        isFirstLock: opts.isFirstLock,
+        lockWaitMs: opts.lockWaitMs,
+        returnValues: opts.returnValues,
+        checkExistence: opts.checkExistence,
+        lockOnlyIfExists: opts.lockOnlyIfExists,
+        presumedAbsent: () => false,
+      },
+      ctl,
+    );
+  }
+
   /** Resolves when the background work of finished commits (secondaries, cleanup) is done. */
   whenIdle(): Promise<void> {
     return this.host.rt.whenIdle();
@@ -201,9 +275,26 @@ export class TxnClient {
   private async commitBuffer(txn: Transaction, buffer: MemDb) {
     this.host.checkOpen();
     const built = buildMutations(buffer);
-    if (built.mutations.length === 0) return { commitTs: 0n, info: undefined };
+    const held = this.pessimisticCommitters.get(txn);
+    if (built.mutations.length === 0) {
+      if (held) await held.rollback([], txn.forUpdateTs); // nothing to write: just end it
+      return { commitTs: 0n, info: undefined };
+    }
     // MaxUint64 reads the latest data; it cannot be a writer's start ts (client-go: invalid txnStartTS)
     if (txn.startTs === MAX_TS) throw new InvalidTxnError(`invalid txnStartTS: ${txn.startTs}`);
+    if (held) {
+      // the primary is the first key locked: every lock of the transaction points to it
+      const primary = held.primary;
+      const idx = primary ? built.mutations.findIndex((m) => m.key.equals(primary)) : -1;
+      const commitTs = await held.commit({
+        mutations: built.mutations,
+        primaryIndex: idx >= 0 ? idx : Math.max(0, built.primaryIndex),
+        sizeBytes: built.sizeBytes,
+        pessimisticLocked: built.mutations.map((m) => hasLocked(buffer.getFlags(m.key) ?? 0)),
+        forUpdateTs: txn.forUpdateTs,
+      });
+      return { commitTs, info: { ...held.info } };
+    }
     const committer = this.host.rt.newCommitter({
       startTs: txn.startTs,
       mutations: built.mutations,
@@ -289,7 +380,7 @@ function checkReadOptions(o: SnapshotReadOptions): void {
 
 function checkBeginOptions(o: BeginOptions): void {
   checkReadOptions(o);
-  for (const k of ["asyncCommit", "onePC", "causalConsistency"] as const) {
+  for (const k of ["asyncCommit", "onePC", "causalConsistency", "pessimistic"] as const) {
     if (o[k] !== undefined && typeof o[k] !== "boolean")
       throw new InvalidArgumentError("must be a boolean", k);
   }

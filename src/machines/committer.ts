@@ -61,6 +61,14 @@ export type CommitterEvent =
   | { type: "TTL_START" }
   | { type: "TTL_STOPPED" };
 
+/** client-go: a min commit ts more than this far (physical ms) ahead of the current ts is refused. */
+export const MAX_MIN_COMMIT_TS_GAP_MS = 60 * 60 * 1000;
+
+/** True when `minCommitTs` is more than an hour ahead of `currentTs`. */
+export function minCommitTsTooFar(minCommitTs: bigint, currentTs: bigint): boolean {
+  return Number((minCommitTs >> 18n) - (currentTs >> 18n)) > MAX_MIN_COMMIT_TS_GAP_MS;
+}
+
 /** Most commit-ts renewals after CommitTsExpired before giving up. */
 export const MAX_COMMIT_TS_RETRIES = 10;
 
@@ -109,8 +117,10 @@ export const committerMachine = setup({
     recordError: ({ context }, e: Error) => {
       context.s.error = e;
     },
+    // the commit ts: the TSO answer, or the min commit ts TiKV asked for when that is larger
+    // (client-go commits at max(minCommitTS, currentTS) after CommitTsExpired)
     recordCommitTs: ({ context }, ts: bigint) => {
-      context.s.commitTs = ts;
+      context.s.commitTs = ts > context.s.minCommitTs ? ts : context.s.minCommitTs;
     },
     recordPrewrite: ({ context }, e: { mode?: CommitMode; commitTs?: bigint }) => {
       context.s.mode = e.mode ?? "2pc";
@@ -121,13 +131,22 @@ export const committerMachine = setup({
       s.commitTsRetries++;
       if (ts > s.minCommitTs) s.minCommitTs = ts;
     },
+    // async commit / 1PC: the fresh TSO bounds the commit ts from below (not a renewal)
+    recordLowerBound: ({ context }, ts: bigint) => {
+      if (ts > context.s.minCommitTs) context.s.minCommitTs = ts;
+    },
+    recordMinTooLarge: ({ context }, ts: bigint) => {
+      context.s.error = new Error(
+        `2PC MinCommitTS is too large, we got MinCommitTS: ${context.s.minCommitTs}, and CurrentTS: ${ts}, StartTS: ${context.s.startTs}`,
+      );
+    },
   },
   guards: {
     isPessimistic: ({ context }) => context.s.pessimistic,
     needsLatestTs: ({ context }) => context.s.needsLatestTs,
     prewroteOnePC: (_, e: { mode?: CommitMode }) => e.mode === "onePC",
     prewroteAsyncCommit: (_, e: { mode?: CommitMode }) => e.mode === "asyncCommit",
-    commitTsAboveMin: ({ context }, ts: bigint) => ts > context.s.minCommitTs,
+    minCommitTsTooLarge: ({ context }, ts: bigint) => minCommitTsTooFar(context.s.minCommitTs, ts),
     mayRenewCommitTs: ({ context }) => context.s.commitTsRetries < MAX_COMMIT_TS_RETRIES,
   },
 }).createMachine({
@@ -168,7 +187,7 @@ export const committerMachine = setup({
       on: {
         LATEST_TS: {
           target: "prewriting",
-          actions: { type: "recordMinCommitTs", params: ({ event }) => event.ts + 1n },
+          actions: { type: "recordLowerBound", params: ({ event }) => event.ts + 1n },
         },
         LATEST_TS_FAILED: {
           target: "cleaningUp",
@@ -207,13 +226,16 @@ export const committerMachine = setup({
       entry: "fetchCommitTs",
       on: {
         COMMIT_TS: [
+          // TiKV asked for a min commit ts far ahead of PD's clock: refuse (client-go)
           {
-            guard: { type: "commitTsAboveMin", params: ({ event }) => event.ts },
+            guard: { type: "minCommitTsTooLarge", params: ({ event }) => event.ts },
+            target: "cleaningUp",
+            actions: { type: "recordMinTooLarge", params: ({ event }) => event.ts },
+          },
+          {
             target: "committingPrimary",
             actions: { type: "recordCommitTs", params: ({ event }) => event.ts },
           },
-          // a TSO answer not above the required minimum: ask again
-          { target: "gettingCommitTs", reenter: true },
         ],
         COMMIT_TS_FAILED: {
           target: "cleaningUp",

@@ -192,7 +192,7 @@ const providedMachine = committerMachine.provide({
  */
 export class Committer {
   private readonly session: CommitSession;
-  private readonly actor: Actor<typeof committerMachine>;
+  private actor!: Actor<typeof committerMachine>;
   private settleFn: ((o: CommitOutcome) => void) | undefined;
   private backgroundDone: (() => void) | undefined;
   private finished: Promise<void> | undefined;
@@ -226,8 +226,10 @@ export class Committer {
     this.onePC = false;
     this.session = newCommitSession(input.startTs, "2pc", false, !!input.pessimistic);
     owners.set(this.session, this);
-    this.actor = createActor(providedMachine, { input: this.session, inspect: deps.inspect });
     if (input.pessimistic) {
+      // created now (its initial state is holdingLocks); an optimistic committer's actor is
+      // created at commit, once its protocol is known (createActor resolves the initial routing)
+      this.actor = createActor(providedMachine, { input: this.session, inspect: deps.inspect });
       // a pessimistic committer lives from the first lock: its TTL manager protects the locks
       this.finished = new Promise<void>((r) => {
         this.backgroundDone = r;
@@ -264,7 +266,8 @@ export class Committer {
 
   /** The statechart's current state (for tests and traces). */
   get state(): unknown {
-    return this.actor.getSnapshot().value;
+    const a = this.actor as Actor<typeof committerMachine> | undefined;
+    return a ? a.getSnapshot().value : "notStarted";
   }
 
   /**
@@ -290,7 +293,10 @@ export class Committer {
         else reject(new ResultUndeterminedError({ cause: o.error }));
       };
       if (this.input.pessimistic) this.actor.send({ type: "COMMIT" });
-      else this.actor.start();
+      else {
+        this.actor = createActor(providedMachine, { input: this.session, inspect: this.deps.inspect });
+        this.actor.start();
+      }
     });
   }
 
@@ -558,7 +564,8 @@ export class Committer {
           locks.push(lock);
         }
         this.stats.lockResolutions++;
-        const r = await this.deps.resolver.resolveLocks(locks, { callerStartTs: startTs, ctl });
+        // a writer does not push the owner's min commit ts (client-go resolves with caller ts 0)
+        const r = await this.deps.resolver.resolveLocks(locks, { callerStartTs: 0n, ctl });
         if (r.msBeforeTxnExpired > 0) {
           const ms = ctl.bo.next(
             Bo.TxnLock,
