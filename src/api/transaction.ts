@@ -65,20 +65,23 @@ export interface LockOptions {
   signal?: AbortSignal;
 }
 
+/** One pessimistic lock request of a transaction, as its client receives it. */
+export interface LockRequest {
+  forUpdateTs: bigint;
+  isFirstLock: boolean;
+  lockWaitMs: number;
+  returnValues: boolean;
+  checkExistence: boolean;
+  lockOnlyIfExists: boolean;
+}
+
 /** What the pessimistic side of a transaction needs from its client. */
 export interface PessimisticHost {
   /** Locks keys; resolves with what TiKV said of each (latin1 key -> value / existence). */
   lock(
     txn: Transaction,
     keys: Buffer[],
-    opts: {
-      forUpdateTs: bigint;
-      isFirstLock: boolean;
-      lockWaitMs: number;
-      returnValues: boolean;
-      checkExistence: boolean;
-      lockOnlyIfExists: boolean;
-    },
+    opts: LockRequest,
     signal: AbortSignal | undefined,
   ): Promise<Map<string, { value: Buffer | undefined; exists: boolean }>>;
   /** A fresh for_update_ts. */

@@ -18,6 +18,7 @@ import type { CallOptions } from "./options.js";
 import { Snapshot, type SnapshotHost } from "./snapshot.js";
 import {
   type CommitProtocolOptions,
+  type LockRequest,
   Transaction,
   type TransactionHost,
   type TxnSizeLimits,
@@ -212,14 +213,7 @@ export class TxnClient {
   private async lockFor(
     txn: Transaction,
     keys: Buffer[],
-    opts: {
-      forUpdateTs: bigint;
-      isFirstLock: boolean;
-      lockWaitMs: number;
-      returnValues: boolean;
-      checkExistence: boolean;
-      lockOnlyIfExists: boolean;
-    },
+    opts: LockRequest,
     signal: AbortSignal | undefined,
   ) {
     this.host.checkOpen();
