@@ -29,7 +29,17 @@ export {
   type TxnScanOptions,
 } from "./api/snapshot.js";
 export { TikvClient } from "./api/tikv-client.js";
-export { Transaction, type TransactionState, type TxnSizeLimits } from "./api/transaction.js";
+export {
+  type AssertionLevelName,
+  type CommitInfo,
+  type CommitProtocolOptions,
+  type CommitReport,
+  type LockOptions,
+  Transaction,
+  type TransactionState,
+  type TxnSizeLimits,
+  type WriteOptions,
+} from "./api/transaction.js";
 export { type BeginOptions, isRetryable, type RunTransactionOptions, TxnClient } from "./api/txn-client.js";
 export {
   compareKeys,

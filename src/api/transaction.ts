@@ -39,6 +39,93 @@ export interface CommitProtocolOptions {
    * out before the commit (causal consistency instead of linearizability). Default false.
    */
   causalConsistency?: boolean;
+  /**
+   * How TiKV checks the `assert` of {@link Transaction.set} / {@link Transaction.delete}
+   * (client-go SetAssertionLevel): `"off"` (default) sends no assertion; `"fast"` checks them
+   * where it is cheap (and against this transaction's own pessimistic lock results); `"strict"`
+   * checks every one, reading the key if needed. A failed check fails the commit with
+   * AssertionFailedError.
+   */
+  assertionLevel?: AssertionLevelName;
+  /**
+   * Whether the writes may go on when TiKV's disk is (almost) full (client-go SetDiskFullOpt;
+   * kvrpcpb.DiskFullOpt): `"notAllowed"` (default) fails them with a disk-full region error.
+   */
+  diskFullOpt?: "notAllowed" | "allowedOnAlmostFull" | "allowedOnAlreadyFull";
+  /** The source of the writes carried to TiKV and CDC (client-go SetTxnSource; e.g. for loop detection). */
+  txnSource?: bigint;
+  /**
+   * What a prewrite does when it meets another transaction's lock (client-go
+   * PrewriteEncounterLockPolicy): `"tryResolve"` (default) resolves it and retries; `"noResolve"`
+   * fails at once with a retryable WriteConflictError.
+   */
+  prewriteEncounterLockPolicy?: "tryResolve" | "noResolve";
+  /**
+   * Drops buffered pairs that need not be committed (client-go KVFilter): return true for a pair
+   * to skip. A key this transaction locked is still committed as a lock.
+   */
+  kvFilter?: (key: Buffer, value: Buffer) => boolean;
+  /**
+   * Called once the commit settled (client-go SetCommitCallback): with how it went, and the
+   * error if it failed. Errors thrown by the callback are ignored.
+   */
+  onCommitted?: (report: CommitReport, error: Error | undefined) => void;
+}
+
+/** What {@link CommitProtocolOptions.onCommitted} is told (client-go TxnInfo). */
+export interface CommitReport {
+  startTs: bigint;
+  /** 0 when the commit failed. */
+  commitTs: bigint;
+  /** The protocol used, and the fallbacks taken (undefined when nothing was written). */
+  info: CommitInfo | undefined;
+}
+
+/** Assertion checking of a transaction's writes (kvrpcpb.AssertionLevel). */
+export type AssertionLevelName = "off" | "fast" | "strict";
+
+/** Options of {@link Transaction.set} / {@link Transaction.delete}. */
+export interface WriteOptions {
+  /**
+   * What TiKV must find at prewrite (checked per the transaction's `assertionLevel`):
+   * `"exist"`, `"notExist"`, `"unknown"` (no assertion can be made, and none will be added
+   * later) or `"none"` (remove an earlier assertion).
+   */
+  assert?: "exist" | "notExist" | "unknown" | "none";
+  /**
+   * The key is presumed absent (client-go PresumeKeyNotExists): a value is written as an
+   * Insert, which fails the commit with KeyAlreadyExistsError if the key exists.
+   */
+  presumeNotExists?: boolean;
+}
+
+const ASSERT_OPS: Record<NonNullable<WriteOptions["assert"]>, FlagsOp> = {
+  exist: FlagsOp.setAssertExist,
+  notExist: FlagsOp.setAssertNotExist,
+  unknown: FlagsOp.setAssertUnknown,
+  none: FlagsOp.setAssertNone,
+};
+
+// the flag operations a write's options ask for
+function writeOps(o: WriteOptions | undefined): FlagsOp[] | undefined {
+  if (o === undefined) return undefined;
+  if (o === null || typeof o !== "object") throw new InvalidArgumentError("must be an object", "options");
+  const ops: FlagsOp[] = [];
+  if (o.assert !== undefined) {
+    const op = ASSERT_OPS[o.assert];
+    if (op === undefined) {
+      throw new InvalidArgumentError(
+        `must be exist, notExist, unknown or none, got ${String(o.assert)}`,
+        "assert",
+      );
+    }
+    ops.push(op);
+  }
+  if (o.presumeNotExists !== undefined && typeof o.presumeNotExists !== "boolean") {
+    throw new InvalidArgumentError("must be a boolean", "presumeNotExists");
+  }
+  if (o.presumeNotExists) ops.push(FlagsOp.setPresumeKeyNotExists);
+  return ops;
 }
 
 /** How a commit went: the protocol used and the fallbacks taken (client-go TxnInfo). */
@@ -61,6 +148,11 @@ export interface LockOptions {
   forUpdateTs?: bigint;
   /** Only lock keys that exist (client-go LockOnlyIfExists; needs returnValues). */
   lockOnlyIfExists?: boolean;
+  /**
+   * Learn whether each locked key exists, without its value (client-go LockCtx
+   * InitCheckExistence): with an `assertionLevel`, the commit then checks `assert`s against it.
+   */
+  checkExistence?: boolean;
   /** Cancels the wait. */
   signal?: AbortSignal;
 }
@@ -234,7 +326,7 @@ export class Transaction {
               isFirstLock,
               lockWaitMs: remainingWait(o.lockWaitMs, waitStart),
               returnValues,
-              checkExistence: false,
+              checkExistence: o.checkExistence,
               lockOnlyIfExists: o.lockOnlyIfExists,
             },
             o.signal,
@@ -374,18 +466,25 @@ export class Transaction {
    * txn.set("user:1", JSON.stringify({ name: "Ada" }));
    * ```
    */
-  set(key: KeyInput, value: KeyInput): void {
+  set(key: KeyInput, value: KeyInput, options?: WriteOptions): void {
     this.checkActive();
     const k = toKey(key);
     const v = toKey(value, "value");
     if (v.length === 0) throw new CannotSetNilValueError();
-    this.buffer.set(k, v);
+    this.buffer.set(k, v, writeOps(options));
   }
 
-  /** Buffers a delete of `key`. */
-  delete(key: KeyInput): void {
+  /**
+   * Buffers a delete of `key`.
+   *
+   * @example
+   * ```ts
+   * txn.delete("user:1", { assert: "exist" }); // with assertionLevel "strict": fails if absent
+   * ```
+   */
+  delete(key: KeyInput, options?: WriteOptions): void {
     this.checkActive();
-    this.buffer.delete(toKey(key));
+    this.buffer.delete(toKey(key), writeOps(options));
   }
 
   /** Up to `limit` pairs of `[start, end)` as this transaction sees them (empty end = unbounded). */
@@ -437,10 +536,23 @@ export class Transaction {
       this.commitTsValue = commitTs;
       this.commitInfoValue = info;
       this.stateValue = "committed";
+      this.report(undefined);
       return commitTs;
     } catch (e) {
       this.stateValue = "failed";
+      this.report(e instanceof Error ? e : new Error(String(e)));
       throw e;
+    }
+  }
+
+  // the commit callback sees every settled commit; its own failures are not the commit's
+  private report(error: Error | undefined): void {
+    const cb = this.protocol.onCommitted;
+    if (!cb) return;
+    try {
+      cb({ startTs: this.startTs, commitTs: this.commitTsValue, info: this.commitInfoValue }, error);
+    } catch {
+      // ignored: documented
     }
   }
 
@@ -483,6 +595,7 @@ function checkLockOptions(o: LockOptions): {
   lockWaitMs: number;
   forUpdateTs: bigint | undefined;
   lockOnlyIfExists: boolean;
+  checkExistence: boolean;
   signal: AbortSignal | undefined;
 } {
   if (o === null || typeof o !== "object") throw new InvalidArgumentError("must be an object", "options");
@@ -503,5 +616,15 @@ function checkLockOptions(o: LockOptions): {
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
     throw new InvalidArgumentError("must be an AbortSignal", "signal");
-  return { lockWaitMs, forUpdateTs: o.forUpdateTs, lockOnlyIfExists: !!o.lockOnlyIfExists, signal: o.signal };
+  for (const k of ["lockOnlyIfExists", "checkExistence", "noWait"] as const) {
+    if (o[k] !== undefined && typeof o[k] !== "boolean")
+      throw new InvalidArgumentError("must be a boolean", k);
+  }
+  return {
+    lockWaitMs,
+    forUpdateTs: o.forUpdateTs,
+    lockOnlyIfExists: !!o.lockOnlyIfExists,
+    checkExistence: !!o.checkExistence,
+    signal: o.signal,
+  };
 }

@@ -7,9 +7,9 @@ import type { LockResolver } from "../actors/txn/lock-resolver.js";
 import { buildMutations } from "../actors/txn/mutations.js";
 import { SnapshotReader, type SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
-import { hasLocked } from "../kv/memdb/key-flags.js";
 import type { MemDb } from "../kv/memdb/memdb.js";
 import { MAX_TS } from "../kv/timestamp.js";
+import { AssertionLevel, type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
 import { InvalidArgumentError, TikvError } from "./errors/base.js";
 import { AbortedError, TimeoutError } from "./errors/server.js";
 import { InvalidTxnError, ResultUndeterminedError } from "./errors/txn.js";
@@ -17,6 +17,7 @@ import { newControl } from "./internal/control.js";
 import type { CallOptions } from "./options.js";
 import { Snapshot, type SnapshotHost } from "./snapshot.js";
 import {
+  type AssertionLevelName,
   type CommitProtocolOptions,
   type LockRequest,
   Transaction,
@@ -56,6 +57,12 @@ export interface RunTransactionOptions extends BeginOptions {
 export interface TxnHost extends SnapshotHost {
   readonly rt: TxnRuntime;
 }
+
+const ASSERTION_LEVEL: Record<AssertionLevelName, AssertionLevel> = {
+  off: AssertionLevel.Off,
+  fast: AssertionLevel.Fast,
+  strict: AssertionLevel.Strict,
+};
 
 const DEFAULT_LIMITS: Required<TxnSizeLimits> = {
   entrySizeLimit: 6 * 1024 * 1024,
@@ -130,7 +137,9 @@ export class TxnClient {
       entrySizeLimit: options.entrySizeLimit ?? DEFAULT_LIMITS.entrySizeLimit,
       totalSizeLimit: options.totalSizeLimit ?? DEFAULT_LIMITS.totalSizeLimit,
     };
-    const protocol = {
+    const protocol: CommitProtocolOptions = {
+      ...pickCommitHooks(options),
+      assertionLevel: options.assertionLevel ?? "off",
       asyncCommit: options.asyncCommit ?? false,
       onePC: options.onePC ?? false,
       causalConsistency: options.causalConsistency ?? false,
@@ -225,8 +234,9 @@ export class TxnClient {
         primaryIndex: -1,
         sizeBytes: 0,
         startedAtMs: txn.startedAt,
-        contextFields: txn.snapshot.reader.writeContext(),
+        contextFields: writeContextOf(txn),
         ...txn.protocol,
+        assertionLevel: ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"],
         pessimistic: true,
       });
       this.pessimisticCommitters.set(txn, c);
@@ -268,7 +278,12 @@ export class TxnClient {
 
   private async commitBuffer(txn: Transaction, buffer: MemDb) {
     this.host.checkOpen();
-    const built = buildMutations(buffer);
+    const built = buildMutations(buffer, {
+      assertionLevel: ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"],
+      pessimistic: txn.pessimistic,
+      startTs: txn.startTs,
+      kvFilter: txn.protocol.kvFilter,
+    });
     const held = this.pessimisticCommitters.get(txn);
     if (built.mutations.length === 0) {
       if (held) await held.rollback([], txn.forUpdateTs); // nothing to write: just end it
@@ -284,8 +299,10 @@ export class TxnClient {
         mutations: built.mutations,
         primaryIndex: idx >= 0 ? idx : Math.max(0, built.primaryIndex),
         sizeBytes: built.sizeBytes,
-        pessimisticLocked: built.mutations.map((m) => hasLocked(buffer.getFlags(m.key) ?? 0)),
+        pessimisticActions: built.pessimisticActions,
         forUpdateTs: txn.forUpdateTs,
+        assertionLevel: ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"],
+        deferredError: built.assertionError,
       });
       return { commitTs, info: { ...held.info } };
     }
@@ -295,12 +312,44 @@ export class TxnClient {
       primaryIndex: built.primaryIndex >= 0 ? built.primaryIndex : 0,
       sizeBytes: built.sizeBytes,
       startedAtMs: txn.startedAt,
-      contextFields: txn.snapshot.reader.writeContext(),
+      contextFields: writeContextOf(txn),
       ...txn.protocol,
+      assertionLevel: ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"],
     });
     const commitTs = await committer.commit();
     return { commitTs, info: { ...committer.info } };
   }
+}
+
+const DISK_FULL_OPT: Record<NonNullable<CommitProtocolOptions["diskFullOpt"]>, DiskFullOpt> = {
+  notAllowed: DiskFullOpt.NotAllowedOnFull,
+  allowedOnAlmostFull: DiskFullOpt.AllowedOnAlmostFull,
+  allowedOnAlreadyFull: DiskFullOpt.AllowedOnAlreadyFull,
+};
+
+// the Context fields of a transaction's writes: its read options that apply to writes, plus
+// the write-only ones
+function writeContextOf(txn: Transaction): Partial<Context> | undefined {
+  const base = txn.snapshot.reader.writeContext();
+  const p = txn.protocol;
+  if (p.diskFullOpt === undefined && p.txnSource === undefined) return base;
+  return {
+    ...base,
+    ...(p.diskFullOpt !== undefined ? { diskFullOpt: DISK_FULL_OPT[p.diskFullOpt] } : {}),
+    ...(p.txnSource !== undefined ? { txnSource: p.txnSource } : {}),
+  };
+}
+
+// the commit options that are passed through as given (validated by checkBeginOptions)
+function pickCommitHooks(o: BeginOptions): CommitProtocolOptions {
+  const out: CommitProtocolOptions = {};
+  if (o.diskFullOpt !== undefined) out.diskFullOpt = o.diskFullOpt;
+  if (o.txnSource !== undefined) out.txnSource = o.txnSource;
+  if (o.prewriteEncounterLockPolicy !== undefined)
+    out.prewriteEncounterLockPolicy = o.prewriteEncounterLockPolicy;
+  if (o.kvFilter !== undefined) out.kvFilter = o.kvFilter;
+  if (o.onCommitted !== undefined) out.onCommitted = o.onCommitted;
+  return out;
 }
 
 /** True when running the transaction again (with a new start ts) may succeed. */
@@ -374,6 +423,38 @@ function checkReadOptions(o: SnapshotReadOptions): void {
 
 function checkBeginOptions(o: BeginOptions): void {
   checkReadOptions(o);
+  if (o.diskFullOpt !== undefined && !Object.hasOwn(DISK_FULL_OPT, o.diskFullOpt)) {
+    throw new InvalidArgumentError(
+      `must be notAllowed, allowedOnAlmostFull or allowedOnAlreadyFull, got ${String(o.diskFullOpt)}`,
+      "diskFullOpt",
+    );
+  }
+  if (
+    o.txnSource !== undefined &&
+    (typeof o.txnSource !== "bigint" || o.txnSource < 0n || o.txnSource >= 1n << 64n)
+  ) {
+    throw new InvalidArgumentError("must be a uint64 bigint", "txnSource");
+  }
+  if (
+    o.prewriteEncounterLockPolicy !== undefined &&
+    o.prewriteEncounterLockPolicy !== "tryResolve" &&
+    o.prewriteEncounterLockPolicy !== "noResolve"
+  ) {
+    throw new InvalidArgumentError(
+      `must be tryResolve or noResolve, got ${String(o.prewriteEncounterLockPolicy)}`,
+      "prewriteEncounterLockPolicy",
+    );
+  }
+  for (const k of ["kvFilter", "onCommitted"] as const) {
+    if (o[k] !== undefined && typeof o[k] !== "function")
+      throw new InvalidArgumentError("must be a function", k);
+  }
+  if (o.assertionLevel !== undefined && !Object.hasOwn(ASSERTION_LEVEL, o.assertionLevel)) {
+    throw new InvalidArgumentError(
+      `must be off, fast or strict, got ${String(o.assertionLevel)}`,
+      "assertionLevel",
+    );
+  }
   for (const k of ["asyncCommit", "onePC", "causalConsistency", "pessimistic"] as const) {
     if (o[k] !== undefined && typeof o[k] !== "boolean")
       throw new InvalidArgumentError("must be a boolean", k);

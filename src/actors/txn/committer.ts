@@ -29,6 +29,7 @@ import {
   newCommitSession,
 } from "../../machines/committer.js";
 import {
+  AssertionLevel,
   BatchRollbackRequest,
   CommitRequest,
   CommitRole,
@@ -65,6 +66,16 @@ export const TTL_REFRESHED_TXN_SIZE = 32 * 1024 * 1024;
 export const MAX_TXN_TIME_USE_MS = 24 * 60 * 60 * 1000;
 /** client-go keepAlive period (ms). */
 export const HEARTBEAT_INTERVAL_MS = 10_000;
+
+/**
+ * The min_commit_ts of a prewrite (client-go buildPrewriteRequest): the tracked one, but above
+ * the for_update_ts of a pessimistic transaction and above the start ts.
+ */
+export function prewriteMinCommitTs(tracked: bigint, startTs: bigint, forUpdateTs: bigint): bigint {
+  if (forUpdateTs > 0n && forUpdateTs >= tracked) return forUpdateTs + 1n;
+  if (startTs >= tracked) return startTs + 1n;
+  return tracked;
+}
 
 /** The lock TTL of a transaction of `sizeBytes`, started `elapsedMs` ago (client-go txnLockTTL). */
 export function txnLockTtl(sizeBytes: number, elapsedMs: number): bigint {
@@ -123,16 +134,32 @@ export interface CommitInput {
   causalConsistency?: boolean;
   /** A pessimistic transaction (the committer exists from its first lock). */
   pessimistic?: boolean;
-  /** Pessimistic transactions: which mutations hold a pessimistic lock (prewrite checks it). */
-  pessimisticLocked?: boolean[];
+  /** Pessimistic transactions: what the prewrite checks of each mutation (its pessimistic lock...). */
+  pessimisticActions?: PrewriteRequest_PessimisticAction[];
+  /** How TiKV checks the mutations' assertions (default off). */
+  assertionLevel?: AssertionLevel;
+  /**
+   * A failure known before prewrite that is reported only if the prewrite succeeds (client-go
+   * stashedAssertionError: an assertion contradicted by the lock results); it rules out async
+   * commit and 1PC, so the prewritten locks are rolled back.
+   */
+  deferredError?: Error | undefined;
   /** Pessimistic transactions: the for_update_ts of the prewrite (the largest lock's). */
   forUpdateTs?: bigint;
+  /** `"noResolve"`: a prewrite meeting another lock fails with a write conflict instead of resolving it. */
+  prewriteEncounterLockPolicy?: "tryResolve" | "noResolve";
 }
 
 /** The writes of a transaction, given at commit time (pessimistic committers exist before). */
 export type CommitPlan = Pick<
   CommitInput,
-  "mutations" | "primaryIndex" | "sizeBytes" | "pessimisticLocked" | "forUpdateTs"
+  | "mutations"
+  | "primaryIndex"
+  | "sizeBytes"
+  | "pessimisticActions"
+  | "forUpdateTs"
+  | "assertionLevel"
+  | "deferredError"
 >;
 
 /** How a commit went (client-go TxnInfo: the protocol used and the fallbacks taken). */
@@ -244,9 +271,11 @@ export class Committer {
     let keyBytes = 0;
     for (const k of this.keys) keyBytes += k.length;
     const input = this.input;
+    // a deferred failure must stay reportable after prewrite: nothing may commit by itself then
+    const allowed = !input.deferredError;
     const modes = chooseCommitModes({
-      asyncCommit: !!input.asyncCommit,
-      onePC: !!input.onePC,
+      asyncCommit: !!input.asyncCommit && allowed,
+      onePC: !!input.onePC && allowed,
       keyCount: this.keys.length,
       keyBytes,
     });
@@ -377,6 +406,11 @@ export class Committer {
     }
     this.prewrite().then(
       () => {
+        const deferred = this.input.deferredError;
+        if (deferred) {
+          this.send({ type: "PREWRITE_FAILED", error: deferred });
+          return;
+        }
         if (this.onePC) this.send({ type: "PREWRITE_OK", mode: "onePC", commitTs: this.onePCCommitTs });
         else if (this.asyncCommit)
           this.send({ type: "PREWRITE_OK", mode: "asyncCommit", commitTs: this.asyncMinCommitTs });
@@ -473,7 +507,13 @@ export class Committer {
   ): Promise<void> {
     const sizeOf = (i: number) =>
       (mutations[i] as Mutation).key.length + (mutations[i] as Mutation).value.length;
-    const lockTtl = txnLockTtl(this.input.sizeBytes, Date.now() - this.input.startedAtMs);
+    let lockTtl = txnLockTtl(this.input.sizeBytes, Date.now() - this.input.startedAtMs);
+    // a pessimistic async-commit lock outlives max_commit_ts, so whoever resolves it finds
+    // min_commit_ts > max_commit_ts and falls back to 2PC (client-go safe TTL, tidb#33641)
+    if (this.asyncCommit && this.input.pessimistic) {
+      const safe = BigInt(physicalOf(this.maxCommitTs) - physicalOf(startTs) + 1);
+      if (safe > lockTtl) lockTtl = safe;
+    }
     const attempted = new Set<number>();
     await runRegionBatches(
       this.deps.sender,
@@ -489,7 +529,7 @@ export class Committer {
           this.info.onePCFallback = true;
         }
         const isPrimary = batch.includes(this.input.primaryIndex);
-        const min = this.session.minCommitTs > startTs ? this.session.minCommitTs : startTs + 1n;
+        const min = prewriteMinCommitTs(this.session.minCommitTs, startTs, this.input.forUpdateTs ?? 0n);
         const req = PrewriteRequest.fromPartial({
           mutations: batch.map((i) => mutations[i] as Mutation),
           primaryLock: this.primaryKey,
@@ -500,12 +540,13 @@ export class Committer {
           maxCommitTs: this.asyncCommit || this.onePC ? this.maxCommitTs : 0n,
           forUpdateTs: this.input.forUpdateTs ?? 0n,
           pessimisticActions: this.input.pessimistic
-            ? batch.map((i) =>
-                this.input.pessimisticLocked?.[i]
-                  ? PrewriteRequest_PessimisticAction.DO_PESSIMISTIC_CHECK
-                  : PrewriteRequest_PessimisticAction.SKIP_PESSIMISTIC_CHECK,
+            ? batch.map(
+                (i) =>
+                  this.input.pessimisticActions?.[i] ??
+                  PrewriteRequest_PessimisticAction.SKIP_PESSIMISTIC_CHECK,
               )
             : [],
+          assertionLevel: this.input.assertionLevel ?? AssertionLevel.Off,
           useAsyncCommit: this.asyncCommit,
           secondaries: this.asyncCommit && isPrimary ? this.secondaryKeys() : [],
           tryOnePc: this.onePC,
@@ -545,8 +586,9 @@ export class Committer {
           if (!ke.locked) throw this.recordPrewriteFailure(markDefinite(extractKeyError(ke)), stop);
           const lock = lockDetailsFromLockInfo(ke.locked);
           // a newer transaction holds the key: ours would lose anyway (client-go: optimistic
-          // prewrite meeting a lock with a larger ts is a write conflict)
-          if (lock.startTs > startTs) {
+          // prewrite meeting a lock with a larger ts is a write conflict); or told not to resolve
+          const noResolve = this.input.prewriteEncounterLockPolicy === "noResolve";
+          if ((lock.startTs > startTs && !this.input.pessimistic) || noResolve) {
             throw this.recordPrewriteFailure(
               markDefinite(
                 new WriteConflictError({

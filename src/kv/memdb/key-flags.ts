@@ -32,6 +32,11 @@ export const KeyFlag = {
   previousPresumeKeyNotExists: 1 << 12,
   /** The key is locked in share mode (always together with keyLocked). */
   lockedInShareMode: 1 << 13,
+  /**
+   * The lock learned whether the value exists (return values / check existence), so
+   * keyLockedValueExists is a fact, not a default (ours: client-go assumes existence).
+   */
+  keyLockedValueKnown: 1 << 14,
 } as const;
 
 /**
@@ -47,11 +52,12 @@ export type KeyFlags = number;
 export const PERSISTENT_FLAGS: KeyFlags =
   KeyFlag.keyLocked |
   KeyFlag.keyLockedValueExists |
+  KeyFlag.keyLockedValueKnown |
   KeyFlag.needConstraintCheckInPrewrite |
   KeyFlag.lockedInShareMode;
 
 /** Every defined bit, to reject garbage in {@link isKeyFlags}. */
-const ALL_FLAGS: KeyFlags = (1 << 14) - 1;
+const ALL_FLAGS: KeyFlags = (1 << 15) - 1;
 
 /**
  * Operations on {@link KeyFlags} (client-go kv.FlagsOp), given to `MemDb.set` / `delete` /
@@ -136,9 +142,9 @@ export function applyFlagsOp(flags: KeyFlags, op: FlagsOp): KeyFlags {
     case FlagsOp.delNeedLocked:
       return flags & ~F.needLocked;
     case FlagsOp.setKeyLockedValueExists:
-      return (flags | F.keyLockedValueExists) & ~F.needConstraintCheckInPrewrite;
+      return (flags | F.keyLockedValueExists | F.keyLockedValueKnown) & ~F.needConstraintCheckInPrewrite;
     case FlagsOp.setKeyLockedValueNotExists:
-      return flags & ~(F.keyLockedValueExists | F.needConstraintCheckInPrewrite);
+      return (flags | F.keyLockedValueKnown) & ~(F.keyLockedValueExists | F.needConstraintCheckInPrewrite);
     case FlagsOp.delNeedCheckExists:
       return flags & ~F.needCheckExists;
     case FlagsOp.setPrewriteOnly:
@@ -175,6 +181,11 @@ export function applyFlagsOps(flags: KeyFlags, ops: readonly FlagsOp[]): KeyFlag
   let f = flags;
   for (const op of ops) f = applyFlagsOp(f, op);
   return f;
+}
+
+/** The lock learned the key's existence (see {@link hasLockedValueExists}). */
+export function hasLockedValueKnown(flags: KeyFlags): boolean {
+  return (flags & F.keyLockedValueKnown) !== 0;
 }
 
 /** The key is presumed absent, by this statement or an earlier one (client-go HasPresumeKeyNotExists). */

@@ -109,10 +109,11 @@ describe("flag operations (client-go ApplyFlagsOps)", () => {
     expect(state(applyFlagsOp(unknown, FlagsOp.setAssertNone))).toEqual([false, false, false, false]);
   });
 
-  it("persistent flags are keyLocked, keyLockedValueExists, needConstraintCheckInPrewrite, lockedInShareMode", () => {
+  it("persistent flags are keyLocked, keyLockedValueExists/Known, needConstraintCheckInPrewrite, lockedInShareMode", () => {
     expect(PERSISTENT_FLAGS).toBe(
       KeyFlag.keyLocked |
         KeyFlag.keyLockedValueExists |
+        KeyFlag.keyLockedValueKnown |
         KeyFlag.needConstraintCheckInPrewrite |
         KeyFlag.lockedInShareMode,
     );
