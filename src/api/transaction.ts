@@ -70,6 +70,14 @@ export interface CommitProtocolOptions {
    * error if it failed. Errors thrown by the callback are ignored.
    */
   onCommitted?: (report: CommitReport, error: Error | undefined) => void;
+  /**
+   * The commit ts must be above this ts (client-go SetCommitWaitUntilTSO; e.g. a ts from another
+   * cluster in active-active replication). When PD's TSO is behind, the commit waits for it up to
+   * `commitWaitTimeoutMs`, and fails with CommitTsLagError when it lags more than that.
+   */
+  commitWaitUntilTs?: bigint;
+  /** The longest wait for the TSO to pass `commitWaitUntilTs`, in ms (default 1000; 0 fails at once). */
+  commitWaitTimeoutMs?: number;
 }
 
 /** What {@link CommitProtocolOptions.onCommitted} is told (client-go TxnInfo). */

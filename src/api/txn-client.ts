@@ -349,6 +349,8 @@ function pickCommitHooks(o: BeginOptions): CommitProtocolOptions {
     out.prewriteEncounterLockPolicy = o.prewriteEncounterLockPolicy;
   if (o.kvFilter !== undefined) out.kvFilter = o.kvFilter;
   if (o.onCommitted !== undefined) out.onCommitted = o.onCommitted;
+  if (o.commitWaitUntilTs !== undefined) out.commitWaitUntilTs = o.commitWaitUntilTs;
+  if (o.commitWaitTimeoutMs !== undefined) out.commitWaitTimeoutMs = o.commitWaitTimeoutMs;
   return out;
 }
 
@@ -444,6 +446,15 @@ function checkBeginOptions(o: BeginOptions): void {
       `must be tryResolve or noResolve, got ${String(o.prewriteEncounterLockPolicy)}`,
       "prewriteEncounterLockPolicy",
     );
+  }
+  if (o.commitWaitUntilTs !== undefined) checkTs(o.commitWaitUntilTs, "commitWaitUntilTs");
+  if (
+    o.commitWaitTimeoutMs !== undefined &&
+    (typeof o.commitWaitTimeoutMs !== "number" ||
+      !Number.isInteger(o.commitWaitTimeoutMs) ||
+      o.commitWaitTimeoutMs < 0)
+  ) {
+    throw new InvalidArgumentError("must be a non-negative integer (ms)", "commitWaitTimeoutMs");
   }
   for (const k of ["kvFilter", "onCommitted"] as const) {
     if (o[k] !== undefined && typeof o[k] !== "function")

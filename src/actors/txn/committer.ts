@@ -47,6 +47,7 @@ import { splitByCount, splitBySize } from "../runtime/batch-split.js";
 import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";
 import { writeFailure } from "../runtime/undetermined.js";
+import { type CommitTsLagDetails, timestampForCommit } from "./commit-ts.js";
 import type { LockResolver } from "./lock-resolver.js";
 import { type LockKeysParams, lockKeys, pessimisticRollbackKeys } from "./pessimistic-lock.js";
 
@@ -64,6 +65,8 @@ const TTL_GROWTH_SIZE = 16 * 1024;
 export const TTL_REFRESHED_TXN_SIZE = 32 * 1024 * 1024;
 /** client-go MaxTxnTimeUse (ms): a transaction older than this cannot commit. */
 export const MAX_TXN_TIME_USE_MS = 24 * 60 * 60 * 1000;
+/** Default wait for a commit ts above commitWaitUntilTs (ms). */
+export const DEFAULT_COMMIT_WAIT_TIMEOUT_MS = 1_000;
 /** client-go keepAlive period (ms). */
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 
@@ -148,6 +151,10 @@ export interface CommitInput {
   forUpdateTs?: bigint;
   /** `"noResolve"`: a prewrite meeting another lock fails with a write conflict instead of resolving it. */
   prewriteEncounterLockPolicy?: "tryResolve" | "noResolve";
+  /** The commit ts must be above this ts (client-go SetCommitWaitUntilTSO; 0: no constraint). */
+  commitWaitUntilTs?: bigint;
+  /** How long to wait for PD's TSO to pass `commitWaitUntilTs`, in ms (client-go SetCommitWaitUntilTSOTimeout). */
+  commitWaitTimeoutMs?: number;
 }
 
 /** The writes of a transaction, given at commit time (pessimistic committers exist before). */
@@ -285,7 +292,8 @@ export class Committer {
     this.info.mode = mode;
     this.info.asyncCommitFallback = !!input.asyncCommit && !modes.asyncCommit;
     this.session.mode = mode;
-    this.session.needsLatestTs = mode !== "2pc" && !input.causalConsistency;
+    this.session.needsLatestTs =
+      mode !== "2pc" && (!input.causalConsistency || (input.commitWaitUntilTs ?? 0n) > 0n);
   }
 
   /** The commit ts (0 until committed). */
@@ -393,7 +401,7 @@ export class Committer {
 
   /** @internal */
   onFetchLatestTs(): void {
-    this.deps.getTimestamp().then(
+    this.commitTimestamp().then(
       (ts) => this.send({ type: "LATEST_TS", ts }),
       (error: Error) => this.send({ type: "LATEST_TS_FAILED", error }),
     );
@@ -434,7 +442,7 @@ export class Committer {
 
   /** @internal */
   onFetchCommitTs(): void {
-    this.deps.getTimestamp().then(
+    this.commitTimestamp().then(
       (ts) => this.send({ type: "COMMIT_TS", ts }),
       (error: Error) => this.send({ type: "COMMIT_TS_FAILED", error }),
     );
@@ -474,6 +482,22 @@ export class Committer {
     this.backgroundDone?.();
     queueMicrotask(() => this.actor.stop());
   }
+
+  // a TSO, above the ts the commit must wait for (if any)
+  private commitTimestamp(): Promise<bigint> {
+    const waitUntilTs = this.input.commitWaitUntilTs ?? 0n;
+    if (waitUntilTs === 0n) return this.deps.getTimestamp();
+    return timestampForCommit(
+      this.deps.getTimestamp,
+      { waitUntilTs, timeoutMs: this.input.commitWaitTimeoutMs ?? DEFAULT_COMMIT_WAIT_TIMEOUT_MS },
+      (d) => {
+        this.lagDetails = d;
+      },
+    );
+  }
+
+  /** How waiting for the commit ts went, when the commit had to wait for one (client-go LagDetails). */
+  lagDetails: CommitTsLagDetails | undefined;
 
   private send(e: CommitterEvent): void {
     this.actor.send(e);
