@@ -161,6 +161,12 @@ export interface LockOptions {
    * InitCheckExistence): with an `assertionLevel`, the commit then checks `assert`s against it.
    */
   checkExistence?: boolean;
+  /**
+   * The statement's deadline, in epoch ms (client-go LockCtx MaxExecutionDeadline): TiKV-side
+   * waits end there, and once it passed the call fails with AbortedError (signal 2) instead of
+   * waiting or retrying.
+   */
+  maxExecutionDeadlineMs?: number;
   /** Cancels the wait. */
   signal?: AbortSignal;
 }
@@ -173,6 +179,8 @@ export interface LockRequest {
   returnValues: boolean;
   checkExistence: boolean;
   lockOnlyIfExists: boolean;
+  /** The statement's deadline (epoch ms), if any. */
+  deadlineMs?: number | undefined;
 }
 
 /** What the pessimistic side of a transaction needs from its client. */
@@ -336,6 +344,7 @@ export class Transaction {
               returnValues,
               checkExistence: o.checkExistence,
               lockOnlyIfExists: o.lockOnlyIfExists,
+              deadlineMs: o.deadlineMs,
             },
             o.signal,
           );
@@ -604,6 +613,7 @@ function checkLockOptions(o: LockOptions): {
   forUpdateTs: bigint | undefined;
   lockOnlyIfExists: boolean;
   checkExistence: boolean;
+  deadlineMs: number | undefined;
   signal: AbortSignal | undefined;
 } {
   if (o === null || typeof o !== "object") throw new InvalidArgumentError("must be an object", "options");
@@ -624,6 +634,10 @@ function checkLockOptions(o: LockOptions): {
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
     throw new InvalidArgumentError("must be an AbortSignal", "signal");
+  const d = o.maxExecutionDeadlineMs;
+  if (d !== undefined && (typeof d !== "number" || !Number.isFinite(d) || d <= 0)) {
+    throw new InvalidArgumentError("must be a positive epoch-ms number", "maxExecutionDeadlineMs");
+  }
   for (const k of ["lockOnlyIfExists", "checkExistence", "noWait"] as const) {
     if (o[k] !== undefined && typeof o[k] !== "boolean")
       throw new InvalidArgumentError("must be a boolean", k);
@@ -633,6 +647,7 @@ function checkLockOptions(o: LockOptions): {
     forUpdateTs: o.forUpdateTs,
     lockOnlyIfExists: !!o.lockOnlyIfExists,
     checkExistence: !!o.checkExistence,
+    deadlineMs: o.maxExecutionDeadlineMs,
     signal: o.signal,
   };
 }

@@ -12,7 +12,7 @@ import { MAX_TS } from "../kv/timestamp.js";
 import { AssertionLevel, type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
 import { InvalidArgumentError, TikvError } from "./errors/base.js";
 import { AbortedError, TimeoutError } from "./errors/server.js";
-import { InvalidTxnError, ResultUndeterminedError } from "./errors/txn.js";
+import { InvalidTxnError, ResultUndeterminedError, WriteConflictInLatchError } from "./errors/txn.js";
 import { newControl } from "./internal/control.js";
 import type { CallOptions } from "./options.js";
 import { Snapshot, type SnapshotHost } from "./snapshot.js";
@@ -251,6 +251,7 @@ export class TxnClient {
         returnValues: opts.returnValues,
         checkExistence: opts.checkExistence,
         lockOnlyIfExists: opts.lockOnlyIfExists,
+        deadlineMs: opts.deadlineMs,
         presumedAbsent: () => false,
       },
       ctl,
@@ -306,18 +307,29 @@ export class TxnClient {
       });
       return { commitTs, info: { ...held.info } };
     }
-    const committer = this.host.rt.newCommitter({
-      startTs: txn.startTs,
-      mutations: built.mutations,
-      primaryIndex: built.primaryIndex >= 0 ? built.primaryIndex : 0,
-      sizeBytes: built.sizeBytes,
-      startedAtMs: txn.startedAt,
-      contextFields: writeContextOf(txn),
-      ...txn.protocol,
-      assertionLevel: ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"],
-    });
-    const commitTs = await committer.commit();
-    return { commitTs, info: { ...committer.info } };
+    // local latches (client-go KVTxn.Commit), optimistic commits only: this client's commits on
+    // shared keys go one at a time, and a stale one fails before any RPC; always released
+    const latches = txn.pessimistic ? undefined : this.host.rt.latches;
+    const latch = latches ? await latches.lock(txn.startTs, built.mutations.map((m) => m.key)) : undefined;
+    let latchCommitTs = 0n;
+    try {
+      if (latch?.isStale) throw new WriteConflictInLatchError(txn.startTs);
+      const committer = this.host.rt.newCommitter({
+        startTs: txn.startTs,
+        mutations: built.mutations,
+        primaryIndex: built.primaryIndex >= 0 ? built.primaryIndex : 0,
+        sizeBytes: built.sizeBytes,
+        startedAtMs: txn.startedAt,
+        contextFields: writeContextOf(txn),
+        ...txn.protocol,
+        assertionLevel: ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"],
+      });
+      const commitTs = await committer.commit();
+      latchCommitTs = commitTs;
+      return { commitTs, info: { ...committer.info } };
+    } finally {
+      if (latch) latches?.unlock(latch, latchCommitTs);
+    }
   }
 }
 

@@ -16,11 +16,30 @@ const WAIT_FOREVER = 0x7fffffffffffffffn;
  * The wait_timeout of one attempt (client-go calculateEffectiveWaitTime): -1 for no wait (also
  * once the caller's wait is used up), the time left of it otherwise, forever as i64::MAX.
  */
-export function attemptWaitTimeout(lockWaitMs: number, waitStartMs: number, nowMs: number): bigint {
+export function attemptWaitTimeout(
+  lockWaitMs: number,
+  waitStartMs: number,
+  nowMs: number,
+  deadlineMs?: number,
+): bigint {
   if (lockWaitMs === LOCK_NO_WAIT || lockWaitMs <= 0) return -1n;
-  if (lockWaitMs === LOCK_ALWAYS_WAIT) return WAIT_FOREVER;
-  const left = lockWaitMs - (nowMs - waitStartMs);
-  return left <= 0 ? -1n : BigInt(Math.ceil(left));
+  let wait = lockWaitMs === LOCK_ALWAYS_WAIT ? Number.POSITIVE_INFINITY : lockWaitMs - (nowMs - waitStartMs);
+  if (wait <= 0) return -1n;
+  // a statement deadline (client-go MaxExecutionDeadline) caps the wait too
+  if (deadlineMs !== undefined) {
+    const left = deadlineMs - nowMs;
+    if (left <= 0) return -1n;
+    if (left < wait) wait = left;
+  }
+  return wait === Number.POSITIVE_INFINITY ? WAIT_FOREVER : BigInt(Math.ceil(wait));
+}
+
+/** client-go MaxExecTimeExceededSignal: the signal of the interrupt when a statement deadline passed. */
+export const MAX_EXEC_TIME_EXCEEDED_SIGNAL = 2;
+
+/** True once a statement deadline (epoch ms) has passed. */
+export function deadlinePassed(deadlineMs: number | undefined, nowMs: number): boolean {
+  return deadlineMs !== undefined && nowMs > deadlineMs;
 }
 
 /** What to do after locks blocked a lock request and the resolver looked at them. */

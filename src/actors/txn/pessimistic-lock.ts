@@ -4,13 +4,20 @@
 // (deadlock, write conflict, key exists, no-wait, wait timeout); and PessimisticRollback.
 
 import { extractKeyError } from "../../api/errors/extract.js";
+import { AbortedError } from "../../api/errors/server.js";
 import {
   LockAcquireFailAndNoWaitSetError,
   type LockDetails,
   LockWaitTimeoutError,
   lockDetailsFromLockInfo,
 } from "../../api/errors/txn.js";
-import { afterBlocked, attemptWaitTimeout, locksToResolve } from "../../machines/pessimistic-policy.js";
+import {
+  afterBlocked,
+  attemptWaitTimeout,
+  deadlinePassed,
+  locksToResolve,
+  MAX_EXEC_TIME_EXCEEDED_SIGNAL,
+} from "../../machines/pessimistic-policy.js";
 import {
   Assertion,
   type Context,
@@ -46,6 +53,8 @@ export interface LockKeysParams {
   presumedAbsent: (key: Buffer) => boolean;
   /** When the transaction began (the lock TTL counts from there). */
   startedAtMs: number;
+  /** The statement's deadline (epoch ms): waits end there, and past it the call is interrupted. */
+  deadlineMs?: number | undefined;
   contextFields?: Partial<Context> | undefined;
 }
 
@@ -79,6 +88,8 @@ export async function lockKeys(
       const keys = batch.map((i) => p.keys[i] as Buffer);
       for (;;) {
         const now = Date.now();
+        if (deadlinePassed(p.deadlineMs, now))
+          throw new AbortedError(undefined, MAX_EXEC_TIME_EXCEEDED_SIGNAL);
         const req = PessimisticLockRequest.fromPartial({
           mutations: keys.map((key) => ({
             op: Op.PessimisticLock,
@@ -89,7 +100,7 @@ export async function lockKeys(
           startVersion: p.startTs,
           forUpdateTs: p.forUpdateTs,
           isFirstLock: p.isFirstLock,
-          waitTimeout: attemptWaitTimeout(p.lockWaitMs, waitStart, now),
+          waitTimeout: attemptWaitTimeout(p.lockWaitMs, waitStart, now, p.deadlineMs),
           returnValues: p.returnValues,
           checkExistence: p.checkExistence,
           minCommitTs: p.forUpdateTs + 1n,
@@ -125,6 +136,9 @@ export async function lockKeys(
         const verdict = afterBlocked(r.msBeforeTxnExpired > 0, p.lockWaitMs, waitStart, Date.now());
         if (verdict === "noWaitFail") throw new LockAcquireFailAndNoWaitSetError();
         if (verdict === "waitTimeout") throw new LockWaitTimeoutError();
+        if (deadlinePassed(p.deadlineMs, Date.now())) {
+          throw new AbortedError(undefined, MAX_EXEC_TIME_EXCEEDED_SIGNAL);
+        }
       }
     },
     primaryIndex >= 0 ? primaryIndex : undefined,
