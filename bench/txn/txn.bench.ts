@@ -1,6 +1,7 @@
 /**
  * Transactions against raw put on the same cluster (its own process, memcomparable region keys),
- * in the same run: commit of 1 and 10 keys at concurrency 1 and 64, a point get in a snapshot,
+ * in the same run: commit of 1 and 10 keys at concurrency 1 and 64, the same 10 keys with async
+ * commit, 1PC, and pessimistic (lock then commit) against 2PC, a point get in a snapshot,
  * and the committer statechart's own overhead per transaction (no I/O: every phase answers at
  * once), as ratios. Plain script: `node --import tsx bench/txn/txn.bench.ts`; bench/run.ts calls
  * runTxnBench().
@@ -91,18 +92,34 @@ export async function runTxnBench(options: TxnBenchOptions = {}): Promise<TxnBen
       );
       return m;
     };
-    const commitKeys = (k: number) => async () => {
-      const id = seq++;
-      const t = await txn.begin();
-      for (let j = 0; j < k; j++) t.set(`b${id}-${j}`, "v");
-      await t.commit();
-    };
+    const commitKeys =
+      (k: number, opts: Parameters<typeof txn.begin>[0] = {}) =>
+      async () => {
+        const id = seq++;
+        const t = await txn.begin(opts);
+        const keys = Array.from({ length: k }, (_, j) => `b${id}-${j}`);
+        if (opts.pessimistic) await t.lockKeys(keys);
+        for (const key of keys) t.set(key, "v");
+        await t.commit();
+      };
+    const modes = async (c: number, n: number) => ({
+      async: await run("txn-async-commit-10keys", c, n, commitKeys(10, { asyncCommit: true })),
+      onePC: await run("txn-1pc-10keys", c, n, commitKeys(10, { onePC: true })),
+      pessimistic: await run(
+        "txn-pessimistic-lock+commit-10keys",
+        c,
+        n,
+        commitKeys(10, { pessimistic: true }),
+      ),
+    });
     const putC1 = await run("raw-put", 1, opsC1, (i) => raw.put(`r${i}`, "v"));
     const c1k1 = await run("txn-commit-1key", 1, opsC1, commitKeys(1));
     const c1k10 = await run("txn-commit-10keys", 1, opsC1, commitKeys(10));
     const putC64 = await run("raw-put", 64, opsC64, (i) => raw.put(`s${i}`, "v"));
     const c64k1 = await run("txn-commit-1key", 64, opsC64, commitKeys(1));
     const c64k10 = await run("txn-commit-10keys", 64, opsC64, commitKeys(10));
+    const m1 = await modes(1, opsC1);
+    const m64 = await modes(64, opsC64);
     const snap = await txn.snapshot();
     const getRaw = await run("raw-get", 64, opsC64, (i) => raw.get(`s${Math.abs(i) % opsC64}`));
     const getSnap = await run("snapshot-get", 64, opsC64, (i) => snap.get(`b${Math.abs(i) % 100}-0`));
@@ -119,6 +136,15 @@ export async function runTxnBench(options: TxnBenchOptions = {}): Promise<TxnBen
         commit1KeyVsPutCpuC64: ratio(c64k1.cpuUsPerOp, putC64.cpuUsPerOp),
         commit10KeysVsPutCpuC64: ratio(c64k10.cpuUsPerOp, putC64.cpuUsPerOp),
         snapshotGetVsRawGetCpuC64: ratio(getSnap.cpuUsPerOp, getRaw.cpuUsPerOp),
+        asyncCommitVs2pcP50C1: ratio(m1.async.p50Us, c1k10.p50Us),
+        onePCVs2pcP50C1: ratio(m1.onePC.p50Us, c1k10.p50Us),
+        pessimisticVs2pcP50C1: ratio(m1.pessimistic.p50Us, c1k10.p50Us),
+        asyncCommitVs2pcOpsC64: ratio(m64.async.opsPerSec, c64k10.opsPerSec),
+        onePCVs2pcOpsC64: ratio(m64.onePC.opsPerSec, c64k10.opsPerSec),
+        pessimisticVs2pcOpsC64: ratio(m64.pessimistic.opsPerSec, c64k10.opsPerSec),
+        asyncCommitVs2pcCpuC64: ratio(m64.async.cpuUsPerOp, c64k10.cpuUsPerOp),
+        onePCVs2pcCpuC64: ratio(m64.onePC.cpuUsPerOp, c64k10.cpuUsPerOp),
+        pessimisticVs2pcCpuC64: ratio(m64.pessimistic.cpuUsPerOp, c64k10.cpuUsPerOp),
       },
     };
   } finally {
