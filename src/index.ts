@@ -11,6 +11,7 @@ export type {
   RawCallOptions,
   RawClientOptions,
   RawScanOptions,
+  TxnLocalLatchesOptions,
 } from "./api/options.js";
 export {
   type CasResult,

@@ -5,6 +5,7 @@
 import { isIP } from "node:net";
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { checkInspectOptions, type InspectOptions } from "../actors/inspect/server.js";
+import { MAX_LATCH_CAPACITY } from "../actors/txn/latches/latch-table.js";
 import type { TlsOptions } from "../rpc/channel.js";
 import { InvalidArgumentError } from "./errors/base.js";
 
@@ -39,6 +40,20 @@ export interface ConnectOptions {
    * off no inspection callback is attached to any actor.
    */
   inspect?: InspectOptions;
+  /**
+   * Local latches for optimistic commits (client-go TxnLocalLatches / EnableTxnLocalLatches):
+   * commits of this client that share keys wait for each other in the client, before any RPC,
+   * and one whose start ts is older than a commit already made here on one of its keys fails at
+   * once with the retryable WriteConflictInLatchError instead of a prewrite that would conflict
+   * on TiKV. Off by default; pessimistic transactions never use them.
+   */
+  txnLocalLatches?: TxnLocalLatchesOptions;
+}
+
+/** Options of {@link ConnectOptions.txnLocalLatches} (client-go config.TxnLocalLatches). */
+export interface TxnLocalLatchesOptions {
+  /** Number of latch slots, rounded up to a power of two (an integer in [1, 2^31]). */
+  capacity: number;
 }
 
 /** Options of {@link TikvClient.raw}. */
@@ -84,6 +99,7 @@ export interface ResolvedConnectOptions {
   maxBackoffMs: number;
   maxBatchSize: number;
   inspect: InspectOptions | undefined;
+  txnLocalLatches: TxnLocalLatchesOptions | undefined;
 }
 
 const API_VERSIONS: readonly ApiVersionName[] = ["v1", "v1ttl", "v2"];
@@ -223,7 +239,29 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
       opts.maxBackoffMs === undefined ? 20_000 : checkNonNegativeInt(opts.maxBackoffMs, "maxBackoffMs"),
     maxBatchSize,
     inspect: opts.inspect === undefined ? undefined : checkInspectOptions(opts.inspect),
+    txnLocalLatches:
+      opts.txnLocalLatches === undefined ? undefined : checkTxnLocalLatches(opts.txnLocalLatches),
   };
+}
+
+// client-go refuses an enabled latch section with capacity 0; we also bound it to 2^31 slots
+function checkTxnLocalLatches(v: unknown): TxnLocalLatchesOptions {
+  if (v === null || typeof v !== "object") {
+    throw new InvalidArgumentError("must be an object { capacity }", "txnLocalLatches");
+  }
+  const capacity = (v as { capacity?: unknown }).capacity;
+  if (
+    typeof capacity !== "number" ||
+    !Number.isInteger(capacity) ||
+    capacity < 1 ||
+    capacity > MAX_LATCH_CAPACITY
+  ) {
+    throw new InvalidArgumentError(
+      `must be an integer in [1, ${MAX_LATCH_CAPACITY}], got ${String(capacity)}`,
+      "txnLocalLatches.capacity",
+    );
+  }
+  return { capacity };
 }
 
 /** Validates {@link RawClientOptions}. */

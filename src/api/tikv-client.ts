@@ -205,6 +205,7 @@ export class TikvClient {
         metrics: this.metricsImpl,
         keyspaceId: codec.apiVersion === APIVersion.V2 ? codec.keyspaceId : undefined,
         inspect: this.inspection?.inspect,
+        txnLocalLatches: this.opts.txnLocalLatches,
       });
     }
     return new TxnClient({

@@ -310,7 +310,7 @@ export class TxnClient {
     // local latches (client-go KVTxn.Commit), optimistic commits only: this client's commits on
     // shared keys go one at a time, and a stale one fails before any RPC; always released
     const latches = txn.pessimistic ? undefined : this.host.rt.latches;
-    const latch = latches ? await latches.lock(txn.startTs, built.mutations.map((m) => m.key)) : undefined;
+    const latch = latches ? await latches.lock(txn.startTs, keysOf(built.mutations)) : undefined;
     let latchCommitTs = 0n;
     try {
       if (latch?.isStale) throw new WriteConflictInLatchError(txn.startTs);
@@ -364,6 +364,11 @@ function pickCommitHooks(o: BeginOptions): CommitProtocolOptions {
   if (o.commitWaitUntilTs !== undefined) out.commitWaitUntilTs = o.commitWaitUntilTs;
   if (o.commitWaitTimeoutMs !== undefined) out.commitWaitTimeoutMs = o.commitWaitTimeoutMs;
   return out;
+}
+
+// the keys a commit latches (client-go: every mutation's key)
+function keysOf(mutations: ReadonlyArray<{ key: Buffer }>): Buffer[] {
+  return mutations.map((m) => m.key);
 }
 
 /** True when running the transaction again (with a new start ts) may succeed. */

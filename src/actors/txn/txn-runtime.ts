@@ -16,6 +16,7 @@ import type { RequestControl } from "../runtime/raw-sender.js";
 import { RoutedSender, storeProbe } from "../runtime/routed-sender.js";
 import type { StorePool } from "../store/store-pool.js";
 import { type CommitInput, Committer } from "./committer.js";
+import { LatchScheduler } from "./latches/scheduler.js";
 import { LockResolver } from "./lock-resolver.js";
 import { SafePointChecker } from "./safe-point.js";
 
@@ -42,6 +43,8 @@ export interface TxnRuntimeDeps {
   inspect?: (ev: InspectionEvent) => void;
   /** Max lifetime of a heartbeated transaction (client-go MaxTxnTTL, default 1 h). */
   maxTxnTtlMs?: number;
+  /** Local latches for optimistic commits (client-go EnableTxnLocalLatches); absent = off. */
+  txnLocalLatches?: { capacity: number };
 }
 
 /** The transactional runtime of one client. */
@@ -50,6 +53,8 @@ export class TxnRuntime {
   readonly sender: RoutedSender;
   readonly resolver: LockResolver;
   readonly safePoint: SafePointChecker;
+  /** The local latches of optimistic commits, when enabled (client-go KVStore.TxnLatches). */
+  readonly latches: LatchScheduler | undefined;
   private readonly background = new Set<Promise<void>>();
   private closed = false;
 
@@ -69,6 +74,7 @@ export class TxnRuntime {
       const r = await pd.getGCState(deps.keyspaceId);
       return r.gcState?.txnSafePoint ?? 0n;
     });
+    this.latches = deps.txnLocalLatches ? new LatchScheduler(deps.txnLocalLatches.capacity) : undefined;
   }
 
   /**
@@ -137,6 +143,7 @@ export class TxnRuntime {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.latches?.close();
     this.resolver.close();
     this.cache.clear();
   }
