@@ -8,7 +8,7 @@ import {
   type MvccInfo,
   WriteConflict_Reason,
 } from "../../../proto/kvrpcpb.js";
-import type { Lock } from "./types.js";
+import type { Lock, SharedLocks } from "./types.js";
 
 /** Why a pessimistic lock expected by prewrite is missing (tikv PessimisticLockNotFoundReason). */
 export type PessimisticLockNotFoundReason =
@@ -64,6 +64,11 @@ export type MvccErrorInner =
   | { kind: "LockIfExistsFailed"; startTs: bigint; key: Buffer }
   | { kind: "PrimaryMismatch"; lockInfo: LockInfo }
   | { kind: "GenerationOutOfOrder"; generation: bigint; key: Buffer; lock: Lock }
+  /**
+   * An exclusive lock request met shared locks not yet shrink-only. The pessimistic-lock
+   * command turns it into KeyIsLocked after making them shrink-only; never on the wire.
+   */
+  | { kind: "NotInShrinkMode"; sharedLocks: SharedLocks }
   | { kind: "Other"; message: string };
 
 const hex = (b: Buffer): string => b.toString("hex").toUpperCase();
@@ -105,6 +110,8 @@ export function describeMvccError(e: MvccErrorInner): string {
       return `check_txn_status sent to secondary lock, current lock: ${hex(e.lockInfo.key)}@${e.lockInfo.lockVersion}`;
     case "GenerationOutOfOrder":
       return `generation out of order: current = ${e.generation}, key=${hex(e.key)}, lock generation = ${e.lock.generation}`;
+    case "NotInShrinkMode":
+      return `key is locked by shared locks without shrink-only flag: ${e.sharedLocks.locks.map((l) => l.startTs).join(",")}`;
     case "Other":
       return e.message;
   }

@@ -2,7 +2,7 @@
 // find_mvcc_infos_by_key and src/storage/types.rs MvccInfo::into_proto).
 import { MvccInfo, Op } from "../../../proto/kvrpcpb.js";
 import type { MvccReader } from "./reader.js";
-import { lockTypeToOp, type WriteType } from "./types.js";
+import { isSharedLocks, lockTypeToOp, type WriteType } from "./types.js";
 
 const WRITE_OP: Record<WriteType, Op> = { Put: Op.Put, Delete: Op.Del, Lock: Op.Lock, Rollback: Op.Rollback };
 
@@ -11,7 +11,9 @@ const WRITE_OP: Record<WriteType, Op> = { Put: Op.Put, Delete: Op.Del, Lock: Op.
  * key, newest first. `withValues` false leaves out default-CF values (as in KeyError debug info).
  */
 export function mvccInfoOf(reader: MvccReader, key: Buffer, withValues = true): MvccInfo {
-  const lock = reader.loadLock(key);
+  const record = reader.loadLock(key);
+  // Shared locks show one holder's sub-lock (TiKV takes the first; we take the oldest).
+  const lock = record && isSharedLocks(record) ? record.locks[0] : record;
   return MvccInfo.fromPartial({
     lock: lock
       ? {

@@ -5,7 +5,9 @@ import { rawKey, type StoreKey, storeKey } from "./key.js";
 import { firstAtOrBelow, type MvccStore } from "./store.js";
 import {
   checkGcFenceAsLatestVersion,
+  isSharedLocks,
   type Lock,
+  type LockRecord,
   TS_MAX,
   type ValueVersion,
   type Write,
@@ -23,18 +25,18 @@ export type TxnCommitRecord =
 
 const commitTsOf = (w: WriteVersion): bigint => w.commitTs;
 
-/** A key with its lock, as returned by scanLocks. */
+/** A key with its lock, as returned by scanLocks (shared locks keep only the accepted holders). */
 export interface KeyLock {
   readonly key: Buffer;
-  readonly lock: Lock;
+  readonly lock: LockRecord;
 }
 
 /** Point and range reads over the MVCC store. */
 export class MvccReader {
   constructor(readonly store: MvccStore) {}
 
-  /** The lock on key, if any. */
-  loadLock(key: Buffer): Lock | undefined {
+  /** The lock record on key (exclusive lock or shared locks), if any. */
+  loadLock(key: Buffer): LockRecord | undefined {
     return this.store.lockCf.get(storeKey(key));
   }
 
@@ -119,7 +121,10 @@ export class MvccReader {
 
   /**
    * Locks in [start, end) (end empty/undefined = +inf) accepted by filter, at most limit
-   * (0 = unlimited). `hasMore` tells whether the limit cut the scan short.
+   * (0 = unlimited). `hasMore` tells whether the limit cut the scan short. The filter sees each
+   * holder of shared locks, which are returned with the accepted holders only; the limit
+   * counts holders, and a shared record that would pass it keeps its oldest holders (tikv
+   * scan_locks_from_storage).
    */
   scanLocks(
     start: Buffer | undefined,
@@ -129,12 +134,24 @@ export class MvccReader {
   ): { locks: KeyLock[]; hasMore: boolean } {
     const hi = end === undefined || end.length === 0 ? undefined : storeKey(end);
     const locks: KeyLock[] = [];
-    for (const [k, lock] of this.store.lockCf.entries(start ? storeKey(start) : undefined)) {
+    let count = 0;
+    for (const [k, record] of this.store.lockCf.entries(start ? storeKey(start) : undefined)) {
       if (hi !== undefined && k >= hi) break;
       const key = rawKey(k);
-      if (!filter(key, lock)) continue;
-      if (limit > 0 && locks.length >= limit) return { locks, hasMore: true };
-      locks.push({ key, lock });
+      if (!isSharedLocks(record)) {
+        if (!filter(key, record)) continue;
+        if (limit > 0 && count >= limit) return { locks, hasMore: true };
+        locks.push({ key, lock: record });
+        count++;
+        continue;
+      }
+      const accepted = record.locks.filter((l) => filter(key, l));
+      if (accepted.length === 0) continue;
+      if (limit > 0 && count >= limit) return { locks, hasMore: true };
+      const room = limit > 0 ? limit - count : accepted.length;
+      locks.push({ key, lock: { ...record, locks: accepted.slice(0, room) } });
+      count += Math.min(room, accepted.length);
+      if (accepted.length > room) return { locks, hasMore: true };
     }
     return { locks, hasMore: false };
   }
@@ -144,10 +161,10 @@ export { TS_MAX };
 
 /** The lock on key as the command sees it: its own buffered change first, then the store. */
 export function loadLockWithPending(
-  txn: { pendingLock(key: Buffer): Lock | null | undefined },
+  txn: { pendingLock(key: Buffer): LockRecord | null | undefined },
   reader: MvccReader,
   key: Buffer,
-): Lock | undefined {
+): LockRecord | undefined {
   const pending = txn.pendingLock(key);
   if (pending === null) return undefined;
   return pending ?? reader.loadLock(key);

@@ -5,7 +5,7 @@ import { BTree, type BTreeMap } from "./btree.js";
 import { rawKey, type StoreKey, storeKey } from "./key.js";
 import { MaxTsTracker } from "./max-ts.js";
 import type { MvccTxn } from "./txn.js";
-import type { Lock, ReleasedLock, ValueVersion, Write, WriteVersion } from "./types.js";
+import type { LockRecord, ReleasedLock, ValueVersion, Write, WriteVersion } from "./types.js";
 
 /** Called after a batch of locks was removed by commit / rollback / resolve. */
 export type LocksReleasedListener = (released: readonly ReleasedLock[]) => void;
@@ -38,8 +38,8 @@ function remove<T>(list: T[], ts: bigint, tsOf: (e: T) => bigint): void {
 
 /** The MVCC column families plus the engine-wide max_ts and lock-release hooks. */
 export class MvccStore {
-  /** lock CF: key -> Lock. */
-  readonly lockCf: BTreeMap<StoreKey, Lock> = new BTree<StoreKey, Lock>();
+  /** lock CF: key -> an exclusive Lock or SharedLocks. */
+  readonly lockCf: BTreeMap<StoreKey, LockRecord> = new BTree<StoreKey, LockRecord>();
   /** write CF: key -> versions sorted by commit_ts descending. */
   readonly writeCf: BTreeMap<StoreKey, WriteVersion[]> = new BTree<StoreKey, WriteVersion[]>();
   /** default CF: key -> values sorted by start_ts descending. */

@@ -2,11 +2,11 @@
 // the store, buffer their modifications here, and the engine applies the buffer only if
 // the command as a whole succeeds (MvccStore.write).
 import { type StoreKey, storeKey } from "./key.js";
-import type { Lock, ReleasedLock, Write } from "./types.js";
+import type { Lock, LockRecord, ReleasedLock, SharedLocks, Write } from "./types.js";
 
 /** One buffered modification of a column family (undefined payload = delete). */
 export type Modify =
-  | { readonly cf: "lock"; readonly key: StoreKey; readonly lock: Lock | undefined }
+  | { readonly cf: "lock"; readonly key: StoreKey; readonly lock: LockRecord | undefined }
   | { readonly cf: "write"; readonly key: StoreKey; readonly ts: bigint; readonly write: Write | undefined }
   | {
       readonly cf: "default";
@@ -29,11 +29,16 @@ export class MvccTxn {
   readonly released: ReleasedLock[] = [];
   readonly locksFor1pc: OnePcLock[] = [];
   /** Locks newly created by this command (not updates of existing ones). */
-  readonly newLocks: { key: Buffer; lock: Lock }[] = [];
+  readonly newLocks: { key: Buffer; lock: LockRecord }[] = [];
   /** Latest buffered lock change per key (null = deleted), for pendingLock. */
-  private readonly lockChanges = new Map<StoreKey, Lock | null>();
+  private readonly lockChanges = new Map<StoreKey, LockRecord | null>();
 
-  constructor(readonly startTs: bigint) {}
+  /**
+   * `startTs` is the txn the buffered changes are made for; resolve-lock moves it from lock to
+   * lock within one batch (as TiKV sets txn.start_ts), so several txns' sub-locks of one key
+   * see each other's pending changes.
+   */
+  constructor(public startTs: bigint) {}
 
   /** True when nothing is buffered. */
   get isEmpty(): boolean {
@@ -46,6 +51,17 @@ export class MvccTxn {
     const sk = storeKey(key);
     this.modifies.push({ cf: "lock", key: sk, lock });
     this.lockChanges.set(sk, lock);
+  }
+
+  /**
+   * Writes the shared locks of key; `isNew` when the key had no lock before (then they are
+   * reported to lock waiters as a new lock, tikv put_shared_locks).
+   */
+  putSharedLocks(key: Buffer, shared: SharedLocks, isNew: boolean): void {
+    if (isNew) this.newLocks.push({ key, lock: shared });
+    const sk = storeKey(key);
+    this.modifies.push({ cf: "lock", key: sk, lock: shared });
+    this.lockChanges.set(sk, shared);
   }
 
   /** Keeps a 1PC lock aside; it becomes a write on commit of the 1PC prewrite. */
@@ -101,7 +117,7 @@ export class MvccTxn {
    * key's lock, null when it deletes it. Lets a command that visits one key twice see its
    * own earlier change (tikv MvccTxn::get_pending_lock_bytes).
    */
-  pendingLock(key: Buffer): Lock | null | undefined {
+  pendingLock(key: Buffer): LockRecord | null | undefined {
     return this.lockChanges.get(storeKey(key));
   }
 

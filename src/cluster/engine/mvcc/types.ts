@@ -1,7 +1,7 @@
 // Records of the three column families, modelled on tikv components/txn_types
 // (lock.rs, write.rs, types.rs). Records are treated as immutable values: to change one,
 // copy it (`{ ...lock, ttl }`) and put the copy through an MvccTxn.
-import { type LockInfo, Op } from "../../../proto/kvrpcpb.js";
+import { LockInfo, Op } from "../../../proto/kvrpcpb.js";
 
 /** Values up to this many bytes are inlined in the lock / write record (tikv SHORT_VALUE_MAX_LEN). */
 export const SHORT_VALUE_MAX_LEN = 255;
@@ -14,7 +14,10 @@ export function isShortValue(value: Uint8Array): boolean {
   return value.length <= SHORT_VALUE_MAX_LEN;
 }
 
-/** Lock CF record type (tikv LockType; shared locks are not modelled). */
+/**
+ * Type of an exclusive lock, or of one holder's sub-lock inside {@link SharedLocks} (tikv
+ * LockType; TiKV's `Shared` type is the container, modelled by SharedLocks itself).
+ */
 export type LockType = "Put" | "Delete" | "Lock" | "Pessimistic";
 
 /** Write CF record type (tikv WriteType). */
@@ -133,6 +136,78 @@ export function lockToLockInfo(lock: Lock, key: Buffer): LockInfo {
     sharedLockInfos: [],
     isTxnFile: lock.isTxnFile,
   };
+}
+
+/**
+ * The lock CF record of a key locked in shared mode by one or more txns (tikv SharedLocks).
+ * Each holder has a sub-lock: Pessimistic while acquired, Lock once prewritten (Op::SharedLock).
+ */
+export interface SharedLocks {
+  readonly lockType: "Shared";
+  /**
+   * Set (for good) by the first exclusive request that meets the shared locks: no new holder
+   * may join, so the exclusive request can wait for the current holders to leave.
+   */
+  readonly shrinkOnly: boolean;
+  /** One sub-lock per holder, by start_ts ascending (TiKV keeps a hash map; we keep an order). */
+  readonly locks: readonly Lock[];
+}
+
+/** What the lock CF holds for a key: one exclusive lock, or shared locks (tikv LockOrSharedLocks). */
+export type LockRecord = Lock | SharedLocks;
+
+/** True when the record holds shared locks. */
+export function isSharedLocks(r: LockRecord): r is SharedLocks {
+  return r.lockType === "Shared";
+}
+
+/** An empty, non-shrink-only shared-lock record. */
+export function newSharedLocks(): SharedLocks {
+  return { lockType: "Shared", shrinkOnly: false, locks: [] };
+}
+
+/** The sub-lock of the txn started at startTs, if it holds one. */
+export function sharedLockOf(s: SharedLocks, startTs: bigint): Lock | undefined {
+  return s.locks.find((l) => l.startTs === startTs);
+}
+
+/** A copy with `lock` inserted, or replacing the sub-lock of the same start_ts. */
+export function withSharedLock(s: SharedLocks, lock: Lock): SharedLocks {
+  const locks = s.locks.filter((l) => l.startTs !== lock.startTs);
+  let i = locks.length;
+  while (i > 0 && (locks[i - 1] as Lock).startTs > lock.startTs) i--;
+  locks.splice(i, 0, lock);
+  return { ...s, locks };
+}
+
+/** A copy without the sub-lock of startTs. */
+export function withoutSharedLock(s: SharedLocks, startTs: bigint): SharedLocks {
+  return { ...s, locks: s.locks.filter((l) => l.startTs !== startTs) };
+}
+
+/**
+ * The LockInfo TiKV reports for shared locks (tikv SharedLocks::into_lock_info): lock_type
+ * SharedLock, the key, and one LockInfo per holder in shared_lock_infos; every other field is
+ * left at its default (no primary, lock_version 0, ttl 0).
+ */
+export function sharedLocksToLockInfo(s: SharedLocks, key: Buffer): LockInfo {
+  return LockInfo.fromPartial({
+    key,
+    lockType: Op.SharedLock,
+    sharedLockInfos: s.locks.map((l) => lockToLockInfo(l, key)),
+  });
+}
+
+/** The LockInfo of an exclusive lock or of shared locks. */
+export function lockRecordToLockInfo(r: LockRecord, key: Buffer): LockInfo {
+  return isSharedLocks(r) ? sharedLocksToLockInfo(r, key) : lockToLockInfo(r, key);
+}
+
+/** The start_ts of every txn a lock info stands for: the holders of shared locks, else the owner. */
+export function lockInfoHolders(info: LockInfo): bigint[] {
+  return info.lockType === Op.SharedLock
+    ? info.sharedLockInfos.map((l) => l.lockVersion)
+    : [info.lockVersion];
 }
 
 /** A write CF record: (key, commit_ts) -> Write. */

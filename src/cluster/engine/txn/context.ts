@@ -2,7 +2,7 @@ import { type Context, IsolationLevel, type LockInfo } from "../../../proto/kvrp
 import { MvccReader } from "../mvcc/reader.js";
 import type { MvccStore } from "../mvcc/store.js";
 import type { MvccTxn } from "../mvcc/txn.js";
-import { lockToLockInfo } from "../mvcc/types.js";
+import { lockRecordToLockInfo } from "../mvcc/types.js";
 import type { ReadOptions } from "./actions/read.js";
 import type { TxnStatusCache } from "./txn-status-cache.js";
 
@@ -68,6 +68,6 @@ export function applyTxn(
   ec.store.write(txn);
   if (committed) ec.committed.insert(committed.startTs, committed.commitTs);
   if (txn.newLocks.length > 0 && ec.onNewLocks) {
-    ec.onNewLocks(txn.newLocks.map(({ key, lock }) => lockToLockInfo(lock, key)));
+    ec.onNewLocks(txn.newLocks.map(({ key, lock }) => lockRecordToLockInfo(lock, key)));
   }
 }

@@ -3,7 +3,12 @@
 import { expect } from "vitest";
 import { MvccReader } from "../../../../src/cluster/engine/mvcc/reader.js";
 import { MvccTxn } from "../../../../src/cluster/engine/mvcc/txn.js";
-import { newLock } from "../../../../src/cluster/engine/mvcc/types.js";
+import {
+  isSharedLocks,
+  type Lock,
+  newLock,
+  type SharedLocks,
+} from "../../../../src/cluster/engine/mvcc/types.js";
 import { TxnEngine } from "../../../../src/cluster/engine/txn/txn-engine.js";
 import { composeTs } from "../../../../src/kv/timestamp.js";
 import {
@@ -165,9 +170,18 @@ export function mustGetLocked(e: TxnEngine, key: string, ts: bigint, ctx: Partia
   return r.error?.locked;
 }
 
-/** Lock of key in the store. */
-export function lockOf(e: TxnEngine, key: string) {
-  return e.store.lockCf.get(b(key).toString("latin1"));
+/** Exclusive lock of key in the store (fails the test on shared locks). */
+export function lockOf(e: TxnEngine, key: string): Lock | undefined {
+  const r = e.store.lockCf.get(b(key).toString("latin1"));
+  if (r && isSharedLocks(r)) throw new Error(`${key} holds shared locks, not an exclusive lock`);
+  return r;
+}
+
+/** Shared locks of key in the store (fails the test on an exclusive lock). */
+export function sharedLocksOf(e: TxnEngine, key: string): SharedLocks | undefined {
+  const r = e.store.lockCf.get(b(key).toString("latin1"));
+  if (r && !isSharedLocks(r)) throw new Error(`${key} holds an exclusive lock, not shared locks`);
+  return r;
 }
 
 /** Write records of key, newest first. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   isProtectedRollback,
+  type Lock,
   MvccReader,
   MvccStore,
   MvccTxn,
@@ -68,7 +69,7 @@ describe("mvcc storage core", () => {
     txn.putLock(k("a"), newLock({ lockType: "Put", primary: k("a"), startTs: 10n }), true);
     store.write(txn);
     const r = new MvccReader(store);
-    expect(r.loadLock(k("a"))?.startTs).toBe(10n);
+    expect((r.loadLock(k("a")) as Lock | undefined)?.startTs).toBe(10n);
     const c = new MvccTxn(10n);
     c.unlockKey(k("a"), false, 20n);
     c.putWrite(k("a"), 20n, { ...newWrite("Put", 10n, k("v")), hasOverlappedRollback: true });

@@ -16,14 +16,19 @@ import type { MvccReader } from "../../mvcc/reader.js";
 import type { MvccTxn } from "../../mvcc/txn.js";
 import {
   isPessimisticLock,
+  isSharedLocks,
   isShortValue,
   type Lock,
   type LockType,
   lockToLockInfo,
   newLock,
+  type SharedLocks,
+  sharedLockOf,
+  sharedLocksToLockInfo,
   TS_MAX,
   type Write,
   type WriteVersion,
+  withSharedLock,
 } from "../../mvcc/types.js";
 import { maxTs } from "./ts.js";
 
@@ -69,6 +74,8 @@ class PrewriteMutation {
   readonly lockType: LockType | undefined;
   readonly shouldNotExist: boolean;
   readonly shouldNotWrite: boolean;
+  /** Op::SharedLock: prewrites the txn's shared pessimistic lock into a shared Lock sub-lock. */
+  readonly isSharedLock: boolean;
   readonly assertion: Assertion;
   lockTtl: bigint;
   minCommitTs: bigint;
@@ -83,6 +90,7 @@ class PrewriteMutation {
     this.assertion = m.assertion;
     this.lockTtl = props.lockTtl;
     this.minCommitTs = props.minCommitTs;
+    this.isSharedLock = m.op === Op.SharedLock;
     switch (m.op) {
       case Op.Put:
         [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = [
@@ -104,6 +112,7 @@ class PrewriteMutation {
         ];
         break;
       case Op.Lock:
+      case Op.SharedLock:
         [this.lockType, this.value, this.shouldNotExist, this.shouldNotWrite] = [
           "Lock",
           undefined,
@@ -125,6 +134,11 @@ class PrewriteMutation {
           message: `mismatch Op in prewrite mutations: ${Op[m.op] ?? m.op}`,
         });
     }
+  }
+
+  /** PessimisticLockNotFound(LockMissingAmendFail) for a shared-lock prewrite without its lock. */
+  lockMissing(): never {
+    this.fail("LockMissingAmendFail");
   }
 
   private fail(reason: PessimisticLockNotFoundReason): never {
@@ -267,6 +281,7 @@ class PrewriteMutation {
     status: LockStatus,
     isNewLock: boolean,
     generation: bigint,
+    shared: SharedLocks | undefined,
   ): bigint {
     const props = this.props;
     let tryOnePc = props.commitKind.type === "1pc";
@@ -319,7 +334,17 @@ class PrewriteMutation {
       generation,
       isTxnFile: props.isTxnFile,
     });
-    if (tryOnePc) txn.putLockFor1pc(this.key, lock, status.kind === "pessimistic");
+    if (shared) {
+      // The prewritten sub-lock replaces the pessimistic one inside the shared locks.
+      const reject = (message: string): never => {
+        throw new MvccError({ kind: "Other", message });
+      };
+      if (generation > 0n)
+        reject(`shared lock prewrite does not support non-zero generation, generation: ${generation}`);
+      if (tryOnePc) reject("shared lock prewrite is incompatible with one-phase commit");
+      if (useAsyncCommit) reject("shared lock prewrite cannot use async-commit, falling back to 2PC");
+      txn.putSharedLocks(this.key, withSharedLock(shared, lock), false);
+    } else if (tryOnePc) txn.putLockFor1pc(this.key, lock, status.kind === "pessimistic");
     else txn.putLock(this.key, lock, isNewLock);
     if (tooLarge) throw tooLarge;
     return result;
@@ -376,10 +401,28 @@ export function prewriteOne(
 
   let lockAmended = false;
   let status: LockStatus = { kind: "none" };
+  let shared: SharedLocks | undefined;
   const lock = reader.loadLock(m.key);
-  if (lock) {
+  if (lock && isSharedLocks(lock)) {
+    const own = sharedLockOf(lock, props.startTs);
+    if (own) {
+      if (!m.isSharedLock) {
+        throw new MvccError({ kind: "Other", message: "use Op::SharedLock to prewrite on a shared lock" });
+      }
+      status = m.checkLock(own, args.expectedForUpdateTs, args.generation);
+      shared = lock;
+    } else {
+      // Only the txn's own shared pessimistic lock can be prewritten as a shared lock.
+      if (m.isSharedLock) m.lockMissing();
+      throw new MvccError({ kind: "KeyIsLocked", lockInfo: sharedLocksToLockInfo(lock, m.key) });
+    }
+  } else if (lock) {
+    // A shared lock is never taken over from (nor stacked on) an exclusive lock.
+    if (m.isSharedLock) throw new MvccError({ kind: "KeyIsLocked", lockInfo: lockToLockInfo(lock, m.key) });
     status = m.checkLock(lock, args.expectedForUpdateTs, args.generation);
   } else if (args.pessimisticAction === PessimisticAction.DO_PESSIMISTIC_CHECK) {
+    // A shared lock cannot be amended: its pessimistic lock must exist.
+    if (m.isSharedLock) m.lockMissing();
     amendPessimisticLock(m, reader);
     lockAmended = true;
   }
@@ -399,7 +442,7 @@ export function prewriteOne(
     return m.needMinCommitTs() ? maxTs(props.minCommitTs, props.startTs + 1n) : 0n;
   }
   const isNewLock = args.pessimisticAction !== PessimisticAction.DO_PESSIMISTIC_CHECK || lockAmended;
-  return m.writeLock(txn, maxTsTracker, status, isNewLock, args.generation);
+  return m.writeLock(txn, maxTsTracker, status, isNewLock, args.generation, shared);
 }
 
 /**

@@ -4,7 +4,14 @@ import { IsolationLevel, WriteConflict_Reason } from "../../../../proto/kvrpcpb.
 import { MvccError } from "../../mvcc/errors.js";
 import { rawKey, type StoreKey, storeKey } from "../../mvcc/key.js";
 import type { MvccReader } from "../../mvcc/reader.js";
-import { isPessimisticLock, type Lock, lockToLockInfo, TS_MAX } from "../../mvcc/types.js";
+import {
+  isPessimisticLock,
+  isSharedLocks,
+  type Lock,
+  type LockRecord,
+  lockToLockInfo,
+  TS_MAX,
+} from "../../mvcc/types.js";
 
 /** How a read treats locks. */
 export interface ReadOptions {
@@ -34,15 +41,17 @@ export function needCheckLocks(iso: IsolationLevel): boolean {
  * Throws when the lock blocks a read at ts. SI: Put/Delete locks with start_ts <= ts whose
  * min_commit_ts <= ts block, unless bypassed; at ts == max the primary of a non-async,
  * non-1PC txn is ignored. RCCheckTS: any Put/Delete lock is a RcCheckTs write conflict.
+ * Shared locks never block reads (their holders only lock, never write).
  */
 export function checkTsConflict(
-  lock: Lock,
+  lock: LockRecord,
   key: Buffer,
   ts: bigint,
   bypass: ReadonlySet<bigint>,
   iso: IsolationLevel,
   replicaRead = false,
 ): void {
+  if (isSharedLocks(lock)) return;
   if (iso === IsolationLevel.SI) {
     if (lock.startTs > ts || lock.lockType === "Lock" || isPessimisticLock(lock)) return;
     if (lock.minCommitTs > ts) return;
@@ -178,7 +187,7 @@ function readKey(
 ): ReadValue | undefined {
   if (needCheckLocks(opts.isolation)) {
     const lock = reader.store.lockCf.get(sk);
-    if (lock) {
+    if (lock && !isSharedLocks(lock)) {
       try {
         checkTsConflict(lock, key, opts.ts, opts.bypassLocks, opts.isolation, opts.replicaRead);
       } catch (e) {

@@ -4,7 +4,15 @@
 import { MvccError } from "../../mvcc/errors.js";
 import type { MvccReader } from "../../mvcc/reader.js";
 import type { MvccTxn } from "../../mvcc/txn.js";
-import { isProtectedRollback, type Lock, newRollback, type Write } from "../../mvcc/types.js";
+import {
+  isProtectedRollback,
+  type Lock,
+  newRollback,
+  type SharedLocks,
+  sharedLockOf,
+  type Write,
+  withoutSharedLock,
+} from "../../mvcc/types.js";
 import type { TxnStatus } from "./txn-status.js";
 
 /** What to do when the expected lock is missing (tikv MissingLockAction). */
@@ -70,6 +78,51 @@ export function rollbackLock(
   if (write) txn.putWrite(key, txn.startTs, write);
   if (collapseRollback) collapsePrevRollback(txn, reader, key);
   txn.unlockKey(key, isPessimisticTxn, 0n);
+}
+
+/**
+ * Removes the txn's sub-lock from the shared locks on key and leaves an unprotected rollback
+ * record (a shared-locked key is never a primary); the key is released only when no holder
+ * is left (tikv rollback_shared_lock).
+ */
+export function rollbackSharedLock(
+  txn: MvccTxn,
+  reader: MvccReader,
+  key: Buffer,
+  shared: SharedLocks,
+  collapseRollback: boolean,
+): void {
+  const lock = sharedLockOf(shared, txn.startTs);
+  if (!lock) return;
+  const rest = withoutSharedLock(shared, txn.startTs);
+  const leave = (): void => {
+    if (rest.locks.length === 0) txn.unlockKey(key, true, 0n);
+    else txn.putSharedLocks(key, rest, false);
+  };
+  const record = reader.getTxnCommitRecord(key, txn.startTs);
+  let overlapped: { write: Write; gcFence: bigint } | undefined;
+  if (record.kind === "none") {
+    overlapped = record.overlappedWrite;
+  } else if (record.kind === "single" && record.write.writeType !== "Rollback") {
+    throw new MvccError({
+      kind: "Other",
+      message: `txn record found but not expected: start_ts ${txn.startTs} commit_ts ${record.commitTs}`,
+    });
+  } else {
+    leave();
+    return;
+  }
+  // TiKV asserts (panics) here: shared locks are never on a primary nor pipelined.
+  if (key.equals(lock.primary) || lock.generation > 0n) {
+    throw new MvccError({
+      kind: "Other",
+      message: `shared lock of start_ts ${txn.startTs} on its primary key or with a generation`,
+    });
+  }
+  const write = makeRollback(txn.startTs, false, overlapped);
+  if (write) txn.putWrite(key, txn.startTs, write);
+  if (collapseRollback) collapsePrevRollback(txn, reader, key);
+  leave();
 }
 
 /** The txn's status if its commit or rollback record exists on key; undefined otherwise. Read-only. */

@@ -79,7 +79,10 @@ export function checkSecondaryLocks(
       const lock = reader.loadLock(key);
       let mismatch: Lock | undefined;
       let c: Checked;
-      if (lock && lock.startTs === req.startVersion) {
+      if (lock && lock.lockType === "Shared") {
+        // Async-commit txns never take shared locks: only the write CF can tell.
+        c = determined(reader, key, req.startVersion);
+      } else if (lock && lock.startTs === req.startVersion) {
         c = fromLock(txn, reader, lock, key);
       } else {
         mismatch = lock;

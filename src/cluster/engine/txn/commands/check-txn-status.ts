@@ -1,9 +1,9 @@
 // KvCheckTxnStatus. Semantics follow tikv src/storage/txn/commands/check_txn_status.rs and
 // the response mapping in src/server/service/kv.rs (future_check_txn_status).
 import { Action, type CheckTxnStatusRequest, CheckTxnStatusResponse } from "../../../../proto/kvrpcpb.js";
-import { toKeyError } from "../../mvcc/errors.js";
+import { MvccError, toKeyError } from "../../mvcc/errors.js";
 import { MvccTxn } from "../../mvcc/txn.js";
-import { lockToLockInfo } from "../../mvcc/types.js";
+import { isSharedLocks, lockToLockInfo, sharedLocksToLockInfo } from "../../mvcc/types.js";
 import { checkTxnStatusLockExists } from "../actions/check-txn-status.js";
 import { checkTxnStatusMissingLock, missingLockActionFor } from "../actions/rollback.js";
 import { isMaxTs } from "../actions/ts.js";
@@ -37,7 +37,8 @@ export function txnStatusResponse(status: TxnStatus): CheckTxnStatusResponse {
 /**
  * KvCheckTxnStatus on the primary key: reports committed / rolled back / alive (pushing
  * min_commit_ts for the caller), rolls back an expired lock, and with rollback_if_not_exist
- * writes a protected rollback when there is no trace of the txn (else TxnNotFound).
+ * writes a protected rollback when there is no trace of the txn (else TxnNotFound). Shared
+ * locks on the key answer PrimaryMismatch.
  */
 export function checkTxnStatus(ec: EngineContext, req: CheckTxnStatusRequest): CheckTxnStatusResponse {
   let newMaxTs = req.lockTs;
@@ -49,6 +50,10 @@ export function checkTxnStatus(ec: EngineContext, req: CheckTxnStatusRequest): C
   let status: TxnStatus;
   try {
     const lock = ec.reader.loadLock(req.primaryKey);
+    // A shared-locked key is never a txn's primary: refuse, whatever txn is asked about.
+    if (lock && isSharedLocks(lock)) {
+      throw new MvccError({ kind: "PrimaryMismatch", lockInfo: sharedLocksToLockInfo(lock, req.primaryKey) });
+    }
     status =
       lock && lock.startTs === req.lockTs
         ? checkTxnStatusLockExists(txn, ec.reader, req.primaryKey, lock, {

@@ -86,7 +86,8 @@ export function bufferBatchGet(ec: EngineContext, req: BufferBatchGetRequest): B
   const pairs: KvPair[] = [];
   for (const key of req.keys) {
     const lock = ec.reader.loadLock(key);
-    if (!lock || lock.startTs !== req.version) continue;
+    // Pipelined txns never hold shared locks: another txn's shared locks are skipped.
+    if (!lock || lock.lockType === "Shared" || lock.startTs !== req.version) continue;
     if (lock.lockType === "Delete") {
       pairs.push(KvPair.fromPartial({ key, value: Buffer.alloc(0) }));
     } else if (lock.lockType === "Put") {

@@ -3,6 +3,7 @@
 import { KeyError, type ResolveLockRequest, ResolveLockResponse } from "../../../../proto/kvrpcpb.js";
 import { MvccError, toKeyError } from "../../mvcc/errors.js";
 import { MvccTxn } from "../../mvcc/txn.js";
+import { isSharedLocks } from "../../mvcc/types.js";
 import { cleanup } from "../actions/cleanup.js";
 import { commit } from "../actions/commit.js";
 import { applyTxn, type EngineContext, type KeyRangeLimit } from "../context.js";
@@ -60,17 +61,24 @@ export function resolveLock(
       RESOLVE_LOCK_BATCH_SIZE,
     );
     if (locks.length === 0) break;
-    // One buffer per batch; each key is resolved on behalf of its own txn.
-    const batch: MvccTxn[] = [];
+    // Each holder of shared locks is resolved on its own (tikv resolve_lock_readphase).
+    const keyLocks = locks.flatMap(({ key, lock }) =>
+      isSharedLocks(lock) ? lock.locks.map((l) => ({ key, lock: l })) : [{ key, lock }],
+    );
+    // One buffer per batch, switched from txn to txn, so that the holders of one key's shared
+    // locks see each other's pending changes (TiKV sets txn.start_ts per lock).
+    const txn = new MvccTxn(0n);
+    const committed: { startTs: bigint; commitTs: bigint }[] = [];
     try {
-      for (const { key, lock } of locks) {
+      for (const { key, lock } of keyLocks) {
         const commitTs = statuses.get(lock.startTs) ?? 0n;
-        const txn = new MvccTxn(lock.startTs);
+        txn.startTs = lock.startTs;
         if (commitTs === 0n) {
           cleanup(txn, ec.reader, key, 0n, false);
         } else if (commitTs > lock.startTs) {
           try {
             commit(txn, ec.reader, key, commitTs);
+            committed.push({ startTs: lock.startTs, commitTs });
           } catch (e) {
             // A pessimistic lock left behind by a committed txn is simply dropped.
             if (
@@ -85,19 +93,18 @@ export function resolveLock(
         } else {
           return invalidTso(lock.startTs, commitTs);
         }
-        batch.push(txn);
       }
     } catch (e) {
       return ResolveLockResponse.fromPartial({ error: toKeyError(e) });
     }
-    for (const txn of batch) {
-      const commitTs = statuses.get(txn.startTs) ?? 0n;
-      applyTxn(ec, txn, commitTs !== 0n ? { startTs: txn.startTs, commitTs } : undefined);
-    }
+    applyTxn(ec, txn);
+    for (const c of committed) ec.committed.insert(c.startTs, c.commitTs);
     if (!hasMore) break;
     const last = locks[locks.length - 1];
     if (!last) break;
-    scanFrom = Buffer.concat([last.key, Buffer.from([0])]);
+    // TiKV resumes at the last key itself: a shared-lock set cut by the batch limit keeps
+    // unresolved holders there (resolved locks are gone, so nothing is visited twice).
+    scanFrom = last.key;
   }
   return ResolveLockResponse.fromPartial({});
 }

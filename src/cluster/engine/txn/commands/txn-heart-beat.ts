@@ -2,15 +2,25 @@
 import { type TxnHeartBeatRequest, TxnHeartBeatResponse } from "../../../../proto/kvrpcpb.js";
 import { MvccError, toKeyError } from "../../mvcc/errors.js";
 import { MvccTxn } from "../../mvcc/txn.js";
+import { isSharedLocks, sharedLockOf, sharedLocksToLockInfo } from "../../mvcc/types.js";
 import { applyTxn, type EngineContext } from "../context.js";
 
 /**
  * KvTxnHeartBeat on the primary: the TTL only grows (to advise_lock_ttl); a pipelined
- * (generation > 0), non-async txn may also raise min_commit_ts. TxnNotFound without the lock.
+ * (generation > 0), non-async txn may also raise min_commit_ts. TxnNotFound without the lock;
+ * PrimaryMismatch when the txn holds a shared lock there.
  */
 export function txnHeartBeat(ec: EngineContext, req: TxnHeartBeatRequest): TxnHeartBeatResponse {
   const lock = ec.reader.loadLock(req.primaryLock);
-  if (!lock || lock.startTs !== req.startVersion) {
+  if (lock && isSharedLocks(lock) && sharedLockOf(lock, req.startVersion)) {
+    // Heartbeats go to the primary, and a shared-locked key is never one.
+    const e = new MvccError({
+      kind: "PrimaryMismatch",
+      lockInfo: sharedLocksToLockInfo(lock, req.primaryLock),
+    });
+    return TxnHeartBeatResponse.fromPartial({ error: toKeyError(e) });
+  }
+  if (!lock || isSharedLocks(lock) || lock.startTs !== req.startVersion) {
     const e = new MvccError({ kind: "TxnNotFound", startTs: req.startVersion, key: req.primaryLock });
     return TxnHeartBeatResponse.fromPartial({ error: toKeyError(e) });
   }

@@ -1,11 +1,11 @@
-// Acquiring one pessimistic lock on one key.
-// Semantics follow tikv src/storage/txn/actions/acquire_pessimistic_lock.rs (exclusive
-// locks; shared locks and old values for CDC are not modelled) and
-// src/storage/txn/actions/check_data_constraint.rs.
+// Acquiring one pessimistic lock (exclusive or shared) on one key.
+// Semantics follow tikv src/storage/txn/actions/acquire_pessimistic_lock.rs (old values for
+// CDC are not modelled) and src/storage/txn/actions/check_data_constraint.rs.
 import { WriteConflict_Reason } from "../../../../proto/kvrpcpb.js";
 import {
   checkGcFenceAsLatestVersion,
   isPessimisticLock,
+  isSharedLocks,
   type Lock,
   lockToLockInfo,
   MvccError,
@@ -13,8 +13,13 @@ import {
   type MvccStore,
   type MvccTxn,
   newLock,
+  newSharedLocks,
+  type SharedLocks,
+  sharedLockOf,
+  sharedLocksToLockInfo,
   TS_MAX,
   type Write,
+  withSharedLock,
 } from "../../mvcc/index.js";
 
 /** Per-request parameters of an AcquirePessimisticLock command. */
@@ -96,8 +101,11 @@ export function checkDataConstraint(
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Locks `key` for the transaction, buffering the lock in `txn`. Throws MvccError
- * (KeyIsLocked when another txn holds a lock: the caller decides whether to wait).
+ * Locks `key` for the transaction, exclusively or (`shared`) alongside other shared holders,
+ * buffering the lock in `txn`. Throws MvccError: KeyIsLocked when the key is locked in a way
+ * that conflicts (the caller decides whether to wait), NotInShrinkMode when an exclusive
+ * request meets shared locks that still admit new holders. A txn cannot turn its shared lock
+ * into an exclusive one or the reverse: it meets its own lock as a conflict.
  */
 export function acquirePessimisticLock(
   store: MvccStore,
@@ -106,6 +114,7 @@ export function acquirePessimisticLock(
   key: Buffer,
   shouldNotExist: boolean,
   p: AcquireParams,
+  shared = false,
 ): KeyLockResult {
   if (p.lockOnlyIfExists && !p.needValue) {
     throw new MvccError({ kind: "LockIfExistsFailed", startTs: p.startTs, key });
@@ -114,7 +123,21 @@ export function acquirePessimisticLock(
   if (shouldNotExist || p.needValue || p.needCheckExistence) store.maxTs.update(p.forUpdateTs);
 
   const current = reader.loadLock(key);
-  if (current) return lockAgain(reader, txn, key, shouldNotExist, p, current);
+  let joining: SharedLocks | undefined;
+  if (current && !isSharedLocks(current)) {
+    if (!shared) return lockAgain(reader, txn, key, shouldNotExist, p, current);
+    throw new MvccError({ kind: "KeyIsLocked", lockInfo: lockToLockInfo(current, key) });
+  }
+  if (current) {
+    if (!shared) {
+      if (!current.shrinkOnly) throw new MvccError({ kind: "NotInShrinkMode", sharedLocks: current });
+      throw new MvccError({ kind: "KeyIsLocked", lockInfo: sharedLocksToLockInfo(current, key) });
+    }
+    if (sharedLockOf(current, p.startTs)) return sharedLockAgain(txn, key, p, current);
+    if (current.shrinkOnly)
+      throw new MvccError({ kind: "KeyIsLocked", lockInfo: sharedLocksToLockInfo(current, key) });
+    joining = current;
+  }
 
   let forUpdateTs = p.forUpdateTs;
   let needLoadValue = p.needValue;
@@ -167,12 +190,37 @@ export function acquirePessimisticLock(
     minCommitTs: p.minCommitTs,
     isLockedWithConflict: conflict !== undefined,
   });
-  if (!p.lockOnlyIfExists || value !== undefined) {
+  if (shared) {
+    // Shared locks are taken even with lock_only_if_exists (as TiKV does).
+    txn.putSharedLocks(key, withSharedLock(joining ?? newSharedLocks(), lock), joining === undefined);
+  } else if (!p.lockOnlyIfExists || value !== undefined) {
     txn.putLock(key, lock, true);
   } else if (conflict) {
     throw writeConflict(p, key, conflict.startTs, conflict.commitTs);
   }
   return successResult(p, conflict?.commitTs, value);
+}
+
+/**
+ * The txn already holds a shared lock on key (tikv handle_existing_shared_lock): a retry only
+ * raises for_update_ts; no value is read (return_values reports not-found, check_existence
+ * reports absent).
+ */
+function sharedLockAgain(txn: MvccTxn, key: Buffer, p: AcquireParams, shared: SharedLocks): KeyLockResult {
+  const own = sharedLockOf(shared, p.startTs) as Lock;
+  if (p.forUpdateTs > own.forUpdateTs) {
+    const lock = newLock({
+      lockType: "Pessimistic",
+      primary: p.primary,
+      startTs: p.startTs,
+      ttl: p.lockTtl,
+      forUpdateTs: p.forUpdateTs,
+      minCommitTs: p.minCommitTs,
+      isLockedWithConflict: own.isLockedWithConflict,
+    });
+    txn.putSharedLocks(key, withSharedLock(shared, lock), false);
+  }
+  return successResult(p, undefined, undefined);
 }
 
 /** The key is already locked: by another txn (KeyIsLocked) or by this one (idempotent retry). */

@@ -4,7 +4,8 @@
 // src/storage/lock_manager/{lock_waiting_queue.rs,lock_wait_context.rs} and the wake-up
 // handling of src/storage/txn/scheduler.rs (on_wait_for_lock, on_release_locks).
 import type { WaitForEntry } from "../../../../proto/deadlock.js";
-import { LockInfo } from "../../../../proto/kvrpcpb.js";
+import { LockInfo, Op } from "../../../../proto/kvrpcpb.js";
+import { lockInfoHolders } from "../../mvcc/types.js";
 import { DeadlockDetector } from "./deadlock-detector.js";
 import { type DelayedNotify, LockWaitQueues, type QueuedRequest } from "./lock-wait-queue.js";
 import { globalTimers, type Timers } from "./timers.js";
@@ -152,30 +153,43 @@ export class LockManager {
     if (!waiter.isFirstLock) this.detect(st);
   }
 
-  /** Deadlock detection for the edge waiter -> current lock holder. */
+  /**
+   * Deadlock detection for the edges waiter -> current lock holder(s): one edge per holder of
+   * shared locks, stopping at the first that closes a cycle (tikv handle_detect_locally).
+   */
   private detect(st: WaiterState): void {
     const w = st.waiter;
-    const lockTs = st.lockInfo.lockVersion;
-    const found = this.detector.detect(w.startTs, lockTs, w.keyHash, w.key, w.resourceGroupTag);
-    if (!found) return;
-    const chain = [
-      ...found.waitChain,
-      {
-        txn: w.startTs,
-        waitForTxn: lockTs,
-        keyHash: w.keyHash,
-        key: w.key,
-        resourceGroupTag: w.resourceGroupTag,
-        waitTime: 0n,
-      },
-    ];
-    this.cancel(st, {
-      kind: "deadlock",
-      lockTs,
-      lockKey: w.key,
-      deadlockKeyHash: found.deadlockKeyHash,
-      waitChain: chain,
-    });
+    for (const lockTs of lockInfoHolders(st.lockInfo)) {
+      const found = this.detector.detect(w.startTs, lockTs, w.keyHash, w.key, w.resourceGroupTag);
+      if (!found) continue;
+      const chain = [
+        ...found.waitChain,
+        {
+          txn: w.startTs,
+          waitForTxn: lockTs,
+          keyHash: w.keyHash,
+          key: w.key,
+          resourceGroupTag: w.resourceGroupTag,
+          waitTime: 0n,
+        },
+      ];
+      // Edges to the holders checked before must not linger as false deadlocks.
+      if (st.lockInfo.lockType === Op.SharedLock) this.cleanUpWaitFor(w, st.lockInfo);
+      this.cancel(st, {
+        kind: "deadlock",
+        lockTs,
+        lockKey: w.key,
+        deadlockKeyHash: found.deadlockKeyHash,
+        waitChain: chain,
+      });
+      return;
+    }
+  }
+
+  /** Drops the waiter's wait-for edges to every holder of `lockInfo`. */
+  private cleanUpWaitFor(w: LockWaiter, lockInfo: LockInfo): void {
+    for (const lockTs of lockInfoHolders(lockInfo))
+      this.detector.cleanUpWaitFor(w.startTs, lockTs, w.keyHash);
   }
 
   /** The waiter's timer fired: KeyIsLocked with how long ago the lock info was refreshed. */
@@ -185,7 +199,7 @@ export class LockManager {
     st.timer = undefined;
     const duration =
       st.lastUpdatedAt === undefined ? 0 : Math.max(1, Math.ceil(this.now() - st.lastUpdatedAt));
-    this.detector.cleanUpWaitFor(st.waiter.startTs, st.lockInfo.lockVersion, st.waiter.keyHash);
+    this.cleanUpWaitFor(st.waiter, st.lockInfo);
     this.cancel(st, {
       kind: "timeout",
       lockInfo: LockInfo.fromPartial({ ...st.lockInfo, durationToLastUpdateMs: BigInt(duration) }),
@@ -212,7 +226,7 @@ export class LockManager {
     if (!st) return;
     this.waiters.delete(waiter.token);
     this.clearTimer(st);
-    this.detector.cleanUpWaitFor(waiter.startTs, st.lockInfo.lockVersion, waiter.keyHash);
+    this.cleanUpWaitFor(waiter, st.lockInfo);
   }
 
   /**
@@ -236,30 +250,35 @@ export class LockManager {
     this.updateWaiter(st, lockInfo);
   }
 
-  /** The waiter now waits for another lock: refresh it and re-detect (handle_update_wait_for). */
+  /**
+   * The waiter now waits for another lock: refresh it and re-detect (handle_update_wait_for).
+   * Shared locks all report lock_version 0, so a shared lock replacing a shared lock always
+   * counts as a change (its holders may differ).
+   */
   private updateWaiter(st: WaiterState, lockInfo: LockInfo): void {
     st.lastUpdatedAt = this.now();
     const prev = st.lockInfo;
-    if (prev.lockVersion === lockInfo.lockVersion) {
+    const maybeSharedChange = prev.lockType === Op.SharedLock && lockInfo.lockType === Op.SharedLock;
+    if (!maybeSharedChange && prev.lockVersion === lockInfo.lockVersion) {
       st.lockInfo = lockInfo;
       return;
     }
     st.lockInfo = lockInfo;
     if (st.waiter.isFirstLock || !st.waiter.allowLockWithConflict) return;
-    this.detector.cleanUpWaitFor(st.waiter.startTs, prev.lockVersion, st.waiter.keyHash);
+    this.cleanUpWaitFor(st.waiter, prev);
     this.detect(st);
   }
 
   /**
-   * Locks were released: wake the head waiter of each key. Legacy requests fail with
-   * WriteConflict (and later the rest of the queue, after the wake-up delay); resumable
-   * ones are retried.
+   * Locks were released: wake the head waiter of each key (with the shared-lock requests
+   * right behind a shared-lock head). Legacy requests fail with WriteConflict (and later the
+   * rest of the queue, after the wake-up delay); resumable ones are retried.
    */
   onLocksReleased(released: readonly ReleasedLockEvent[]): void {
     if (this.queues.isEmpty) return;
     for (const r of released) {
-      const head = this.queues.popForWakingUp(r.key, r.startTs, r.commitTs);
-      if (head) this.wake(head, r.startTs, r.commitTs);
+      for (const w of this.queues.popForWakingUp(r.key, r.startTs, r.commitTs))
+        this.wake(w, r.startTs, r.commitTs);
     }
   }
 

@@ -1,9 +1,10 @@
 // Per-key queues of blocked pessimistic-lock requests.
 // Semantics follow tikv src/storage/lock_manager/lock_waiting_queue.rs: each key has a
 // priority queue ordered by start_ts (smallest first); releasing the lock pops only the
-// head; after a legacy (non-resumable) wake-up, the entries that were already queued are
-// woken `wake-up-delay-duration` later ("delayed notify all"), stopping at the first
-// resumable entry.
+// head (with the shared-lock requests right behind it when the head is one: they can all
+// lock together); after a legacy (non-resumable) wake-up, the entries that were already
+// queued are woken `wake-up-delay-duration` later ("delayed notify all"), stopping at the
+// first resumable entry.
 import type { LockInfo } from "../../../../proto/kvrpcpb.js";
 import type { Timers } from "./timers.js";
 
@@ -15,6 +16,8 @@ export interface QueuedRequest {
   readonly startTs: bigint;
   /** Resumable (WakeUpModeForceLock) requests retry the lock instead of failing. */
   readonly allowLockWithConflict: boolean;
+  /** The request asks for a shared lock (Op::SharedPessimisticLock). */
+  readonly isSharedLock?: boolean | undefined;
   /** Set on first push: the key's legacy wake-up counter at that time. */
   legacyWakeUpIndex?: number | undefined;
 }
@@ -88,27 +91,35 @@ export class LockWaitQueues<E extends QueuedRequest> {
 
   /**
    * Pops the head of the key's queue because the lock on it was released by the txn
-   * `conflictStartTs` (committed at `conflictCommitTs`, 0 if rolled back). After popping a
-   * legacy entry, schedules (or extends) the delayed wake-up of the remaining entries.
+   * `conflictStartTs` (committed at `conflictCommitTs`, 0 if rolled back); a shared-lock head
+   * comes with every shared-lock entry directly behind it. After popping a legacy entry,
+   * schedules (or extends) the delayed wake-up of the remaining entries.
    */
-  popForWakingUp(key: Buffer, conflictStartTs: bigint, conflictCommitTs: bigint): E | undefined {
+  popForWakingUp(key: Buffer, conflictStartTs: bigint, conflictCommitTs: bigint): E[] {
     const k = mapKey(key);
     const st = this.keys.get(k);
-    if (!st) return undefined;
+    if (!st) return [];
     st.lastConflictStartTs = conflictStartTs;
     st.lastConflictCommitTs = conflictCommitTs;
     const head = st.queue.shift();
     if (head === undefined) {
       this.dropKey(k, st);
-      return undefined;
+      return [];
     }
-    this.count--;
-    if (!head.allowLockWithConflict) {
+    const popped = [head];
+    if (head.isSharedLock) {
+      while (st.queue.length > 0 && (st.queue[0] as E).isSharedLock) popped.push(st.queue.shift() as E);
+    }
+    this.count -= popped.length;
+    let legacy = false;
+    for (const e of popped) {
+      if (e.allowLockWithConflict) continue;
       st.legacyWakeUpIndex++;
-      if (st.queue.length > 0) this.scheduleDelayedNotify(k, st);
+      legacy = true;
     }
+    if (legacy && st.queue.length > 0) this.scheduleDelayedNotify(k, st);
     if (st.queue.length === 0) this.dropKey(k, st);
-    return head;
+    return popped;
   }
 
   private scheduleDelayedNotify(k: string, st: KeyState<E>): void {

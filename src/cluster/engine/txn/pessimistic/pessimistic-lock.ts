@@ -16,11 +16,12 @@ import {
   WriteDetail,
 } from "../../../../proto/kvrpcpb.js";
 import {
-  lockToLockInfo,
+  lockRecordToLockInfo,
   MvccError,
   MvccReader,
   type MvccStore,
   MvccTxn,
+  sharedLocksToLockInfo,
   toKeyError,
 } from "../../mvcc/index.js";
 import { type AcquireParams, acquirePessimisticLock, type KeyLockResult } from "./acquire.js";
@@ -38,6 +39,8 @@ import { waitTimeoutFromWire } from "./wait-timeout.js";
 interface KeyToLock {
   readonly key: Buffer;
   readonly shouldNotExist: boolean;
+  /** Op::SharedPessimisticLock: lock in shared mode. */
+  readonly shared: boolean;
 }
 
 /** One synchronous execution of the command over its keys. */
@@ -45,6 +48,9 @@ type Execution =
   | { readonly kind: "done"; readonly results: KeyLockResult[] }
   | { readonly kind: "failed"; readonly error: KeyError }
   | { readonly kind: "blocked"; readonly key: KeyToLock; readonly lockInfo: LockInfo };
+
+/** True for the LockInfo of shared locks. */
+const isSharedLockInfo = (l: LockInfo): boolean => l.lockType === Op.SharedLock;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -60,19 +66,16 @@ export class PessimisticLockCommand {
     const forceLock = req.wakeUpMode === PessimisticLockWakeUpMode.WakeUpModeForceLock;
     const keys: KeyToLock[] = [];
     for (const m of req.mutations) {
-      if (m.op === Op.SharedPessimisticLock) {
-        return Promise.resolve(
-          errorResponse(
-            toKeyError(otherError("shared pessimistic locks are not supported by the embedded cluster")),
-          ),
-        );
-      }
-      if (m.op !== Op.PessimisticLock) {
+      if (m.op !== Op.PessimisticLock && m.op !== Op.SharedPessimisticLock) {
         return Promise.resolve(
           errorResponse(toKeyError(otherError("mismatch Op in pessimistic lock mutations"))),
         );
       }
-      keys.push({ key: m.key, shouldNotExist: m.assertion === Assertion.NotExist });
+      keys.push({
+        key: m.key,
+        shouldNotExist: m.assertion === Assertion.NotExist,
+        shared: m.op === Op.SharedPessimisticLock,
+      });
     }
     if (forceLock && keys.length > 1) {
       return Promise.resolve(
@@ -116,6 +119,7 @@ export class PessimisticLockCommand {
         keyHash: keyHash(blocked.key),
         startTs: params.startTs,
         allowLockWithConflict: forceLock,
+        isSharedLock: blocked.shared,
         isFirstLock: req.isFirstLock,
         resourceGroupTag: req.context?.resourceGroupTag ?? EMPTY,
         onOutcome: (o) => {
@@ -129,7 +133,10 @@ export class PessimisticLockCommand {
 
   /**
    * Locks all keys or none: the first key locked by another txn stops the command and
-   * nothing is written (TiKV clears the txn and reports Waiting for that key).
+   * nothing is written (TiKV clears the txn and reports Waiting for that key). An exclusive
+   * request meeting shared locks that still admit holders makes them shrink-only (the only
+   * thing written) and fails at once with KeyIsLocked, whatever its wait timeout; a retry
+   * then waits for the holders to leave.
    */
   private execute(keys: readonly KeyToLock[], params: AcquireParams): Execution {
     const reader = new MvccReader(this.store);
@@ -137,10 +144,19 @@ export class PessimisticLockCommand {
     const results: KeyLockResult[] = [];
     for (const k of keys) {
       try {
-        results.push(acquirePessimisticLock(this.store, reader, txn, k.key, k.shouldNotExist, params));
+        results.push(
+          acquirePessimisticLock(this.store, reader, txn, k.key, k.shouldNotExist, params, k.shared),
+        );
       } catch (e) {
         if (e instanceof MvccError && e.inner.kind === "KeyIsLocked") {
           return { kind: "blocked", key: k, lockInfo: e.inner.lockInfo };
+        }
+        if (e instanceof MvccError && e.inner.kind === "NotInShrinkMode") {
+          const shrinking = { ...e.inner.sharedLocks, shrinkOnly: true };
+          const write = new MvccTxn(params.startTs);
+          write.putSharedLocks(k.key, shrinking, false);
+          this.store.write(write);
+          return { kind: "failed", error: toKeyError(locked(sharedLocksToLockInfo(shrinking, k.key))) };
         }
         return { kind: "failed", error: toKeyError(e) };
       }
@@ -152,7 +168,7 @@ export class PessimisticLockCommand {
   /** Applies the buffered locks and tells waiters on those keys who holds them now. */
   private commitLocks(txn: MvccTxn): void {
     if (txn.isEmpty) return;
-    const fresh = txn.newLocks.map(({ key, lock }) => lockToLockInfo(lock, key));
+    const fresh = txn.newLocks.map(({ key, lock }) => lockRecordToLockInfo(lock, key));
     this.store.write(txn);
     if (fresh.length > 0) this.lockManager.onLocksAcquired(fresh);
   }
@@ -206,7 +222,11 @@ export class PessimisticLockCommand {
     }
   }
 
-  /** Retries a woken resumable request on its key (AcquirePessimisticLockResumed). */
+  /**
+   * Retries a woken resumable request on its key (AcquirePessimisticLockResumed). As in TiKV,
+   * the retry always asks for an exclusive lock, and meeting shared locks fails it with
+   * KeyIsLocked instead of waiting again (nor are they made shrink-only).
+   */
   private resume(
     waiter: LockWaiter,
     blocked: KeyToLock,
@@ -218,8 +238,18 @@ export class PessimisticLockCommand {
     try {
       result = acquirePessimisticLock(this.store, reader, txn, blocked.key, blocked.shouldNotExist, params);
     } catch (e) {
-      if (e instanceof MvccError && e.inner.kind === "KeyIsLocked") {
-        this.lockManager.requeue(waiter, e.inner.lockInfo);
+      const lockInfo =
+        e instanceof MvccError && e.inner.kind === "KeyIsLocked"
+          ? e.inner.lockInfo
+          : e instanceof MvccError && e.inner.kind === "NotInShrinkMode"
+            ? sharedLocksToLockInfo(e.inner.sharedLocks, blocked.key)
+            : undefined;
+      if (lockInfo && isSharedLockInfo(lockInfo)) {
+        this.lockManager.finish(waiter);
+        return forceLockResponse([failedKeyResult()], toKeyError(locked(lockInfo)));
+      }
+      if (lockInfo) {
+        this.lockManager.requeue(waiter, lockInfo);
         return undefined;
       }
       this.lockManager.finish(waiter);

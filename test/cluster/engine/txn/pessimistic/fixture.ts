@@ -3,6 +3,7 @@
 // these only set up the states TiKV's tests build with must_prewrite_* / must_commit).
 import { expect } from "vitest";
 import {
+  isSharedLocks,
   type Lock,
   MvccReader,
   MvccStore,
@@ -10,6 +11,7 @@ import {
   newLock,
   newRollback,
   newWrite,
+  type SharedLocks,
   storeKey,
   writeTypeFromLockType,
 } from "../../../../../src/cluster/engine/mvcc/index.js";
@@ -37,6 +39,8 @@ export interface LockOpts {
   isFirstLock?: boolean;
   ttl?: bigint;
   minCommitTs?: bigint;
+  /** Op::SharedPessimisticLock instead of PessimisticLock. */
+  shared?: boolean;
 }
 
 export function lockRequest(
@@ -47,7 +51,7 @@ export function lockRequest(
 ): PessimisticLockRequest {
   return PessimisticLockRequest.fromPartial({
     mutations: keys.map((k) => ({
-      op: Op.PessimisticLock,
+      op: o.shared ? Op.SharedPessimisticLock : Op.PessimisticLock,
       key: b(k),
       assertion: o.shouldNotExist ? Assertion.NotExist : Assertion.None,
     })),
@@ -112,8 +116,18 @@ export class Fixture {
     );
   }
 
+  /** The exclusive lock of key (fails the test on shared locks). */
   lockOf(key: string): Lock | undefined {
-    return this.reader.loadLock(b(key));
+    const r = this.reader.loadLock(b(key));
+    if (r && isSharedLocks(r)) throw new Error(`${key} holds shared locks, not an exclusive lock`);
+    return r;
+  }
+
+  /** The shared locks of key (fails the test on an exclusive lock). */
+  sharedLocksOf(key: string): SharedLocks | undefined {
+    const r = this.reader.loadLock(b(key));
+    if (r && !isSharedLocks(r)) throw new Error(`${key} holds an exclusive lock, not shared locks`);
+    return r;
   }
 
   mustPessimisticLocked(key: string, startTs: number, forUpdateTs: number): Lock {

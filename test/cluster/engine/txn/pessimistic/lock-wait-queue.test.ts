@@ -29,7 +29,11 @@ function makeQueues(delayMs = 50) {
 }
 
 const k1 = Buffer.from("k1");
-const startTsOf = (e: QueuedRequest | undefined) => Number(e?.startTs);
+/** start_ts of an entry, or of the single entry popped (NaN when none or several were popped). */
+const startTsOf = (e: QueuedRequest | readonly QueuedRequest[] | undefined): number => {
+  if (Array.isArray(e)) return e.length === 1 ? Number(e[0]?.startTs) : Number.NaN;
+  return Number((e as QueuedRequest | undefined)?.startTs);
+};
 
 describe("LockWaitQueues", () => {
   beforeEach(() => {
@@ -47,9 +51,9 @@ describe("LockWaitQueues", () => {
     q.push(entry("k2", 11));
     expect(q.entryCount).toBe(2);
     const e = q.popForWakingUp(k1, 5n, 6n);
-    expect(e?.key.toString()).toBe("k1");
+    expect(e.map((x) => x.key.toString())).toEqual(["k1"]);
     expect(startTsOf(e)).toBe(10);
-    expect(q.popForWakingUp(k1, 5n, 6n)).toBeUndefined();
+    expect(q.popForWakingUp(k1, 5n, 6n)).toEqual([]);
     expect(q.entriesOf(k1)).toHaveLength(0);
     expect(q.entryCount).toBe(1);
     expect(startTsOf(q.popForWakingUp(Buffer.from("k2"), 5n, 6n))).toBe(11);
@@ -96,7 +100,7 @@ describe("LockWaitQueues", () => {
     vi.advanceTimersByTime(1);
     // 11..13 are failed with the conflict of the release; 14.. were queued later.
     expect(notified).toHaveLength(1);
-    expect(notified[0]?.legacy.map(startTsOf)).toEqual([11, 12, 13]);
+    expect(notified[0]?.legacy.map((e) => startTsOf(e))).toEqual([11, 12, 13]);
     expect(notified[0]?.resumable).toBeUndefined();
     expect([notified[0]?.conflictStartTs, notified[0]?.conflictCommitTs]).toEqual([5n, 6n]);
     expect(q.entryCount).toBe(3);
@@ -109,10 +113,10 @@ describe("LockWaitQueues", () => {
     vi.advanceTimersByTime(50);
     // Wakes 14 and stops at the resumable 15, which is handed back for resuming.
     expect(notified).toHaveLength(2);
-    expect(notified[1]?.legacy.map(startTsOf)).toEqual([14]);
+    expect(notified[1]?.legacy.map((e) => startTsOf(e))).toEqual([14]);
     expect(startTsOf(notified[1]?.resumable)).toBe(15);
     expect([notified[1]?.conflictStartTs, notified[1]?.conflictCommitTs]).toEqual([7n, 8n]);
-    expect(q.entriesOf(k1).map(startTsOf)).toEqual([16, 17, 18]);
+    expect(q.entriesOf(k1).map((e) => startTsOf(e))).toEqual([16, 17, 18]);
 
     // A second wake-up while a delayed notify is pending only extends it.
     expect(startTsOf(q.popForWakingUp(k1, 7n, 8n))).toBe(16);
@@ -124,9 +128,9 @@ describe("LockWaitQueues", () => {
     vi.advanceTimersByTime(1);
     // 18 is failed with the ts of the latest wake-up; 19 came later and stays.
     expect(notified).toHaveLength(3);
-    expect(notified[2]?.legacy.map(startTsOf)).toEqual([18]);
+    expect(notified[2]?.legacy.map((e) => startTsOf(e))).toEqual([18]);
     expect([notified[2]?.conflictStartTs, notified[2]?.conflictCommitTs]).toEqual([9n, 10n]);
-    expect(q.entriesOf(k1).map(startTsOf)).toEqual([19]);
+    expect(q.entriesOf(k1).map((e) => startTsOf(e))).toEqual([19]);
 
     // Emptying the queue cancels any pending notify and drops the key.
     expect(startTsOf(q.popForWakingUp(k1, 9n, 10n))).toBe(19);
@@ -142,7 +146,30 @@ describe("LockWaitQueues", () => {
     expect(startTsOf(q.popForWakingUp(k1, 1n, 0n))).toBe(10);
     vi.advanceTimersByTime(100);
     expect(notified).toHaveLength(0);
-    expect(q.entriesOf(k1).map(startTsOf)).toEqual([11]);
+    expect(q.entriesOf(k1).map((e) => startTsOf(e))).toEqual([11]);
+  });
+
+  it("pops a shared-lock head with the shared-lock entries right behind it (tikv test_pop_shared_group)", () => {
+    const { q, notified } = makeQueues(50);
+    for (const ts of [10, 11, 12]) q.push({ ...entry("k1", ts), isSharedLock: true });
+    q.push(entry("k1", 20));
+    expect(q.entryCount).toBe(4);
+    const group = q.popForWakingUp(k1, 5n, 6n);
+    expect(group.map((e) => [startTsOf(e), e.isSharedLock])).toEqual([
+      [10, true],
+      [11, true],
+      [12, true],
+    ]);
+    // Legacy entries were woken: the rest is notified after the delay.
+    vi.advanceTimersByTime(50);
+    expect(notified.map((n) => n.legacy.map((e) => startTsOf(e)))).toEqual([[20]]);
+    expect(q.entryCount).toBe(0);
+
+    // An exclusive head is popped alone, even with shared entries behind it.
+    q.push(entry("k1", 30));
+    q.push({ ...entry("k1", 31), isSharedLock: true });
+    expect(startTsOf(q.popForWakingUp(k1, 7n, 8n))).toBe(30);
+    expect(q.entriesOf(k1).map((e) => startTsOf(e))).toEqual([31]);
   });
 
   it("tracks the lock blocking a key and reports waiters to update", () => {
