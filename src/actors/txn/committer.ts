@@ -658,6 +658,8 @@ export class Committer {
     switch (v.kind) {
       case "onePCFallback":
         this.onePC = false;
+        // async commit goes with it (client-go): a tried async commit fell back too
+        if (this.asyncCommit) this.info.asyncCommitFallback = true;
         this.asyncCommit = false;
         this.info.onePCFallback = true;
         return;
