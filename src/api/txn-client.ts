@@ -296,6 +296,13 @@ export class TxnClient {
       // the primary is the first key locked: every lock of the transaction points to it
       const primary = held.primary;
       const idx = primary ? built.mutations.findIndex((m) => m.key.equals(primary)) : -1;
+      // every lock points to the primary: committing without it among the writes would commit
+      // the wrong key (never expected: a failed lock call gives its primary up)
+      if (primary && idx < 0) {
+        throw new InvalidTxnError(
+          `primary ${primary.toString("hex")} holds none of the transaction's writes`,
+        );
+      }
       const commitTs = await held.commit({
         mutations: built.mutations,
         primaryIndex: idx >= 0 ? idx : Math.max(0, built.primaryIndex),
