@@ -2,7 +2,7 @@
 // CurrentTimestamp, GetLockResolver), and runTransaction, which retries a whole transaction with
 // a new start ts on retryable failures (never replaying its old writes).
 
-import type { Committer } from "../actors/txn/committer.js";
+import type { CommitInput, Committer } from "../actors/txn/committer.js";
 import type { LockResolver } from "../actors/txn/lock-resolver.js";
 import { buildMutations } from "../actors/txn/mutations.js";
 import { SnapshotReader, type SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
@@ -235,8 +235,7 @@ export class TxnClient {
         sizeBytes: 0,
         startedAtMs: txn.startedAt,
         contextFields: writeContextOf(txn),
-        ...txn.protocol,
-        assertionLevel: ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"],
+        ...commitOptionsOf(txn),
         pessimistic: true,
       });
       this.pessimisticCommitters.set(txn, c);
@@ -280,7 +279,7 @@ export class TxnClient {
   private async commitBuffer(txn: Transaction, buffer: MemDb) {
     this.host.checkOpen();
     const built = buildMutations(buffer, {
-      assertionLevel: ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"],
+      assertionLevel: assertionLevelOf(txn),
       pessimistic: txn.pessimistic,
       startTs: txn.startTs,
       kvFilter: txn.protocol.kvFilter,
@@ -309,7 +308,7 @@ export class TxnClient {
         sizeBytes: built.sizeBytes,
         pessimisticActions: built.pessimisticActions,
         forUpdateTs: txn.forUpdateTs,
-        assertionLevel: ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"],
+        assertionLevel: assertionLevelOf(txn),
         deferredError: built.assertionError,
       });
       return { commitTs, info: { ...held.info } };
@@ -328,8 +327,7 @@ export class TxnClient {
         sizeBytes: built.sizeBytes,
         startedAtMs: txn.startedAt,
         contextFields: writeContextOf(txn),
-        ...txn.protocol,
-        assertionLevel: ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"],
+        ...commitOptionsOf(txn),
       });
       const commitTs = await committer.commit();
       latchCommitTs = commitTs;
@@ -356,6 +354,24 @@ function writeContextOf(txn: Transaction): Partial<Context> | undefined {
     ...base,
     ...(p.diskFullOpt !== undefined ? { diskFullOpt: DISK_FULL_OPT[p.diskFullOpt] } : {}),
     ...(p.txnSource !== undefined ? { txnSource: p.txnSource } : {}),
+  };
+}
+
+function assertionLevelOf(txn: Transaction): AssertionLevel {
+  return ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"];
+}
+
+// what the committer takes of a transaction's commit options (the hooks and the filter stay here)
+function commitOptionsOf(txn: Transaction): Partial<CommitInput> {
+  const p = txn.protocol;
+  return {
+    asyncCommit: p.asyncCommit,
+    onePC: p.onePC,
+    causalConsistency: p.causalConsistency,
+    assertionLevel: assertionLevelOf(txn),
+    prewriteEncounterLockPolicy: p.prewriteEncounterLockPolicy,
+    commitWaitUntilTs: p.commitWaitUntilTs,
+    commitWaitTimeoutMs: p.commitWaitTimeoutMs,
   };
 }
 
