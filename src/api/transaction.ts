@@ -4,7 +4,7 @@
 
 import { unionScan } from "../actors/txn/union-scan.js";
 import { type KeyInput, toKey, toKeys } from "../kv/key.js";
-import { FlagsOp, hasLocked } from "../kv/memdb/key-flags.js";
+import { FlagsOp, hasLocked, hasPresumeKeyNotExists } from "../kv/memdb/key-flags.js";
 import { MemDb } from "../kv/memdb/memdb.js";
 import { LOCK_ALWAYS_WAIT, LOCK_NO_WAIT } from "../machines/pessimistic-policy.js";
 import { InvalidArgumentError } from "./errors/base.js";
@@ -181,6 +181,8 @@ export interface LockRequest {
   lockOnlyIfExists: boolean;
   /** The statement's deadline (epoch ms), if any. */
   deadlineMs?: number | undefined;
+  /** Keys this transaction presumes absent: their locks assert it (client-go PresumeKeyNotExists). */
+  presumedAbsent: (key: Buffer) => boolean;
 }
 
 /** What the pessimistic side of a transaction needs from its client. */
@@ -345,11 +347,18 @@ export class Transaction {
               checkExistence: o.checkExistence,
               lockOnlyIfExists: o.lockOnlyIfExists,
               deadlineMs: o.deadlineMs,
+              presumedAbsent: (k) => hasPresumeKeyNotExists(this.buffer.getFlags(k) ?? 0),
             },
             o.signal,
           );
           break;
         } catch (e) {
+          // the presumption failed or is unproven: later locks of these keys do not assert it
+          for (const k of todo) {
+            if (hasPresumeKeyNotExists(this.buffer.getFlags(k) ?? 0)) {
+              this.buffer.updateFlags(k, [FlagsOp.delPresumeKeyNotExists]);
+            }
+          }
           // a key changed after this lock's for_update_ts (typically: we waited for its holder,
           // which then committed): lock again at a fresh ts, as TiDB retries the statement. Not
           // when the caller fixed the for_update_ts, nor past the wait budget.

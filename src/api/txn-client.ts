@@ -251,7 +251,7 @@ export class TxnClient {
         checkExistence: opts.checkExistence,
         lockOnlyIfExists: opts.lockOnlyIfExists,
         deadlineMs: opts.deadlineMs,
-        presumedAbsent: () => false,
+        presumedAbsent: opts.presumedAbsent,
       },
       ctl,
     );

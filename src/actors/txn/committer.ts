@@ -7,8 +7,11 @@ import { type Actor, createActor, fromCallback, type InspectionEvent } from "xst
 import { TikvError } from "../../api/errors/base.js";
 import { extractKeyError } from "../../api/errors/extract.js";
 import {
+  KeyAlreadyExistsError,
   KeyLockedError,
   type LockDetails,
+  LockOnlyIfExistsNoPrimaryKeyError,
+  LockOnlyIfExistsNoReturnValueError,
   lockDetailsFromLockInfo,
   ResultUndeterminedError,
   WriteConflictError,
@@ -49,7 +52,12 @@ import { positions, runRegionBatches } from "../runtime/region-batches.js";
 import { writeFailure } from "../runtime/undetermined.js";
 import { type CommitTsLagDetails, timestampForCommit } from "./commit-ts.js";
 import type { LockResolver } from "./lock-resolver.js";
-import { type LockKeysParams, lockKeys, pessimisticRollbackKeys } from "./pessimistic-lock.js";
+import {
+  type LockedValue,
+  type LockKeysParams,
+  lockKeys,
+  pessimisticRollbackKeys,
+} from "./pessimistic-lock.js";
 
 /** client-go TxnCommitBatchSize: bytes per prewrite / commit / rollback batch. */
 export const TXN_COMMIT_BATCH_SIZE = 16 * 1024;
@@ -264,11 +272,11 @@ export class Committer {
       // created now (its initial state is holdingLocks); an optimistic committer's actor is
       // created at commit, once its protocol is known (createActor resolves the initial routing)
       this.actor = createActor(providedMachine, { input: this.session, inspect: deps.inspect });
-      // a pessimistic committer lives from the first lock: its TTL manager protects the locks
+      // a pessimistic committer lives from the first lock: its TTL manager protects the locks.
+      // Its end is tracked (for whenIdle) only once the transaction ends, not while it is open.
       this.finished = new Promise<void>((r) => {
         this.backgroundDone = r;
       });
-      deps.track(this.finished);
       this.actor.start();
     }
   }
@@ -321,8 +329,8 @@ export class Committer {
       this.finished = new Promise<void>((r) => {
         this.backgroundDone = r;
       });
-      this.deps.track(this.finished);
     }
+    this.deps.track(this.finished);
     return new Promise<bigint>((resolve, reject) => {
       this.settleFn = (o) => {
         if (o.kind === "committed") resolve(o.commitTs);
@@ -350,10 +358,12 @@ export class Committer {
     params: Omit<LockKeysParams, "primary" | "startTs" | "startedAtMs" | "contextFields">,
     ctl: RequestControl,
   ) {
+    this.checkLockOnlyIfExists(params);
     const assigned = this.lockPrimary === undefined;
     if (assigned) this.lockPrimary = params.keys[0];
+    let learned: Map<string, LockedValue>;
     try {
-      return await lockKeys(
+      learned = await lockKeys(
         this.deps.sender,
         this.deps.resolver,
         {
@@ -372,17 +382,67 @@ export class Committer {
         },
       );
     } catch (e) {
-      // a primary chosen by this call is given up with it (client-go resets the primary)
-      if (assigned && !this.ttlStarted) this.lockPrimary = undefined;
+      this.abandonLockCall(params.keys, params.forUpdateTs, assigned, e);
       throw e;
     }
+    // lock-only-if-exists locked nothing on an absent key: it cannot be the primary
+    // (client-go unsetPrimaryKeyIfNeeded)
+    const primary = this.lockPrimary as Buffer;
+    if (assigned && params.lockOnlyIfExists && learned.get(primary.toString("latin1"))?.exists === false) {
+      this.givePrimaryUp();
+    }
+    return learned;
+  }
+
+  // lock-only-if-exists must learn which keys exist, and cannot choose a primary among several
+  // keys, any of which may be absent (client-go LockKeys checks)
+  private checkLockOnlyIfExists(params: {
+    keys: Buffer[];
+    lockOnlyIfExists: boolean;
+    returnValues: boolean;
+    forUpdateTs: bigint;
+  }): void {
+    if (!params.lockOnlyIfExists || params.keys.length === 0) return;
+    const first = params.keys[0] as Buffer;
+    if (!params.returnValues) {
+      throw new LockOnlyIfExistsNoReturnValueError(this.input.startTs, params.forUpdateTs, first);
+    }
+    if (this.lockPrimary === undefined && params.keys.length > 1) {
+      throw new LockOnlyIfExistsNoPrimaryKeyError(this.input.startTs, params.forUpdateTs, first);
+    }
+  }
+
+  private givePrimaryUp(): void {
+    this.lockPrimary = undefined;
+    if (this.ttlStarted) {
+      this.ttlStarted = false;
+      this.actor.send({ type: "TTL_STOPPED" });
+    }
+  }
+
+  // A failed lock call may have locked some of its keys (the primary's batch goes first): they
+  // are released, and a primary it chose is given up with its heartbeat, so the next lock
+  // chooses again (client-go LockKeys error path). Keeping it would let a later commit name a
+  // primary that holds none of its writes.
+  private abandonLockCall(keys: Buffer[], forUpdateTs: bigint, assigned: boolean, e: unknown): void {
+    // one key refused with a conflict or an existing value was not locked
+    const mayHoldLocks =
+      keys.length > 1 || !(e instanceof WriteConflictError || e instanceof KeyAlreadyExistsError);
+    if (mayHoldLocks) {
+      // in the background, as client-go; a retry locks at a larger for_update_ts, which this
+      // rollback (only locks at or below forUpdateTs) leaves alone
+      this.deps.track(this.releaseLocks(keys, forUpdateTs).catch(() => {}));
+    }
+    if (assigned) this.givePrimaryUp();
   }
 
   /** Pessimistic: releases `keys` (PessimisticRollback at `forUpdateTs`) and ends the committer. */
   rollback(keys: Buffer[], forUpdateTs: bigint): Promise<void> {
     this.rollbackKeys = { keys, forUpdateTs };
+    const finished = this.finished ?? Promise.resolve();
+    this.deps.track(finished);
     this.actor.send({ type: "ROLLBACK" });
-    return this.finished ?? Promise.resolve();
+    return finished;
   }
 
   /** Pessimistic: releases locks taken by a failed statement, keeping the transaction going. */
@@ -811,19 +871,22 @@ export class Committer {
 
   /** @internal client-go keepAlive: heartbeat the primary until the transaction ends or gives up */
   keepAlive(sendBack: (e: CommitterEvent) => void): () => void {
-    const started = Date.now();
     let failures = 0;
     let stopped = false;
     const period = this.deps.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     const timer = setInterval(() => {
-      const uptime = Date.now() - started + (started - this.input.startedAtMs);
-      if (uptime > this.deps.maxTxnTtlMs) {
-        stop();
-        return;
-      }
       const ctl = this.deps.control("heartbeat");
       void (async () => {
         try {
+          // the lock's age as TiKV counts it: TSO time since the start ts (client-go keepAlive),
+          // not the local clock, which may run apart from PD's
+          const now = await this.deps.getTimestamp();
+          if (stopped) return;
+          const uptime = Math.max(0, physicalOf(now) - physicalOf(this.input.startTs));
+          if (uptime > this.deps.maxTxnTtlMs) {
+            stop();
+            return;
+          }
           let region = this.deps.sender.locate(this.primaryKey, ctl);
           if (region instanceof Promise) region = await region;
           const { resp } = await this.deps.sender.sendOnce(

@@ -125,12 +125,8 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go 2pc_test: lock only if exist
     await t.whenIdle();
   });
 
-  // BUG: a first lock with lockOnlyIfExists on an absent key keeps that key as the primary
-  // (Committer.lock assigns the primary before the call and only gives it up when the call
-  // throws; client-go unsetPrimaryKeyIfNeeded unsets it when the key did not exist), and the TTL
-  // manager is started for it (onPrimaryLocked fires on the batch's success). Every later lock
-  // then points to a key that holds no lock.
-  itFault.skip(
+  // client-go unsetPrimaryKeyIfNeeded
+  itFault(
     "with no primary yet, an absent key locks nothing and does not become the primary",
     async () => {
       const { t, k, held, primaryOf, flags, begin } = await setup();
@@ -146,10 +142,8 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go 2pc_test: lock only if exist
     },
   );
 
-  // BUG: lockOnlyIfExists on several keys before any primary is chosen is sent to TiKV instead of
-  // failing with LockOnlyIfExistsNoPrimaryKeyError (the error class exists; nothing raises it):
-  // the chosen primary may not exist and then holds no lock.
-  itFault.skip("with no primary yet, several keys cannot be locked only-if-exists", async () => {
+  // client-go ErrLockOnlyIfExistsNoPrimaryKey: the chosen primary might be absent and hold no lock
+  itFault("with no primary yet, several keys cannot be locked only-if-exists", async () => {
     const { k, held, begin } = await setup();
     const txn = await begin(false);
     await expect(txn.batchGetForUpdate([k.key, k.key2], { lockOnlyIfExists: true })).rejects.toBeInstanceOf(
@@ -159,10 +153,9 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go 2pc_test: lock only if exist
     await txn.rollback();
   });
 
-  // BUG: lockKeys (no values) with lockOnlyIfExists is sent to TiKV instead of failing with
-  // LockOnlyIfExistsNoReturnValueError (the error class exists; nothing raises it); TiKV refuses
-  // it (TxnAbortedError). Locking no key with the option is not an error.
-  itFault.skip("lock only if exists needs the values: lockKeys with it fails, typed", async () => {
+  // client-go ErrLockOnlyIfExistsNoReturnValue (TiKV would refuse it); locking no key with the
+  // option is not an error
+  itFault("lock only if exists needs the values: lockKeys with it fails, typed", async () => {
     const { k, begin } = await setup();
     const txn = await begin(true);
     await expect(txn.lockKeys([k.key2], { lockOnlyIfExists: true })).rejects.toBeInstanceOf(

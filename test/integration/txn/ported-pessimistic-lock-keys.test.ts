@@ -52,12 +52,8 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go 2pc_test: LockKeys and what 
     },
   );
 
-  // 2pc_test TestUnsetPrimaryKey
-  // BUG: a key buffered with presumeNotExists is locked without Assertion.NotExist
-  // (TxnClient.lockFor passes `presumedAbsent: () => false`; client-go sets the assertion for
-  // keys with PresumeKeyNotExists, so TiKV checks the key is absent), so locking an existing key
-  // presumed absent succeeds instead of failing with KeyAlreadyExistsError.
-  itFault.skip(
+  // 2pc_test TestUnsetPrimaryKey: the lock of a key presumed absent asserts it is absent
+  itFault(
     "a first lock that fails gives its primary up: the transaction commits later with another primary",
     async () => {
       const t = (await env.connect()).txn();

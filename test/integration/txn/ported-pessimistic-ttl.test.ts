@@ -78,14 +78,17 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go: pessimistic lock TTL", () =
         .catch((e: unknown) => e);
       expect(await eventually(() => locksOf(env, txn.startTs, [a]).size === 1, 2_000)).toBe(true);
       const ttlBefore = lockOn(env, a).lockTtl;
-      expect(await failed).toBeInstanceOf(LockWaitTimeoutError);
-      heartbeats.stop();
-      expect(
-        heartbeats.seen.some((s) => s.req.primaryLock.toString() === a && s.req.startVersion === txn.startTs),
-      ).toBe(true);
-      // a's TTL was renewed while b was still waiting
+      // a's TTL is renewed while b is still waiting
+      const beat = () =>
+        heartbeats.seen.some((s) => s.req.primaryLock.toString() === a && s.req.startVersion === txn.startTs);
+      expect(await eventually(beat, HEARTBEAT_WAIT_MS, 100)).toBe(true);
       const st = await t.lockResolver.getTxnStatus(txn.startTs, 0n, b(a));
       expect(st.ttl).toBeGreaterThan(ttlBefore);
+      expect(await failed).toBeInstanceOf(LockWaitTimeoutError);
+      heartbeats.stop();
+      // the failed call released a and gave it up as the primary
+      await t.whenIdle();
+      expect(locksOf(env, txn.startTs, [a, bKey]).size).toBe(0);
       await txn.rollback();
       await holder.rollback();
     },

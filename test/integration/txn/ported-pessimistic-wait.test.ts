@@ -146,15 +146,10 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go: waiting for pessimistic loc
     },
   );
 
-  // lock_test TestStartHeartBeatAfterLockingPrimary (the failed call's half) and the setup of
-  // TestCheckTxnStatusSentToSecondary / TestBatchResolveLocks
-  // BUG: a multi-key lockKeys that fails after its primary batch succeeded (e.g. a wait timeout
-  // on a secondary) keeps its primary (Committer.lock gives it up only before the TTL manager
-  // started) and leaves its locks on TiKV. A later commit whose writes do not include that key
-  // now fails with InvalidTxnError (guard in TxnClient.commitBuffer) instead of committing the
-  // wrong primary and losing its writes; the fix (release the call's locks, reset primary and
-  // TTL manager, as client-go) is next.
-  itFault.skip(
+  // lock_test TestStartHeartBeatAfterLockingPrimary (the failed call's half): a call that fails
+  // after its primary batch succeeded releases its locks and gives the primary up, so the next
+  // lock chooses a primary of its own and the commit is whole
+  itFault(
     "a lockKeys that fails half-way releases what it locked and gives its primary up; later commits are whole",
     async () => {
       const t = (await env.connect()).txn();
