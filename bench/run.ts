@@ -41,6 +41,7 @@ async function tryScript(path: string): Promise<void> {
 const quick = process.argv.includes("--quick");
 await tryModule("raw/raw.bench.ts", "runRawBench", quick ? { opsC1: 500, opsC256: 5000 } : {});
 await tryModule("txn/txn.bench.ts", "runTxnBench", quick ? { opsC1: 100, opsC64: 500 } : {});
+await tryModule("txn/pipelined.bench.ts", "runPipelinedBench", quick ? { keys: 100_000 } : {});
 await tryModule(
   "engine/engine.bench.ts",
   "runEngineBench",

@@ -14,6 +14,11 @@ export type {
   TxnLocalLatchesOptions,
 } from "./api/options.js";
 export {
+  type PipelinedOptions,
+  PipelinedTransaction,
+  PipelinedUnsupportedError,
+} from "./api/pipelined-transaction.js";
+export {
   type CasResult,
   type KvPair,
   type RawBatchPutOptions,

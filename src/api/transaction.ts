@@ -8,6 +8,7 @@ import { FlagsOp, hasLocked, hasPresumeKeyNotExists } from "../kv/memdb/key-flag
 import { MemDb } from "../kv/memdb/memdb.js";
 import { LOCK_ALWAYS_WAIT, LOCK_NO_WAIT } from "../machines/pessimistic-policy.js";
 import { InvalidArgumentError } from "./errors/base.js";
+import { readThrough } from "./internal/read-through.js";
 import { CannotSetNilValueError, InvalidTxnError, WriteConflictError } from "./errors/txn.js";
 import type { CallOptions } from "./options.js";
 import type { KvPair } from "./raw-client.js";
@@ -115,7 +116,8 @@ const ASSERT_OPS: Record<NonNullable<WriteOptions["assert"]>, FlagsOp> = {
 };
 
 // the flag operations a write's options ask for
-function writeOps(o: WriteOptions | undefined): FlagsOp[] | undefined {
+/** @internal The flag operations a write's options ask for (validated). */
+export function writeOps(o: WriteOptions | undefined): FlagsOp[] | undefined {
   if (o === undefined) return undefined;
   if (o === null || typeof o !== "object") throw new InvalidArgumentError("must be an object", "options");
   const ops: FlagsOp[] = [];
@@ -464,23 +466,11 @@ export class Transaction {
   async batchGet(keys: readonly KeyInput[], options?: CallOptions): Promise<Array<Buffer | undefined>> {
     this.checkActive();
     const ks = toKeys(keys);
-    const out = new Array<Buffer | undefined>(ks.length).fill(undefined);
-    const remote: number[] = [];
-    ks.forEach((k, i) => {
-      const own = this.buffer.get(k);
-      if (own === undefined) remote.push(i);
-      else out[i] = own.length === 0 ? undefined : own;
-    });
-    if (remote.length > 0) {
-      const got = await this.snapshot.batchGet(
-        remote.map((i) => ks[i] as Buffer),
-        options,
-      );
-      remote.forEach((i, j) => {
-        out[i] = got[j];
-      });
-    }
-    return out;
+    return readThrough(
+      ks,
+      (i) => this.buffer.get(ks[i] as Buffer),
+      (rest) => this.snapshot.batchGet(rest, options),
+    );
   }
 
   /**
@@ -610,14 +600,16 @@ export class Transaction {
     return unionScan(this.buffer, remote, s, e, reverse);
   }
 
-  private checkActive(): void {
+  /** @internal Throws InvalidTxnError unless the transaction is active. */
+  protected checkActive(): void {
     if (this.stateValue !== "active") {
       throw new InvalidTxnError(`transaction ${this.startTs} is ${this.stateValue}`);
     }
   }
 }
 
-function checkLockOptions(o: LockOptions): {
+/** @internal Validates lock options (typed errors) and resolves their defaults. */
+export function checkLockOptions(o: LockOptions): {
   lockWaitMs: number;
   forUpdateTs: bigint | undefined;
   lockOnlyIfExists: boolean;

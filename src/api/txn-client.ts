@@ -9,15 +9,21 @@ import { SnapshotReader, type SnapshotReadOptions } from "../actors/txn/snapshot
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
 import type { MemDb } from "../kv/memdb/memdb.js";
 import { MAX_TS } from "../kv/timestamp.js";
-import { AssertionLevel, type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
+import { type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
 import { InvalidArgumentError, TikvError } from "./errors/base.js";
 import { AbortedError, TimeoutError } from "./errors/server.js";
 import { InvalidTxnError, ResultUndeterminedError, WriteConflictInLatchError } from "./errors/txn.js";
+import { ASSERTION_LEVEL, assertionLevelOf } from "./internal/assertion-level.js";
 import { newControl } from "./internal/control.js";
 import type { CallOptions } from "./options.js";
+import {
+  checkPipelinedOptions,
+  createPipelinedTransaction,
+  type PipelinedOptions,
+  type PipelinedTransaction,
+} from "./pipelined-transaction.js";
 import { Snapshot, type SnapshotHost } from "./snapshot.js";
 import {
-  type AssertionLevelName,
   type CommitProtocolOptions,
   type LockRequest,
   Transaction,
@@ -33,6 +39,13 @@ export interface BeginOptions extends SnapshotReadOptions, TxnSizeLimits, Commit
    * meet a write conflict on them. Default false (optimistic).
    */
   pessimistic?: boolean;
+  /**
+   * Pipelined DML (client-go WithPipelinedTxn): the buffer is flushed to TiKV while the
+   * transaction runs, so it may write millions of keys; `true` takes client-go's defaults. The
+   * transaction is a {@link PipelinedTransaction}; it cannot be pessimistic or scan, its
+   * lockKeys only marks keys (as optimistic transactions do), and async commit / 1PC are off.
+   */
+  pipelined?: boolean | PipelinedOptions;
   /** Use this start ts instead of a fresh one from PD (client-go WithStartTS). */
   startTs?: bigint;
   /** Cancels fetching the start ts. */
@@ -57,12 +70,6 @@ export interface RunTransactionOptions extends BeginOptions {
 export interface TxnHost extends SnapshotHost {
   readonly rt: TxnRuntime;
 }
-
-const ASSERTION_LEVEL: Record<AssertionLevelName, AssertionLevel> = {
-  off: AssertionLevel.Off,
-  fast: AssertionLevel.Fast,
-  strict: AssertionLevel.Strict,
-};
 
 const DEFAULT_LIMITS: Required<TxnSizeLimits> = {
   entrySizeLimit: 6 * 1024 * 1024,
@@ -129,6 +136,8 @@ export class TxnClient {
    * await txn.commit();
    * ```
    */
+  begin(options: BeginOptions & { pipelined: true | PipelinedOptions }): Promise<PipelinedTransaction>;
+  begin(options?: BeginOptions): Promise<Transaction>;
   async begin(options: BeginOptions = {}): Promise<Transaction> {
     this.host.checkOpen();
     checkBeginOptions(options);
@@ -144,6 +153,19 @@ export class TxnClient {
       onePC: options.onePC ?? false,
       causalConsistency: options.causalConsistency ?? false,
     };
+    // pipelined DML: its own buffer and committer (src/api/pipelined-transaction.ts)
+    const tuning = checkPipelinedOptions(options);
+    if (tuning) {
+      const snapshot = this.newSnapshot(startTs, options);
+      return createPipelinedTransaction({
+        rt: this.host.rt,
+        snapshot,
+        limits,
+        protocol,
+        tuning,
+        writeContext: writeContextOf,
+      });
+    }
     const txn = new Transaction(
       this.committer,
       this.newSnapshot(startTs, options),
@@ -357,10 +379,6 @@ function writeContextOf(txn: Transaction): Partial<Context> | undefined {
   };
 }
 
-function assertionLevelOf(txn: Transaction): AssertionLevel {
-  return ASSERTION_LEVEL[txn.protocol.assertionLevel ?? "off"];
-}
-
 // what the committer takes of a transaction's commit options (the hooks and the filter stay here)
 function commitOptionsOf(txn: Transaction): Partial<CommitInput> {
   const p = txn.protocol;
@@ -465,6 +483,7 @@ function checkReadOptions(o: SnapshotReadOptions): void {
 
 function checkBeginOptions(o: BeginOptions): void {
   checkReadOptions(o);
+  checkPipelinedOptions(o);
   if (o.diskFullOpt !== undefined && !Object.hasOwn(DISK_FULL_OPT, o.diskFullOpt)) {
     throw new InvalidArgumentError(
       `must be notAllowed, allowedOnAlmostFull or allowedOnAlreadyFull, got ${String(o.diskFullOpt)}`,

@@ -18,6 +18,11 @@ import type { StorePool } from "../store/store-pool.js";
 import { type CommitInput, Committer } from "./committer.js";
 import { LatchScheduler } from "./latches/scheduler.js";
 import { LockResolver } from "./lock-resolver.js";
+import {
+  PIPELINED_BUDGETS_MS,
+  PipelinedCommitter,
+  type PipelinedInput,
+} from "./pipelined/pipelined-committer.js";
 import { SafePointChecker } from "./safe-point.js";
 
 /** client-go budgets (ms) of the transaction phases and TSO. */
@@ -113,6 +118,30 @@ export class TxnRuntime {
         resolver: this.resolver,
         getTimestamp: () => this.getTimestamp(),
         control: (phase, signal) => this.control(phase, signal),
+        track: (p) => this.track(p),
+        inspect: this.deps.inspect,
+        maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,
+      },
+      input,
+    );
+  }
+
+  /** Starts the committer of a pipelined transaction (it lives from begin). */
+  newPipelinedCommitter(input: PipelinedInput): PipelinedCommitter {
+    return new PipelinedCommitter(
+      {
+        sender: this.sender,
+        resolver: this.resolver,
+        pd: this.deps.pd,
+        stores: this.deps.stores,
+        getTimestamp: () => this.getTimestamp(),
+        control: (phase, signal) =>
+          makeControl({
+            maxBackoffMs: PIPELINED_BUDGETS_MS[phase],
+            timeoutMs: 0,
+            backoffSignal: signal,
+            metrics: this.deps.metrics,
+          }),
         track: (p) => this.track(p),
         inspect: this.deps.inspect,
         maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,

@@ -119,6 +119,21 @@ export class WriteConflictError extends TikvError implements WriteConflictInfo {
   }
 }
 
+/**
+ * The write conflict of a writer at `startTs` meeting `lock` of another transaction that it will
+ * not resolve (client-go: an optimistic prewrite meeting a newer lock loses at once).
+ */
+export function conflictWithLock(startTs: bigint, lock: LockDetails): WriteConflictError {
+  return new WriteConflictError({
+    startTs,
+    conflictStartTs: lock.startTs,
+    conflictCommitTs: 0n,
+    key: lock.key,
+    primary: lock.primary,
+    reason: WriteConflict_Reason.Optimistic,
+  });
+}
+
 /** The local latch of the client saw a newer commit on a key (client-go ErrWriteConflictInLatch). */
 export class WriteConflictInLatchError extends TikvError {
   constructor(
