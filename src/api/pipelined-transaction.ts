@@ -13,6 +13,7 @@ import {
   DEFAULT_RESOLVE_LOCK_CONCURRENCY,
   type PipelinedCommitter,
   type PipelinedTuning,
+  SharedLockInPipelinedTxnError,
 } from "../actors/txn/pipelined/pipelined-committer.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
 import { type KeyInput, toKey, toKeys } from "../kv/key.js";
@@ -193,6 +194,16 @@ export class PipelinedTransaction extends Transaction {
     return this.pipeline.size;
   }
 
+  /** Estimated bytes the client holds: the mutable and the flushing buffer. */
+  override get memoryFootprint(): number {
+    return this.pipeline.mem;
+  }
+
+  /** As {@link Transaction.onMemoryFootprintChange}; fires also when a flushed buffer is let go. */
+  override onMemoryFootprintChange(hook: ((bytes: number) => void) | undefined): void {
+    this.pipeline.setMemoryFootprintChangeHook(hook);
+  }
+
   /** True while nothing was written. */
   override get isReadOnly(): boolean {
     return !this.pipeline.dirty;
@@ -358,7 +369,8 @@ export class PipelinedTransaction extends Transaction {
 
   private markLocked(keys: readonly KeyInput[], options: LockOptions): void {
     this.checkActive();
-    checkLockOptions(options);
+    // client-go refuses share mode in a pipelined transaction
+    if (checkLockOptions(options).shared) throw new SharedLockInPipelinedTxnError();
     for (const k of toKeys(keys)) this.pipeline.updateFlags(k, [FlagsOp.setKeyLocked]);
   }
 }

@@ -446,6 +446,28 @@ export class Transaction {
     return this.buffer.size;
   }
 
+  /** Estimated bytes the client holds for this transaction's buffer (client-go Mem). */
+  get memoryFootprint(): number {
+    return this.buffer.mem;
+  }
+
+  /**
+   * Calls `hook(bytes)` whenever {@link memoryFootprint} changes (client-go
+   * SetMemoryFootprintChangeHook), e.g. to enforce a memory quota: an exception it throws reaches
+   * the write that caused it (the write itself is applied). `undefined` removes it; a non-function
+   * gets InvalidArgumentError.
+   *
+   * @example
+   * ```ts
+   * txn.onMemoryFootprintChange((bytes) => {
+   *   if (bytes > 64 * 1024 * 1024) throw new Error("statement uses too much memory");
+   * });
+   * ```
+   */
+  onMemoryFootprintChange(hook: ((bytes: number) => void) | undefined): void {
+    this.buffer.setMemoryFootprintChangeHook(hook);
+  }
+
   /**
    * The value of `key` as this transaction sees it: its own write, else the snapshot's value.
    *

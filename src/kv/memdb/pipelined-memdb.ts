@@ -100,6 +100,8 @@ export class PipelinedMemDb {
     remoteReads: 0,
   };
 
+  private memHook: ((mem: number) => void) | undefined;
+
   constructor(
     private readonly bufferBatchGet: BufferBatchGetter,
     private readonly flushFn: PipelinedFlushFn,
@@ -115,7 +117,23 @@ export class PipelinedMemDb {
   private newMutable(): MemDb {
     const db = new MemDb();
     db.setEntrySizeLimit(this.entryLimit, 0);
+    if (this.memHook) db.setMemoryFootprintChangeHook(() => this.reportMem());
     return db;
+  }
+
+  /**
+   * Calls `hook(mem)` whenever {@link mem} changes: after writes to the mutable buffer and when a
+   * flushed buffer is let go (client-go PipelinedMemDB SetMemoryFootprintChangeHook). Undefined
+   * removes it.
+   */
+  setMemoryFootprintChangeHook(hook: ((mem: number) => void) | undefined): void {
+    this.mutable.setMemoryFootprintChangeHook(hook); // validates it (typed error)
+    this.memHook = hook;
+    this.mutable.setMemoryFootprintChangeHook(hook === undefined ? undefined : () => this.reportMem());
+  }
+
+  private reportMem(): void {
+    this.memHook?.(this.mem);
   }
 
   // ---- writes (to the mutable buffer) ----
@@ -290,6 +308,7 @@ export class PipelinedMemDb {
     if (this.inflight !== p) return;
     this.inflight = undefined;
     this.flushingDb = undefined;
+    this.reportMem();
     if (err && !this.failure) this.failure = err;
     if (this.failure) throw this.failure;
   }
