@@ -6,22 +6,19 @@
 import { describe, expect } from "vitest";
 import { physicalOf } from "../../../src/kv/timestamp.js";
 import { BatchRollbackRequest } from "../../../src/proto/kvrpcpb.js";
-import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
+import { itFault, skipOnRealCluster, uniquePrefix } from "../../support/cluster.js";
+import { str } from "../../support/values.js";
 import {
   eventually,
   locksOf,
   sleep,
-  smallFlushes,
   spreadKeys,
-  useKnobs,
+  usePipelinedCluster,
   withKnobs,
 } from "./pipelined-support.js";
 
-const str = (vs: ReadonlyArray<Buffer | undefined>) => vs.map((v) => v?.toString());
-
 describe.skipIf(skipOnRealCluster("v1"))("pipelined transactions: faults", () => {
-  const env = useCluster({ stores: 3, splitKeys: ["g", "p"], regionKeyEncoding: "memcomparable" });
-  useKnobs({ broadcastGraceMs: 20, flushThresholds: smallFlushes(100) });
+  const env = usePipelinedCluster();
 
   itFault(
     "the TTL manager stops once the primary lock is rolled back; the next flush fails (TestPipelinedDMLFailedByPKRollback)",

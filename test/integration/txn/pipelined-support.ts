@@ -6,7 +6,7 @@ import { pipelinedKnobs } from "../../../src/actors/txn/pipelined/knobs.js";
 import type { PipelinedTransaction } from "../../../src/api/pipelined-transaction.js";
 import { MAX_TS } from "../../../src/kv/timestamp.js";
 import { type LockInfo, ScanLockRequest } from "../../../src/proto/kvrpcpb.js";
-import type { ClusterHandle } from "../../support/cluster.js";
+import { type ClusterHandle, useCluster } from "../../support/cluster.js";
 
 type Knobs = typeof pipelinedKnobs;
 
@@ -49,19 +49,21 @@ export function spreadKeys(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${letters[i % 3]}${prefix}${String(i).padStart(6, "0")}`);
 }
 
-/** Polls `cond` every 20 ms until it holds or `ms` passed. */
-export async function eventually(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await cond()) return true;
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { eventually } from "../../support/wait.js";
 
 /** The flushed values TiKV's buffer holds for `keys` of `txn` (client-go BatchGetWithTier buffer tier). */
 export function remoteBuffer(txn: PipelinedTransaction, keys: string[]): Promise<Map<string, Buffer>> {
   return txn.committer.bufferBatchGet(keys.map((k) => Buffer.from(k)));
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep } from "../../support/wait.js";
+
+/**
+ * The cluster of the pipelined suites (3 stores, regions split at "g" and "p", memcomparable
+ * keys) with quick broadcasts and a generation every 100 keys.
+ */
+export function usePipelinedCluster(): ClusterHandle {
+  const env = useCluster({ stores: 3, splitKeys: ["g", "p"], regionKeyEncoding: "memcomparable" });
+  useKnobs({ broadcastGraceMs: 20, flushThresholds: smallFlushes(100) });
+  return env;
+}

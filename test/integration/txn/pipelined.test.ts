@@ -15,7 +15,8 @@ import {
   WriteConflictError,
 } from "../../../src/index.js";
 import { type FlushRequest, Op, PrewriteRequest } from "../../../src/proto/kvrpcpb.js";
-import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
+import { itFault, skipOnRealCluster, uniquePrefix } from "../../support/cluster.js";
+import { str } from "../../support/values.js";
 import {
   eventually,
   locksOf,
@@ -23,16 +24,13 @@ import {
   sleep,
   smallFlushes,
   spreadKeys,
-  useKnobs,
+  usePipelinedCluster,
   withKnobs,
 } from "./pipelined-support.js";
 import { recordRequests } from "./ported-2pc-support.js";
 
-const str = (vs: ReadonlyArray<Buffer | undefined>) => vs.map((v) => v?.toString());
-
 describe.skipIf(skipOnRealCluster("v1"))("pipelined transactions", () => {
-  const env = useCluster({ stores: 3, splitKeys: ["g", "p"], regionKeyEncoding: "memcomparable" });
-  useKnobs({ broadcastGraceMs: 20, flushThresholds: smallFlushes(100) });
+  const env = usePipelinedCluster();
   const calls = (rpc: "KvFlush" | "KvBufferBatchGet" | "KvResolveLock" | "BroadcastTxnStatus" | "KvCommit") =>
     env.cluster.faults.calls({ rpc });
 

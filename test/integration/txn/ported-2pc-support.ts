@@ -7,12 +7,9 @@ import { MAX_TS } from "../../../src/kv/timestamp.js";
 import { type LockInfo, ScanLockRequest } from "../../../src/proto/kvrpcpb.js";
 import type { ClusterHandle } from "../../support/cluster.js";
 
-/** A key as the tests write it. */
-export const b = (s: string): Buffer => Buffer.from(s);
+import { b, str } from "../../support/values.js";
 
-/** Values as strings (undefined stays undefined). */
-export const str = (vs: ReadonlyArray<Buffer | undefined>): Array<string | undefined> =>
-  vs.map((v) => v?.toString());
+export { b, str };
 
 /** Every lock the engine holds on one of `keys` (any transaction). */
 export function locksOn(env: ClusterHandle, keys: readonly string[]): LockInfo[] {
@@ -60,15 +57,7 @@ export function arrival(
   return { arrived, stop };
 }
 
-/** Polls `cond` every `stepMs` until it holds or `withinMs` passed; returns whether it held. */
-export async function eventually(cond: () => boolean, withinMs: number, stepMs = 10): Promise<boolean> {
-  const until = Date.now() + withinMs;
-  for (;;) {
-    if (cond()) return true;
-    if (Date.now() >= until) return false;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
+export { eventually } from "../../support/wait.js";
 
 /** Settles `p`, or reports "pending" after `ms` (for calls that must not hang). */
 export function settleWithin<T>(

@@ -10,12 +10,9 @@ import { MAX_TS } from "../../../src/kv/timestamp.js";
 import { GetRequest, type LockInfo, ScanLockRequest } from "../../../src/proto/kvrpcpb.js";
 import type { ClusterHandle } from "../../support/cluster.js";
 
-/** A key as the tests write it. */
-export const b = (s: string): Buffer => Buffer.from(s);
+import { b, str } from "../../support/values.js";
 
-/** Values as strings (undefined stays undefined). */
-export const str = (vs: ReadonlyArray<Buffer | undefined>): Array<string | undefined> =>
-  vs.map((v) => v?.toString());
+export { b, str };
 
 /** Milliseconds as a timestamp difference (physical part). */
 export const msTs = (ms: number): bigint => BigInt(ms) << 18n;
@@ -125,15 +122,7 @@ export function locksUnder(env: ClusterHandle, prefix: string): LockInfo[] {
   return all.locks.filter((l) => l.key.toString().includes(prefix));
 }
 
-/** Polls `cond` every `stepMs` until it holds or `withinMs` passed; returns whether it held. */
-export async function eventually(cond: () => boolean, withinMs: number, stepMs = 5): Promise<boolean> {
-  const until = Date.now() + withinMs;
-  for (;;) {
-    if (cond()) return true;
-    if (Date.now() >= until) return false;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
+export { eventually } from "../../support/wait.js";
 
 /** The requests of `rpc` touching `prefix` the stores receive until `stop()`. */
 export function recordFor<T>(

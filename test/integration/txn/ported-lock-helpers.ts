@@ -179,4 +179,4 @@ export function keepClockFresh(t: TxnClient, everyMs = 20): () => void {
 }
 
 /** Sleeps `ms`. */
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep } from "../../support/wait.js";

@@ -133,11 +133,10 @@ export function recordRequests(
   return { seen, stop };
 }
 
-/** Resolves after `ms`. */
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** Buffer[] / undefined[] to strings for comparisons. */
-export const strs = (vs: ReadonlyArray<Buffer | undefined>) => vs.map((v) => v?.toString());
+export { str as strs } from "../../support/values.js";
+/** Resolves after `ms`. */
+export { sleep } from "../../support/wait.js";
 
 /** Zero-padded decimal (client-go s08d). */
 export const pad = (i: number, width = 8) => String(i).padStart(width, "0");
