@@ -26,6 +26,7 @@ import {
 import { ResultUndeterminedError } from "../api/errors/txn.js";
 import { AbortedError, type TikvError } from "../api/errors.js";
 import { Error as RegionErrorProto } from "../proto/errorpb.js";
+import { wasNotSent } from "../rpc/errors.js";
 import type { Peer, Region } from "../proto/metapb.js";
 
 /** One classified region error. */
@@ -157,6 +158,13 @@ export interface RetrySession {
   deadline: number;
   /** True when the target is a key (relocate on region change); false for a region target (return the error). */
   relocatable: boolean;
+  /**
+   * The request must take effect at most once (raw writes): an attempt that may have reached
+   * TiKV is not sent again, since a re-sent put can land after a later overwrite of its key and
+   * a re-sent CAS answers about its own first effect. Such a failure ends the call (the caller
+   * reports it as undetermined). Transactional requests are idempotent per start ts: false.
+   */
+  applyOnce?: boolean;
   /** Builds a selector for a new region after relocation. */
   newSelector(region: CachedRegion): ReplicaSelector;
   /** Called on StoreNotMatch so the connection to that store is re-established. */
@@ -326,6 +334,8 @@ export function decideOnSendFailure(s: RetrySession, err: Error): Decision {
     }
   }
   sel.onSendFailure();
+  // the store is marked as above, but a write that may have been applied is not sent again
+  if (s.applyOnce && !wasNotSent(err)) return { kind: "fail", error: err };
   return sleepThen(
     s,
     Bo.TiKVRPC,
@@ -662,7 +672,7 @@ export function newRetrySession(
     RetrySession,
     "cache" | "selector" | "bo" | "isRead" | "rpcTimeoutMs" | "relocatable" | "newSelector"
   > &
-    Partial<Pick<RetrySession, "onStoreNotMatch" | "deadline">>,
+    Partial<Pick<RetrySession, "onStoreNotMatch" | "deadline" | "applyOnce">>,
 ): RetrySession {
   return {
     deadline: Number.POSITIVE_INFINITY,

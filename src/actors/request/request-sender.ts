@@ -119,6 +119,15 @@ export interface RequestSenderOptions {
 }
 
 const READ_COMMANDS: ReadonlySet<TikvCommand> = new Set<TikvCommand>(["Get", "BatchGet", "Scan"]);
+// raw writes must take effect at most once: no re-send after an attempt that may have been applied
+const APPLY_ONCE: ReadonlySet<TikvCommand> = new Set<TikvCommand>([
+  "RawPut",
+  "RawBatchPut",
+  "RawDelete",
+  "RawBatchDelete",
+  "RawDeleteRange",
+  "RawCompareAndSwap",
+]);
 // How long an ending call waits for its in-flight attempt's outcome (the transport ends it at the
 // same deadline or signal, so this is a safety net, not a delay).
 const END_GRACE_MS = 100;
@@ -334,6 +343,7 @@ export class RequestSender {
         newSelector: (r) => new ReplicaSelector(this.cache, r, selOpts),
         onStoreNotMatch: this.opts.onStoreNotMatch,
         deadline,
+        applyOnce: APPLY_ONCE.has(cmd),
       }),
       cmd,
       build: build as BuildRequest<TikvCommand>,

@@ -63,7 +63,7 @@ async function run(
     replicaRead?: "leader" | "mixed" | "follower";
     staleRead?: boolean;
     rpcTimeoutMs?: number;
-    cmd?: "Get" | "RawPut";
+    cmd?: "Get" | "RawPut" | "RawBatchPut" | "RawDelete" | "RawCompareAndSwap" | "Prewrite";
   } = {},
   w = world(),
 ) {
@@ -373,10 +373,18 @@ describe("send failures", () => {
   });
 
   it("a write timeout is a send failure (backoff + next peer), not a skipped replica", async () => {
-    const r = await run([{ error: "timeout" }], { cmd: "RawPut" });
+    const r = await run([{ error: "timeout" }], { cmd: "Prewrite" });
     expect(r.error).toBeUndefined();
     expect(r.backoffs).toEqual({ tikvRPC: 1 });
     expect(r.addrs).toEqual(["store1", "store2"]);
+  });
+
+  it("a raw write that may have been applied is not sent again: the call fails with the send error", async () => {
+    for (const cmd of ["RawPut", "RawBatchPut", "RawDelete", "RawCompareAndSwap"] as const) {
+      const r = await run([{ error: "timeout" }], { cmd });
+      expect(r.error, cmd).toBeInstanceOf(TimeoutError);
+      expect(r.addrs, cmd).toEqual(["store1"]);
+    }
   });
 });
 

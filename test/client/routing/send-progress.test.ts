@@ -85,9 +85,10 @@ describe("SendProgress", () => {
         budget: new Backoffer({ maxSleepMs: 10_000 }),
       }),
     );
-    // retried and answered: the first attempt alone would already have counted
-    expect(r.error).toBeUndefined();
+    // not sent again (a raw write takes effect at most once): the call fails, counted as sent
+    expect(r.error).toBeDefined();
     expect(progress.sent).toBe(true);
+    expect(w.stores.accesses).toHaveLength(1);
   });
 
   it("an attempt in flight when the deadline passes counts", async () => {

@@ -4,6 +4,7 @@
 // the fix (grouping keyed by region version, src/actors/region-cache/group-by-region.ts).
 
 import { describe, expect } from "vitest";
+import { ResultUndeterminedError } from "../../../src/index.js";
 import { itFault, skipOnRealCluster, useCluster } from "../../support/cluster.js";
 
 const str = (vs: ReadonlyArray<Buffer | undefined>) => vs.map((v) => v?.toString());
@@ -68,6 +69,7 @@ describe.skipIf(skipOnRealCluster("v1"))("multi-key raw calls never lose a key",
     const victim = topo.stores()[0]?.id as bigint;
     // several runs: before the fix the first key of a regrouped batchPut was lost in most of them
     const lost: string[] = [];
+    let undetermined = 0;
     for (let run = 0; run < 4; run++) {
       const raw = (await env.connect()).raw();
       await raw.batchGet(["r0", "r4", "r8"]); // warm the cache
@@ -75,18 +77,29 @@ describe.skipIf(skipOnRealCluster("v1"))("multi-key raw calls never lose a key",
       for (const r of topo.regions()) {
         if (r.peers.some((p) => p.storeId === victim)) topo.transferLeader(r.id, victim);
       }
+      // acknowledged keys must all be there; a batch in flight on the stopped store ends as
+      // undetermined (it may have been applied): its keys are not counted
       const written: string[] = [];
       const writes: Promise<void>[] = [];
       await env.cluster.stopStore(victim, { failover: true });
       const restart = new Promise((r) => setTimeout(r, 30)).then(() => env.cluster.startStore(victim));
       for (let round = 0; round < 8; round++) {
         const ks = Array.from({ length: 9 }, (_, i) => `r${i}-${run}-${round}`);
-        written.push(...ks);
         writes.push(
-          raw.batchPut(
-            ks,
-            ks.map((k) => `v-${k}`),
-          ),
+          raw
+            .batchPut(
+              ks,
+              ks.map((k) => `v-${k}`),
+            )
+            .then(
+              () => {
+                written.push(...ks);
+              },
+              (e: unknown) => {
+                if (!(e instanceof ResultUndeterminedError)) throw e;
+                undetermined++;
+              },
+            ),
         );
         if (round % 2 === 1) await new Promise((r) => setTimeout(r, 5));
       }
@@ -98,5 +111,7 @@ describe.skipIf(skipOnRealCluster("v1"))("multi-key raw calls never lose a key",
       lost.push(...written.filter((k, i) => got[i] !== `v-${k}`));
     }
     expect(lost).toEqual([]);
+    // most batches are acknowledged (the client moves to the new leaders)
+    expect(undetermined).toBeLessThan(16);
   });
 });
