@@ -2,7 +2,9 @@
 
 export type { ClientMetricsSnapshot } from "./actors/runtime/metrics.js";
 export type { LockResolver, LockResolverStats, ResolveLocksResult } from "./actors/txn/lock-resolver.js";
+export { AggressiveLockingError, type AggressiveLockingMisuse } from "./api/aggressive-locking-errors.js";
 export * from "./api/errors.js";
+export type { AggressiveLockedKey } from "./api/internal/aggressive-locking.js";
 export { MAX_RAW_KV_SCAN_LIMIT } from "./api/internal/batch.js";
 export type {
   ApiVersionName,
@@ -27,6 +29,7 @@ export {
   type RawIterateOptions,
   type RawPutOptions,
 } from "./api/raw-client.js";
+export { type SharedLockMisuse, SharedLockMisuseError } from "./api/shared-lock-errors.js";
 export {
   type IsolationLevelName,
   type PriorityName,

@@ -4,14 +4,35 @@
 
 import { unionScan } from "../actors/txn/union-scan.js";
 import { type KeyInput, toKey, toKeys } from "../kv/key.js";
-import { FlagsOp, hasLocked, hasPresumeKeyNotExists } from "../kv/memdb/key-flags.js";
+import {
+  FlagsOp,
+  hasLocked,
+  hasLockedInShareMode,
+  hasLockedValueExists,
+  hasNeedCheckExists,
+  hasPresumeKeyNotExists,
+} from "../kv/memdb/key-flags.js";
 import { MemDb } from "../kv/memdb/memdb.js";
 import { LOCK_ALWAYS_WAIT, LOCK_NO_WAIT } from "../machines/pessimistic-policy.js";
+import { AggressiveLockingError } from "./aggressive-locking-errors.js";
 import { InvalidArgumentError } from "./errors/base.js";
+import {
+  CannotSetNilValueError,
+  InvalidTxnError,
+  KeyAlreadyExistsError,
+  WriteConflictError,
+} from "./errors/txn.js";
+import {
+  type AggressiveLockedKey,
+  AggressiveLockingSession,
+  BackgroundReleases,
+  type LockSessionControl,
+  lockedKeyOps,
+} from "./internal/aggressive-locking.js";
 import { readThrough } from "./internal/read-through.js";
-import { CannotSetNilValueError, InvalidTxnError, WriteConflictError } from "./errors/txn.js";
 import type { CallOptions } from "./options.js";
 import type { KvPair } from "./raw-client.js";
+import { SharedLockMisuseError } from "./shared-lock-errors.js";
 import { checkLimit, type Snapshot, type TxnScanOptions } from "./snapshot.js";
 
 /** Where a transaction stands. */
@@ -169,6 +190,26 @@ export interface LockOptions {
    * waiting or retrying.
    */
   maxExecutionDeadlineMs?: number;
+  /**
+   * Take shared pessimistic locks (client-go LockCtx.InShareMode; TiKV Op::SharedPessimisticLock):
+   * several transactions may hold one key in share mode at once, and an exclusive lock waits for
+   * all of them. Pessimistic transactions only (an optimistic one just marks the keys). Rules, as
+   * client-go's: a shared lock is never the primary, so lock some key exclusively first
+   * (else SharedLockMisuseError "needsPrimary"); a key held in share mode cannot be locked
+   * exclusively later (SharedLockMisuseError "upgrade"), nor written (the commit fails with
+   * TiKV's TxnAbortedError); a transaction holding shared locks commits with 2PC, never async
+   * commit or 1PC.
+   *
+   * @example
+   * ```ts
+   * const txn = await txns.begin({ pessimistic: true });
+   * await txn.lockKeys(["order:7"]); // exclusive: becomes the primary
+   * const parent = await txn.getForUpdate("customer:3", { shared: true }); // others may share it
+   * txn.set("order:7", JSON.stringify({ customer: 3 }));
+   * await txn.commit();
+   * ```
+   */
+  shared?: boolean;
   /** Cancels the wait. */
   signal?: AbortSignal;
 }
@@ -181,10 +222,24 @@ export interface LockRequest {
   returnValues: boolean;
   checkExistence: boolean;
   lockOnlyIfExists: boolean;
+  /** Shared pessimistic locks (Op::SharedPessimisticLock). */
+  shared: boolean;
+  /** Aggressive locking, one key: WakeUpModeForceLock (a newer version is locked with a conflict). */
+  forceLock?: boolean;
+  /** Aggressive locking chose the primary for this call: a failure gives it up. */
+  ownsPrimary?: boolean;
   /** The statement's deadline (epoch ms), if any. */
   deadlineMs?: number | undefined;
   /** Keys this transaction presumes absent: their locks assert it (client-go PresumeKeyNotExists). */
   presumedAbsent: (key: Buffer) => boolean;
+}
+
+/** What a lock learned of a key (values / existence when asked; a ForceLock conflict's ts). */
+export interface LockedKeyValue {
+  value: Buffer | undefined;
+  exists: boolean;
+  /** Aggressive locking: non-zero when locked although a version was committed at this ts. */
+  lockedWithConflictTs?: bigint;
 }
 
 /** What the pessimistic side of a transaction needs from its client. */
@@ -195,11 +250,13 @@ export interface PessimisticHost {
     keys: Buffer[],
     opts: LockRequest,
     signal: AbortSignal | undefined,
-  ): Promise<Map<string, { value: Buffer | undefined; exists: boolean }>>;
+  ): Promise<Map<string, LockedKeyValue>>;
   /** A fresh for_update_ts. */
   timestamp(): Promise<bigint>;
   /** Releases every lock of the transaction (rollback). */
   release(txn: Transaction, keys: Buffer[], forUpdateTs: bigint): Promise<void>;
+  /** The primary / TTL controls of the transaction's committer (`create`: make it if absent). */
+  control(txn: Transaction, create: boolean): LockSessionControl | undefined;
 }
 
 /** What a transaction needs from its client. */
@@ -240,6 +297,14 @@ export class Transaction {
   private commitTsValue = 0n;
   private forUpdateTsValue = 0n;
   private lockedAny = false;
+  // aggressive locking: the open session, lock calls in flight, background releases, and the
+  // lock for_update_ts each key must still have at prewrite (client-go forUpdateTSChecks)
+  private aggressive: AggressiveLockingSession | undefined;
+  private aggressiveDirty = false;
+  private lockCalls = 0;
+  private readonly releases = new BackgroundReleases();
+  /** @internal keys (latin1) whose lock must still be at this for_update_ts when prewritten */
+  readonly forUpdateTsChecks = new Map<string, bigint>();
   private commitInfoValue: CommitInfo | undefined;
   /** @internal */
   readonly buffer: MemDb;
@@ -286,7 +351,7 @@ export class Transaction {
    * ```
    */
   async lockKeys(keys: readonly KeyInput[], options: LockOptions = {}): Promise<void> {
-    await this.lockAndRead(toKeys(keys), options, false);
+    await this.lockTracked(toKeys(keys), options, false);
   }
 
   /**
@@ -310,7 +375,228 @@ export class Transaction {
     keys: readonly KeyInput[],
     options: LockOptions = {},
   ): Promise<Array<Buffer | undefined>> {
-    return this.lockAndRead(toKeys(keys), options, true);
+    return this.lockTracked(toKeys(keys), options, true);
+  }
+
+  // aggressive locking's rules for a lock call, then the call, counted while in flight
+  private async lockTracked(
+    ks: Buffer[],
+    options: LockOptions,
+    returnValues: boolean,
+  ): Promise<Array<Buffer | undefined>> {
+    if (this.aggressive) {
+      this.checkActive();
+      const o = checkLockOptions(options);
+      if (o.shared) {
+        throw new AggressiveLockingError(
+          "sharedLock",
+          "shared locks are not supported in aggressive locking",
+        );
+      }
+      this.refuseLockInFlight("an aggressive-locking lock call");
+      // several keys: aggressive locking ends as done, and the keys are locked normally (client-go)
+      if (ks.length > 1) this.endAggressiveLocking(this.aggressive, true);
+    }
+    this.lockCalls++;
+    try {
+      return await this.lockAndRead(ks, options, returnValues);
+    } finally {
+      this.lockCalls--;
+    }
+  }
+
+  /**
+   * Starts aggressive (fair) locking for the current statement (client-go
+   * StartAggressiveLocking). A statement that meets a write conflict keeps the locks it took and
+   * runs again; locks its retry needs again are then taken over without an RPC, and those it no
+   * longer needs are released. Meanwhile each single-key {@link lockKeys} / {@link getForUpdate}
+   * locks in TiKV's ForceLock mode: a newer committed version does not fail the lock, which is
+   * taken anyway "with a conflict" (its value is read, see {@link aggressiveLockedKeys}); the
+   * keys stay apart from the buffer until {@link doneAggressiveLocking}. A call locking several
+   * keys ends aggressive locking as done first, and locks normally. Pessimistic transactions
+   * only; shared locks are refused. Misuse fails with AggressiveLockingError.
+   *
+   * @example
+   * ```ts
+   * const txn = await txns.begin({ pessimistic: true });
+   * txn.startAggressiveLocking();
+   * for (;;) {
+   *   const v = await txn.getForUpdate("counter");
+   *   const conflict = txn.aggressiveLockedKeys().some((k) => k.lockedWithConflictTs > 0n);
+   *   if (!conflict) break;
+   *   txn.retryAggressiveLocking(); // run the statement again, at a fresh for_update_ts
+   * }
+   * txn.doneAggressiveLocking();
+   * txn.set("counter", "42");
+   * await txn.commit();
+   * ```
+   */
+  startAggressiveLocking(): void {
+    this.checkActive();
+    if (!this.pessimistic) {
+      throw new AggressiveLockingError("optimistic", "aggressive locking needs a pessimistic transaction");
+    }
+    if (this.aggressive)
+      throw new AggressiveLockingError("alreadyStarted", "aggressive locking is already on");
+    this.refuseLockInFlight("startAggressiveLocking");
+    this.aggressive = new AggressiveLockingSession();
+  }
+
+  /**
+   * Ends the current attempt of the statement and starts the next one (client-go
+   * RetryAggressiveLocking): the keys locked so far count as locked by the previous attempt;
+   * those the previous attempt locked and this one did not take over are released now.
+   */
+  retryAggressiveLocking(): void {
+    const s = this.openSession("retryAggressiveLocking");
+    const ctl = this.host.pessimistic?.control(this, false);
+    const ownedPrimary = s.assignedPrimary;
+    const unneeded = s.nextAttempt();
+    if (!ctl) return; // nothing was ever locked
+    this.releases.release(ctl, unneeded, this.releaseTs(s));
+    // the next attempt may choose another primary; the old one is heartbeaten meanwhile
+    if (ownedPrimary) ctl.resetPrimary(true);
+  }
+
+  /**
+   * Ends aggressive locking, releasing every lock it took (client-go CancelAggressiveLocking);
+   * a primary it chose is given up with its heartbeat.
+   */
+  cancelAggressiveLocking(): void {
+    this.endAggressiveLocking(this.openSession("cancelAggressiveLocking"), false);
+  }
+
+  /**
+   * Ends aggressive locking, keeping the locks of the last attempt as ordinary locks of the
+   * transaction (client-go DoneAggressiveLocking); the previous attempt's unneeded locks are
+   * released. The commit checks that each kept lock is still the one taken (prewrite
+   * for_update_ts constraints).
+   */
+  doneAggressiveLocking(): void {
+    this.endAggressiveLocking(this.openSession("doneAggressiveLocking"), true);
+  }
+
+  /** True between {@link startAggressiveLocking} and its done / cancel. */
+  get isInAggressiveLockingMode(): boolean {
+    return this.aggressive !== undefined;
+  }
+
+  /** The keys the current aggressive-locking attempt locked (empty when it is off). */
+  aggressiveLockedKeys(): AggressiveLockedKey[] {
+    return this.aggressive?.lockedKeys() ?? [];
+  }
+
+  /** @internal the committer's primary and TTL manager (tests) */
+  get lockControl(): LockSessionControl | undefined {
+    return this.host.pessimistic?.control(this, false);
+  }
+
+  private openSession(op: string): AggressiveLockingSession {
+    this.checkActive();
+    const s = this.aggressive;
+    if (!s) throw new AggressiveLockingError("notStarted", `${op}: aggressive locking is not on`);
+    this.refuseLockInFlight(op);
+    return s;
+  }
+
+  // the session's bookkeeping assumes one lock call at a time (client-go holds txn.mu)
+  private refuseLockInFlight(op: string): void {
+    if (this.lockCalls > 0) {
+      throw new AggressiveLockingError("lockInFlight", `${op}: a lock call of the transaction is in flight`);
+    }
+  }
+
+  // commit and rollback: an aggressive session with locks must be done or cancelled first
+  private closeIdleSession(op: string): void {
+    const s = this.aggressive;
+    if (!s) return;
+    if (s.current.size > 0) {
+      throw new AggressiveLockingError(
+        "pending",
+        `${op}: aggressive locking holds ${s.current.size} lock(s); call doneAggressiveLocking or cancelAggressiveLocking first`,
+      );
+    }
+    this.endAggressiveLocking(s, false);
+  }
+
+  // a lock taken with a conflict holds a for_update_ts above the requested one: rollbacks use it
+  private releaseTs(s: AggressiveLockingSession): bigint {
+    return s.maxLockedWithConflictTs > this.forUpdateTsValue
+      ? s.maxLockedWithConflictTs
+      : this.forUpdateTsValue;
+  }
+
+  private releaseKeys(s: AggressiveLockingSession, keys: Buffer[]): void {
+    const ctl = this.host.pessimistic?.control(this, false);
+    if (ctl) this.releases.release(ctl, keys, this.releaseTs(s));
+  }
+
+  // done: the last attempt's locks join the buffer; cancel: they are released (client-go
+  // DoneAggressiveLocking / CancelAggressiveLocking). The session ends first, whatever happens.
+  private endAggressiveLocking(s: AggressiveLockingSession, done: boolean): void {
+    this.aggressive = undefined;
+    const ctl = this.host.pessimistic?.control(this, false);
+    if (!ctl) return; // nothing was ever locked
+    const ts = this.releaseTs(s);
+    this.releases.release(ctl, s.takeLast(), ts);
+    if (!done) {
+      if (s.assignedPrimary || s.lastAssignedPrimary) ctl.resetPrimary(false);
+      this.releases.release(
+        ctl,
+        s.doneEntries().map((e) => e.key),
+        ts,
+      );
+      return;
+    }
+    // the last attempt locked no primary: the heartbeat of an earlier attempt's one stops
+    if (s.lastAssignedPrimary && !s.assignedPrimary) ctl.stopTtl();
+    for (const e of s.doneEntries()) {
+      this.buffer.updateFlags(e.key, lockedKeyOps(e.existence));
+      const k = e.key.toString("latin1");
+      if (!this.forUpdateTsChecks.has(k)) this.forUpdateTsChecks.set(k, e.actualForUpdateTs);
+    }
+    // the kept locks' for_update_ts: the commit's min_commit_ts and a rollback must reach it
+    if (s.maxLockedWithConflictTs > this.forUpdateTsValue) this.forUpdateTsValue = s.maxLockedWithConflictTs;
+  }
+
+  // keys already locked are not locked again (those the previous aggressive attempt locked may
+  // be taken over); a key presumed absent whose lock found it fails (client-go LockKeys)
+  private keysToLock(unique: readonly Buffer[]): Buffer[] {
+    const todo: Buffer[] = [];
+    for (const k of unique) {
+      const flags = this.buffer.getFlags(k) ?? 0;
+      const held = this.aggressive?.lockedIn(k);
+      const locked = held !== undefined || hasLocked(flags);
+      const exists = held ? held.existence === true : hasLockedValueExists(flags);
+      if (!locked || held?.inLast) todo.push(k);
+      if (locked && hasNeedCheckExists(flags) && exists) throw new KeyAlreadyExistsError(k);
+    }
+    return todo;
+  }
+
+  // aggressive locking before the RPC: choose the primary (the previous attempt's if among the
+  // keys), take over what the previous attempt locked, and stop the heartbeat of a replaced
+  // primary (client-go selectPrimaryForPessimisticLock, filterAggressiveLockedKeys,
+  // resetTTLManagerForAggressiveLockingMode)
+  private planAggressiveLock(
+    s: AggressiveLockingSession,
+    host: PessimisticHost,
+    keys: Buffer[],
+    forUpdateTs: bigint,
+    returnValues: boolean,
+    checkExistence: boolean,
+  ): { toLock: Buffer[]; fromLast: Buffer[]; ownsPrimary: boolean } {
+    s.checkRetryTs(this.startTs, keys, forUpdateTs);
+    const ctl = host.control(this, true) as LockSessionControl;
+    let ownsPrimary = false;
+    if (ctl.primary === undefined) {
+      ctl.assignPrimary(s.choosePrimary(keys));
+      ownsPrimary = true;
+    }
+    const { toLock, fromLast } = s.filter(keys, returnValues, checkExistence);
+    const replaced = s.primary !== undefined && !(s.lastPrimary?.equals(s.primary) ?? false);
+    if (toLock.length > 0 && ownsPrimary && replaced) ctl.stopTtl();
+    return { toLock, fromLast, ownsPrimary };
   }
 
   private async lockAndRead(
@@ -328,11 +614,24 @@ export class Transaction {
       if (returnValues) return this.batchGet(ks, { signal: o.signal });
       return out;
     }
+    // a key held in share mode cannot become exclusive (client-go: upgrading is not supported)
+    if (!o.shared) {
+      const held = ks.find((k) => hasLockedInShareMode(this.buffer.getFlags(k) ?? 0));
+      if (held) throw new SharedLockMisuseError("upgrade", held);
+    }
     // sorted and deduplicated; keys this transaction already locked are not locked again
     const unique = [...new Map(ks.map((k) => [k.toString("latin1"), k])).values()].sort(Buffer.compare);
-    const todo = unique.filter((k) => !hasLocked(this.buffer.getFlags(k) ?? 0));
+    let todo = this.keysToLock(unique);
     let forUpdateTs = o.forUpdateTs ?? (await host.timestamp());
-    let learned = new Map<string, { value: Buffer | undefined; exists: boolean }>();
+    let learned = new Map<string, LockedKeyValue>();
+    const session = this.aggressive;
+    let plan: { ownsPrimary: boolean; fromLast: Buffer[] } | undefined;
+    if (session && todo.length > 0) {
+      const p = this.planAggressiveLock(session, host, todo, forUpdateTs, returnValues, o.checkExistence);
+      todo = p.toLock;
+      plan = p;
+    }
+    await this.releases.settled(todo);
     if (todo.length > 0) {
       const isFirstLock = !this.lockedAny && todo.length === 1;
       const waitStart = Date.now();
@@ -348,6 +647,9 @@ export class Transaction {
               returnValues,
               checkExistence: o.checkExistence,
               lockOnlyIfExists: o.lockOnlyIfExists,
+              shared: o.shared,
+              forceLock: session !== undefined && todo.length === 1,
+              ownsPrimary: plan?.ownsPrimary ?? false,
               deadlineMs: o.deadlineMs,
               presumedAbsent: (k) => hasPresumeKeyNotExists(this.buffer.getFlags(k) ?? 0),
             },
@@ -355,6 +657,8 @@ export class Transaction {
           );
           break;
         } catch (e) {
+          // refused before anything was sent: the keys are as they were
+          if (e instanceof SharedLockMisuseError) throw e;
           // the presumption failed or is unproven: later locks of these keys do not assert it
           for (const k of todo) {
             if (hasPresumeKeyNotExists(this.buffer.getFlags(k) ?? 0)) {
@@ -370,6 +674,8 @@ export class Transaction {
             attempt >= MAX_LOCK_RETRIES ||
             remainingWait(o.lockWaitMs, waitStart) === LOCK_NO_WAIT
           ) {
+            // keys the previous aggressive attempt locked are ours still: release them
+            if (session && plan && plan.fromLast.length > 0) this.releaseKeys(session, plan.fromLast);
             throw e;
           }
           forUpdateTs = await host.timestamp();
@@ -381,12 +687,29 @@ export class Transaction {
         const got = learned.get(k.toString("latin1"));
         // lock-only-if-exists leaves absent keys unlocked
         if (o.lockOnlyIfExists && got && !got.exists) continue;
-        const ops: FlagsOp[] = [FlagsOp.setKeyLocked];
-        if (got) ops.push(got.exists ? FlagsOp.setKeyLockedValueExists : FlagsOp.setKeyLockedValueNotExists);
+        // aggressive locking keeps its locks apart until done
+        if (session) {
+          session.record(k, got, forUpdateTs, { returnValues, checkExistence: o.checkExistence });
+          this.aggressiveDirty = true;
+          continue;
+        }
+        const ops: FlagsOp[] = [
+          ...lockedKeyOps(got?.exists),
+          o.shared ? FlagsOp.setKeyLockedInShareMode : FlagsOp.setKeyLockedInExclusiveMode,
+        ];
         this.buffer.updateFlags(k, ops);
       }
     }
     if (!returnValues) return out;
+    // keys the aggressive session took over from its previous attempt: what their lock read
+    if (session) {
+      for (const k of ks) {
+        const v = session.valueOf(k);
+        if (v.found && !learned.has(k.toString("latin1"))) {
+          learned.set(k.toString("latin1"), { value: v.value, exists: v.value !== undefined });
+        }
+      }
+    }
     for (const [i, k] of ks.entries()) {
       // the transaction's own writes come first, then what the lock read
       const own = this.buffer.get(k);
@@ -431,9 +754,9 @@ export class Transaction {
     return this.stateValue;
   }
 
-  /** True while no write was buffered (client-go IsReadOnly). */
+  /** True while no write was buffered and aggressive locking locked nothing (client-go IsReadOnly). */
   get isReadOnly(): boolean {
-    return !this.buffer.dirty;
+    return !this.buffer.dirty && !this.aggressiveDirty;
   }
 
   /** Number of buffered keys (client-go Len). */
@@ -568,6 +891,7 @@ export class Transaction {
    */
   async commit(): Promise<bigint> {
     this.checkActive();
+    this.closeIdleSession("commit");
     this.stateValue = "committing";
     try {
       const { commitTs, info } = await this.host.commit(this, this.buffer);
@@ -603,6 +927,7 @@ export class Transaction {
       if (this.stateValue === "rolledBack" || this.stateValue === "failed") return;
       throw new InvalidTxnError(`transaction ${this.startTs} is ${this.stateValue}`);
     }
+    this.closeIdleSession("rollback");
     this.stateValue = "rolledBack";
     const host = this.host.pessimistic;
     if (this.pessimistic && host !== undefined) {
@@ -636,6 +961,7 @@ export function checkLockOptions(o: LockOptions): {
   forUpdateTs: bigint | undefined;
   lockOnlyIfExists: boolean;
   checkExistence: boolean;
+  shared: boolean;
   deadlineMs: number | undefined;
   signal: AbortSignal | undefined;
 } {
@@ -661,7 +987,7 @@ export function checkLockOptions(o: LockOptions): {
   if (d !== undefined && (typeof d !== "number" || !Number.isFinite(d) || d <= 0)) {
     throw new InvalidArgumentError("must be a positive epoch-ms number", "maxExecutionDeadlineMs");
   }
-  for (const k of ["lockOnlyIfExists", "checkExistence", "noWait"] as const) {
+  for (const k of ["lockOnlyIfExists", "checkExistence", "noWait", "shared"] as const) {
     if (o[k] !== undefined && typeof o[k] !== "boolean")
       throw new InvalidArgumentError("must be a boolean", k);
   }
@@ -670,6 +996,7 @@ export function checkLockOptions(o: LockOptions): {
     forUpdateTs: o.forUpdateTs,
     lockOnlyIfExists: !!o.lockOnlyIfExists,
     checkExistence: !!o.checkExistence,
+    shared: !!o.shared,
     deadlineMs: o.maxExecutionDeadlineMs,
     signal: o.signal,
   };

@@ -4,9 +4,10 @@
 
 import type { CommitInput, Committer } from "../actors/txn/committer.js";
 import type { LockResolver } from "../actors/txn/lock-resolver.js";
-import { buildMutations } from "../actors/txn/mutations.js";
+import { buildMutations, checkSharedLockPrimary } from "../actors/txn/mutations.js";
 import { SnapshotReader, type SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
+import { hasLocked } from "../kv/memdb/key-flags.js";
 import type { MemDb } from "../kv/memdb/memdb.js";
 import { MAX_TS } from "../kv/timestamp.js";
 import { type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
@@ -104,6 +105,7 @@ export class TxnClient {
           const c = this.pessimisticCommitters.get(txn);
           if (c) await c.rollback(keys, forUpdateTs);
         },
+        control: (txn, create) => (create ? this.committerFor(txn) : this.pessimisticCommitters.get(txn)),
       },
     };
   }
@@ -231,6 +233,8 @@ export class TxnClient {
         if (txn.state === "active") await txn.commit();
         return result;
       } catch (e) {
+        // keys an aggressive session still holds are released with the rest
+        if (txn.isInAggressiveLockingMode && txn.state === "active") txn.cancelAggressiveLocking();
         if (txn.state === "active") await txn.rollback();
         if (!isRetryable(e) || attempt >= maxAttempts) throw e;
         options.onRetry?.(e as Error, attempt);
@@ -248,6 +252,29 @@ export class TxnClient {
     signal: AbortSignal | undefined,
   ) {
     this.host.checkOpen();
+    const c = this.committerFor(txn);
+    const ctl = newControl({ signal }, 0, 20_000, this.host.rt.deps.metrics);
+    return c.lock(
+      {
+        keys,
+        forUpdateTs: opts.forUpdateTs,
+        isFirstLock: opts.isFirstLock,
+        lockWaitMs: opts.lockWaitMs,
+        returnValues: opts.returnValues,
+        checkExistence: opts.checkExistence,
+        lockOnlyIfExists: opts.lockOnlyIfExists,
+        shared: opts.shared,
+        forceLock: opts.forceLock ?? false,
+        ownsPrimary: opts.ownsPrimary ?? false,
+        deadlineMs: opts.deadlineMs,
+        presumedAbsent: opts.presumedAbsent,
+      },
+      ctl,
+    );
+  }
+
+  // a pessimistic transaction's committer, made at its first lock
+  private committerFor(txn: Transaction): Committer {
     let c = this.pessimisticCommitters.get(txn);
     if (!c) {
       c = this.host.rt.newCommitter({
@@ -262,21 +289,7 @@ export class TxnClient {
       });
       this.pessimisticCommitters.set(txn, c);
     }
-    const ctl = newControl({ signal }, 0, 20_000, this.host.rt.deps.metrics);
-    return c.lock(
-      {
-        keys,
-        forUpdateTs: opts.forUpdateTs,
-        isFirstLock: opts.isFirstLock,
-        lockWaitMs: opts.lockWaitMs,
-        returnValues: opts.returnValues,
-        checkExistence: opts.checkExistence,
-        lockOnlyIfExists: opts.lockOnlyIfExists,
-        deadlineMs: opts.deadlineMs,
-        presumedAbsent: opts.presumedAbsent,
-      },
-      ctl,
-    );
+    return c;
   }
 
   /** Resolves when the background work of finished commits (secondaries, cleanup) is done. */
@@ -314,22 +327,22 @@ export class TxnClient {
     // MaxUint64 reads the latest data; it cannot be a writer's start ts (client-go: invalid txnStartTS)
     if (txn.startTs === MAX_TS) throw new InvalidTxnError(`invalid txnStartTS: ${txn.startTs}`);
     if (held) {
-      // the primary is the first key locked: every lock of the transaction points to it
-      const primary = held.primary;
-      const idx = primary ? built.mutations.findIndex((m) => m.key.equals(primary)) : -1;
-      // every lock points to the primary: committing without it among the writes would commit
-      // the wrong key (never expected: a failed lock call gives its primary up)
-      if (primary && idx < 0) {
-        throw new InvalidTxnError(
-          `primary ${primary.toString("hex")} holds none of the transaction's writes`,
-        );
+      let primaryIndex: number;
+      try {
+        primaryIndex = pessimisticPrimaryIndex(held, built);
+      } catch (e) {
+        // refused before any write: the transaction ends here, so its locks are released now
+        // rather than heartbeated until they expire
+        await held.rollback(lockedKeysOf(buffer), txn.forUpdateTs).catch(() => {});
+        throw e;
       }
       const commitTs = await held.commit({
         mutations: built.mutations,
-        primaryIndex: idx >= 0 ? idx : Math.max(0, built.primaryIndex),
+        primaryIndex,
         sizeBytes: built.sizeBytes,
         pessimisticActions: built.pessimisticActions,
         forUpdateTs: txn.forUpdateTs,
+        forUpdateTsChecks: txn.forUpdateTsChecks,
         assertionLevel: assertionLevelOf(txn),
         deferredError: built.assertionError,
       });
@@ -342,10 +355,12 @@ export class TxnClient {
     let latchCommitTs = 0n;
     try {
       if (latch?.isStale) throw new WriteConflictInLatchError(txn.startTs);
+      const primaryIndex = built.primaryIndex >= 0 ? built.primaryIndex : 0;
+      checkSharedLockPrimary(built, primaryIndex);
       const committer = this.host.rt.newCommitter({
         startTs: txn.startTs,
         mutations: built.mutations,
-        primaryIndex: built.primaryIndex >= 0 ? built.primaryIndex : 0,
+        primaryIndex,
         sizeBytes: built.sizeBytes,
         startedAtMs: txn.startedAt,
         contextFields: writeContextOf(txn),
@@ -377,6 +392,26 @@ function writeContextOf(txn: Transaction): Partial<Context> | undefined {
     ...(p.diskFullOpt !== undefined ? { diskFullOpt: DISK_FULL_OPT[p.diskFullOpt] } : {}),
     ...(p.txnSource !== undefined ? { txnSource: p.txnSource } : {}),
   };
+}
+
+// the primary of a pessimistic commit: the first key locked, as every lock points to it
+function pessimisticPrimaryIndex(held: Committer, built: ReturnType<typeof buildMutations>): number {
+  const primary = held.primary;
+  const idx = primary ? built.mutations.findIndex((m) => m.key.equals(primary)) : -1;
+  // committing without the primary among the writes would commit the wrong key (never
+  // expected: a failed lock call gives its primary up)
+  if (primary && idx < 0) {
+    throw new InvalidTxnError(`primary ${primary.toString("hex")} holds none of the transaction's writes`);
+  }
+  const primaryIndex = idx >= 0 ? idx : Math.max(0, built.primaryIndex);
+  checkSharedLockPrimary(built, primaryIndex);
+  return primaryIndex;
+}
+
+function lockedKeysOf(buffer: MemDb): Buffer[] {
+  const out: Buffer[] = [];
+  for (const e of buffer.iterateWithFlags()) if (hasLocked(e.flags)) out.push(e.key);
+  return out;
 }
 
 // what the committer takes of a transaction's commit options (the hooks and the filter stay here)

@@ -11,6 +11,7 @@
 
 import { fromCallback, setup, spawnChild, stopChild } from "xstate";
 import type { CommitMode } from "./commit-mode.js";
+import { primaryCommitActions, primaryCommitGuards, primaryCommitStates } from "./primary-commit.js";
 
 /** How a commit ended, as reported to the caller. */
 export type CommitOutcome =
@@ -61,16 +62,7 @@ export type CommitterEvent =
   | { type: "TTL_START" }
   | { type: "TTL_STOPPED" };
 
-/** client-go: a min commit ts more than this far (physical ms) ahead of the current ts is refused. */
-export const MAX_MIN_COMMIT_TS_GAP_MS = 60 * 60 * 1000;
-
-/** True when `minCommitTs` is more than an hour ahead of `currentTs`. */
-export function minCommitTsTooFar(minCommitTs: bigint, currentTs: bigint): boolean {
-  return Number((minCommitTs >> 18n) - (currentTs >> 18n)) > MAX_MIN_COMMIT_TS_GAP_MS;
-}
-
-/** Most commit-ts renewals after CommitTsExpired before giving up. */
-export const MAX_COMMIT_TS_RETRIES = 10;
+export { MAX_COMMIT_TS_RETRIES, MAX_MIN_COMMIT_TS_GAP_MS, minCommitTsTooFar } from "./primary-commit.js";
 
 /** A fresh session. */
 export function newCommitSession(
@@ -117,28 +109,14 @@ export const committerMachine = setup({
     recordError: ({ context }, e: Error) => {
       context.s.error = e;
     },
-    // the commit ts: the TSO answer, or the min commit ts TiKV asked for when that is larger
-    // (client-go commits at max(minCommitTS, currentTS) after CommitTsExpired)
-    recordCommitTs: ({ context }, ts: bigint) => {
-      context.s.commitTs = ts > context.s.minCommitTs ? ts : context.s.minCommitTs;
-    },
+    ...primaryCommitActions,
     recordPrewrite: ({ context }, e: { mode?: CommitMode; commitTs?: bigint }) => {
       context.s.mode = e.mode ?? "2pc";
       if (e.mode !== undefined && e.mode !== "2pc") context.s.commitTs = e.commitTs ?? 0n;
     },
-    recordMinCommitTs: ({ context }, ts: bigint) => {
-      const s = context.s;
-      s.commitTsRetries++;
-      if (ts > s.minCommitTs) s.minCommitTs = ts;
-    },
     // async commit / 1PC: the fresh TSO bounds the commit ts from below (not a renewal)
     recordLowerBound: ({ context }, ts: bigint) => {
       if (ts > context.s.minCommitTs) context.s.minCommitTs = ts;
-    },
-    recordMinTooLarge: ({ context }, ts: bigint) => {
-      context.s.error = new Error(
-        `2PC MinCommitTS is too large, we got MinCommitTS: ${context.s.minCommitTs}, and CurrentTS: ${ts}, StartTS: ${context.s.startTs}`,
-      );
     },
   },
   guards: {
@@ -146,8 +124,7 @@ export const committerMachine = setup({
     needsLatestTs: ({ context }) => context.s.needsLatestTs,
     prewroteOnePC: (_, e: { mode?: CommitMode }) => e.mode === "onePC",
     prewroteAsyncCommit: (_, e: { mode?: CommitMode }) => e.mode === "asyncCommit",
-    minCommitTsTooLarge: ({ context }, ts: bigint) => minCommitTsTooFar(context.s.minCommitTs, ts),
-    mayRenewCommitTs: ({ context }) => context.s.commitTsRetries < MAX_COMMIT_TS_RETRIES,
+    ...primaryCommitGuards,
   },
 }).createMachine({
   id: "committer",
@@ -222,55 +199,7 @@ export const committerMachine = setup({
         },
       },
     },
-    gettingCommitTs: {
-      entry: "fetchCommitTs",
-      on: {
-        COMMIT_TS: [
-          // TiKV asked for a min commit ts far ahead of PD's clock: refuse (client-go)
-          {
-            guard: { type: "minCommitTsTooLarge", params: ({ event }) => event.ts },
-            target: "cleaningUp",
-            actions: { type: "recordMinTooLarge", params: ({ event }) => event.ts },
-          },
-          {
-            target: "committingPrimary",
-            actions: { type: "recordCommitTs", params: ({ event }) => event.ts },
-          },
-        ],
-        COMMIT_TS_FAILED: {
-          target: "cleaningUp",
-          actions: { type: "recordError", params: ({ event }) => event.error },
-        },
-      },
-    },
-    committingPrimary: {
-      entry: "commitPrimary",
-      on: {
-        PRIMARY_COMMITTED: "committed",
-        COMMIT_TS_EXPIRED: [
-          {
-            guard: "mayRenewCommitTs",
-            target: "gettingCommitTs",
-            actions: { type: "recordMinCommitTs", params: ({ event }) => event.minCommitTs },
-          },
-          {
-            target: "cleaningUp",
-            actions: {
-              type: "recordError",
-              params: () => new Error(`commit ts expired ${MAX_COMMIT_TS_RETRIES} times in a row`),
-            },
-          },
-        ],
-        PRIMARY_FAILED: {
-          target: "cleaningUp",
-          actions: { type: "recordError", params: ({ event }) => event.error },
-        },
-        PRIMARY_UNDETERMINED: {
-          target: "undetermined",
-          actions: { type: "recordError", params: ({ event }) => event.error },
-        },
-      },
-    },
+    ...primaryCommitStates,
     committed: {
       entry: [
         {

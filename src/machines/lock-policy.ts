@@ -68,6 +68,20 @@ export function isSharedLock(l: LockDetails): boolean {
   return l.lockType === Op.SharedLock || l.lockType === Op.SharedPessimisticLock || l.sharedLocks.length > 0;
 }
 
+/**
+ * The locks `l` stands for: the holders listed in a shared lock (each a lock of its own
+ * transaction; the wrapper belongs to none), else `l` itself (client-go expands
+ * shared_lock_infos wherever it meets a Locked key error).
+ */
+export function lockHolders(l: LockDetails): readonly LockDetails[] {
+  return l.sharedLocks.length > 0 ? l.sharedLocks : [l];
+}
+
+/** A shared-lock wrapper listing no holder: it names no transaction, so it cannot be resolved. */
+export function isBareSharedLock(l: LockDetails): boolean {
+  return l.lockType === Op.SharedLock && l.sharedLocks.length === 0;
+}
+
 /** What to do after CheckTxnStatus answered. */
 export type StatusDecision =
   /** The owner is alive (or its fate is unknown yet): wait `ttl` and retry the request. */

@@ -2,6 +2,7 @@
 // may wait for a lock on each attempt, what a PessimisticLock answer means, and when waiting ends.
 
 import type { LockDetails } from "../api/errors/txn.js";
+import { lockHolders } from "./lock-policy.js";
 
 /** Lock wait meaning "fail at once when the key is locked" (client-go LockNoWait). */
 export const LOCK_NO_WAIT = -1;
@@ -65,8 +66,7 @@ export function afterBlocked(
 export function locksToResolve(locks: readonly LockDetails[]): LockDetails[] {
   const out: LockDetails[] = [];
   for (const l of locks) {
-    const holders = l.sharedLocks.length > 0 ? l.sharedLocks : [l];
-    for (const h of holders) {
+    for (const h of lockHolders(l)) {
       const d = h.durationToLastUpdateMs;
       if (d > 0n && d < SKIP_RESOLVE_THRESHOLD_MS) continue;
       out.push(h);

@@ -11,7 +11,7 @@
 // starts it and sends the outcome back as an event; the TTL manager is a child callback.
 
 import { fromCallback, setup, spawnChild, stopChild } from "xstate";
-import { MAX_COMMIT_TS_RETRIES } from "./committer.js";
+import { primaryCommitActions, primaryCommitGuards, primaryCommitStates } from "./primary-commit.js";
 
 /** How a pipelined commit ended, as reported to the caller. */
 export type PipelinedCommitOutcome =
@@ -154,14 +154,7 @@ export const pipelinedFlushMachine = setup({
     recordError: ({ context }, e: Error) => {
       context.s.error ??= e;
     },
-    recordCommitTs: ({ context }, ts: bigint) => {
-      context.s.commitTs = ts > context.s.minCommitTs ? ts : context.s.minCommitTs;
-    },
-    recordMinCommitTs: ({ context }, ts: bigint) => {
-      const s = context.s;
-      s.commitTsRetries++;
-      if (ts > s.minCommitTs) s.minCommitTs = ts;
-    },
+    ...primaryCommitActions,
   },
   guards: {
     ttlClosed: ({ context }) => context.s.ttlClosed,
@@ -169,7 +162,7 @@ export const pipelinedFlushMachine = setup({
     emptyGeneration: (_, keys: number) => keys === 0,
     needsThrottle: ({ context }) => throttleMs(context.s.throttleRatio, context.s.flushEwmaMs) > 0,
     nothingFlushed: ({ context }) => !context.s.flushedAny,
-    mayRenewCommitTs: ({ context }) => context.s.commitTsRetries < MAX_COMMIT_TS_RETRIES,
+    ...primaryCommitGuards,
   },
   delays: {
     throttle: ({ context }) => throttleMs(context.s.throttleRatio, context.s.flushEwmaMs),
@@ -276,48 +269,7 @@ export const pipelinedFlushMachine = setup({
         ROLLBACK: "rollingBack",
       },
     },
-    gettingCommitTs: {
-      entry: "fetchCommitTs",
-      on: {
-        COMMIT_TS: {
-          target: "committingPrimary",
-          actions: { type: "recordCommitTs", params: ({ event }) => event.ts },
-        },
-        COMMIT_TS_FAILED: {
-          target: "cleaningUp",
-          actions: { type: "recordError", params: ({ event }) => event.error },
-        },
-      },
-    },
-    // the primary alone is committed; its commit commits the transaction
-    committingPrimary: {
-      entry: "commitPrimary",
-      on: {
-        PRIMARY_COMMITTED: "committed",
-        COMMIT_TS_EXPIRED: [
-          {
-            guard: "mayRenewCommitTs",
-            target: "gettingCommitTs",
-            actions: { type: "recordMinCommitTs", params: ({ event }) => event.minCommitTs },
-          },
-          {
-            target: "cleaningUp",
-            actions: {
-              type: "recordError",
-              params: () => new Error(`commit ts expired ${MAX_COMMIT_TS_RETRIES} times in a row`),
-            },
-          },
-        ],
-        PRIMARY_FAILED: {
-          target: "cleaningUp",
-          actions: { type: "recordError", params: ({ event }) => event.error },
-        },
-        PRIMARY_UNDETERMINED: {
-          target: "undetermined",
-          actions: { type: "recordError", params: ({ event }) => event.error },
-        },
-      },
-    },
+    ...primaryCommitStates,
     // the caller is answered; the other locks are resolved by range in the background
     committed: {
       entry: [

@@ -7,6 +7,7 @@ import { type Actor, createActor, fromCallback, type InspectionEvent } from "xst
 import { TikvError } from "../../api/errors/base.js";
 import { extractKeyError } from "../../api/errors/extract.js";
 import {
+  conflictWithLock,
   KeyAlreadyExistsError,
   KeyLockedError,
   type LockDetails,
@@ -16,6 +17,7 @@ import {
   ResultUndeterminedError,
   WriteConflictError,
 } from "../../api/errors/txn.js";
+import { SharedLockMisuseError } from "../../api/shared-lock-errors.js";
 import { physicalOf } from "../../kv/timestamp.js";
 import {
   type CommitMode,
@@ -31,6 +33,7 @@ import {
   committerMachine,
   newCommitSession,
 } from "../../machines/committer.js";
+import { lockHolders } from "../../machines/lock-policy.js";
 import {
   AssertionLevel,
   BatchRollbackRequest,
@@ -43,7 +46,6 @@ import {
   PrewriteRequest_PessimisticAction,
   type PrewriteResponse,
   TxnHeartBeatRequest,
-  WriteConflict_Reason,
 } from "../../proto/kvrpcpb.js";
 import { Bo } from "../backoff/backoff-config.js";
 import { splitByCount, splitBySize } from "../runtime/batch-split.js";
@@ -157,6 +159,12 @@ export interface CommitInput {
   deferredError?: Error | undefined;
   /** Pessimistic transactions: the for_update_ts of the prewrite (the largest lock's). */
   forUpdateTs?: bigint;
+  /**
+   * Pessimistic transactions: keys (latin1) whose lock must still be at this for_update_ts when
+   * prewritten (client-go forUpdateTSConstraints, from aggressive locking): a lock lost and
+   * taken again meanwhile fails the prewrite with PessimisticLockNotFound.
+   */
+  forUpdateTsChecks?: ReadonlyMap<string, bigint>;
   /** `"noResolve"`: a prewrite meeting another lock fails with a write conflict instead of resolving it. */
   prewriteEncounterLockPolicy?: "tryResolve" | "noResolve";
   /** The commit ts must be above this ts (client-go SetCommitWaitUntilTSO; 0: no constraint). */
@@ -173,6 +181,7 @@ export type CommitPlan = Pick<
   | "sizeBytes"
   | "pessimisticActions"
   | "forUpdateTs"
+  | "forUpdateTsChecks"
   | "assertionLevel"
   | "deferredError"
 >;
@@ -241,6 +250,8 @@ export class Committer {
   private keys: Buffer[];
   /** Pessimistic: the primary chosen by the first lock. */
   private lockPrimary: Buffer | undefined;
+  /** The primary the heartbeat keeps alive after {@link resetPrimary} kept it running. */
+  private heartbeatPrimary: Buffer | undefined;
   private ttlStarted = false;
   private rollbackKeys: { keys: Buffer[]; forUpdateTs: bigint } | undefined;
   /** Counters, for tests and traces. */
@@ -293,6 +304,8 @@ export class Committer {
       onePC: !!input.onePC && allowed,
       keyCount: this.keys.length,
       keyBytes,
+      // TiKV refuses shared locks in async-commit and 1PC prewrites
+      hasSharedLocks: input.mutations.some((m) => m.op === Op.SharedLock),
     });
     this.asyncCommit = modes.asyncCommit;
     this.onePC = modes.onePC;
@@ -355,12 +368,19 @@ export class Committer {
    * manager once the primary is locked. Resolves with what TiKV said of each key's value.
    */
   async lock(
-    params: Omit<LockKeysParams, "primary" | "startTs" | "startedAtMs" | "contextFields">,
+    params: Omit<LockKeysParams, "primary" | "startTs" | "startedAtMs" | "contextFields"> & {
+      /** The caller chose the primary for this call ({@link assignPrimary}): a failure gives it up. */
+      ownsPrimary?: boolean;
+    },
     ctl: RequestControl,
   ) {
     this.checkLockOnlyIfExists(params);
-    const assigned = this.lockPrimary === undefined;
-    if (assigned) this.lockPrimary = params.keys[0];
+    // a shared lock is never the primary: an exclusive lock must have chosen it (client-go)
+    if (params.shared && this.lockPrimary === undefined && params.keys.length > 0) {
+      throw new SharedLockMisuseError("needsPrimary", params.keys[0]);
+    }
+    const assigned = this.lockPrimary === undefined || !!params.ownsPrimary;
+    if (this.lockPrimary === undefined) this.lockPrimary = params.keys[0];
     let learned: Map<string, LockedValue>;
     try {
       learned = await lockKeys(
@@ -414,10 +434,40 @@ export class Committer {
 
   private givePrimaryUp(): void {
     this.lockPrimary = undefined;
+    this.stopTtl();
+  }
+
+  /** Pessimistic: makes `key` the primary unless one is chosen (aggressive locking picks its own). */
+  assignPrimary(key: Buffer): void {
+    if (this.lockPrimary === undefined) this.lockPrimary = key;
+  }
+
+  /**
+   * Pessimistic: forgets the primary (client-go resetPrimary). With `keepTtl` the heartbeat goes
+   * on, on the old primary, until a new primary's lock restarts it or {@link stopTtl} stops it
+   * (an aggressive-locking retry may choose the same primary again).
+   */
+  resetPrimary(keepTtl: boolean): void {
+    if (!keepTtl) {
+      this.givePrimaryUp();
+      return;
+    }
+    if (this.lockPrimary !== undefined) this.heartbeatPrimary = this.lockPrimary;
+    this.lockPrimary = undefined;
+  }
+
+  /** Pessimistic: stops the TTL manager (client-go ttlManager.reset); the next primary lock restarts it. */
+  stopTtl(): void {
+    this.heartbeatPrimary = undefined;
     if (this.ttlStarted) {
       this.ttlStarted = false;
       this.actor.send({ type: "TTL_STOPPED" });
     }
+  }
+
+  /** Pessimistic: whether the TTL manager runs (for tests and traces). */
+  get ttlRunning(): boolean {
+    return this.ttlStarted;
   }
 
   // A failed lock call may have locked some of its keys (the primary's batch goes first): they
@@ -431,7 +481,7 @@ export class Committer {
     if (mayHoldLocks) {
       // in the background, as client-go; a retry locks at a larger for_update_ts, which this
       // rollback (only locks at or below forUpdateTs) leaves alone
-      this.deps.track(this.releaseLocks(keys, forUpdateTs).catch(() => {}));
+      void this.releaseInBackground(keys, forUpdateTs);
     }
     if (assigned) this.givePrimaryUp();
   }
@@ -443,6 +493,16 @@ export class Committer {
     this.deps.track(finished);
     this.actor.send({ type: "ROLLBACK" });
     return finished;
+  }
+
+  /**
+   * Pessimistic: {@link releaseLocks} in the background (client-go asyncPessimisticRollback):
+   * tracked for whenIdle; resolves when done, failures ignored (the locks then expire).
+   */
+  releaseInBackground(keys: Buffer[], forUpdateTs: bigint): Promise<void> {
+    const p = this.releaseLocks(keys, forUpdateTs).catch(() => {});
+    this.deps.track(p);
+    return p;
   }
 
   /** Pessimistic: releases locks taken by a failed statement, keeping the transaction going. */
@@ -630,6 +690,7 @@ export class Committer {
                   PrewriteRequest_PessimisticAction.SKIP_PESSIMISTIC_CHECK,
               )
             : [],
+          forUpdateTsConstraints: this.input.pessimistic ? this.forUpdateTsConstraints(batch) : [],
           assertionLevel: this.input.assertionLevel ?? AssertionLevel.Off,
           useAsyncCommit: this.asyncCommit,
           secondaries: this.asyncCommit && isPrimary ? this.secondaryKeys() : [],
@@ -668,26 +729,16 @@ export class Committer {
         const locks: LockDetails[] = [];
         for (const ke of resp.errors) {
           if (!ke.locked) throw this.recordPrewriteFailure(markDefinite(extractKeyError(ke)), stop);
-          const lock = lockDetailsFromLockInfo(ke.locked);
-          // a newer transaction holds the key: ours would lose anyway (client-go: optimistic
-          // prewrite meeting a lock with a larger ts is a write conflict); or told not to resolve
-          const noResolve = this.input.prewriteEncounterLockPolicy === "noResolve";
-          if ((lock.startTs > startTs && !this.input.pessimistic) || noResolve) {
-            throw this.recordPrewriteFailure(
-              markDefinite(
-                new WriteConflictError({
-                  startTs,
-                  conflictStartTs: lock.startTs,
-                  conflictCommitTs: 0n,
-                  key: lock.key,
-                  primary: lock.primary,
-                  reason: WriteConflict_Reason.Optimistic,
-                }),
-              ),
-              stop,
-            );
+          // shared locks: each holder is judged as a lock of its own (client-go extractKeyErrs)
+          for (const lock of lockHolders(lockDetailsFromLockInfo(ke.locked))) {
+            // a newer transaction holds the key: ours would lose anyway (client-go: optimistic
+            // prewrite meeting a lock with a larger ts is a write conflict); or told not to resolve
+            const noResolve = this.input.prewriteEncounterLockPolicy === "noResolve";
+            if ((lock.startTs > startTs && !this.input.pessimistic) || noResolve) {
+              throw this.recordPrewriteFailure(markDefinite(conflictWithLock(startTs, lock)), stop);
+            }
+            locks.push(lock);
           }
-          locks.push(lock);
         }
         this.stats.lockResolutions++;
         // a writer does not push the owner's min commit ts (client-go resolves with caller ts 0)
@@ -703,6 +754,18 @@ export class Committer {
         return false; // resend (regrouped: the regions may have changed meanwhile)
       },
     );
+  }
+
+  // the expected for_update_ts of the batch's keys that have one, by position in the batch
+  private forUpdateTsConstraints(batch: readonly number[]) {
+    const checks = this.input.forUpdateTsChecks;
+    if (!checks || checks.size === 0) return [];
+    const out: Array<{ index: number; expectedForUpdateTs: bigint }> = [];
+    batch.forEach((i, index) => {
+      const ts = checks.get((this.keys[i] as Buffer).toString("latin1"));
+      if (ts !== undefined) out.push({ index, expectedForUpdateTs: ts });
+    });
+    return out;
   }
 
   // every key but the primary and the absence checks (client-go asyncSecondaries)
@@ -887,13 +950,15 @@ export class Committer {
             stop();
             return;
           }
-          let region = this.deps.sender.locate(this.primaryKey, ctl);
+          // between an aggressive-locking retry and its next primary: the old primary
+          const primary = this.lockPrimary ?? this.heartbeatPrimary ?? this.primaryKey;
+          let region = this.deps.sender.locate(primary, ctl);
           if (region instanceof Promise) region = await region;
           const { resp } = await this.deps.sender.sendOnce(
             region,
             "TxnHeartBeat",
             TxnHeartBeatRequest.fromPartial({
-              primaryLock: this.primaryKey,
+              primaryLock: primary,
               startVersion: this.input.startTs,
               adviseLockTtl: BigInt(uptime + MANAGED_LOCK_TTL_MS),
             }),

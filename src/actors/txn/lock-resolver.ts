@@ -10,9 +10,11 @@ import type { LockDetails } from "../../api/errors/txn.js";
 import { MAX_TS } from "../../kv/timestamp.js";
 import {
   type AsyncCommitState,
+  isBareSharedLock,
   isCacheable,
   isPessimisticLock,
   isSharedLock,
+  lockHolders,
   NonAsyncCommitLockError,
   planCleanup,
   readVerdict,
@@ -231,12 +233,7 @@ export class LockResolver {
   ): Promise<void> {
     const infos = new Map<bigint, { txn: bigint; status: bigint; isTxnFile: boolean }>();
     for (const l of locks) {
-      if (isSharedLock(l)) {
-        throw new InvalidArgumentError(
-          "a shared lock cannot be resolved directly: resolve its holders",
-          "locks",
-        );
-      }
+      if (isSharedLock(l)) throw bareSharedLockError();
       if (infos.has(l.startTs)) continue;
       const params = {
         txnId: l.startTs,
@@ -298,12 +295,10 @@ export class LockResolver {
     const forRead = opts.forRead ?? false;
     const byTxn = new Map<bigint, LockDetails[]>();
     for (const l of locks) {
-      if (isSharedLock(l) && l.sharedLocks.length > 0) {
-        // each holder of a shared lock is a lock of its own transaction
-        for (const h of l.sharedLocks) pushTo(byTxn, h.startTs, h);
-        continue;
-      }
-      pushTo(byTxn, l.startTs, l);
+      // a wrapper without holders is no transaction's lock (client-go: misuse of resolveLocks)
+      if (isBareSharedLock(l)) throw bareSharedLockError();
+      // each holder of a shared lock is a lock of its own transaction
+      for (const h of lockHolders(l)) pushTo(byTxn, h.startTs, h);
     }
     const results = await Promise.all(
       [...byTxn.values()].map((ls) =>
@@ -527,4 +522,9 @@ function pushTo(m: Map<bigint, LockDetails[]>, k: bigint, l: LockDetails): void 
   const list = m.get(k);
   if (list) list.push(l);
   else m.set(k, [l]);
+}
+
+// a shared lock given to resolve as such: only its holders can be resolved
+function bareSharedLockError(): InvalidArgumentError {
+  return new InvalidArgumentError("a shared lock cannot be resolved directly: resolve its holders", "locks");
 }

@@ -3,6 +3,7 @@
 // primary, what the prewrite checks of each key, and how many bytes the transaction writes.
 
 import { AssertionFailedError } from "../../api/errors/txn.js";
+import { SharedLockMisuseError } from "../../api/shared-lock-errors.js";
 import {
   hasAssertExist,
   hasAssertNotExist,
@@ -54,6 +55,8 @@ export interface BuiltMutations {
   pessimisticActions: PrewriteRequest_PessimisticAction[];
   /** Number of shared-lock mutations (they rule out async commit and 1PC). */
   sharedLocks: number;
+  /** Number of keys flagged as locked in share mode, written or not (pipelined mode refuses them). */
+  sharedModeKeys: number;
   /**
    * An assertion the transaction's own pessimistic lock results already contradict (client-go
    * checkAssertionByPessimisticLockResults). It is reported only if the prewrite succeeds: a
@@ -127,6 +130,7 @@ export function buildMutations(buffer: MemDb, o: BuildOptions = {}): BuiltMutati
     sizeBytes: 0,
     pessimisticActions: [],
     sharedLocks: 0,
+    sharedModeKeys: 0,
     assertionError: undefined,
   };
   for (const e of buffer.iterateWithFlags()) {
@@ -135,6 +139,7 @@ export function buildMutations(buffer: MemDb, o: BuildOptions = {}): BuiltMutati
     const value = op === Op.Put || op === Op.Insert ? (e.value as Buffer) : Buffer.alloc(0);
     const assertion = assertionOf(e.flags, level);
     if (op === Op.SharedLock) out.sharedLocks++;
+    if (hasLockedInShareMode(e.flags)) out.sharedModeKeys++;
     if (out.primaryIndex < 0 && op !== Op.CheckNotExists && op !== Op.SharedLock) {
       out.primaryIndex = out.mutations.length;
     }
@@ -148,4 +153,17 @@ export function buildMutations(buffer: MemDb, o: BuildOptions = {}): BuiltMutati
     out.sizeBytes += e.key.length + value.length;
   }
   return out;
+}
+
+/**
+ * Refuses a commit whose primary (`primaryIndex` in `built.mutations`) would be a shared lock,
+ * or which has shared locks but no key fit to be the primary (client-go initKeysAndMutations;
+ * lockKeys already keeps shared locks off the primary: this is the last check before any RPC).
+ */
+export function checkSharedLockPrimary(built: BuiltMutations, primaryIndex: number): void {
+  if (built.sharedLocks === 0) return;
+  const primary = built.mutations[primaryIndex];
+  if (built.primaryIndex < 0 || primary === undefined || primary.op === Op.SharedLock) {
+    throw new SharedLockMisuseError("sharedPrimary", primary?.key);
+  }
 }

@@ -29,6 +29,7 @@ import {
 import { splitBySize } from "../runtime/batch-split.js";
 import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";
+import { forceLockOutcome } from "./force-lock.js";
 import type { LockResolver } from "./lock-resolver.js";
 
 /** client-go ManagedLockTTL (ms) added to the elapsed time of each pessimistic lock. */
@@ -49,6 +50,13 @@ export interface LockKeysParams {
   returnValues: boolean;
   checkExistence: boolean;
   lockOnlyIfExists: boolean;
+  /** Shared locks (Op::SharedPessimisticLock); the primary must already be locked exclusively. */
+  shared?: boolean;
+  /**
+   * WakeUpModeForceLock (aggressive locking; one key only): a newer version does not fail the
+   * lock, which is taken anyway and reported with `lockedWithConflictTs`.
+   */
+  forceLock?: boolean;
   /** Keys presumed absent get an assertion that they do not exist. */
   presumedAbsent: (key: Buffer) => boolean;
   /** When the transaction began (the lock TTL counts from there). */
@@ -62,6 +70,8 @@ export interface LockKeysParams {
 export interface LockedValue {
   value: Buffer | undefined;
   exists: boolean;
+  /** ForceLock: non-zero when the key was locked with a conflict (the newer version's commit ts). */
+  lockedWithConflictTs?: bigint;
 }
 
 /**
@@ -78,6 +88,7 @@ export async function lockKeys(
   const out = new Map<string, LockedValue>();
   const primaryIndex = p.keys.findIndex((k) => k.equals(p.primary));
   const waitStart = Date.now();
+  const op = p.shared ? Op.SharedPessimisticLock : Op.PessimisticLock;
   await runRegionBatches(
     sender,
     ctl,
@@ -92,7 +103,7 @@ export async function lockKeys(
           throw new AbortedError(undefined, MAX_EXEC_TIME_EXCEEDED_SIGNAL);
         const req = PessimisticLockRequest.fromPartial({
           mutations: keys.map((key) => ({
-            op: Op.PessimisticLock,
+            op,
             key,
             assertion: p.presumedAbsent(key) ? Assertion.NotExist : Assertion.None,
           })),
@@ -105,12 +116,21 @@ export async function lockKeys(
           checkExistence: p.checkExistence,
           minCommitTs: p.forUpdateTs + 1n,
           lockTtl: BigInt(now - p.startedAtMs + PESSIMISTIC_LOCK_TTL_MS),
-          wakeUpMode: PessimisticLockWakeUpMode.WakeUpModeNormal,
+          wakeUpMode: p.forceLock
+            ? PessimisticLockWakeUpMode.WakeUpModeForceLock
+            : PessimisticLockWakeUpMode.WakeUpModeNormal,
           lockOnlyIfExists: p.lockOnlyIfExists,
         });
         const { resp } = await sender.sendOnce(region, "PessimisticLock", req, ctl, p.contextFields);
         if (!resp) return false;
-        if (resp.errors.length === 0) {
+        // ForceLock answers in `results` (force-lock.ts); the normal mode in values / not_founds
+        const forced = p.forceLock ? forceLockOutcome(resp, p) : undefined;
+        if (forced?.kind === "locked") {
+          if (primaryIndex >= 0 && batch.includes(primaryIndex)) onPrimaryLocked();
+          if (forced.learned) out.set((keys[0] as Buffer).toString("latin1"), forced.learned);
+          return true;
+        }
+        if (!forced && resp.errors.length === 0) {
           if (primaryIndex >= 0 && batch.includes(primaryIndex)) onPrimaryLocked();
           if (p.returnValues || p.checkExistence) {
             keys.forEach((key, j) => {
@@ -123,11 +143,13 @@ export async function lockKeys(
           }
           return true;
         }
-        const locks: LockDetails[] = [];
-        for (const ke of resp.errors) {
-          // deadlock, write conflict, key exists...: the call fails with the typed error
-          if (!ke.locked) throw extractKeyError(ke);
-          locks.push(lockDetailsFromLockInfo(ke.locked));
+        const locks: LockDetails[] = forced ? forced.locks : [];
+        if (!forced) {
+          for (const ke of resp.errors) {
+            // deadlock, write conflict, key exists...: the call fails with the typed error
+            if (!ke.locked) throw extractKeyError(ke);
+            locks.push(lockDetailsFromLockInfo(ke.locked));
+          }
         }
         const toResolve = locksToResolve(locks);
         if (toResolve.length === 0) continue; // the owners are alive and active: ask again

@@ -148,7 +148,6 @@ export class PipelinedCommitter {
   private backgroundDone: (() => void) | undefined;
   private minCommitTs: bigint;
   private quiet = false;
-  private ended = false;
   readonly stats: PipelinedStats = { flushes: 0, flushedKeys: 0, resolvedRegions: 0, broadcasts: 0 };
 
   constructor(
@@ -184,7 +183,9 @@ export class PipelinedCommitter {
 
   /** True while the TTL manager runs. */
   get ttlRunning(): boolean {
-    return this.session.ttlStarted && !this.session.ttlClosed && !this.ended;
+    // the machine stops the heartbeat child itself (failed flush, commit outcome, rollback)
+    const snap = this.actor.getSnapshot();
+    return snap.status === "active" && "ttlManager" in snap.children;
   }
 
   /** The range the flushes wrote, [first, last] (undefined before the first flush). */
@@ -228,7 +229,8 @@ export class PipelinedCommitter {
       assertionLevel: this.input.assertionLevel,
       startTs: this.input.startTs,
     });
-    if (built.sharedLocks > 0) throw new SharedLockInPipelinedTxnError();
+    // any key locked in share mode, written or not (client-go)
+    if (built.sharedModeKeys > 0) throw new SharedLockInPipelinedTxnError();
     const ms = built.mutations;
     if (ms.length === 0) return ms;
     if (this.primaryKey === undefined) {
@@ -427,7 +429,6 @@ export class PipelinedCommitter {
 
   /** @internal the machine reached a final state */
   onFinished(): void {
-    this.ended = true;
     this.backgroundDone?.();
     queueMicrotask(() => this.actor.stop());
   }
