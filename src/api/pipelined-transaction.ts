@@ -174,6 +174,7 @@ export class PipelinedTransaction extends Transaction {
       contextFields: parts.writeContext(this),
       commitWaitUntilTs: p.commitWaitUntilTs,
       commitWaitTimeoutMs: p.commitWaitTimeoutMs,
+      lifecycleHooks: p.lifecycleHooks,
       ...parts.tuning,
     });
     this.pipeline = new PipelinedMemDb(

@@ -93,6 +93,19 @@ export interface CommitProtocolOptions {
    */
   onCommitted?: (report: CommitReport, error: Error | undefined) => void;
   /**
+   * Called around each background task of the transaction (client-go
+   * SetBackgroundGoroutineLifecycleHooks): `before` as a task starts (committing the
+   * secondaries, cleaning up after a failure, releasing pessimistic locks, resolving and
+   * broadcasting a pipelined commit), `after` once it ended. Exceptions they throw are ignored.
+   *
+   * @example
+   * ```ts
+   * let running = 0;
+   * const txn = await txns.begin({ lifecycleHooks: { before: () => running++, after: () => running-- } });
+   * ```
+   */
+  lifecycleHooks?: { before?: () => void; after?: () => void };
+  /**
    * The commit ts must be above this ts (client-go SetCommitWaitUntilTSO; e.g. a ts from another
    * cluster in active-active replication). When PD's TSO is behind, the commit waits for it up to
    * `commitWaitTimeoutMs`, and fails with CommitTsLagError when it lags more than that.
@@ -261,7 +274,11 @@ export interface PessimisticHost {
 
 /** What a transaction needs from its client. */
 export interface TransactionHost {
-  commit(txn: Transaction, buffer: MemDb): Promise<{ commitTs: bigint; info: CommitInfo | undefined }>;
+  commit(
+    txn: Transaction,
+    buffer: MemDb,
+    signal?: AbortSignal,
+  ): Promise<{ commitTs: bigint; info: CommitInfo | undefined }>;
   /** Pessimistic transactions only. */
   readonly pessimistic?: PessimisticHost;
 }
@@ -888,13 +905,30 @@ export class Transaction {
    * (secondary keys are committed in the background). A transaction that wrote nothing commits
    * at once without any RPC. Fails with WriteConflictError / KeyAlreadyExistsError (retryable
    * ones have `isRetryable`), or ResultUndeterminedError when the outcome is unknown.
+   *
+   * `signal` interrupts the prewrite phase only (client-go's kill signal): a 2PC commit aborted
+   * there fails with AbortedError and its prewrites are rolled back; an async-commit or 1PC
+   * prewrite already sent may commit by itself, so aborting it gives ResultUndeterminedError.
+   * Once the primary commit is under way the commit is not interrupted: it ends with a definite
+   * answer (or an undetermined one, as without a signal).
+   *
+   * @example
+   * ```ts
+   * await txn.commit({ signal: AbortSignal.timeout(5_000) });
+   * ```
    */
-  async commit(): Promise<bigint> {
+  async commit(options: { signal?: AbortSignal } = {}): Promise<bigint> {
     this.checkActive();
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError("must be an object", "options");
+    }
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError("must be an AbortSignal", "signal");
+    }
     this.closeIdleSession("commit");
     this.stateValue = "committing";
     try {
-      const { commitTs, info } = await this.host.commit(this, this.buffer);
+      const { commitTs, info } = await this.host.commit(this, this.buffer, options.signal);
       this.commitTsValue = commitTs;
       this.commitInfoValue = info;
       this.stateValue = "committed";

@@ -97,7 +97,7 @@ export class TxnClient {
   /** @internal use TikvClient.txn */
   constructor(private readonly host: TxnHost) {
     this.committer = {
-      commit: (txn, buffer) => this.commitBuffer(txn, buffer),
+      commit: (txn, buffer, signal) => this.commitBuffer(txn, buffer, signal),
       pessimistic: {
         lock: (txn, keys, opts, signal) => this.lockFor(txn, keys, opts, signal),
         timestamp: () => this.host.rt.getTimestamp(),
@@ -311,7 +311,7 @@ export class TxnClient {
     return new Snapshot(this.host, reader);
   }
 
-  private async commitBuffer(txn: Transaction, buffer: MemDb) {
+  private async commitBuffer(txn: Transaction, buffer: MemDb, signal?: AbortSignal) {
     this.host.checkOpen();
     const built = buildMutations(buffer, {
       assertionLevel: assertionLevelOf(txn),
@@ -345,6 +345,7 @@ export class TxnClient {
         forUpdateTsChecks: txn.forUpdateTsChecks,
         assertionLevel: assertionLevelOf(txn),
         deferredError: built.assertionError,
+        signal,
       });
       return { commitTs, info: { ...held.info } };
     }
@@ -365,6 +366,7 @@ export class TxnClient {
         startedAtMs: txn.startedAt,
         contextFields: writeContextOf(txn),
         ...commitOptionsOf(txn),
+        signal,
       });
       const commitTs = await committer.commit();
       latchCommitTs = commitTs;
@@ -425,6 +427,7 @@ function commitOptionsOf(txn: Transaction): Partial<CommitInput> {
     prewriteEncounterLockPolicy: p.prewriteEncounterLockPolicy,
     commitWaitUntilTs: p.commitWaitUntilTs,
     commitWaitTimeoutMs: p.commitWaitTimeoutMs,
+    lifecycleHooks: p.lifecycleHooks,
   };
 }
 
@@ -437,9 +440,22 @@ function pickCommitHooks(o: BeginOptions): CommitProtocolOptions {
     out.prewriteEncounterLockPolicy = o.prewriteEncounterLockPolicy;
   if (o.kvFilter !== undefined) out.kvFilter = o.kvFilter;
   if (o.onCommitted !== undefined) out.onCommitted = o.onCommitted;
+  if (o.lifecycleHooks !== undefined) out.lifecycleHooks = o.lifecycleHooks;
   if (o.commitWaitUntilTs !== undefined) out.commitWaitUntilTs = o.commitWaitUntilTs;
   if (o.commitWaitTimeoutMs !== undefined) out.commitWaitTimeoutMs = o.commitWaitTimeoutMs;
   return out;
+}
+
+function checkLifecycleHooks(h: unknown): void {
+  if (h === undefined) return;
+  if (h === null || typeof h !== "object")
+    throw new InvalidArgumentError("must be an object", "lifecycleHooks");
+  for (const k of ["before", "after"] as const) {
+    const f = (h as Record<string, unknown>)[k];
+    if (f !== undefined && typeof f !== "function") {
+      throw new InvalidArgumentError("must be a function", `lifecycleHooks.${k}`);
+    }
+  }
 }
 
 // the keys a commit latches (client-go: every mutation's key)
@@ -554,6 +570,7 @@ function checkBeginOptions(o: BeginOptions): void {
     if (o[k] !== undefined && typeof o[k] !== "function")
       throw new InvalidArgumentError("must be a function", k);
   }
+  checkLifecycleHooks(o.lifecycleHooks);
   if (o.assertionLevel !== undefined && !Object.hasOwn(ASSERTION_LEVEL, o.assertionLevel)) {
     throw new InvalidArgumentError(
       `must be off, fast or strict, got ${String(o.assertionLevel)}`,

@@ -6,6 +6,7 @@
 import { type Actor, createActor, fromCallback, type InspectionEvent } from "xstate";
 import { TikvError } from "../../api/errors/base.js";
 import { extractKeyError } from "../../api/errors/extract.js";
+import { AbortedError } from "../../api/errors/server.js";
 import {
   conflictWithLock,
   KeyAlreadyExistsError,
@@ -52,6 +53,7 @@ import { splitByCount, splitBySize } from "../runtime/batch-split.js";
 import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";
 import { writeFailure } from "../runtime/undetermined.js";
+import { backgroundTask, type LifecycleHooks } from "./background-task.js";
 import { type CommitTsLagDetails, timestampForCommit } from "./commit-ts.js";
 import type { LockResolver } from "./lock-resolver.js";
 import {
@@ -167,6 +169,10 @@ export interface CommitInput {
   forUpdateTsChecks?: ReadonlyMap<string, bigint>;
   /** `"noResolve"`: a prewrite meeting another lock fails with a write conflict instead of resolving it. */
   prewriteEncounterLockPolicy?: "tryResolve" | "noResolve";
+  /** Called around each background task (secondaries, cleanup, released locks). */
+  lifecycleHooks?: LifecycleHooks | undefined;
+  /** Interrupts the prewrite phase (client-go kill signal); later phases are not interruptible. */
+  signal?: AbortSignal | undefined;
   /** The commit ts must be above this ts (client-go SetCommitWaitUntilTSO; 0: no constraint). */
   commitWaitUntilTs?: bigint;
   /** How long to wait for PD's TSO to pass `commitWaitUntilTs`, in ms (client-go SetCommitWaitUntilTSOTimeout). */
@@ -184,6 +190,7 @@ export type CommitPlan = Pick<
   | "forUpdateTsChecks"
   | "assertionLevel"
   | "deferredError"
+  | "signal"
 >;
 
 /** How a commit went (client-go TxnInfo: the protocol used and the fallbacks taken). */
@@ -500,7 +507,9 @@ export class Committer {
    * tracked for whenIdle; resolves when done, failures ignored (the locks then expire).
    */
   releaseInBackground(keys: Buffer[], forUpdateTs: bigint): Promise<void> {
-    const p = this.releaseLocks(keys, forUpdateTs).catch(() => {});
+    const p = backgroundTask(this.input.lifecycleHooks, () => this.releaseLocks(keys, forUpdateTs)).catch(
+      () => {},
+    );
     this.deps.track(p);
     return p;
   }
@@ -575,19 +584,19 @@ export class Committer {
 
   /** @internal */
   onCommitSecondaries(): void {
-    this.background(this.commitSecondaries(), "SECONDARIES_DONE");
+    this.background(() => this.commitSecondaries(), "SECONDARIES_DONE");
   }
 
   /** @internal */
   onCleanup(): void {
-    this.background(this.cleanup(), "CLEANUP_DONE");
+    this.background(() => this.cleanup(), "CLEANUP_DONE");
   }
 
   /** @internal */
   onPessimisticRollback(): void {
     const r = this.rollbackKeys ?? { keys: [], forUpdateTs: this.input.startTs };
     this.background(
-      r.keys.length === 0 ? Promise.resolve() : this.releaseLocks(r.keys, r.forUpdateTs),
+      () => (r.keys.length === 0 ? Promise.resolve() : this.releaseLocks(r.keys, r.forUpdateTs)),
       "CLEANUP_DONE",
     );
   }
@@ -630,14 +639,29 @@ export class Committer {
   }
 
   private async prewrite(): Promise<void> {
-    const { mutations, startTs } = this.input;
+    const { mutations, startTs, signal } = this.input;
+    // aborted before anything was sent: a definite failure (the cleanup finds nothing)
+    if (signal?.aborted) throw markDefinite(new AbortedError(signal.reason));
     // the first batch to fail stops the others' waits (client-go cancels the forked backoffer)
     const stop = new AbortController();
     const ctl = this.deps.control("prewrite", stop.signal);
+    const work = this.prewriteBatches(mutations, startTs, ctl, stop);
+    // the caller's abort ends the prewrite at once; batches still in flight are let go (a late
+    // 2PC prewrite meets the cleanup's rollback record; an async-commit one makes it undetermined)
+    let onAbort: (() => void) | undefined;
+    const aborted = signal
+      ? new Promise<never>((_, reject) => {
+          onAbort = () => reject(this.recordPrewriteFailure(new AbortedError(signal.reason), stop));
+          signal.addEventListener("abort", onAbort, { once: true });
+        })
+      : undefined;
     try {
-      await this.prewriteBatches(mutations, startTs, ctl, stop);
+      await (aborted ? Promise.race([work, aborted]) : work);
     } catch (e) {
+      work.catch(() => {});
       throw this.firstPrewriteError ?? e;
+    } finally {
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -928,8 +952,10 @@ export class Committer {
   }
 
   // background work ends with an event; its failure is not the caller's (already answered)
-  private background(p: Promise<void>, done: "SECONDARIES_DONE" | "CLEANUP_DONE"): void {
-    p.catch(() => {}).finally(() => this.actor.send({ type: done }));
+  private background(task: () => Promise<void>, done: "SECONDARIES_DONE" | "CLEANUP_DONE"): void {
+    backgroundTask(this.input.lifecycleHooks, task)
+      .catch(() => {})
+      .finally(() => this.actor.send({ type: done }));
   }
 
   /** @internal client-go keepAlive: heartbeat the primary until the transaction ends or gives up */

@@ -279,10 +279,8 @@ describe.skipIf(skipOnRealCluster("v1"))("ported client-go async commit: the com
   });
 
   // async_commit_test TestAsyncCommitLifecycleHooks
-  // MISSING: background-task lifecycle hooks (client-go SetBackgroundGoroutineLifecycleHooks): a
-  // `lifecycleHooks: { pre, post }` begin option called around each background task (here the
-  // async commit of the keys after commit() returned).
-  it.skip("lifecycle hooks run around the background commit of the keys", async () => {
+  // async_commit_test TestAsyncCommitLifecycleHooks
+  it("lifecycle hooks run around the background commit of the keys", async () => {
     const t = (await env.connect()).txn();
     const p = uniquePrefix("hooks");
     let pre = 0;
@@ -290,10 +288,10 @@ describe.skipIf(skipOnRealCluster("v1"))("ported client-go async commit: the com
     const opts = {
       asyncCommit: true,
       lifecycleHooks: {
-        pre: () => {
+        before: () => {
           pre++;
         },
-        post: () => {
+        after: () => {
           expect(pre).toBeGreaterThan(post);
           post++;
         },

@@ -26,6 +26,7 @@ import {
   type TxnStatus,
 } from "../../../proto/kvrpcpb.js";
 import type { RawRequestSender, RequestControl } from "../../runtime/raw-sender.js";
+import { backgroundTask, type LifecycleHooks } from "../background-task.js";
 import { timestampForCommit } from "../commit-ts.js";
 import { DEFAULT_COMMIT_WAIT_TIMEOUT_MS, DEFAULT_LOCK_TTL_MS } from "../committer.js";
 import type { LockResolver } from "../lock-resolver.js";
@@ -88,6 +89,8 @@ export interface PipelinedInput extends PipelinedTuning {
   commitWaitUntilTs?: bigint | undefined;
   /** How long to wait for PD's TSO to pass it (ms, default 1000). */
   commitWaitTimeoutMs?: number | undefined;
+  /** Called around each background task (the resolve of the range, each broadcast). */
+  lifecycleHooks?: LifecycleHooks | undefined;
 }
 
 /** A shared lock in a pipelined buffer (client-go refuses them). */
@@ -382,7 +385,10 @@ export class PipelinedCommitter {
       isCompleted: b.completed,
     };
     this.stats.broadcasts++;
-    void broadcastTxnStatus(this.deps, status);
+    // tracked too: whenIdle covers every background task
+    this.deps.track(
+      backgroundTask(this.input.lifecycleHooks, () => broadcastTxnStatus(this.deps, status)).then(() => {}),
+    );
   }
 
   /** @internal */
@@ -401,18 +407,20 @@ export class PipelinedCommitter {
       done();
       return;
     }
-    resolveRange(
-      this.deps.sender,
-      {
-        startTs: this.input.startTs,
-        commitTs: commit ? this.session.commitTs : 0n,
-        start: range.start,
-        // the last flushed key is included
-        end: nextKey(range.end),
-        concurrency: this.input.resolveLockConcurrency,
-        contextFields: { ...this.input.contextFields, requestSource: PIPELINED_REQUEST_SOURCE },
-      },
-      () => this.deps.control("resolve"),
+    backgroundTask(this.input.lifecycleHooks, () =>
+      resolveRange(
+        this.deps.sender,
+        {
+          startTs: this.input.startTs,
+          commitTs: commit ? this.session.commitTs : 0n,
+          start: range.start,
+          // the last flushed key is included
+          end: nextKey(range.end),
+          concurrency: this.input.resolveLockConcurrency,
+          contextFields: { ...this.input.contextFields, requestSource: PIPELINED_REQUEST_SOURCE },
+        },
+        () => this.deps.control("resolve"),
+      ),
     ).then(
       (n) => {
         this.stats.resolvedRegions += n;
