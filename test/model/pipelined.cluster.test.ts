@@ -498,8 +498,11 @@ describe.skipIf(isRealCluster)("pipelined committer paths on the embedded cluste
       // renewals: one primary commit attempt per answer, each at a new ts
       expect(commitVersions).toHaveLength(primaryScript.length);
       expect(new Set(commitVersions).size).toBe(commitVersions.length);
+      // a TSO answer below the minimum commits at the minimum; a heartbeat asking PD at the same
+      // moment may take the scripted low answer, and the commit then gets a later real ts: never
+      // below the minimum either way (the exact rule is checked on the machine, pipelined.mbt)
       if (events.includes("COMMIT_TS_LOW"))
-        expect(commitVersions.at(-1)).toBe((commitVersions.at(-2) as bigint) + 10n);
+        expect(commitVersions.at(-1)).toBeGreaterThanOrEqual((commitVersions.at(-2) as bigint) + 10n);
 
       // the values and locks left (the faults off: a reader resolves what is left)
       for (const u of unhooks.splice(0)) u();
