@@ -347,6 +347,7 @@ export class TxnClient {
         deferredError: built.assertionError,
         signal,
       });
+      this.host.rt.deps.metrics.countCommit(held.info.mode);
       return { commitTs, info: { ...held.info } };
     }
     // local latches (client-go KVTxn.Commit), optimistic commits only: this client's commits on
@@ -370,6 +371,7 @@ export class TxnClient {
       });
       const commitTs = await committer.commit();
       latchCommitTs = commitTs;
+      this.host.rt.deps.metrics.countCommit(committer.info.mode);
       return { commitTs, info: { ...committer.info } };
     } finally {
       if (latch) latches?.unlock(latch, latchCommitTs);

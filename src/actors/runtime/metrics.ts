@@ -17,6 +17,8 @@ export interface ClientMetricsSnapshot {
   sendFailures: number;
   /** Requests retried after a region error or a send failure. */
   retries: number;
+  /** Transactions committed, by the protocol their commit used (client-go txn commit counter). */
+  txnCommits: { twoPC: number; asyncCommit: number; onePC: number };
 }
 
 /** Mutable counters shared by the client's runtime. */
@@ -25,6 +27,7 @@ export class ClientMetrics {
   pdStoreLookups = 0;
   sendFailures = 0;
   retries = 0;
+  private commits = { twoPC: 0, asyncCommit: 0, onePC: 0 };
   private readonly sends = new Map<bigint, number>();
   private readonly regionErrors = new Map<string, number>();
   private readonly backoffs = new Map<string, number>();
@@ -44,6 +47,12 @@ export class ClientMetrics {
     this.backoffs.set(kind, (this.backoffs.get(kind) ?? 0) + 1);
   }
 
+  /** Counts one committed transaction by its protocol. */
+  countCommit(mode: "2pc" | "asyncCommit" | "onePC"): void {
+    if (mode === "2pc") this.commits.twoPC++;
+    else this.commits[mode]++;
+  }
+
   /** A copy of every counter. */
   snapshot(): ClientMetricsSnapshot {
     const rec = <K>(m: Map<K, number>) => Object.fromEntries([...m].map(([k, v]) => [String(k), v]));
@@ -55,6 +64,7 @@ export class ClientMetrics {
       backoffs: rec(this.backoffs),
       sendFailures: this.sendFailures,
       retries: this.retries,
+      txnCommits: { ...this.commits },
     };
   }
 
@@ -64,6 +74,7 @@ export class ClientMetrics {
     this.pdStoreLookups = 0;
     this.sendFailures = 0;
     this.retries = 0;
+    this.commits = { twoPC: 0, asyncCommit: 0, onePC: 0 };
     this.sends.clear();
     this.regionErrors.clear();
     this.backoffs.clear();

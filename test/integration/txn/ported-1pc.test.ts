@@ -285,15 +285,13 @@ describe.skipIf(skipOnRealCluster("v1"))("ported client-go 1PC", () => {
     },
   );
 
-  // 1pc_test TestTxnCommitCounter
-  // MISSING: commit counters by protocol in the client's metrics (client-go
-  // metrics.GetTxnCommitCounter: TwoPC / AsyncCommit / OnePC), e.g. `metrics().txnCommits`.
-  it.skip("the commit counters count 2PC, async-commit and 1PC commits apart", async () => {
+  // 1pc_test TestTxnCommitCounter (client.metrics().txnCommits)
+  it("the commit counters count 2PC, async-commit and 1PC commits apart", async () => {
     const client = await env.connect();
     const t = client.txn();
     const p = uniquePrefix("counter");
     type Counters = { twoPC: number; asyncCommit: number; onePC: number };
-    const counters = () => (client.metrics() as unknown as { txnCommits: Counters }).txnCommits;
+    const counters = (): Counters => client.metrics().txnCommits;
     const initial = { ...counters() };
     const diff = () => {
       const c = counters();
