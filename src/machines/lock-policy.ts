@@ -128,8 +128,11 @@ export type CleanupTask =
   | { kind: "resolveKeys"; keys: Buffer[] }
   /** ResolveLock over the whole region holding `key` (large transactions). */
   | { kind: "resolveRegion"; key: Buffer }
-  /** PessimisticRollback of one key at `forUpdateTs`. */
-  | { kind: "pessimisticRollback"; key: Buffer; forUpdateTs: bigint };
+  /**
+   * PessimisticRollback of one key at `forUpdateTs`, or (`regionWide`) of every pessimistic lock
+   * of the transaction in the region holding it.
+   */
+  | { kind: "pessimisticRollback"; key: Buffer; forUpdateTs: bigint; regionWide: boolean };
 
 const MAX_U64 = 0xffffffffffffffffn;
 
@@ -140,7 +143,11 @@ const MAX_U64 = 0xffffffffffffffffn;
  * batched (the primary is skipped: CheckTxnStatus already resolved it); large ones region by
  * region.
  */
-export function planCleanup(locks: readonly LockDetails[], lite: boolean): CleanupTask[] {
+export function planCleanup(
+  locks: readonly LockDetails[],
+  lite: boolean,
+  pessimisticRegion = false,
+): CleanupTask[] {
   const tasks: CleanupTask[] = [];
   const liteKeys: Buffer[] = [];
   for (const l of locks) {
@@ -151,6 +158,7 @@ export function planCleanup(locks: readonly LockDetails[], lite: boolean): Clean
         kind: "pessimisticRollback",
         key: l.key,
         forUpdateTs: l.lockForUpdateTs === 0n ? MAX_U64 : l.lockForUpdateTs,
+        regionWide: pessimisticRegion,
       });
     } else if (lite || l.txnSize < RESOLVE_LOCK_LITE_THRESHOLD) {
       if (!isPrimary) liteKeys.push(l.key);

@@ -42,6 +42,8 @@ export interface ResolutionSession {
   callerStartTs: bigint;
   forRead: boolean;
   lite: boolean;
+  /** Roll pessimistic locks back region by region, with no keys (client-go PessimisticRegionResolve). */
+  pessimisticRegion?: boolean;
   /** Ask CheckTxnStatus to roll back a transaction it cannot find (after the lock expired). */
   rollbackIfNotExist: boolean;
   /** Resolve an async-commit lock as a normal one (a secondary was not async-commit). */
@@ -78,6 +80,7 @@ export function newResolutionSession(
     | "callerStartTs"
     | "forRead"
     | "lite"
+    | "pessimisticRegion"
     | "lockExpired"
     | "ttlExpired"
     | "nextNotFoundBackoff"

@@ -84,7 +84,11 @@ describe("lock policy", () => {
     expect(planCleanup([big], true)).toEqual([{ kind: "resolveKeys", keys: [big.key] }]);
     const pess = lock({ lockType: Op.PessimisticLock, lockForUpdateTs: 0n });
     expect(planCleanup([pess], false)).toEqual([
-      { kind: "pessimisticRollback", key: pess.key, forUpdateTs: 0xffffffffffffffffn },
+      { kind: "pessimisticRollback", key: pess.key, forUpdateTs: 0xffffffffffffffffn, regionWide: false },
+    ]);
+    // region-wide (client-go PessimisticRegionResolve): the same task, for the key's whole region
+    expect(planCleanup([pess], false, true)).toEqual([
+      { kind: "pessimisticRollback", key: pess.key, forUpdateTs: 0xffffffffffffffffn, regionWide: true },
     ]);
     // a pessimistic primary needs nothing: CheckTxnStatus already rolled it back
     expect(planCleanup([lock({ lockType: Op.PessimisticLock, key: Buffer.from("p") })], false)).toEqual([]);

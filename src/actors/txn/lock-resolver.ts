@@ -60,6 +60,12 @@ export interface ResolveLocksOptions {
   forRead?: boolean;
   /** Resolve only the given keys, even for large transactions. */
   lite?: boolean;
+  /**
+   * Roll the pessimistic locks of a dead transaction back region by region, one request with no
+   * keys per region, instead of key by key (client-go PessimisticRegionResolve; GC and
+   * region-wide cleanups use it).
+   */
+  pessimisticRegionResolve?: boolean;
   /** Budget, deadline and cancellation. */
   ctl: RequestControl;
 }
@@ -302,7 +308,14 @@ export class LockResolver {
     }
     const results = await Promise.all(
       [...byTxn.values()].map((ls) =>
-        this.resolution(ls, opts.callerStartTs, forRead, opts.lite ?? false, opts.ctl),
+        this.resolution(
+          ls,
+          opts.callerStartTs,
+          forRead,
+          opts.lite ?? false,
+          opts.ctl,
+          opts.pessimisticRegionResolve,
+        ),
       ),
     );
     let ms: number | undefined;
@@ -337,11 +350,12 @@ export class LockResolver {
     forRead: boolean,
     lite: boolean,
     ctl: RequestControl,
+    pessimisticRegion = false,
   ): Promise<ResolutionResult> {
     const first = locks[0] as LockDetails;
     const txnId = first.startTs;
     const cached = this.cache.get(txnId);
-    const key = `${txnId}:${callerStartTs}:${forRead ? "r" : "w"}:${locks.map((l) => l.key.toString("latin1")).join("\u0000")}`;
+    const key = `${txnId}:${callerStartTs}:${forRead ? "r" : "w"}${pessimisticRegion ? "R" : ""}:${locks.map((l) => l.key.toString("latin1")).join("\u0000")}`;
     const running = this.inflight.get(key);
     if (running) {
       this.counters.deduplicated++;
@@ -356,6 +370,7 @@ export class LockResolver {
       callerStartTs,
       forRead,
       lite,
+      pessimisticRegion,
       lockExpired: () => clock.untilExpired(txnId, first.ttl) <= 0,
       ttlExpired: (ttl) => clock.isExpired(txnId, ttl),
       nextNotFoundBackoff: () =>
@@ -471,7 +486,14 @@ export class LockResolver {
               ctl,
             )
         : (ctl: RequestControl) =>
-            runCleanup(this.deps.sender, s.txnId, commitTs, planCleanup(s.locks, s.lite), isTxnFile, ctl);
+            runCleanup(
+              this.deps.sender,
+              s.txnId,
+              commitTs,
+              planCleanup(s.locks, s.lite, s.pessimisticRegion),
+              isTxnFile,
+              ctl,
+            );
     if (!s.forRead) return work(this.ctlOf(s));
     // a reader does not wait for the cleanup: it already knows how to treat the locks
     const bg = work(this.deps.backgroundControl()).catch(() => {});

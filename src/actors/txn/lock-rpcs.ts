@@ -160,12 +160,13 @@ export async function pessimisticRollback(
   forUpdateTs: bigint,
   key: Buffer,
   ctl: RequestControl,
+  regionWide = false,
 ): Promise<void> {
   const resp = await sendToKey(
     sender,
     key,
     "PessimisticRollback",
-    { context: undefined, startVersion: txnId, forUpdateTs, keys: [key] },
+    { context: undefined, startVersion: txnId, forUpdateTs, keys: regionWide ? [] : [key] },
     ctl,
   );
   const first = resp.errors[0];
@@ -182,11 +183,17 @@ export async function runCleanup(
   ctl: RequestControl,
 ): Promise<void> {
   const cleanRegions = new Set<bigint>();
+  const pessimisticRegions = new Set<bigint>();
   for (const t of tasks) {
     if (t.kind === "resolveKeys") await resolveKeys(sender, txnId, commitTs, t.keys, isTxnFile, ctl);
-    else if (t.kind === "pessimisticRollback")
-      await pessimisticRollback(sender, txnId, t.forUpdateTs, t.key, ctl);
-    else {
+    else if (t.kind === "pessimisticRollback") {
+      // region-wide: one request per region (client-go pessimisticCleanRegions)
+      const before = t.regionWide ? sender.cache.tryLocateKey(t.key) : undefined;
+      if (before && pessimisticRegions.has(before.id)) continue;
+      await pessimisticRollback(sender, txnId, t.forUpdateTs, t.key, ctl, t.regionWide);
+      const region = t.regionWide ? sender.cache.tryLocateKey(t.key) : undefined;
+      if (region) pessimisticRegions.add(region.id);
+    } else {
       // one region-wide resolve per region (client-go cleanRegions)
       const cached = sender.cache.tryLocateKey(t.key);
       if (cached && cleanRegions.has(cached.id)) continue;

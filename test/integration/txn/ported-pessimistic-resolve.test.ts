@@ -7,7 +7,6 @@
 // client-go's short ManagedLockTTL. Mapping: test/ported/txn-2pc.md, txn-lock.md.
 
 import { describe, expect } from "vitest";
-import type { ResolveLocksOptions } from "../../../src/actors/txn/lock-resolver.js";
 import { lockDetailsFromLockInfo } from "../../../src/api/errors/txn.js";
 import { WriteConflictError } from "../../../src/index.js";
 import { MAX_TS } from "../../../src/kv/timestamp.js";
@@ -213,11 +212,8 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go: resolving pessimistic locks
     },
   );
 
-  // lock_test (WithTiKV) TestPessimisticRollbackWithRead
-  // MISSING: a region-wide pessimistic rollback in the resolver (client-go ResolveLocksOptions
-  // PessimisticRegionResolve: one PessimisticRollback with no keys rolls back every pessimistic
-  // lock of the transaction in the region); `pessimisticRegionResolve` below is that option.
-  itFault.skip(
+  // lock_test (WithTiKV) TestPessimisticRollbackWithRead (ResolveLocksOptions.pessimisticRegionResolve)
+  itFault(
     "a region-wide pessimistic resolve rolls back every pessimistic lock of the txn in one request",
     async () => {
       const t = (await env.connect()).txn();
@@ -230,7 +226,7 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go: resolving pessimistic locks
           callerStartTs: txn1.startTs + 1n,
           ctl: control(),
           pessimisticRegionResolve: true,
-        } as ResolveLocksOptions);
+        });
       await regionWide(details(k3));
       expect(locksOf(env, txn1.startTs, [k1, k2, k3]).size).toBe(0);
 
