@@ -48,6 +48,7 @@ import {
   ScanLockRequest,
 } from "../../src/proto/kvrpcpb.js";
 import { isRealCluster, uniquePrefix, useCluster } from "../support/cluster.js";
+import { commitOutcomeLost, commitTsExpired, rollBackPrimary } from "./commit-faults.js";
 import {
   COMMITTER_EVENTS,
   type CommitterModelContext,
@@ -358,25 +359,12 @@ describe.skipIf(isRealCluster)("committer machine paths on the embedded cluster"
           // is above the minimum, or (COMMIT_TS_LOW) equal to it, then above
           lastMin = attempted + 1n;
           env.cluster.pd.scriptTso(lowAfter.has(i) ? [lastMin, lastMin + 1n] : [lastMin + 1n]);
-          return {
-            keyError: {
-              commitTsExpired: {
-                startTs,
-                attemptedCommitTs: attempted,
-                key: b(primary),
-                minCommitTs: lastMin,
-              },
-            },
-          };
+          return commitTsExpired(startTs, attempted, b(primary), lastMin);
         }
         case "PRIMARY_KEY_ERROR":
-          // someone rolled the primary back meanwhile (its lock is gone): a real TxnLockNotFound
-          engine().batchRollback(
-            BatchRollbackRequest.fromPartial({ startVersion: startTs, keys: [b(primary)] }),
-          );
-          return undefined;
+          return rollBackPrimary(env, startTs, b(primary));
         case "PRIMARY_UNDETERMINED":
-          return { regionError: RegionErrors.undeterminedResult("injected: commit outcome lost") };
+          return commitOutcomeLost();
         default:
           return undefined;
       }

@@ -39,11 +39,9 @@ import type { PipelinedTransaction } from "../../src/api/pipelined-transaction.j
 import type { TikvClient } from "../../src/api/tikv-client.js";
 import type { TxnClient } from "../../src/api/txn-client.js";
 import type { CallInfo, FaultError } from "../../src/cluster/faults/types.js";
-import { RegionErrors } from "../../src/cluster/tikv/region-errors.js";
 import { MAX_COMMIT_TS_RETRIES } from "../../src/machines/committer.js";
 import { pipelinedFlushMachine } from "../../src/machines/pipelined-flush.js";
 import {
-  BatchRollbackRequest,
   type BroadcastTxnStatusRequest,
   CommitRequest,
   CommitRole,
@@ -53,6 +51,7 @@ import {
 } from "../../src/proto/kvrpcpb.js";
 import { eventually, locksOf, useKnobs, withKnobs } from "../integration/txn/pipelined-support.js";
 import { isRealCluster, uniquePrefix, useCluster } from "../support/cluster.js";
+import { commitOutcomeLost, commitTsExpired, rollBackPrimary } from "./commit-faults.js";
 import { creditTransientStates, eventsOf } from "./committer-model.js";
 import { coverageTable, MachineCoverage } from "./coverage.js";
 import { type ModelPath, type ModelStep, modelPaths } from "./paths.js";
@@ -316,25 +315,12 @@ describe.skipIf(isRealCluster)("pipelined committer paths on the embedded cluste
               // answer is above the minimum, or (COMMIT_TS_LOW) below it: then the commit is at it
               const min = attempted + 10n;
               env.cluster.pd.scriptTso(lowAfter.has(i) ? [attempted + 5n] : [min + 1n]);
-              return {
-                keyError: {
-                  commitTsExpired: {
-                    startTs,
-                    attemptedCommitTs: attempted,
-                    key: b(primary),
-                    minCommitTs: min,
-                  },
-                },
-              };
+              return commitTsExpired(startTs, attempted, b(primary), min);
             }
             case "PRIMARY_FAILED":
-              // someone rolled the primary back meanwhile (its lock is gone): a real TxnLockNotFound
-              engine().batchRollback(
-                BatchRollbackRequest.fromPartial({ startVersion: startTs, keys: [b(primary)] }),
-              );
-              return undefined;
+              return rollBackPrimary(env, startTs, b(primary));
             case "PRIMARY_UNDETERMINED":
-              return { regionError: RegionErrors.undeterminedResult("injected: commit outcome lost") };
+              return commitOutcomeLost();
             default:
               return undefined;
           }
