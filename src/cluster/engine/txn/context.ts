@@ -6,6 +6,15 @@ import { lockRecordToLockInfo } from "../mvcc/types.js";
 import type { ReadOptions } from "./actions/read.js";
 import type { TxnStatusCache } from "./txn-status-cache.js";
 
+/**
+ * Switches that deliberately break the engine, so tests can show the consistency checkers catch
+ * a broken cluster. All off by default; reached only through `TxnEngine.testing`.
+ */
+export interface EngineTestingSwitches {
+  /** Optimistic prewrites skip the write-conflict check (a newer commit no longer fails them). */
+  skipWriteConflictCheck: boolean;
+}
+
 /** What every command needs: the store, a reader over it, the clock and the txn status cache. */
 export interface EngineContext {
   readonly store: MvccStore;
@@ -16,11 +25,13 @@ export interface EngineContext {
   readonly committed: TxnStatusCache;
   /** Told about locks newly created by a command (lock waiters re-target them). */
   onNewLocks?: ((locks: LockInfo[]) => void) | undefined;
+  /** Test-only breakage switches. */
+  readonly testing: EngineTestingSwitches;
 }
 
 /** Builds a context over a store. */
 export function engineContext(store: MvccStore, now: () => number, committed: TxnStatusCache): EngineContext {
-  return { store, reader: new MvccReader(store), now, committed };
+  return { store, reader: new MvccReader(store), now, committed, testing: { skipWriteConflictCheck: false } };
 }
 
 /** A key range limit (end empty = +inf). */

@@ -56,7 +56,12 @@ import { resolveLock } from "./commands/resolve-lock.js";
 import { batchRollback, cleanupKey } from "./commands/rollback.js";
 import { scanLock } from "./commands/scan-lock.js";
 import { txnHeartBeat } from "./commands/txn-heart-beat.js";
-import { type EngineContext, engineContext, type KeyRangeLimit } from "./context.js";
+import {
+  type EngineContext,
+  type EngineTestingSwitches,
+  engineContext,
+  type KeyRangeLimit,
+} from "./context.js";
 import { PessimisticEngine, type PessimisticEngineOptions } from "./pessimistic/index.js";
 import { TxnStatusCache } from "./txn-status-cache.js";
 
@@ -91,6 +96,19 @@ export class TxnEngine {
     // timers in tests reach it even when `now` was captured earlier.
     this.pessimistic = new PessimisticEngine(this.store, opts.pessimistic ?? {});
     this.ctx.onNewLocks = (locks) => this.pessimistic.onLocksAcquired(locks);
+  }
+
+  /**
+   * Test-only switches that break the engine on purpose (e.g. to show a checker catches lost
+   * updates); all off by default.
+   *
+   * @example
+   * ```ts
+   * cluster.txnEngine.testing.skipWriteConflictCheck = true; // optimistic txns may now lose updates
+   * ```
+   */
+  get testing(): EngineTestingSwitches {
+    return this.ctx.testing;
   }
 
   /** KvGet. */

@@ -54,6 +54,8 @@ export interface TransactionProperties {
   readonly assertionLevel: AssertionLevel;
   readonly txnSource: bigint;
   readonly isTxnFile: boolean;
+  /** Test-only (EngineTestingSwitches): optimistic prewrites ignore newer commits. Never set in real use. */
+  readonly testingSkipWriteConflictCheck?: boolean;
 }
 
 type LockStatus =
@@ -225,7 +227,9 @@ class PrewriteMutation {
       }
       const k = this.props.kind;
       if (k.type === "optimistic") {
-        if (commitTs > startTs) this.writeConflict(write, commitTs, WriteConflict_Reason.Optimistic);
+        if (commitTs > startTs && !this.props.testingSkipWriteConflictCheck) {
+          this.writeConflict(write, commitTs, WriteConflict_Reason.Optimistic);
+        }
       } else {
         if (this.pessimisticAction === PessimisticAction.DO_CONSTRAINT_CHECK && commitTs > startTs) {
           this.writeConflict(write, commitTs, WriteConflict_Reason.LazyUniquenessCheck);

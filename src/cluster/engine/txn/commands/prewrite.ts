@@ -73,6 +73,7 @@ export function prewrite(ec: EngineContext, req: PrewriteRequest): PrewriteRespo
     assertionLevel: req.assertionLevel,
     txnSource: req.context?.txnSource ?? 0n,
     isTxnFile: false,
+    testingSkipWriteConflictCheck: ec.testing.skipWriteConflictCheck,
   };
   const expectedForUpdateTs = new Map<number, bigint>();
   if (isPessimistic)
