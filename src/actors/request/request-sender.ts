@@ -131,7 +131,22 @@ const APPLY_ONCE: ReadonlySet<TikvCommand> = new Set<TikvCommand>([
 // How long an ending call waits for its in-flight attempt's outcome (the transport ends it at the
 // same deadline or signal, so this is a safety net, not a delay).
 const END_GRACE_MS = 100;
-const DEFAULT_WRITE_RPC_TIMEOUT_MS = 60_000;
+// client-go: writes of a few keys wait ReadTimeoutShort (30 s) for an answer, requests that may
+// scan a region ReadTimeoutMedium (60 s); TiKV answers a lock wait within 1 s
+// (wait-for-lock-timeout), so a pessimistic lock fits the short one too
+const DEFAULT_WRITE_RPC_TIMEOUT_MS = READ_TIMEOUT_SHORT_MS;
+const READ_TIMEOUT_MEDIUM_MS = 60_000;
+const REGION_SCANNING_WRITES: ReadonlySet<TikvCommand> = new Set<TikvCommand>([
+  "RawDeleteRange",
+  "ResolveLock",
+  "ScanLock",
+  "DeleteRange",
+]);
+
+function defaultRpcTimeout(cmd: TikvCommand, isRead: boolean): number {
+  if (isRead) return READ_TIMEOUT_SHORT_MS;
+  return REGION_SCANNING_WRITES.has(cmd) ? READ_TIMEOUT_MEDIUM_MS : DEFAULT_WRITE_RPC_TIMEOUT_MS;
+}
 
 interface RequestSession extends RetrySession {
   cmd: TikvCommand;
@@ -203,7 +218,7 @@ export class RequestSender {
     const store = this.fastTarget(region, isRead, opts);
     if (store === undefined) return this.sendGeneral(target, cmd, build, opts);
     const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Number.POSITIVE_INFINITY;
-    const rpcTimeoutMs = opts.rpcTimeoutMs ?? (isRead ? READ_TIMEOUT_SHORT_MS : DEFAULT_WRITE_RPC_TIMEOUT_MS);
+    const rpcTimeoutMs = opts.rpcTimeoutMs ?? defaultRpcTimeout(cmd, isRead);
     const leader = region.leader;
     let req: TikvRequest<C>;
     try {
@@ -258,7 +273,7 @@ export class RequestSender {
       region = await this.withDeadline(this.cache.locateKey(target as Buffer, bo), deadline, opts.timeoutMs);
     }
     const isRead = opts.isRead ?? READ_COMMANDS.has(cmd);
-    const rpcTimeoutMs = opts.rpcTimeoutMs ?? (isRead ? READ_TIMEOUT_SHORT_MS : DEFAULT_WRITE_RPC_TIMEOUT_MS);
+    const rpcTimeoutMs = opts.rpcTimeoutMs ?? defaultRpcTimeout(cmd, isRead);
 
     // fast path: a leader request to a healthy leader costs one store call and nothing else
     let initial: SendOutcome | undefined;
@@ -321,7 +336,7 @@ export class RequestSender {
     }
     const isKey = !(target instanceof CachedRegion);
     const isRead = opts.isRead ?? READ_COMMANDS.has(cmd);
-    const rpcTimeoutMs = opts.rpcTimeoutMs ?? (isRead ? READ_TIMEOUT_SHORT_MS : DEFAULT_WRITE_RPC_TIMEOUT_MS);
+    const rpcTimeoutMs = opts.rpcTimeoutMs ?? defaultRpcTimeout(cmd, isRead);
     const given = opts.budget;
     bo ??= given instanceof Backoffer ? given : given ? given.bo : this.newBudget(opts);
     const selOpts: ReplicaSelectorOptions = {
