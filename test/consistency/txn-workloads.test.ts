@@ -43,11 +43,11 @@ describe("transactional workloads under the full nemesis set", () => {
 
 describe("liveness under dropped replies", () => {
   // BUG: a pessimistic transaction whose request reply was dropped (nemesis drop-reply: applied,
-  // never answered) finishes commit() only after ~60 s, though the client's timeoutMs is 3 s and
-  // lock waits are bounded to 2 s; the outcome is then right (0 anomalies), only late. Seen with
-  // `npm run consistency -- --workload list-append --opt mode=pessimistic --nemesis drop-reply
-  // --clients 6 --ops 150 --seed 11 --gap 30-200 --hold 80-400` (every op past 30 s is abandoned as
-  // info by the harness). Optimistic / async-commit / 1PC transactions do not hang.
+  // never answered) finishes commit() only after the lost request's RPC timeout, 30 s as
+  // client-go's ReadTimeoutShort (was 60 s), though the client's timeoutMs is 3 s: the per-call
+  // timeout does not reach transactional RPCs. The outcome is then right (0 anomalies), only late.
+  // Seen with `npm run consistency -- --workload list-append --opt mode=pessimistic --nemesis
+  // drop-reply --clients 6 --ops 150 --seed 11 --gap 30-200 --hold 80-400`.
   itFault.skip(
     "pessimistic list-append: every operation ends within the harness timeout",
     { timeout: 120_000 },
