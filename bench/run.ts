@@ -40,6 +40,7 @@ async function tryScript(path: string): Promise<void> {
 
 const quick = process.argv.includes("--quick");
 await tryModule("raw/raw.bench.ts", "runRawBench", quick ? { opsC1: 500, opsC256: 5000 } : {});
+await tryModule("metrics.bench.ts", "runMetricsBench", quick ? { opsC1: 500, opsC256: 5000, rounds: 1 } : {});
 await tryModule("txn/txn.bench.ts", "runTxnBench", quick ? { opsC1: 100, opsC64: 500 } : {});
 await tryModule("txn/pipelined.bench.ts", "runPipelinedBench", quick ? { keys: 100_000 } : {});
 await tryModule(

@@ -4,8 +4,23 @@ export type { ClientMetricsSnapshot } from "./actors/runtime/metrics.js";
 export type { LockResolver, LockResolverStats, ResolveLocksResult } from "./actors/txn/lock-resolver.js";
 export { AggressiveLockingError, type AggressiveLockingMisuse } from "./api/aggressive-locking-errors.js";
 export * from "./api/errors.js";
+export {
+  chainRpcInterceptors,
+  type RpcInterceptor,
+  RpcInterceptorChain,
+  type RpcInvoker,
+  RpcRejectedError,
+  type RpcRequest,
+  rpcInterceptor,
+} from "./api/interceptor.js";
 export type { AggressiveLockedKey } from "./api/internal/aggressive-locking.js";
 export { MAX_RAW_KV_SCAN_LIMIT } from "./api/internal/batch.js";
+export type { LogFn, Logger } from "./api/logger.js";
+export {
+  DEFAULT_METRICS_PREFIX,
+  type MetricsOptions,
+  type PrometheusRegistry,
+} from "./api/metrics-options.js";
 export type {
   ApiVersionName,
   CallOptions,

@@ -54,4 +54,16 @@ export {
   type TopologyPort,
   type TxnEnginePort,
 } from "./cluster/tikv/index.js";
+export {
+  ClusterTlsError,
+  type ClusterTlsOptions,
+  type ServerPem,
+} from "./cluster/tls/server-security.js";
+export {
+  type ClusterCertificates,
+  generateClusterCertificates,
+  type IssueOptions,
+  type PemKeyPair,
+  TestCa,
+} from "./cluster/tls/test-certs.js";
 export * from "./cluster/topology/index.js";

@@ -9,4 +9,5 @@ export * from "./errors/extract.js";
 export * from "./errors/predicates.js";
 export * from "./errors/server.js";
 export * from "./errors/server-message.js";
+export * from "./errors/tls.js";
 export * from "./errors/txn.js";

@@ -6,8 +6,12 @@ import { isIP } from "node:net";
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { checkInspectOptions, type InspectOptions } from "../actors/inspect/server.js";
 import { MAX_LATCH_CAPACITY } from "../actors/txn/latches/latch-table.js";
-import type { TlsOptions } from "../rpc/channel.js";
+import { DEFAULT_SLOW_TXN_THRESHOLD_MS } from "../actors/txn/slow-txn-log.js";
+import { checkTlsOptions, type TlsOptions } from "../rpc/channel.js";
 import { InvalidArgumentError } from "./errors/base.js";
+import { chainRpcInterceptors, checkInterceptor, type RpcInterceptor } from "./interceptor.js";
+import { checkLogger, type Logger, safeLogger, slowRequestInterceptor } from "./logger.js";
+import { checkMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions } from "./metrics-options.js";
 
 /** The TiKV API version a client speaks (client-go kvrpcpb.APIVersion). */
 export type ApiVersionName = "v1" | "v1ttl" | "v2";
@@ -48,6 +52,29 @@ export interface ConnectOptions {
    * on TiKV. Off by default; pessimistic transactions never use them.
    */
   txnLocalLatches?: TxnLocalLatchesOptions;
+  /**
+   * Prometheus export through prom-client (an optional peer dependency, imported only when this
+   * is set): `true` registers the client's metric families in prom-client's global registry,
+   * `{ registry, prefix }` in your own. Off by default, at no cost.
+   */
+  metrics?: boolean | MetricsOptions;
+  /**
+   * RPC interceptors run around every TiKV RPC of this client, in order (client-go
+   * tikvrpc/interceptor); a transaction's or snapshot's own run inside them. Unset = none.
+   */
+  interceptors?: RpcInterceptor | readonly RpcInterceptor[];
+  /** Where the client logs (pino-compatible); unset = silent. Each call is guarded by try/catch. */
+  logger?: Logger;
+  /**
+   * With a logger: RPC attempts slower than this (ms) are logged at warn as "slow request"
+   * (client-go slowLogSendReqTime, default 100).
+   */
+  slowRequestThresholdMs?: number;
+  /**
+   * With a logger: a transaction whose commit ends more than this (ms) after it began is logged
+   * at warn as "slow transaction" (default 60 000, client-go slowRequestThreshold).
+   */
+  slowTxnThresholdMs?: number;
 }
 
 /** Options of {@link ConnectOptions.txnLocalLatches} (client-go config.TxnLocalLatches). */
@@ -100,6 +127,13 @@ export interface ResolvedConnectOptions {
   maxBatchSize: number;
   inspect: InspectOptions | undefined;
   txnLocalLatches: TxnLocalLatchesOptions | undefined;
+  /** Prometheus export; undefined = off. */
+  metrics: ResolvedMetricsOptions | undefined;
+  /** The client's interceptor chain (user interceptors, then the slow-request log); undefined = none. */
+  interceptor: RpcInterceptor | undefined;
+  /** The guarded logger; undefined = silent. */
+  logger: Logger | undefined;
+  slowTxnThresholdMs: number;
 }
 
 const API_VERSIONS: readonly ApiVersionName[] = ["v1", "v1ttl", "v2"];
@@ -215,15 +249,14 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
   if (opts.grpcOptions !== undefined && (opts.grpcOptions === null || typeof opts.grpcOptions !== "object")) {
     throw new InvalidArgumentError("must be an object", "grpcOptions");
   }
-  if (opts.tls !== undefined && (opts.tls === null || typeof opts.tls !== "object")) {
-    throw new InvalidArgumentError("must be an object", "tls");
-  }
+  if (opts.tls !== undefined) checkTlsOptions(opts.tls);
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
     throw new InvalidArgumentError("must be an AbortSignal", "signal");
   }
   const maxBatchSize =
     opts.maxBatchSize === undefined ? 128 : checkNonNegativeInt(opts.maxBatchSize, "maxBatchSize");
   if (maxBatchSize === 0) throw new InvalidArgumentError("must be at least 1", "maxBatchSize");
+  const logger = opts.logger === undefined ? undefined : safeLogger(checkLogger(opts.logger, "logger"));
   return {
     pdEndpoints: eps.map((e) => e.trim()),
     tls: opts.tls,
@@ -239,9 +272,35 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
       opts.maxBackoffMs === undefined ? 20_000 : checkNonNegativeInt(opts.maxBackoffMs, "maxBackoffMs"),
     maxBatchSize,
     inspect: opts.inspect === undefined ? undefined : checkInspectOptions(opts.inspect),
+    metrics: checkMetricsOptions(opts.metrics),
     txnLocalLatches:
       opts.txnLocalLatches === undefined ? undefined : checkTxnLocalLatches(opts.txnLocalLatches),
+    interceptor: clientInterceptor(opts, logger),
+    logger,
+    slowTxnThresholdMs:
+      opts.slowTxnThresholdMs === undefined
+        ? DEFAULT_SLOW_TXN_THRESHOLD_MS
+        : checkTimeoutMs(opts.slowTxnThresholdMs, "slowTxnThresholdMs"),
   };
+}
+
+// The client's chain: the user's interceptors, then (innermost, timing the RPC itself) the
+// slow-request log when there is a logger.
+function clientInterceptor(opts: ConnectOptions, logger: Logger | undefined): RpcInterceptor | undefined {
+  const given = opts.interceptors;
+  const list: RpcInterceptor[] =
+    given === undefined
+      ? []
+      : Array.isArray(given)
+        ? given.map((it, i) => checkInterceptor(it, `interceptors[${i}]`))
+        : [checkInterceptor(given, "interceptors")];
+  const threshold =
+    opts.slowRequestThresholdMs === undefined
+      ? 100
+      : checkTimeoutMs(opts.slowRequestThresholdMs, "slowRequestThresholdMs");
+  if (logger !== undefined) list.push(slowRequestInterceptor(logger, threshold));
+  const [first, ...rest] = list;
+  return first === undefined ? undefined : chainRpcInterceptors(first, ...rest);
 }
 
 // client-go refuses an enabled latch section with capacity 0; we also bound it to 2^31 slots

@@ -119,7 +119,9 @@ export class Snapshot {
 
   private control(options: CallOptions | undefined) {
     this.host.checkOpen();
-    return newControl(options, this.host.timeoutMs, this.host.maxBackoffMs, this.host.rt.deps.metrics);
+    const ctl = newControl(options, this.host.timeoutMs, this.host.maxBackoffMs, this.host.rt.deps.metrics);
+    ctl.interceptor = this.reader.options.interceptor;
+    return ctl;
   }
 }
 

@@ -28,6 +28,7 @@ import { unaryCallAsync } from "../rpc/call.js";
 import { channelCredentials, channelOptions, grpcTarget } from "../rpc/channel.js";
 import { InvalidArgumentError } from "./errors/base.js";
 import { AbortedError, PdError, ShuttingDownError } from "./errors/server.js";
+import { loadMetricsSink } from "./metrics-options.js";
 import {
   type ConnectOptions,
   type RawClientOptions,
@@ -89,7 +90,14 @@ export class TikvClient {
     /** The live view's server, when `inspect` was given (its page is at `inspection.url`). */
     readonly inspection?: InspectServer,
   ) {
-    const sender = new RoutedSender(regionCache, stores, rawCodec, metricsImpl, inspection?.inspect);
+    const sender = new RoutedSender(
+      regionCache,
+      stores,
+      rawCodec,
+      metricsImpl,
+      inspection?.inspect,
+      opts.interceptor,
+    );
     this.runtime = {
       options: opts,
       sender,
@@ -133,6 +141,8 @@ export class TikvClient {
       keyspaceMeta: meta,
     });
     const metrics = new ClientMetrics();
+    // opt-in export: prom-client is imported only here, only when asked for
+    if (opts.metrics) metrics.sink = await loadMetricsSink(opts.metrics);
     // the live view (opt-in): its callback goes to every actor; none is attached otherwise
     const inspection = opts.inspect ? await InspectServer.start(opts.inspect) : undefined;
     if (signal?.aborted) {
@@ -159,6 +169,8 @@ export class TikvClient {
       grpcOptions: opts.grpcOptions,
       maxBatchSize: opts.maxBatchSize,
       inspect,
+      // only with metrics on: the stream makes one undefined check per message otherwise
+      onBatch: metrics.sink ? (t, n, q) => metrics.observeBatch(t, n, q) : undefined,
     });
     const cache = new RegionCache(new PdRegionSource(pd, metrics), { probe: storeProbe(stores) });
     return new TikvClient(opts, pd, stores, cache, codec, metrics, meta, inspection);
@@ -206,6 +218,8 @@ export class TikvClient {
         keyspaceId: codec.apiVersion === APIVersion.V2 ? codec.keyspaceId : undefined,
         inspect: this.inspection?.inspect,
         txnLocalLatches: this.opts.txnLocalLatches,
+        interceptor: this.opts.interceptor,
+        slowTxnLog: { logger: this.opts.logger, thresholdMs: this.opts.slowTxnThresholdMs },
       });
     }
     return new TxnClient({

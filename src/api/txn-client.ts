@@ -2,9 +2,11 @@
 // CurrentTimestamp, GetLockResolver), and runTransaction, which retries a whole transaction with
 // a new start ts on retryable failures (never replaying its old writes).
 
+import type { CommitProtocol } from "../actors/runtime/metrics-sink.js";
 import type { CommitInput, Committer } from "../actors/txn/committer.js";
 import type { LockResolver } from "../actors/txn/lock-resolver.js";
 import { buildMutations, checkSharedLockPrimary } from "../actors/txn/mutations.js";
+import { logIfSlow } from "../actors/txn/slow-txn-log.js";
 import { SnapshotReader, type SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
 import { hasLocked } from "../kv/memdb/key-flags.js";
@@ -14,6 +16,7 @@ import { type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
 import { InvalidArgumentError, TikvError } from "./errors/base.js";
 import { AbortedError, TimeoutError } from "./errors/server.js";
 import { InvalidTxnError, ResultUndeterminedError, WriteConflictInLatchError } from "./errors/txn.js";
+import { checkInterceptor } from "./interceptor.js";
 import { ASSERTION_LEVEL, assertionLevelOf } from "./internal/assertion-level.js";
 import { newControl } from "./internal/control.js";
 import type { CallOptions } from "./options.js";
@@ -97,13 +100,18 @@ export class TxnClient {
   /** @internal use TikvClient.txn */
   constructor(private readonly host: TxnHost) {
     this.committer = {
-      commit: (txn, buffer, signal) => this.commitBuffer(txn, buffer, signal),
+      commit: (txn, buffer, signal) =>
+        logIfSlow(this.host.rt.deps.slowTxnLog, txn, buffer, this.commitBuffer(txn, buffer, signal)),
       pessimistic: {
         lock: (txn, keys, opts, signal) => this.lockFor(txn, keys, opts, signal),
         timestamp: () => this.host.rt.getTimestamp(),
         release: async (txn, keys, forUpdateTs) => {
           const c = this.pessimisticCommitters.get(txn);
-          if (c) await c.rollback(keys, forUpdateTs);
+          if (!c) return;
+          const metrics = this.host.rt.deps.metrics;
+          const t0 = metrics.now();
+          await c.rollback(keys, forUpdateTs);
+          metrics.observeTxnCmd("rollback", t0);
         },
         control: (txn, create) => (create ? this.committerFor(txn) : this.pessimisticCommitters.get(txn)),
       },
@@ -253,8 +261,11 @@ export class TxnClient {
   ) {
     this.host.checkOpen();
     const c = this.committerFor(txn);
-    const ctl = newControl({ signal }, 0, 20_000, this.host.rt.deps.metrics);
-    return c.lock(
+    const metrics = this.host.rt.deps.metrics;
+    const t0 = metrics.now();
+    const ctl = newControl({ signal }, 0, 20_000, metrics);
+    ctl.interceptor = txn.snapshot.reader.options.interceptor;
+    const locked = c.lock(
       {
         keys,
         forUpdateTs: opts.forUpdateTs,
@@ -271,6 +282,7 @@ export class TxnClient {
       },
       ctl,
     );
+    return metrics.sink ? locked.finally(() => metrics.observeTxnCmd("lock_keys", t0)) : locked;
   }
 
   // a pessimistic transaction's committer, made at its first lock
@@ -311,8 +323,22 @@ export class TxnClient {
     return new Snapshot(this.host, reader);
   }
 
+  // the one place a commit that succeeded is counted: protocol, duration since `t0`, size
+  private countCommitted(
+    mode: CommitProtocol,
+    t0: number,
+    built: { mutations: readonly unknown[]; sizeBytes: number },
+  ): void {
+    const metrics = this.host.rt.deps.metrics;
+    metrics.countCommit(mode);
+    if (!metrics.sink) return;
+    metrics.observeTxnCmd("commit", t0);
+    metrics.observeTxnWrite(built.mutations.length, built.sizeBytes);
+  }
+
   private async commitBuffer(txn: Transaction, buffer: MemDb, signal?: AbortSignal) {
     this.host.checkOpen();
+    const t0 = this.host.rt.deps.metrics.now();
     const built = buildMutations(buffer, {
       assertionLevel: assertionLevelOf(txn),
       pessimistic: txn.pessimistic,
@@ -347,7 +373,7 @@ export class TxnClient {
         deferredError: built.assertionError,
         signal,
       });
-      this.host.rt.deps.metrics.countCommit(held.info.mode);
+      this.countCommitted(held.info.mode, t0, built);
       return { commitTs, info: { ...held.info } };
     }
     // local latches (client-go KVTxn.Commit), optimistic commits only: this client's commits on
@@ -371,7 +397,7 @@ export class TxnClient {
       });
       const commitTs = await committer.commit();
       latchCommitTs = commitTs;
-      this.host.rt.deps.metrics.countCommit(committer.info.mode);
+      this.countCommitted(committer.info.mode, t0, built);
       return { commitTs, info: { ...committer.info } };
     } finally {
       if (latch) latches?.unlock(latch, latchCommitTs);
@@ -430,6 +456,7 @@ function commitOptionsOf(txn: Transaction): Partial<CommitInput> {
     commitWaitUntilTs: p.commitWaitUntilTs,
     commitWaitTimeoutMs: p.commitWaitTimeoutMs,
     lifecycleHooks: p.lifecycleHooks,
+    interceptor: txn.snapshot.reader.options.interceptor,
   };
 }
 
@@ -505,6 +532,7 @@ const PRIORITIES = new Set(["normal", "low", "high"]);
 
 function checkReadOptions(o: SnapshotReadOptions): void {
   if (o === null || typeof o !== "object") throw new InvalidArgumentError("must be an object", "options");
+  if (o.interceptor !== undefined) checkInterceptor(o.interceptor, "interceptor");
   if (o.isolationLevel !== undefined && !ISOLATIONS.has(o.isolationLevel)) {
     throw new InvalidArgumentError(
       `must be "SI", "RC" or "RCCheckTS", got ${String(o.isolationLevel)}`,

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ControlServer } from "../cluster/control/index.js";
 import { EmbeddedCluster } from "../cluster/embedded-cluster.js";
+import { clusterTlsFromFlags, TLS_FLAG_SPECS, TLS_FLAG_USAGE } from "./tls-flags.js";
 
 const usage = `usage: tikv-ts cluster [options]
 
@@ -19,8 +20,8 @@ options:
                       cluster serving a transactional client needs memcomparable)
   --host H            address to listen on (default 127.0.0.1)
   --control-port N    port of the control channel (default: any free port)
-  --json              print one JSON line {pd, control} instead of text
-`;
+  --json              print one JSON line {pd, control, tls?} instead of text
+${TLS_FLAG_USAGE}`;
 
 /** Runs the `tikv-ts` command line; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -67,6 +68,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`--region-key-encoding must be raw or memcomparable, not ${encoding}\n`);
     return 2;
   }
+  let security: Awaited<ReturnType<typeof clusterTlsFromFlags>>;
+  try {
+    security = await clusterTlsFromFlags(values);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
   const host = values.host;
   const cluster = await EmbeddedCluster.start({
     stores: opts.stores,
@@ -76,18 +84,25 @@ export async function main(argv: string[]): Promise<number> {
     apiVersion,
     host,
     ...(encoding ? { regionKeyEncoding: encoding } : {}),
+    ...(security.tls ? { tls: security.tls } : {}),
   });
   const control = await ControlServer.start(
     { topology: cluster.topology, faults: cluster.faults, pd: cluster.pd, cluster },
     { host, port: opts.controlPort },
   );
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ pd: cluster.pdEndpoints, control: control.url })}\n`);
+    const tls = security.generated ?? (security.tls ? {} : undefined);
+    process.stdout.write(`${JSON.stringify({ pd: cluster.pdEndpoints, control: control.url, tls })}\n`);
   } else {
     process.stdout.write(
       `tikv-ts embedded cluster: ${opts.stores} store(s), ${opts.regions} region(s), API ${apiVersion}\n` +
         `PD endpoints: ${cluster.pdEndpoints.join(",")}\n` +
         `control channel: ${control.url}\n` +
+        (security.generated
+          ? `TLS client files: ca ${security.generated.ca}, cert ${security.generated.clientCert}, key ${security.generated.clientKey}\n`
+          : security.tls
+            ? "TLS: mutual\n"
+            : "") +
         "press Ctrl+C to stop\n",
     );
   }
@@ -114,6 +129,7 @@ function parse(args: string[]) {
       host: { type: "string", default: "127.0.0.1" },
       "control-port": { type: "string", default: "0" },
       json: { type: "boolean", default: false },
+      ...TLS_FLAG_SPECS,
     },
   }).values;
 }

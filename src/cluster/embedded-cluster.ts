@@ -12,6 +12,8 @@ import type { DiskUsage } from "./tikv/disk-usage.js";
 import { MockTikvStore } from "./tikv/mock-tikv-store.js";
 import type { TxnEnginePort } from "./tikv/ports.js";
 import type { RegionKeyEncoding } from "./tikv/store-commands.js";
+import { type ClusterTlsOptions, ServerSecurity } from "./tls/server-security.js";
+import { type ClusterCertificates, generateClusterCertificates } from "./tls/test-certs.js";
 import { bootstrapTopology } from "./topology/bootstrap.js";
 import type { ClusterTopology } from "./topology/cluster-topology.js";
 import type { TopologyChange } from "./topology/types.js";
@@ -64,6 +66,12 @@ export interface EmbeddedClusterOptions {
   maxTsSyncDelayMs?: number;
   /** Wall clock in ms for the engines and topology (default Date.now). */
   now?: () => number;
+  /**
+   * TLS of PD and every store (default plaintext): given certificates (mutual TLS unless
+   * `requireClientCert: false`), or "generate" for a fresh CA, server and client certificate
+   * (read them from {@link EmbeddedCluster.certificates}).
+   */
+  tls?: ClusterTlsOptions | "generate";
 }
 
 /** Thrown for invalid cluster options or unknown store ids. */
@@ -107,6 +115,8 @@ export class EmbeddedCluster {
   readonly regionKeyEncoding: RegionKeyEncoding;
   /** The mock PD (leader changes, unavailability, TSO scripting, PD faults: `pd.faults`). */
   pd!: MockPd;
+  /** The certificates made for `tls: "generate"` (CA, server pair, client pair); else undefined. */
+  certificates: ClusterCertificates | undefined;
   /** Regions whose max_ts is not synced (async-commit/1PC prewrites fail there). */
   private readonly maxTsNotSynced = new Set<bigint>();
   private readonly diskUsages = new Map<bigint, DiskUsage>();
@@ -120,6 +130,7 @@ export class EmbeddedCluster {
   private constructor(
     opts: EmbeddedClusterOptions,
     readonly clusterId: bigint,
+    private readonly security: ServerSecurity = ServerSecurity.insecure,
   ) {
     const storeCount = positiveInt(opts.stores, 3, "stores");
     const regions = positiveInt(opts.regions, 1, "regions");
@@ -171,6 +182,7 @@ export class EmbeddedCluster {
           ...(opts.raftEntryMaxSize !== undefined ? { raftEntryMaxSize: opts.raftEntryMaxSize } : {}),
           diskUsage: (sid) => this.diskUsages.get(sid) ?? "normal",
           host,
+          security: this.security,
         }),
       );
     }
@@ -196,7 +208,13 @@ export class EmbeddedCluster {
   /** Starts PD and every store; resolves when all are listening. */
   static async start(opts: EmbeddedClusterOptions = {}): Promise<EmbeddedCluster> {
     const pdMembers = positiveInt(opts.pdMembers, 1, "pdMembers");
-    const cluster = new EmbeddedCluster(opts, opts.clusterId ?? 0x7e57n);
+    const certificates = opts.tls === "generate" ? await generateClusterCertificates() : undefined;
+    const tls = certificates ? { ca: certificates.ca, ...certificates.server } : opts.tls;
+    if (tls !== undefined && (tls === null || typeof tls !== "object")) {
+      throw new EmbeddedClusterError(`tls must be an object or "generate", got ${JSON.stringify(tls)}`);
+    }
+    const cluster = new EmbeddedCluster(opts, opts.clusterId ?? 0x7e57n, new ServerSecurity(tls));
+    cluster.certificates = certificates;
     try {
       cluster.pd = await MockPd.start({
         topology: cluster.topology,
@@ -206,6 +224,7 @@ export class EmbeddedCluster {
         regionKeyEncoding: cluster.regionKeyEncoding,
         ...(opts.pdPort !== undefined ? { port: opts.pdPort } : {}),
         now: opts.now,
+        security: cluster.security,
       });
       for (const [id, store] of cluster.storesById) {
         await store.start();

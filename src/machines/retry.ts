@@ -26,8 +26,8 @@ import {
 import { ResultUndeterminedError } from "../api/errors/txn.js";
 import { AbortedError, type TikvError } from "../api/errors.js";
 import { Error as RegionErrorProto } from "../proto/errorpb.js";
-import { wasNotSent } from "../rpc/errors.js";
 import type { Peer, Region } from "../proto/metapb.js";
+import { wasNotSent } from "../rpc/errors.js";
 
 /** One classified region error. */
 export type RegionErrorEvent =
@@ -310,13 +310,14 @@ export function decideOnRegionError(s: RetrySession, ev: RegionErrorEvent, raw: 
 }
 
 /**
- * A send failed (client-go onSendFail): caller aborts and closed clients stop; a short read
+ * A send failed (client-go onSendFail): caller aborts, closed clients and refused calls stop; a short read
  * timeout skips the replica; anything else marks the store, maybe schedules a region reload,
  * and backs off with TiKVRPC before the next replica.
  */
 export function decideOnSendFailure(s: RetrySession, err: Error): Decision {
   const code: string = (err as TikvError).code;
-  if (code === "ABORTED" || code === "CLOSED" || code === "SHUTTING_DOWN")
+  // (RPC_REJECTED: an interceptor refused the call; retrying would only be refused again)
+  if (code === "ABORTED" || code === "CLOSED" || code === "SHUTTING_DOWN" || code === "RPC_REJECTED")
     return { kind: "fail", error: err };
   // the call's own deadline passed: retrying cannot help (and must not spin without yielding)
   if (code === "TIMEOUT" && Date.now() >= s.deadline) return { kind: "fail", error: err };

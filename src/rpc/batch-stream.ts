@@ -38,6 +38,11 @@ export interface BatchStreamOptions {
   address?: string;
   /** Timeout for requests that carry none (default 60s). */
   defaultTimeoutMs?: number;
+  /**
+   * Called for each message written, with its request count and the requests queued in that
+   * turn (client-go batch_requests / batch_pending_requests); for the metrics export only.
+   */
+  onBatch?: (address: string, requests: number, queued: number) => void;
 }
 
 /** Counters of one stream, for tests and metrics. */
@@ -85,11 +90,13 @@ export class BatchCommandsStream {
   private readonly deadlines = new DeadlineTimer((now) => this.sweep(now));
   private closeListener: ((err: Error) => void) | undefined;
   private healthListener: ((fb: HealthFeedback) => void) | undefined;
+  private readonly onBatch: BatchStreamOptions["onBatch"];
 
   /** Opens the stream on `client` (a TikvClient whose channel may still be connecting). */
   constructor(client: TikvClient, opts: BatchStreamOptions = {}) {
     this.maxBatch = Math.max(1, opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
     this.address = opts.address;
+    this.onBatch = opts.onBatch;
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     // our own wire codec for the stream (batch-codec.ts)
     this.call = client.makeBidiStreamRequest(
@@ -220,6 +227,7 @@ export class BatchCommandsStream {
       if (batch.ids.length === 0) continue;
       this.stats.writes++;
       this.stats.requests += batch.ids.length;
+      this.onBatch?.(this.address ?? "", batch.ids.length, n);
       this.call.write(batch);
     }
   };

@@ -41,6 +41,7 @@ import {
   UnexpectedKeyError,
   WriteConflictError,
 } from "../../src/api/errors.js";
+import { RpcRejectedError } from "../../src/api/interceptor.js";
 import { Error as RegionErrorPb } from "../../src/proto/errorpb.js";
 import {
   Assertion,
@@ -300,6 +301,7 @@ describe("error classes", () => {
     new InvalidArgumentError("bad", "key"),
     new errors.KeyDecodeError("truncated", s("x"), 0),
     new errors.KeyOutOfKeyspaceError(s("x"), s("r\0\0\0")),
+    new errors.TlsError("untrusted-certificate", "self-signed certificate in certificate chain", "h:1"),
     new errors.WriteConflictInLatchError(5n),
     new errors.TxnTooLargeError(10),
     new errors.KeyTooLargeError(10),
@@ -345,6 +347,7 @@ describe("error classes", () => {
     new errors.TtlNotEnabledError(),
     new errors.ApiVersionMismatchError("api version mismatch", "raw_put", "V1", "V2"),
     new errors.InvalidKeyModeError("key mode mismatch", "raw_get"),
+    new RpcRejectedError("refused by an interceptor"),
     ...[
       { locked: {} },
       { conflict: {} },

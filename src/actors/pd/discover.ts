@@ -1,6 +1,7 @@
 // One discovery round: ask the members for GetMembers, check the cluster id, pick the leader
 // (pd client servicediscovery/service_discovery.go initClusterID + updateMember).
 
+import { TlsError, tlsFailureReason } from "../../api/errors/tls.js";
 import type { PdMembership } from "../../machines/pd.js";
 import { ErrorType, GetMembersRequest, type GetMembersResponse, PDService } from "../../proto/pdpb.js";
 import { unaryCallAsync } from "../../rpc/call.js";
@@ -35,6 +36,7 @@ export async function discoverMembers(
     ),
   );
   if (signal?.aborted) throw new AbortedError(signal.reason);
+  if (answers.every((a) => a instanceof Error)) throwIfTls(answers as Error[], endpoints);
   const ok: GetMembersResponse[] = [];
   const errors: string[] = [];
   answers.forEach((a, i) => {
@@ -69,4 +71,15 @@ export async function discoverMembers(
     ErrorType.UNKNOWN,
     `failed to get the PD leader from [${endpoints.join(", ")}]: ${errors.join("; ")}`,
   );
+}
+
+// No member answered and a handshake was refused: say why (TlsError) instead of "unreachable".
+function throwIfTls(errors: readonly Error[], endpoints: readonly string[]): void {
+  for (const [i, e] of errors.entries()) {
+    const reason = tlsFailureReason(e.message);
+    if (reason) {
+      const details = "details" in e && typeof e.details === "string" ? e.details : e.message;
+      throw new TlsError(reason, details, endpoints[i], { cause: e });
+    }
+  }
 }

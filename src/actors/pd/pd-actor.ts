@@ -4,6 +4,7 @@
 
 import { type Actor, createActor, fromCallback, fromPromise, type InspectionEvent } from "xstate";
 import { InvalidArgumentError } from "../../api/errors/base.js";
+import { TlsError } from "../../api/errors/tls.js";
 import {
   type PdBackoff,
   type PdDiscoverInput,
@@ -251,7 +252,8 @@ export class PdActor {
     return new Promise((resolve, reject) => {
       const deadline = Date.now() + timeoutMs;
       const unsub = this.on("discoveryFailed", (e) => {
-        if (e.error instanceof ClusterIdMismatchError) {
+        // neither heals by waiting: fail connect() at once
+        if (e.error instanceof ClusterIdMismatchError || e.error instanceof TlsError) {
           unsub();
           reject(e.error);
         }

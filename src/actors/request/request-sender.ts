@@ -6,6 +6,7 @@
 
 import { createActor, fromPromise, type InspectionEvent, toPromise } from "xstate";
 import { AbortedError, InvalidArgumentError, TimeoutError } from "../../api/errors.js";
+import { composeInterceptors, type RpcInterceptor } from "../../api/interceptor.js";
 import {
   newRetrySession,
   READ_TIMEOUT_SHORT_MS,
@@ -29,7 +30,8 @@ import {
   ReplicaSelector,
   type ReplicaSelectorOptions,
 } from "../region-cache/replica-selector.js";
-import type { StoreSender } from "./store-sender.js";
+import { sendIntercepted } from "./intercept.js";
+import type { StoreSender, StoreSendOptions } from "./store-sender.js";
 
 /** Everything a request builder needs to fill kvrpcpb.Context and route the request. */
 export interface RpcContext {
@@ -99,6 +101,8 @@ export interface SendToRegionOptions {
   busyThresholdMs?: number;
   /** Told when an attempt may have been applied (see {@link SendProgress}). */
   progress?: SendProgress;
+  /** RPC interceptors of this call (a transaction's or snapshot's), run inside the sender's own. */
+  interceptor?: RpcInterceptor | undefined;
 }
 
 /** Options of a {@link RequestSender}. */
@@ -116,6 +120,8 @@ export interface RequestSenderOptions {
    * once per context: builders receive contexts they must not modify.
    */
   prepareContext?: (ctx: Context) => void;
+  /** RPC interceptors of every request (the client's); unset = none, and no cost. */
+  interceptor?: RpcInterceptor;
 }
 
 const READ_COMMANDS: ReadonlySet<TikvCommand> = new Set<TikvCommand>(["Get", "BatchGet", "Scan"]);
@@ -150,6 +156,8 @@ function defaultRpcTimeout(cmd: TikvCommand, isRead: boolean): number {
 
 interface RequestSession extends RetrySession {
   cmd: TikvCommand;
+  /** The interceptor chain of every attempt (client's then call's); undefined = none. */
+  interceptor: RpcInterceptor | undefined;
   build: BuildRequest<TikvCommand>;
   key: Buffer | undefined;
   signal: AbortSignal | undefined;
@@ -206,7 +214,14 @@ export class RequestSender {
     // Fast path without an async frame: a cached healthy region whose leader is served by a
     // transport with a callback form costs one promise, settled from the transport's reply.
     const sendCb = this.store.sendWithCallback;
-    if (sendCb === undefined || opts.signal?.aborted) return this.sendGeneral(target, cmd, build, opts);
+    // (interceptors take the general path: a call without any pays two field reads, no allocation)
+    if (
+      sendCb === undefined ||
+      opts.signal?.aborted ||
+      opts.interceptor !== undefined ||
+      this.opts.interceptor !== undefined
+    )
+      return this.sendGeneral(target, cmd, build, opts);
     const region =
       target instanceof CachedRegion
         ? target
@@ -280,13 +295,17 @@ export class RequestSender {
     const store = this.fastTarget(region, isRead, opts);
     if (store !== undefined) {
       const leader = region.leader;
-      const req = build(this.leaderContext(region, leader, store.address));
+      const rc = this.leaderContext(region, leader, store.address);
+      const req = build(rc);
       const progress = opts.progress;
       try {
-        const resp = await this.store.send({ storeId: leader.storeId, address: store.address }, cmd, req, {
-          timeoutMs: attemptTimeout(rpcTimeoutMs, deadline),
-          signal,
-        });
+        const resp = await this.transmit(
+          rc,
+          cmd,
+          req,
+          { timeoutMs: attemptTimeout(rpcTimeoutMs, deadline), signal },
+          composeInterceptors(this.opts.interceptor, opts.interceptor),
+        );
         if (!(resp as { regionError?: RegionErrorProto }).regionError) {
           if (progress !== undefined) progress.sent = true;
           return resp;
@@ -361,6 +380,7 @@ export class RequestSender {
         applyOnce: APPLY_ONCE.has(cmd),
       }),
       cmd,
+      interceptor: composeInterceptors(this.opts.interceptor, opts.interceptor),
       build: build as BuildRequest<TikvCommand>,
       key: isKey ? (target as Buffer) : undefined,
       signal: opts.signal,
@@ -470,10 +490,13 @@ export class RequestSender {
     const progress = s.progress;
     s.inFlight++;
     try {
-      const resp = await this.store.send({ storeId: t.storeId, address: t.address }, s.cmd, req, {
-        timeoutMs: attemptTimeout(s.rpcTimeoutMs, s.deadline),
-        signal: s.signal,
-      });
+      const resp = await this.transmit(
+        ctx,
+        s.cmd,
+        req,
+        { timeoutMs: attemptTimeout(s.rpcTimeoutMs, s.deadline), signal: s.signal },
+        s.interceptor,
+      );
       if (progress !== undefined && !(resp as { regionError?: RegionErrorProto }).regionError) {
         progress.sent = true;
       }
@@ -485,6 +508,19 @@ export class RequestSender {
       s.inFlight--;
       if (s.inFlight === 0) s.onSettled?.();
     }
+  }
+
+  // one attempt to the transport, through the interceptor chain when there is one
+  private transmit<C extends TikvCommand>(
+    rc: RpcContext,
+    cmd: C,
+    req: TikvRequest<C>,
+    sendOpts: StoreSendOptions,
+    chain: RpcInterceptor | undefined,
+  ): Promise<TikvResponse<C>> {
+    if (chain === undefined)
+      return this.store.send({ storeId: rc.storeId, address: rc.address }, cmd, req, sendOpts);
+    return sendIntercepted(this.store, chain, rc, cmd, req, sendOpts);
   }
 
   private newBudget(opts: SendToRegionOptions): Backoffer {

@@ -1,6 +1,7 @@
 // The control block of one unit of work (a user call, or a background task such as committing
 // secondaries): retry budget, deadline and cancellation, the context.Context of client-go.
 
+import type { RpcInterceptor } from "../../api/interceptor.js";
 import { CountingBackoffer } from "./counting-backoffer.js";
 import type { ClientMetrics } from "./metrics.js";
 import type { RequestControl } from "./raw-sender.js";
@@ -20,6 +21,8 @@ export interface ControlSpec {
   backoffSignal?: AbortSignal | undefined;
   /** Where backoffs are counted. */
   metrics: ClientMetrics;
+  /** RPC interceptors of the work's transaction or snapshot. */
+  interceptor?: RpcInterceptor | undefined;
 }
 
 /**
@@ -28,7 +31,7 @@ export interface ControlSpec {
  */
 export function makeControl(spec: ControlSpec): RequestControl {
   const deadline = spec.timeoutMs > 0 ? Date.now() + spec.timeoutMs : 0;
-  return new Control(
+  const ctl = new Control(
     spec.maxBackoffMs,
     spec.metrics,
     deadline,
@@ -36,6 +39,8 @@ export function makeControl(spec: ControlSpec): RequestControl {
     spec.signal,
     spec.backoffSignal ?? spec.signal,
   );
+  ctl.interceptor = spec.interceptor;
+  return ctl;
 }
 
 // The backoff budget is created on first use: a call that needs no retry (the common case)
@@ -43,6 +48,7 @@ export function makeControl(spec: ControlSpec): RequestControl {
 class Control implements RequestControl {
   private budget: CountingBackoffer | undefined;
   sent = false;
+  interceptor: RpcInterceptor | undefined = undefined;
 
   constructor(
     private readonly maxBackoffMs: number,

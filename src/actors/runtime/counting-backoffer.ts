@@ -16,7 +16,7 @@ export class CountingBackoffer extends Backoffer {
 
   override next(cfg: BackoffConfig, err: unknown, maxSleepMs = -1): number {
     const ms = super.next(cfg, err, maxSleepMs);
-    this.metrics.countBackoff(cfg.name);
+    this.metrics.countBackoff(cfg.name, ms);
     return ms;
   }
 }

@@ -7,6 +7,7 @@ import type { PdActor } from "../pd/pd-actor.js";
 import type { PdRegion, RegionKeyCodec } from "../pd/region-types.js";
 import type { RegionInfo, RegionSource } from "../region-cache/region-source.js";
 import type { ClientMetrics } from "./metrics.js";
+import type { RegionCacheOp } from "./metrics-sink.js";
 
 /** Adapts an {@link ApiCodec} to the PD actor's region-boundary codec. */
 export function regionKeyCodec(codec: ApiCodec): RegionKeyCodec {
@@ -52,23 +53,23 @@ export class PdRegionSource implements RegionSource {
 
   async getRegion(key: Buffer): Promise<RegionInfo | undefined> {
     this.metrics.pdRegionLookups++;
-    return toInfo(await this.pd.getRegion(key, this.opts));
+    return toInfo(await this.observed("get_region_when_miss", this.pd.getRegion(key, this.opts)));
   }
 
   async getPrevRegion(key: Buffer): Promise<RegionInfo | undefined> {
     this.metrics.pdRegionLookups++;
-    return toInfo(await this.pd.getPrevRegion(key, this.opts));
+    return toInfo(await this.observed("get_region_when_miss", this.pd.getPrevRegion(key, this.opts)));
   }
 
   async getRegionById(id: bigint): Promise<RegionInfo | undefined> {
     this.metrics.pdRegionLookups++;
-    return toInfo(await this.pd.getRegionById(id, this.opts));
+    return toInfo(await this.observed("get_region_by_id", this.pd.getRegionById(id, this.opts)));
   }
 
   async scanRegions(start: Buffer, end: Buffer, limit: number): Promise<RegionInfo[]> {
     this.metrics.pdRegionLookups++;
     const out: RegionInfo[] = [];
-    for (const r of await this.pd.scanRegions(start, end, limit, this.opts)) {
+    for (const r of await this.observed("scan_regions", this.pd.scanRegions(start, end, limit, this.opts))) {
       const info = toInfo(r);
       if (info) out.push(info);
     }
@@ -78,6 +79,22 @@ export class PdRegionSource implements RegionSource {
   async getStore(id: bigint): Promise<Store | undefined> {
     this.metrics.pdStoreLookups++;
     // fresh: the store cache asks again only when it suspects a change (address, tombstone)
-    return this.pd.getStore(Number(id), { fresh: true });
+    return this.observed("get_store", this.pd.getStore(Number(id), { fresh: true }));
+  }
+
+  // mirrors a lookup's outcome to the metrics exporter; with none attached, the promise as is
+  private observed<T>(op: RegionCacheOp, p: Promise<T>): Promise<T> {
+    const m = this.metrics;
+    if (!m.sink) return p;
+    return p.then(
+      (v) => {
+        m.countRegionCacheOp(op, true);
+        return v;
+      },
+      (e: unknown) => {
+        m.countRegionCacheOp(op, false);
+        throw e;
+      },
+    );
   }
 }

@@ -1,6 +1,7 @@
 // What the raw facade needs from the routing layer: locate keys, and send one request to one
 // region (the response, or "re-locate and retry" after the routing layer handled a region change).
 
+import type { RpcInterceptor } from "../../api/interceptor.js";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import type { Context } from "../../proto/kvrpcpb.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
@@ -40,6 +41,8 @@ export interface RequestControl {
    * after that is undetermined.
    */
   sent: boolean;
+  /** RPC interceptors of the call's transaction or snapshot (run inside the client's); unset = none. */
+  interceptor?: RpcInterceptor | undefined;
 }
 
 /** Context fields of a request: the same for every attempt, or per attempt (0 = first). */

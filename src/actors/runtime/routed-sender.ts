@@ -6,6 +6,7 @@
 
 import type { InspectionEvent } from "xstate";
 import { RegionError, regionErrorKind, TimeoutError } from "../../api/errors/server.js";
+import type { RpcInterceptor } from "../../api/interceptor.js";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import { codecCommand, decodeResponse, encodeRequest } from "../../kv/request-codec.js";
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
@@ -93,10 +94,12 @@ export function poolStoreSender(stores: StorePool, codec: ApiCodec, metrics: Cli
     reply: (err: Error | null, resp?: TikvResponse<C>) => void,
   ): void => {
     metrics.countSend(store.storeId);
+    const t0 = metrics.now();
     const actor = stores.get(Number(store.storeId), store.address);
     const held = actor.state === "connecting" ? guardHeld(actor, req, opts) : undefined;
     actor.sendWithCallback(cmd, req, held ? held.opts : opts, (err0, resp) => {
       const err = held ? held.settle(err0) : err0;
+      metrics.observeRequest(cmd, store.storeId, t0, !err && !!resp);
       if (err || !resp) {
         metrics.sendFailures++;
         // A store actor refuses a request (reconnecting, stopped) from inside its machine's
@@ -113,7 +116,7 @@ export function poolStoreSender(stores: StorePool, codec: ApiCodec, metrics: Cli
         return reply(e as Error);
       }
       const re = (resp as { regionError?: RegionErrorProto }).regionError;
-      if (re) metrics.countRegionError(regionErrorKind(re));
+      if (re) metrics.countRegionError(regionErrorKind(re), store.storeId);
       reply(null, resp);
     });
   };
@@ -145,9 +148,12 @@ export class RoutedSender implements RawRequestSender {
     readonly metrics: ClientMetrics,
     /** Inspection callback for the retry and region actors (live view); unset = none. */
     inspect?: (ev: InspectionEvent) => void,
+    /** The client's RPC interceptors; unset = none. */
+    interceptor?: RpcInterceptor,
   ) {
     this.sender = new RequestSender(cache, poolStoreSender(stores, codec, metrics), {
       inspect,
+      interceptor,
       prepareContext: (ctx) => codec.applyToContext(ctx),
       // the store at that address is another one now: reconnect on next use
       onStoreNotMatch: (id) => stores.remove(Number(id)),
@@ -190,7 +196,7 @@ export class RoutedSender implements RawRequestSender {
                 },
         } as never) as TikvRequest<C>,
       // the budget is created only if this call needs a retry
-      { budget: ctl, signal: ctl.signal, timeoutMs, progress: ctl },
+      { budget: ctl, signal: ctl.signal, timeoutMs, progress: ctl, interceptor: ctl.interceptor },
     );
     const re = (resp as { regionError?: RegionErrorProto }).regionError;
     if (!re) return { resp };

@@ -18,6 +18,7 @@ import {
   ResultUndeterminedError,
   WriteConflictError,
 } from "../../api/errors/txn.js";
+import type { RpcInterceptor } from "../../api/interceptor.js";
 import { SharedLockMisuseError } from "../../api/shared-lock-errors.js";
 import { physicalOf } from "../../kv/timestamp.js";
 import {
@@ -138,6 +139,8 @@ export interface CommitInput {
   startedAtMs: number;
   /** Context fields of every request (priority, resource group, request source...). */
   contextFields?: Partial<Context> | undefined;
+  /** The transaction's RPC interceptors (begin option `interceptor`); unset = none. */
+  interceptor?: RpcInterceptor | undefined;
   /** Try async commit (client-go EnableAsyncCommit). */
   asyncCommit?: boolean;
   /** Try 1PC (client-go Enable1PC). */

@@ -29,6 +29,7 @@ import {
   type ResolutionSession,
 } from "../../machines/lock-resolution.js";
 import { Bo } from "../backoff/backoff-config.js";
+import type { ClientMetrics } from "../runtime/metrics.js";
 import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import {
   checkAllSecondaries,
@@ -100,6 +101,8 @@ export interface LockResolverDeps {
   /** Budget factory for background cleanup (reads do not wait for it). */
   backgroundControl: () => RequestControl;
   inspect?: (ev: InspectionEvent) => void;
+  /** The client's counters: resolver outcomes are mirrored to its metrics exporter. */
+  metrics?: ClientMetrics;
 }
 
 /**
@@ -165,6 +168,7 @@ export class LockResolver {
    */
   resolveLocks(locks: readonly LockDetails[], opts: ResolveLocksOptions): Promise<ResolveLocksResult> {
     if (this.closed) return Promise.reject(new ShuttingDownError("lock resolver is closed"));
+    this.deps.metrics?.countLockResolver("resolve_locks");
     return new Promise<ResolveLocksResult>((resolve, reject) => {
       const event: LockResolverEvent = {
         type: "RESOLVE",
@@ -359,6 +363,7 @@ export class LockResolver {
     const running = this.inflight.get(key);
     if (running) {
       this.counters.deduplicated++;
+      this.deps.metrics?.countLockResolver("deduplicated");
       return withCallerLimits(running, ctl);
     }
     const clock = this.deps.clock;
@@ -450,6 +455,20 @@ export class LockResolver {
     }
     this.counters.statusChecks++;
     const o = await checkTxnStatus(this.deps.sender, p, ctl, isPessimisticLock);
+    const m = this.deps.metrics;
+    if (m?.sink) {
+      m.countLockResolver("query_txn_status");
+      if (o.kind === "status") {
+        const st = o.status;
+        const outcome =
+          st.ttl > 0n
+            ? "not_expired"
+            : st.commitTs > 0n
+              ? "query_txn_status_committed"
+              : "query_txn_status_rolled_back";
+        m.countLockResolver(outcome);
+      }
+    }
     if (o.kind === "status" && o.status.ttl === 0n && isCacheable(o.status))
       this.cache.set(p.txnId, o.status);
     return o;

@@ -7,6 +7,7 @@
 import { extractKeyError } from "../../api/errors/extract.js";
 import { BodyMissingError } from "../../api/errors/server.js";
 import { type LockDetails, lockDetailsFromLockInfo } from "../../api/errors/txn.js";
+import type { RpcInterceptor } from "../../api/interceptor.js";
 import { nextKey } from "../../kv/key.js";
 import { MAX_TS } from "../../kv/timestamp.js";
 import { CommandPri, type Context, IsolationLevel, type KeyError, type KvPair } from "../../proto/kvrpcpb.js";
@@ -48,6 +49,11 @@ export interface SnapshotReadOptions {
   requestSource?: string;
   /** TiKV-side read timeout in ms for the first attempt (client-go KV read timeout). */
   kvReadTimeoutMs?: number;
+  /**
+   * RPC interceptors of this snapshot's (or transaction's) requests, run inside the client's
+   * (client-go KVSnapshot/KVTxn SetRPCInterceptor). A transaction's also wrap its commit RPCs.
+   */
+  interceptor?: RpcInterceptor;
 }
 
 const ISOLATION: Record<IsolationLevelName, IsolationLevel> = {

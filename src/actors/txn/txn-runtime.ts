@@ -4,6 +4,7 @@
 // and the tracking of background commit work. Created on the first `client.txn()`.
 
 import type { InspectionEvent } from "xstate";
+import type { RpcInterceptor } from "../../api/interceptor.js";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import { Bo } from "../backoff/backoff-config.js";
 import { Backoffer } from "../backoff/backoffer.js";
@@ -24,6 +25,7 @@ import {
   type PipelinedInput,
 } from "./pipelined/pipelined-committer.js";
 import { SafePointChecker } from "./safe-point.js";
+import type { SlowTxnLog } from "./slow-txn-log.js";
 
 /** client-go budgets (ms) of the transaction phases and TSO. */
 export const TXN_BUDGETS_MS = {
@@ -50,6 +52,16 @@ export interface TxnRuntimeDeps {
   maxTxnTtlMs?: number;
   /** Local latches for optimistic commits (client-go EnableTxnLocalLatches); absent = off. */
   txnLocalLatches?: { capacity: number };
+  /** The client's RPC interceptors; unset = none. */
+  interceptor?: RpcInterceptor | undefined;
+  /** The slow-transaction log (a logger and its threshold); unset = silent. */
+  slowTxnLog?: SlowTxnLog | undefined;
+}
+
+// A committer's control blocks carry its transaction's interceptors (set only when there are some).
+function withInterceptor(ctl: RequestControl, it: RpcInterceptor | undefined): RequestControl {
+  if (it !== undefined) ctl.interceptor = it;
+  return ctl;
 }
 
 /** The transactional runtime of one client. */
@@ -68,12 +80,13 @@ export class TxnRuntime {
     this.cache = new RegionCache(new PdRegionSource(pd, metrics, regionKeyCodec(codec)), {
       probe: storeProbe(stores),
     });
-    this.sender = new RoutedSender(this.cache, stores, codec, metrics, deps.inspect);
+    this.sender = new RoutedSender(this.cache, stores, codec, metrics, deps.inspect, deps.interceptor);
     this.resolver = new LockResolver({
       sender: this.sender,
       clock: pd,
       backgroundControl: () => this.control("resolve"),
       inspect: deps.inspect,
+      metrics,
     });
     this.safePoint = new SafePointChecker(async () => {
       const r = await pd.getGCState(deps.keyspaceId);
@@ -101,9 +114,13 @@ export class TxnRuntime {
    */
   async getTimestamp(signal?: AbortSignal): Promise<bigint> {
     const bo = new Backoffer({ maxSleepMs: TXN_BUDGETS_MS.tso, signal });
+    const metrics = this.deps.metrics;
+    const t0 = metrics.now();
     for (;;) {
       try {
-        return await this.deps.pd.getTimestamp(signal ? { signal } : undefined);
+        const ts = await this.deps.pd.getTimestamp(signal ? { signal } : undefined);
+        metrics.observeTso(t0);
+        return ts;
       } catch (e) {
         await bo.backoff(Bo.PDRPC, e);
       }
@@ -117,7 +134,7 @@ export class TxnRuntime {
         sender: this.sender,
         resolver: this.resolver,
         getTimestamp: () => this.getTimestamp(),
-        control: (phase, signal) => this.control(phase, signal),
+        control: (phase, signal) => withInterceptor(this.control(phase, signal), input.interceptor),
         track: (p) => this.track(p),
         inspect: this.deps.inspect,
         maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,

@@ -1,10 +1,11 @@
 // The mock PD: N members (one gRPC server each, on loopback) sharing one state, one of them
 // leading. Clients discover members with GetMembers and must follow leader changes: the other
 // members refuse leader-only requests with PD's not-leader errors.
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { type KeyspaceMeta, KeyspaceService } from "../../proto/keyspacepb.js";
 import { Member, PDService } from "../../proto/pdpb.js";
+import { ServerSecurity } from "../tls/server-security.js";
 import type { ClusterTopology } from "../topology/cluster-topology.js";
 import type { PdFaults } from "./faults.js";
 import { createKeyspaceService } from "./keyspace-service.js";
@@ -31,6 +32,8 @@ export interface MockPdOptions {
   maxPeerCount?: number;
   /** Clock in ms (TSO physical time, TTLs). */
   now?: () => number;
+  /** TLS of every member (default plaintext); members then announce https:// URLs. */
+  security?: ServerSecurity;
 }
 
 interface MemberServer {
@@ -46,6 +49,7 @@ export class MockPd {
     /** Shared state: TSO, GC, keyspaces, operators, topology. */
     readonly state: PdState,
     private readonly servers: MemberServer[],
+    private readonly security: ServerSecurity,
   ) {}
 
   /** Starts every member on port 0 of `host` and returns once all listen. */
@@ -66,16 +70,17 @@ export class MockPd {
       throw new RangeError(`port must be an integer in [0, ${65536 - n}], got ${basePort}`);
     }
     const servers: MemberServer[] = [];
+    const security = opts.security ?? ServerSecurity.insecure;
     try {
       for (let i = 0; i < n; i++) {
-        const m = await listenMember(state, i, `${host}:${basePort === 0 ? 0 : basePort + i}`);
+        const m = await listenMember(state, i, security, `${host}:${basePort === 0 ? 0 : basePort + i}`);
         servers.push(m);
         state.members.push(
           Member.fromPartial({
             name: `pd-${i + 1}`,
             memberId: state.clusterId + BigInt(i + 1),
-            clientUrls: [`http://${m.endpoint}`],
-            peerUrls: [`http://${m.endpoint}`],
+            clientUrls: [`${security.scheme}://${m.endpoint}`],
+            peerUrls: [`${security.scheme}://${m.endpoint}`],
           }),
         );
       }
@@ -83,7 +88,7 @@ export class MockPd {
       for (const s of servers) s.server.forceShutdown();
       throw e;
     }
-    return new MockPd(state, servers);
+    return new MockPd(state, servers, security);
   }
 
   /** host:port of every member, in member order. */
@@ -176,7 +181,7 @@ export class MockPd {
   async startMember(index: number): Promise<void> {
     const m = this.member(index);
     if (!m.stopped) return;
-    const fresh = await listenMember(this.state, index, m.endpoint);
+    const fresh = await listenMember(this.state, index, this.security, m.endpoint);
     this.servers[index] = fresh;
     fresh.health.setStatus("", this.state.faults.isUnavailable(index) ? "NOT_SERVING" : "SERVING");
   }
@@ -195,14 +200,19 @@ export class MockPd {
 }
 
 /** Builds one member's gRPC server (PD, Keyspace, health) and binds it to `address`. */
-async function listenMember(state: PdState, index: number, address: string): Promise<MemberServer> {
-  const server = new Server();
+async function listenMember(
+  state: PdState,
+  index: number,
+  security: ServerSecurity,
+  address: string,
+): Promise<MemberServer> {
+  const server = new Server({ interceptors: security.interceptors });
   server.addService(PDService, createPdService(state, index));
   server.addService(KeyspaceService, createKeyspaceService(state, index));
   const health = new HealthImplementation({ "": "SERVING" });
   health.addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    server.bindAsync(address, security.credentials(), (e, p) => (e ? reject(e) : resolve(p))),
   );
   const host = address.slice(0, address.lastIndexOf(":"));
   return { server, health, endpoint: `${host}:${port}`, stopped: false };

@@ -6,6 +6,7 @@ import type { WaitForEntry } from "../../proto/deadlock.js";
 import { APIVersion, type HealthFeedback } from "../../proto/kvrpcpb.js";
 import { TikvService } from "../../proto/tikvpb.js";
 import { FaultRegistry } from "../faults/fault-registry.js";
+import { ServerSecurity } from "../tls/server-security.js";
 import { DEFAULT_RAFT_ENTRY_MAX_SIZE } from "./apply-checks.js";
 import { BatchCommandsSession } from "./batch-commands.js";
 import { COMMANDS, type CommandSpec } from "./commands.js";
@@ -51,6 +52,8 @@ export interface MockTikvStoreOptions {
   host?: string;
   /** Listen port (default 0 = chosen by the OS, then kept across restarts). */
   port?: number;
+  /** TLS of the gRPC server (default plaintext). */
+  security?: ServerSecurity;
 }
 
 /** Thrown when the store is used in the wrong lifecycle state. */
@@ -123,6 +126,7 @@ export class MockTikvStore {
    */
   estimatedWaitMs = 0;
   private readonly host: string;
+  private readonly security: ServerSecurity;
   private port: number;
   private server: grpc.Server | undefined;
   private readonly sessions = new Set<BatchCommandsSession>();
@@ -133,6 +137,7 @@ export class MockTikvStore {
     this.faults = opts.faults ?? new FaultRegistry();
     this.host = opts.host ?? "127.0.0.1";
     this.port = opts.port ?? 0;
+    this.security = opts.security ?? ServerSecurity.insecure;
     this.health = new HealthSource(this.storeId);
     const health = this.health;
     this.env = {
@@ -169,10 +174,11 @@ export class MockTikvStore {
     const server = new grpc.Server({
       "grpc.max_receive_message_length": -1,
       "grpc.max_send_message_length": -1,
+      interceptors: this.security.interceptors,
     });
     server.addService(TikvService, this.implementation());
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${this.host}:${this.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      server.bindAsync(`${this.host}:${this.port}`, this.security.credentials(), (err, p) =>
         err ? reject(err) : resolve(p),
       );
     });
