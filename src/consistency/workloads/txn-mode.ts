@@ -93,6 +93,9 @@ class Abort extends Error {}
  */
 export const LOCK_WAIT_MS = 2000;
 
+/** How long a lock call or a commit's prewrite may take in all before it is abandoned (aborted). */
+export const LOCK_CALL_MS = 4000;
+
 /**
  * Runs `body` in a new transaction of `mode` and commits it. Failures before the commit are
  * fail (nothing was committed; the transaction is rolled back), a failed commit is classified
@@ -123,7 +126,11 @@ export async function runInTxn(
     mode,
     readForUpdate: (keys) =>
       mode === "pessimistic"
-        ? txn.batchGetForUpdate(keys, { waitTimeoutMs: LOCK_WAIT_MS })
+        ? // the signal also ends a lock request whose reply was lost (its RPC timeout is 30 s)
+          txn.batchGetForUpdate(keys, {
+            waitTimeoutMs: LOCK_WAIT_MS,
+            signal: AbortSignal.timeout(LOCK_CALL_MS),
+          })
         : txn.batchGet(keys),
     abort: (why) => {
       throw new Abort(why);
@@ -138,7 +145,8 @@ export async function runInTxn(
     return classify(e, "read");
   }
   try {
-    await txn.commit();
+    // a lost prewrite reply ends the commit too (the primary commit is never interrupted)
+    await txn.commit({ signal: AbortSignal.timeout(LOCK_CALL_MS) });
   } catch (e) {
     return classify(e, "write");
   }
