@@ -140,7 +140,6 @@ const END_GRACE_MS = 100;
 // client-go: writes of a few keys wait ReadTimeoutShort (30 s) for an answer, requests that may
 // scan a region ReadTimeoutMedium (60 s); TiKV answers a lock wait within 1 s
 // (wait-for-lock-timeout), so a pessimistic lock fits the short one too
-const DEFAULT_WRITE_RPC_TIMEOUT_MS = READ_TIMEOUT_SHORT_MS;
 const READ_TIMEOUT_MEDIUM_MS = 60_000;
 const REGION_SCANNING_WRITES: ReadonlySet<TikvCommand> = new Set<TikvCommand>([
   "RawDeleteRange",
@@ -150,8 +149,7 @@ const REGION_SCANNING_WRITES: ReadonlySet<TikvCommand> = new Set<TikvCommand>([
 ]);
 
 function defaultRpcTimeout(cmd: TikvCommand, isRead: boolean): number {
-  if (isRead) return READ_TIMEOUT_SHORT_MS;
-  return REGION_SCANNING_WRITES.has(cmd) ? READ_TIMEOUT_MEDIUM_MS : DEFAULT_WRITE_RPC_TIMEOUT_MS;
+  return !isRead && REGION_SCANNING_WRITES.has(cmd) ? READ_TIMEOUT_MEDIUM_MS : READ_TIMEOUT_SHORT_MS;
 }
 
 interface RequestSession extends RetrySession {

@@ -7,13 +7,12 @@
 // Mapping: test/ported/txn-async-1pc.md.
 
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TXN_BUDGETS_MS } from "../../../src/actors/txn/txn-runtime.js";
+import { describe, expect, it } from "vitest";
 import type { BeginOptions } from "../../../src/api/txn-client.js";
 import { RegionErrors } from "../../../src/cluster/tikv/region-errors.js";
 import { ResultUndeterminedError } from "../../../src/index.js";
 import { type CommitRequest, CommitRole, type PrewriteRequest } from "../../../src/proto/kvrpcpb.js";
-import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
+import { itFault, skipOnRealCluster, uniquePrefix } from "../../support/cluster.js";
 import {
   b,
   closeOnFirstCommit,
@@ -23,26 +22,11 @@ import {
   recordFor,
   splitAt,
   str,
-  TestClock,
+  useClockedCluster,
 } from "./ported-async-commit-support.js";
 
-const budgets = TXN_BUDGETS_MS as unknown as { prewrite: number };
-
 describe.skipIf(skipOnRealCluster("v1"))("ported client-go 1PC", () => {
-  const clock = new TestClock();
-  const env = useCluster({
-    stores: 3,
-    splitKeys: ["g", "p"],
-    regionKeyEncoding: "memcomparable",
-    now: clock.now,
-  });
-  const savedPrewriteBudget = budgets.prewrite;
-  beforeAll(() => {
-    budgets.prewrite = 500;
-  });
-  afterAll(() => {
-    budgets.prewrite = savedPrewriteBudget;
-  });
+  const { env, clock } = useClockedCluster({ prewriteBudgetMs: 500 });
 
   // 1pc_test Test1PC
   itFault(

@@ -9,7 +9,7 @@
 import { describe, expect } from "vitest";
 import type { PrewriteRequest } from "../../../src/proto/kvrpcpb.js";
 import { type CommitRequest, CommitRole } from "../../../src/proto/kvrpcpb.js";
-import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
+import { itFault, skipOnRealCluster, uniquePrefix } from "../../support/cluster.js";
 import {
   b,
   closeOnFirstCommit,
@@ -19,17 +19,11 @@ import {
   pushMaxTs,
   recordFor,
   str,
-  TestClock,
+  useClockedCluster,
 } from "./ported-async-commit-support.js";
 
 describe.skipIf(skipOnRealCluster("v1"))("ported client-go async commit: falling back to 2PC", () => {
-  const clock = new TestClock();
-  const env = useCluster({
-    stores: 3,
-    splitKeys: ["g", "p"],
-    regionKeyEncoding: "memcomparable",
-    now: clock.now,
-  });
+  const { env, clock } = useClockedCluster();
 
   /** True when the lock on `key` is an async-commit lock. */
   const isAsync = (key: string) => locksUnder(env, key).find((l) => l.key.equals(b(key)))?.useAsyncCommit;

@@ -9,30 +9,21 @@
 // test/ported/txn-async-1pc.md.
 
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TXN_BUDGETS_MS } from "../../../src/actors/txn/txn-runtime.js";
+import { describe, expect, it } from "vitest";
 import { RegionErrors } from "../../../src/cluster/tikv/region-errors.js";
 import { InvalidTxnError, ResultUndeterminedError, WriteConflictError } from "../../../src/index.js";
-import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
-import { b, eventually, locksUnder, passTime, recordFor, TestClock } from "./ported-async-commit-support.js";
-
-const budgets = TXN_BUDGETS_MS as unknown as { prewrite: number };
+import { itFault, skipOnRealCluster, uniquePrefix } from "../../support/cluster.js";
+import {
+  b,
+  eventually,
+  locksUnder,
+  passTime,
+  recordFor,
+  useClockedCluster,
+} from "./ported-async-commit-support.js";
 
 describe.skipIf(skipOnRealCluster("v1"))("ported client-go async commit: failing prewrites", () => {
-  const clock = new TestClock();
-  const env = useCluster({
-    stores: 3,
-    splitKeys: ["g", "p"],
-    regionKeyEncoding: "memcomparable",
-    now: clock.now,
-  });
-  const savedPrewriteBudget = budgets.prewrite;
-  beforeAll(() => {
-    budgets.prewrite = 500;
-  });
-  afterAll(() => {
-    budgets.prewrite = savedPrewriteBudget;
-  });
+  const { env, clock } = useClockedCluster({ prewriteBudgetMs: 500 });
 
   // async_commit_fail_test TestFailAsyncCommitPrewriteRpcErrors
   itFault(

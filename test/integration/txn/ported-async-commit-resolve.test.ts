@@ -16,7 +16,7 @@ import {
   CommitRequest,
   type ResolveLockRequest,
 } from "../../../src/proto/kvrpcpb.js";
-import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
+import { itFault, skipOnRealCluster, uniquePrefix } from "../../support/cluster.js";
 import {
   b,
   closeOnFirstCommit,
@@ -26,17 +26,11 @@ import {
   recordFor,
   splitAt,
   str,
-  TestClock,
+  useClockedCluster,
 } from "./ported-async-commit-support.js";
 
 describe.skipIf(skipOnRealCluster("v1"))("ported client-go async commit: crashed committers, readers", () => {
-  const clock = new TestClock();
-  const env = useCluster({
-    stores: 3,
-    splitKeys: ["g", "p"],
-    regionKeyEncoding: "memcomparable",
-    now: clock.now,
-  });
+  const { env, clock } = useClockedCluster();
   const engine = () => env.cluster.txnEngine;
 
   /** An async-commit transaction over `keys` whose committer stops after prewrite. */

@@ -5,10 +5,12 @@
 // commit / 1PC), and lookups of what the client sent.
 
 import { status } from "@grpc/grpc-js";
+import { afterAll, beforeAll } from "vitest";
+import { TXN_BUDGETS_MS } from "../../../src/actors/txn/txn-runtime.js";
 import type { RpcName } from "../../../src/cluster/faults/rpc-names.js";
 import { MAX_TS } from "../../../src/kv/timestamp.js";
 import { GetRequest, type LockInfo, ScanLockRequest } from "../../../src/proto/kvrpcpb.js";
-import type { ClusterHandle } from "../../support/cluster.js";
+import { type ClusterHandle, useCluster } from "../../support/cluster.js";
 
 import { b, str } from "../../support/values.js";
 
@@ -139,4 +141,34 @@ export function recordFor<T>(
     return undefined;
   });
   return { seen, stop };
+}
+
+/**
+ * The cluster of the async-commit and 1PC ports: 3 stores, regions split at "g" and "p",
+ * memcomparable keys, PD's TSO and the engines on a {@link TestClock}. `prewriteBudgetMs` shortens
+ * the prewrite budget for the suite (restored after it).
+ */
+export function useClockedCluster(opts: { prewriteBudgetMs?: number } = {}): {
+  env: ClusterHandle;
+  clock: TestClock;
+} {
+  const clock = new TestClock();
+  const env = useCluster({
+    stores: 3,
+    splitKeys: ["g", "p"],
+    regionKeyEncoding: "memcomparable",
+    now: clock.now,
+  });
+  const budget = opts.prewriteBudgetMs;
+  if (budget !== undefined) {
+    const budgets = TXN_BUDGETS_MS as unknown as { prewrite: number };
+    const saved = budgets.prewrite;
+    beforeAll(() => {
+      budgets.prewrite = budget;
+    });
+    afterAll(() => {
+      budgets.prewrite = saved;
+    });
+  }
+  return { env, clock };
 }

@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import type { BeginOptions } from "../../../src/api/txn-client.js";
 import type { PrewriteRequest } from "../../../src/proto/kvrpcpb.js";
-import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
+import { itFault, skipOnRealCluster, uniquePrefix } from "../../support/cluster.js";
 import {
   b,
   dropCommits,
@@ -19,17 +19,11 @@ import {
   recordFor,
   splitAt,
   str,
-  TestClock,
+  useClockedCluster,
 } from "./ported-async-commit-support.js";
 
 describe.skipIf(skipOnRealCluster("v1"))("ported client-go async commit: the committer", () => {
-  const clock = new TestClock();
-  const env = useCluster({
-    stores: 3,
-    splitKeys: ["g", "p"],
-    regionKeyEncoding: "memcomparable",
-    now: clock.now,
-  });
+  const { env, clock } = useClockedCluster();
 
   // 2pc_test TestAsyncCommit
   it("an async commit over two regions commits every key at one commit ts", async () => {
