@@ -49,6 +49,27 @@ export function collapsePrevRollback(txn: MvccTxn, reader: MvccReader, key: Buff
   }
 }
 
+/**
+ * What a rollback of `startTs` on key finds before writing its record: its own rollback already
+ * there, or the write its record may overlap (tikv get_txn_commit_record). A commit record means
+ * a committed txn still holds a lock: TiKV panics there, we throw.
+ */
+function priorRecord(
+  reader: MvccReader,
+  key: Buffer,
+  startTs: bigint,
+): { rolledBack: true } | { rolledBack: false; overlapped: { write: Write; gcFence: bigint } | undefined } {
+  const record = reader.getTxnCommitRecord(key, startTs);
+  if (record.kind === "none") return { rolledBack: false, overlapped: record.overlappedWrite };
+  if (record.kind === "single" && record.write.writeType !== "Rollback") {
+    throw new MvccError({
+      kind: "Other",
+      message: `txn record found but not expected: start_ts ${startTs} commit_ts ${record.commitTs}`,
+    });
+  }
+  return { rolledBack: true };
+}
+
 /** Removes the txn's lock on key and leaves a rollback record (protected on primaries / pipelined locks). */
 export function rollbackLock(
   txn: MvccTxn,
@@ -58,20 +79,12 @@ export function rollbackLock(
   isPessimisticTxn: boolean,
   collapseRollback: boolean,
 ): void {
-  const record = reader.getTxnCommitRecord(key, txn.startTs);
-  let overlapped: { write: Write; gcFence: bigint } | undefined;
-  if (record.kind === "none") {
-    overlapped = record.overlappedWrite;
-  } else if (record.kind === "single" && record.write.writeType !== "Rollback") {
-    // TiKV panics here: a committed txn must not still hold a lock.
-    throw new MvccError({
-      kind: "Other",
-      message: `txn record found but not expected: start_ts ${txn.startTs} commit_ts ${record.commitTs}`,
-    });
-  } else {
+  const prior = priorRecord(reader, key, txn.startTs);
+  if (prior.rolledBack) {
     txn.unlockKey(key, isPessimisticTxn, 0n);
     return;
   }
+  const overlapped = prior.overlapped;
   if (lock.shortValue === undefined && lock.lockType === "Put") txn.deleteValue(key, lock.startTs);
   const isProtected = key.equals(lock.primary) || lock.generation > 0n;
   const write = makeRollback(txn.startTs, isProtected, overlapped);
@@ -99,19 +112,12 @@ export function rollbackSharedLock(
     if (rest.locks.length === 0) txn.unlockKey(key, true, 0n);
     else txn.putSharedLocks(key, rest, false);
   };
-  const record = reader.getTxnCommitRecord(key, txn.startTs);
-  let overlapped: { write: Write; gcFence: bigint } | undefined;
-  if (record.kind === "none") {
-    overlapped = record.overlappedWrite;
-  } else if (record.kind === "single" && record.write.writeType !== "Rollback") {
-    throw new MvccError({
-      kind: "Other",
-      message: `txn record found but not expected: start_ts ${txn.startTs} commit_ts ${record.commitTs}`,
-    });
-  } else {
+  const prior = priorRecord(reader, key, txn.startTs);
+  if (prior.rolledBack) {
     leave();
     return;
   }
+  const overlapped = prior.overlapped;
   // TiKV asserts (panics) here: shared locks are never on a primary nor pipelined.
   if (key.equals(lock.primary) || lock.generation > 0n) {
     throw new MvccError({
