@@ -105,18 +105,36 @@ describe.skipIf(skipOnRealCluster("v1"))("raw traffic during topology changes", 
       const keys = Array.from({ length: N }, (_, i) => `w${String(i).padStart(4, "0")}`);
       await cas.put("counter", "0");
       let swaps = 0;
+      // a write in flight on the stopped store may have been applied: it is reported undetermined,
+      // never re-sent by the client; the writer puts its own value again, and an undetermined CAS
+      // may or may not have counted
+      let undeterminedSwaps = 0;
       let stop = false;
+      const putOwn = async (key: string, value: string): Promise<void> => {
+        for (;;) {
+          try {
+            return await raw.put(key, value);
+          } catch (e) {
+            if (!(e instanceof ResultUndeterminedError)) throw e;
+          }
+        }
+      };
 
       const writer = async (worker: number) => {
         for (let i = worker; i < N; i += 8) {
-          await raw.put(keys[i] as string, `v${i}`);
+          await putOwn(keys[i] as string, `v${i}`);
           // one CAS increment per write: the final counter must equal the successful swaps
           for (;;) {
             const cur = (await cas.get("counter")) as Buffer;
-            const r = await cas.compareAndSwap("counter", cur, String(Number(cur.toString()) + 1));
-            if (r.swapped) {
-              swaps++;
-              break;
+            try {
+              const r = await cas.compareAndSwap("counter", cur, String(Number(cur.toString()) + 1));
+              if (r.swapped) {
+                swaps++;
+                break;
+              }
+            } catch (e) {
+              if (!(e instanceof ResultUndeterminedError)) throw e;
+              undeterminedSwaps++;
             }
           }
         }
@@ -168,7 +186,9 @@ describe.skipIf(skipOnRealCluster("v1"))("raw traffic during topology changes", 
       const scanned: string[] = [];
       for await (const p of raw.iterate("w", "x", { pageSize: 97 })) scanned.push(p.key.toString());
       expect(scanned).toEqual(keys);
-      expect((await cas.get("counter"))?.toString()).toBe(String(swaps));
+      const counter = Number((await cas.get("counter"))?.toString());
+      expect(counter).toBeGreaterThanOrEqual(swaps);
+      expect(counter).toBeLessThanOrEqual(swaps + undeterminedSwaps);
       expect(swaps).toBe(N);
       expect(env.cluster.topology.regions().length).toBeGreaterThan(2);
     },
