@@ -2,8 +2,6 @@
 
 export type { ClientMetricsSnapshot } from "./actors/runtime/metrics.js";
 export type { LockResolver, LockResolverStats, ResolveLocksResult } from "./actors/txn/lock-resolver.js";
-export { AggressiveLockingError, type AggressiveLockingMisuse } from "./api/aggressive-locking-errors.js";
-export * from "./api/errors.js";
 export {
   chainRpcInterceptors,
   type RpcInterceptor,
@@ -44,7 +42,6 @@ export {
   type RawIterateOptions,
   type RawPutOptions,
 } from "./api/raw-client.js";
-export { type SharedLockMisuse, SharedLockMisuseError } from "./api/shared-lock-errors.js";
 export {
   type IsolationLevelName,
   type PriorityName,
@@ -65,6 +62,9 @@ export {
   type WriteOptions,
 } from "./api/transaction.js";
 export { type BeginOptions, isRetryable, type RunTransactionOptions, TxnClient } from "./api/txn-client.js";
+export { AggressiveLockingError, type AggressiveLockingMisuse } from "./errors/aggressive-locking.js";
+export * from "./errors/index.js";
+export { type SharedLockMisuse, SharedLockMisuseError } from "./errors/shared-lock.js";
 export {
   compareKeys,
   type KeyInput,

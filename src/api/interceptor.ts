@@ -4,7 +4,7 @@
 // and per snapshot (snapshot option `interceptor`); they compose client → transaction/snapshot.
 
 import type { Context } from "../proto/kvrpcpb.js";
-import { InvalidArgumentError, TikvError, type TikvErrorOptions } from "./errors/base.js";
+import { InvalidArgumentError, TikvError, type TikvErrorOptions } from "../errors/base.js";
 
 /** One TiKV RPC as an interceptor sees it (one attempt: a retry is intercepted again). */
 export interface RpcRequest {

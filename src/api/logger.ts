@@ -1,7 +1,7 @@
 // The pluggable logger (pino's method shape) and the logs the client writes to it: client-go's
 // slow-request log. Silent by default: with no logger the client builds no log entry at all.
 
-import { InvalidArgumentError } from "./errors/base.js";
+import { InvalidArgumentError } from "../errors/base.js";
 import { type RpcInterceptor, rpcInterceptor } from "./interceptor.js";
 
 /** One logging method: a structured object and a message, as pino's `logger.warn(obj, msg)`. */

@@ -2,7 +2,7 @@
 // (an optional peer dependency, imported only when this option is set).
 
 import type { MetricsSink } from "../actors/runtime/metrics-sink.js";
-import { InvalidArgumentError } from "./errors/base.js";
+import { InvalidArgumentError } from "../errors/base.js";
 
 /**
  * The part of a prom-client `Registry` the client uses, typed structurally so that the

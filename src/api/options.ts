@@ -8,7 +8,7 @@ import { checkInspectOptions, type InspectOptions } from "../actors/inspect/serv
 import { MAX_LATCH_CAPACITY } from "../actors/txn/latches/latch-table.js";
 import { DEFAULT_SLOW_TXN_THRESHOLD_MS } from "../actors/txn/slow-txn-log.js";
 import { checkTlsOptions, type TlsOptions } from "../rpc/channel.js";
-import { InvalidArgumentError } from "./errors/base.js";
+import { InvalidArgumentError } from "../errors/base.js";
 import { chainRpcInterceptors, checkInterceptor, type RpcInterceptor } from "./interceptor.js";
 import { checkLogger, type Logger, safeLogger, slowRequestInterceptor } from "./logger.js";
 import { checkMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions } from "./metrics-options.js";

@@ -26,8 +26,8 @@ import { APIVersion } from "../proto/kvrpcpb.js";
 import { ErrorType } from "../proto/pdpb.js";
 import { unaryCallAsync } from "../rpc/call.js";
 import { channelCredentials, channelOptions, grpcTarget } from "../rpc/channel.js";
-import { InvalidArgumentError } from "./errors/base.js";
-import { AbortedError, PdError, ShuttingDownError } from "./errors/server.js";
+import { InvalidArgumentError } from "../errors/base.js";
+import { AbortedError, PdError, ShuttingDownError } from "../errors/server.js";
 import { loadMetricsSink } from "./metrics-options.js";
 import {
   type ConnectOptions,

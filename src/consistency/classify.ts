@@ -2,7 +2,7 @@
 // have. A wrong "fail" is what makes a checker cry wolf (or, worse, hides a lost write behind a
 // "failed" one), so anything without a server verdict is info.
 
-import { findError, TikvError } from "../api/errors/base.js";
+import { findError, TikvError } from "../errors/base.js";
 import {
   AbortedError,
   BackoffExhaustedError,
@@ -10,8 +10,8 @@ import {
   ShuttingDownError,
   TimeoutError,
   UnknownError,
-} from "../api/errors/server.js";
-import { ResultUndeterminedError } from "../api/errors/txn.js";
+} from "../errors/server.js";
+import { ResultUndeterminedError } from "../errors/txn.js";
 import type { OpOutcome } from "./types.js";
 
 /** What the failed operation could have changed: nothing (a read) or the store (a write / commit). */

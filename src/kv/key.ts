@@ -1,7 +1,7 @@
 // Keys and key ranges. Semantics follow client-go kv/key.go (NextKey, PrefixNextKey, CmpKey,
 // KeyRange). Keys are Buffers end to end; strings are converted (UTF-8) only at the facade.
 
-import { InvalidArgumentError } from "../api/errors/base.js";
+import { InvalidArgumentError } from "../errors/base.js";
 
 /** What callers may pass as a key or value: bytes, or a string (encoded as UTF-8). */
 export type KeyInput = Buffer | Uint8Array | string;

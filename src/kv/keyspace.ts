@@ -2,8 +2,8 @@
 // every key on the wire is <mode byte 'r'|'x'><3-byte big-endian keyspace id><user key>, and
 // region boundaries from PD are those wire keys in memcomparable form.
 
-import { InvalidArgumentError } from "../api/errors/base.js";
-import { KeyDecodeError, KeyOutOfKeyspaceError } from "../api/errors/codec.js";
+import { InvalidArgumentError } from "../errors/base.js";
+import { KeyDecodeError, KeyOutOfKeyspaceError } from "../errors/codec.js";
 import type { KeyspaceMeta } from "../proto/keyspacepb.js";
 import { APIVersion, type Context } from "../proto/kvrpcpb.js";
 import { type ApiCodec, ApiV1Codec, asBuffer, type KeyMode } from "./api-codec.js";

@@ -5,7 +5,7 @@
 // multiple of 8 therefore ends with an all-padding group (marker 0xf7). The descending variant is
 // the bitwise NOT of the ascending one.
 
-import { KeyDecodeError } from "../api/errors/codec.js";
+import { KeyDecodeError } from "../errors/codec.js";
 
 const GROUP = 8;
 const MARKER = 0xff;

@@ -5,7 +5,7 @@
 // Response decoders mutate the message in place (responses are freshly deserialised and owned by
 // the caller) and return it. Request encoders never mutate their input: requests are reused on retry.
 
-import { KeyOutOfKeyspaceError } from "../api/errors/codec.js";
+import { KeyOutOfKeyspaceError } from "../errors/codec.js";
 import type { WaitForEntry } from "../proto/deadlock.js";
 import type { Error as RegionError } from "../proto/errorpb.js";
 import type { KeyError, KeyRange, KvPair, LockInfo, Mutation, MvccInfo } from "../proto/kvrpcpb.js";

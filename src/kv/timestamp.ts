@@ -3,7 +3,7 @@
 // (ComposeTS, ExtractPhysical, ExtractLogical, GoTimeToTS, GetTimeFromTS) and the lock-expiry
 // arithmetic of oracle/oracles/pd.go (IsExpired, UntilExpired).
 
-import { InvalidArgumentError } from "../api/errors/base.js";
+import { InvalidArgumentError } from "../errors/base.js";
 
 /** Number of logical bits in a timestamp. */
 export const LOGICAL_BITS = 18;

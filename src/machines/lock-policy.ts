@@ -2,7 +2,7 @@
 // transaction's status means for the locks it left, and which RPCs clean them up. The lock
 // resolution statechart calls these; the actors perform the RPCs.
 
-import type { LockDetails } from "../api/errors/txn.js";
+import type { LockDetails } from "../errors/txn.js";
 import { Action, Op } from "../proto/kvrpcpb.js";
 
 /** A transaction's status as CheckTxnStatus reports it (client-go TxnStatus). */

@@ -11,7 +11,7 @@
 // them to the injected `dispatch` action (which deduplicates and starts lockResolution actors).
 
 import { fromPromise, setup } from "xstate";
-import type { LockDetails } from "../api/errors/txn.js";
+import type { LockDetails } from "../errors/txn.js";
 import { Action } from "../proto/kvrpcpb.js";
 import {
   type AsyncCommitState,

@@ -1,7 +1,7 @@
 // Pure policy of pessimistic locking (client-go txnkv/transaction/pessimistic.go): how long TiKV
 // may wait for a lock on each attempt, what a PessimisticLock answer means, and when waiting ends.
 
-import type { LockDetails } from "../api/errors/txn.js";
+import type { LockDetails } from "../errors/txn.js";
 import { lockHolders } from "./lock-policy.js";
 
 /** Lock wait meaning "fail at once when the key is locked" (client-go LockNoWait). */

@@ -22,9 +22,9 @@ import {
   RegionError,
   RegionFlashbackInProgressError,
   RegionFlashbackNotPreparedError,
-} from "../api/errors/server.js";
-import { ResultUndeterminedError } from "../api/errors/txn.js";
-import { AbortedError, type TikvError } from "../api/errors.js";
+} from "../errors/server.js";
+import { ResultUndeterminedError } from "../errors/txn.js";
+import { AbortedError, type TikvError } from "../errors/index.js";
 import { Error as RegionErrorProto } from "../proto/errorpb.js";
 import type { Peer, Region } from "../proto/metapb.js";
 import { wasNotSent } from "../rpc/errors.js";

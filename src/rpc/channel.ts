@@ -4,8 +4,8 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { checkServerIdentity, createSecureContext, type PeerCertificate } from "node:tls";
 import { type ChannelCredentials, type ChannelOptions, credentials, experimental } from "@grpc/grpc-js";
-import { InvalidArgumentError } from "../api/errors/base.js";
-import { TlsError } from "../api/errors/tls.js";
+import { InvalidArgumentError } from "../errors/base.js";
+import { TlsError } from "../errors/tls.js";
 
 /** A PEM blob: a Buffer / Uint8Array, an inline PEM string ("-----BEGIN ..."), or a file path. */
 export type PemSource = Buffer | Uint8Array | string;

@@ -1,7 +1,7 @@
-// Transport-level errors: the shared classes of src/api/errors, plus the gRPC conversion.
+// Transport-level errors: the shared classes of src/errors, plus the gRPC conversion.
 
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
-import { GrpcError, ShuttingDownError } from "../api/errors/server.js";
+import { GrpcError, ShuttingDownError } from "../errors/server.js";
 
 export {
   AbortedError,
@@ -12,7 +12,7 @@ export {
   PdError,
   ShuttingDownError,
   TimeoutError,
-} from "../api/errors/server.js";
+} from "../errors/server.js";
 
 /** Wraps a grpc-js ServiceError (or any thrown value) into a {@link GrpcError}. */
 export function toGrpcError(err: unknown, address?: string): GrpcError {

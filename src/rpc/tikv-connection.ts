@@ -1,6 +1,6 @@
 // A gRPC channel to one TiKV store plus the session (stream) that multiplexes requests on it.
 
-import { InvalidArgumentError } from "../api/errors/base.js";
+import { InvalidArgumentError } from "../errors/base.js";
 import { TikvClient } from "../proto/tikvpb.js";
 import { BatchCommandsStream, type BatchStreamOptions } from "./batch-stream.js";
 import { type CallOptions, type Reply, unaryCall, waitForReady } from "./call.js";

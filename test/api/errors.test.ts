@@ -1,7 +1,7 @@
 // Typed errors and KeyError conversion (client-go error/error.go ExtractKeyErr,
 // txnkv/txnlock/lock.go ExtractLockFromKeyErr; KeyError shapes from tikv src/storage/errors.rs).
 import { describe, expect, it } from "vitest";
-import * as errors from "../../src/api/errors.js";
+import * as errors from "../../src/errors/index.js";
 import {
   AbortedError,
   AssertionFailedError,
@@ -40,7 +40,7 @@ import {
   TxnNotFoundError,
   UnexpectedKeyError,
   WriteConflictError,
-} from "../../src/api/errors.js";
+} from "../../src/errors/index.js";
 import { RpcRejectedError } from "../../src/api/interceptor.js";
 import { Error as RegionErrorPb } from "../../src/proto/errorpb.js";
 import {

@@ -2,7 +2,7 @@
 // is named, and indeterminate operations are taken both ways (they may or may not have happened).
 
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../../src/api/errors/base.js";
+import { InvalidArgumentError } from "../../src/errors/base.js";
 import {
   AbortedError,
   BackoffExhaustedError,
@@ -11,8 +11,8 @@ import {
   ShuttingDownError,
   TimeoutError,
   UnknownError,
-} from "../../src/api/errors/server.js";
-import { ResultUndeterminedError } from "../../src/api/errors/txn.js";
+} from "../../src/errors/server.js";
+import { ResultUndeterminedError } from "../../src/errors/txn.js";
 import { checkRegisterHistory, searchKey } from "../../src/consistency/checkers/linearizable.js";
 import { hasGo, porcupineChecker } from "../../src/consistency/checkers/porcupine.js";
 import { registerOps } from "../../src/consistency/checkers/register-ops.js";

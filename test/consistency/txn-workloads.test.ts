@@ -2,8 +2,8 @@
 // nemesis set shows no anomaly; with the embedded engine's write-conflict check switched off
 // (a deliberately broken cluster) the bank and list-append checkers report anomalies.
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../../src/api/errors/base.js";
-import { WriteConflictError } from "../../src/api/errors/txn.js";
+import { InvalidArgumentError } from "../../src/errors/base.js";
+import { WriteConflictError } from "../../src/errors/txn.js";
 import type { TikvClient } from "../../src/api/tikv-client.js";
 import { createRng } from "../../src/consistency/rng.js";
 import { runConsistency, startClusterFor } from "../../src/consistency/runner.js";

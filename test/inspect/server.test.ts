@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assign, createActor, setup } from "xstate";
 import { InspectServer, LiveInspector, stateText } from "../../src/actors/inspect/index.js";
 import type { StorePool } from "../../src/actors/store/store-pool.js";
-import { InvalidArgumentError } from "../../src/api/errors.js";
+import { InvalidArgumentError } from "../../src/errors/index.js";
 import { TikvClient } from "../../src/api/tikv-client.js";
 import { EmbeddedCluster } from "../../src/cluster/embedded-cluster.js";
 

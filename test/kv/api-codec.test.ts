@@ -1,6 +1,6 @@
 // API v1 codec (client-go internal/apicodec/codec_v1.go).
 import { describe, expect, it } from "vitest";
-import { KeyDecodeError } from "../../src/api/errors.js";
+import { KeyDecodeError } from "../../src/errors/index.js";
 import { ApiV1Codec, asBuffer, NULL_KEYSPACE_ID } from "../../src/kv/api-codec.js";
 import { encodeBytes } from "../../src/kv/memcomparable.js";
 import { APIVersion, Context } from "../../src/proto/kvrpcpb.js";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../../src/api/errors.js";
+import { InvalidArgumentError } from "../../src/errors/index.js";
 import {
   compareKeys,
   compareLatin1Keys,

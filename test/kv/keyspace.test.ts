@@ -2,7 +2,7 @@
 // property tests of the keyspace codec.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError, KeyDecodeError, KeyOutOfKeyspaceError } from "../../src/api/errors.js";
+import { InvalidArgumentError, KeyDecodeError, KeyOutOfKeyspaceError } from "../../src/errors/index.js";
 import { ApiV1Codec, NULL_KEYSPACE_ID } from "../../src/kv/api-codec.js";
 import { compareKeys } from "../../src/kv/key.js";
 import {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KeyDecodeError } from "../../src/api/errors.js";
+import { KeyDecodeError } from "../../src/errors/index.js";
 import { compareKeys } from "../../src/kv/key.js";
 import {
   decodeBytes,

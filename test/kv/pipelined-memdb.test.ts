@@ -5,7 +5,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KeyAlreadyExistsError } from "../../src/api/errors.js";
+import { KeyAlreadyExistsError } from "../../src/errors/index.js";
 import type { MemDb } from "../../src/kv/memdb/memdb.js";
 import {
   type BufferBatchGetter,

@@ -1,7 +1,7 @@
 // Ports the request/response parts of client-go internal/apicodec/codec_v2_test.go and
 // codec_test.go (by meaning) to src/kv/message-codec.ts and src/kv/request-codec.ts.
 import { describe, expect, it } from "vitest";
-import { KeyDecodeError, KeyOutOfKeyspaceError } from "../../src/api/errors.js";
+import { KeyDecodeError, KeyOutOfKeyspaceError } from "../../src/errors/index.js";
 import { ApiV1Codec } from "../../src/kv/api-codec.js";
 import { KeyspaceCodec } from "../../src/kv/keyspace.js";
 import { encodeBytes } from "../../src/kv/memcomparable.js";

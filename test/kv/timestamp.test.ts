@@ -2,7 +2,7 @@
 // oracle/oracles/local_test.go (TestIsExpired, TestLocalOracle_UntilExpired) and pd.go semantics.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../../src/api/errors.js";
+import { InvalidArgumentError } from "../../src/errors/index.js";
 import {
   addMs,
   composeTs,

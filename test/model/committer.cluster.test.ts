@@ -30,7 +30,7 @@
 // client may also try a follower, which the real server turns away).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createActor } from "xstate";
-import { ResultUndeterminedError, TxnLockNotFoundError, WriteConflictError } from "../../src/api/errors.js";
+import { ResultUndeterminedError, TxnLockNotFoundError, WriteConflictError } from "../../src/errors/index.js";
 import type { TikvClient } from "../../src/api/tikv-client.js";
 import type { Transaction } from "../../src/api/transaction.js";
 import type { TxnClient } from "../../src/api/txn-client.js";

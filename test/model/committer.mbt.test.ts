@@ -10,7 +10,7 @@
 // the real machine's states and transitions, asserted complete.
 import { afterAll, describe, expect, it } from "vitest";
 import { type Actor, createActor, fromCallback } from "xstate";
-import { TxnLockNotFoundError, WriteConflictError } from "../../src/api/errors/txn.js";
+import { TxnLockNotFoundError, WriteConflictError } from "../../src/errors/txn.js";
 import type { CommitMode } from "../../src/machines/commit-mode.js";
 import {
   type CommitOutcome,

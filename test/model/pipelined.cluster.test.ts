@@ -34,7 +34,7 @@ import {
   ResultUndeterminedError,
   TxnLockNotFoundError,
   WriteConflictError,
-} from "../../src/api/errors.js";
+} from "../../src/errors/index.js";
 import type { PipelinedTransaction } from "../../src/api/pipelined-transaction.js";
 import type { TikvClient } from "../../src/api/tikv-client.js";
 import type { TxnClient } from "../../src/api/txn-client.js";

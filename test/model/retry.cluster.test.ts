@@ -20,7 +20,7 @@ import {
   BackoffExhaustedError,
   RegionError,
   ResultUndeterminedError,
-} from "../../src/api/errors.js";
+} from "../../src/errors/index.js";
 import { EmbeddedCluster } from "../../src/cluster/embedded-cluster.js";
 import type { CallInfo, FaultError } from "../../src/cluster/faults/types.js";
 import { RegionErrors } from "../../src/cluster/tikv/region-errors.js";

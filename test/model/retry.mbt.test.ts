@@ -16,7 +16,7 @@ import {
   BackoffExhaustedError,
   RegionError,
   ResultUndeterminedError,
-} from "../../src/api/errors.js";
+} from "../../src/errors/index.js";
 import {
   newRetrySession,
   type RetryResult,

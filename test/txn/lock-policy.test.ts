@@ -2,7 +2,7 @@
 // lock_resolver.go decides, and the async-commit fold of CheckSecondaryLocks answers.
 
 import { describe, expect, it } from "vitest";
-import type { LockDetails } from "../../src/api/errors/txn.js";
+import type { LockDetails } from "../../src/errors/txn.js";
 import {
   addSecondaryCheck,
   decideOnStatus,

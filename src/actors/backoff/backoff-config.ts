@@ -1,7 +1,7 @@
 // Backoff kinds and their exponential parameters. Values follow client-go
 // config/retry/config.go (Bo* configs, newBackoffFn, expo); TiFlash kinds are left out.
 
-import type { TikvError } from "../../api/errors/base.js";
+import type { TikvError } from "../../errors/base.js";
 import {
   DiskFullError,
   IsWitnessError,
@@ -13,8 +13,8 @@ import {
   ServerBusyError,
   StaleCommandError,
   TikvServerTimeoutError,
-} from "../../api/errors/server.js";
-import { CommitTsLagError, ResolveLockTimeoutError } from "../../api/errors/txn.js";
+} from "../../errors/server.js";
+import { CommitTsLagError, ResolveLockTimeoutError } from "../../errors/txn.js";
 
 /** How a sleep is randomised (the AWS "exponential backoff and jitter" variants client-go uses). */
 export type JitterKind = "none" | "full" | "equal" | "decorr";

@@ -2,7 +2,7 @@
 // Semantics follow client-go config/retry/backoff.go (Backoffer). Sleeping is separate from
 // accounting so statecharts can sleep with `after` while the budget stays here.
 
-import { AbortedError, BackoffExhaustedError } from "../../api/errors/server.js";
+import { AbortedError, BackoffExhaustedError } from "../../errors/server.js";
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
 import {
   type BackoffConfig,

@@ -3,7 +3,7 @@
 // 127.0.0.1 by default; no external viewer is involved.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { InvalidArgumentError } from "../../api/errors/base.js";
+import { InvalidArgumentError } from "../../errors/base.js";
 import { LiveInspector } from "./live-inspector.js";
 import { LIVE_VIEW_HTML } from "./page.js";
 

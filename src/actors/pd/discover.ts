@@ -1,7 +1,7 @@
 // One discovery round: ask the members for GetMembers, check the cluster id, pick the leader
 // (pd client servicediscovery/service_discovery.go initClusterID + updateMember).
 
-import { TlsError, tlsFailureReason } from "../../api/errors/tls.js";
+import { TlsError, tlsFailureReason } from "../../errors/tls.js";
 import type { PdMembership } from "../../machines/pd.js";
 import { ErrorType, GetMembersRequest, type GetMembersResponse, PDService } from "../../proto/pdpb.js";
 import { unaryCallAsync } from "../../rpc/call.js";

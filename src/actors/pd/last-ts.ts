@@ -1,7 +1,7 @@
 // lastTS tracking and the low-resolution timestamp (client-go oracle/oracles/pd.go:
 // setLastTS / getLastTS / IsExpired / UntilExpired / GetStaleTimestamp).
 
-import { InvalidArgumentError } from "../../api/errors/base.js";
+import { InvalidArgumentError } from "../../errors/base.js";
 import { composeTs, isLockExpired, physicalOf, untilExpiredMs } from "../../kv/timestamp.js";
 import { ErrorType } from "../../proto/pdpb.js";
 import { PdError } from "../../rpc/errors.js";

@@ -3,8 +3,8 @@
 // unary PD calls retry across leader changes; identical region lookups in flight are shared.
 
 import { type Actor, createActor, fromCallback, fromPromise, type InspectionEvent } from "xstate";
-import { InvalidArgumentError } from "../../api/errors/base.js";
-import { TlsError } from "../../api/errors/tls.js";
+import { InvalidArgumentError } from "../../errors/base.js";
+import { TlsError } from "../../errors/tls.js";
 import {
   type PdBackoff,
   type PdDiscoverInput,

@@ -2,7 +2,7 @@
 // a miss (coalesced), TTL with jitter, invalidation with reasons, epoch-not-match updates and
 // stale-insert protection. Semantics follow client-go internal/locate/region_cache.go.
 
-import { RegionUnavailableError } from "../../api/errors/server.js";
+import { RegionUnavailableError } from "../../errors/server.js";
 import { type KeyRange, type Latin1Key, toLatin1Key } from "../../kv/key.js";
 import type { Peer, Region } from "../../proto/metapb.js";
 import { Bo } from "../backoff/backoff-config.js";

@@ -1,7 +1,7 @@
 // One attempt sent through an RPC interceptor chain (client-go internal/client/client_interceptor.go).
 // Used only when a chain is set: the request sender's path without interceptors never comes here.
 
-import { TikvError } from "../../api/errors/base.js";
+import { TikvError } from "../../errors/base.js";
 import { type RpcInterceptor, RpcRejectedError, type RpcRequest } from "../../api/interceptor.js";
 import { notSent } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";

@@ -5,7 +5,7 @@
 // Follows client-go internal/locate/region_request.go (SendReqCtx).
 
 import { createActor, fromPromise, type InspectionEvent, toPromise } from "xstate";
-import { AbortedError, InvalidArgumentError, TimeoutError } from "../../api/errors.js";
+import { AbortedError, InvalidArgumentError, TimeoutError } from "../../errors/index.js";
 import { composeInterceptors, type RpcInterceptor } from "../../api/interceptor.js";
 import {
   newRetrySession,

@@ -5,7 +5,7 @@
 // doBatchReq do around RegionRequestSender.SendReq.
 
 import type { InspectionEvent } from "xstate";
-import { RegionError, regionErrorKind, TimeoutError } from "../../api/errors/server.js";
+import { RegionError, regionErrorKind, TimeoutError } from "../../errors/server.js";
 import type { RpcInterceptor } from "../../api/interceptor.js";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import { codecCommand, decodeResponse, encodeRequest } from "../../kv/request-codec.js";

@@ -7,8 +7,8 @@ import {
   GrpcError,
   ShuttingDownError,
   TimeoutError,
-} from "../../api/errors/server.js";
-import { ResultUndeterminedError } from "../../api/errors/txn.js";
+} from "../../errors/server.js";
+import { ResultUndeterminedError } from "../../errors/txn.js";
 import type { SendProgress } from "../request/request-sender.js";
 
 /**

@@ -2,8 +2,8 @@
 // GetTimestampForCommit with SetCommitWaitUntilTSO): a TSO above that ts, waited for within a
 // timeout with the CommitTSLag backoff, or CommitTsLagError when PD lags too far behind.
 
-import { BackoffExhaustedError } from "../../api/errors/server.js";
-import { CommitTsLagError } from "../../api/errors/txn.js";
+import { BackoffExhaustedError } from "../../errors/server.js";
+import { CommitTsLagError } from "../../errors/txn.js";
 import { physicalOf } from "../../kv/timestamp.js";
 import { Bo } from "../backoff/backoff-config.js";
 import { Backoffer } from "../backoff/backoffer.js";

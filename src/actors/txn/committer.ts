@@ -4,9 +4,9 @@
 // cleanup) is over.
 
 import { type Actor, createActor, fromCallback, type InspectionEvent } from "xstate";
-import { TikvError } from "../../api/errors/base.js";
-import { extractKeyError } from "../../api/errors/extract.js";
-import { AbortedError } from "../../api/errors/server.js";
+import { TikvError } from "../../errors/base.js";
+import { extractKeyError } from "../../errors/extract.js";
+import { AbortedError } from "../../errors/server.js";
 import {
   conflictWithLock,
   KeyAlreadyExistsError,
@@ -17,9 +17,9 @@ import {
   lockDetailsFromLockInfo,
   ResultUndeterminedError,
   WriteConflictError,
-} from "../../api/errors/txn.js";
+} from "../../errors/txn.js";
 import type { RpcInterceptor } from "../../api/interceptor.js";
-import { SharedLockMisuseError } from "../../api/shared-lock-errors.js";
+import { SharedLockMisuseError } from "../../errors/shared-lock.js";
 import { physicalOf } from "../../kv/timestamp.js";
 import {
   type CommitMode,

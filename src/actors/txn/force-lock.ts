@@ -4,9 +4,9 @@
 // conflicting commit ts come back) or Failed (the KeyError says why; meeting shared locks
 // counts as failed). Pure: the RPC loop (pessimistic-lock.ts) resolves the locks it returns.
 
-import { extractKeyError } from "../../api/errors/extract.js";
-import { BodyMissingError } from "../../api/errors/server.js";
-import { type LockDetails, lockDetailsFromLockInfo } from "../../api/errors/txn.js";
+import { extractKeyError } from "../../errors/extract.js";
+import { BodyMissingError } from "../../errors/server.js";
+import { type LockDetails, lockDetailsFromLockInfo } from "../../errors/txn.js";
 import { PessimisticLockKeyResultType, type PessimisticLockResponse } from "../../proto/kvrpcpb.js";
 
 /** What a ForceLock lock learned about its key. */

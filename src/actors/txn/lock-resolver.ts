@@ -4,9 +4,9 @@
 // transaction and caller share one; final statuses are cached (an LRU of 2048, as client-go).
 
 import { type Actor, createActor, fromPromise, type InspectionEvent, toPromise } from "xstate";
-import { InvalidArgumentError } from "../../api/errors/base.js";
-import { AbortedError, ShuttingDownError, TimeoutError } from "../../api/errors/server.js";
-import type { LockDetails } from "../../api/errors/txn.js";
+import { InvalidArgumentError } from "../../errors/base.js";
+import { AbortedError, ShuttingDownError, TimeoutError } from "../../errors/server.js";
+import type { LockDetails } from "../../errors/txn.js";
 import { MAX_TS } from "../../kv/timestamp.js";
 import {
   type AsyncCommitState,

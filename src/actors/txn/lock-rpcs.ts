@@ -2,8 +2,8 @@
 // checkSecondaries, resolveRegionLocks, resolveLock, resolvePessimisticLock), each retried
 // across region changes through the shared region helpers.
 
-import { extractKeyError } from "../../api/errors/extract.js";
-import { type LockDetails, lockDetailsFromLockInfo } from "../../api/errors/txn.js";
+import { extractKeyError } from "../../errors/extract.js";
+import { type LockDetails, lockDetailsFromLockInfo } from "../../errors/txn.js";
 import { MAX_TS } from "../../kv/timestamp.js";
 import type { AsyncCommitState, CleanupTask, TxnStatus } from "../../machines/lock-policy.js";
 import { addSecondaryCheck } from "../../machines/lock-policy.js";

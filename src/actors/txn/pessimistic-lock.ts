@@ -3,14 +3,14 @@
 // with TiKV-side waiting, resolution of locks left by dead owners, and the typed outcomes
 // (deadlock, write conflict, key exists, no-wait, wait timeout); and PessimisticRollback.
 
-import { extractKeyError } from "../../api/errors/extract.js";
-import { AbortedError } from "../../api/errors/server.js";
+import { extractKeyError } from "../../errors/extract.js";
+import { AbortedError } from "../../errors/server.js";
 import {
   LockAcquireFailAndNoWaitSetError,
   type LockDetails,
   LockWaitTimeoutError,
   lockDetailsFromLockInfo,
-} from "../../api/errors/txn.js";
+} from "../../errors/txn.js";
 import {
   afterBlocked,
   attemptWaitTimeout,

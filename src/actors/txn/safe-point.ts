@@ -3,8 +3,8 @@
 // already removed, so it fails; the safe point is refreshed from PD's GC state at most every
 // 10 s, and a cache older than 90 s that cannot be refreshed fails reads too.
 
-import { PdServerTimeoutError } from "../../api/errors/server.js";
-import { TxnAbortedByGcError } from "../../api/errors/txn.js";
+import { PdServerTimeoutError } from "../../errors/server.js";
+import { TxnAbortedByGcError } from "../../errors/txn.js";
 
 /** client-go: the safe point is polled every 10 s. */
 export const SAFE_POINT_POLL_MS = 10_000;

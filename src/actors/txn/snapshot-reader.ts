@@ -4,9 +4,9 @@
 // Context of later reads, as client-go's ClientHelper does), live ones are waited for with the
 // TxnLockFast backoff. Every read is checked against the txn safe point.
 
-import { extractKeyError } from "../../api/errors/extract.js";
-import { BodyMissingError } from "../../api/errors/server.js";
-import { type LockDetails, lockDetailsFromLockInfo } from "../../api/errors/txn.js";
+import { extractKeyError } from "../../errors/extract.js";
+import { BodyMissingError } from "../../errors/server.js";
+import { type LockDetails, lockDetailsFromLockInfo } from "../../errors/txn.js";
 import type { RpcInterceptor } from "../../api/interceptor.js";
 import { nextKey } from "../../kv/key.js";
 import { MAX_TS } from "../../kv/timestamp.js";

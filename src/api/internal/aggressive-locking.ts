@@ -6,7 +6,7 @@
 
 import { PESSIMISTIC_LOCK_TTL_MS } from "../../actors/txn/pessimistic-lock.js";
 import { FlagsOp } from "../../kv/memdb/key-flags.js";
-import { AggressiveLockingError } from "../aggressive-locking-errors.js";
+import { AggressiveLockingError } from "../../errors/aggressive-locking.js";
 
 /** The primary and TTL manager of a pessimistic transaction's committer, as aggressive locking drives them. */
 export interface LockSessionControl {

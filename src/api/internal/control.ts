@@ -3,8 +3,8 @@
 import { makeControl } from "../../actors/runtime/control.js";
 import type { ClientMetrics } from "../../actors/runtime/metrics.js";
 import type { RequestControl } from "../../actors/runtime/raw-sender.js";
-import { InvalidArgumentError } from "../errors/base.js";
-import { AbortedError } from "../errors/server.js";
+import { InvalidArgumentError } from "../../errors/base.js";
+import { AbortedError } from "../../errors/server.js";
 import { type CallOptions, checkTimeoutMs } from "../options.js";
 
 /**

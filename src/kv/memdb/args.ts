@@ -1,7 +1,7 @@
 // Checks of caller input: every public buffer method validates its arguments first, so bad input
 // gets a typed InvalidArgumentError instead of a TypeError from deep inside.
 
-import { InvalidArgumentError } from "../../api/errors/base.js";
+import { InvalidArgumentError } from "../../errors/base.js";
 import type { Latin1Key } from "../key.js";
 import { treeKey } from "./entries.js";
 import { type FlagsOp, isFlagsOp } from "./key-flags.js";

@@ -1,9 +1,9 @@
 // Errors of the transaction buffer that have no client-go counterpart (client-go panics in these
 // cases). The size errors (KeyTooLargeError, EntryTooLargeError, TxnTooLargeError) and
-// CannotSetNilValueError are the shared ones of src/api/errors/txn.ts.
+// CannotSetNilValueError are the shared ones of src/errors/txn.ts.
 
-import { InvalidArgumentError, type TikvErrorOptions } from "../../api/errors/base.js";
-import { InvalidTxnError } from "../../api/errors/txn.js";
+import { InvalidArgumentError, type TikvErrorOptions } from "../../errors/base.js";
+import { InvalidTxnError } from "../../errors/txn.js";
 
 /** The staging operation that rejected a handle. */
 export type StagingOperation = "release" | "cleanup" | "inspectStage";

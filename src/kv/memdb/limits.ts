@@ -2,8 +2,8 @@
 // the ART memdb). Checked before a write touches anything, so a rejected write changes nothing
 // (client-go applies the write and then reports ErrTxnTooLarge; we refuse it instead).
 
-import { InvalidArgumentError } from "../../api/errors/base.js";
-import { EntryTooLargeError, KeyTooLargeError, TxnTooLargeError } from "../../api/errors/txn.js";
+import { InvalidArgumentError } from "../../errors/base.js";
+import { EntryTooLargeError, KeyTooLargeError, TxnTooLargeError } from "../../errors/txn.js";
 
 /** Longest key the buffer accepts, in bytes (client-go art MaxKeyLen: the length is stored in 16 bits). */
 export const MAX_KEY_LENGTH = 0xffff;

@@ -9,7 +9,7 @@
 // flags (and disappears without any). A write to a key whose last record is above every stage
 // start and checkpoint replaces the value in place, since nothing can revert to it.
 
-import { CannotSetNilValueError } from "../../api/errors/txn.js";
+import { CannotSetNilValueError } from "../../errors/txn.js";
 import { boundArg, bufferArg, functionArg, opsArg } from "./args.js";
 import { MemDbCheckpoint } from "./checkpoint.js";
 import { Entry, type MemDbEntry, type MemDbFlaggedEntry, OrderedEntries, treeKey } from "./entries.js";

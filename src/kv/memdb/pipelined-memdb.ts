@@ -9,7 +9,7 @@
 // when the mutable buffer reached 128 MiB (the bound on the client's memory). Flushes never
 // overlap: one generation at a time, numbered from 1.
 
-import { InvalidTxnError, KeyAlreadyExistsError } from "../../api/errors/txn.js";
+import { InvalidTxnError, KeyAlreadyExistsError } from "../../errors/txn.js";
 import type { FlagsOp, KeyFlags } from "./key-flags.js";
 import { MemDb } from "./memdb.js";
 

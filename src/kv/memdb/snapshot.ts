@@ -7,7 +7,7 @@
 // reset). client-go also invalidates it when stage 1 is cleaned up; a cleanup does not change
 // stage 0, so ours stays valid then.
 
-import { InvalidArgumentError } from "../../api/errors/base.js";
+import { InvalidArgumentError } from "../../errors/base.js";
 import { boundArg, bufferArg, functionArg } from "./args.js";
 import { type Entry, type MemDbKeyValue, type OrderedEntries, treeKey } from "./entries.js";
 import { StaleSnapshotError } from "./errors.js";

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RegionCache } from "../../../src/actors/region-cache/index.js";
 import type { ReplicaReadType } from "../../../src/actors/region-cache/replica-selector.js";
 import { RequestSender } from "../../../src/actors/request/index.js";
-import { RegionError, RegionFlashbackNotPreparedError } from "../../../src/api/errors.js";
+import { RegionError, RegionFlashbackNotPreparedError } from "../../../src/errors/index.js";
 import type { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
 import { PeerRole } from "../../../src/proto/metapb.js";
 import { FakePd, key, type RegionErrorInit, ScriptedStores, type StoreAnswer } from "./fakes.js";

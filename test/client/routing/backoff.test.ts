@@ -10,7 +10,7 @@ import {
   MAX_RECORDED_BACKOFF_ERRORS,
   mayBackoffForRegionError,
 } from "../../../src/actors/backoff/index.js";
-import { AbortedError, BackoffExhaustedError, findError } from "../../../src/api/errors.js";
+import { AbortedError, BackoffExhaustedError, findError } from "../../../src/errors/index.js";
 import { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
 
 const noSleep = async () => {};

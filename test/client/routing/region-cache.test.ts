@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Backoffer } from "../../../src/actors/backoff/index.js";
 import { RegionCache } from "../../../src/actors/region-cache/index.js";
-import { BackoffExhaustedError, RegionUnavailableError } from "../../../src/api/errors.js";
+import { BackoffExhaustedError, RegionUnavailableError } from "../../../src/errors/index.js";
 import { Region, StoreState } from "../../../src/proto/metapb.js";
 import { FakePd, key } from "./fakes.js";
 

@@ -16,7 +16,7 @@ import {
   RegionUnavailableError,
   ResultUndeterminedError,
   TimeoutError,
-} from "../../../src/api/errors.js";
+} from "../../../src/errors/index.js";
 import { classifyRegionError } from "../../../src/machines/retry.js";
 import { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
 import { FakePd, key, type RegionErrorInit, ScriptedStores, type StoreAnswer } from "./fakes.js";

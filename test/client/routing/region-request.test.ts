@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Backoffer } from "../../../src/actors/backoff/index.js";
 import { RegionCache } from "../../../src/actors/region-cache/index.js";
 import { RequestSender, type SendToRegionOptions } from "../../../src/actors/request/index.js";
-import { AbortedError } from "../../../src/api/errors.js";
+import { AbortedError } from "../../../src/errors/index.js";
 import type { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
 import { Region } from "../../../src/proto/metapb.js";
 import { FakePd, key, ScriptedStores } from "./fakes.js";

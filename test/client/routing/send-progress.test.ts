@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Backoffer } from "../../../src/actors/backoff/index.js";
 import { RegionCache } from "../../../src/actors/region-cache/index.js";
 import { RequestSender, type SendProgress } from "../../../src/actors/request/index.js";
-import { AbortedError, TimeoutError } from "../../../src/api/errors.js";
+import { AbortedError, TimeoutError } from "../../../src/errors/index.js";
 import { notSent, wasNotSent } from "../../../src/rpc/errors.js";
 import { FakePd, key, ScriptedStores } from "./fakes.js";
 

@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkHeader, isLeaderChange } from "../../../src/actors/pd/pd-rpc.js";
 import { StoreActor } from "../../../src/actors/store/store-actor.js";
-import { InvalidArgumentError } from "../../../src/api/errors/base.js";
+import { InvalidArgumentError } from "../../../src/errors/base.js";
 import { GetRequest, GetResponse } from "../../../src/proto/kvrpcpb.js";
 import { ErrorType } from "../../../src/proto/pdpb.js";
 import {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { makeControl } from "../../../src/actors/runtime/control.js";
 import { ClientMetrics } from "../../../src/actors/runtime/metrics.js";
-import { AbortedError, ShuttingDownError } from "../../../src/api/errors/server.js";
+import { AbortedError, ShuttingDownError } from "../../../src/errors/server.js";
 import { MAX_TS } from "../../../src/kv/timestamp.js";
 import {
   Action,

@@ -4,7 +4,7 @@
 // transactional client and its lock resolver. Mapping: test/ported/txn-lock.md.
 
 import { describe, expect, it } from "vitest";
-import { lockDetailsFromLockInfo } from "../../../src/api/errors/txn.js";
+import { lockDetailsFromLockInfo } from "../../../src/errors/txn.js";
 import { BackoffExhaustedError, ResolveLockTimeoutError, WriteConflictError } from "../../../src/index.js";
 import { MAX_TS } from "../../../src/kv/timestamp.js";
 import {

@@ -7,7 +7,7 @@ import { describe, expect } from "vitest";
 import {
   LockOnlyIfExistsNoPrimaryKeyError,
   LockOnlyIfExistsNoReturnValueError,
-} from "../../../src/api/errors/txn.js";
+} from "../../../src/errors/txn.js";
 import type { Transaction } from "../../../src/api/transaction.js";
 import { hasLocked, hasLockedValueExists } from "../../../src/kv/memdb/key-flags.js";
 import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";

@@ -7,7 +7,7 @@
 // client-go's short ManagedLockTTL. Mapping: test/ported/txn-2pc.md, txn-lock.md.
 
 import { describe, expect } from "vitest";
-import { lockDetailsFromLockInfo } from "../../../src/api/errors/txn.js";
+import { lockDetailsFromLockInfo } from "../../../src/errors/txn.js";
 import { WriteConflictError } from "../../../src/index.js";
 import { MAX_TS } from "../../../src/kv/timestamp.js";
 import {

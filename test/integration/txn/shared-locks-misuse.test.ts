@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from "vitest";
 import { SharedLockInPipelinedTxnError } from "../../../src/actors/txn/pipelined/pipelined-committer.js";
-import { lockDetailsFromLockInfo } from "../../../src/api/errors/txn.js";
+import { lockDetailsFromLockInfo } from "../../../src/errors/txn.js";
 import {
   AggressiveLockingError,
   InvalidArgumentError,

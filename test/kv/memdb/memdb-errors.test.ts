@@ -9,7 +9,7 @@ import {
   KeyTooLargeError,
   TikvError,
   TxnTooLargeError,
-} from "../../../src/api/errors.js";
+} from "../../../src/errors/index.js";
 import {
   FlagsOp,
   InvalidCheckpointError,

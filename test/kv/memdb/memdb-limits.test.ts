@@ -2,7 +2,7 @@
 // client-go internal/unionstore/memdb_test.go (see test/ported/memdb.md).
 
 import { describe, expect, it } from "vitest";
-import { EntryTooLargeError, KeyTooLargeError, TxnTooLargeError } from "../../../src/api/errors.js";
+import { EntryTooLargeError, KeyTooLargeError, TxnTooLargeError } from "../../../src/errors/index.js";
 import {
   FlagsOp,
   hasLocked,

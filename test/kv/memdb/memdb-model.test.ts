@@ -10,7 +10,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { EntryTooLargeError, TxnTooLargeError } from "../../../src/api/errors.js";
+import { EntryTooLargeError, TxnTooLargeError } from "../../../src/errors/index.js";
 import {
   applyFlagsOps,
   FlagsOp,

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { LatchScheduler } from "../../../src/actors/txn/latches/scheduler.js";
-import { ShuttingDownError } from "../../../src/api/errors/server.js";
+import { ShuttingDownError } from "../../../src/errors/server.js";
 import { composeTs } from "../../../src/kv/timestamp.js";
 
 const b = (...ks: string[]) => ks.map((k) => Buffer.from(k));

@@ -5,7 +5,7 @@
 // (client-go sends it to a goroutine). Old entries are recycled by an unref'd timer, which never
 // keeps the process alive.
 
-import { ShuttingDownError } from "../../../api/errors/server.js";
+import { ShuttingDownError } from "../../../errors/server.js";
 import { LOGICAL_BITS, MAX_TS } from "../../../kv/timestamp.js";
 import { type LatchLock, LatchTable } from "./latch-table.js";
 

@@ -2,7 +2,7 @@
 // BatchGetBufferTier): KvBufferBatchGet at the start ts returns the values of the keys this
 // transaction holds a lock on, region by region.
 
-import { extractKeyError } from "../../../api/errors/extract.js";
+import { extractKeyError } from "../../../errors/extract.js";
 import type { Context } from "../../../proto/kvrpcpb.js";
 import { splitByCount } from "../../runtime/batch-split.js";
 import type { RawRequestSender, RequestControl } from "../../runtime/raw-sender.js";

@@ -1,8 +1,8 @@
 // The commit of a pipelined transaction (client-go pipelined_flush.go commitFlushedMutations):
 // the primary key alone is committed; once it is, the transaction is committed.
 
-import { extractKeyError } from "../../../api/errors/extract.js";
-import { ResultUndeterminedError } from "../../../api/errors/txn.js";
+import { extractKeyError } from "../../../errors/extract.js";
+import { ResultUndeterminedError } from "../../../errors/txn.js";
 import type { PipelinedEvent } from "../../../machines/pipelined-flush.js";
 import { CommitRequest, CommitRole, type Context } from "../../../proto/kvrpcpb.js";
 import type { RawRequestSender, RequestControl } from "../../runtime/raw-sender.js";

@@ -4,14 +4,14 @@
 // optimistic writer meeting a newer lock fails at once with a write conflict); the first failure
 // stops the other batches' waits.
 
-import { extractKeyError } from "../../../api/errors/extract.js";
+import { extractKeyError } from "../../../errors/extract.js";
 import {
   conflictWithLock,
   KeyLockedError,
   type LockDetails,
   lockDetailsFromLockInfo,
   ResultUndeterminedError,
-} from "../../../api/errors/txn.js";
+} from "../../../errors/txn.js";
 import { type AssertionLevel, type Context, FlushRequest, type Mutation } from "../../../proto/kvrpcpb.js";
 import { Bo } from "../../backoff/backoff-config.js";
 import type { CachedRegion } from "../../region-cache/cached-region.js";

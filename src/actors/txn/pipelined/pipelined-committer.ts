@@ -5,8 +5,8 @@
 // moment the transaction ends.
 
 import { type Actor, createActor, fromCallback, type InspectionEvent } from "xstate";
-import { TikvError } from "../../../api/errors/base.js";
-import { ResultUndeterminedError } from "../../../api/errors/txn.js";
+import { TikvError } from "../../../errors/base.js";
+import { ResultUndeterminedError } from "../../../errors/txn.js";
 import { nextKey } from "../../../kv/key.js";
 import type { MemDb } from "../../../kv/memdb/memdb.js";
 import {

@@ -3,7 +3,7 @@
 // (or, with commit ts 0, rolls back) every lock of the transaction in a region, over every region
 // of the range the flushes wrote, one region per task and at most `concurrency` tasks at a time.
 
-import { extractKeyError } from "../../../api/errors/extract.js";
+import { extractKeyError } from "../../../errors/extract.js";
 import { type Context, ResolveLockRequest } from "../../../proto/kvrpcpb.js";
 import type { RawRequestSender, RequestControl } from "../../runtime/raw-sender.js";
 import { Limiter } from "./limiter.js";

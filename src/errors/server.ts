@@ -1,8 +1,8 @@
 // Errors about servers, regions, transport and the client itself (client-go error/error.go
 // sentinels, oracle errors, rawkv.ErrMaxScanLimitExceeded).
 
-import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
-import { ErrorType as PdErrorType } from "../../proto/pdpb.js";
+import type { Error as RegionErrorProto } from "../proto/errorpb.js";
+import { ErrorType as PdErrorType } from "../proto/pdpb.js";
 import { TikvError, type TikvErrorOptions } from "./base.js";
 import type { TikvErrorCode } from "./codes.js";
 

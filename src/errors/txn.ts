@@ -1,14 +1,14 @@
 // Transaction errors: the kinds TiKV reports in kvrpcpb.KeyError (see tikv
 // src/storage/errors.rs extract_key_error) and the txn-level errors of client-go error/error.go.
 
-import type { WaitForEntry } from "../../proto/deadlock.js";
+import type { WaitForEntry } from "../proto/deadlock.js";
 import {
   type Assertion,
   type LockInfo,
   LockUpgradeConflict_Reason,
   Op,
   WriteConflict_Reason,
-} from "../../proto/kvrpcpb.js";
+} from "../proto/kvrpcpb.js";
 import { hexKey, TikvError, type TikvErrorOptions } from "./base.js";
 import type { TikvErrorCode } from "./codes.js";
 

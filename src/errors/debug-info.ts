@@ -3,7 +3,7 @@
 // encoding/json over the kvproto structs, i.e. snake_case names in declaration order, zero
 // values omitted, bytes in base64, 64-bit numbers as plain numbers.
 
-import type { DebugInfo, KeyError, MvccInfo, MvccLock, MvccValue, MvccWrite } from "../../proto/kvrpcpb.js";
+import type { DebugInfo, KeyError, MvccInfo, MvccLock, MvccValue, MvccWrite } from "../proto/kvrpcpb.js";
 
 type Field = [name: string, value: string | undefined];
 

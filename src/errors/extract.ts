@@ -2,8 +2,8 @@
 // txnkv/txnlock/lock.go ExtractLockFromKeyErr, extended with the kinds client-go's callers
 // pick out before calling it (already_exist, deadlock, commit_ts_expired, primary_mismatch...).
 
-import type { KeyError } from "../../proto/kvrpcpb.js";
-import type { Error as PdErrorProto } from "../../proto/pdpb.js";
+import type { KeyError } from "../proto/kvrpcpb.js";
+import type { Error as PdErrorProto } from "../proto/pdpb.js";
 import type { TikvError } from "./base.js";
 import { PdError } from "./server.js";
 import { errorFromServerMessage } from "./server-message.js";

@@ -2,8 +2,8 @@
 // LockKeys / initKeysAndMutations): TiKV's shared locks can never be a transaction's primary, and
 // a shared lock cannot be turned into an exclusive one.
 
-import { hexKey } from "./errors/base.js";
-import { InvalidTxnError } from "./errors/txn.js";
+import { hexKey } from "./base.js";
+import { InvalidTxnError } from "./txn.js";
 
 /**
  * Why a shared-lock request was refused:

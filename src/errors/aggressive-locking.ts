@@ -2,8 +2,8 @@
 // Start/Retry/Cancel/DoneAggressiveLocking, or returns plain errors from LockKeys / Commit /
 // Rollback); the refused call changes nothing.
 
-import type { TikvErrorOptions } from "./errors/base.js";
-import { InvalidTxnError } from "./errors/txn.js";
+import type { TikvErrorOptions } from "./base.js";
+import { InvalidTxnError } from "./txn.js";
 
 /** Why an aggressive-locking call was refused (see {@link AggressiveLockingError}). */
 export type AggressiveLockingMisuse =
