@@ -16,13 +16,13 @@ import {
   SharedLockInPipelinedTxnError,
 } from "../actors/txn/pipelined/pipelined-committer.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
+import { InvalidArgumentError } from "../errors/base.js";
+import { CannotSetNilValueError, InvalidTxnError } from "../errors/txn.js";
 import { type KeyInput, toKey, toKeys } from "../kv/key.js";
 import { FlagsOp } from "../kv/memdb/key-flags.js";
 import { PipelinedMemDb } from "../kv/memdb/pipelined-memdb.js";
 import { MAX_TS } from "../kv/timestamp.js";
 import type { Context } from "../proto/kvrpcpb.js";
-import { InvalidArgumentError } from "../errors/base.js";
-import { CannotSetNilValueError, InvalidTxnError } from "../errors/txn.js";
 import { assertionLevelOf } from "./internal/assertion-level.js";
 import { readThrough } from "./internal/read-through.js";
 import type { CallOptions } from "./options.js";

@@ -4,12 +4,12 @@
 
 import type { RawRequestSender, RequestControl } from "../actors/runtime/raw-sender.js";
 import { writeFailure } from "../actors/runtime/undetermined.js";
-import { type KeyInput, nextKey, toKey, toKeys } from "../kv/key.js";
-import { ChecksumAlgorithm, type KeyError, type KvPair as KvPairProto } from "../proto/kvrpcpb.js";
 import { InvalidArgumentError, type TikvError } from "../errors/base.js";
 import { extractKeyError } from "../errors/extract.js";
 import { BodyMissingError, MaxScanLimitExceededError, UnknownError } from "../errors/server.js";
 import { errorFromServerMessage } from "../errors/server-message.js";
+import { type KeyInput, nextKey, toKey, toKeys } from "../kv/key.js";
+import { ChecksumAlgorithm, type KeyError, type KvPair as KvPairProto } from "../proto/kvrpcpb.js";
 import {
   MAX_RAW_KV_SCAN_LIMIT,
   RAW_BATCH_PAIR_COUNT,

@@ -3,8 +3,8 @@
 
 import type { SnapshotReader, SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
-import { type KeyInput, toKey, toKeys } from "../kv/key.js";
 import { InvalidArgumentError } from "../errors/base.js";
+import { type KeyInput, toKey, toKeys } from "../kv/key.js";
 import { newControl } from "./internal/control.js";
 import type { CallOptions } from "./options.js";
 import type { KvPair } from "./raw-client.js";

@@ -13,6 +13,8 @@ import type { RawRequestSender } from "../actors/runtime/raw-sender.js";
 import { RoutedSender, storeProbe } from "../actors/runtime/routed-sender.js";
 import { StorePool } from "../actors/store/store-pool.js";
 import { TxnRuntime } from "../actors/txn/txn-runtime.js";
+import { InvalidArgumentError } from "../errors/base.js";
+import { AbortedError, PdError, ShuttingDownError } from "../errors/server.js";
 import type { ApiCodec } from "../kv/api-codec.js";
 import { createApiCodec } from "../kv/keyspace.js";
 import {
@@ -26,8 +28,6 @@ import { APIVersion } from "../proto/kvrpcpb.js";
 import { ErrorType } from "../proto/pdpb.js";
 import { unaryCallAsync } from "../rpc/call.js";
 import { channelCredentials, channelOptions, grpcTarget } from "../rpc/channel.js";
-import { InvalidArgumentError } from "../errors/base.js";
-import { AbortedError, PdError, ShuttingDownError } from "../errors/server.js";
 import { loadMetricsSink } from "./metrics-options.js";
 import {
   type ConnectOptions,

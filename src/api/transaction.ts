@@ -3,6 +3,15 @@
 // the transaction is usable, and hands reads to the snapshot and commits to the committer.
 
 import { unionScan } from "../actors/txn/union-scan.js";
+import { AggressiveLockingError } from "../errors/aggressive-locking.js";
+import { InvalidArgumentError } from "../errors/base.js";
+import { SharedLockMisuseError } from "../errors/shared-lock.js";
+import {
+  CannotSetNilValueError,
+  InvalidTxnError,
+  KeyAlreadyExistsError,
+  WriteConflictError,
+} from "../errors/txn.js";
 import { type KeyInput, toKey, toKeys } from "../kv/key.js";
 import {
   FlagsOp,
@@ -14,14 +23,6 @@ import {
 } from "../kv/memdb/key-flags.js";
 import { MemDb } from "../kv/memdb/memdb.js";
 import { LOCK_ALWAYS_WAIT, LOCK_NO_WAIT } from "../machines/pessimistic-policy.js";
-import { AggressiveLockingError } from "../errors/aggressive-locking.js";
-import { InvalidArgumentError } from "../errors/base.js";
-import {
-  CannotSetNilValueError,
-  InvalidTxnError,
-  KeyAlreadyExistsError,
-  WriteConflictError,
-} from "../errors/txn.js";
 import {
   type AggressiveLockedKey,
   AggressiveLockingSession,
@@ -32,7 +33,6 @@ import {
 import { readThrough } from "./internal/read-through.js";
 import type { CallOptions } from "./options.js";
 import type { KvPair } from "./raw-client.js";
-import { SharedLockMisuseError } from "../errors/shared-lock.js";
 import { checkLimit, type Snapshot, type TxnScanOptions } from "./snapshot.js";
 
 /** Where a transaction stands. */

@@ -9,13 +9,13 @@ import { buildMutations, checkSharedLockPrimary } from "../actors/txn/mutations.
 import { logIfSlow } from "../actors/txn/slow-txn-log.js";
 import { SnapshotReader, type SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
+import { InvalidArgumentError, TikvError } from "../errors/base.js";
+import { AbortedError, TimeoutError } from "../errors/server.js";
+import { InvalidTxnError, ResultUndeterminedError, WriteConflictInLatchError } from "../errors/txn.js";
 import { hasLocked } from "../kv/memdb/key-flags.js";
 import type { MemDb } from "../kv/memdb/memdb.js";
 import { MAX_TS } from "../kv/timestamp.js";
 import { type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
-import { InvalidArgumentError, TikvError } from "../errors/base.js";
-import { AbortedError, TimeoutError } from "../errors/server.js";
-import { InvalidTxnError, ResultUndeterminedError, WriteConflictInLatchError } from "../errors/txn.js";
 import { checkInterceptor } from "./interceptor.js";
 import { ASSERTION_LEVEL, assertionLevelOf } from "./internal/assertion-level.js";
 import { newControl } from "./internal/control.js";

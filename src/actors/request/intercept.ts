@@ -2,9 +2,9 @@
 // Used only when a chain is set: the request sender's path without interceptors never comes here.
 
 import { TikvError } from "../../errors/base.js";
-import { type RpcInterceptor, RpcRejectedError, type RpcRequest } from "../../api/interceptor.js";
 import { notSent } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
+import { type RpcInterceptor, RpcRejectedError, type RpcRequest } from "./interceptor.js";
 import type { RpcContext } from "./request-sender.js";
 import type { StoreSender, StoreSendOptions } from "./store-sender.js";
 

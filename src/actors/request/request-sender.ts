@@ -6,7 +6,6 @@
 
 import { createActor, fromPromise, type InspectionEvent, toPromise } from "xstate";
 import { AbortedError, InvalidArgumentError, TimeoutError } from "../../errors/index.js";
-import { composeInterceptors, type RpcInterceptor } from "../../api/interceptor.js";
 import {
   newRetrySession,
   READ_TIMEOUT_SHORT_MS,
@@ -31,6 +30,7 @@ import {
   type ReplicaSelectorOptions,
 } from "../region-cache/replica-selector.js";
 import { sendIntercepted } from "./intercept.js";
+import { composeInterceptors, type RpcInterceptor } from "./interceptor.js";
 import type { StoreSender, StoreSendOptions } from "./store-sender.js";
 
 /** Everything a request builder needs to fill kvrpcpb.Context and route the request. */

@@ -1,7 +1,7 @@
 // The control block of one unit of work (a user call, or a background task such as committing
 // secondaries): retry budget, deadline and cancellation, the context.Context of client-go.
 
-import type { RpcInterceptor } from "../../api/interceptor.js";
+import type { RpcInterceptor } from "../request/interceptor.js";
 import { CountingBackoffer } from "./counting-backoffer.js";
 import type { ClientMetrics } from "./metrics.js";
 import type { RequestControl } from "./raw-sender.js";

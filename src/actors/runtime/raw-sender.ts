@@ -1,13 +1,13 @@
 // What the raw facade needs from the routing layer: locate keys, and send one request to one
 // region (the response, or "re-locate and retry" after the routing layer handled a region change).
 
-import type { RpcInterceptor } from "../../api/interceptor.js";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import type { Context } from "../../proto/kvrpcpb.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import type { Backoffer } from "../backoff/backoffer.js";
 import type { CachedRegion } from "../region-cache/cached-region.js";
 import type { RegionCache } from "../region-cache/region-cache.js";
+import type { RpcInterceptor } from "../request/interceptor.js";
 import type { ClientMetrics } from "./metrics.js";
 
 /** The raw commands (names shared by the transport and the key codec). */

@@ -6,7 +6,6 @@
 
 import type { InspectionEvent } from "xstate";
 import { RegionError, regionErrorKind, TimeoutError } from "../../errors/server.js";
-import type { RpcInterceptor } from "../../api/interceptor.js";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import { codecCommand, decodeResponse, encodeRequest } from "../../kv/request-codec.js";
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
@@ -16,6 +15,7 @@ import { Bo } from "../backoff/backoff-config.js";
 import type { CachedRegion } from "../region-cache/cached-region.js";
 import type { RegionCache } from "../region-cache/region-cache.js";
 import type { Liveness, StoreEntry } from "../region-cache/store-cache.js";
+import type { RpcInterceptor } from "../request/interceptor.js";
 import { RequestSender, type RpcContext } from "../request/request-sender.js";
 import type { StoreAddress, StoreSender, StoreSendOptions } from "../request/store-sender.js";
 import type { StoreActor } from "../store/store-actor.js";

@@ -7,6 +7,7 @@ import { type Actor, createActor, fromCallback, type InspectionEvent } from "xst
 import { TikvError } from "../../errors/base.js";
 import { extractKeyError } from "../../errors/extract.js";
 import { AbortedError } from "../../errors/server.js";
+import { SharedLockMisuseError } from "../../errors/shared-lock.js";
 import {
   conflictWithLock,
   KeyAlreadyExistsError,
@@ -18,8 +19,6 @@ import {
   ResultUndeterminedError,
   WriteConflictError,
 } from "../../errors/txn.js";
-import type { RpcInterceptor } from "../../api/interceptor.js";
-import { SharedLockMisuseError } from "../../errors/shared-lock.js";
 import { physicalOf } from "../../kv/timestamp.js";
 import {
   type CommitMode,
@@ -50,6 +49,7 @@ import {
   TxnHeartBeatRequest,
 } from "../../proto/kvrpcpb.js";
 import { Bo } from "../backoff/backoff-config.js";
+import type { RpcInterceptor } from "../request/interceptor.js";
 import { splitByCount, splitBySize } from "../runtime/batch-split.js";
 import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";

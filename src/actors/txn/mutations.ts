@@ -2,8 +2,8 @@
 // 2pc.go initKeysAndMutations): what each buffered key turns into at prewrite, which key is the
 // primary, what the prewrite checks of each key, and how many bytes the transaction writes.
 
-import { AssertionFailedError } from "../../errors/txn.js";
 import { SharedLockMisuseError } from "../../errors/shared-lock.js";
+import { AssertionFailedError } from "../../errors/txn.js";
 import {
   hasAssertExist,
   hasAssertNotExist,

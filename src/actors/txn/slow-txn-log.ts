@@ -3,7 +3,7 @@
 // minute; we log the whole transaction once, with what its commit did). Nothing runs without a
 // logger.
 
-import type { Logger } from "../../api/logger.js";
+import type { Logger } from "../runtime/logger.js";
 
 /** client-go slowRequestThreshold (1 min): the default slow-transaction threshold. */
 export const DEFAULT_SLOW_TXN_THRESHOLD_MS = 60_000;

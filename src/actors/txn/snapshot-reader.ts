@@ -7,11 +7,11 @@
 import { extractKeyError } from "../../errors/extract.js";
 import { BodyMissingError } from "../../errors/server.js";
 import { type LockDetails, lockDetailsFromLockInfo } from "../../errors/txn.js";
-import type { RpcInterceptor } from "../../api/interceptor.js";
 import { nextKey } from "../../kv/key.js";
 import { MAX_TS } from "../../kv/timestamp.js";
 import { CommandPri, type Context, IsolationLevel, type KeyError, type KvPair } from "../../proto/kvrpcpb.js";
 import { Bo } from "../backoff/backoff-config.js";
+import type { RpcInterceptor } from "../request/interceptor.js";
 import { splitByCount } from "../runtime/batch-split.js";
 import type { ContextFields, RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";

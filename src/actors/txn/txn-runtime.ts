@@ -4,12 +4,12 @@
 // and the tracking of background commit work. Created on the first `client.txn()`.
 
 import type { InspectionEvent } from "xstate";
-import type { RpcInterceptor } from "../../api/interceptor.js";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import { Bo } from "../backoff/backoff-config.js";
 import { Backoffer } from "../backoff/backoffer.js";
 import type { PdActor } from "../pd/pd-actor.js";
 import { RegionCache } from "../region-cache/region-cache.js";
+import type { RpcInterceptor } from "../request/interceptor.js";
 import { makeControl } from "../runtime/control.js";
 import type { ClientMetrics } from "../runtime/metrics.js";
 import { PdRegionSource, regionKeyCodec } from "../runtime/pd-region-source.js";

@@ -5,8 +5,8 @@
 // Pure bookkeeping: Transaction does the locking and tells the committer what to do.
 
 import { PESSIMISTIC_LOCK_TTL_MS } from "../../actors/txn/pessimistic-lock.js";
-import { FlagsOp } from "../../kv/memdb/key-flags.js";
 import { AggressiveLockingError } from "../../errors/aggressive-locking.js";
+import { FlagsOp } from "../../kv/memdb/key-flags.js";
 
 /** The primary and TTL manager of a pessimistic transaction's committer, as aggressive locking drives them. */
 export interface LockSessionControl {
