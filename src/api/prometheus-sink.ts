@@ -10,7 +10,6 @@ import type {
   RegionCacheOp,
   TxnCmd,
 } from "../actors/runtime/metrics-sink.js";
-import type { ResolvedMetricsOptions } from "./metrics-options.js";
 
 // exponential buckets: `count` bounds from `start`, each `factor` times the previous
 function exp(start: number, factor: number, count: number): number[] {
@@ -25,6 +24,15 @@ const PROTOCOL_LABEL: Record<CommitProtocol, string> = {
 
 type RequestChild = ReturnType<Histogram<"type" | "store">["labels"]>;
 type BatchChild = ReturnType<Histogram<"target">["labels"]>;
+
+/**
+ * Where the sink writes (the resolved `metrics` option; declared here, structurally, so this
+ * module and the option's module do not import each other).
+ */
+interface SinkOptions {
+  readonly registry: object | undefined;
+  readonly prefix: string;
+}
 
 /** A {@link MetricsSink} writing to prom-client metrics in one registry. */
 class PromSink implements MetricsSink {
@@ -45,7 +53,7 @@ class PromSink implements MetricsSink {
   private readonly requestChildren = new Map<string, Map<bigint, RequestChild>>();
   private readonly batchChildren = new Map<string, [BatchChild, BatchChild]>();
 
-  constructor(opts: ResolvedMetricsOptions) {
+  constructor(opts: SinkOptions) {
     const registry = (opts.registry as Registry | undefined) ?? register;
     const p = opts.prefix;
     // several clients may share a registry: the first one registers, the others reuse
@@ -182,6 +190,6 @@ class PromSink implements MetricsSink {
 }
 
 /** The sink of a client with metrics enabled. */
-export function createPromSink(opts: ResolvedMetricsOptions): MetricsSink {
+export function createPromSink(opts: SinkOptions): MetricsSink {
   return new PromSink(opts);
 }

@@ -5,7 +5,7 @@ import { TikvError } from "../../errors/base.js";
 import { notSent } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { type RpcInterceptor, RpcRejectedError, type RpcRequest } from "./interceptor.js";
-import type { RpcContext } from "./request-sender.js";
+import type { RpcContext } from "./rpc-context.js";
 import type { StoreSender, StoreSendOptions } from "./store-sender.js";
 
 /**

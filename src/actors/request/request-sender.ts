@@ -31,22 +31,10 @@ import {
 } from "../region-cache/replica-selector.js";
 import { sendIntercepted } from "./intercept.js";
 import { composeInterceptors, type RpcInterceptor } from "./interceptor.js";
+import type { RpcContext } from "./rpc-context.js";
 import type { StoreSender, StoreSendOptions } from "./store-sender.js";
 
-/** Everything a request builder needs to fill kvrpcpb.Context and route the request. */
-export interface RpcContext {
-  /** The kvrpcpb.Context to put in the request (region id, epoch, peer, replica/stale read flags). */
-  context: Context;
-  /** The region the attempt goes to. */
-  region: CachedRegion;
-  /** The target peer. */
-  peer: Peer;
-  /** The target store id and address. */
-  storeId: bigint;
-  address: string;
-  /** 0 for the first attempt. */
-  attempt: number;
-}
+export type { RpcContext };
 
 /**
  * Builds the request for one attempt (called again for every retry, since the context changes).
