@@ -28,7 +28,6 @@ const KNOWN_CIRCLES = [
     "api/transaction.ts",
     "api/txn-client.ts",
   ],
-  ["cluster/tikv/apply-checks.ts", "cluster/tikv/commands.ts", "cluster/tikv/region-check.ts"],
 ];
 
 describe("import graph of src/", () => {

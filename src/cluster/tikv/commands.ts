@@ -9,23 +9,9 @@ import type { Region } from "../../proto/metapb.js";
 import type { TikvRpcName } from "../faults/rpc-names.js";
 import { checkDeleteRange } from "./apply-checks.js";
 import type { KeyRangeArg, RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
-import type { RegionKeyForm } from "./region-check.js";
+import type { Access, Bound, RegionKeyForm } from "./region-check.js";
 
-/**
- * Which region checks run before a command:
- * - read: leader unless replica/stale read; RegionNotFound message of the read path;
- * - write: leader only;
- * - split: like write, and the epoch check includes conf_ver (BatchSplit);
- * - none: no region context (store-level RPCs).
- */
-export type Access = "read" | "write" | "split" | "none";
-
-/** Where a command's first key must lie. */
-export interface Bound {
-  key: Buffer;
-  /** Reverse scans name an exclusive upper bound, which may equal the region end. */
-  upper: boolean;
-}
+export type { Access, Bound };
 
 /** A transactional command's API-version check input (TiKV's CommandKind name + keys or ranges). */
 export type TxnApiInput =

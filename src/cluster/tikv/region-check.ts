@@ -7,9 +7,24 @@
 import type { Error as RegionError } from "../../proto/errorpb.js";
 import type { Context } from "../../proto/kvrpcpb.js";
 import type { Peer, Region } from "../../proto/metapb.js";
-import type { Access, Bound } from "./commands.js";
 import type { RegionState, TopologyPort } from "./ports.js";
 import { RegionErrors } from "./region-errors.js";
+
+/**
+ * Which region checks run before a command:
+ * - read: leader unless replica/stale read; RegionNotFound message of the read path;
+ * - write: leader only;
+ * - split: like write, and the epoch check includes conf_ver (BatchSplit);
+ * - none: no region context (store-level RPCs).
+ */
+export type Access = "read" | "write" | "split" | "none";
+
+/** Where a command's first key must lie. */
+export interface Bound {
+  key: Buffer;
+  /** Reverse scans name an exclusive upper bound, which may equal the region end. */
+  upper: boolean;
+}
 
 /** TiKV's MAX_REGIONS_IN_ERROR: cap on regions attached to EpochNotMatch. */
 const MAX_REGIONS_IN_ERROR = 10;
