@@ -17,10 +17,10 @@ import {
   splitByCount,
   splitBySize,
 } from "./internal/batch.js";
+import type { ClientRuntime } from "./internal/client-runtime.js";
 import { newControl } from "./internal/control.js";
 import { runRegionBatches } from "./internal/region-batches.js";
 import { type CallOptions, checkColumnFamily, type RawCallOptions, type RawScanOptions } from "./options.js";
-import type { ClientRuntime } from "./tikv-client.js";
 
 /** A key-value pair returned by scans. */
 export interface KvPair {

@@ -9,7 +9,6 @@ import { checkHeader, PdClients, pdHeader } from "../actors/pd/pd-rpc.js";
 import { RegionCache } from "../actors/region-cache/region-cache.js";
 import { ClientMetrics, type ClientMetricsSnapshot } from "../actors/runtime/metrics.js";
 import { PdRegionSource, regionKeyCodec } from "../actors/runtime/pd-region-source.js";
-import type { RawRequestSender } from "../actors/runtime/raw-sender.js";
 import { RoutedSender, storeProbe } from "../actors/runtime/routed-sender.js";
 import { StorePool } from "../actors/store/store-pool.js";
 import { TxnRuntime } from "../actors/txn/txn-runtime.js";
@@ -28,6 +27,7 @@ import { APIVersion } from "../proto/kvrpcpb.js";
 import { ErrorType } from "../proto/pdpb.js";
 import { unaryCallAsync } from "../rpc/call.js";
 import { channelCredentials, channelOptions, grpcTarget } from "../rpc/channel.js";
+import type { ClientRuntime } from "./internal/client-runtime.js";
 import { loadMetricsSink } from "./metrics-options.js";
 import {
   type ConnectOptions,
@@ -45,16 +45,6 @@ const API_VERSION: Record<ResolvedConnectOptions["apiVersion"], APIVersion> = {
   v1ttl: APIVersion.V1TTL,
   v2: APIVersion.V2,
 };
-
-/** The parts of a connected client a RawClient uses. */
-export interface ClientRuntime {
-  readonly options: ResolvedConnectOptions;
-  readonly sender: RawRequestSender;
-  readonly metrics: ClientMetrics;
-  readonly pd: PdActor;
-  /** Throws ShuttingDownError after close(). */
-  checkOpen(): void;
-}
 
 /**
  * A connection to a TiKV cluster. Create one per process with {@link TikvClient.connect} and

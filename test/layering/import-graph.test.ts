@@ -1,6 +1,6 @@
 // Layering check (issue #17): every import in src/ points down the layers of LAYERS, and no
-// files import each other in a circle. The debts still open are listed below and must match
-// exactly, so a new upward import or circle fails, and so does leaving a mended one listed.
+// files import each other in a circle. The upward imports still open are listed below and must match
+// exactly, so a new upward import fails, and so does leaving a mended one listed.
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { importCircles, readImportGraph, upwardImports } from "../support/import-graph.js";
@@ -17,19 +17,6 @@ const KNOWN_UPWARD = [
   "machines/retry.ts -> actors/region-cache/replica-selector.ts",
 ];
 
-/** Import circles still to mend. */
-const KNOWN_CIRCLES = [
-  [
-    "api/internal/assertion-level.ts",
-    "api/pipelined-transaction.ts",
-    "api/raw-client.ts",
-    "api/snapshot.ts",
-    "api/tikv-client.ts",
-    "api/transaction.ts",
-    "api/txn-client.ts",
-  ],
-];
-
 describe("import graph of src/", () => {
   const graph = readImportGraph(SRC);
 
@@ -37,8 +24,8 @@ describe("import graph of src/", () => {
     expect(upwardImports(graph)).toEqual(KNOWN_UPWARD);
   });
 
-  it("has no import circle beyond the listed debts", () => {
-    expect(importCircles(graph)).toEqual(KNOWN_CIRCLES);
+  it("has no import circle", () => {
+    expect(importCircles(graph)).toEqual([]);
   });
 
   it("the errors every layer uses sit at the bottom: src/errors imports only the protocol", () => {
