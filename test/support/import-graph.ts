@@ -2,6 +2,7 @@
 // layer each file sits in, the imports that run up the layers and the import circles.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
+import { DepGraph, WW } from "../../src/consistency/checkers/graph.js";
 
 /** Layers from the bottom up; a file may import only from its own layer or one below. */
 export const LAYERS: Readonly<Record<string, number>> = {
@@ -68,40 +69,23 @@ export function upwardImports(graph: ImportGraph): string[] {
   return out.sort();
 }
 
-/** Import circles (strongly connected components of more than one file, or a self-import). */
+/**
+ * Import circles: strongly connected components of more than one file (the consistency
+ * checkers' dependency graph finds them), and files that import themselves.
+ */
 export function importCircles(graph: ImportGraph): string[][] {
-  let index = 0;
-  const indices = new Map<string, number>();
-  const low = new Map<string, number>();
-  const onStack = new Set<string>();
-  const stack: string[] = [];
+  const files = [...graph.keys()];
+  const id = new Map(files.map((f, i) => [f, i]));
+  const deps = new DepGraph();
   const circles: string[][] = [];
-  const visit = (v: string): void => {
-    indices.set(v, index);
-    low.set(v, index);
-    index += 1;
-    stack.push(v);
-    onStack.add(v);
-    for (const w of graph.get(v) ?? []) {
-      if (!graph.has(w)) continue;
-      if (!indices.has(w)) {
-        visit(w);
-        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
-      } else if (onStack.has(w)) {
-        low.set(v, Math.min(low.get(v) as number, indices.get(w) as number));
-      }
+  for (const [from, targets] of graph) {
+    deps.addNode(id.get(from) as number);
+    for (const to of targets) {
+      if (to === from) circles.push([from]);
+      const t = id.get(to);
+      if (t !== undefined) deps.add(id.get(from) as number, t, WW, "");
     }
-    if (low.get(v) === indices.get(v)) {
-      const component: string[] = [];
-      let w: string;
-      do {
-        w = stack.pop() as string;
-        onStack.delete(w);
-        component.push(w);
-      } while (w !== v);
-      if (component.length > 1 || (graph.get(v) ?? []).includes(v)) circles.push(component.sort());
-    }
-  };
-  for (const v of graph.keys()) if (!indices.has(v)) visit(v);
+  }
+  for (const scc of deps.sccs(WW)) circles.push(scc.map((i) => files[i] as string).sort());
   return circles.sort((a, b) => (a[0] as string).localeCompare(b[0] as string));
 }
