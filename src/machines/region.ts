@@ -5,12 +5,12 @@
 // (findRegionByKey after invalidation), the per-region coalescing is this client's.
 
 import { assign, emit, fromPromise, setup } from "xstate";
-import type { CachedRegion } from "../actors/region-cache/cached-region.js";
+import type { RegionEntry } from "./ports.js";
 
 /** A request waiting for the region: `reply(null, region)`; `region` undefined = the key moved elsewhere. */
 export interface RegionWaiter {
   key: Buffer;
-  reply: (err: Error | null, region?: CachedRegion) => void;
+  reply: (err: Error | null, region?: RegionEntry) => void;
 }
 
 /** Events of the region machine. */
@@ -21,7 +21,7 @@ export type RegionEvent =
   | { type: "STOP" };
 
 /** Emitted when a reload finished. */
-export type RegionEmitted = { type: "reloaded"; regionId: bigint; region: CachedRegion };
+export type RegionEmitted = { type: "reloaded"; regionId: bigint; region: RegionEntry };
 
 /** Input of the region machine. */
 export interface RegionMachineInput {
@@ -39,11 +39,11 @@ interface RegionContext {
   idleMs: number;
   /** Waiting requests; mutated in place (no per-request context copy). */
   waiters: RegionWaiter[];
-  region: CachedRegion | undefined;
+  region: RegionEntry | undefined;
   reloads: number;
 }
 
-function answer(waiters: RegionWaiter[], region: CachedRegion | undefined, err: Error | null): void {
+function answer(waiters: RegionWaiter[], region: RegionEntry | undefined, err: Error | null): void {
   const list = waiters.splice(0, waiters.length);
   for (const w of list) {
     if (err) w.reply(err);
@@ -60,7 +60,7 @@ export const regionMachine = setup({
     emitted: {} as RegionEmitted,
   },
   actors: {
-    load: fromPromise<CachedRegion, { key: Buffer }>(async () => {
+    load: fromPromise<RegionEntry, { key: Buffer }>(async () => {
       throw new Error("no region loader injected");
     }),
   },

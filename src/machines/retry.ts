@@ -9,25 +9,25 @@
 // onRegionError) and replica_selector.go.
 
 import { fromPromise, setup } from "xstate";
-import { type BackoffConfig, Bo } from "../actors/backoff/backoff-config.js";
-import {
-  type Backoffer,
-  describeRegionError,
-  mayBackoffForRegionError,
-} from "../actors/backoff/backoffer.js";
-import type { CachedRegion } from "../actors/region-cache/cached-region.js";
-import type { EpochNotMatchOutcome, RegionCache } from "../actors/region-cache/region-cache.js";
-import type { ReplicaSelector } from "../actors/region-cache/replica-selector.js";
+import { AbortedError, type TikvError } from "../errors/index.js";
 import {
   RegionError,
   RegionFlashbackInProgressError,
   RegionFlashbackNotPreparedError,
 } from "../errors/server.js";
 import { ResultUndeterminedError } from "../errors/txn.js";
-import { AbortedError, type TikvError } from "../errors/index.js";
 import { Error as RegionErrorProto } from "../proto/errorpb.js";
 import type { Peer, Region } from "../proto/metapb.js";
 import { wasNotSent } from "../rpc/errors.js";
+import { type BackoffConfig, Bo } from "./policy/backoff-config.js";
+import { describeRegionError, mayBackoffForRegionError } from "./policy/region-error.js";
+import type {
+  BackoffBudget,
+  EpochNotMatchOutcome,
+  RegionEntry,
+  RetryRegionCache,
+  RetryReplicaSelector,
+} from "./ports.js";
 
 /** One classified region error. */
 export type RegionErrorEvent =
@@ -145,11 +145,11 @@ export const READ_TIMEOUT_SHORT_MS = 30_000;
 /** Per-request state the machine works on (mutated in place; held by reference in context). */
 export interface RetrySession {
   /** The client's region cache. */
-  cache: RegionCache;
+  cache: RetryRegionCache;
   /** Replica choice on the current region. */
-  selector: ReplicaSelector;
+  selector: RetryReplicaSelector;
   /** The request's retry budget. */
-  bo: Backoffer;
+  bo: BackoffBudget;
   /** True for read commands. */
   isRead: boolean;
   /** Per-attempt RPC timeout (ms). */
@@ -166,7 +166,7 @@ export interface RetrySession {
    */
   applyOnce?: boolean;
   /** Builds a selector for a new region after relocation. */
-  newSelector(region: CachedRegion): ReplicaSelector;
+  newSelector(region: RegionEntry): RetryReplicaSelector;
   /** Called on StoreNotMatch so the connection to that store is re-established. */
   onStoreNotMatch?(storeId: bigint): void;
   /** Number of attempts sent. */
@@ -418,7 +418,7 @@ export const retryMachine = setup({
         return input.s.cache.onEpochNotMatch(input.s.selector.region, input.currentRegions, t?.storeId ?? 0n);
       },
     ),
-    relocate: fromPromise<CachedRegion, RetrySession>(async () => {
+    relocate: fromPromise<RegionEntry, RetrySession>(async () => {
       throw new Error("no relocate injected");
     }),
   },
@@ -526,7 +526,7 @@ export const retryMachine = setup({
         s.decision = { kind: "fail", error: e as Error };
       }
     },
-    useRegion: ({ context }, region: CachedRegion) => {
+    useRegion: ({ context }, region: RegionEntry) => {
       const s = context.s;
       s.relocations++;
       s.failedStores.clear();

@@ -3,7 +3,6 @@
 // accounting so statecharts can sleep with `after` while the budget stays here.
 
 import { AbortedError, BackoffExhaustedError } from "../../errors/server.js";
-import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
 import {
   type BackoffConfig,
   BackoffSequence,
@@ -263,26 +262,9 @@ function weighted(maxSleepMs: number, weight: number): number {
   return maxSleepMs > 0 && Math.floor(0x7fffffff / weight) >= maxSleepMs ? maxSleepMs * weight : maxSleepMs;
 }
 
-/** True for an EpochNotMatch without current regions: the client's "no replica available" marker. */
-export function isFakeRegionError(err: RegionErrorProto | undefined): boolean {
-  return !!err?.epochNotMatch && err.epochNotMatch.currentRegions.length === 0;
-}
-
-/**
- * What a caller does with a region error it got back before re-splitting its request
- * (client-go MayBackoffForRegionError): a real EpochNotMatch retries at once (returns 0),
- * anything else accounts one RegionMiss backoff and returns the ms to sleep.
- */
-export function mayBackoffForRegionError(err: RegionErrorProto | undefined, bo: Backoffer): number {
-  if (!err) return 0;
-  if (err.epochNotMatch && !isFakeRegionError(err)) return 0;
-  return bo.next(Bo.RegionMiss, new Error(describeRegionError(err)));
-}
-
-/** Short text of a region error for logs and backoff records. */
-export function describeRegionError(err: RegionErrorProto): string {
-  const kinds = Object.entries(err)
-    .filter(([k, v]) => k !== "message" && v !== undefined)
-    .map(([k]) => k);
-  return `${kinds.join(",") || "unknown"}${err.message ? `: ${err.message}` : ""}`;
-}
+// The pure region-error helpers live beside the machines; re-exported for the actors.
+export {
+  describeRegionError,
+  isFakeRegionError,
+  mayBackoffForRegionError,
+} from "../../machines/policy/region-error.js";

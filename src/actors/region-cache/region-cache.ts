@@ -4,6 +4,7 @@
 
 import { RegionUnavailableError } from "../../errors/server.js";
 import { type KeyRange, type Latin1Key, toLatin1Key } from "../../kv/key.js";
+import type { EpochNotMatchOutcome } from "../../machines/ports.js";
 import type { Peer, Region } from "../../proto/metapb.js";
 import { Bo } from "../backoff/backoff-config.js";
 import { Backoffer } from "../backoff/backoffer.js";
@@ -42,12 +43,8 @@ export interface RegionKeys {
   keys: Buffer[];
 }
 
-/** Outcome of {@link RegionCache.onEpochNotMatch}. */
-export type EpochNotMatchOutcome =
-  /** The cache was updated (or invalidated): the caller re-splits its request. */
-  | "updated"
-  /** Our epoch is newer than TiKV's (it applies slowly): back off with RegionMiss and retry as is. */
-  | "aheadOfTikv";
+/** Outcome of {@link RegionCache.onEpochNotMatch} (defined beside the retry machine). */
+export type { EpochNotMatchOutcome } from "../../machines/ports.js";
 
 /** Key -> region cache. One per client. */
 export class RegionCache {

@@ -7,6 +7,7 @@
 import type { Peer, StoreLabel } from "../../proto/metapb.js";
 import { PeerRole } from "../../proto/metapb.js";
 import { type BackoffConfig, Bo } from "../backoff/backoff-config.js";
+import type { Backoffer } from "../backoff/backoffer.js";
 import type { CachedRegion } from "./cached-region.js";
 import type { RegionCache } from "./region-cache.js";
 
@@ -508,4 +509,15 @@ interface MixedStrategy {
 
 function has(r: Replica, flag: number): boolean {
   return (r.flags & flag) !== 0;
+}
+
+// The actors' classes plugged into the machines' ports (src/machines/ports.ts): the retry and
+// region machines then hand these types back, and each must satisfy its port's shape.
+declare module "../../machines/ports.js" {
+  interface MachinePorts {
+    region: CachedRegion;
+    regionCache: RegionCache;
+    replicaSelector: ReplicaSelector;
+    backoffBudget: Backoffer;
+  }
 }
