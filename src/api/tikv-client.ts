@@ -27,6 +27,7 @@ import { APIVersion } from "../proto/kvrpcpb.js";
 import { ErrorType } from "../proto/pdpb.js";
 import { unaryCallAsync } from "../rpc/call.js";
 import { channelCredentials, channelOptions, grpcTarget } from "../rpc/channel.js";
+import { verifyApiVersion } from "./internal/api-version-probe.js";
 import type { ClientRuntime } from "./internal/client-runtime.js";
 import { loadMetricsSink } from "./metrics-options.js";
 import {
@@ -68,10 +69,10 @@ export class TikvClient {
 
   private constructor(
     private readonly opts: ResolvedConnectOptions,
-    /** The PD actor (cluster id, TSO, region lookups). */
+    /** @internal The PD actor (cluster id, TSO, region lookups). */
     readonly pd: PdActor,
     private readonly stores: StorePool,
-    /** The region cache (exposed for tests and diagnostics). */
+    /** @internal The region cache (exposed for tests and diagnostics). */
     readonly regionCache: RegionCache,
     private readonly rawCodec: ApiCodec,
     private readonly metricsImpl: ClientMetrics,
@@ -104,7 +105,8 @@ export class TikvClient {
    * (API v2 with `keyspace`) and prepares routing. Throws InvalidArgumentError for bad options
    * (at once, before any I/O: e.g. an endpoint without a valid host and port 1-65535),
    * TimeoutError / PdError when PD cannot be reached (naming the endpoints tried, the last PD
-   * error as cause) or the keyspace does not exist, and AbortedError when `signal` aborts (then
+   * error as cause) or the keyspace does not exist, ApiVersionMismatchError when the cluster does
+   * not serve `apiVersion` (one probe read; an inconclusive probe is ignored), and AbortedError when `signal` aborts (then
    * nothing of the half-made client is left running).
    *
    * @example
@@ -163,7 +165,15 @@ export class TikvClient {
       onBatch: metrics.sink ? (t, n, q) => metrics.observeBatch(t, n, q) : undefined,
     });
     const cache = new RegionCache(new PdRegionSource(pd, metrics), { probe: storeProbe(stores) });
-    return new TikvClient(opts, pd, stores, cache, codec, metrics, meta, inspection);
+    const client = new TikvClient(opts, pd, stores, cache, codec, metrics, meta, inspection);
+    // fail here, not at the first call, when the cluster does not serve this API version
+    await verifyApiVersion(pd, stores, codec, opts.apiVersion, opts.connectTimeoutMs, signal).catch(
+      async (e) => {
+        await client.close();
+        throw e;
+      },
+    );
+    return client;
   }
 
   /**

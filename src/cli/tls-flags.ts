@@ -3,6 +3,7 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Command } from "commander";
 import type { ClusterTlsOptions } from "../cluster/tls/server-security.js";
 import { generateClusterCertificates } from "../cluster/tls/test-certs.js";
 
@@ -24,25 +25,43 @@ export interface GeneratedTlsFiles {
   clientKey: string;
 }
 
-/** parseArgs option specs of the TLS flags. */
-export const TLS_FLAG_SPECS = {
-  "tls-ca": { type: "string" },
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  "tls-allowed-cn": { type: "string", multiple: true },
-  "tls-generate": { type: "string" },
-} as const;
+/** Adds the TLS flags to a commander command (values land under their kebab-case names' camelCase). */
+export function addTlsOptions(cmd: Command): Command {
+  return cmd
+    .option("--tls-ca <path>", "CA certificate: serve mutual TLS (needs --tls-cert, --tls-key)")
+    .option("--tls-cert <path>", "server certificate of PD and every store")
+    .option("--tls-key <path>", "server private key")
+    .option(
+      "--tls-allowed-cn <cn>",
+      "client certificate common name allowed to call (repeatable; TiKV cert-allowed-cn; default: any)",
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
+    .option(
+      "--tls-generate <dir>",
+      "generate a CA, server and client certificates into <dir> (ca.pem, server.pem, server-key.pem, " +
+        "client.pem, client-key.pem) and serve mutual TLS with them",
+    );
+}
 
-/** Usage lines of the TLS flags. */
-export const TLS_FLAG_USAGE = `  --tls-ca PATH       CA certificate: serve mutual TLS (needs --tls-cert, --tls-key)
-  --tls-cert PATH     server certificate of PD and every store
-  --tls-key PATH      server private key
-  --tls-allowed-cn CN client certificate common name allowed to call (repeatable;
-                      TiKV cert-allowed-cn; default any)
-  --tls-generate DIR  generate a CA, server and client certificates into DIR
-                      (ca.pem, server.pem, server-key.pem, client.pem, client-key.pem)
-                      and serve mutual TLS with them
-`;
+/** The TLS flags as commander parses them (camelCase keys). */
+export interface TlsCommanderValues {
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsAllowedCn?: string[];
+  tlsGenerate?: string;
+}
+
+/** Commander's camelCase TLS values in the kebab-case form {@link clusterTlsFromFlags} takes. */
+export function tlsFlagValues(v: TlsCommanderValues): TlsFlagValues {
+  return {
+    "tls-ca": v.tlsCa,
+    "tls-cert": v.tlsCert,
+    "tls-key": v.tlsKey,
+    "tls-allowed-cn": v.tlsAllowedCn,
+    "tls-generate": v.tlsGenerate,
+  };
+}
 
 /**
  * The cluster TLS options the flags ask for (undefined = plaintext), and the files written for

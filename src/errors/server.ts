@@ -70,11 +70,29 @@ export class LatestStaleReadError extends simpleError(
   "cannot set read ts to max uint64 for stale read",
 ) {}
 
-/** A TTL was given to a cluster whose storage keeps none (TiKV TtlNotEnabled: API v1 without TTL). */
-export class TtlNotEnabledError extends simpleError(
-  "TTL_NOT_ENABLED",
-  "ttl is not enabled, but get put request with ttl",
-) {}
+/** How to get a cluster that keeps TTLs; part of every {@link TtlNotEnabledError} message. */
+export const TTL_NOT_ENABLED_FIX =
+  "the cluster serves API v1 with TTL off (TiKV's default): start the embedded cluster with " +
+  "`tikv-ts cluster --api-version v1ttl` (or `--api-version v2`), or a TiKV with " +
+  "storage.enable-ttl = true (or storage.api-version = 2), and connect with the matching apiVersion";
+
+/**
+ * A TTL was given to, or asked of, a cluster whose storage keeps none (TiKV TtlNotEnabled, and
+ * "get ttl on non-ttl store" for RawGetKeyTTL: API v1 without TTL). The message is TiKV's text
+ * followed by the fix ({@link TTL_NOT_ENABLED_FIX}); `serverMessage` is TiKV's text alone.
+ */
+export class TtlNotEnabledError extends TikvError {
+  /** TiKV's text of the error. */
+  readonly serverMessage: string;
+
+  constructor(
+    serverMessage = "ttl is not enabled, but get put request with ttl",
+    options?: TikvErrorOptions,
+  ) {
+    super("TTL_NOT_ENABLED", `${serverMessage}: ${TTL_NOT_ENABLED_FIX}`, options);
+    this.serverMessage = serverMessage;
+  }
+}
 
 /**
  * The request's API version is not the one of TiKV's storage (TiKV ApiVersionNotMatched): the

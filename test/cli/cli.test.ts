@@ -13,9 +13,51 @@ const run = (...args: string[]) =>
 
 describe("tikv-ts CLI", () => {
   it("prints usage for no command and exits 0; unknown command exits 2", () => {
-    expect(run().stderr).toMatch(/usage: tikv-ts cluster/);
-    expect(run().status).toBe(0);
-    expect(run("frobnicate").status).toBe(2);
+    const none = run();
+    expect(none.status).toBe(0);
+    expect(none.stderr).toMatch(/Usage: tikv-ts/);
+    expect(none.stderr).toMatch(/cluster/);
+    const unknown = run("frobnicate");
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it("--help, help and cluster --help print help on stdout and exit 0", () => {
+    for (const args of [["--help"], ["-h"], ["help"]]) {
+      const r = run(...args);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/Usage: tikv-ts/);
+      expect(r.stdout).toMatch(/cluster/);
+    }
+    for (const args of [
+      ["cluster", "--help"],
+      ["help", "cluster"],
+    ]) {
+      const r = run(...args);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/Usage: tikv-ts cluster/);
+      for (const flag of ["--stores", "--regions", "--pd-port", "--pd-members", "--host", "--control-port"])
+        expect(r.stdout).toContain(flag);
+      for (const flag of [
+        "--region-key-encoding",
+        "--json",
+        "--tls-ca",
+        "--tls-generate",
+        "--tls-allowed-cn",
+      ])
+        expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it("cluster --help states TiKV's defaults: API v1, TTL off, and how to get TTL", () => {
+    const help = run("cluster", "--help").stdout.replace(/\s+/g, " ");
+    expect(help).toMatch(/--api-version <v1\|v1ttl\|v2>/);
+    expect(help).toMatch(/v1 = TiKV's default, TTL off/);
+    expect(help).toMatch(/\(default: "v1"\)/);
+    expect(help).toMatch(/serves API v1 with TTL off/);
+    expect(help).toMatch(/need --api-version v1ttl or v2/);
+    expect(help).toMatch(/--stores <n> number of TiKV stores \(default: 3\)/);
+    expect(help).toMatch(/\(default: 2379\)/);
   });
 
   it.each([
@@ -23,7 +65,11 @@ describe("tikv-ts CLI", () => {
     [["--regions", "x"], /--regions must be an integer >= 1, not x/],
     [["--api-version", "v3"], /--api-version must be v1, v1ttl or v2, not v3/],
     [["--region-key-encoding", "hex"], /--region-key-encoding must be raw or memcomparable, not hex/],
-    [["--bogus"], /Unknown option '--bogus'/],
+    [["--pd-port", "-1"], /--pd-port must be an integer >= 0, not -1/],
+    [["--bogus"], /unknown option '--bogus'/],
+    [["--stores"], /option '--stores <n>' argument missing/],
+    [["--tls-cert", "x.pem"], /--tls-ca, --tls-cert and --tls-key must be given together/],
+    [["--tls-allowed-cn", "a"], /--tls-allowed-cn needs/],
   ])("rejects %j", (args, message) => {
     const r = run("cluster", ...args);
     expect(r.status).toBe(2);
