@@ -109,6 +109,7 @@ export function checkPipelinedOptions(o: {
 
 /** What {@link createPipelinedTransaction} is built from (TxnClient.begin gives it). */
 export interface PipelinedParts {
+  /** @internal */
   rt: TxnRuntime;
   snapshot: Snapshot;
   limits: Required<TxnSizeLimits>;

@@ -19,6 +19,7 @@ export interface TxnScanOptions extends CallOptions {
 
 /** The parts of a client a snapshot reads through. */
 export interface SnapshotHost {
+  /** @internal */
   readonly rt: TxnRuntime;
   readonly timeoutMs: number;
   readonly maxBackoffMs: number;

@@ -72,6 +72,7 @@ export interface RunTransactionOptions extends BeginOptions {
 
 /** The client parts the transactional API uses. */
 export interface TxnHost extends SnapshotHost {
+  /** @internal */
   readonly rt: TxnRuntime;
 }
 

@@ -38,7 +38,7 @@ export function checkInspectOptions(o: unknown): InspectOptions {
 
 /** A running live view. */
 export class InspectServer {
-  /** The collector whose `inspect` callback the actors get. */
+  /** @internal The collector whose `inspect` callback the actors get. */
   readonly inspector: LiveInspector;
   private readonly clients = new Set<ServerResponse>();
   private readonly unsubscribe: () => void;
@@ -53,7 +53,7 @@ export class InspectServer {
     this.unsubscribe = inspector.subscribe((v) => this.broadcast("view", v));
   }
 
-  /** Starts the server; resolves once it listens. */
+  /** @internal Starts the server; resolves once it listens. */
   static async start(opts: InspectOptions = {}, inspector = new LiveInspector()): Promise<InspectServer> {
     checkInspectOptions(opts);
     let self: InspectServer | undefined;
@@ -70,7 +70,7 @@ export class InspectServer {
     return self;
   }
 
-  /** The inspection callback to hand to actors. */
+  /** @internal The inspection callback to hand to actors. */
   get inspect(): LiveInspector["inspect"] {
     return this.inspector.inspect;
   }

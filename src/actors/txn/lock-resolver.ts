@@ -100,6 +100,7 @@ export interface LockResolverDeps {
   clock: ResolverClock;
   /** Budget factory for background cleanup (reads do not wait for it). */
   backgroundControl: () => RequestControl;
+  /** @internal */
   inspect?: (ev: InspectionEvent) => void;
   /** The client's counters: resolver outcomes are mirrored to its metrics exporter. */
   metrics?: ClientMetrics;

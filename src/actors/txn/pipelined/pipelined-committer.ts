@@ -66,7 +66,7 @@ export interface PipelinedTuning {
   writeThrottleRatio: number;
 }
 
-/** What a pipelined committer needs from the client. */
+/** @internal What a pipelined committer needs from the client. */
 export interface PipelinedDeps extends BroadcastDeps {
   sender: RawRequestSender;
   resolver: LockResolver;
@@ -134,6 +134,7 @@ export interface PipelinedStats {
 }
 
 /**
+ * @internal
  * The committer of one pipelined transaction. `flush` writes one generation (the buffer's flush
  * function); `commit` resolves with the commit ts once the primary is committed; `rollback`
  * starts the cleanup.
