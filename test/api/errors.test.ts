@@ -1,6 +1,7 @@
 // Typed errors and KeyError conversion (client-go error/error.go ExtractKeyErr,
 // txnkv/txnlock/lock.go ExtractLockFromKeyErr; KeyError shapes from tikv src/storage/errors.rs).
 import { describe, expect, it } from "vitest";
+import { RpcRejectedError } from "../../src/api/interceptor.js";
 import * as errors from "../../src/errors/index.js";
 import {
   AbortedError,
@@ -41,7 +42,6 @@ import {
   UnexpectedKeyError,
   WriteConflictError,
 } from "../../src/errors/index.js";
-import { RpcRejectedError } from "../../src/api/interceptor.js";
 import { Error as RegionErrorPb } from "../../src/proto/errorpb.js";
 import {
   Assertion,

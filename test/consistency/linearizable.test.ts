@@ -2,17 +2,6 @@
 // is named, and indeterminate operations are taken both ways (they may or may not have happened).
 
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../../src/errors/base.js";
-import {
-  AbortedError,
-  BackoffExhaustedError,
-  GrpcError,
-  ServerBusyError,
-  ShuttingDownError,
-  TimeoutError,
-  UnknownError,
-} from "../../src/errors/server.js";
-import { ResultUndeterminedError } from "../../src/errors/txn.js";
 import { checkRegisterHistory, searchKey } from "../../src/consistency/checkers/linearizable.js";
 import { hasGo, porcupineChecker } from "../../src/consistency/checkers/porcupine.js";
 import { registerOps } from "../../src/consistency/checkers/register-ops.js";
@@ -26,6 +15,17 @@ import {
 } from "../../src/consistency/history.js";
 import { between, createRng } from "../../src/consistency/rng.js";
 import type { HistoryEvent, OpValue } from "../../src/consistency/types.js";
+import { InvalidArgumentError } from "../../src/errors/base.js";
+import {
+  AbortedError,
+  BackoffExhaustedError,
+  GrpcError,
+  ServerBusyError,
+  ShuttingDownError,
+  TimeoutError,
+  UnknownError,
+} from "../../src/errors/server.js";
+import { ResultUndeterminedError } from "../../src/errors/txn.js";
 
 /** A tiny DSL: each step is [process, "invoke" | outcome, f, value, error?]. */
 type Step = [number, "invoke" | "ok" | "fail" | "info", string, OpValue];

@@ -2,13 +2,13 @@
 // nemesis set shows no anomaly; with the embedded engine's write-conflict check switched off
 // (a deliberately broken cluster) the bank and list-append checkers report anomalies.
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../../src/errors/base.js";
-import { WriteConflictError } from "../../src/errors/txn.js";
 import type { TikvClient } from "../../src/api/tikv-client.js";
 import { createRng } from "../../src/consistency/rng.js";
 import { runConsistency, startClusterFor } from "../../src/consistency/runner.js";
 import { WORKLOADS } from "../../src/consistency/workloads/index.js";
 import { TXN_MODES, txnModeOf } from "../../src/consistency/workloads/txn-mode.js";
+import { InvalidArgumentError } from "../../src/errors/base.js";
+import { WriteConflictError } from "../../src/errors/txn.js";
 import { isRealCluster, itFault, REAL_PD_ENDPOINTS, uniquePrefix, useCluster } from "../support/cluster.js";
 
 const TXN_WORKLOADS = ["bank", "list-append", "long-fork", "monotonic"] as const;

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assign, createActor, setup } from "xstate";
 import { InspectServer, LiveInspector, stateText } from "../../src/actors/inspect/index.js";
 import type { StorePool } from "../../src/actors/store/store-pool.js";
-import { InvalidArgumentError } from "../../src/errors/index.js";
 import { TikvClient } from "../../src/api/tikv-client.js";
 import { EmbeddedCluster } from "../../src/cluster/embedded-cluster.js";
+import { InvalidArgumentError } from "../../src/errors/index.js";
 
 const toy = setup({ types: { context: {} as { storeId: number; n: number } } }).createMachine({
   id: "store",

@@ -30,12 +30,12 @@
 // client may also try a follower, which the real server turns away).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createActor } from "xstate";
-import { ResultUndeterminedError, TxnLockNotFoundError, WriteConflictError } from "../../src/errors/index.js";
 import type { TikvClient } from "../../src/api/tikv-client.js";
 import type { Transaction } from "../../src/api/transaction.js";
 import type { TxnClient } from "../../src/api/txn-client.js";
 import type { CallInfo, FaultError } from "../../src/cluster/faults/types.js";
 import { RegionErrors } from "../../src/cluster/tikv/region-errors.js";
+import { ResultUndeterminedError, TxnLockNotFoundError, WriteConflictError } from "../../src/errors/index.js";
 import { MAX_TS } from "../../src/kv/timestamp.js";
 import { committerMachine, MAX_COMMIT_TS_RETRIES } from "../../src/machines/committer.js";
 import {

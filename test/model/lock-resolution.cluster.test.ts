@@ -19,10 +19,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeControl } from "../../src/actors/runtime/control.js";
 import { ClientMetrics } from "../../src/actors/runtime/metrics.js";
-import { type LockDetails, lockDetailsFromLockInfo } from "../../src/errors/txn.js";
-import { BackoffExhaustedError, ShuttingDownError } from "../../src/errors/index.js";
 import type { TxnClient } from "../../src/api/txn-client.js";
 import type { CallInfo, FaultError } from "../../src/cluster/faults/types.js";
+import { BackoffExhaustedError, ShuttingDownError } from "../../src/errors/index.js";
+import { type LockDetails, lockDetailsFromLockInfo } from "../../src/errors/txn.js";
 import { MAX_TS } from "../../src/kv/timestamp.js";
 import { lockResolutionMachine } from "../../src/machines/lock-resolution.js";
 import {

@@ -10,8 +10,8 @@
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { type Actor, createActor, fromPromise } from "xstate";
 import { Backoffer, Bo } from "../../src/actors/backoff/index.js";
-import type { LockDetails } from "../../src/errors/txn.js";
 import { BackoffExhaustedError } from "../../src/errors/index.js";
+import type { LockDetails } from "../../src/errors/txn.js";
 import {
   type AsyncCommitState,
   NonAsyncCommitLockError,

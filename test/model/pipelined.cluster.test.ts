@@ -29,16 +29,16 @@
 // the committer's final state, and the values and locks left.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createActor } from "xstate";
+import type { PipelinedTransaction } from "../../src/api/pipelined-transaction.js";
+import type { TikvClient } from "../../src/api/tikv-client.js";
+import type { TxnClient } from "../../src/api/txn-client.js";
+import type { CallInfo, FaultError } from "../../src/cluster/faults/types.js";
 import {
   CommitTsLagError,
   ResultUndeterminedError,
   TxnLockNotFoundError,
   WriteConflictError,
 } from "../../src/errors/index.js";
-import type { PipelinedTransaction } from "../../src/api/pipelined-transaction.js";
-import type { TikvClient } from "../../src/api/tikv-client.js";
-import type { TxnClient } from "../../src/api/txn-client.js";
-import type { CallInfo, FaultError } from "../../src/cluster/faults/types.js";
 import { MAX_COMMIT_TS_RETRIES } from "../../src/machines/committer.js";
 import { pipelinedFlushMachine } from "../../src/machines/pipelined-flush.js";
 import {

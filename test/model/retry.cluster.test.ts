@@ -15,15 +15,15 @@ import { ClientMetrics } from "../../src/actors/runtime/metrics.js";
 import { PdRegionSource, regionKeyCodec } from "../../src/actors/runtime/pd-region-source.js";
 import { poolStoreSender } from "../../src/actors/runtime/routed-sender.js";
 import { StorePool } from "../../src/actors/store/store-pool.js";
+import { EmbeddedCluster } from "../../src/cluster/embedded-cluster.js";
+import type { CallInfo, FaultError } from "../../src/cluster/faults/types.js";
+import { RegionErrors } from "../../src/cluster/tikv/region-errors.js";
 import {
   AbortedError,
   BackoffExhaustedError,
   RegionError,
   ResultUndeterminedError,
 } from "../../src/errors/index.js";
-import { EmbeddedCluster } from "../../src/cluster/embedded-cluster.js";
-import type { CallInfo, FaultError } from "../../src/cluster/faults/types.js";
-import { RegionErrors } from "../../src/cluster/tikv/region-errors.js";
 import { createApiCodec } from "../../src/kv/keyspace.js";
 import { APIVersion } from "../../src/proto/kvrpcpb.js";
 import { type ModelPath, modelPaths } from "./paths.js";

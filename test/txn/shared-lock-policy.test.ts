@@ -6,8 +6,8 @@
 
 import { describe, expect, it } from "vitest";
 import { buildMutations, checkSharedLockPrimary } from "../../src/actors/txn/mutations.js";
-import type { LockDetails } from "../../src/errors/txn.js";
 import { SharedLockMisuseError } from "../../src/errors/shared-lock.js";
+import type { LockDetails } from "../../src/errors/txn.js";
 import { FlagsOp } from "../../src/kv/memdb/key-flags.js";
 import { MemDb } from "../../src/kv/memdb/memdb.js";
 import { chooseCommitModes } from "../../src/machines/commit-mode.js";

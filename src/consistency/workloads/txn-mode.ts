@@ -1,9 +1,10 @@
 // How the transactional workloads run a transaction: the commit protocol (mode), begin / body /
 // commit with each failure classified (anything before commit cannot have taken effect; a failed
 // commit may have), and the settings every txn workload shares.
-import { InvalidArgumentError } from "../../errors/base.js";
+
 import type { Transaction } from "../../api/transaction.js";
 import type { BeginOptions } from "../../api/txn-client.js";
+import { InvalidArgumentError } from "../../errors/base.js";
 import { classify } from "../classify.js";
 import type { OpOutcome, OpValue, WorkloadClient, WorkloadOptions } from "../types.js";
 

@@ -6,10 +6,10 @@ import { expect } from "vitest";
 import { makeControl } from "../../../src/actors/runtime/control.js";
 import { ClientMetrics } from "../../../src/actors/runtime/metrics.js";
 import type { RequestControl } from "../../../src/actors/runtime/raw-sender.js";
-import { type LockDetails, lockDetailsFromLockInfo } from "../../../src/errors/txn.js";
 import type { TxnClient } from "../../../src/api/txn-client.js";
 import type { RpcName } from "../../../src/cluster/faults/rpc-names.js";
 import type { CallInfo } from "../../../src/cluster/faults/types.js";
+import { type LockDetails, lockDetailsFromLockInfo } from "../../../src/errors/txn.js";
 import { prefixNext } from "../../../src/kv/key.js";
 import { MAX_TS } from "../../../src/kv/timestamp.js";
 import {

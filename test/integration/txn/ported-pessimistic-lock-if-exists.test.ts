@@ -4,11 +4,11 @@
 // the option cannot be honoured. Mapping: test/ported/txn-2pc.md.
 
 import { describe, expect } from "vitest";
+import type { Transaction } from "../../../src/api/transaction.js";
 import {
   LockOnlyIfExistsNoPrimaryKeyError,
   LockOnlyIfExistsNoReturnValueError,
 } from "../../../src/errors/txn.js";
-import type { Transaction } from "../../../src/api/transaction.js";
 import { hasLocked, hasLockedValueExists } from "../../../src/kv/memdb/key-flags.js";
 import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
 import { b, str } from "./ported-2pc-support.js";
@@ -126,21 +126,18 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go 2pc_test: lock only if exist
   });
 
   // client-go unsetPrimaryKeyIfNeeded
-  itFault(
-    "with no primary yet, an absent key locks nothing and does not become the primary",
-    async () => {
-      const { t, k, held, primaryOf, flags, begin } = await setup();
-      const txn = await begin(false);
-      expect(await txn.getForUpdate(k.key2, { lockOnlyIfExists: true })).toBeUndefined();
-      expect(flags(txn, k.key2)).toBeUndefined();
-      expect(held(txn).size).toBe(0);
-      // the next lock chooses the primary
-      await txn.lockKeys([k.key3]);
-      expect(primaryOf(txn)).toEqual(new Set([k.key3]));
-      await txn.commit();
-      await t.whenIdle();
-    },
-  );
+  itFault("with no primary yet, an absent key locks nothing and does not become the primary", async () => {
+    const { t, k, held, primaryOf, flags, begin } = await setup();
+    const txn = await begin(false);
+    expect(await txn.getForUpdate(k.key2, { lockOnlyIfExists: true })).toBeUndefined();
+    expect(flags(txn, k.key2)).toBeUndefined();
+    expect(held(txn).size).toBe(0);
+    // the next lock chooses the primary
+    await txn.lockKeys([k.key3]);
+    expect(primaryOf(txn)).toEqual(new Set([k.key3]));
+    await txn.commit();
+    await t.whenIdle();
+  });
 
   // client-go ErrLockOnlyIfExistsNoPrimaryKey: the chosen primary might be absent and hold no lock
   itFault("with no primary yet, several keys cannot be locked only-if-exists", async () => {

@@ -9,10 +9,10 @@
 
 import { describe, expect, it } from "vitest";
 import { SharedLockInPipelinedTxnError } from "../../../src/actors/txn/pipelined/pipelined-committer.js";
-import { lockDetailsFromLockInfo } from "../../../src/errors/txn.js";
 import type { PipelinedTransaction } from "../../../src/api/pipelined-transaction.js";
 import type { Transaction } from "../../../src/api/transaction.js";
 import type { TxnClient } from "../../../src/api/txn-client.js";
+import { lockDetailsFromLockInfo } from "../../../src/errors/txn.js";
 import { SharedLockMisuseError, WriteConflictError } from "../../../src/index.js";
 import { FlagsOp, hasLocked, hasLockedInShareMode } from "../../../src/kv/memdb/key-flags.js";
 import {
