@@ -54,6 +54,7 @@ export {
   type TopologyPort,
   type TxnEnginePort,
 } from "./cluster/tikv/index.js";
+export type { RequestFilter, RequestRecorder, ServedRequest } from "./cluster/tikv/request-log.js";
 export {
   ClusterTlsError,
   type ClusterTlsOptions,

@@ -11,6 +11,8 @@ import { MockPd } from "./pd/mock-pd.js";
 import type { DiskUsage } from "./tikv/disk-usage.js";
 import { MockTikvStore } from "./tikv/mock-tikv-store.js";
 import type { TxnEnginePort } from "./tikv/ports.js";
+import { type RequestFilter, RequestLog, type RequestRecorder } from "./tikv/request-log.js";
+import { ResolvedTsWorker } from "./tikv/resolved-ts.js";
 import type { RegionKeyEncoding } from "./tikv/store-commands.js";
 import { type ClusterTlsOptions, ServerSecurity } from "./tls/server-security.js";
 import { type ClusterCertificates, generateClusterCertificates } from "./tls/test-certs.js";
@@ -64,6 +66,27 @@ export interface EmbeddedClusterOptions {
    * MaxTimestampNotSynced, as until the new leader has fetched a TSO. 0 (default) = off.
    */
   maxTsSyncDelayMs?: number;
+  /**
+   * Time in ms each step of a PD scatter operator takes (default 50). ScatterRegion and
+   * SplitAndScatterRegions really move regions: the operator ("scatter-region") stays RUNNING
+   * while it adds a peer on the store with the fewest peers (as a learner, then promoted),
+   * removes a non-leader peer from the most loaded store, and/or transfers the leader to the
+   * voter store leading the fewest regions — one topology change (and conf_ver bump) per
+   * step — then turns SUCCESS. A balanced region (e.g. with one store) succeeds at once.
+   */
+  scatterStepMs?: number;
+  /**
+   * How often (ms) every region's resolved ts — its safe ts for stale reads — advances on its
+   * own, as TiKV's resolved-ts worker does: to min(current TSO, min start ts of the region's
+   * locks − 1). Default 200; 0 = off (safe ts then moves only through
+   * `topology.advanceSafeTs` / `advanceAllSafeTs` / {@link EmbeddedCluster.advanceResolvedTs},
+   * as tests that need it frozen want). Only Put/Delete locks hold it back (not pessimistic
+   * locks, as in TiKV); every peer of a region shares the value (TiKV followers may lag).
+   * Like TiKV, each round raises the engine's max_ts to the TSO, so async-commit / 1PC
+   * min_commit_ts lands above it: tests that send hand-picked small timestamps with
+   * async commit or 1PC (or assert exact min_commit_ts values) should turn it off.
+   */
+  resolvedTsIntervalMs?: number;
   /** Wall clock in ms for the engines and topology (default Date.now). */
   now?: () => number;
   /**
@@ -96,6 +119,13 @@ function positiveInt(v: number | undefined, dflt: number, what: string): number 
   return n;
 }
 
+function nonNegative(v: number | undefined, dflt: number, what: string): number {
+  const n = v ?? dflt;
+  if (typeof n !== "number" || !Number.isFinite(n) || n < 0)
+    throw new EmbeddedClusterError(`${what} must be a finite number >= 0, got ${v}`);
+  return n;
+}
+
 /**
  * A mock PD plus N mock TiKV stores on loopback, sharing one topology, one MVCC engine and one
  * fault registry. Start with {@link EmbeddedCluster.start}; always {@link close} it.
@@ -122,7 +152,11 @@ export class EmbeddedCluster {
   private readonly diskUsages = new Map<bigint, DiskUsage>();
   private readonly syncTimers = new Map<bigint, NodeJS.Timeout>();
   private readonly maxTsSyncDelayMs: number;
+  private readonly scatterStepMs: number;
+  private readonly resolvedTsIntervalMs: number;
+  private resolvedTs: ResolvedTsWorker | undefined;
   private readonly storesById = new Map<bigint, MockTikvStore>();
+  private readonly requestLog = new RequestLog();
   private readonly pending = new Set<Promise<void>>();
   private readonly onTopologyChange: (c: TopologyChange) => void;
   private closed = false;
@@ -181,6 +215,7 @@ export class EmbeddedCluster {
           regionKeyEncoding: enc,
           ...(opts.raftEntryMaxSize !== undefined ? { raftEntryMaxSize: opts.raftEntryMaxSize } : {}),
           diskUsage: (sid) => this.diskUsages.get(sid) ?? "normal",
+          requestLog: this.requestLog,
           host,
           security: this.security,
         }),
@@ -193,6 +228,8 @@ export class EmbeddedCluster {
       throw new EmbeddedClusterError(`maxTsSyncDelayMs must be >= 0, got ${opts.maxTsSyncDelayMs}`);
     }
     this.maxTsSyncDelayMs = syncDelay;
+    this.scatterStepMs = nonNegative(opts.scatterStepMs, 50, "scatterStepMs");
+    this.resolvedTsIntervalMs = nonNegative(opts.resolvedTsIntervalMs, 200, "resolvedTsIntervalMs");
     this.onTopologyChange = (c) => {
       if (c.kind === "leader" && c.leaderPeerId !== undefined && this.maxTsSyncDelayMs > 0) {
         this.unsyncFor(c.regionId, this.maxTsSyncDelayMs);
@@ -225,12 +262,15 @@ export class EmbeddedCluster {
         ...(opts.pdPort !== undefined ? { port: opts.pdPort } : {}),
         now: opts.now,
         security: cluster.security,
+        scatterStepMs: cluster.scatterStepMs,
       });
       for (const [id, store] of cluster.storesById) {
         await store.start();
         cluster.topology.setStoreAddress(id, store.address);
       }
       cluster.topology.changes.on("change", cluster.onTopologyChange);
+      cluster.resolvedTs = cluster.resolvedTsWorker();
+      cluster.resolvedTs.start();
     } catch (e) {
       await cluster.close();
       throw e;
@@ -323,6 +363,57 @@ export class EmbeddedCluster {
     else this.diskUsages.set(id, usage);
   }
 
+  /**
+   * Runs one round of the resolved-ts worker now (what the `resolvedTsIntervalMs` timer does):
+   * each region whose leader is on a running store gets safe ts min(current TSO, start ts of
+   * its oldest Put/Delete lock − 1), never lower than before; pessimistic locks do not hold it
+   * back. Works with the timer off too. Safe ts can still be set by hand with
+   * `topology.advanceSafeTs` / `advanceAllSafeTs`.
+   *
+   * @example
+   * const cluster = await EmbeddedCluster.start({ resolvedTsIntervalMs: 0 });
+   * cluster.advanceResolvedTs(); // stale reads up to "now" are served from here on
+   */
+  advanceResolvedTs(): void {
+    this.resolvedTs ??= this.resolvedTsWorker();
+    this.resolvedTs.advance();
+  }
+
+  private resolvedTsWorker(): ResolvedTsWorker {
+    const store = this.txnEngine.store;
+    const cache = this.txnEngine.txnStatusCache;
+    const tso = this.pd.state.tso;
+    return new ResolvedTsWorker(
+      {
+        topology: this.topology,
+        locks: () => store.lockCf.entries(),
+        txnStatus: (ts) => cache.get(ts),
+        tso: () => tso.peek(),
+        updateMaxTs: (ts) => store.maxTs.update(ts),
+      },
+      this.resolvedTsIntervalMs,
+    );
+  }
+
+  /**
+   * Starts recording the requests every store serves (unary calls and each BatchCommands
+   * sub-request, under its tikvpb method name): which store and peer, whether that peer led
+   * the region, the replica/stale read flags, and whether the answer was ok, a region error
+   * (with the errorpb field set) or a key error. Several recorders may run at once, each
+   * with its own filter; while none runs, stores pay a single boolean check per request.
+   * Requests failed with a gRPC status (injected) are not recorded; a reply dropped after
+   * apply is (it was served).
+   *
+   * @example
+   * const rec = cluster.recordRequests({ rpcs: ["KvGet"] });
+   * await snapshot.get(key);
+   * rec.stop();
+   * expect(rec.entries[0]).toMatchObject({ rpc: "KvGet", isLeader: true, outcome: "ok" });
+   */
+  recordRequests(filter?: RequestFilter): RequestRecorder {
+    return this.requestLog.record(filter);
+  }
+
   private unsyncFor(regionId: bigint, ms: number): void {
     clearTimeout(this.syncTimers.get(regionId));
     this.maxTsNotSynced.add(regionId);
@@ -339,6 +430,7 @@ export class EmbeddedCluster {
     if (this.closed) return;
     this.closed = true;
     this.topology.changes.off("change", this.onTopologyChange);
+    this.resolvedTs?.stop();
     for (const t of this.syncTimers.values()) clearTimeout(t);
     this.syncTimers.clear();
     await Promise.allSettled([...this.pending]);

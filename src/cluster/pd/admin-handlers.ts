@@ -1,5 +1,5 @@
 // Scheduling and cluster-level handlers of the mock PD (server/grpc_service.go): split and
-// scatter (operators finish at once), AllocID, external timestamp, cluster config, store
+// scatter (scatter operators really move peers and leaders, see scatterer.ts), AllocID, external timestamp, cluster config, store
 // heartbeats, bucket reports and global config.
 import type { ServerReadableStream, ServerWritableStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
@@ -24,7 +24,8 @@ import {
   type WatchGlobalConfigResponse,
 } from "../../proto/pdpb.js";
 import type { HandlerKit } from "./call-guard.js";
-import { statusError } from "./errors.js";
+import { pdErrorMessage, statusError } from "./errors.js";
+import { SCATTER_DESC } from "./scatterer.js";
 import { packTs } from "./tso.js";
 
 type AdminMethods =
@@ -72,20 +73,17 @@ export function adminHandlers(kit: HandlerKit): Pick<PDServer, AdminMethods> {
     return { percentage: 100 - Math.floor((unprocessed * 100) / keys.length), newIds };
   };
 
-  // Scatter operators finish at once: peers stay where they are.
-  const recordScatter = (id: bigint) =>
-    state.operators.set(id, { desc: "scatter-region", kind: "admin,region", status: OperatorStatus.SUCCESS });
-
-  const scatter = (ids: bigint[]): { percentage: number; failed: bigint[] } => {
+  // ScatterRegionsByID: unknown regions and regions that cannot be scattered are failures;
+  // a single unknown id fails the whole call (errs.ErrRegionNotFound, never formatted).
+  const scatter = (ids: bigint[], group: string): { percentage: number; failed: bigint[] } => {
+    if (ids.length === 1 && !state.topology.regionById(ids[0] as bigint)) {
+      throw statusError(status.UNKNOWN, pdErrorMessage("PD:region:ErrRegionNotFound", "region %v not found"));
+    }
     const failed: bigint[] = [];
     let ops = 0;
-    for (const id of ids) {
-      if (!state.topology.regionById(id)) {
-        failed.push(id);
-        continue;
-      }
-      ops++;
-      recordScatter(id);
+    for (const id of new Set(ids)) {
+      if (state.scatterer.scatter(id, group).ok) ops++;
+      else failed.push(id);
     }
     const percentage =
       failed.length > 0 ? 100 - Math.floor((100 * failed.length) / (ops + failed.length)) : 100;
@@ -96,9 +94,9 @@ export function adminHandlers(kit: HandlerKit): Pick<PDServer, AdminMethods> {
     scatterRegion: unary(
       "ScatterRegion",
       {},
-      (req: { regionId: bigint; regionsId: bigint[]; region?: object }) => {
+      (req: { regionId: bigint; regionsId: bigint[]; region?: object; group: string }) => {
         if (req.regionsId.length > 0) {
-          const { percentage, failed } = scatter(req.regionsId);
+          const { percentage, failed } = scatter(req.regionsId, req.group);
           return ScatterRegionResponse.fromPartial({
             header: ok(),
             finishedPercentage: BigInt(percentage),
@@ -112,7 +110,19 @@ export function adminHandlers(kit: HandlerKit): Pick<PDServer, AdminMethods> {
             header: err(ErrorType.REGION_NOT_FOUND, "region %d not found"),
           });
         }
-        recordScatter(req.regionId);
+        if (!state.topology.regionById(req.regionId)) {
+          // A region PD does not hold cannot be moved here: its operator is done at once.
+          state.operators.set(req.regionId, {
+            desc: SCATTER_DESC,
+            kind: "admin",
+            status: OperatorStatus.SUCCESS,
+            group: req.group,
+          });
+        } else {
+          const res = state.scatterer.scatter(req.regionId, req.group);
+          // PD returns the scatterer's error as the call's error (grpc_service.go ScatterRegion).
+          if (!res.ok) throw statusError(status.UNKNOWN, res.reason);
+        }
         return ScatterRegionResponse.fromPartial({ header: ok(), finishedPercentage: 100n });
       },
     ),
@@ -139,16 +149,24 @@ export function adminHandlers(kit: HandlerKit): Pick<PDServer, AdminMethods> {
       });
     }),
 
-    splitAndScatterRegions: unary("SplitAndScatterRegions", {}, (req: { splitKeys: Buffer[] }) => {
-      const { percentage, newIds } = splitKeys(req.splitKeys);
-      const sc = scatter(newIds);
-      return SplitAndScatterRegionsResponse.fromPartial({
-        header: ok(),
-        regionsId: newIds,
-        splitFinishedPercentage: BigInt(percentage),
-        scatterFinishedPercentage: BigInt(sc.percentage),
-      });
-    }),
+    splitAndScatterRegions: unary(
+      "SplitAndScatterRegions",
+      {},
+      (req: { splitKeys: Buffer[]; group: string }) => {
+        const { percentage, newIds } = splitKeys(req.splitKeys);
+        // Scattering no regions is errs.ErrEmptyRegion, returned as the call's error.
+        if (newIds.length === 0) {
+          throw statusError(status.UNKNOWN, pdErrorMessage("PD:scatter:ErrEmptyRegion", "empty region"));
+        }
+        const sc = scatter(newIds, req.group);
+        return SplitAndScatterRegionsResponse.fromPartial({
+          header: ok(),
+          regionsId: newIds,
+          splitFinishedPercentage: BigInt(percentage),
+          scatterFinishedPercentage: BigInt(sc.percentage),
+        });
+      },
+    ),
 
     getExternalTimestamp: unary("GetExternalTimestamp", {}, () =>
       GetExternalTimestampResponse.fromPartial({ header: ok(), timestamp: state.externalTs }),

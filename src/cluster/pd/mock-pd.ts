@@ -34,6 +34,11 @@ export interface MockPdOptions {
   now?: () => number;
   /** TLS of every member (default plaintext); members then announce https:// URLs. */
   security?: ServerSecurity;
+  /**
+   * Time each step of a scatter operator takes in ms (default 50): a scattered region's
+   * operator stays RUNNING while it adds a peer, removes one and/or moves the leader.
+   */
+  scatterStepMs?: number;
 }
 
 interface MemberServer {
@@ -63,6 +68,7 @@ export class MockPd {
       storeVersion: opts.storeVersion,
       maxPeerCount: opts.maxPeerCount,
       now: opts.now,
+      scatterStepMs: opts.scatterStepMs,
     });
     const host = opts.host ?? "127.0.0.1";
     const basePort = opts.port ?? 0;
@@ -142,6 +148,15 @@ export class MockPd {
     this.state.unfreezeRegions();
   }
 
+  /**
+   * The cluster's min resolved ts as PD keeps it (real PD: from store heartbeats, served at
+   * HTTP /pd/api/v1/min-resolved-ts; pdpb has no gRPC for it): the smallest per-store min of
+   * region safe ts, never decreasing.
+   */
+  minResolvedTs(): bigint {
+    return this.state.minResolvedTs();
+  }
+
   /** Queues timestamps the next TSO batches answer with (each as the batch's last ts). */
   scriptTso(timestamps: readonly bigint[]): void {
     this.state.tso.script(timestamps);
@@ -194,6 +209,7 @@ export class MockPd {
 
   /** Stops every member. */
   async stop(): Promise<void> {
+    this.state.scatterer.stop();
     await Promise.all(this.servers.filter((s) => !s.stopped).map((s) => shutdown(s.server)));
     for (const s of this.servers) s.stopped = true;
   }

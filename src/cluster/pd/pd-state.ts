@@ -8,15 +8,10 @@ import { GcStateManager } from "./gc-state.js";
 import { KeyspaceRegistry } from "./keyspaces.js";
 import { RegionKeyCodec, type RegionKeyEncoding } from "./region-codec.js";
 import { FrozenRegionView, type RegionView } from "./region-view.js";
+import { type PdOperator, RegionScatterer } from "./scatterer.js";
 import { TimestampOracle } from "./tso.js";
 
-/** An operator PD reports through GetOperator. */
-export interface PdOperator {
-  desc: string;
-  kind: string;
-  /** pdpb.OperatorStatus. */
-  status: number;
-}
+export type { PdOperator };
 
 /** Options of the shared PD state. */
 export interface PdStateOptions {
@@ -28,6 +23,8 @@ export interface PdStateOptions {
   /** max_peer_count of GetClusterConfig (PD's replication.max-replicas, default 3). */
   maxPeerCount?: number;
   now?: () => number;
+  /** Time each step of a scatter operator takes, in ms (default 50). */
+  scatterStepMs?: number;
 }
 
 /** Everything the PD members share. */
@@ -40,6 +37,8 @@ export class PdState {
   readonly gc: GcStateManager;
   readonly faults = new PdFaults();
   readonly operators = new Map<bigint, PdOperator>();
+  /** Runs scatter operators (moves peers and leaders through the topology). */
+  readonly scatterer: RegionScatterer;
   readonly globalConfig = new Map<string, { value: string; payload: Buffer }>();
   readonly storeVersion: string;
   readonly maxPeerCount: number;
@@ -50,6 +49,7 @@ export class PdState {
   leaderIndex: number | undefined = 0;
   externalTs = 0n;
   private frozen: FrozenRegionView | undefined;
+  private lastMinResolvedTs = 0n;
 
   constructor(opts: PdStateOptions) {
     this.topology = opts.topology;
@@ -63,6 +63,7 @@ export class PdState {
     this.gc = new GcStateManager((id) => this.keyspaces.gcInfo(id), this.now);
     this.storeVersion = opts.storeVersion ?? "8.5.0";
     this.maxPeerCount = opts.maxPeerCount ?? 3;
+    this.scatterer = new RegionScatterer(this.topology, this.operators, opts.scatterStepMs);
   }
 
   /** What region lookups answer from: the live topology, or the frozen snapshot. */
@@ -78,6 +79,31 @@ export class PdState {
   /** Returns to answering from the live topology. */
   unfreezeRegions(): void {
     this.frozen = undefined;
+  }
+
+  /**
+   * PD's min resolved ts: the min over stores of each store's min resolved ts (the smallest
+   * safe ts of the regions it holds), counting only non-tombstone stores holding a region, as
+   * pd server/cluster CheckAndUpdateMinResolvedTS does with the values stores report; it
+   * never goes back. 0 until any store has a region. The stores' reports are read from the
+   * topology at call time (TiKV reports them every second).
+   */
+  minResolvedTs(): bigint {
+    const perStore = new Map<bigint, bigint>();
+    for (const r of this.topology.regions()) {
+      for (const p of r.peers) {
+        const cur = perStore.get(p.storeId);
+        if (cur === undefined || r.safeTs < cur) perStore.set(p.storeId, r.safeTs);
+      }
+    }
+    let min: bigint | undefined;
+    for (const s of this.topology.stores()) {
+      const ts = perStore.get(s.id);
+      if (s.state === "tombstone" || ts === undefined) continue;
+      if (min === undefined || ts < min) min = ts;
+    }
+    if (min !== undefined && min > this.lastMinResolvedTs) this.lastMinResolvedTs = min;
+    return this.lastMinResolvedTs;
   }
 
   /** Whether member `index` currently leads. */

@@ -70,6 +70,16 @@ export class TimestampOracle {
     return { physical: this.physical, logical: this.logical };
   }
 
+  /**
+   * A timestamp every later allocation exceeds, without allocating (and without consuming a
+   * scripted one): the later of the last one handed out and the wall clock's logical 0.
+   */
+  peek(): bigint {
+    const wall = packTs({ physical: Math.floor(this.now()), logical: 0 });
+    const cur = this.current();
+    return wall > cur ? wall : cur;
+  }
+
   /** The last timestamp handed out (0 before the first). */
   current(): bigint {
     return packTs({ physical: this.physical, logical: this.logical });

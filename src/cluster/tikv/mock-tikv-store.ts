@@ -14,6 +14,7 @@ import type { DiskUsage } from "./disk-usage.js";
 import { HealthSource } from "./health.js";
 import { GrpcStatusError, HANG, isThenable, type PipelineEnv, runCommand } from "./pipeline.js";
 import type { RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
+import { RequestLog } from "./request-log.js";
 import { type RegionKeyEncoding, regionKeyForm, STORE_COMMANDS } from "./store-commands.js";
 
 /** Options of `MockTikvStore`. */
@@ -48,6 +49,8 @@ export interface MockTikvStoreOptions {
    * entry is larger get RaftEntryTooLarge.
    */
   raftEntryMaxSize?: number;
+  /** Log of served requests, shared by the cluster's stores (default: a private one). */
+  requestLog?: RequestLog;
   /** Listen host (default 127.0.0.1). */
   host?: string;
   /** Listen port (default 0 = chosen by the OS, then kept across restarts). */
@@ -155,6 +158,7 @@ export class MockTikvStore {
       diskUsage: opts.diskUsage ?? (() => "normal"),
       estimatedWaitMs: () => this.estimatedWaitMs,
       raftEntryMaxSize: opts.raftEntryMaxSize ?? DEFAULT_RAFT_ENTRY_MAX_SIZE,
+      requestLog: opts.requestLog ?? new RequestLog(),
     };
   }
 

@@ -11,6 +11,7 @@ import type { CommandSpec, ExecEnv } from "./commands.js";
 import { checkFollowerReadDiskUsage, checkWriteDiskUsage, type DiskUsage } from "./disk-usage.js";
 import { checkRegion, isRegionError } from "./region-check.js";
 import { RegionErrors } from "./region-errors.js";
+import type { PendingRequest, RequestLog } from "./request-log.js";
 import { checkTxnKeys, checkTxnRanges } from "./txn-api-check.js";
 
 /** A request that must fail with a gRPC status instead of a response. */
@@ -64,6 +65,8 @@ export interface PipelineEnv extends ExecEnv {
   diskUsage(storeId: bigint): DiskUsage;
   /** raftstore's raft-entry-max-size in bytes: larger writes get RaftEntryTooLarge. */
   raftEntryMaxSize: number;
+  /** The cluster's request log (consulted only while `requestLog.active`). */
+  requestLog: RequestLog;
 }
 
 function faultResponse<Resp>(spec: CommandSpec<unknown, Resp>, err: FaultError): Resp {
@@ -157,14 +160,31 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
   return spec.exec(env, req, { start: r.startKey, end: r.endKey });
 }
 
+/** Reports the response (once known) to the request log. */
+function logged<Resp>(pending: PendingRequest, res: Resp | Promise<Resp>): Resp | Promise<Resp> {
+  if (!isThenable<Resp>(res)) {
+    pending.done(res);
+    return res;
+  }
+  return res.then((r) => {
+    pending.done(r);
+    return r;
+  });
+}
+
 function finish<Resp>(
   env: PipelineEnv,
   spec: CommandSpec<unknown, Resp>,
   req: unknown,
   d: FaultDecision | undefined,
+  pending: PendingRequest | undefined,
 ): Outcome<Resp> | Promise<Outcome<Resp>> {
-  if (d?.error) return faultResponse(spec, d.error);
-  const res = execute(env, spec, req);
+  if (d?.error) {
+    const injected = faultResponse(spec, d.error);
+    pending?.done(injected);
+    return injected;
+  }
+  const res = pending ? logged(pending, execute(env, spec, req)) : execute(env, spec, req);
   const drop = d?.dropReply;
   if (drop === undefined) return res;
   const dropped = (): Outcome<Resp> => {
@@ -192,8 +212,12 @@ export function runCommand<Req, Resp>(
     request: req,
   });
   const s = spec as CommandSpec<unknown, Resp>;
-  if (d && d.delayMs > 0) return sleep(d.delayMs).then(() => finish(env, s, req, d));
-  return finish(env, s, req, d);
+  // The log's only cost while nothing records: this check.
+  const pending = env.requestLog.active
+    ? env.requestLog.begin(env.topology, env.storeId, spec.rpc, ctx)
+    : undefined;
+  if (d && d.delayMs > 0) return sleep(d.delayMs).then(() => finish(env, s, req, d, pending));
+  return finish(env, s, req, d, pending);
 }
 
 export { isThenable };

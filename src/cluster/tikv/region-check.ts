@@ -150,7 +150,9 @@ export function checkRegion(
     }
   }
 
-  if (ctx?.staleRead && input.access === "read") {
+  // A lagging stale read fails on a follower; a valid leader serves it as a normal snapshot read
+  // instead (raftstore worker/read.rs: the StaleRead policy falls back to a local leader read).
+  if (ctx?.staleRead && input.access === "read" && !isLeader) {
     const readTs = input.readTs ?? 0n;
     if (state.safeTs < readTs) return RegionErrors.dataIsNotReady(regionId, peer.id, state.safeTs);
   }
