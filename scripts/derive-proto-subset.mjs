@@ -24,6 +24,9 @@ const rpcs = [
   "tikvpb.Tikv.KvGC",
   "tikvpb.Tikv.KvCleanup",
   "pdpb.PD.GetClusterConfig",
+  // GC barriers on every keyspace at once (PD server/gc_service.go)
+  "pdpb.PD.SetGlobalGCBarrier",
+  "pdpb.PD.DeleteGlobalGCBarrier",
   "pdpb.PD.StoreHeartbeat",
   "pdpb.PD.ReportBuckets",
   "pdpb.PD.LoadGlobalConfig",

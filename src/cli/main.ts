@@ -5,6 +5,7 @@ import { pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ControlServer } from "../cluster/control/index.js";
 import { EmbeddedCluster } from "../cluster/embedded-cluster.js";
+import { addGcCommand } from "./gc-command.js";
 import { addTlsOptions, clusterTlsFromFlags, type TlsCommanderValues, tlsFlagValues } from "./tls-flags.js";
 
 type ApiVersion = "v1" | "v1ttl" | "v2";
@@ -107,6 +108,9 @@ export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const prog = program(async (flags) => {
     code = await runCluster(flags);
+  });
+  addGcCommand(prog, (c) => {
+    code = c;
   });
   if (argv.length === 0) {
     // no command: the overview, on stderr (stdout carries only machine-readable output)

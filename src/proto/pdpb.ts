@@ -155,6 +155,16 @@ export interface DeleteGCBarrierResponse {
   deletedBarrierInfo?: GCBarrierInfo | undefined;
 }
 
+export interface DeleteGlobalGCBarrierRequest {
+  header?: RequestHeader | undefined;
+  barrierId: string;
+}
+
+export interface DeleteGlobalGCBarrierResponse {
+  header?: ResponseHeader | undefined;
+  deletedBarrierInfo?: GlobalGCBarrierInfo | undefined;
+}
+
 export interface DemoteFailedVoters {
   regionId: bigint;
   failedVoters: Peer[];
@@ -522,6 +532,18 @@ export interface SetGCBarrierRequest {
 export interface SetGCBarrierResponse {
   header?: ResponseHeader | undefined;
   newBarrierInfo?: GCBarrierInfo | undefined;
+}
+
+export interface SetGlobalGCBarrierRequest {
+  header?: RequestHeader | undefined;
+  barrierId: string;
+  barrierTs: bigint;
+  ttlSeconds: bigint;
+}
+
+export interface SetGlobalGCBarrierResponse {
+  header?: ResponseHeader | undefined;
+  newBarrierInfo?: GlobalGCBarrierInfo | undefined;
 }
 
 export interface SlowTrend {
@@ -1739,6 +1761,146 @@ export const DeleteGCBarrierResponse: MessageFns<DeleteGCBarrierResponse> = {
       : undefined;
     message.deletedBarrierInfo = (object.deletedBarrierInfo !== undefined && object.deletedBarrierInfo !== null)
       ? GCBarrierInfo.fromPartial(object.deletedBarrierInfo)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteGlobalGCBarrierRequest(): DeleteGlobalGCBarrierRequest {
+  return { header: undefined, barrierId: "" };
+}
+
+export const DeleteGlobalGCBarrierRequest: MessageFns<DeleteGlobalGCBarrierRequest> = {
+  encode(message: DeleteGlobalGCBarrierRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      RequestHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.barrierId !== "") {
+      writer.uint32(18).string(message.barrierId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteGlobalGCBarrierRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteGlobalGCBarrierRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = RequestHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.barrierId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<DeleteGlobalGCBarrierRequest>): DeleteGlobalGCBarrierRequest {
+    return DeleteGlobalGCBarrierRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteGlobalGCBarrierRequest>): DeleteGlobalGCBarrierRequest {
+    const message = createBaseDeleteGlobalGCBarrierRequest();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? RequestHeader.fromPartial(object.header)
+      : undefined;
+    message.barrierId = object.barrierId ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteGlobalGCBarrierResponse(): DeleteGlobalGCBarrierResponse {
+  return { header: undefined, deletedBarrierInfo: undefined };
+}
+
+export const DeleteGlobalGCBarrierResponse: MessageFns<DeleteGlobalGCBarrierResponse> = {
+  encode(message: DeleteGlobalGCBarrierResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.deletedBarrierInfo !== undefined) {
+      GlobalGCBarrierInfo.encode(message.deletedBarrierInfo, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteGlobalGCBarrierResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteGlobalGCBarrierResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.deletedBarrierInfo = GlobalGCBarrierInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<DeleteGlobalGCBarrierResponse>): DeleteGlobalGCBarrierResponse {
+    return DeleteGlobalGCBarrierResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteGlobalGCBarrierResponse>): DeleteGlobalGCBarrierResponse {
+    const message = createBaseDeleteGlobalGCBarrierResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.deletedBarrierInfo = (object.deletedBarrierInfo !== undefined && object.deletedBarrierInfo !== null)
+      ? GlobalGCBarrierInfo.fromPartial(object.deletedBarrierInfo)
       : undefined;
     return message;
   },
@@ -7040,6 +7202,178 @@ export const SetGCBarrierResponse: MessageFns<SetGCBarrierResponse> = {
   },
 };
 
+function createBaseSetGlobalGCBarrierRequest(): SetGlobalGCBarrierRequest {
+  return { header: undefined, barrierId: "", barrierTs: 0n, ttlSeconds: 0n };
+}
+
+export const SetGlobalGCBarrierRequest: MessageFns<SetGlobalGCBarrierRequest> = {
+  encode(message: SetGlobalGCBarrierRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      RequestHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.barrierId !== "") {
+      writer.uint32(18).string(message.barrierId);
+    }
+    if (message.barrierTs !== 0n) {
+      if (BigInt.asUintN(64, message.barrierTs) !== message.barrierTs) {
+        throw new globalThis.Error("value provided for field message.barrierTs of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.barrierTs);
+    }
+    if (message.ttlSeconds !== 0n) {
+      if (BigInt.asIntN(64, message.ttlSeconds) !== message.ttlSeconds) {
+        throw new globalThis.Error("value provided for field message.ttlSeconds of type int64 too large");
+      }
+      writer.uint32(32).int64(message.ttlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetGlobalGCBarrierRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetGlobalGCBarrierRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = RequestHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.barrierId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.barrierTs = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ttlSeconds = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetGlobalGCBarrierRequest>): SetGlobalGCBarrierRequest {
+    return SetGlobalGCBarrierRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetGlobalGCBarrierRequest>): SetGlobalGCBarrierRequest {
+    const message = createBaseSetGlobalGCBarrierRequest();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? RequestHeader.fromPartial(object.header)
+      : undefined;
+    message.barrierId = object.barrierId ?? "";
+    message.barrierTs = (object.barrierTs !== undefined && object.barrierTs !== null) ? BigInt(object.barrierTs) : 0n;
+    message.ttlSeconds = (object.ttlSeconds !== undefined && object.ttlSeconds !== null)
+      ? BigInt(object.ttlSeconds)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseSetGlobalGCBarrierResponse(): SetGlobalGCBarrierResponse {
+  return { header: undefined, newBarrierInfo: undefined };
+}
+
+export const SetGlobalGCBarrierResponse: MessageFns<SetGlobalGCBarrierResponse> = {
+  encode(message: SetGlobalGCBarrierResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.newBarrierInfo !== undefined) {
+      GlobalGCBarrierInfo.encode(message.newBarrierInfo, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetGlobalGCBarrierResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetGlobalGCBarrierResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.newBarrierInfo = GlobalGCBarrierInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetGlobalGCBarrierResponse>): SetGlobalGCBarrierResponse {
+    return SetGlobalGCBarrierResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetGlobalGCBarrierResponse>): SetGlobalGCBarrierResponse {
+    const message = createBaseSetGlobalGCBarrierResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.newBarrierInfo = (object.newBarrierInfo !== undefined && object.newBarrierInfo !== null)
+      ? GlobalGCBarrierInfo.fromPartial(object.newBarrierInfo)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseSlowTrend(): SlowTrend {
   return { causeValue: 0, causeRate: 0, resultValue: 0, resultRate: 0 };
 }
@@ -9839,6 +10173,28 @@ export const PDService = {
       Buffer.from(GetClusterConfigResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetClusterConfigResponse => GetClusterConfigResponse.decode(value),
   },
+  setGlobalGcBarrier: {
+    path: "/pdpb.PD/SetGlobalGCBarrier" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetGlobalGCBarrierRequest): Buffer =>
+      Buffer.from(SetGlobalGCBarrierRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetGlobalGCBarrierRequest => SetGlobalGCBarrierRequest.decode(value),
+    responseSerialize: (value: SetGlobalGCBarrierResponse): Buffer =>
+      Buffer.from(SetGlobalGCBarrierResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetGlobalGCBarrierResponse => SetGlobalGCBarrierResponse.decode(value),
+  },
+  deleteGlobalGcBarrier: {
+    path: "/pdpb.PD/DeleteGlobalGCBarrier" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteGlobalGCBarrierRequest): Buffer =>
+      Buffer.from(DeleteGlobalGCBarrierRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteGlobalGCBarrierRequest => DeleteGlobalGCBarrierRequest.decode(value),
+    responseSerialize: (value: DeleteGlobalGCBarrierResponse): Buffer =>
+      Buffer.from(DeleteGlobalGCBarrierResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteGlobalGCBarrierResponse => DeleteGlobalGCBarrierResponse.decode(value),
+  },
   storeHeartbeat: {
     path: "/pdpb.PD/StoreHeartbeat" as const,
     requestStream: false as const,
@@ -9924,6 +10280,8 @@ export interface PDServer extends UntypedServiceImplementation {
   deleteGcBarrier: handleUnaryCall<DeleteGCBarrierRequest, DeleteGCBarrierResponse>;
   getAllKeyspacesGcStates: handleUnaryCall<GetAllKeyspacesGCStatesRequest, GetAllKeyspacesGCStatesResponse>;
   getClusterConfig: handleUnaryCall<GetClusterConfigRequest, GetClusterConfigResponse>;
+  setGlobalGcBarrier: handleUnaryCall<SetGlobalGCBarrierRequest, SetGlobalGCBarrierResponse>;
+  deleteGlobalGcBarrier: handleUnaryCall<DeleteGlobalGCBarrierRequest, DeleteGlobalGCBarrierResponse>;
   storeHeartbeat: handleUnaryCall<StoreHeartbeatRequest, StoreHeartbeatResponse>;
   reportBuckets: handleClientStreamingCall<ReportBucketsRequest, ReportBucketsResponse>;
   loadGlobalConfig: handleUnaryCall<LoadGlobalConfigRequest, LoadGlobalConfigResponse>;
@@ -10339,6 +10697,36 @@ export interface PDClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetClusterConfigResponse) => void,
+  ): ClientUnaryCall;
+  setGlobalGcBarrier(
+    request: SetGlobalGCBarrierRequest,
+    callback: (error: ServiceError | null, response: SetGlobalGCBarrierResponse) => void,
+  ): ClientUnaryCall;
+  setGlobalGcBarrier(
+    request: SetGlobalGCBarrierRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetGlobalGCBarrierResponse) => void,
+  ): ClientUnaryCall;
+  setGlobalGcBarrier(
+    request: SetGlobalGCBarrierRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetGlobalGCBarrierResponse) => void,
+  ): ClientUnaryCall;
+  deleteGlobalGcBarrier(
+    request: DeleteGlobalGCBarrierRequest,
+    callback: (error: ServiceError | null, response: DeleteGlobalGCBarrierResponse) => void,
+  ): ClientUnaryCall;
+  deleteGlobalGcBarrier(
+    request: DeleteGlobalGCBarrierRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteGlobalGCBarrierResponse) => void,
+  ): ClientUnaryCall;
+  deleteGlobalGcBarrier(
+    request: DeleteGlobalGCBarrierRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteGlobalGCBarrierResponse) => void,
   ): ClientUnaryCall;
   storeHeartbeat(
     request: StoreHeartbeatRequest,

@@ -5,6 +5,7 @@ import {
   AdvanceGCSafePointResponse,
   AdvanceTxnSafePointResponse,
   DeleteGCBarrierResponse,
+  DeleteGlobalGCBarrierResponse,
   ErrorType,
   GCBarrierInfo,
   GCState,
@@ -12,10 +13,12 @@ import {
   GetAllKeyspacesGCStatesResponse,
   GetGCSafePointResponse,
   GetGCStateResponse,
+  GlobalGCBarrierInfo,
   type KeyspaceScope,
   type PDServer,
   type ResponseHeader,
   SetGCBarrierResponse,
+  SetGlobalGCBarrierResponse,
   UpdateGCSafePointResponse,
   UpdateServiceGCSafePointResponse,
 } from "../../proto/pdpb.js";
@@ -37,11 +40,21 @@ type GcMethods =
   | "getGcSafePoint"
   | "setGcBarrier"
   | "deleteGcBarrier"
-  | "getAllKeyspacesGcStates";
+  | "getAllKeyspacesGcStates"
+  | "setGlobalGcBarrier"
+  | "deleteGlobalGcBarrier";
 
 function keyspaceIdOf(scope: KeyspaceScope | undefined): number {
   if (!scope) return NULL_KEYSPACE_ID;
   return scope.keyspace?.$case === "keyspaceId" ? scope.keyspace.keyspaceId : 0;
+}
+
+function globalBarrierInfo(b: GcBarrier, nowMs: number): GlobalGCBarrierInfo {
+  return GlobalGCBarrierInfo.fromPartial({
+    barrierId: b.barrierId,
+    barrierTs: b.barrierTs,
+    ttlSeconds: barrierTtlSeconds(b, nowMs),
+  });
 }
 
 function barrierInfo(b: GcBarrier, nowMs: number): GCBarrierInfo {
@@ -90,7 +103,9 @@ export function gcHandlers(kit: HandlerKit): Pick<PDServer, GcMethods> {
             return GetGCStateResponse.fromPartial({
               header: ok(),
               gcState: gcStateProto(v, state.now()),
-              globalGcBarriers: req.includeGlobalGcBarriers ? { barriers: [] } : undefined,
+              globalGcBarriers: req.includeGlobalGcBarriers
+                ? { barriers: state.gc.globalBarriers().map((b) => globalBarrierInfo(b, state.now())) }
+                : undefined,
             });
           },
         ),
@@ -206,8 +221,39 @@ export function gcHandlers(kit: HandlerKit): Pick<PDServer, GcMethods> {
       return GetAllKeyspacesGCStatesResponse.fromPartial({
         header: ok(),
         gcStates: states.map((s) => gcStateProto(s, now)),
-        globalGcBarriers: [],
+        globalGcBarriers: req.excludeGlobalGcBarriers
+          ? []
+          : state.gc.globalBarriers().map((b) => globalBarrierInfo(b, now)),
       });
     }),
+
+    setGlobalGcBarrier: unary(
+      "SetGlobalGCBarrier",
+      {},
+      (req: { barrierId: string; barrierTs: bigint; ttlSeconds: bigint }) =>
+        gcHeaderError(
+          (header) => SetGlobalGCBarrierResponse.fromPartial({ header }),
+          () => {
+            const b = state.gc.setGlobalBarrier(req.barrierId, req.barrierTs, req.ttlSeconds);
+            return SetGlobalGCBarrierResponse.fromPartial({
+              header: ok(),
+              newBarrierInfo: globalBarrierInfo(b, state.now()),
+            });
+          },
+        ),
+    ),
+
+    deleteGlobalGcBarrier: unary("DeleteGlobalGCBarrier", {}, (req: { barrierId: string }) =>
+      gcHeaderError(
+        (header) => DeleteGlobalGCBarrierResponse.fromPartial({ header }),
+        () => {
+          const b = state.gc.deleteGlobalBarrier(req.barrierId);
+          return DeleteGlobalGCBarrierResponse.fromPartial({
+            header: ok(),
+            deletedBarrierInfo: b && globalBarrierInfo(b, state.now()),
+          });
+        },
+      ),
+    ),
   };
 }

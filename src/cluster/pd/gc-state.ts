@@ -2,7 +2,8 @@
 // and GC safe point never decrease, the GC safe point never passes the txn safe point, GC
 // barriers block the txn safe point until they expire (expiration rounded up to whole seconds)
 // and the legacy service-safe-point API maps onto barriers ("gc_worker" advances the txn safe
-// point). Keyspaces without keyspace-level GC share the null keyspace's state.
+// point). Keyspaces without keyspace-level GC share the null keyspace's state. Global GC
+// barriers block the txn safe point of every keyspace.
 import { pdErrorMessage } from "./errors.js";
 
 /** The keyspace id PD uses for the cluster-wide (unified) GC state. */
@@ -52,6 +53,8 @@ export type KeyspaceGcLookup = (keyspaceId: number) => { name: string; keyspaceL
 /** GC state manager of the mock PD. */
 export class GcStateManager {
   private readonly states = new Map<number, KeyspaceGc>();
+  // global GC barriers: they block the txn safe point of every keyspace
+  private readonly globals = new Map<string, GcBarrier>();
 
   constructor(
     private readonly keyspaces: KeyspaceGcLookup,
@@ -147,6 +150,14 @@ export class GcStateManager {
         blocking = b;
       }
     }
+    let blockingGlobal: GcBarrier | undefined;
+    for (const b of this.liveGlobals(now)) {
+      if (b.barrierTs < minBlocker) {
+        minBlocker = b.barrierTs;
+        blockingGlobal = b;
+      }
+    }
+    if (blockingGlobal) blocking = blockingGlobal;
     // Never decreases (bigints: no Math.max).
     let next = minBlocker;
     if (old > next) next = old;
@@ -160,7 +171,7 @@ export class GcStateManager {
     return {
       oldTxnSafePoint: old,
       newTxnSafePoint: next,
-      blockerDescription: blocking ? describeBarrier(blocking) : "",
+      blockerDescription: blocking ? describeBarrier(blocking, blocking === blockingGlobal) : "",
       blockerId: blocking?.barrierId ?? "",
     };
   }
@@ -245,6 +256,63 @@ export class GcStateManager {
   }
 
   /**
+   * SetGlobalGCBarrier: a barrier on every keyspace at once; it may not lie behind the largest
+   * txn safe point of any keyspace (ErrGlobalGCBarrierTSBehindTxnSafePoint).
+   */
+  setGlobalBarrier(barrierId: string, barrierTs: bigint, ttlSeconds: bigint): GcBarrier {
+    if (ttlSeconds <= 0n) throw invalidArgument("ttl", durationString(ttlSeconds));
+    if (barrierId.length === 0) throw invalidArgument("barrierID", "");
+    let max = 0n;
+    let maxId = NULL_KEYSPACE_ID;
+    for (const [id, st] of this.states) {
+      if (st.txnSafePoint > max) {
+        max = st.txnSafePoint;
+        maxId = id;
+      }
+    }
+    if (barrierTs < max) {
+      const ks =
+        maxId === NULL_KEYSPACE_ID
+          ? "<null_keyspace>"
+          : `{ name: "${this.keyspaces(maxId)?.name ?? ""}", id: ${maxId} }`;
+      throw gcErr(
+        "ErrGlobalGCBarrierTSBehindTxnSafePoint",
+        `trying to set a global GC barrier on ts ${barrierTs} which is already behind the txn safe point ${max} of keyspace ${ks}`,
+      );
+    }
+    const forever = ttlSeconds > 9223372036n;
+    const expiresAtMs = forever
+      ? undefined
+      : Math.ceil((this.now() + Number(ttlSeconds) * 1000) / 1000) * 1000;
+    const b: GcBarrier = { barrierId, barrierTs, expiresAtMs };
+    this.globals.set(barrierId, b);
+    return b;
+  }
+
+  /** DeleteGlobalGCBarrier: the deleted barrier, or undefined when there was none. */
+  deleteGlobalBarrier(barrierId: string): GcBarrier | undefined {
+    if (barrierId.length === 0) throw invalidArgument("barrierID", "");
+    const b = this.globals.get(barrierId);
+    this.globals.delete(barrierId);
+    return b;
+  }
+
+  /** The global GC barriers that have not expired. */
+  globalBarriers(): GcBarrier[] {
+    return this.liveGlobals(this.now());
+  }
+
+  // expired global barriers are dropped lazily, as PD does when it meets them
+  private liveGlobals(now: number): GcBarrier[] {
+    const out: GcBarrier[] = [];
+    for (const b of [...this.globals.values()]) {
+      if (b.expiresAtMs !== undefined && now > b.expiresAtMs) this.globals.delete(b.barrierId);
+      else out.push(b);
+    }
+    return out;
+  }
+
+  /**
    * UpdateServiceGCSafePoint (legacy, CompatibleUpdateServiceGCSafePoint): "gc_worker" advances
    * the txn safe point; other services set (ttl > 0) or delete a barrier. Returns the reported
    * minimum service safe point.
@@ -286,9 +354,9 @@ export function barrierTtlSeconds(b: GcBarrier, nowMs: number): bigint {
   return BigInt(Math.max(Math.floor((b.expiresAtMs - nowMs) / 1000), 0));
 }
 
-function describeBarrier(b: GcBarrier): string {
+function describeBarrier(b: GcBarrier, global = false): string {
   const exp = b.expiresAtMs === undefined ? "<nil>" : new Date(b.expiresAtMs).toISOString();
-  return `GCBarrier { BarrierID: ${JSON.stringify(b.barrierId)}, BarrierTS: ${b.barrierTs}, ExpirationTime: ${JSON.stringify(exp)} }`;
+  return `${global ? "GlobalGCBarrier" : "GCBarrier"} { BarrierID: ${JSON.stringify(b.barrierId)}, BarrierTS: ${b.barrierTs}, ExpirationTime: ${JSON.stringify(exp)} }`;
 }
 
 function invalidArgument(what: string, value: string): GcError {
