@@ -2,6 +2,32 @@
 
 export type { ClientMetricsSnapshot } from "./actors/runtime/metrics.js";
 export type { LockResolver, LockResolverStats, ResolveLocksResult } from "./actors/txn/lock-resolver.js";
+export type { ReplicaReadName, StaleReadAgo } from "./actors/txn/snapshot-reader.js";
+export type {
+  ScatterFailure,
+  ScatterOptions,
+  ScatterResult,
+  SplitRegionsOptions,
+  SplitRegionsResult,
+  WaitScatterOptions,
+} from "./api/admin/types.js";
+export type {
+  ClientConfig,
+  TuningOptions,
+  TxnBackoffBudgets,
+  TxnPhase,
+} from "./api/client-config.js";
+export type { DeleteRangeOptions, DeleteRangeResult } from "./api/delete-range.js";
+export {
+  GC_TTL_FOREVER,
+  type GcBarrier,
+  type GcOptions,
+  type GcPhase,
+  type GcProgress,
+  type GcResult,
+  type GcState,
+  type ServiceSafePointResult,
+} from "./api/gc/gc.js";
 export {
   chainRpcInterceptors,
   type RpcInterceptor,
@@ -14,6 +40,14 @@ export {
 export type { AggressiveLockedKey } from "./api/internal/aggressive-locking.js";
 export { MAX_RAW_KV_SCAN_LIMIT } from "./api/internal/batch.js";
 export type { LogFn, Logger } from "./api/logger.js";
+export type {
+  RequestTarget,
+  SendRequestOptions,
+  TikvRpcInput,
+  TikvRpcName,
+  TikvRpcRequest,
+  TikvRpcResponse,
+} from "./api/low-level-types.js";
 export {
   DEFAULT_METRICS_PREFIX,
   type MetricsOptions,
@@ -28,11 +62,22 @@ export type {
   RawScanOptions,
   TxnLocalLatchesOptions,
 } from "./api/options.js";
+export { Oracle, type ValidateReadTsOptions } from "./api/oracle.js";
 export {
   type PipelinedOptions,
   PipelinedTransaction,
   PipelinedUnsupportedError,
 } from "./api/pipelined-transaction.js";
+export {
+  type RangeTaskContext,
+  type RangeTaskEvents,
+  type RangeTaskFn,
+  type RangeTaskProgress,
+  RangeTaskRunner,
+  type RangeTaskRunnerOptions,
+  type RangeTaskStat,
+  type RunOnRangeOptions,
+} from "./api/range-task.js";
 export {
   type CasResult,
   type KvPair,
@@ -49,6 +94,7 @@ export {
   type SnapshotReadOptions,
   type TxnScanOptions,
 } from "./api/snapshot.js";
+export { StaleReadTransaction } from "./api/stale-read-transaction.js";
 export { TikvClient } from "./api/tikv-client.js";
 export {
   type AssertionLevelName,
@@ -61,10 +107,17 @@ export {
   type TxnSizeLimits,
   type WriteOptions,
 } from "./api/transaction.js";
-export { type BeginOptions, isRetryable, type RunTransactionOptions, TxnClient } from "./api/txn-client.js";
+export {
+  type BeginOptions,
+  isRetryable,
+  type MinSafeTsOptions,
+  type RunTransactionOptions,
+  TxnClient,
+} from "./api/txn-client.js";
 export { AggressiveLockingError, type AggressiveLockingMisuse } from "./errors/aggressive-locking.js";
 export * from "./errors/index.js";
 export { type SharedLockMisuse, SharedLockMisuseError } from "./errors/shared-lock.js";
+export { StaleReadOnlyError } from "./errors/stale-read.js";
 export {
   compareKeys,
   type KeyInput,
@@ -74,5 +127,18 @@ export {
   prefixNext,
   toKey,
 } from "./kv/key.js";
+export {
+  addMs,
+  composeTs,
+  dateFromTs,
+  LOGICAL_BITS,
+  logicalOf,
+  lowerLimitStartTs,
+  MAX_TS,
+  physicalOf,
+  subtractMs,
+  tsFromDate,
+  tsFromMs,
+} from "./kv/timestamp.js";
 export type { TxnStatus } from "./machines/lock-policy.js";
 export type { TlsOptions } from "./rpc/channel.js";

@@ -9,6 +9,12 @@ import { MAX_LATCH_CAPACITY } from "../actors/txn/latches/latch-table.js";
 import { DEFAULT_SLOW_TXN_THRESHOLD_MS } from "../actors/txn/slow-txn-log.js";
 import { InvalidArgumentError } from "../errors/base.js";
 import { checkTlsOptions, type TlsOptions } from "../rpc/channel.js";
+import {
+  checkGrpcKeepalive,
+  type ResolvedTuning,
+  resolveTuning,
+  type TuningOptions,
+} from "./client-config.js";
 import { chainRpcInterceptors, checkInterceptor, type RpcInterceptor } from "./interceptor.js";
 import { checkLogger, type Logger, safeLogger, slowRequestInterceptor } from "./logger.js";
 import { checkMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions } from "./metrics-options.js";
@@ -16,12 +22,28 @@ import { checkMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions }
 /** The TiKV API version a client speaks (client-go kvrpcpb.APIVersion). */
 export type ApiVersionName = "v1" | "v1ttl" | "v2";
 
-/** Options of {@link TikvClient.connect}. */
-export interface ConnectOptions {
+/**
+ * Options of {@link TikvClient.connect}. Every option is validated at connect (InvalidArgumentError
+ * naming it); the tuning knobs (PD timeouts, TSO refresh, region-cache TTL, budgets) are in
+ * {@link TuningOptions}; `client.config` shows the resolved values.
+ */
+export interface ConnectOptions extends TuningOptions {
   /** PD endpoints, "host:port" or "http://host:port"; any member will do. */
   pdEndpoints: string[];
   /** TLS material; omitted = plaintext. */
   tls?: TlsOptions;
+  /**
+   * PD's HTTP API, "host:port" or "http(s)://host:port" (client-go: a PD HTTP client set on the
+   * KVStore). When set, the min safe ts (`client.txn().getMinSafeTs()`) is taken from PD's min
+   * resolved ts (GET /pd/api/v1/min-resolved-ts) and the stores are asked GetStoreSafeTS only
+   * when PD answers 0, has the feature off or fails. Real PD serves it on its client URL (the
+   * pdEndpoints); the embedded cluster on `cluster.pdHttpEndpoints`. With `tls`, https with the
+   * same CA and client certificate. Unset = the stores are asked.
+   *
+   * @example
+   * const client = await TikvClient.connect({ pdEndpoints: ["pd:2379"], pdHttpEndpoints: ["pd:2379"] });
+   */
+  pdHttpEndpoints?: string[];
   /** Extra grpc-js channel options for PD and TiKV channels (client-go WithGRPCDialOptions). */
   grpcOptions?: ChannelOptions;
   /** API version of the cluster (default "v1"). "v1ttl" enables TTLs on raw keys in API v1. */
@@ -115,9 +137,10 @@ export interface RawScanOptions extends RawCallOptions {
 }
 
 /** The resolved form of {@link ConnectOptions}. */
-export interface ResolvedConnectOptions {
+export interface ResolvedConnectOptions extends ResolvedTuning {
   pdEndpoints: string[];
   tls: TlsOptions | undefined;
+  pdHttpEndpoints: string[] | undefined;
   grpcOptions: ChannelOptions | undefined;
   apiVersion: ApiVersionName;
   keyspace: string | undefined;
@@ -182,6 +205,24 @@ export function endpointProblem(endpoint: string): string | undefined {
   const n = Number(port);
   if (n < 1 || n > 65535) return `port ${port} is out of range 1-65535`;
   return undefined;
+}
+
+/** Checks `pdHttpEndpoints`: undefined, or a non-empty list of host:port with an optional http(s) scheme. */
+function checkPdHttpEndpoints(eps: unknown): string[] | undefined {
+  if (eps === undefined) return undefined;
+  if (!Array.isArray(eps) || eps.length === 0) {
+    throw new InvalidArgumentError("must be a non-empty array of endpoints", "pdHttpEndpoints");
+  }
+  return eps.map((e, i) => {
+    const name = `pdHttpEndpoints[${i}]`;
+    if (typeof e !== "string")
+      throw new InvalidArgumentError(`must be a "host:port" string, got ${typeof e}`, name);
+    const t = e.trim();
+    const problem = /^grpcs?:\/\//i.test(t) ? "only http:// or https:// is served" : endpointProblem(t);
+    if (problem !== undefined)
+      throw new InvalidArgumentError(`"${e}" is not a valid PD HTTP endpoint: ${problem}`, name);
+    return t;
+  });
 }
 
 /** Checks a non-negative integer option (ms, sizes). */
@@ -249,17 +290,21 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
   if (opts.grpcOptions !== undefined && (opts.grpcOptions === null || typeof opts.grpcOptions !== "object")) {
     throw new InvalidArgumentError("must be an object", "grpcOptions");
   }
+  checkGrpcKeepalive(opts.grpcOptions as Record<string, unknown> | undefined);
   if (opts.tls !== undefined) checkTlsOptions(opts.tls);
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
     throw new InvalidArgumentError("must be an AbortSignal", "signal");
   }
   const maxBatchSize =
     opts.maxBatchSize === undefined ? 128 : checkNonNegativeInt(opts.maxBatchSize, "maxBatchSize");
-  if (maxBatchSize === 0) throw new InvalidArgumentError("must be at least 1", "maxBatchSize");
+  if (maxBatchSize === 0) throw new InvalidArgumentError("must be at least 1, got 0", "maxBatchSize");
   const logger = opts.logger === undefined ? undefined : safeLogger(checkLogger(opts.logger, "logger"));
+  const tuning = resolveTuning(opts);
   return {
+    ...tuning,
     pdEndpoints: eps.map((e) => e.trim()),
     tls: opts.tls,
+    pdHttpEndpoints: checkPdHttpEndpoints(opts.pdHttpEndpoints),
     grpcOptions: opts.grpcOptions,
     apiVersion,
     keyspace: opts.keyspace,

@@ -5,16 +5,19 @@
 import { InspectServer } from "../actors/inspect/server.js";
 import { discoverMembers } from "../actors/pd/discover.js";
 import { PdActor } from "../actors/pd/pd-actor.js";
+import { PdHttpClient } from "../actors/pd/pd-http-client.js";
 import { checkHeader, PdClients, pdHeader } from "../actors/pd/pd-rpc.js";
 import { RegionCache } from "../actors/region-cache/region-cache.js";
 import { ClientMetrics, type ClientMetricsSnapshot } from "../actors/runtime/metrics.js";
 import { PdRegionSource, regionKeyCodec } from "../actors/runtime/pd-region-source.js";
-import { RoutedSender, storeProbe } from "../actors/runtime/routed-sender.js";
+import { RoutedSender } from "../actors/runtime/routed-sender.js";
+import { healthFeedbackRequester, storeHealthProbe } from "../actors/runtime/store-health-probe.js";
 import { StorePool } from "../actors/store/store-pool.js";
 import { TxnRuntime } from "../actors/txn/txn-runtime.js";
 import { InvalidArgumentError } from "../errors/base.js";
 import { AbortedError, PdError, ShuttingDownError } from "../errors/server.js";
 import type { ApiCodec } from "../kv/api-codec.js";
+import type { KeyInput } from "../kv/key.js";
 import { createApiCodec } from "../kv/keyspace.js";
 import {
   KeyspaceClient,
@@ -27,8 +30,43 @@ import { APIVersion } from "../proto/kvrpcpb.js";
 import { ErrorType } from "../proto/pdpb.js";
 import { unaryCallAsync } from "../rpc/call.js";
 import { channelCredentials, channelOptions, grpcTarget } from "../rpc/channel.js";
+import type { AdminContext } from "./admin/admin-context.js";
+import { checkRegionInScattering, scatterRegions, waitScatterRegionFinish } from "./admin/scatter.js";
+import { splitRegions } from "./admin/split.js";
+import type {
+  ScatterOptions,
+  ScatterResult,
+  SplitRegionsOptions,
+  SplitRegionsResult,
+  WaitScatterOptions,
+} from "./admin/types.js";
+import { type ClientConfig, configView } from "./client-config.js";
+import {
+  clientDeleteBarrier,
+  clientDeleteGlobalBarrier,
+  clientGc,
+  clientGcState,
+  clientServiceSafePoint,
+  clientSetBarrier,
+  clientSetGlobalBarrier,
+  clientUnsafeDestroyRange,
+  type GcBarrier,
+  type GcHost,
+  type GcOptions,
+  type GcResult,
+  type GcState,
+  type ServiceSafePointResult,
+} from "./gc/gc.js";
 import { verifyApiVersion } from "./internal/api-version-probe.js";
 import type { ClientRuntime } from "./internal/client-runtime.js";
+import { sendRequest } from "./low-level.js";
+import type {
+  RequestTarget,
+  SendRequestOptions,
+  TikvRpcInput,
+  TikvRpcName,
+  TikvRpcResponse,
+} from "./low-level-types.js";
 import { loadMetricsSink } from "./metrics-options.js";
 import {
   type ConnectOptions,
@@ -37,6 +75,7 @@ import {
   resolveConnectOptions,
   resolveRawOptions,
 } from "./options.js";
+import { Oracle } from "./oracle.js";
 import { RawClient } from "./raw-client.js";
 import { TxnClient } from "./txn-client.js";
 
@@ -66,6 +105,8 @@ export class TikvClient {
   private readonly runtime: ClientRuntime;
   // the transactional side, created on the first txn() call (raw-only clients never pay for it)
   private txnRuntime: TxnRuntime | undefined;
+  private configCache: ClientConfig | undefined;
+  private oracleImpl: Oracle | undefined;
 
   private constructor(
     private readonly opts: ResolvedConnectOptions,
@@ -147,6 +188,10 @@ export class TikvClient {
       tls: opts.tls,
       grpcOptions: opts.grpcOptions,
       connectTimeoutMs: opts.connectTimeoutMs,
+      rpcTimeoutMs: opts.pdTimeoutMs,
+      requestTimeoutMs: opts.pdRequestTimeoutMs,
+      lowResolutionTsUpdateIntervalMs: opts.tsoUpdateIntervalMs,
+      storeRefreshIntervalMs: opts.storeRefreshIntervalMs,
       regionCodec: regionKeyCodec(codec),
       // raw KV needs no timestamps; keep connect() to one round trip
       initialTimestamp: false,
@@ -160,11 +205,20 @@ export class TikvClient {
       tls: opts.tls,
       grpcOptions: opts.grpcOptions,
       maxBatchSize: opts.maxBatchSize,
+      storeLimit: opts.storeLimit,
       inspect,
       // only with metrics on: the stream makes one undefined check per message otherwise
       onBatch: metrics.sink ? (t, n, q) => metrics.observeBatch(t, n, q) : undefined,
     });
-    const cache = new RegionCache(new PdRegionSource(pd, metrics), { probe: storeProbe(stores) });
+    const cache = new RegionCache(new PdRegionSource(pd, metrics), {
+      probe: storeHealthProbe(stores),
+      requestHealthFeedback: healthFeedbackRequester(stores),
+      ttlMs: opts.regionCacheTtlMs,
+      ttlJitterMs: opts.regionCacheTtlJitterMs,
+      enableForwarding: opts.enableForwarding,
+    });
+    // TiKV's slow score steers replica choice (client-go recordHealthFeedback)
+    stores.onHealthFeedback((id, score) => cache.stores.setSlowScore(id, score));
     const client = new TikvClient(opts, pd, stores, cache, codec, metrics, meta, inspection);
     // fail here, not at the first call, when the cluster does not serve this API version
     await verifyApiVersion(pd, stores, codec, opts.apiVersion, opts.connectTimeoutMs, signal).catch(
@@ -204,6 +258,16 @@ export class TikvClient {
    */
   txn(): TxnClient {
     this.runtime.checkOpen();
+    return new TxnClient({
+      rt: this.txnSide(),
+      timeoutMs: this.opts.timeoutMs,
+      maxBackoffMs: this.opts.maxBackoffMs,
+      checkOpen: this.runtime.checkOpen,
+    });
+  }
+
+  // the transactional runtime, created on first use
+  private txnSide(): TxnRuntime {
     if (!this.txnRuntime) {
       const codec = createApiCodec({
         apiVersion: API_VERSION[this.opts.apiVersion],
@@ -218,21 +282,263 @@ export class TikvClient {
         keyspaceId: codec.apiVersion === APIVersion.V2 ? codec.keyspaceId : undefined,
         inspect: this.inspection?.inspect,
         txnLocalLatches: this.opts.txnLocalLatches,
+        budgetsMs: this.opts.txnBackoffBudgetsMs,
+        maxTxnTtlMs: this.opts.maxTxnTtlMs,
+        resolveLockLiteThreshold: this.opts.resolveLockLiteThreshold,
+        enableForwarding: this.opts.enableForwarding,
+        regionCacheTtl: { ttlMs: this.opts.regionCacheTtlMs, ttlJitterMs: this.opts.regionCacheTtlJitterMs },
         interceptor: this.opts.interceptor,
         slowTxnLog: { logger: this.opts.logger, thresholdMs: this.opts.slowTxnThresholdMs },
+        pdHttp: this.opts.pdHttpEndpoints && new PdHttpClient(this.opts.pdHttpEndpoints, this.opts.tls),
       });
     }
-    return new TxnClient({
-      rt: this.txnRuntime,
-      timeoutMs: this.opts.timeoutMs,
-      maxBackoffMs: this.opts.maxBackoffMs,
+    return this.txnRuntime;
+  }
+
+  // what the admin calls (split, scatter, low-level requests) use
+  private get admin(): AdminContext {
+    return {
+      pd: this.pd,
+      stores: this.stores,
+      metrics: this.metricsImpl,
+      options: this.opts,
       checkOpen: this.runtime.checkOpen,
-    });
+      sender: (mode) => (mode === "raw" ? (this.runtime.sender as RoutedSender) : this.txnSide().sender),
+    };
+  }
+
+  /**
+   * Splits regions at `keys` (client-go KVStore.SplitRegions) and returns the ids of the regions
+   * created. Keys are sorted and de-duplicated first; keys already on a region boundary split
+   * nothing; an empty list does nothing. Keys are grouped by region and sent as SplitRegion
+   * batches of at most 2048 keys, in parallel, retried on region errors within a budget of 20 s
+   * per key (at most 120 s). With `scatter`, each new region is then scattered by PD; scatter
+   * failures do not fail the split: they are listed in `scatterErrors` (client-go logs them and
+   * returns the ids with the error). Throws InvalidArgumentError for an empty key or bad options.
+   *
+   * @example
+   * ```ts
+   * const { regionIds } = await client.splitRegions(["user:1000", "user:2000"], { scatter: true });
+   * for (const id of regionIds) await client.waitScatterRegionFinish(id);
+   * ```
+   */
+  splitRegions(keys: readonly KeyInput[], options?: SplitRegionsOptions): Promise<SplitRegionsResult> {
+    return splitRegions(this.admin, keys, options);
+  }
+
+  /**
+   * Asks PD to scatter one region or several (client-go pdClient.ScatterRegions): PD moves their
+   * peers and leaders to balance the stores, in the background. PD errors are retried with the
+   * PDRPC backoff; ids PD cannot scatter come back in `failedRegionIds`.
+   *
+   * @example
+   * ```ts
+   * await client.scatterRegion([10n, 12n], { group: "table-42" });
+   * ```
+   */
+  scatterRegion(
+    regionIds: bigint | number | readonly (bigint | number)[],
+    options?: ScatterOptions,
+  ): Promise<ScatterResult> {
+    return scatterRegions(this.admin, regionIds, options);
+  }
+
+  /**
+   * Waits until the region's scatter operator is no longer running (client-go
+   * WaitScatterRegionFinish): polls PD's GetOperator with backoff; a region without an operator
+   * counts as finished. Throws TimeoutError after `timeoutMs` (default 120 000).
+   *
+   * @example
+   * ```ts
+   * await client.waitScatterRegionFinish(regionId, { timeoutMs: 30_000 });
+   * ```
+   */
+  waitScatterRegionFinish(regionId: bigint | number, options?: WaitScatterOptions): Promise<void> {
+    return waitScatterRegionFinish(this.admin, regionId, options);
+  }
+
+  /** True while PD runs a scatter operator on the region (client-go CheckRegionInScattering). */
+  checkRegionInScattering(regionId: bigint | number, options?: { signal?: AbortSignal }): Promise<boolean> {
+    return checkRegionInScattering(this.admin, regionId, options);
+  }
+
+  /**
+   * Sends one TiKV RPC (any unary tikvpb.Tikv method, by its proto name) to the region holding
+   * `target.key`, to region `target.regionId`, or to store `target.storeId`, with the routing,
+   * retries and backoff of the client's own calls (client-go KVStore.SendReq with a tikvrpc
+   * request), and returns the typed response. The sender fills in the request's context (region,
+   * epoch, peer, API version, keyspace); leave it out. A store target is for store-level commands
+   * (GetStoreSafeTS, GetHealthFeedback...): it sends no context, and retries only sends that
+   * never left the client. Region errors are retried as a normal call
+   * retries them; key errors and other response fields come back as TiKV sent them. Keys are
+   * given as user keys: the key codec adds the keyspace prefix in API v2 (and strips it from
+   * response keys), transactional keys are sent as they are (TiKV encodes them itself), so never
+   * pre-encode keys; timestamps, values and every non-key field are sent as given. Region
+   * boundaries in responses (SplitRegion's regions) are decoded in API v2 only: in API v1 they
+   * come back as TiKV keeps them (memcomparable-encoded for transactional keys), as in client-go. Throws
+   * InvalidArgumentError at once for an unknown command name, a bad target or a request that
+   * cannot be encoded.
+   *
+   * @example
+   * ```ts
+   * const resp = await client.sendRequest("KvGet", { key: Buffer.from("k"), version: ts }, { key: "k" });
+   * const safe = await client.sendRequest("GetStoreSafeTS", {}, { storeId: 1n });
+   * ```
+   */
+  sendRequest<N extends TikvRpcName>(
+    command: N,
+    request: TikvRpcInput<N>,
+    target: RequestTarget,
+    options?: SendRequestOptions,
+  ): Promise<TikvRpcResponse<N>> {
+    return sendRequest(this.admin, command, request, target, options);
+  }
+
+  /**
+   * Runs one GC round at `safePoint` (client-go KVStore.GC): advances the txn safe point (GC
+   * barriers may hold it lower: the result says where it is), resolves every lock at or below it
+   * in every region (KvScanLock batches of 1024, `concurrency` regions at once, default 8), then
+   * advances the GC safe point to it. Keyspace clients run keyspace-level GC when PD has it for
+   * their keyspace, else the null keyspace's. Throws InvalidArgumentError for bad input,
+   * GcStateError when PD refuses (e.g. `decreasingTxnSafePoint`) or the safe point is ahead of
+   * the TSO (`aheadOfTso`), AbortedError on `signal`.
+   *
+   * @example
+   * ```ts
+   * const now = await client.txn().currentTimestamp();
+   * const tenMinutesAgo = now - ((10n * 60_000n) << 18n);
+   * const r = await client.gc(tenMinutesAgo, { onProgress: (p) => console.log(p.phase, p.completedRegions) });
+   * console.log(r.txnSafePoint, r.gcSafePoint, r.locksResolved);
+   * ```
+   */
+  gc(safePoint: bigint, options?: GcOptions): Promise<GcResult> {
+    this.runtime.checkOpen();
+    return clientGc(this.gcHost(), safePoint, options);
+  }
+
+  /** The GC state of the client's keyspace (the null keyspace without one): safe points and barriers. */
+  getGCState(options?: { signal?: AbortSignal }): Promise<GcState> {
+    this.runtime.checkOpen();
+    return clientGcState(this.gcHost(), options?.signal);
+  }
+
+  /**
+   * Sets (or renews) GC barrier `barrierId`: the txn safe point stays at or below `barrierTs`
+   * for `ttlSeconds` ("forever" = until deleted). GcStateError `barrierBehindTxnSafePoint` when
+   * the txn safe point already passed it.
+   *
+   * @example
+   * ```ts
+   * await client.setGCBarrier("backup-42", ts, 600);
+   * ```
+   */
+  setGCBarrier(
+    barrierId: string,
+    barrierTs: bigint,
+    ttlSeconds: number | bigint | "forever",
+    options?: { signal?: AbortSignal },
+  ): Promise<GcBarrier> {
+    this.runtime.checkOpen();
+    return clientSetBarrier(this.gcHost(), barrierId, barrierTs, ttlSeconds, options?.signal);
+  }
+
+  /**
+   * Sets (or renews) global GC barrier `barrierId`: the txn safe point of every keyspace stays
+   * at or below `barrierTs` (PD with global barriers; older PDs answer UNIMPLEMENTED).
+   * GcStateError `globalBarrierBehindTxnSafePoint` when some keyspace already passed it.
+   */
+  setGlobalGCBarrier(
+    barrierId: string,
+    barrierTs: bigint,
+    ttlSeconds: number | bigint | "forever",
+    options?: { signal?: AbortSignal },
+  ): Promise<GcBarrier> {
+    this.runtime.checkOpen();
+    return clientSetGlobalBarrier(this.gcHost(), barrierId, barrierTs, ttlSeconds, options?.signal);
+  }
+
+  /** Deletes global GC barrier `barrierId`; resolves with it, or undefined when there was none. */
+  deleteGlobalGCBarrier(
+    barrierId: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<GcBarrier | undefined> {
+    this.runtime.checkOpen();
+    return clientDeleteGlobalBarrier(this.gcHost(), barrierId, options?.signal);
+  }
+
+  /** Deletes GC barrier `barrierId`; resolves with it, or undefined when there was none. */
+  deleteGCBarrier(barrierId: string, options?: { signal?: AbortSignal }): Promise<GcBarrier | undefined> {
+    this.runtime.checkOpen();
+    return clientDeleteBarrier(this.gcHost(), barrierId, options?.signal);
+  }
+
+  /**
+   * Sets a service safe point (PD's legacy API, for clusters before GC barriers): GC will not
+   * pass `safePoint` for `ttlSeconds` (0 removes it). Resolves with the minimum service safe point.
+   */
+  updateServiceGCSafePoint(
+    serviceId: string,
+    ttlSeconds: number | bigint,
+    safePoint: bigint,
+    options?: { signal?: AbortSignal },
+  ): Promise<ServiceSafePointResult> {
+    this.runtime.checkOpen();
+    return clientServiceSafePoint(this.gcHost(), serviceId, ttlSeconds, safePoint, options?.signal);
+  }
+
+  /**
+   * Deletes [start, end) of the transactional key space on every up store at once, bypassing
+   * raft and MVCC (client-go UnsafeDestroyRange): for data no one reads any more (dropped tables),
+   * usually after `txn().deleteRange(start, end, { notifyOnly: true })`. Resolves with the ids of
+   * the stores that did it; any store failing fails the call.
+   */
+  unsafeDestroyRange(start: KeyInput, end: KeyInput, options?: { signal?: AbortSignal }): Promise<bigint[]> {
+    this.runtime.checkOpen();
+    return clientUnsafeDestroyRange(this.gcHost(), start, end, options?.signal);
+  }
+
+  private gcHost(): GcHost {
+    return {
+      pd: this.pd,
+      stores: this.stores,
+      txnRuntime: () => this.txnSide(),
+      keyspaceId: this.keyspaceMeta?.keyspace?.$case === "id" ? this.keyspaceMeta.keyspace.id : undefined,
+    };
+  }
+
+  /**
+   * The timestamp oracle (client-go oracle.Oracle): fresh, low-resolution and stale timestamps,
+   * read-ts validation, lock expiry, PD's external timestamp. See {@link Oracle}.
+   *
+   * @example
+   * ```ts
+   * const ts = await client.oracle.getStaleTimestamp(10); // ~10 s ago, no PD round trip
+   * ```
+   */
+  get oracle(): Oracle {
+    this.runtime.checkOpen();
+    this.oracleImpl ??= new Oracle({ pd: this.pd, checkOpen: this.runtime.checkOpen });
+    return this.oracleImpl;
   }
 
   /** The PD cluster id. */
   get clusterId(): bigint {
     return this.pd.clusterId;
+  }
+
+  /**
+   * The resolved configuration: every option of {@link ConnectOptions} that is a number or a
+   * name, with its default filled in (frozen). TLS material, interceptors, the logger and the
+   * connect signal are not shown.
+   *
+   * @example
+   * ```ts
+   * console.log(client.config.regionCacheTtlMs); // 600000 unless set at connect
+   * ```
+   */
+  get config(): ClientConfig {
+    this.configCache ??= configView(this.opts);
+    return this.configCache;
   }
 
   /** The API version this client speaks. */
@@ -282,6 +588,7 @@ export class TikvClient {
     if (this.closed) return;
     this.closed = true;
     this.txnRuntime?.close();
+    this.regionCache.stores.close();
     this.stores.close();
     this.pd.close();
     this.regionCache.clear();

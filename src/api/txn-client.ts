@@ -5,28 +5,38 @@
 import type { CommitProtocol } from "../actors/runtime/metrics-sink.js";
 import type { CommitInput, Committer } from "../actors/txn/committer.js";
 import type { LockResolver } from "../actors/txn/lock-resolver.js";
+import { GLOBAL_SCOPE } from "../actors/txn/min-safe-ts.js";
 import { buildMutations, checkSharedLockPrimary } from "../actors/txn/mutations.js";
 import { logIfSlow } from "../actors/txn/slow-txn-log.js";
-import { SnapshotReader, type SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
+import {
+  SnapshotReader,
+  type SnapshotReadOptions,
+  type StaleReadAgo,
+} from "../actors/txn/snapshot-reader.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
 import { InvalidArgumentError, TikvError } from "../errors/base.js";
 import { AbortedError, TimeoutError } from "../errors/server.js";
 import { InvalidTxnError, ResultUndeterminedError, WriteConflictInLatchError } from "../errors/txn.js";
+import type { KeyInput } from "../kv/key.js";
 import { hasLocked } from "../kv/memdb/key-flags.js";
 import type { MemDb } from "../kv/memdb/memdb.js";
 import { MAX_TS } from "../kv/timestamp.js";
 import { type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
+import { type DeleteRangeOptions, type DeleteRangeResult, txnDeleteRange } from "./delete-range.js";
 import { checkInterceptor } from "./interceptor.js";
 import { ASSERTION_LEVEL, assertionLevelOf } from "./internal/assertion-level.js";
 import { newControl } from "./internal/control.js";
 import type { CallOptions } from "./options.js";
+import { checkSecondsAgo, type OracleHost, staleTimestamp, validateReadTs } from "./oracle.js";
 import {
   checkPipelinedOptions,
   createPipelinedTransaction,
   type PipelinedOptions,
   type PipelinedTransaction,
 } from "./pipelined-transaction.js";
+import { RangeTaskRunner, type RangeTaskRunnerOptions } from "./range-task.js";
 import { Snapshot, type SnapshotHost } from "./snapshot.js";
+import { StaleReadTransaction } from "./stale-read-transaction.js";
 import {
   type CommitProtocolOptions,
   type LockRequest,
@@ -68,6 +78,14 @@ export interface RunTransactionOptions extends BeginOptions {
   timeoutMs?: number;
   /** Called before each retry with the error that caused it. */
   onRetry?: (error: Error, attempt: number) => void;
+}
+
+/** Options of {@link TxnClient.getMinSafeTs}. */
+export interface MinSafeTsOptions {
+  /** The min over the stores labelled zone=`zone` only (default: every store, "global"). */
+  zone?: string;
+  /** Ask every store now instead of returning the value of the last background round. */
+  refresh?: boolean;
 }
 
 /** The client parts the transactional API uses. */
@@ -119,6 +137,37 @@ export class TxnClient {
     };
   }
 
+  /**
+   * Deletes every version of every key in [start, end) at once, region by region (client-go
+   * DeleteRangeTask): no transaction, no snapshot isolation, no undo. Resolves with the number of
+   * regions done. `notifyOnly` deletes nothing (the raft notification before
+   * {@link TikvClient.unsafeDestroyRange}). `end` may be omitted (= the keyspace's end) only by
+   * a client with a keyspace: TiKV cannot delete up to +infinity (InvalidArgumentError).
+   *
+   * @example
+   * ```ts
+   * const { completedRegions } = await client.txn().deleteRange("t1_", "t1`", { concurrency: 4 });
+   * ```
+   */
+  deleteRange(start: KeyInput, end?: KeyInput, options?: DeleteRangeOptions): Promise<DeleteRangeResult> {
+    this.host.checkOpen();
+    return txnDeleteRange(this.host.rt, start, end, options);
+  }
+
+  /**
+   * A range task runner over this client's regions (client-go rangetask.NewRangeTaskRunner).
+   *
+   * @example
+   * ```ts
+   * const runner = client.txn().rangeTaskRunner({ concurrency: 4 });
+   * await runner.runOnRange("a", "z", async (range) => ({ completedRegions: 1, failedRegions: 0 }));
+   * ```
+   */
+  rangeTaskRunner(options?: RangeTaskRunnerOptions): RangeTaskRunner {
+    this.host.checkOpen();
+    return new RangeTaskRunner(this.host.rt, options);
+  }
+
   /** The client's lock resolver (client-go GetLockResolver). */
   get lockResolver(): LockResolver {
     return this.host.rt.resolver;
@@ -138,21 +187,27 @@ export class TxnClient {
   }
 
   /**
-   * Begins an optimistic transaction at a fresh start ts (or `options.startTs`).
+   * Begins an optimistic transaction at a fresh start ts (or `options.startTs`). With
+   * `staleRead` (`true` with a `startTs`, or `{ secondsAgo }`) it is a read-only
+   * {@link StaleReadTransaction} whose reads any replica may serve (see {@link snapshot}).
    *
    * @example
    * ```ts
    * const txn = await txnClient.begin({ priority: "high" });
    * txn.set("k", "v");
    * await txn.commit();
+   * const past = await txnClient.begin({ staleRead: { secondsAgo: 30 } });
    * ```
    */
   begin(options: BeginOptions & { pipelined: true | PipelinedOptions }): Promise<PipelinedTransaction>;
+  begin(options: BeginOptions & { staleRead: true | StaleReadAgo }): Promise<StaleReadTransaction>;
   begin(options?: BeginOptions): Promise<Transaction>;
   async begin(options: BeginOptions = {}): Promise<Transaction> {
     this.host.checkOpen();
     checkBeginOptions(options);
-    const startTs = options.startTs ?? (await this.host.rt.getTimestamp(options.signal));
+    const startTs = options.staleRead
+      ? await this.staleReadTs(options.startTs, options.staleRead, "startTs", options.signal)
+      : (options.startTs ?? (await this.host.rt.getTimestamp(options.signal)));
     const limits = {
       entrySizeLimit: options.entrySizeLimit ?? DEFAULT_LIMITS.entrySizeLimit,
       totalSizeLimit: options.totalSizeLimit ?? DEFAULT_LIMITS.totalSizeLimit,
@@ -177,7 +232,8 @@ export class TxnClient {
         writeContext: writeContextOf,
       });
     }
-    const txn = new Transaction(
+    // a stale read is read-only: its writes and locks are refused at once
+    const txn = new (options.staleRead ? StaleReadTransaction : Transaction)(
       this.committer,
       this.newSnapshot(startTs, options),
       limits,
@@ -189,19 +245,81 @@ export class TxnClient {
   }
 
   /**
-   * A read-only snapshot at `ts` (default: a fresh timestamp).
+   * A read-only snapshot at `ts` (default: a fresh timestamp). With `staleRead: true` its reads
+   * may be served by any replica at `ts` (which must then be given); with
+   * `staleRead: { secondsAgo }` the ts is picked as of that many seconds ago (no `ts` then). A
+   * stale read's ts must not be in the future (FutureTsReadError) nor "latest"
+   * (LatestStaleReadError).
    *
    * @example
    * ```ts
    * const snap = await txnClient.snapshot();
    * console.log(await snap.get("k"));
+   * const old = await txnClient.snapshot(undefined, { staleRead: { secondsAgo: 5 } });
+   * const near = await txnClient.snapshot(undefined, { replicaRead: "mixed", matchStoreLabels: { zone: "z1" } });
    * ```
    */
   async snapshot(ts?: bigint, options: SnapshotReadOptions = {}): Promise<Snapshot> {
     this.host.checkOpen();
     checkReadOptions(options);
     if (ts !== undefined) checkTs(ts, "ts");
+    if (options.staleRead)
+      return this.newSnapshot(await this.staleReadTs(ts, options.staleRead, "ts"), options);
     return this.newSnapshot(ts ?? (await this.host.rt.getTimestamp()), options);
+  }
+
+  /**
+   * The min safe ts of the cluster (client-go GetMinSafeTS): the smallest safe ts over every
+   * TiKV store (or over the stores of one `zone`), below which stale reads are served by any
+   * replica. 0 while unknown (a store never answered, or none has resolved anything yet); a
+   * store answering 0 is skipped. Kept by a background round every 2 s, started by the first
+   * call (which waits for its first round) and stopped when the client closes.
+   *
+   * @example
+   * ```ts
+   * const safe = await txnClient.getMinSafeTs();
+   * const snap = await txnClient.snapshot(safe, { staleRead: true }); // no replica lags it
+   * ```
+   */
+  async getMinSafeTs(options: MinSafeTsOptions = {}): Promise<bigint> {
+    this.host.checkOpen();
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError("must be an object", "options");
+    const zone = options.zone;
+    if (zone !== undefined && (typeof zone !== "string" || zone === "")) {
+      throw new InvalidArgumentError("must be a non-empty string", "zone");
+    }
+    if (options.refresh !== undefined && typeof options.refresh !== "boolean") {
+      throw new InvalidArgumentError("must be a boolean", "refresh");
+    }
+    return this.host.rt.minSafeTs.get(zone ?? GLOBAL_SCOPE, options.refresh ?? false);
+  }
+
+  // the read ts of a stale read: the ts given, or the oracle's stale ts; never in the future
+  private async staleReadTs(
+    given: bigint | undefined,
+    spec: true | StaleReadAgo,
+    argument: string,
+    signal?: AbortSignal,
+  ): Promise<bigint> {
+    const oracle: OracleHost = { pd: this.host.rt.deps.pd, checkOpen: this.host.checkOpen };
+    let ts: bigint;
+    if (spec === true) {
+      if (given === undefined) {
+        throw new InvalidArgumentError(
+          "staleRead: true reads at a ts you give; or use staleRead: { secondsAgo }",
+          argument,
+        );
+      }
+      ts = given;
+    } else {
+      if (given !== undefined) {
+        throw new InvalidArgumentError("give either a ts or staleRead: { secondsAgo }, not both", argument);
+      }
+      ts = await staleTimestamp(oracle, spec.secondsAgo, signal);
+    }
+    await validateReadTs(oracle, ts, { isStaleRead: true, signal });
+    return ts;
   }
 
   /**
@@ -529,6 +647,7 @@ function checkTs(ts: unknown, name: string): void {
 }
 
 const ISOLATIONS = new Set(["SI", "RC", "RCCheckTS"]);
+const REPLICA_READS = new Set(["leader", "follower", "learner", "mixed", "preferLeader"]);
 const PRIORITIES = new Set(["normal", "low", "high"]);
 
 function checkReadOptions(o: SnapshotReadOptions): void {
@@ -561,10 +680,58 @@ function checkReadOptions(o: SnapshotReadOptions): void {
   if (o.taskId !== undefined && typeof o.taskId !== "bigint") {
     throw new InvalidArgumentError("must be a bigint", "taskId");
   }
+  checkReplicaOptions(o);
+}
+
+// replica / stale read options (client-go SetReplicaRead, SetMatchStoreLabels, WithMatchStores,
+// SetIsStalenessReadOnly)
+function checkReplicaOptions(o: SnapshotReadOptions): void {
+  if (o.replicaRead !== undefined && !REPLICA_READS.has(o.replicaRead)) {
+    throw new InvalidArgumentError(
+      `must be "leader", "follower", "learner", "mixed" or "preferLeader", got ${String(o.replicaRead)}`,
+      "replicaRead",
+    );
+  }
+  const labels: unknown = o.matchStoreLabels;
+  if (labels !== undefined) {
+    if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
+      throw new InvalidArgumentError("must be an object of label name to value", "matchStoreLabels");
+    }
+    for (const [k, v] of Object.entries(labels)) {
+      if (k === "" || typeof v !== "string") {
+        throw new InvalidArgumentError(
+          `label ${JSON.stringify(k)} must have a string value`,
+          "matchStoreLabels",
+        );
+      }
+    }
+  }
+  const stores: unknown = o.matchStores;
+  if (
+    stores !== undefined &&
+    (!Array.isArray(stores) || !stores.every((s) => typeof s === "bigint" && s > 0n))
+  ) {
+    throw new InvalidArgumentError("must be an array of positive bigint store ids", "matchStores");
+  }
+  const stale: unknown = o.staleRead;
+  if (stale !== undefined && typeof stale !== "boolean") {
+    if (stale === null || typeof stale !== "object") {
+      throw new InvalidArgumentError("must be a boolean or { secondsAgo }", "staleRead");
+    }
+    checkSecondsAgo((stale as { secondsAgo?: unknown }).secondsAgo, "staleRead.secondsAgo");
+  }
 }
 
 function checkBeginOptions(o: BeginOptions): void {
   checkReadOptions(o);
+  if (o.staleRead) {
+    // a stale read neither locks nor writes: TiDB refuses FOR UPDATE and DML in one
+    if (o.pessimistic) {
+      throw new InvalidArgumentError("a stale-read transaction cannot be pessimistic", "staleRead");
+    }
+    if (o.pipelined)
+      throw new InvalidArgumentError("a stale-read transaction cannot be pipelined", "staleRead");
+  }
   checkPipelinedOptions(o);
   if (o.diskFullOpt !== undefined && !Object.hasOwn(DISK_FULL_OPT, o.diskFullOpt)) {
     throw new InvalidArgumentError(

@@ -129,6 +129,11 @@ function nonNegative(v: number | undefined, dflt: number, what: string): number 
 /**
  * A mock PD plus N mock TiKV stores on loopback, sharing one topology, one MVCC engine and one
  * fault registry. Start with {@link EmbeddedCluster.start}; always {@link close} it.
+ *
+ * Like TiKV, a store proxies a call carrying the `tikv-forwarded-host` metadata (unary, or a
+ * whole BatchCommands stream) to the store at that address, and the target's answer or gRPC
+ * status comes back as its own; the request log marks such requests with `forwardedBy`.
+ * {@link blockClients} cuts one store from clients only, to exercise client-go's forwarding.
  */
 export class EmbeddedCluster {
   /** Fault registry consulted by every TiKV store (PD has its own: `pd.faults`). */
@@ -283,6 +288,14 @@ export class EmbeddedCluster {
     return this.pd ? this.pd.endpoints : [];
   }
 
+  /**
+   * host:port of every PD member's HTTP API, for clients' pdHttpEndpoints (a port of its own,
+   * unlike real PD, which serves HTTP on its gRPC port; see MockPd.httpEndpoints).
+   */
+  get pdHttpEndpoints(): string[] {
+    return this.pd ? this.pd.httpEndpoints : [];
+  }
+
   /** The mock TiKV stores, in store id order. */
   get stores(): MockTikvStore[] {
     return [...this.storesById.values()];
@@ -336,6 +349,33 @@ export class EmbeddedCluster {
     const s = this.store(id);
     if (!s.running) await s.start();
     if (!this.topology.isStoreRunning(s.storeId)) this.topology.startStore(s.storeId);
+  }
+
+  /**
+   * Cuts the link between clients and one store while the stores still reach each other (a
+   * network partition on the client side only, the case client-go's EnableForwarding is for).
+   * The store refuses every call that does not come from a peer store's forwarding proxy with
+   * UNAVAILABLE, as a client sees a cut connection, and its open client streams end; the
+   * store keeps running, leading its regions and serving requests that a follower forwards to
+   * it (tikv-forwarded-host). What it models honestly: the client sees the store as
+   * unreachable, peers do not. What it does not: timeouts of a silently dropped link (calls
+   * fail fast instead), and a real network path — on loopback a peer's calls are told apart
+   * from a client's by a mock-only metadata tag the stores' proxies add.
+   *
+   * @example
+   * ```ts
+   * cluster.blockClients(leaderStoreId);
+   * // a client with enableForwarding: true keeps working through a follower
+   * cluster.unblockClients(leaderStoreId);
+   * ```
+   */
+  blockClients(id: number | bigint): void {
+    this.store(id).setClientsBlocked(true);
+  }
+
+  /** Ends {@link blockClients} for a store: clients reach it directly again. */
+  unblockClients(id: number | bigint): void {
+    this.store(id).setClientsBlocked(false);
   }
 
   /**

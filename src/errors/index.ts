@@ -6,6 +6,7 @@ export * from "./codec.js";
 export * from "./codes.js";
 export * from "./debug-info.js";
 export * from "./extract.js";
+export * from "./gc.js";
 export * from "./predicates.js";
 export * from "./server.js";
 export * from "./server-message.js";

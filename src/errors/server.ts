@@ -254,10 +254,16 @@ export class FutureTsReadError extends TikvError {
   }
 }
 
-/** The store ran out of request tokens (client-go ErrTokenLimit). */
+/**
+ * The store ran out of request tokens (client-go ErrTokenLimit): the client already has `limit`
+ * requests in flight to it (ConnectOptions.storeLimit). The request was not sent; the client does
+ * not retry it (as client-go), the caller may once requests in flight finish.
+ */
 export class TokenLimitError extends TikvError {
   constructor(
     readonly storeId: bigint,
+    /** The per-store limit in force (0 when unknown). */
+    readonly limit = 0,
     options?: TikvErrorOptions,
   ) {
     super("TOKEN_LIMIT", `store token is up to the limit, store id = ${storeId}`, options);

@@ -147,6 +147,8 @@ export function planCleanup(
   locks: readonly LockDetails[],
   lite: boolean,
   pessimisticRegion = false,
+  /** Transactions with fewer keys in a region than this are resolved key by key (client-go ResolveLockLiteThreshold). */
+  liteThreshold: bigint = RESOLVE_LOCK_LITE_THRESHOLD,
 ): CleanupTask[] {
   const tasks: CleanupTask[] = [];
   const liteKeys: Buffer[] = [];
@@ -160,7 +162,7 @@ export function planCleanup(
         forUpdateTs: l.lockForUpdateTs === 0n ? MAX_U64 : l.lockForUpdateTs,
         regionWide: pessimisticRegion,
       });
-    } else if (lite || l.txnSize < RESOLVE_LOCK_LITE_THRESHOLD) {
+    } else if (lite || l.txnSize < liteThreshold) {
       if (!isPrimary) liteKeys.push(l.key);
     } else {
       tasks.push({ kind: "resolveRegion", key: l.key });

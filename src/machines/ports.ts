@@ -64,6 +64,8 @@ export interface RetryRegionCacheShape {
   invalidate(region: RegionEntry, reason?: RegionInvalidReason): void;
   /** Marks the region to be reloaded from PD on next access. */
   scheduleReload(region: RegionEntry): void;
+  /** Applies a BucketVersionNotMatch answer: TiKV's current bucket version and keys. */
+  onBucketVersionNotMatch(region: RegionEntry, version: bigint, keys: readonly Buffer[]): void;
   /** Applies an EpochNotMatch answer from a peer on store `accessStoreId`. */
   onEpochNotMatch(
     region: RegionEntry,

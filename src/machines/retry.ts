@@ -41,7 +41,7 @@ export type RegionErrorEvent =
   | { type: "REGION_NOT_FOUND" }
   | { type: "KEY_NOT_IN_REGION" }
   | { type: "EPOCH_NOT_MATCH"; currentRegions: Region[] }
-  | { type: "BUCKET_VERSION_NOT_MATCH" }
+  | { type: "BUCKET_VERSION_NOT_MATCH"; version: bigint; keys: Buffer[] }
   | { type: "SERVER_IS_BUSY"; reason: string; estimatedWaitMs: number }
   | { type: "STALE_COMMAND" }
   | { type: "STORE_NOT_MATCH"; requestStoreId: bigint; actualStoreId: bigint }
@@ -78,7 +78,10 @@ export function classifyRegionError(e: RegionErrorProto): RegionErrorEvent {
   if (e.regionNotFound) return { type: "REGION_NOT_FOUND" };
   if (e.keyNotInRegion) return { type: "KEY_NOT_IN_REGION" };
   if (e.epochNotMatch) return { type: "EPOCH_NOT_MATCH", currentRegions: e.epochNotMatch.currentRegions };
-  if (e.bucketVersionNotMatch) return { type: "BUCKET_VERSION_NOT_MATCH" };
+  if (e.bucketVersionNotMatch) {
+    const b = e.bucketVersionNotMatch;
+    return { type: "BUCKET_VERSION_NOT_MATCH", version: b.version, keys: b.keys };
+  }
   if (e.serverIsBusy) {
     return {
       type: "SERVER_IS_BUSY",
@@ -258,7 +261,9 @@ export function decideOnRegionError(s: RetrySession, ev: RegionErrorEvent, raw: 
     case "EPOCH_NOT_MATCH":
       return { kind: "epochNotMatch", currentRegions: ev.currentRegions };
     case "BUCKET_VERSION_NOT_MATCH":
-      // buckets are not cached: the caller re-splits on the same region
+      // client-go onRegionError: take TiKV's buckets into the cache, then hand the error back
+      // (no retry here) so the caller re-splits the request against the new buckets
+      s.cache.onBucketVersionNotMatch(region, ev.version, ev.keys);
       return { kind: "regionChanged" };
     case "SERVER_IS_BUSY":
       if (ev.reason.includes("deadline is exceeded") && isConfigurableReadTimeout(s)) {
@@ -316,8 +321,15 @@ export function decideOnRegionError(s: RetrySession, ev: RegionErrorEvent, raw: 
  */
 export function decideOnSendFailure(s: RetrySession, err: Error): Decision {
   const code: string = (err as TikvError).code;
-  // (RPC_REJECTED: an interceptor refused the call; retrying would only be refused again)
-  if (code === "ABORTED" || code === "CLOSED" || code === "SHUTTING_DOWN" || code === "RPC_REJECTED")
+  // (RPC_REJECTED: an interceptor refused the call; retrying would only be refused again;
+  // TOKEN_LIMIT: the store's request tokens are taken, which client-go's sender returns at once)
+  if (
+    code === "ABORTED" ||
+    code === "CLOSED" ||
+    code === "SHUTTING_DOWN" ||
+    code === "RPC_REJECTED" ||
+    code === "TOKEN_LIMIT"
+  )
     return { kind: "fail", error: err };
   // the call's own deadline passed: retrying cannot help (and must not spin without yielding)
   if (code === "TIMEOUT" && Date.now() >= s.deadline) return { kind: "fail", error: err };

@@ -3,7 +3,7 @@
 // Behaviour follows client-go internal/client/client_batch.go (batchCommandsClient /
 // batchCommandsBuilder), restated for a single-threaded event loop.
 
-import { type ClientDuplexStream, status as GrpcStatus } from "@grpc/grpc-js";
+import { type ClientDuplexStream, status as GrpcStatus, Metadata } from "@grpc/grpc-js";
 import type { HealthFeedback } from "../proto/kvrpcpb.js";
 import { type TikvClient, TikvService } from "../proto/tikvpb.js";
 import {
@@ -43,6 +43,8 @@ export interface BatchStreamOptions {
    * turn (client-go batch_requests / batch_pending_requests); for the metrics export only.
    */
   onBatch?: (address: string, requests: number, queued: number) => void;
+  /** Metadata of the stream's call (tikv-forwarded-host for a stream a follower forwards). */
+  metadata?: Metadata;
 }
 
 /** Counters of one stream, for tests and metrics. */
@@ -103,6 +105,7 @@ export class BatchCommandsStream {
       TikvService.batchCommands.path,
       encodeBatchRequest,
       decodeBatchResponse,
+      opts.metadata ?? new Metadata(),
     );
     this.call.on("data", (resp: IncomingBatch) => this.onResponse(resp));
     this.call.on("error", (err: Error) => {

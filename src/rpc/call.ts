@@ -24,7 +24,8 @@ export interface UnaryMethod<Req, Resp> {
 const EMPTY_METADATA = new Metadata();
 
 /**
- * Issues one unary call on `client` and reports through `reply` exactly once.
+ * Issues one unary call on `client` and reports through `reply` exactly once; `metadata` goes
+ * with the call (e.g. tikv-forwarded-host when a follower forwards it).
  * Errors: TimeoutError (deadline), AbortedError (signal), GrpcError (any other status).
  */
 export function unaryCall<Req, Resp>(
@@ -34,6 +35,7 @@ export function unaryCall<Req, Resp>(
   opts: CallOptions | undefined,
   reply: Reply<Resp>,
   address?: string,
+  metadata: Metadata = EMPTY_METADATA,
 ): void {
   const signal = opts?.signal;
   if (signal?.aborted) {
@@ -48,7 +50,7 @@ export function unaryCall<Req, Resp>(
     method.requestSerialize,
     method.responseDeserialize,
     req,
-    EMPTY_METADATA,
+    metadata,
     timeoutMs !== undefined && timeoutMs > 0 ? { deadline: Date.now() + timeoutMs } : {},
     (err: ServiceError | null, resp?: Resp) => {
       if (onAbort) signal?.removeEventListener("abort", onAbort);

@@ -76,6 +76,11 @@ function loadPem(src: PemSource | undefined, what: string): Buffer | undefined {
   return Buffer.from(src.buffer, src.byteOffset, src.byteLength);
 }
 
+/** The PEM material of {@link TlsOptions} as Buffers (for node:https clients such as PD's HTTP API). */
+export function tlsMaterial(tls: TlsOptions): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  return { ca: loadPem(tls.ca, "ca"), cert: loadPem(tls.cert, "cert"), key: loadPem(tls.key, "key") };
+}
+
 /** Checks the shape of {@link TlsOptions} (InvalidArgumentError naming the bad field). */
 export function checkTlsOptions(tls: unknown): TlsOptions {
   if (tls === null || typeof tls !== "object") throw new InvalidArgumentError("must be an object", "tls");

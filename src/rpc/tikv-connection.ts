@@ -1,5 +1,6 @@
 // A gRPC channel to one TiKV store plus the session (stream) that multiplexes requests on it.
 
+import { Metadata } from "@grpc/grpc-js";
 import { InvalidArgumentError } from "../errors/base.js";
 import { TikvClient } from "../proto/tikvpb.js";
 import { BatchCommandsStream, type BatchStreamOptions } from "./batch-stream.js";
@@ -18,6 +19,22 @@ import {
 export interface TikvConnectionOptions extends ChannelConfig, Omit<BatchStreamOptions, "address"> {
   /** false sends every command unary (as does maxBatchSize = 0, like client-go). Default true. */
   batching?: boolean;
+  /**
+   * Send every call through this store to the store at `forwardedHost` (client-go
+   * EnableForwarding): the "tikv-forwarded-host" metadata rides on each unary call and on the
+   * BatchCommands stream, and the receiving TiKV proxies them there.
+   */
+  forwardedHost?: string;
+}
+
+/** The gRPC metadata key naming the store a TiKV should forward a call to (TiKV server/proxy.rs). */
+export const FORWARDED_HOST_METADATA_KEY = "tikv-forwarded-host";
+
+function forwardMetadata(host: string | undefined): Metadata | undefined {
+  if (host === undefined || host === "") return undefined;
+  const md = new Metadata();
+  md.set(FORWARDED_HOST_METADATA_KEY, host);
+  return md;
 }
 
 /** Sends one TiKV command; replies through a callback (the hot-path form). */
@@ -37,11 +54,13 @@ export class TikvConnection {
   /** The store address as given ("host:port"). */
   readonly address: string;
   private readonly opts: TikvConnectionOptions;
+  private readonly metadata: Metadata | undefined;
   private closed = false;
 
   constructor(address: string, opts: TikvConnectionOptions = {}) {
     this.address = grpcTarget(address);
     this.opts = opts;
+    this.metadata = forwardMetadata(opts.forwardedHost);
     this.client = new TikvClient(this.address, channelCredentials(opts.tls), channelOptions(opts));
   }
 
@@ -56,7 +75,11 @@ export class TikvConnection {
     const stream =
       this.opts.batching === false || this.opts.maxBatchSize === 0
         ? undefined
-        : new BatchCommandsStream(this.client, { ...this.opts, address: this.address });
+        : new BatchCommandsStream(this.client, {
+            ...this.opts,
+            address: this.address,
+            metadata: this.metadata,
+          });
     return new TikvSession(this, stream);
   }
 
@@ -76,7 +99,7 @@ export class TikvConnection {
       return;
     }
     const method = UNARY_METHODS[cmd as Exclude<C, "Empty">];
-    unaryCall(this.client, method as never, req, opts, reply as Reply<unknown>, this.address);
+    unaryCall(this.client, method as never, req, opts, reply as Reply<unknown>, this.address, this.metadata);
   }
 
   /** Closes the channel. */

@@ -310,6 +310,7 @@ describe("error classes", () => {
     new errors.CannotSetNilValueError(),
     new NotExistError(),
     new errors.TxnAbortedByGcError(1n, 2n),
+    new errors.GcStateError("decreasingTxnSafePoint", "[PD:gc:ErrDecreasingTxnSafePoint]"),
     new errors.LockAcquireFailAndNoWaitSetError(),
     new errors.LockWaitTimeoutError(),
     new errors.ResolveLockTimeoutError(),

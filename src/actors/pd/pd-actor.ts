@@ -24,6 +24,8 @@ import {
   BatchScanRegionsRequest,
   DeleteGCBarrierRequest,
   type DeleteGCBarrierResponse,
+  DeleteGlobalGCBarrierRequest,
+  type DeleteGlobalGCBarrierResponse,
   GetAllKeyspacesGCStatesRequest,
   type GetAllKeyspacesGCStatesResponse,
   GetAllStoresRequest,
@@ -43,6 +45,8 @@ import {
   ScanRegionsRequest,
   SetGCBarrierRequest,
   type SetGCBarrierResponse,
+  SetGlobalGCBarrierRequest,
+  type SetGlobalGCBarrierResponse,
   type TsoResponse,
   UpdateGCSafePointRequest,
   UpdateServiceGCSafePointRequest,
@@ -368,15 +372,19 @@ export class PdActor {
   getPrevRegion(key: Buffer, opts?: RegionCallOptions): Promise<PdRegion | undefined> {
     const codec = opts?.regionCodec ?? this.codec;
     const k = codec.encodeKey(key);
-    return this.coalesce(`p${codecTag(codec, this.codec)}:${k.toString("latin1")}`, opts, async (shared) =>
-      this.regionFrom(
-        codec,
-        await this.call(
-          "getPrevRegion",
-          GetRegionRequest.fromPartial({ regionKey: k, needBuckets: !!opts?.needBuckets }),
-          shared,
+    const b = opts?.needBuckets ? "b" : "";
+    return this.coalesce(
+      `p${b}${codecTag(codec, this.codec)}:${k.toString("latin1")}`,
+      opts,
+      async (shared) =>
+        this.regionFrom(
+          codec,
+          await this.call(
+            "getPrevRegion",
+            GetRegionRequest.fromPartial({ regionKey: k, needBuckets: !!opts?.needBuckets }),
+            shared,
+          ),
         ),
-      ),
     );
   }
 
@@ -384,7 +392,8 @@ export class PdActor {
   getRegionById(regionId: bigint | number, opts?: RegionCallOptions): Promise<PdRegion | undefined> {
     const codec = opts?.regionCodec ?? this.codec;
     const id = BigInt(regionId);
-    return this.coalesce(`i${codecTag(codec, this.codec)}:${id}`, opts, async (shared) =>
+    const b = opts?.needBuckets ? "b" : "";
+    return this.coalesce(`i${b}${codecTag(codec, this.codec)}:${id}`, opts, async (shared) =>
       this.regionFrom(
         codec,
         await this.call(
@@ -543,13 +552,14 @@ export class PdActor {
   /** The GC state (txn safe point, GC safe point, barriers) of the keyspace (or the null keyspace). */
   getGCState(
     keyspaceId?: number,
-    opts?: CallOptions & { excludeGcBarriers?: boolean },
+    opts?: CallOptions & { excludeGcBarriers?: boolean; includeGlobalGcBarriers?: boolean },
   ): Promise<GetGCStateResponse> {
     return this.call(
       "getGcState",
       GetGCStateRequest.fromPartial({
         keyspaceScope: scope(keyspaceId),
         excludeGcBarriers: !!opts?.excludeGcBarriers,
+        includeGlobalGcBarriers: !!opts?.includeGlobalGcBarriers,
       }),
       opts,
     );
@@ -617,6 +627,25 @@ export class PdActor {
       DeleteGCBarrierRequest.fromPartial({ barrierId, keyspaceScope: scope(keyspaceId) }),
       opts,
     );
+  }
+
+  /** Sets (or renews) a global GC barrier: it blocks the txn safe point of every keyspace. */
+  setGlobalGCBarrier(
+    barrierId: string,
+    barrierTs: bigint,
+    ttlSeconds: bigint | number,
+    opts?: CallOptions,
+  ): Promise<SetGlobalGCBarrierResponse> {
+    return this.call(
+      "setGlobalGcBarrier",
+      SetGlobalGCBarrierRequest.fromPartial({ barrierId, barrierTs, ttlSeconds: BigInt(ttlSeconds) }),
+      opts,
+    );
+  }
+
+  /** Deletes a global GC barrier. */
+  deleteGlobalGCBarrier(barrierId: string, opts?: CallOptions): Promise<DeleteGlobalGCBarrierResponse> {
+    return this.call("deleteGlobalGcBarrier", DeleteGlobalGCBarrierRequest.fromPartial({ barrierId }), opts);
   }
 
   // ---- generic call -----------------------------------------------------------------------
@@ -775,7 +804,11 @@ export class PdActor {
       leader: r.leader,
       downPeers: r.downPeers,
       pendingPeers: r.pendingPeers,
-      buckets: r.buckets,
+      // bucket keys come in PD's key form, like the boundaries (client-go decodeRegionKeyInPlace)
+      buckets:
+        r.buckets && codec.decodeBucketKeys
+          ? { ...r.buckets, keys: codec.decodeBucketKeys(r.buckets.keys) }
+          : r.buckets,
     });
   }
 

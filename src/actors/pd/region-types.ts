@@ -28,6 +28,8 @@ export interface RegionKeyCodec {
   encodeEndKey(key: Buffer): Buffer;
   /** Decodes a region's boundaries; undefined when the region lies outside this client's key space. */
   decodeRegion(region: Region): Region | undefined;
+  /** Decodes bucket keys like the boundaries (client-go DecodeBucketKeys); identity when absent. */
+  decodeBucketKeys?(keys: readonly Buffer[]): Buffer[];
 }
 
 /** The identity codec (API v1 raw: PD stores plain keys). */

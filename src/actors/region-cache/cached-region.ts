@@ -2,7 +2,7 @@
 // Follows client-go internal/locate/region_cache.go (Region, regionStore, InvalidReason, TTL).
 
 import { type Latin1Key, toLatin1Key } from "../../kv/key.js";
-import type { Peer, Region } from "../../proto/metapb.js";
+import type { Buckets, Peer, Region } from "../../proto/metapb.js";
 
 /** Why a cached region was invalidated (client-go InvalidReason). */
 export type InvalidReason =
@@ -54,6 +54,12 @@ export class CachedRegion {
   needReload = false;
   /** Do not extend the TTL on access (client-go needExpireAfterTTL, set when peers are down). */
   readonly expireAfterTtl: boolean;
+  /**
+   * The region's buckets (user keys), when known: loaded with the region from PD, inherited
+   * across reloads and epoch changes, replaced by BucketVersionNotMatch. May be stale and reach
+   * outside the region (client-go regionStore.buckets); see locateBucket in buckets.ts.
+   */
+  buckets: Buckets | undefined;
 
   constructor(
     meta: Region,
@@ -62,6 +68,7 @@ export class CachedRegion {
     leaderIdx: number,
     downPeers: Peer[],
     ttlAt: number,
+    buckets?: Buckets,
   ) {
     this.id = meta.id;
     this.meta = meta;
@@ -77,6 +84,12 @@ export class CachedRegion {
     this.downPeers = downPeers;
     this.ttlAt = ttlAt;
     this.expireAfterTtl = downPeers.length > 0;
+    this.buckets = buckets;
+  }
+
+  /** The buckets' version, 0 when the region has none (client-go KeyLocation.GetBucketVersion). */
+  get bucketVersion(): bigint {
+    return this.buckets?.version ?? 0n;
   }
 
   /** The region's version id. */

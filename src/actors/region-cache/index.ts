@@ -1,4 +1,5 @@
 // Region cache, store cache, replica selection, region actors and the PD interface.
+export * from "./buckets.js";
 export * from "./cached-region.js";
 export * from "./group-by-region.js";
 export * from "./region-actors.js";

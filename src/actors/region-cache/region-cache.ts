@@ -13,6 +13,7 @@ import { groupByRegion } from "./group-by-region.js";
 import { RegionIndex } from "./region-index.js";
 import type { RegionInfo, RegionSource } from "./region-source.js";
 import { type Liveness, StoreCache, type StoreEntry } from "./store-cache.js";
+import type { RequestHealthFeedback } from "./tikv-slow-score.js";
 
 // Buffers convert directly (toLatin1Key wraps any Uint8Array in a new Buffer first).
 function latin1(key: Uint8Array): Latin1Key {
@@ -31,10 +32,19 @@ export interface RegionCacheOptions {
   ttlJitterMs?: number;
   /** Budget for PD lookups when the caller passes no backoffer (default 20 s, client-go locateRegionMaxBackoff). */
   locateBackoffMs?: number;
+  /**
+   * Leader requests whose leader store is unreachable go through a reachable follower that
+   * forwards them (client-go EnableForwarding; default false).
+   */
+  enableForwarding?: boolean;
   /** Store health probe (see StoreCache). */
   probe?: (store: StoreEntry) => Promise<Liveness>;
   /** How long an unreachable mark lasts (see StoreCache). */
   unreachableTtlMs?: number;
+  /** Time between background probes of an unreachable store (see StoreCache). */
+  healthCheckIntervalMs?: number;
+  /** Asks a store for its health feedback when its TiKV slow score went stale (see StoreCache). */
+  requestHealthFeedback?: RequestHealthFeedback;
 }
 
 /** Keys of one region (output of {@link RegionCache.groupKeysByRegion}). */
@@ -50,9 +60,13 @@ export type { EpochNotMatchOutcome } from "../../machines/ports.js";
 export class RegionCache {
   /** Stores seen by this cache. */
   readonly stores: StoreCache;
+  /** See {@link RegionCacheOptions.enableForwarding}. */
+  readonly enableForwarding: boolean;
   private readonly index = new RegionIndex();
   private readonly byId = new Map<bigint, CachedRegion>();
   private readonly inflight = new Map<string, Promise<CachedRegion>>();
+  /** Regions with a bucket update in flight (client-go inflightUpdateBuckets). */
+  private readonly bucketUpdates = new Set<bigint>();
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly ttlMs: number;
@@ -67,10 +81,13 @@ export class RegionCache {
     this.random = opts.random ?? Math.random;
     this.ttlMs = opts.ttlMs ?? 600_000;
     this.jitterMs = opts.ttlJitterMs ?? 60_000;
+    this.enableForwarding = opts.enableForwarding ?? false;
     this.stores = new StoreCache(source, {
       now: this.now,
       probe: opts.probe,
       unreachableTtlMs: opts.unreachableTtlMs,
+      healthCheckIntervalMs: opts.healthCheckIntervalMs,
+      requestHealthFeedback: opts.requestHealthFeedback,
     });
   }
 
@@ -254,7 +271,7 @@ export class RegionCache {
       epochs.push(s.epoch);
     });
     if (peers.length === 0) throw new RegionUnavailableError(`no available peers in region ${meta.id}`);
-    return new CachedRegion(meta, peers, epochs, leaderIdx, down, this.nextTtl(this.now()));
+    return new CachedRegion(meta, peers, epochs, leaderIdx, down, this.nextTtl(this.now()), info.buckets);
   }
 
   /** All regions overlapping `[start, end)` (end empty = +inf), in key order, loading gaps from PD. */
@@ -357,6 +374,9 @@ export class RegionCache {
     if (first && first.invalidReason === "noLeader" && r.peers.length > 0) {
       r.leaderIdx = (first.leaderIdx + 1) % r.peers.length;
     }
+    // keep the older entry's buckets when PD sent none or older ones (client-go insertRegionToCache)
+    if (first?.buckets && (!r.buckets || r.buckets.version < first.buckets.version))
+      r.buckets = first.buckets;
     for (const o of overlapped) {
       if (this.byId.get(o.id) === o) this.byId.delete(o.id);
       if (invalidateOld) o.invalidate("other");
@@ -414,7 +434,8 @@ export class RegionCache {
     const fresh: CachedRegion[] = [];
     let keepOld = false;
     for (const m of currentRegions) {
-      const r = await this.buildRegion({ meta: m });
+      // the new regions inherit the old one's buckets (client-go OnRegionEpochNotMatch)
+      const r = await this.buildRegion({ meta: m, buckets: region.buckets });
       const i = r.peerIndexOnStore(accessStoreId);
       if (i >= 0) r.leaderIdx = i;
       fresh.push(r);
@@ -423,6 +444,48 @@ export class RegionCache {
     if (!keepOld) region.invalidate("epochNotMatch");
     for (const r of fresh) this.insertRegion(r);
     return "updated";
+  }
+
+  /**
+   * A BucketVersionNotMatch answer: TiKV's `version` and boundary `keys` replace the cached
+   * buckets when those are missing or older (client-go OnBucketVersionNotMatch). The keys are
+   * stored as TiKV sent them, as client-go does.
+   */
+  onBucketVersionNotMatch(region: CachedRegion, version: bigint, keys: readonly Buffer[]): void {
+    const r = this.getCachedByVer(region.verId);
+    if (!r || (r.buckets && r.buckets.version >= version)) return;
+    r.buckets = { regionId: r.id, version, keys: [...keys], stats: undefined, periodInMs: 0n };
+  }
+
+  /**
+   * Reloads the region from PD in the background when `latestVersion` is newer than the cached
+   * buckets' (client-go UpdateBucketsIfNeeded, called with a response's latest_buckets_version).
+   * Nothing happens when the cached buckets are already newer than the request's
+   * `requestVersion` (non-zero), or an update of this region is already in flight. Returns the
+   * background load (for tests), or undefined when none was started; the load never rejects.
+   */
+  updateBucketsIfNeeded(
+    v: RegionVerId,
+    requestVersion: bigint,
+    latestVersion: bigint,
+  ): Promise<void> | undefined {
+    const r = this.getCachedByVer(v);
+    if (!r) return undefined;
+    const cached = r.bucketVersion;
+    if (requestVersion !== 0n && requestVersion < cached) return undefined;
+    if (cached >= latestVersion || this.bucketUpdates.has(v.id)) return undefined;
+    this.bucketUpdates.add(v.id);
+    const load = (async () => {
+      try {
+        const info = await this.source.getRegionById(v.id);
+        if (info) this.insertRegion(await this.buildRegion(info));
+      } catch {
+        // best effort, as client-go logs and drops a failed bucket update
+      } finally {
+        this.bucketUpdates.delete(v.id);
+      }
+    })();
+    return load;
   }
 
   /** Regions in the cache from `start` (by start key), at most `limit` (for tests and range scans). */

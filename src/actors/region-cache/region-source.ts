@@ -1,7 +1,7 @@
 // The PD side of the region cache, as an injected interface. The PD actor (src/actors/pd)
 // implements it; tests use an in-memory fake. Region boundaries arrive decoded (user keys).
 
-import type { Peer, Region, Store } from "../../proto/metapb.js";
+import type { Buckets, Peer, Region, Store } from "../../proto/metapb.js";
 
 /** One region as PD reports it (pdpb.GetRegionResponse, with boundaries already decoded). */
 export interface RegionInfo {
@@ -13,6 +13,8 @@ export interface RegionInfo {
   downPeers?: Peer[];
   /** Peers PD reports as pending. */
   pendingPeers?: Peer[];
+  /** The region's buckets (keys decoded like the boundaries), when PD sent them. */
+  buckets?: Buckets | undefined;
 }
 
 /** What the region cache needs from PD. Every method may reject (PD unreachable): the cache backs off with BoPDRPC. */

@@ -9,6 +9,7 @@ import { PeerRole } from "../../proto/metapb.js";
 import { type BackoffConfig, Bo } from "../backoff/backoff-config.js";
 import type { Backoffer } from "../backoff/backoffer.js";
 import type { CachedRegion } from "./cached-region.js";
+import { chooseProxy, rememberProxy } from "./proxy-strategy.js";
 import type { RegionCache } from "./region-cache.js";
 
 /** Which replicas may serve a read (client-go kv.ReplicaReadType). */
@@ -72,6 +73,11 @@ export interface ReplicaTarget {
   staleRead: boolean;
   /** True when the target is the cached leader. */
   isLeader: boolean;
+  /**
+   * Set while forwarding (client-go EnableForwarding): the follower the request is sent to, whose
+   * TiKV proxies it to the target (the leader) named by the tikv-forwarded-host metadata.
+   */
+  proxy: { replica: Replica; storeId: bigint; address: string } | undefined;
 }
 
 // score bits, most significant first: not slow, labels match, prefer leader, normal peer, not attempted
@@ -105,6 +111,8 @@ export class ReplicaSelector {
   private leaderBusyCount = 0;
   private leaderBusyPeerId: bigint | undefined;
   private leaderBusyProbed = false;
+  // the follower chosen to forward this attempt to the leader (client-go replicaSelector.proxy)
+  private proxyReplica: Replica | undefined;
 
   constructor(
     private readonly cache: RegionCache,
@@ -134,6 +142,7 @@ export class ReplicaSelector {
   /** The next target, or undefined when no replica is left (the region may have been invalidated). */
   next(): ReplicaTarget | undefined {
     this.target = undefined;
+    this.proxyReplica = undefined;
     if (this.regionInvalidatedForRetry) this.regionInvalidatedForRetry = false;
     else if (!this.region.isValid) return undefined;
     this.attempts++;
@@ -148,6 +157,27 @@ export class ReplicaSelector {
 
   private nextForLeader(): Replica | undefined {
     const leader = this.replicas[this.leaderIdx];
+    if (this.cache.enableForwarding && leader) {
+      const c = chooseProxy(
+        this.region,
+        this.replicas,
+        this.leaderIdx,
+        has(leader, ReplicaFlag.notLeader),
+        this.cache.stores,
+        (i) => this.isEpochStale(this.replicas[i] as Replica),
+      );
+      if (c.kind === "proxy") {
+        this.proxyReplica = this.replicas[c.proxyIdx];
+        return leader;
+      }
+      if (c.kind === "exhausted") {
+        // every follower failed as a proxy: the leader's store is treated as failed and the entry
+        // is reloaded on next access (client-go invalidateReplicaStore + needReloadOnAccess)
+        this.cache.stores.invalidateStore(leader.storeId, leader.epoch);
+        this.invalidateRegion();
+        return undefined;
+      }
+    }
     // a leader suspected of having lost leadership is skipped so a follower is probed
     let target =
       leader && this.isLeaderCandidate(leader) && !has(leader, ReplicaFlag.suspectNotLeader)
@@ -322,6 +352,18 @@ export class ReplicaSelector {
       return undefined;
     }
     r.attempts++;
+    let proxy: ReplicaTarget["proxy"];
+    const p = this.proxyReplica;
+    if (p) {
+      if (this.isEpochStale(p)) {
+        this.invalidateRegion();
+        return undefined;
+      }
+      const ps = this.cache.stores.peek(p.storeId);
+      if (!ps || ps.address === "") return undefined;
+      p.attempts++;
+      proxy = { replica: p, storeId: p.storeId, address: ps.address };
+    }
     this.target = {
       replica: r,
       peer: r.peer,
@@ -330,6 +372,7 @@ export class ReplicaSelector {
       replicaRead: this.reqReplicaRead,
       staleRead: this.reqStaleRead,
       isLeader: r === this.replicas[this.leaderIdx],
+      proxy,
     };
     return this.target;
   }
@@ -466,13 +509,27 @@ export class ReplicaSelector {
   onSendFailure(): void {
     const t = this.target;
     if (!t) return;
-    const liveness = this.cache.stores.onSendFailure(t.storeId);
-    if (liveness !== "reachable") this.cache.stores.invalidateStore(t.storeId, t.replica.epoch);
+    // while forwarding, the store that failed the call is the proxy
+    const failed = t.proxy ?? t;
+    const liveness = this.cache.stores.onSendFailure(failed.storeId);
+    if (
+      this.cache.enableForwarding &&
+      t.proxy === undefined &&
+      t.isLeader &&
+      this.replicaReadType === "leader" &&
+      liveness === "unreachable" &&
+      this.replicas.length > 1
+    ) {
+      // an unreachable leader keeps its cached replica: the next attempt forwards through a follower
+      return;
+    }
+    if (liveness !== "reachable") this.cache.stores.invalidateStore(failed.storeId, failed.replica.epoch);
   }
 
   /** A successful leader read on a follower means that follower is the leader now. */
   onSendSuccess(): void {
     const t = this.target;
+    if (t?.proxy) rememberProxy(this.region, this.replicas.indexOf(t.proxy.replica));
     if (t && !t.isLeader && !t.staleRead && !t.replicaRead) this.region.switchLeaderToPeer(t.peer);
   }
 

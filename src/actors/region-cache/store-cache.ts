@@ -4,32 +4,16 @@
 
 import { type StoreLabel, StoreState } from "../../proto/metapb.js";
 import type { RegionSource } from "./region-source.js";
+import type { Liveness, StoreEntry } from "./store-entry.js";
+import { StoreHealthLoop } from "./store-health-loop.js";
+import { type RequestHealthFeedback, TikvSlowScores } from "./tikv-slow-score.js";
 
-/** Whether the client can reach a store (client-go livenessState). */
-export type Liveness = "reachable" | "unreachable" | "unknown";
+export type { Liveness, StoreEntry };
 
 /** Slow score at or above which a store counts as slow (client-go slowScoreThreshold). */
 export const SLOW_SCORE_THRESHOLD = 80;
 /** Largest slow score (client-go slowScoreMax). */
 export const SLOW_SCORE_MAX = 100;
-
-/** One store. */
-export interface StoreEntry {
-  readonly id: bigint;
-  /** gRPC address; "" for a tombstone. */
-  address: string;
-  labels: StoreLabel[];
-  /** unresolved → resolved; needCheck = re-read from PD on next use; tombstone = gone. */
-  resolve: "unresolved" | "resolved" | "needCheck" | "tombstone";
-  /** Bumped when the store fails: cached regions built with the old epoch see their replica as stale. */
-  epoch: number;
-  liveness: Liveness;
-  /** 1 = healthy … 100 = slowest (TiKV health feedback or client-side marks). */
-  slowScore: number;
-  /** Estimated wait reported by ServerIsBusy (ms) and when it was reported. */
-  estimatedWaitMs: number;
-  estimatedWaitAt: number;
-}
 
 /** Options of a {@link StoreCache}. */
 export interface StoreCacheOptions {
@@ -42,6 +26,10 @@ export interface StoreCacheOptions {
   probe?: (store: StoreEntry) => Promise<Liveness>;
   /** How long an unreachable mark lasts without a probe before the store is tried again (default 10 s). */
   unreachableTtlMs?: number;
+  /** Time between background probes of an unreachable store in ms (default 1 s; see StoreHealthLoop). */
+  healthCheckIntervalMs?: number;
+  /** Asks a store for its health feedback when its TiKV slow score went stale (see TikvSlowScores). */
+  requestHealthFeedback?: RequestHealthFeedback;
 }
 
 /** The client's store table (plain Map; no actor). */
@@ -50,12 +38,28 @@ export class StoreCache {
   private readonly inflight = new Map<bigint, Promise<StoreEntry>>();
   private readonly unreachableAt = new Map<bigint, number>();
   private readonly now: () => number;
+  /** Background probes of unreachable stores (present when a probe is configured). */
+  readonly healthLoop: StoreHealthLoop | undefined;
+  /** TiKV-side slow scores: throttled updates, active refresh and decay. */
+  readonly tikvScores: TikvSlowScores;
 
   constructor(
     private readonly source: Pick<RegionSource, "getStore">,
     private readonly opts: StoreCacheOptions = {},
   ) {
     this.now = opts.now ?? Date.now;
+    const probe = opts.probe;
+    this.healthLoop =
+      probe === undefined
+        ? undefined
+        : new StoreHealthLoop(this, { probe, intervalMs: opts.healthCheckIntervalMs, now: this.now });
+    this.tikvScores = new TikvSlowScores(this, this.now, opts.requestHealthFeedback);
+  }
+
+  /** Stops the background health checks (the client is closing). */
+  close(): void {
+    this.healthLoop?.close();
+    this.tikvScores.close();
   }
 
   /** The entry of `id` if known (synchronous). */
@@ -85,6 +89,7 @@ export class StoreCache {
       epoch: 0,
       liveness: "reachable",
       slowScore: 1,
+      tikvSlowScore: 1,
       estimatedWaitMs: 0,
       estimatedWaitAt: 0,
     };
@@ -138,14 +143,9 @@ export class StoreCache {
   onSendFailure(id: bigint): Liveness {
     const s = this.stores.get(id);
     if (!s) return "unknown";
-    const probe = this.opts.probe;
     this.setLiveness(id, "unreachable");
-    if (probe) {
-      probe(s).then(
-        (l) => this.setLiveness(id, l),
-        () => {},
-      );
-    }
+    // probed in the background until it answers (client-go startHealthCheckLoop)
+    this.healthLoop?.watch(id);
     return "unreachable";
   }
 
@@ -161,10 +161,13 @@ export class StoreCache {
     s.slowScore = SLOW_SCORE_MAX;
   }
 
-  /** Slow score from TiKV health feedback. */
+  /**
+   * TiKV's slow score from health feedback (client-go updateTiKVServerSideSlowScore). Kept apart
+   * from the client-side score, so that feedback does not clear a client-side slow mark.
+   */
   setSlowScore(id: bigint, score: number): void {
     const s = this.stores.get(id);
-    if (s) s.slowScore = Math.max(1, Math.min(SLOW_SCORE_MAX, score));
+    if (s) this.tikvScores.update(s, score);
   }
 
   /** Marks the store as slow at once (client-go markAlreadySlow, e.g. after ServerIsBusy). */
@@ -175,7 +178,11 @@ export class StoreCache {
 
   /** True when the store's slow score reached the threshold. */
   isSlow(id: bigint): boolean {
-    return (this.stores.get(id)?.slowScore ?? 1) >= SLOW_SCORE_THRESHOLD;
+    const s = this.stores.get(id);
+    // client-go HealthStatusDetail.IsSlow: either side's score at the threshold
+    return (
+      s !== undefined && (s.slowScore >= SLOW_SCORE_THRESHOLD || s.tikvSlowScore >= SLOW_SCORE_THRESHOLD)
+    );
   }
 
   /** Records ServerIsBusy's estimated wait (client-go updateServerLoadStats). */

@@ -25,7 +25,12 @@ export async function sendIntercepted<C extends TikvCommand>(
   let reached = false;
   const invoke = chain.wrap((r: RpcRequest) => {
     reached = true;
-    return store.send({ storeId: r.storeId, address: r.address }, cmd, r.request as TikvRequest<C>, opts);
+    return store.send(
+      { storeId: r.storeId, address: r.address, forwardedHost: rc.forwardedHost },
+      cmd,
+      r.request as TikvRequest<C>,
+      opts,
+    );
   });
   const info: RpcRequest = {
     command: cmd,

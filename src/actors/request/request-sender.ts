@@ -29,6 +29,7 @@ import {
   ReplicaSelector,
   type ReplicaSelectorOptions,
 } from "../region-cache/replica-selector.js";
+import type { StoreTokens } from "../store/store-tokens.js";
 import { sendIntercepted } from "./intercept.js";
 import { composeInterceptors, type RpcInterceptor } from "./interceptor.js";
 import type { RpcContext } from "./rpc-context.js";
@@ -61,11 +62,13 @@ export interface BudgetSource {
 /** Options of one {@link RequestSender.sendToRegion} call. */
 export interface SendToRegionOptions {
   /** Which replicas may serve the request (reads only; default "leader"). */
-  replicaRead?: ReplicaReadType;
+  replicaRead?: ReplicaReadType | undefined;
   /** Stale read: any replica with the data, falling back to the leader. */
-  staleRead?: boolean;
+  staleRead?: boolean | undefined;
   /** Prefer stores with these labels (replica / stale reads). */
-  labels?: readonly StoreLabel[];
+  labels?: readonly StoreLabel[] | undefined;
+  /** Prefer these stores (replica / stale reads; client-go WithMatchStores). */
+  storeIds?: readonly bigint[] | undefined;
   /** Whole-call timeout in ms, retries included (fails with TimeoutError). */
   timeoutMs?: number;
   /**
@@ -110,6 +113,12 @@ export interface RequestSenderOptions {
   prepareContext?: (ctx: Context) => void;
   /** RPC interceptors of every request (the client's); unset = none, and no cost. */
   interceptor?: RpcInterceptor;
+  /**
+   * Per-store request tokens (client-go StoreLimit): every attempt takes one before it is sent and
+   * gives it back when answered; without a free token it fails at once with TokenLimitError,
+   * unsent and not retried. Unset = no limit, and no cost.
+   */
+  tokens?: StoreTokens;
 }
 
 const READ_COMMANDS: ReadonlySet<TikvCommand> = new Set<TikvCommand>(["Get", "BatchGet", "Scan"]);
@@ -228,6 +237,11 @@ export class RequestSender {
       return Promise.reject(e);
     }
     const progress = opts.progress;
+    const tokens = this.opts.tokens;
+    if (tokens !== undefined) {
+      const refused = tokens.acquire(leader.storeId);
+      if (refused !== undefined) return Promise.reject(refused);
+    }
     return new Promise<TikvResponse<C>>((resolve, reject) => {
       sendCb.call(
         this.store,
@@ -236,6 +250,7 @@ export class RequestSender {
         req,
         { timeoutMs: attemptTimeout(rpcTimeoutMs, deadline), signal: opts.signal },
         (err, resp) => {
+          tokens?.release(leader.storeId);
           if (!err && !(resp as { regionError?: RegionErrorProto }).regionError) {
             if (progress !== undefined) progress.sent = true;
             resolve(resp as TikvResponse<C>);
@@ -349,6 +364,7 @@ export class RequestSender {
       staleRead: isRead && (opts.staleRead ?? false),
       isRead,
       labels: opts.labels,
+      storeIds: opts.storeIds,
       busyThresholdMs: opts.busyThresholdMs,
       random: this.opts.random,
     };
@@ -378,6 +394,9 @@ export class RequestSender {
     };
     // the fast-path attempt went to the leader: record it as the selector's first target
     if (initial) s.selector.next();
+    // without a fast attempt (e.g. forwarding: the leader's store is unreachable) we may still be
+    // inside the caller's XState action: the retry actor starts after it (XState warns otherwise)
+    else await Promise.resolve();
     const result = await this.run(s, initial, opts);
     if (result.kind === "ok" || result.kind === "regionError") return result.resp as TikvResponse<C>;
     throw result.error;
@@ -456,17 +475,20 @@ export class RequestSender {
     if (!t) return { error: new Error("no target") };
     const remaining = s.deadline - Date.now();
     if (remaining <= 0) return { error: new TimeoutError(`${s.cmd} with retries`, s.timeoutMs) };
+    // forwarding: the call goes to the proxy, which hands it to the leader at t.address
+    const proxy = t.proxy;
     const ctx = rpcContext(
       s.selector.region,
       t.peer,
-      t.storeId,
-      t.address,
+      proxy ? proxy.storeId : t.storeId,
+      proxy ? proxy.address : t.address,
       t.replicaRead,
       t.staleRead,
       s.sendTimes,
       s.busyThresholdMs,
       this.opts.prepareContext,
     );
+    if (proxy) ctx.forwardedHost = t.address;
     let req: TikvRequest<TikvCommand>;
     try {
       req = s.build(ctx);
@@ -482,6 +504,8 @@ export class RequestSender {
         req,
         { timeoutMs: attemptTimeout(s.rpcTimeoutMs, s.deadline), signal: s.signal },
         s.interceptor,
+        // a forwarded call takes a token of the store it is for, not of its proxy (client-go rpcCtx.Store)
+        t.storeId,
       );
       if (progress !== undefined && !(resp as { regionError?: RegionErrorProto }).regionError) {
         progress.sent = true;
@@ -503,9 +527,32 @@ export class RequestSender {
     req: TikvRequest<C>,
     sendOpts: StoreSendOptions,
     chain: RpcInterceptor | undefined,
+    tokenStoreId: bigint = rc.storeId,
+  ): Promise<TikvResponse<C>> {
+    const tokens = this.opts.tokens;
+    if (tokens !== undefined) {
+      const storeId = tokenStoreId;
+      const refused = tokens.acquire(storeId);
+      if (refused !== undefined) return Promise.reject(refused);
+      return this.transmitNow(rc, cmd, req, sendOpts, chain).finally(() => tokens.release(storeId));
+    }
+    return this.transmitNow(rc, cmd, req, sendOpts, chain);
+  }
+
+  private transmitNow<C extends TikvCommand>(
+    rc: RpcContext,
+    cmd: C,
+    req: TikvRequest<C>,
+    sendOpts: StoreSendOptions,
+    chain: RpcInterceptor | undefined,
   ): Promise<TikvResponse<C>> {
     if (chain === undefined)
-      return this.store.send({ storeId: rc.storeId, address: rc.address }, cmd, req, sendOpts);
+      return this.store.send(
+        { storeId: rc.storeId, address: rc.address, forwardedHost: rc.forwardedHost },
+        cmd,
+        req,
+        sendOpts,
+      );
     return sendIntercepted(this.store, chain, rc, cmd, req, sendOpts);
   }
 
@@ -581,6 +628,8 @@ function rpcContext(
     requestOrigin: 0,
     keyspaceName: "",
     keyspace: undefined,
+    // client-go never sets it on KV/raw requests (RPCContext.BucketVersion stays 0); only
+    // TiDB's coprocessor client does, and TiKV checks it only on the coprocessor path
     bucketsVersion: 0n,
     sourceStmt: undefined,
     clusterId: 0n,

@@ -12,9 +12,11 @@ export interface RpcContext {
   region: CachedRegion;
   /** The target peer. */
   peer: Peer;
-  /** The target store id and address. */
+  /** The store id and address the call goes to (the proxy's while forwarding). */
   storeId: bigint;
   address: string;
+  /** While forwarding through a follower (client-go EnableForwarding): the leader's address. */
+  forwardedHost?: string;
   /** 0 for the first attempt. */
   attempt: number;
 }

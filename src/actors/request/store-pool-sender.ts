@@ -2,13 +2,22 @@
 // needs: a StoreSender, a store health probe, and the StoreNotMatch connection reset.
 
 import type { Liveness, StoreEntry } from "../region-cache/store-cache.js";
+import type { StoreActor } from "../store/store-actor.js";
 import type { StorePool } from "../store/store-pool.js";
-import type { StoreSender } from "./store-sender.js";
+import type { StoreAddress, StoreSender } from "./store-sender.js";
+
+/** The pool's actor for `store`: its own, or the one forwarding through it when `forwardedHost` is set. */
+export function poolActor(pool: StorePool, store: StoreAddress): StoreActor {
+  const id = Number(store.storeId);
+  return store.forwardedHost
+    ? pool.getForwarded(id, store.address, store.forwardedHost)
+    : pool.get(id, store.address);
+}
 
 /** A {@link StoreSender} over a StorePool (one store actor per store id). */
 export function storeSenderFromPool(pool: StorePool): StoreSender {
   return {
-    send: (store, cmd, req, opts) => pool.get(Number(store.storeId), store.address).send(cmd, req, opts),
+    send: (store, cmd, req, opts) => poolActor(pool, store).send(cmd, req, opts),
   };
 }
 

@@ -7,6 +7,11 @@ import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-comm
 export interface StoreAddress {
   storeId: bigint;
   address: string;
+  /**
+   * Set when the store at `address` is only a proxy (client-go EnableForwarding): the call goes
+   * there with the tikv-forwarded-host metadata naming this address, the leader's.
+   */
+  forwardedHost?: string | undefined;
 }
 
 /** Per-attempt options. */

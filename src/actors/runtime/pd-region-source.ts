@@ -23,6 +23,7 @@ export function regionKeyCodec(codec: ApiCodec): RegionKeyCodec {
         return undefined; // outside this client's keyspace
       }
     },
+    decodeBucketKeys: (keys) => codec.decodeBucketKeys(keys),
   };
 }
 
@@ -33,6 +34,7 @@ function toInfo(r: PdRegion | undefined): RegionInfo | undefined {
     leader: r.leader,
     downPeers: r.downPeers.map((d) => d.peer).filter((p): p is NonNullable<typeof p> => p !== undefined),
     pendingPeers: r.pendingPeers,
+    buckets: r.buckets,
   };
 }
 
@@ -41,7 +43,9 @@ function toInfo(r: PdRegion | undefined): RegionInfo | undefined {
  * the actor's own region codec (the transactional side of a client).
  */
 export class PdRegionSource implements RegionSource {
-  private readonly opts: { regionCodec: RegionKeyCodec } | undefined;
+  // client-go loadRegion / loadRegionByID always ask for buckets (opt.WithBuckets); scans do not
+  private readonly opts: { regionCodec?: RegionKeyCodec; needBuckets?: boolean } | undefined;
+  private readonly withBuckets: { regionCodec?: RegionKeyCodec; needBuckets: true };
 
   constructor(
     private readonly pd: PdActor,
@@ -49,21 +53,22 @@ export class PdRegionSource implements RegionSource {
     regionCodec?: RegionKeyCodec,
   ) {
     this.opts = regionCodec ? { regionCodec } : undefined;
+    this.withBuckets = regionCodec ? { regionCodec, needBuckets: true } : { needBuckets: true };
   }
 
   async getRegion(key: Buffer): Promise<RegionInfo | undefined> {
     this.metrics.pdRegionLookups++;
-    return toInfo(await this.observed("get_region_when_miss", this.pd.getRegion(key, this.opts)));
+    return toInfo(await this.observed("get_region_when_miss", this.pd.getRegion(key, this.withBuckets)));
   }
 
   async getPrevRegion(key: Buffer): Promise<RegionInfo | undefined> {
     this.metrics.pdRegionLookups++;
-    return toInfo(await this.observed("get_region_when_miss", this.pd.getPrevRegion(key, this.opts)));
+    return toInfo(await this.observed("get_region_when_miss", this.pd.getPrevRegion(key, this.withBuckets)));
   }
 
   async getRegionById(id: bigint): Promise<RegionInfo | undefined> {
     this.metrics.pdRegionLookups++;
-    return toInfo(await this.observed("get_region_by_id", this.pd.getRegionById(id, this.opts)));
+    return toInfo(await this.observed("get_region_by_id", this.pd.getRegionById(id, this.withBuckets)));
   }
 
   async scanRegions(start: Buffer, end: Buffer, limit: number): Promise<RegionInfo[]> {

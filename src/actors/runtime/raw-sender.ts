@@ -3,10 +3,12 @@
 
 import type { ApiCodec } from "../../kv/api-codec.js";
 import type { Context } from "../../proto/kvrpcpb.js";
+import type { StoreLabel } from "../../proto/metapb.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import type { Backoffer } from "../backoff/backoffer.js";
 import type { CachedRegion } from "../region-cache/cached-region.js";
 import type { RegionCache } from "../region-cache/region-cache.js";
+import type { ReplicaReadType } from "../region-cache/replica-selector.js";
 import type { RpcInterceptor } from "../request/interceptor.js";
 import type { ClientMetrics } from "./metrics.js";
 
@@ -43,6 +45,23 @@ export interface RequestControl {
   sent: boolean;
   /** RPC interceptors of the call's transaction or snapshot (run inside the client's); unset = none. */
   interceptor?: RpcInterceptor | undefined;
+  /** Where the call's reads may go (a snapshot's replica / stale read options); unset = the leader. */
+  routing?: ReadRouting | undefined;
+}
+
+/**
+ * Replica choice of reads (client-go KVSnapshot SetReplicaRead / SetIsStalenessReadOnly /
+ * SetMatchStoreLabels); commands that are not reads always go to the leader.
+ */
+export interface ReadRouting {
+  /** Which replicas may serve (default "leader"). */
+  readonly replicaRead?: ReplicaReadType | undefined;
+  /** Stale read: any replica whose safe ts covers the read ts, falling back to the leader. */
+  readonly staleRead?: boolean | undefined;
+  /** Prefer stores carrying all of these labels. */
+  readonly labels?: readonly StoreLabel[] | undefined;
+  /** Prefer these stores. */
+  readonly storeIds?: readonly bigint[] | undefined;
 }
 
 /** Context fields of a request: the same for every attempt, or per attempt (0 = first). */

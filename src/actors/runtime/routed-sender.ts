@@ -17,6 +17,7 @@ import type { RegionCache } from "../region-cache/region-cache.js";
 import type { Liveness, StoreEntry } from "../region-cache/store-cache.js";
 import type { RpcInterceptor } from "../request/interceptor.js";
 import { RequestSender, type RpcContext } from "../request/request-sender.js";
+import { poolActor } from "../request/store-pool-sender.js";
 import type { StoreAddress, StoreSender, StoreSendOptions } from "../request/store-sender.js";
 import type { StoreActor } from "../store/store-actor.js";
 import type { StorePool } from "../store/store-pool.js";
@@ -95,7 +96,7 @@ export function poolStoreSender(stores: StorePool, codec: ApiCodec, metrics: Cli
   ): void => {
     metrics.countSend(store.storeId);
     const t0 = metrics.now();
-    const actor = stores.get(Number(store.storeId), store.address);
+    const actor = poolActor(stores, store);
     const held = actor.state === "connecting" ? guardHeld(actor, req, opts) : undefined;
     actor.sendWithCallback(cmd, req, held ? held.opts : opts, (err0, resp) => {
       const err = held ? held.settle(err0) : err0;
@@ -157,6 +158,8 @@ export class RoutedSender implements RawRequestSender {
       prepareContext: (ctx) => codec.applyToContext(ctx),
       // the store at that address is another one now: reconnect on next use
       onStoreNotMatch: (id) => stores.remove(Number(id)),
+      // (no limit, no per-attempt cost)
+      tokens: stores.tokens.limit > 0 ? stores.tokens : undefined,
     });
   }
 
@@ -196,7 +199,19 @@ export class RoutedSender implements RawRequestSender {
                 },
         } as never) as TikvRequest<C>,
       // the budget is created only if this call needs a retry
-      { budget: ctl, signal: ctl.signal, timeoutMs, progress: ctl, interceptor: ctl.interceptor },
+      ctl.routing === undefined
+        ? { budget: ctl, signal: ctl.signal, timeoutMs, progress: ctl, interceptor: ctl.interceptor }
+        : {
+            budget: ctl,
+            signal: ctl.signal,
+            timeoutMs,
+            progress: ctl,
+            interceptor: ctl.interceptor,
+            replicaRead: ctl.routing.replicaRead,
+            staleRead: ctl.routing.staleRead,
+            labels: ctl.routing.labels,
+            storeIds: ctl.routing.storeIds,
+          },
     );
     const re = (resp as { regionError?: RegionErrorProto }).regionError;
     if (!re) return { resp };

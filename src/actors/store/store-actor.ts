@@ -42,6 +42,8 @@ export interface StoreActorOptions extends TikvConnectionOptions {
   fastPath?: boolean;
   /** XState inspection callback (the live view); no callback is attached when unset. */
   inspect?: (ev: InspectionEvent) => void;
+  /** Told each health feedback TiKV attaches to a BatchCommands response (slow score 1..100). */
+  onHealthFeedback?: (storeId: number, slowScore: number) => void;
 }
 
 // Any answer proves the stream works; only a timeout or a lost stream fails the probe.
@@ -127,9 +129,11 @@ export class StoreActor {
           const stream = (input.link as unknown as TikvSession).stream;
           if (!stream) return () => {};
           stream.onClose((error) => sendBack({ type: "STREAM_LOST", error }));
-          stream.onHealthFeedback((fb) =>
-            sendBack({ type: "HEALTH_FEEDBACK", slowScore: fb.slowScore, seq: fb.feedbackSeqNo }),
-          );
+          stream.onHealthFeedback((fb) => {
+            sendBack({ type: "HEALTH_FEEDBACK", slowScore: fb.slowScore, seq: fb.feedbackSeqNo });
+            // (the feedback names its store: client-go recordHealthFeedback looks it up by that id)
+            opts.onHealthFeedback?.(Number(fb.storeId) || opts.storeId, fb.slowScore);
+          });
           return () => {
             stream.onClose(undefined);
             stream.onHealthFeedback(undefined);

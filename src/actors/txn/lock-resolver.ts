@@ -104,6 +104,8 @@ export interface LockResolverDeps {
   inspect?: (ev: InspectionEvent) => void;
   /** The client's counters: resolver outcomes are mirrored to its metrics exporter. */
   metrics?: ClientMetrics;
+  /** Lite (key by key) resolution below this many keys per region (client-go ResolveLockLiteThreshold, default 512). */
+  liteThreshold?: bigint;
 }
 
 /**
@@ -510,7 +512,7 @@ export class LockResolver {
               this.deps.sender,
               s.txnId,
               commitTs,
-              planCleanup(s.locks, s.lite, s.pessimisticRegion),
+              planCleanup(s.locks, s.lite, s.pessimisticRegion, this.deps.liteThreshold),
               isTxnFile,
               ctl,
             );

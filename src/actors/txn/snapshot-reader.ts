@@ -11,9 +11,10 @@ import { nextKey } from "../../kv/key.js";
 import { MAX_TS } from "../../kv/timestamp.js";
 import { CommandPri, type Context, IsolationLevel, type KeyError, type KvPair } from "../../proto/kvrpcpb.js";
 import { Bo } from "../backoff/backoff-config.js";
+import type { ReplicaReadType } from "../region-cache/replica-selector.js";
 import type { RpcInterceptor } from "../request/interceptor.js";
 import { splitByCount } from "../runtime/batch-split.js";
-import type { ContextFields, RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
+import type { ContextFields, RawRequestSender, ReadRouting, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";
 import type { LockResolver } from "./lock-resolver.js";
 
@@ -27,8 +28,38 @@ export type IsolationLevelName = "SI" | "RC" | "RCCheckTS";
 /** Request priority (client-go Priority). */
 export type PriorityName = "normal" | "low" | "high";
 
+/** Which replicas serve a snapshot's reads (client-go kv.ReplicaReadType). */
+export type ReplicaReadName = ReplicaReadType;
+
+/** A stale read "as of `secondsAgo` seconds ago" (its ts comes from the oracle's getStaleTimestamp). */
+export interface StaleReadAgo {
+  /** How far back to read, in whole seconds (>= 0). */
+  secondsAgo: number;
+}
+
 /** Read options of a snapshot (client-go KVSnapshot setters that apply to TiKV). */
 export interface SnapshotReadOptions {
+  /**
+   * Which replicas serve reads (client-go SetReplicaRead): "leader" (default), "follower"
+   * (non-leader voters, read-index), "learner" (learners only), "mixed" (any peer),
+   * "preferLeader" (the leader while it is healthy, else a follower).
+   */
+  replicaRead?: ReplicaReadName;
+  /**
+   * Prefer replicas on stores carrying all of these labels, e.g. `{ zone: "z1" }` (client-go
+   * SetMatchStoreLabels; with replica and stale reads: the closest replica).
+   */
+  matchStoreLabels?: Readonly<Record<string, string>>;
+  /** Prefer replicas on these store ids (client-go WithMatchStores; replica and stale reads). */
+  matchStores?: readonly bigint[];
+  /**
+   * Stale read (client-go SetIsStalenessReadOnly): reads may be served by any replica whose safe
+   * ts has reached the read ts, without a read-index round trip; a replica that lags answers
+   * DataIsNotReady and the read is retried on the leader. `true` reads at the ts given;
+   * `{ secondsAgo }` picks the ts as of that many seconds ago. Read-only: a stale-read
+   * transaction cannot write or lock.
+   */
+  staleRead?: boolean | StaleReadAgo;
   /** SI (default), RC (ignore locks), or RCCheckTS (RC that fails on a newer write). */
   isolationLevel?: IsolationLevelName;
   /** Request priority (default normal). */
@@ -88,6 +119,8 @@ export class SnapshotReader {
   /** Transactions committed before `ts` whose locks reads read through (Context.committed_locks). */
   readonly committedLocks = new Set<bigint>();
   private readonly baseContext: Partial<Context>;
+  // where reads go (undefined: the leader, the fast path)
+  private readonly routing: ReadRouting | undefined;
   // the KV read timeout bounds the first attempt only (client-go: retries get the default)
   private readonly firstAttempt: Partial<Context> | undefined;
 
@@ -112,6 +145,7 @@ export class SnapshotReader {
     }
     if (options.requestSource) ctx.requestSource = options.requestSource;
     this.baseContext = ctx;
+    this.routing = readRouting(options);
     this.firstAttempt =
       options.kvReadTimeoutMs !== undefined && options.kvReadTimeoutMs > 0
         ? { maxExecutionDurationMs: BigInt(options.kvReadTimeoutMs) }
@@ -141,6 +175,7 @@ export class SnapshotReader {
 
   /** The value of `key` at `ts`, or undefined. */
   async get(key: Buffer, ctl: RequestControl): Promise<Buffer | undefined> {
+    ctl.routing = this.routing;
     for (;;) {
       let region = this.deps.sender.locate(key, ctl);
       if (region instanceof Promise) region = await region;
@@ -154,6 +189,7 @@ export class SnapshotReader {
       if (!resp) continue;
       if (resp.error) {
         await this.onKeyError(resp.error, ctl);
+        this.leaderAfterLock(ctl);
         continue;
       }
       await this.deps.checkVisibility(this.ts);
@@ -168,6 +204,7 @@ export class SnapshotReader {
    */
   async batchGet(keys: readonly Buffer[], ctl: RequestControl): Promise<Array<Buffer | undefined>> {
     const out = new Array<Buffer | undefined>(keys.length).fill(undefined);
+    ctl.routing = this.routing;
     let pending = positions(keys.length);
     while (pending.length > 0) {
       const locked: number[] = [];
@@ -226,7 +263,10 @@ export class SnapshotReader {
           return true;
         },
       );
-      if (locks.length > 0) await this.resolveForRead(locks, ctl);
+      if (locks.length > 0) {
+        await this.resolveForRead(locks, ctl);
+        this.leaderAfterLock(ctl);
+      }
       pending = locked;
     }
     await this.deps.checkVisibility(this.ts);
@@ -251,8 +291,10 @@ export class SnapshotReader {
     let yielded = 0;
     // forward: `cursor` is the next start key; reverse: the exclusive upper bound
     let cursor = reverse ? upper : lower;
+    let routing = this.routing;
     for (;;) {
       const c = ctl();
+      c.routing = routing;
       const want = limit > 0 ? Math.min(batchSize, limit - yielded) : batchSize;
       let region = reverse
         ? await this.deps.sender.locate(cursor, c, cursor.length > 0)
@@ -291,6 +333,8 @@ export class SnapshotReader {
       if (!resp) continue;
       if (resp.error) {
         await this.onKeyError(resp.error, c);
+        this.leaderAfterLock(c);
+        routing = c.routing;
         continue;
       }
       if (!resp.pairs) throw new BodyMissingError();
@@ -344,6 +388,12 @@ export class SnapshotReader {
     return (attempt) => (attempt === 0 ? withTimeout : base);
   }
 
+  // client-go DisableStaleReadMeetLock: once a stale read met a lock, the rest of the call reads
+  // from the leader as a normal read (the lock resolved, a follower may still lag behind it)
+  private leaderAfterLock(ctl: RequestControl): void {
+    if (ctl.routing?.staleRead) ctl.routing = undefined;
+  }
+
   private async onKeyError(ke: KeyError, ctl: RequestControl): Promise<void> {
     const l = ke.locked;
     if (!l) throw extractKeyError(ke);
@@ -363,6 +413,23 @@ export class SnapshotReader {
       await ctl.bo.sleep(ms);
     }
   }
+}
+
+// the routing of a snapshot's reads; undefined for leader reads, which keep the fast path
+function readRouting(o: SnapshotReadOptions): ReadRouting | undefined {
+  const staleRead = !!o.staleRead;
+  const replicaRead = o.replicaRead ?? "leader";
+  const labels = o.matchStoreLabels
+    ? Object.entries(o.matchStoreLabels).map(([key, value]) => ({ key, value }))
+    : undefined;
+  const storeIds = o.matchStores && o.matchStores.length > 0 ? [...o.matchStores] : undefined;
+  if (!staleRead && replicaRead === "leader") return undefined;
+  return Object.freeze({
+    replicaRead,
+    staleRead,
+    labels: labels && labels.length > 0 ? labels : undefined,
+    storeIds,
+  });
 }
 
 /** The "latest" read ts (client-go MaxUint64 snapshot). */

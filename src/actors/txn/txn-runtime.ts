@@ -5,20 +5,24 @@
 
 import type { InspectionEvent } from "xstate";
 import type { ApiCodec } from "../../kv/api-codec.js";
+import { TXN_BUDGETS_MS } from "../../machines/policy/txn-budgets.js";
 import { Bo } from "../backoff/backoff-config.js";
 import { Backoffer } from "../backoff/backoffer.js";
 import type { PdActor } from "../pd/pd-actor.js";
+import type { PdHttpClient } from "../pd/pd-http-client.js";
 import { RegionCache } from "../region-cache/region-cache.js";
 import type { RpcInterceptor } from "../request/interceptor.js";
 import { makeControl } from "../runtime/control.js";
 import type { ClientMetrics } from "../runtime/metrics.js";
 import { PdRegionSource, regionKeyCodec } from "../runtime/pd-region-source.js";
 import type { RequestControl } from "../runtime/raw-sender.js";
-import { RoutedSender, storeProbe } from "../runtime/routed-sender.js";
+import { RoutedSender } from "../runtime/routed-sender.js";
+import { healthFeedbackRequester, storeHealthProbe } from "../runtime/store-health-probe.js";
 import type { StorePool } from "../store/store-pool.js";
 import { type CommitInput, Committer } from "./committer.js";
 import { LatchScheduler } from "./latches/scheduler.js";
 import { LockResolver } from "./lock-resolver.js";
+import { MinSafeTsTracker } from "./min-safe-ts.js";
 import {
   PIPELINED_BUDGETS_MS,
   PipelinedCommitter,
@@ -27,16 +31,7 @@ import {
 import { SafePointChecker } from "./safe-point.js";
 import type { SlowTxnLog } from "./slow-txn-log.js";
 
-/** client-go budgets (ms) of the transaction phases and TSO. */
-export const TXN_BUDGETS_MS = {
-  prewrite: 40_000,
-  commit: 40_000,
-  secondaries: 41_000,
-  cleanup: 20_000,
-  heartbeat: 20_000,
-  resolve: 20_000,
-  tso: 15_000,
-} as const;
+export { TXN_BUDGETS_MS };
 
 /** What the runtime is built from. */
 export interface TxnRuntimeDeps {
@@ -50,12 +45,22 @@ export interface TxnRuntimeDeps {
   inspect?: (ev: InspectionEvent) => void;
   /** Max lifetime of a heartbeated transaction (client-go MaxTxnTTL, default 1 h). */
   maxTxnTtlMs?: number;
+  /** Per-phase retry budgets in ms (default {@link TXN_BUDGETS_MS}; the client's txnBackoffBudgetsMs). */
+  budgetsMs?: Readonly<Record<keyof typeof TXN_BUDGETS_MS, number>>;
+  /** Lite lock resolution below this many keys per region (client-go ResolveLockLiteThreshold, default 512). */
+  resolveLockLiteThreshold?: number;
+  /** Region cache TTL and jitter in ms (default 600 000 and 60 000, as RegionCache). */
+  regionCacheTtl?: { ttlMs: number; ttlJitterMs: number };
+  /** Forward leader requests through a follower when the leader's store is unreachable (client-go EnableForwarding). */
+  enableForwarding?: boolean;
   /** Local latches for optimistic commits (client-go EnableTxnLocalLatches); absent = off. */
   txnLocalLatches?: { capacity: number };
   /** The client's RPC interceptors; unset = none. */
   interceptor?: RpcInterceptor | undefined;
   /** The slow-transaction log (a logger and its threshold); unset = silent. */
   slowTxnLog?: SlowTxnLog | undefined;
+  /** PD's HTTP API, for the min safe ts (client-go: a PD HTTP client); unset = the stores only. */
+  pdHttp?: PdHttpClient | undefined;
 }
 
 // A committer's control blocks carry its transaction's interceptors (set only when there are some).
@@ -73,13 +78,18 @@ export class TxnRuntime {
   /** The local latches of optimistic commits, when enabled (client-go KVStore.TxnLatches). */
   readonly latches: LatchScheduler | undefined;
   private readonly background = new Set<Promise<void>>();
+  private minSafeTsTracker: MinSafeTsTracker | undefined;
   private closed = false;
 
   constructor(readonly deps: TxnRuntimeDeps) {
     const { pd, stores, codec, metrics } = deps;
     this.cache = new RegionCache(new PdRegionSource(pd, metrics, regionKeyCodec(codec)), {
-      probe: storeProbe(stores),
+      probe: storeHealthProbe(stores),
+      requestHealthFeedback: healthFeedbackRequester(stores),
+      ...deps.regionCacheTtl,
+      enableForwarding: deps.enableForwarding,
     });
+    stores.onHealthFeedback((id, score) => this.cache.stores.setSlowScore(id, score));
     this.sender = new RoutedSender(this.cache, stores, codec, metrics, deps.inspect, deps.interceptor);
     this.resolver = new LockResolver({
       sender: this.sender,
@@ -87,6 +97,8 @@ export class TxnRuntime {
       backgroundControl: () => this.control("resolve"),
       inspect: deps.inspect,
       metrics,
+      liteThreshold:
+        deps.resolveLockLiteThreshold === undefined ? undefined : BigInt(deps.resolveLockLiteThreshold),
     });
     this.safePoint = new SafePointChecker(async () => {
       const r = await pd.getGCState(deps.keyspaceId);
@@ -101,7 +113,7 @@ export class TxnRuntime {
    */
   control(phase: keyof typeof TXN_BUDGETS_MS, backoffSignal?: AbortSignal): RequestControl {
     return makeControl({
-      maxBackoffMs: TXN_BUDGETS_MS[phase],
+      maxBackoffMs: (this.deps.budgetsMs ?? TXN_BUDGETS_MS)[phase],
       timeoutMs: 0,
       backoffSignal,
       metrics: this.deps.metrics,
@@ -113,7 +125,7 @@ export class TxnRuntime {
    * GetTimestampWithRetry).
    */
   async getTimestamp(signal?: AbortSignal): Promise<bigint> {
-    const bo = new Backoffer({ maxSleepMs: TXN_BUDGETS_MS.tso, signal });
+    const bo = new Backoffer({ maxSleepMs: (this.deps.budgetsMs ?? TXN_BUDGETS_MS).tso, signal });
     const metrics = this.deps.metrics;
     const t0 = metrics.now();
     for (;;) {
@@ -185,12 +197,24 @@ export class TxnRuntime {
     }
   }
 
+  /** The cluster's min safe ts, refreshed in the background once asked for (client-go GetMinSafeTS). */
+  get minSafeTs(): MinSafeTsTracker {
+    this.minSafeTsTracker ??= new MinSafeTsTracker({
+      pd: this.deps.pd,
+      stores: this.deps.stores,
+      pdHttp: this.deps.pdHttp,
+    });
+    return this.minSafeTsTracker;
+  }
+
   /** Stops the resolver and drops the cache. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.minSafeTsTracker?.close();
     this.latches?.close();
     this.resolver.close();
+    this.cache.stores.close();
     this.cache.clear();
   }
 }

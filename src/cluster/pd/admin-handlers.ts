@@ -222,7 +222,8 @@ export function adminHandlers(kit: HandlerKit): Pick<PDServer, AdminMethods> {
     }),
 
     reportBuckets: (call: ServerReadableStream<ReportBucketsRequest, ReportBucketsResponse>, callback) => {
-      // Buckets are not modelled: accept and drop them.
+      // The topology is PD's source of buckets (ClusterTopology.setRegionBuckets, reset on
+      // split/merge); reports from a store are accepted and dropped.
       call.on("data", (req: ReportBucketsRequest) => state.faults.enter("ReportBuckets", member, req));
       call.on("end", () => callback(null, ReportBucketsResponse.fromPartial({ header: ok() })));
       call.on("error", () => {});

@@ -12,6 +12,7 @@ export {
   NULL_KEYSPACE_ID,
   TTL_FOREVER,
 } from "./gc-state.js";
+export { MIN_RESOLVED_TS_METHOD, MIN_RESOLVED_TS_PATH } from "./http-api.js";
 export {
   DEFAULT_KEYSPACE_NAME,
   GC_MANAGEMENT_TYPE,

@@ -8,6 +8,7 @@ import { Member, PDService } from "../../proto/pdpb.js";
 import { ServerSecurity } from "../tls/server-security.js";
 import type { ClusterTopology } from "../topology/cluster-topology.js";
 import type { PdFaults } from "./faults.js";
+import { closeMemberHttp, listenMemberHttp, type MemberHttpServer } from "./http-api.js";
 import { createKeyspaceService } from "./keyspace-service.js";
 import { type KeyspaceSpec, keyspaceRegionBounds } from "./keyspaces.js";
 import { createPdService } from "./pd-service.js";
@@ -45,6 +46,8 @@ interface MemberServer {
   server: Server;
   health: HealthImplementation;
   endpoint: string;
+  /** PD's HTTP API (only /pd/api/v1/min-resolved-ts), on a port of its own. */
+  http: MemberHttpServer;
   stopped: boolean;
 }
 
@@ -91,7 +94,10 @@ export class MockPd {
         );
       }
     } catch (e) {
-      for (const s of servers) s.server.forceShutdown();
+      for (const s of servers) {
+        s.server.forceShutdown();
+        void closeMemberHttp(s.http);
+      }
       throw e;
     }
     return new MockPd(state, servers, security);
@@ -100,6 +106,26 @@ export class MockPd {
   /** host:port of every member, in member order. */
   get endpoints(): string[] {
     return this.servers.map((s) => s.endpoint);
+  }
+
+  /**
+   * host:port of every member's HTTP API, in member order (for clients' pdHttpEndpoints). Real
+   * PD serves HTTP on its gRPC client URL; the mock uses a second port per member (grpc-js
+   * owns its HTTP/2 server) and serves only GET /pd/api/v1/min-resolved-ts there.
+   */
+  get httpEndpoints(): string[] {
+    return this.servers.map((s) => s.http.endpoint);
+  }
+
+  /**
+   * Sets PD's min-resolved-ts persistence interval in ms (pd-server config
+   * min-resolved-ts-persistence-interval, default 1 000): 0 turns the feature off, and the HTTP
+   * answer no longer says is_real_time (clients then ask the stores).
+   */
+  setMinResolvedTsPersistenceInterval(ms: number): void {
+    if (!Number.isInteger(ms) || ms < 0)
+      throw new RangeError(`interval must be a non-negative integer, got ${ms}`);
+    this.state.minResolvedTsPersistenceMs = ms;
   }
 
   /** The cluster id every response carries. */
@@ -157,6 +183,11 @@ export class MockPd {
     return this.state.minResolvedTs();
   }
 
+  /** One store's min resolved ts as the HTTP API answers it (2^64-1: unknown, tombstone or leading nothing). */
+  storeMinResolvedTs(storeId: bigint): bigint {
+    return this.state.storeMinResolvedTs(storeId);
+  }
+
   /** Queues timestamps the next TSO batches answer with (each as the batch's last ts). */
   scriptTso(timestamps: readonly bigint[]): void {
     this.state.tso.script(timestamps);
@@ -189,14 +220,14 @@ export class MockPd {
     const m = this.member(index);
     if (m.stopped) return;
     m.stopped = true;
-    await shutdown(m.server);
+    await Promise.all([shutdown(m.server), closeMemberHttp(m.http)]);
   }
 
   /** Restarts a stopped member on the same address. */
   async startMember(index: number): Promise<void> {
     const m = this.member(index);
     if (!m.stopped) return;
-    const fresh = await listenMember(this.state, index, this.security, m.endpoint);
+    const fresh = await listenMember(this.state, index, this.security, m.endpoint, m.http.endpoint);
     this.servers[index] = fresh;
     fresh.health.setStatus("", this.state.faults.isUnavailable(index) ? "NOT_SERVING" : "SERVING");
   }
@@ -210,7 +241,9 @@ export class MockPd {
   /** Stops every member. */
   async stop(): Promise<void> {
     this.state.scatterer.stop();
-    await Promise.all(this.servers.filter((s) => !s.stopped).map((s) => shutdown(s.server)));
+    await Promise.all(
+      this.servers.filter((s) => !s.stopped).flatMap((s) => [shutdown(s.server), closeMemberHttp(s.http)]),
+    );
     for (const s of this.servers) s.stopped = true;
   }
 }
@@ -221,6 +254,7 @@ async function listenMember(
   index: number,
   security: ServerSecurity,
   address: string,
+  httpAddress?: string,
 ): Promise<MemberServer> {
   const server = new Server({ interceptors: security.interceptors });
   server.addService(PDService, createPdService(state, index));
@@ -231,7 +265,16 @@ async function listenMember(
     server.bindAsync(address, security.credentials(), (e, p) => (e ? reject(e) : resolve(p))),
   );
   const host = address.slice(0, address.lastIndexOf(":"));
-  return { server, health, endpoint: `${host}:${port}`, stopped: false };
+  const httpPort =
+    httpAddress === undefined ? 0 : Number(httpAddress.slice(httpAddress.lastIndexOf(":") + 1));
+  let http: MemberHttpServer;
+  try {
+    http = await listenMemberHttp(state, index, security, host, httpPort);
+  } catch (e) {
+    server.forceShutdown();
+    throw e;
+  }
+  return { server, health, endpoint: `${host}:${port}`, http, stopped: false };
 }
 
 /** Graceful shutdown, forced after a second (open streams such as Tso would hold it). */

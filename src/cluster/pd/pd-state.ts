@@ -13,6 +13,9 @@ import { TimestampOracle } from "./tso.js";
 
 export type { PdOperator };
 
+/** math.MaxUint64: PD's "no value" for a store's min resolved ts. */
+export const MAX_U64 = (1n << 64n) - 1n;
+
 /** Options of the shared PD state. */
 export interface PdStateOptions {
   topology: ClusterTopology;
@@ -48,6 +51,11 @@ export class PdState {
   /** Index of the leading member, or undefined while there is no leader. */
   leaderIndex: number | undefined = 0;
   externalTs = 0n;
+  /**
+   * PD's pd-server.min-resolved-ts-persistence-interval in ms (default 1 000); 0 turns the
+   * feature off, and the HTTP answer then says is_real_time false.
+   */
+  minResolvedTsPersistenceMs = 1_000;
   private frozen: FrozenRegionView | undefined;
   private lastMinResolvedTs = 0n;
 
@@ -89,13 +97,7 @@ export class PdState {
    * topology at call time (TiKV reports them every second).
    */
   minResolvedTs(): bigint {
-    const perStore = new Map<bigint, bigint>();
-    for (const r of this.topology.regions()) {
-      for (const p of r.peers) {
-        const cur = perStore.get(p.storeId);
-        if (cur === undefined || r.safeTs < cur) perStore.set(p.storeId, r.safeTs);
-      }
-    }
+    const perStore = this.storesResolvedTs();
     let min: bigint | undefined;
     for (const s of this.topology.stores()) {
       const ts = perStore.get(s.id);
@@ -104,6 +106,30 @@ export class PdState {
     }
     if (min !== undefined && min > this.lastMinResolvedTs) this.lastMinResolvedTs = min;
     return this.lastMinResolvedTs;
+  }
+
+  /**
+   * One store's min resolved ts as PD answers it per store (pd RaftCluster
+   * GetStoreMinResolvedTS): the smallest safe ts of the regions it holds, or 2^64-1 when the
+   * store is unknown, a tombstone or leads no region (core.IsAvailableForMinResolvedTS).
+   */
+  storeMinResolvedTs(storeId: bigint): bigint {
+    const store = this.topology.store(storeId);
+    if (!store || store.state === "tombstone") return MAX_U64;
+    if (!this.topology.regions().some((r) => r.leader?.storeId === storeId)) return MAX_U64;
+    return this.storesResolvedTs().get(storeId) ?? MAX_U64;
+  }
+
+  // each store's report: the min safe ts over the regions it holds a peer of
+  private storesResolvedTs(): Map<bigint, bigint> {
+    const perStore = new Map<bigint, bigint>();
+    for (const r of this.topology.regions()) {
+      for (const p of r.peers) {
+        const cur = perStore.get(p.storeId);
+        if (cur === undefined || r.safeTs < cur) perStore.set(p.storeId, r.safeTs);
+      }
+    }
+    return perStore;
   }
 
   /** Whether member `index` currently leads. */

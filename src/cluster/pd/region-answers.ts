@@ -1,7 +1,14 @@
 // Region and store lookups in PD's terms: keys arrive and leave in PD's stored form (see
 // region-codec.ts) and answers carry leader, down and pending peers the way
-// pd pkg/utils/grpcutil/cluster.go builds them (no buckets).
-import { type Region as MetaRegion, NodeState, Peer, Store, StoreState } from "../../proto/metapb.js";
+// pd pkg/utils/grpcutil/cluster.go builds them (buckets only when asked for).
+import {
+  Buckets,
+  type Region as MetaRegion,
+  NodeState,
+  Peer,
+  Store,
+  StoreState,
+} from "../../proto/metapb.js";
 import { Region as PdRegion, PeerStats } from "../../proto/pdpb.js";
 import type { RegionInfo, StoreInfo } from "../topology/types.js";
 import type { PdState } from "./pd-state.js";
@@ -29,13 +36,27 @@ export function pendingPeers(r: RegionInfo): Peer[] {
   return r.region.peers.filter((p) => r.pendingPeers.includes(p.id));
 }
 
+/**
+ * The region's buckets in PD's key form, when `need` (the request's need_buckets, cleared for
+ * follower-handled reads as server/grpc_service.go does) and the region has any.
+ */
+export function regionBuckets(state: PdState, r: RegionInfo, need: boolean): Buckets | undefined {
+  if (!need || !r.buckets) return undefined;
+  return Buckets.fromPartial({
+    regionId: r.id,
+    version: r.buckets.version,
+    keys: r.buckets.keys.map((k) => state.codec.encode(k)),
+  });
+}
+
 /** pdpb.Region for scan answers: an absent leader is an empty Peer, as PD sends it. */
-export function pdRegion(state: PdState, r: RegionInfo): PdRegion {
+export function pdRegion(state: PdState, r: RegionInfo, needBuckets = false): PdRegion {
   return PdRegion.fromPartial({
     region: encodeRegionMeta(state, r),
     leader: r.leader ?? Peer.fromPartial({}),
     downPeers: downPeerStats(state, r),
     pendingPeers: pendingPeers(r),
+    buckets: regionBuckets(state, r, needBuckets),
   });
 }
 

@@ -20,6 +20,7 @@ import {
   locateEncoded,
   pdRegion,
   pendingPeers,
+  regionBuckets,
   scanEncoded,
   storeMeta,
 } from "./region-answers.js";
@@ -40,7 +41,11 @@ export function regionHandlers(kit: HandlerKit): Pick<PDServer, RegionMethods> {
   const { state, ok, err, unary } = kit;
   const followerRead = { followerReadable: true };
 
-  const regionAnswer = (r: RegionInfo | undefined, follower: boolean): GetRegionResponse => {
+  const regionAnswer = (
+    r: RegionInfo | undefined,
+    follower: boolean,
+    needBuckets = false,
+  ): GetRegionResponse => {
     if (!r) {
       // The leader answers "no region" with an OK header; a follower says REGION_NOT_FOUND.
       return GetRegionResponse.fromPartial({
@@ -53,22 +58,31 @@ export function regionHandlers(kit: HandlerKit): Pick<PDServer, RegionMethods> {
       leader: r.leader,
       downPeers: downPeerStats(state, r),
       pendingPeers: pendingPeers(r),
+      // a follower-handled read never carries buckets (grpc_service.go: !followerHandle && need)
+      buckets: regionBuckets(state, r, needBuckets && !follower),
     });
   };
 
   return {
-    getRegion: unary("GetRegion", followerRead, (req: { regionKey: Buffer }, ctx) =>
-      regionAnswer(locateEncoded(state, req.regionKey), ctx.follower),
+    getRegion: unary("GetRegion", followerRead, (req: { regionKey: Buffer; needBuckets: boolean }, ctx) =>
+      regionAnswer(locateEncoded(state, req.regionKey), ctx.follower, req.needBuckets),
     ),
 
-    getPrevRegion: unary("GetPrevRegion", followerRead, (req: { regionKey: Buffer }, ctx) => {
-      const cur = locateEncoded(state, req.regionKey);
-      const prev = cur && cur.startKey.length > 0 ? state.regionView().prevRegion(cur.startKey) : undefined;
-      return regionAnswer(prev, ctx.follower);
-    }),
+    getPrevRegion: unary(
+      "GetPrevRegion",
+      followerRead,
+      (req: { regionKey: Buffer; needBuckets: boolean }, ctx) => {
+        const cur = locateEncoded(state, req.regionKey);
+        const prev = cur && cur.startKey.length > 0 ? state.regionView().prevRegion(cur.startKey) : undefined;
+        return regionAnswer(prev, ctx.follower, req.needBuckets);
+      },
+    ),
 
-    getRegionById: unary("GetRegionByID", followerRead, (req: { regionId: bigint }, ctx) =>
-      regionAnswer(state.regionView().regionById(req.regionId), ctx.follower),
+    getRegionById: unary(
+      "GetRegionByID",
+      followerRead,
+      (req: { regionId: bigint; needBuckets: boolean }, ctx) =>
+        regionAnswer(state.regionView().regionById(req.regionId), ctx.follower, req.needBuckets),
     ),
 
     scanRegions: unary(
@@ -94,7 +108,7 @@ export function regionHandlers(kit: HandlerKit): Pick<PDServer, RegionMethods> {
     batchScanRegions: unary(
       "BatchScanRegions",
       followerRead,
-      (req: { ranges: { startKey: Buffer; endKey: Buffer }[]; limit: number }, ctx) => {
+      (req: { ranges: { startKey: Buffer; endKey: Buffer }[]; limit: number; needBuckets: boolean }, ctx) => {
         const ranges = req.ranges;
         for (let i = 0; i < ranges.length; i++) {
           const r = ranges[i]!;
@@ -127,7 +141,7 @@ export function regionHandlers(kit: HandlerKit): Pick<PDServer, RegionMethods> {
         }
         return BatchScanRegionsResponse.fromPartial({
           header: ok(),
-          regions: out.map((r) => pdRegion(state, r)),
+          regions: out.map((r) => pdRegion(state, r, req.needBuckets && !ctx.follower)),
         });
       },
     ),

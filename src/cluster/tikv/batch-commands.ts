@@ -221,6 +221,11 @@ export class BatchCommandsSession {
     }
   }
 
+  /** Ends the stream with UNAVAILABLE (the store was cut from clients: see MockTikvStore.blockClients). */
+  cut(details: string): void {
+    this.fail(new GrpcStatusError(status.UNAVAILABLE, details));
+  }
+
   /** Stops serving (the stream was cancelled or the store stops). */
   close(): void {
     if (this.closed) return;

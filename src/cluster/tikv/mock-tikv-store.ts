@@ -2,6 +2,7 @@
 // request through the TiKV-like pipeline (faults, checks, engines). Stopping it really closes
 // the listening socket; starting it again binds the same port.
 import * as grpc from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
 import type { WaitForEntry } from "../../proto/deadlock.js";
 import { APIVersion, type HealthFeedback } from "../../proto/kvrpcpb.js";
 import { TikvService } from "../../proto/tikvpb.js";
@@ -11,6 +12,13 @@ import { DEFAULT_RAFT_ENTRY_MAX_SIZE } from "./apply-checks.js";
 import { BatchCommandsSession } from "./batch-commands.js";
 import { COMMANDS, type CommandSpec } from "./commands.js";
 import type { DiskUsage } from "./disk-usage.js";
+import {
+  clientLinkCutError,
+  type ForwardedStream,
+  ForwardingProxy,
+  forwardedHostOf,
+  peerStoreOf,
+} from "./forwarding.js";
 import { HealthSource } from "./health.js";
 import { GrpcStatusError, HANG, isThenable, type PipelineEnv, runCommand } from "./pipeline.js";
 import type { RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
@@ -134,6 +142,12 @@ export class MockTikvStore {
   private server: grpc.Server | undefined;
   private readonly sessions = new Set<BatchCommandsSession>();
   private readonly env: PipelineEnv;
+  // forwarding (TiKV server/proxy.rs) and the client-link cut (see setClientsBlocked)
+  private readonly proxy: ForwardingProxy;
+  private clientsCut = false;
+  private readonly clientSessions = new Set<BatchCommandsSession>();
+  private readonly forwardedStreams = new Set<ForwardedStream>();
+  private readonly peerEnvs = new Map<bigint, PipelineEnv>();
 
   constructor(opts: MockTikvStoreOptions) {
     this.storeId = BigInt(opts.storeId);
@@ -142,6 +156,8 @@ export class MockTikvStore {
     this.port = opts.port ?? 0;
     this.security = opts.security ?? ServerSecurity.insecure;
     this.health = new HealthSource(this.storeId);
+    const security = this.security;
+    this.proxy = new ForwardingProxy(this.storeId, () => security.peerCredentials());
     const health = this.health;
     this.env = {
       txn: opts.txn,
@@ -172,6 +188,38 @@ export class MockTikvStore {
     return this.server !== undefined;
   }
 
+  /** True while the link from clients is cut (see {@link setClientsBlocked}). */
+  get clientsBlocked(): boolean {
+    return this.clientsCut;
+  }
+
+  /**
+   * Cuts (true) or restores (false) the link between clients and this store while peer stores
+   * still reach it: every call that does not come from a peer store's forwarding proxy is
+   * refused with UNAVAILABLE (unary calls and new BatchCommands streams), and open client
+   * streams, also those this store forwards for a client, end with UNAVAILABLE. Raft, PD
+   * heartbeats and leadership are untouched, so the store keeps leading its regions.
+   * Calls forwarded by a peer store are served as usual.
+   */
+  setClientsBlocked(blocked: boolean): void {
+    this.clientsCut = blocked;
+    if (!blocked) return;
+    const why = clientLinkCutError(this.storeId).details;
+    for (const s of [...this.clientSessions]) s.cut(why);
+    for (const f of [...this.forwardedStreams]) f.cut(why);
+  }
+
+  // the pipeline environment of requests a peer store forwarded (the request log names it)
+  private envFor(peer: bigint | undefined): PipelineEnv {
+    if (peer === undefined) return this.env;
+    let e = this.peerEnvs.get(peer);
+    if (!e) {
+      e = { ...this.env, forwardedBy: peer };
+      this.peerEnvs.set(peer, e);
+    }
+    return e;
+  }
+
   /** Starts listening (on the same port as before when restarted). */
   async start(): Promise<void> {
     if (this.server) throw new StoreStateError(`store ${this.storeId} is already running`);
@@ -181,6 +229,8 @@ export class MockTikvStore {
       interceptors: this.security.interceptors,
     });
     server.addService(TikvService, this.implementation());
+    // TiKV serves the standard gRPC health service too (clients probe unreachable stores with it)
+    new HealthImplementation({ "": "SERVING" }).addToServer(server);
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${this.host}:${this.port}`, this.security.credentials(), (err, p) =>
         err ? reject(err) : resolve(p),
@@ -196,20 +246,48 @@ export class MockTikvStore {
     if (!server) return;
     this.server = undefined;
     for (const s of [...this.sessions]) s.close();
+    for (const f of [...this.forwardedStreams]) f.cut(`store ${this.storeId} stopped`);
+    this.proxy.close();
     server.forceShutdown();
   }
 
   private implementation(): grpc.UntypedServiceImplementation {
     const impl: grpc.UntypedServiceImplementation = {};
     for (const [method, spec] of Object.entries(UNARY)) {
-      impl[method] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-        this.serveUnary(spec, call.request, callback);
+      impl[method] = (
+        call: grpc.ServerUnaryCall<unknown, unknown>,
+        callback: grpc.sendUnaryData<unknown>,
+      ) => {
+        const peer = peerStoreOf(call.metadata);
+        if (peer === undefined && this.clientsCut) return callback(clientLinkCutError(this.storeId), null);
+        // forward_unary!: a call naming another store goes there
+        const target = forwardedHostOf(call.metadata);
+        if (target !== "")
+          return this.proxy.forwardUnary(method, call.request, call.getDeadline(), target, callback);
+        this.serveUnary(spec, call.request, callback, this.envFor(peer));
+      };
     }
     impl.batchCommands = ((call: grpc.ServerDuplexStream<unknown, unknown>) => {
-      const session = new BatchCommandsSession(call as never, this.env, this.health, (s) =>
-        this.sessions.delete(s),
-      );
+      const peer = peerStoreOf(call.metadata);
+      if (peer === undefined && this.clientsCut) {
+        const e = clientLinkCutError(this.storeId);
+        setImmediate(() => call.emit("error", Object.assign(new Error(e.details), e)));
+        return;
+      }
+      // forward_duplex!: the whole stream is bridged to the named store
+      const target = forwardedHostOf(call.metadata);
+      if (target !== "") {
+        this.forwardedStreams.add(
+          this.proxy.forwardBatchCommands(call, target, (f) => this.forwardedStreams.delete(f)),
+        );
+        return;
+      }
+      const session = new BatchCommandsSession(call as never, this.envFor(peer), this.health, (s) => {
+        this.sessions.delete(s);
+        this.clientSessions.delete(s);
+      });
       this.sessions.add(session);
+      if (peer === undefined) this.clientSessions.add(session);
     }) as grpc.handleBidiStreamingCall<unknown, unknown>;
     const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
       callback({ code: grpc.status.UNIMPLEMENTED, details: "not served by the mock TiKV" }, null);
@@ -219,13 +297,18 @@ export class MockTikvStore {
     return impl;
   }
 
-  private serveUnary(spec: CommandSpec, req: unknown, callback: grpc.sendUnaryData<unknown>): void {
+  private serveUnary(
+    spec: CommandSpec,
+    req: unknown,
+    callback: grpc.sendUnaryData<unknown>,
+    env: PipelineEnv = this.env,
+  ): void {
     const done = (r: unknown) => {
       if (r !== HANG) callback(null, r);
     };
     const failed = (e: unknown) => callback(toServiceError(e), null);
     try {
-      const r = runCommand(this.env, spec, req);
+      const r = runCommand(env, spec, req);
       if (isThenable(r)) r.then(done, failed);
       else done(r);
     } catch (e) {

@@ -67,6 +67,8 @@ export interface PipelineEnv extends ExecEnv {
   raftEntryMaxSize: number;
   /** The cluster's request log (consulted only while `requestLog.active`). */
   requestLog: RequestLog;
+  /** Set for requests a peer store forwarded here (tikv-forwarded-host): that store's id. */
+  forwardedBy?: bigint;
 }
 
 function faultResponse<Resp>(spec: CommandSpec<unknown, Resp>, err: FaultError): Resp {
@@ -214,7 +216,7 @@ export function runCommand<Req, Resp>(
   const s = spec as CommandSpec<unknown, Resp>;
   // The log's only cost while nothing records: this check.
   const pending = env.requestLog.active
-    ? env.requestLog.begin(env.topology, env.storeId, spec.rpc, ctx)
+    ? env.requestLog.begin(env.topology, env.storeId, spec.rpc, ctx, env.forwardedBy)
     : undefined;
   if (d && d.delayMs > 0) return sleep(d.delayMs).then(() => finish(env, s, req, d, pending));
   return finish(env, s, req, d, pending);

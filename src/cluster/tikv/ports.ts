@@ -13,6 +13,8 @@ export interface RegionState {
   leader?: Peer | undefined;
   /** Resolved ("safe") ts of the region: stale reads at or below it are served. */
   safeTs: bigint;
+  /** The region's buckets (user keys), when it has any. */
+  buckets?: { version: bigint; keys: readonly Buffer[] } | undefined;
 }
 
 /** Topology operations and lookups a store uses. */

@@ -26,6 +26,11 @@ export interface ServedRequest {
   regionError?: string;
   /** Date.now() when the response was produced. */
   atMs: number;
+  /**
+   * Set when the request came through another store's forwarding proxy (the client sent it
+   * there with tikv-forwarded-host naming this store): that store's id.
+   */
+  forwardedBy?: bigint;
 }
 
 /** A live recording; entries accumulate until {@link RequestRecorder.stop}. */
@@ -116,6 +121,7 @@ export class RequestLog {
     storeId: bigint,
     rpc: string,
     ctx: Context | undefined,
+    forwardedBy?: bigint,
   ): PendingRequest | undefined {
     const targets = this.recorders.filter((r) => r.wants(rpc));
     if (targets.length === 0) return undefined;
@@ -130,6 +136,7 @@ export class RequestLog {
       isLeader: leader !== undefined && leader.id === peerId && leader.storeId === storeId,
       replicaRead: ctx?.replicaRead ?? false,
       staleRead: ctx?.staleRead ?? false,
+      ...(forwardedBy !== undefined ? { forwardedBy } : {}),
     };
     const live = this.recorders;
     return {

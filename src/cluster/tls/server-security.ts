@@ -5,6 +5,8 @@
 
 import { readFileSync } from "node:fs";
 import {
+  type ChannelCredentials,
+  credentials as ChannelCreds,
   ServerCredentials as Creds,
   Metadata,
   ResponderBuilder,
@@ -97,6 +99,34 @@ export class ServerSecurity {
   /** URL scheme PD announces for its members. */
   get scheme(): "http" | "https" {
     return this.loaded ? "https" : "http";
+  }
+
+  /**
+   * Credentials a store uses to call another store (its forwarding proxy): the server pair as
+   * the client certificate, as TiKV's security manager does.
+   */
+  peerCredentials(): ChannelCredentials {
+    const l = this.loaded;
+    if (!l) return ChannelCreds.createInsecure();
+    return ChannelCreds.createSsl(l.ca, l.key, l.cert);
+  }
+
+  /**
+   * node:https server options with the same material (PD's HTTP API shares its TLS with gRPC);
+   * undefined for plaintext.
+   */
+  httpsOptions():
+    | { ca: Buffer; cert: Buffer; key: Buffer; requestCert: boolean; rejectUnauthorized: boolean }
+    | undefined {
+    const l = this.loaded;
+    if (!l) return undefined;
+    return {
+      ca: l.ca,
+      cert: l.cert,
+      key: l.key,
+      requestCert: l.requireClientCert,
+      rejectUnauthorized: l.requireClientCert,
+    };
   }
 
   /** Fresh credentials for one bindAsync (grpc-js credentials are per server). */

@@ -11,10 +11,12 @@ import BTreeModule from "sorted-btree";
 import { Peer, PeerRole, Region, RegionEpoch } from "../../proto/metapb.js";
 import { hex, TopologyError } from "./errors.js";
 import { IdAllocator } from "./id-allocator.js";
+import { bucketBoundaries, bucketCuts, nextBucketVersion, sameBucketKeys } from "./region-buckets.js";
 import { SafeEmitter } from "./safe-emitter.js";
 import type {
   PeerInfo,
   PeerRoleName,
+  RegionBuckets,
   RegionInfo,
   StoreInfo,
   StoreLabelInfo,
@@ -41,6 +43,10 @@ interface RegionRec {
   downPeers: Map<bigint, number>;
   pendingPeers: Set<bigint>;
   safeTs: bigint;
+  /** Current buckets (undefined: none yet, or reset by a split/merge). */
+  buckets?: RegionBuckets | undefined;
+  /** Last bucket version this region had, kept across resets so versions only grow. */
+  bucketVer?: bigint;
   snap: RegionInfo | undefined;
 }
 
@@ -342,6 +348,8 @@ export class ClusterTopology {
     this.byStart.delete(ord(rec.startKey));
     rec.startKey = start;
     rec.version = newVersion;
+    // TiKV post_split: every resulting region drops its buckets until the split checker reruns
+    rec.buckets = undefined;
     rec.snap = undefined;
     this.byStart.set(ord(rec.startKey), rec);
     for (const nr of created) this.insert(nr);
@@ -432,10 +440,39 @@ export class ClusterTopology {
     if (srcLeft) tgt.startKey = src.startKey;
     else tgt.endKey = src.endKey;
     tgt.version = (srcVersion > tgt.version ? srcVersion : tgt.version) + 1n;
+    // TiKV on_ready_commit_merge: the merged region drops its buckets (reset_region_buckets)
+    tgt.buckets = undefined;
     tgt.snap = undefined;
     this.byStart.set(ord(tgt.startKey), tgt);
     this.emit({ kind: "merge", sourceId, targetId });
     return this.regionSnap(tgt);
+  }
+
+  // --------------------------------------------------------------- buckets
+
+  /**
+   * Sets region `regionId`'s buckets to the boundaries `cuts` (each strictly inside the region;
+   * none = one bucket over the whole region), as TiKV's bucket split check would. The version
+   * is bumped only when the boundaries change (on_refresh_region_buckets).
+   *
+   * @example topology.setRegionBuckets(r.id, ["b", "d"]) // buckets [start,b) [b,d) [d,end)
+   */
+  setRegionBuckets(regionId: bigint, cuts: readonly KeyLike[]): RegionInfo {
+    const rec = this.requireRegion(regionId);
+    const keys = bucketBoundaries(rec.startKey, rec.endKey, cuts.map(toBuf));
+    if (rec.buckets && sameBucketKeys(rec.buckets.keys, keys)) return this.regionSnap(rec);
+    const version = nextBucketVersion(rec.bucketVer ?? 0n);
+    rec.buckets = Object.freeze({ version, keys: Object.freeze(keys) });
+    rec.bucketVer = version;
+    rec.snap = undefined;
+    this.emit({ kind: "buckets", regionId, version });
+    return this.regionSnap(rec);
+  }
+
+  /** Splits region `regionId`'s buckets further at `cuts`, keeping the existing boundaries. */
+  splitRegionBuckets(regionId: bigint, cuts: readonly KeyLike[]): RegionInfo {
+    const rec = this.requireRegion(regionId);
+    return this.setRegionBuckets(regionId, [...bucketCuts(rec.buckets), ...cuts.map(toBuf)]);
   }
 
   // --------------------------------------------------------- peers/leaders
@@ -660,6 +697,7 @@ export class ClusterTopology {
       safeTs: rec.safeTs,
       region,
       leader,
+      buckets: rec.buckets,
     });
     return rec.snap;
   }

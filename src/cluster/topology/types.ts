@@ -25,6 +25,16 @@ export interface DownPeer {
   readonly sinceMs: number;
 }
 
+/**
+ * A region's buckets (metapb.Buckets without stats): `keys` are the bucket boundaries in user
+ * keys, starting with the region's start key and ending with its end key (empty = +inf), as
+ * TiKV's split checker produces them; `version` grows on every change.
+ */
+export interface RegionBuckets {
+  readonly version: bigint;
+  readonly keys: readonly Buffer[];
+}
+
 /** An immutable snapshot of one region. */
 export interface RegionInfo {
   readonly id: bigint;
@@ -45,6 +55,8 @@ export interface RegionInfo {
   readonly region: Region;
   /** The leader as a metapb.Peer. */
   readonly leader: Peer | undefined;
+  /** The region's buckets; undefined until set, and again after a split or merge (TiKV resets them). */
+  readonly buckets?: RegionBuckets | undefined;
 }
 
 /** Lifecycle state of a store (metapb.StoreState). */
@@ -77,6 +89,7 @@ export type TopologyChange =
   | { kind: "conf"; regionId: bigint; peerId: bigint; change: "add" | "remove" | "promote" }
   | { kind: "peerStatus"; regionId: bigint; peerId: bigint; down: boolean; pending: boolean }
   | { kind: "safeTs"; regionId: bigint; safeTs: bigint }
+  | { kind: "buckets"; regionId: bigint; version: bigint }
   | { kind: "storeAdded"; storeId: bigint }
   | { kind: "storeRunning"; storeId: bigint; running: boolean }
   | { kind: "storeLabels"; storeId: bigint }

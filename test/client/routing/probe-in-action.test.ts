@@ -30,6 +30,7 @@ function entry(address: string): StoreEntry {
     epoch: 0,
     liveness: "reachable",
     slowScore: 1,
+    tikvSlowScore: 1,
     estimatedWaitMs: 0,
     estimatedWaitAt: 0,
   };

@@ -335,8 +335,10 @@ describe("StoreCache", () => {
     expect(cache.stores.isSlow(1n)).toBe(true);
     cache.stores.invalidateStore(1n, 0); // a second report with the old epoch changes nothing
     expect(s.epoch).toBe(1);
+    // TiKV's feedback is a score of its own: it does not clear the client-side mark (client-go IsSlow: either side)
     cache.stores.setSlowScore(1n, 1);
-    expect(cache.stores.isSlow(1n)).toBe(false);
+    expect(cache.stores.isSlow(1n)).toBe(true);
+    expect(s.tikvSlowScore).toBe(1);
     // needCheck re-reads the store, an address change bumps the epoch
     pd.stores.get(1n)!.address = "moved";
     await cache.stores.resolve(1n);

@@ -9,8 +9,7 @@
 // budget so that "retried until the budget is spent" takes about a second.
 
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect } from "vitest";
-import { TXN_BUDGETS_MS } from "../../../src/actors/txn/txn-runtime.js";
+import { describe, expect } from "vitest";
 import { RegionErrors } from "../../../src/cluster/tikv/region-errors.js";
 import {
   InvalidTxnError,
@@ -22,16 +21,12 @@ import type { PrewriteRequest } from "../../../src/proto/kvrpcpb.js";
 import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
 import { b, locksOn, recordRequests, str, touches } from "./ported-2pc-support.js";
 
-const budgets = TXN_BUDGETS_MS as unknown as { commit: number };
-
 describe.skipIf(skipOnRealCluster("v1"))("ported client-go 2PC fault tests", () => {
-  const env = useCluster({ stores: 3, splitKeys: ["g", "p"], regionKeyEncoding: "memcomparable" });
-  const savedCommitBudget = budgets.commit;
-  beforeAll(() => {
-    budgets.commit = 300;
-  });
-  afterAll(() => {
-    budgets.commit = savedCommitBudget;
+  const env = useCluster({
+    stores: 3,
+    splitKeys: ["g", "p"],
+    regionKeyEncoding: "memcomparable",
+    connect: { txnBackoffBudgetsMs: { commit: 300 } },
   });
 
   async function twoKeyTxn(name: string) {

@@ -5,8 +5,6 @@
 // commit / 1PC), and lookups of what the client sent.
 
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll } from "vitest";
-import { TXN_BUDGETS_MS } from "../../../src/actors/txn/txn-runtime.js";
 import type { RpcName } from "../../../src/cluster/faults/rpc-names.js";
 import { MAX_TS } from "../../../src/kv/timestamp.js";
 import { GetRequest, type LockInfo, ScanLockRequest } from "../../../src/proto/kvrpcpb.js";
@@ -161,17 +159,9 @@ export function useClockedCluster(opts: { prewriteBudgetMs?: number } = {}): {
     // These tests assert exact min_commit_ts values from max_ts; the resolved-ts worker
     // raises max_ts to the TSO on its own every round, so it is off here.
     resolvedTsIntervalMs: 0,
+    ...(opts.prewriteBudgetMs !== undefined
+      ? { connect: { txnBackoffBudgetsMs: { prewrite: opts.prewriteBudgetMs } } }
+      : {}),
   });
-  const budget = opts.prewriteBudgetMs;
-  if (budget !== undefined) {
-    const budgets = TXN_BUDGETS_MS as unknown as { prewrite: number };
-    const saved = budgets.prewrite;
-    beforeAll(() => {
-      budgets.prewrite = budget;
-    });
-    afterAll(() => {
-      budgets.prewrite = saved;
-    });
-  }
   return { env, clock };
 }
