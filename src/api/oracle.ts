@@ -205,7 +205,7 @@ export async function validateReadTs(
   }
   const opts = options.signal ? { signal: options.signal } : undefined;
   try {
-    await host.pd.validateReadTs(readTs, opts);
+    await host.pd.validateReadTs(readTs, opts, options.isStaleRead);
   } catch (e) {
     // client-go retries once: the TSO compared may have been requested before `readTs` was
     // handed out (a batch in flight); a second fresh one settles it

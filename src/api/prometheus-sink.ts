@@ -8,6 +8,7 @@ import type {
   LockResolverAction,
   MetricsSink,
   RegionCacheOp,
+  StaleReadEvent,
   TxnCmd,
 } from "../actors/runtime/metrics-sink.js";
 
@@ -49,6 +50,8 @@ class PromSink implements MetricsSink {
   private readonly lockResolverActions: Counter<"type">;
   private readonly batchRequests: Histogram<"target">;
   private readonly batchPending: Histogram<"target">;
+  private readonly staleReadResults: Counter<"result">;
+  private readonly staleReadEvents: Counter<"type">;
   // label children of the hottest family, by command then store: no string built per request
   private readonly requestChildren = new Map<string, Map<bigint, RequestChild>>();
   private readonly batchChildren = new Map<string, [BatchChild, BatchChild]>();
@@ -125,6 +128,17 @@ class PromSink implements MetricsSink {
     this.lockResolverActions = counter("lock_resolver_actions_total", "Lock resolver actions and outcomes.", [
       "type",
     ]);
+    // client-go stale_read_counter{result=hit|miss}
+    this.staleReadResults = counter(
+      "stale_read_counter",
+      "Stale reads answered by their first attempt (hit) or not (miss).",
+      ["result"],
+    );
+    this.staleReadEvents = counter(
+      "stale_read_events_total",
+      "Stale-read attempts sent, DataIsNotReady answers, and fallbacks to a leader read.",
+      ["type"],
+    );
   }
 
   request(cmd: string, storeId: bigint, seconds: number): void {
@@ -186,6 +200,11 @@ class PromSink implements MetricsSink {
     }
     c[0].observe(requests);
     c[1].observe(queued);
+  }
+
+  staleRead(event: StaleReadEvent): void {
+    if (event === "hit" || event === "miss") this.staleReadResults.labels(event).inc();
+    else this.staleReadEvents.labels(event).inc();
   }
 }
 

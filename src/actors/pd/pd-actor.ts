@@ -61,6 +61,7 @@ import {
   ShuttingDownError,
   TimeoutError,
 } from "../../rpc/errors.js";
+import { AdaptiveLowResInterval } from "./adaptive-low-res.js";
 import { discoverMembers } from "./discover.js";
 import { LastTs } from "./last-ts.js";
 import { checkHeader, isLeaderChange, PdClients, pdHeader } from "./pd-rpc.js";
@@ -151,7 +152,9 @@ export class PdActor {
   private tsoStreamLost: ((err: Error) => void) | undefined;
   private lowResTimer: NodeJS.Timeout | undefined;
   private storeTimer: NodeJS.Timeout | undefined;
-  private lowResIntervalMs: number;
+  // the refresh period, shrunk for stale reads that need fresher timestamps (client-go adaptive interval)
+  readonly lowResInterval: AdaptiveLowResInterval;
+  private lowResCurrentMs: number;
   private closed = false;
 
   /** Creates and starts the actor; prefer {@link PdActor.connect}, which also waits for a leader. */
@@ -164,7 +167,11 @@ export class PdActor {
     this.rpcTimeoutMs = opts.rpcTimeoutMs ?? 3_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 20_000;
     this.retryBackoff = { baseMs: 100, capMs: 3_000, ...opts.retryBackoff };
-    this.lowResIntervalMs = opts.lowResolutionTsUpdateIntervalMs ?? 2_000;
+    this.lowResInterval = new AdaptiveLowResInterval(
+      opts.lowResolutionTsUpdateIntervalMs ?? 2_000,
+      Date.now(),
+    );
+    this.lowResCurrentMs = this.lowResInterval.adaptiveMs;
     this.tso = new TsoBatcher(
       (ts) => this.lastTs.observe(ts),
       (err) => this.tsoStreamLost?.(err),
@@ -320,24 +327,45 @@ export class PdActor {
 
   /**
    * Rejects read timestamps from the future (client-go ValidateReadTS): when `readTs` is
-   * newer than lastTS, a fresh timestamp is fetched and `readTs` must not exceed it.
+   * newer than lastTS, a fresh timestamp is fetched and `readTs` must not exceed it. With
+   * `isStaleRead`, a read fresher than the low-resolution refresh period shrinks that period.
    */
-  async validateReadTs(readTs: bigint, opts?: CallOptions): Promise<void> {
+  async validateReadTs(readTs: bigint, opts?: CallOptions, isStaleRead = false): Promise<void> {
     if (readTs === 0xffffffffffffffffn) return;
     if (readTs >= 0x7fffffffffffffffn) {
       throw new InvalidArgumentError(`MaxInt64 <= readTS < MaxUint64, readTS=${readTs}`, "readTs");
     }
     const last = this.lastTs.value;
-    if (last !== undefined && readTs <= last) return;
+    if (last !== undefined && readTs <= last) {
+      // client-go estimates "now" from lastTS and its arrival time
+      if (isStaleRead) this.noteStaleRead(readTs, this.lastTs.stale(0));
+      return;
+    }
     const current = await this.getTimestamp(opts);
+    if (isStaleRead) this.noteStaleRead(readTs, current);
     if (readTs > current) throw new FutureTsReadError(readTs, current);
+  }
+
+  // client-go updateTS's shrinkIntervalCh branch, run at once (no goroutine to signal here)
+  private noteStaleRead(readTs: bigint, currentTs: bigint): void {
+    const now = Date.now();
+    const required = this.lowResInterval.noteStaleRead(readTs, currentTs, now);
+    if (required === undefined) return;
+    const next = this.lowResInterval.next(now, required);
+    if (next === this.lowResCurrentMs) return;
+    this.lowResCurrentMs = next;
+    if (!this.lowResTimer) return;
+    // the last refresh is already older than the new period: refresh now
+    if (now - this.lowResInterval.lastTickMs >= next) this.refreshLowRes(now);
+    this.scheduleLowRes();
   }
 
   /** Changes the low-resolution timestamp refresh period. */
   setLowResolutionTimestampUpdateInterval(ms: number): void {
     if (!(ms > 0)) throw new InvalidArgumentError("must be > 0", "ms");
-    this.lowResIntervalMs = ms;
-    if (this.lowResTimer) this.startLowResLoop();
+    this.lowResInterval.setConfigured(ms);
+    // re-armed at once (client-go waits for the next tick; a 60 s period would make that slow)
+    if (this.lowResTimer && this.lowResInterval.adaptiveMs !== this.lowResCurrentMs) this.startLowResLoop();
   }
 
   /** The minimum timestamp over all TSO keyspace groups (GetMinTS). */
@@ -691,7 +719,8 @@ export class PdActor {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.lowResTimer) clearInterval(this.lowResTimer);
+    if (this.lowResTimer) clearTimeout(this.lowResTimer);
+    this.lowResTimer = undefined;
     if (this.storeTimer) clearInterval(this.storeTimer);
     this.actor.send({ type: "STOP" });
     this.tso.close(new ShuttingDownError("pd client closed"));
@@ -823,13 +852,29 @@ export class PdActor {
     }
   }
 
-  // client-go oracle updateTS: refresh lastTS periodically so the low-resolution ts stays fresh.
+  // client-go oracle updateTS: refresh lastTS periodically so the low-resolution ts stays fresh,
+  // at the adaptive period (one timer re-armed per tick; nothing on the request path).
   private startLowResLoop(): void {
-    if (this.lowResTimer) clearInterval(this.lowResTimer);
-    this.lowResTimer = setInterval(() => {
-      this.getTimestamp().catch(() => {});
-    }, this.lowResIntervalMs);
+    this.lowResCurrentMs = this.lowResInterval.adaptiveMs;
+    this.scheduleLowRes();
+  }
+
+  private scheduleLowRes(): void {
+    if (this.lowResTimer) clearTimeout(this.lowResTimer);
+    if (this.closed) return;
+    this.lowResTimer = setTimeout(() => {
+      const now = Date.now();
+      // the next period depends on the last tick's time, so compute it before refreshing
+      this.lowResCurrentMs = this.lowResInterval.next(now);
+      this.refreshLowRes(now);
+      this.scheduleLowRes();
+    }, this.lowResCurrentMs);
     this.lowResTimer.unref?.();
+  }
+
+  private refreshLowRes(now: number): void {
+    this.getTimestamp().catch(() => {});
+    this.lowResInterval.lastTickMs = now;
   }
 }
 

@@ -29,6 +29,7 @@ import {
   ReplicaSelector,
   type ReplicaSelectorOptions,
 } from "../region-cache/replica-selector.js";
+import type { StaleReadEvent } from "../runtime/metrics-sink.js";
 import type { StoreTokens } from "../store/store-tokens.js";
 import { sendIntercepted } from "./intercept.js";
 import { composeInterceptors, type RpcInterceptor } from "./interceptor.js";
@@ -119,6 +120,8 @@ export interface RequestSenderOptions {
    * unsent and not retried. Unset = no limit, and no cost.
    */
   tokens?: StoreTokens;
+  /** Receives stale-read outcomes (ClientMetrics.countStaleRead); unset = not counted, no cost. */
+  onStaleRead?: (event: StaleReadEvent) => void;
 }
 
 const READ_COMMANDS: ReadonlySet<TikvCommand> = new Set<TikvCommand>(["Get", "BatchGet", "Scan"]);
@@ -164,6 +167,10 @@ interface RequestSession extends RetrySession {
   timeoutMs: number;
   /** Set while the call waits for its in-flight attempt to settle before ending. */
   onSettled: (() => void) | undefined;
+  /** Stale-read outcomes go here (a stale-read call with a listener only). */
+  onStaleRead: ((event: StaleReadEvent) => void) | undefined;
+  /** A stale read was retried on the leader as a normal read (counted once per call). */
+  fellBack: boolean;
 }
 
 /** Sends requests to regions with client-go's routing and retry behaviour. */
@@ -391,6 +398,8 @@ export class RequestSender {
       inFlight: 0,
       timeoutMs: opts.timeoutMs ?? 0,
       onSettled: undefined,
+      onStaleRead: selOpts.staleRead ? this.opts.onStaleRead : undefined,
+      fellBack: false,
     };
     // the fast-path attempt went to the leader: record it as the selector's first target
     if (initial) s.selector.next();
@@ -398,6 +407,8 @@ export class RequestSender {
     // inside the caller's XState action: the retry actor starts after it (XState warns otherwise)
     else await Promise.resolve();
     const result = await this.run(s, initial, opts);
+    // client-go stale_read_counter: a hit is answered by its first (stale) attempt
+    s.onStaleRead?.(result.kind === "ok" && s.sendTimes === 1 ? "hit" : "miss");
     if (result.kind === "ok" || result.kind === "regionError") return result.resp as TikvResponse<C>;
     throw result.error;
   }
@@ -489,6 +500,14 @@ export class RequestSender {
       this.opts.prepareContext,
     );
     if (proxy) ctx.forwardedHost = t.address;
+    const onStale = s.onStaleRead;
+    if (onStale !== undefined) {
+      if (t.staleRead) onStale("attempt");
+      else if (t.isLeader && !s.fellBack) {
+        s.fellBack = true;
+        onStale("leader_fallback");
+      }
+    }
     let req: TikvRequest<TikvCommand>;
     try {
       req = s.build(ctx);
@@ -509,6 +528,13 @@ export class RequestSender {
       );
       if (progress !== undefined && !(resp as { regionError?: RegionErrorProto }).regionError) {
         progress.sent = true;
+      }
+      if (
+        onStale !== undefined &&
+        t.staleRead &&
+        (resp as { regionError?: RegionErrorProto }).regionError?.dataIsNotReady
+      ) {
+        onStale("data_not_ready");
       }
       return { resp };
     } catch (e) {

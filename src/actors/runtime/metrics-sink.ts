@@ -21,6 +21,14 @@ export type LockResolverAction =
   | "deduplicated"
   | "status_cache_hit";
 
+/**
+ * Stale-read outcomes (client-go stale_read_counter hit / miss, plus what it logs): `attempt` a
+ * request sent with the stale-read flag, `data_not_ready` a replica answering DataIsNotReady,
+ * `leader_fallback` a stale read retried on the leader as a normal read, `hit` / `miss` a stale
+ * read answered by its first attempt or not.
+ */
+export type StaleReadEvent = "attempt" | "data_not_ready" | "leader_fallback" | "hit" | "miss";
+
 /** Receiver of the client's metric events; every method must be cheap and must not throw. */
 export interface MetricsSink {
   request(cmd: string, storeId: bigint, seconds: number): void;
@@ -34,4 +42,5 @@ export interface MetricsSink {
   txnCommit(protocol: CommitProtocol): void;
   lockResolver(action: LockResolverAction): void;
   batch(target: string, requests: number, queued: number): void;
+  staleRead(event: StaleReadEvent): void;
 }

@@ -8,6 +8,7 @@ import type {
   LockResolverAction,
   MetricsSink,
   RegionCacheOp,
+  StaleReadEvent,
   TxnCmd,
 } from "./metrics-sink.js";
 
@@ -29,7 +30,17 @@ export interface ClientMetricsSnapshot {
   retries: number;
   /** Transactions committed, by the protocol their commit used (client-go txn commit counter). */
   txnCommits: { twoPC: number; asyncCommit: number; onePC: number };
+  /** Stale reads, by {@link StaleReadEvent} (zeros while no stale read was made). */
+  staleReads: Record<StaleReadEvent, number>;
 }
+
+const noStaleReads = (): Record<StaleReadEvent, number> => ({
+  attempt: 0,
+  data_not_ready: 0,
+  leader_fallback: 0,
+  hit: 0,
+  miss: 0,
+});
 
 /** Mutable counters shared by the client's runtime. */
 export class ClientMetrics {
@@ -38,6 +49,7 @@ export class ClientMetrics {
   sendFailures = 0;
   retries = 0;
   private commits = { twoPC: 0, asyncCommit: 0, onePC: 0 };
+  private staleReads = noStaleReads();
   private readonly sends = new Map<bigint, number>();
   private readonly regionErrors = new Map<string, number>();
   private readonly backoffs = new Map<string, number>();
@@ -111,6 +123,12 @@ export class ClientMetrics {
     this.sink?.txnCommit(mode);
   }
 
+  /** Counts one stale-read event (the request sender reports them; normal reads never call it). */
+  countStaleRead(event: StaleReadEvent): void {
+    this.staleReads[event]++;
+    this.sink?.staleRead(event);
+  }
+
   /** A copy of every counter. */
   snapshot(): ClientMetricsSnapshot {
     const rec = <K>(m: Map<K, number>) => Object.fromEntries([...m].map(([k, v]) => [String(k), v]));
@@ -123,6 +141,7 @@ export class ClientMetrics {
       sendFailures: this.sendFailures,
       retries: this.retries,
       txnCommits: { ...this.commits },
+      staleReads: { ...this.staleReads },
     };
   }
 
@@ -133,6 +152,7 @@ export class ClientMetrics {
     this.sendFailures = 0;
     this.retries = 0;
     this.commits = { twoPC: 0, asyncCommit: 0, onePC: 0 };
+    this.staleReads = noStaleReads();
     this.sends.clear();
     this.regionErrors.clear();
     this.backoffs.clear();

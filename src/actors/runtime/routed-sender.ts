@@ -160,6 +160,7 @@ export class RoutedSender implements RawRequestSender {
       onStoreNotMatch: (id) => stores.remove(Number(id)),
       // (no limit, no per-attempt cost)
       tokens: stores.tokens.limit > 0 ? stores.tokens : undefined,
+      onStaleRead: (event) => metrics.countStaleRead(event),
     });
   }
 
