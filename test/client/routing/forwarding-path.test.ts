@@ -3,7 +3,8 @@
 // TestForwarding): the leader's store fails a send and is found unreachable, so the next attempt
 // goes to a follower carrying the leader's address as the forwarded host; the follower that
 // worked is reused; when every follower fails as a proxy the region is given up with the pseudo
-// EpochNotMatch; and a reachable leader is sent to directly again.
+// EpochNotMatch; a reachable leader is sent to directly again; and the later cases of that table:
+// NotLeader and ServerIsBusy answered through a proxy, for gets and prewrites.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Backoffer } from "../../../src/actors/backoff/index.js";
 import { RegionCache } from "../../../src/actors/region-cache/index.js";
@@ -12,7 +13,7 @@ import type { StoreAddress, StoreSendOptions } from "../../../src/actors/request
 import { resolveConnectOptions } from "../../../src/api/options.js";
 import { InvalidArgumentError } from "../../../src/errors/index.js";
 import type { Error as RegionErrorProto } from "../../../src/proto/errorpb.js";
-import { FakePd, key, ScriptedStores } from "./fakes.js";
+import { FakePd, key, ScriptedStores, type StoreAnswer } from "./fakes.js";
 
 /** ScriptedStores that also note the forwarded host, in client-go's access-path notation. */
 class ForwardingStores extends ScriptedStores {
@@ -41,15 +42,52 @@ function newWorld(enableForwarding = true) {
   return { cache, stores, sender: new RequestSender(cache, stores, { random: () => 0 }) };
 }
 
-async function run(w: ReturnType<typeof newWorld>, errors: number) {
+/** The client-go RegionErrorType names the proxy cases use, as scripted store answers. */
+type ProxyErr =
+  | "DeadLineExceededErr"
+  | "NotLeaderErr"
+  | "NotLeaderWithNewLeader2Err"
+  | "ServerIsBusyErr"
+  | "ServerIsBusyWithEstimatedWaitMsErr";
+
+function answerOf(t: ProxyErr): StoreAnswer {
+  const busy = (estimatedWaitMs: number) => ({
+    regionError: { serverIsBusy: { reason: "", backoffMs: 0n, estimatedWaitMs, appliedIndex: 0n } },
+  });
+  switch (t) {
+    case "DeadLineExceededErr":
+      return { error: "timeout" };
+    case "NotLeaderErr":
+      return { regionError: { notLeader: { regionId: 1n, leader: undefined } } };
+    case "NotLeaderWithNewLeader2Err":
+      // peers are numbered region * 10 + store (FakePd.addRegion)
+      return {
+        regionError: {
+          notLeader: { regionId: 1n, leader: { id: 12n, storeId: 2n, role: 0, isWitness: false } },
+        },
+      };
+    case "ServerIsBusyErr":
+      return busy(0);
+    case "ServerIsBusyWithEstimatedWaitMsErr":
+      return busy(10);
+  }
+}
+
+async function run(
+  w: ReturnType<typeof newWorld>,
+  errors: number | ProxyErr[],
+  cmd: "Get" | "Prewrite" = "Get",
+) {
   w.stores.accesses = [];
   w.stores.forwarded = [];
-  w.stores.script = Array.from({ length: errors }, () => ({ error: "timeout" as const }));
+  w.stores.script = (
+    typeof errors === "number" ? Array<ProxyErr>(errors).fill("DeadLineExceededErr") : errors
+  ).map(answerOf);
   const region = await w.cache.locateKey(key("key"));
   const budget = new Backoffer({ maxSleepMs: 40_000 });
   let settled = false;
   const done = w.sender
-    .sendToRegion(region, "Get", (ctx) => ({ context: ctx.context, key: key("key") }) as never, {
+    .sendToRegion(region, cmd, (ctx) => ({ context: ctx.context, key: key("key") }) as never, {
       rpcTimeoutMs: 30_000,
       budget,
     })
@@ -60,7 +98,7 @@ async function run(w: ReturnType<typeof newWorld>, errors: number) {
     .finally(() => {
       settled = true;
     });
-  for (let i = 0; i < 200 && !settled; i++) await vi.advanceTimersByTimeAsync(50);
+  for (let i = 0; i < 400 && !settled; i++) await vi.advanceTimersByTimeAsync(50);
   const out = await done;
   const backoff = Object.entries(budget.backoffTimes()).map(([k, v]) => `${k}+${v}`);
   return { out, path: w.stores.path(), backoff, region };
@@ -108,6 +146,73 @@ describe("access paths with forwarding (TestReplicaReadAccessPathByProxyCase)", 
     w.cache.stores.setLiveness(1n, "reachable");
     const r = await run(w, 0);
     expect(r.path).toEqual([direct(1)]);
+  });
+
+  // The later cases of TestReplicaReadAccessPathByProxyCase: region errors answered through a proxy.
+  const fake = (r: Awaited<ReturnType<typeof run>>) => {
+    expect(r.out.err).toBeUndefined();
+    expect(r.out.resp?.regionError?.epochNotMatch?.currentRegions).toEqual([]);
+  };
+  const ok = (r: Awaited<ReturnType<typeof run>>) => {
+    expect(r.out.err).toBeUndefined();
+    expect(r.out.resp?.regionError).toBeUndefined();
+  };
+  const sorted = (xs: string[]) => [...xs].sort();
+
+  it("NotLeader naming store2 through a proxy: store2 is sent to directly, then forwarded to (get)", async () => {
+    const w = newWorld();
+    const r = await run(w, [
+      "DeadLineExceededErr",
+      "NotLeaderWithNewLeader2Err",
+      "DeadLineExceededErr",
+      "ServerIsBusyErr",
+    ]);
+    expect(r.path).toEqual([direct(1), via(2, 1), direct(2), via(3, 2)]);
+    expect(sorted(r.backoff)).toEqual(["tikvRPC+2", "tikvServerBusy+1"]);
+    fake(r);
+    expect(r.region.isValid).toBe(false);
+  });
+
+  it("ServerIsBusy from a proxy switches to the next follower as proxy, then gives up (get)", async () => {
+    const w = newWorld();
+    const r = await run(w, [
+      "DeadLineExceededErr",
+      "ServerIsBusyWithEstimatedWaitMsErr",
+      "ServerIsBusyWithEstimatedWaitMsErr",
+    ]);
+    expect(r.path).toEqual([direct(1), via(2, 1), via(3, 1)]);
+    expect(sorted(r.backoff)).toEqual(["tikvRPC+1", "tikvServerBusy+2"]);
+    fake(r);
+    expect(r.region.isValid).toBe(false);
+    // the leader's store was given up on (client-go: replicas[0] epoch stale)
+    expect(w.cache.stores.peek(1n)?.epoch).toBe(1);
+  });
+
+  it("NotLeader without a leader on a reachable leader: no proxy, a follower is tried (prewrite)", async () => {
+    const w = newWorld();
+    const r = await run(w, ["NotLeaderErr"], "Prewrite");
+    expect(r.path).toEqual([direct(1), direct(2)]);
+    expect(r.backoff).toEqual(["regionScheduling+1"]);
+    ok(r);
+    expect(r.region.isValid).toBe(true);
+  });
+
+  it("NotLeader through a proxy: the next follower is tried directly (prewrite)", async () => {
+    const w = newWorld();
+    const r = await run(w, ["DeadLineExceededErr", "NotLeaderErr"], "Prewrite");
+    expect(r.path).toEqual([direct(1), via(2, 1), direct(3)]);
+    expect(sorted(r.backoff)).toEqual(["regionScheduling+1", "tikvRPC+1"]);
+    ok(r);
+    expect(r.region.isValid).toBe(true);
+  });
+
+  it("a new leader that times out is forwarded to, and its NotLeader ends the request (prewrite)", async () => {
+    const w = newWorld();
+    const r = await run(w, ["NotLeaderWithNewLeader2Err", "DeadLineExceededErr", "NotLeaderErr"], "Prewrite");
+    expect(r.path).toEqual([direct(1), direct(2), via(3, 2)]);
+    expect(sorted(r.backoff)).toEqual(["regionScheduling+1", "tikvRPC+1"]);
+    fake(r);
+    expect(r.region.isValid).toBe(false);
   });
 
   it("without enableForwarding a follower is tried directly (no forwarded host)", async () => {
