@@ -129,18 +129,23 @@ export async function clientGc(
   return runGc({ pd: host.pd, rt, keyspaceId: host.keyspaceId }, safePoint, options);
 }
 
-/** @internal TikvClient.getGCState. */
-export async function clientGcState(host: GcHost, signal?: AbortSignal): Promise<GcState> {
-  checkSignal(signal);
-  let resp: Awaited<ReturnType<PdActor["getGCState"]>>;
+// A PD GC-state call whose failures become GcStateErrors (PD's PD:gc:* refusals typed).
+async function pdGcCall<T>(call: () => Promise<T>): Promise<T> {
   try {
-    resp = await host.pd.getGCState(host.keyspaceId, {
-      includeGlobalGcBarriers: true,
-      ...(signal ? { signal } : {}),
-    });
+    return await call();
   } catch (e) {
     throw gcStateErrorOf(e);
   }
+}
+
+const callOpts = (signal: AbortSignal | undefined) => (signal ? { signal } : undefined);
+
+/** @internal TikvClient.getGCState. */
+export async function clientGcState(host: GcHost, signal?: AbortSignal): Promise<GcState> {
+  checkSignal(signal);
+  const resp = await pdGcCall(() =>
+    host.pd.getGCState(host.keyspaceId, { includeGlobalGcBarriers: true, ...(signal ? { signal } : {}) }),
+  );
   const st = resp.gcState;
   const scope = st?.keyspaceScope?.keyspace;
   const id = scope?.$case === "keyspaceId" ? scope.keyspaceId : undefined;
@@ -154,76 +159,86 @@ export async function clientGcState(host: GcHost, signal?: AbortSignal): Promise
   };
 }
 
+type SetBarrierRpc = (
+  id: string,
+  ts: bigint,
+  ttl: bigint,
+  opts: { signal: AbortSignal } | undefined,
+) => Promise<{ newBarrierInfo?: GCBarrierInfo | GlobalGCBarrierInfo | undefined }>;
+
+// setGCBarrier and setGlobalGCBarrier: the same checks and answer, another PD RPC
+async function setBarrier(
+  rpc: SetBarrierRpc,
+  barrierId: string,
+  barrierTs: bigint,
+  ttlSeconds: number | bigint | "forever",
+  signal: AbortSignal | undefined,
+): Promise<GcBarrier> {
+  const id = checkBarrierId(barrierId);
+  const ts = checkTs(barrierTs, "barrierTs");
+  const ttl = checkTtl(ttlSeconds);
+  checkSignal(signal);
+  const resp = await pdGcCall(() => rpc(id, ts, ttl, callOpts(signal)));
+  return resp.newBarrierInfo ? barrier(resp.newBarrierInfo) : { id, barrierTs: ts, ttlSeconds: ttl };
+}
+
+type DeleteBarrierRpc = (
+  id: string,
+  opts: { signal: AbortSignal } | undefined,
+) => Promise<{ deletedBarrierInfo?: GCBarrierInfo | GlobalGCBarrierInfo | undefined }>;
+
+// deleteGCBarrier and deleteGlobalGCBarrier: the deleted barrier, undefined when there was none
+async function deleteBarrier(
+  rpc: DeleteBarrierRpc,
+  barrierId: string,
+  signal: AbortSignal | undefined,
+): Promise<GcBarrier | undefined> {
+  const id = checkBarrierId(barrierId);
+  checkSignal(signal);
+  const resp = await pdGcCall(() => rpc(id, callOpts(signal)));
+  return resp.deletedBarrierInfo ? barrier(resp.deletedBarrierInfo) : undefined;
+}
+
 /** @internal TikvClient.setGCBarrier. */
-export async function clientSetBarrier(
+export function clientSetBarrier(
   host: GcHost,
   barrierId: string,
   barrierTs: bigint,
   ttlSeconds: number | bigint | "forever",
   signal?: AbortSignal,
 ): Promise<GcBarrier> {
-  const id = checkBarrierId(barrierId);
-  const ts = checkTs(barrierTs, "barrierTs");
-  const ttl = checkTtl(ttlSeconds);
-  checkSignal(signal);
-  try {
-    const resp = await host.pd.setGCBarrier(id, ts, ttl, host.keyspaceId, signal ? { signal } : undefined);
-    return resp.newBarrierInfo ? barrier(resp.newBarrierInfo) : { id, barrierTs: ts, ttlSeconds: ttl };
-  } catch (e) {
-    throw gcStateErrorOf(e);
-  }
+  const rpc: SetBarrierRpc = (id, ts, ttl, o) => host.pd.setGCBarrier(id, ts, ttl, host.keyspaceId, o);
+  return setBarrier(rpc, barrierId, barrierTs, ttlSeconds, signal);
 }
 
 /** @internal TikvClient.setGlobalGCBarrier. */
-export async function clientSetGlobalBarrier(
+export function clientSetGlobalBarrier(
   host: GcHost,
   barrierId: string,
   barrierTs: bigint,
   ttlSeconds: number | bigint | "forever",
   signal?: AbortSignal,
 ): Promise<GcBarrier> {
-  const id = checkBarrierId(barrierId);
-  const ts = checkTs(barrierTs, "barrierTs");
-  const ttl = checkTtl(ttlSeconds);
-  checkSignal(signal);
-  try {
-    const resp = await host.pd.setGlobalGCBarrier(id, ts, ttl, signal ? { signal } : undefined);
-    return resp.newBarrierInfo ? barrier(resp.newBarrierInfo) : { id, barrierTs: ts, ttlSeconds: ttl };
-  } catch (e) {
-    throw gcStateErrorOf(e);
-  }
+  const rpc: SetBarrierRpc = (id, ts, ttl, o) => host.pd.setGlobalGCBarrier(id, ts, ttl, o);
+  return setBarrier(rpc, barrierId, barrierTs, ttlSeconds, signal);
 }
 
 /** @internal TikvClient.deleteGlobalGCBarrier: the deleted barrier, undefined when there was none. */
-export async function clientDeleteGlobalBarrier(
+export function clientDeleteGlobalBarrier(
   host: GcHost,
   barrierId: string,
   signal?: AbortSignal,
 ): Promise<GcBarrier | undefined> {
-  const id = checkBarrierId(barrierId);
-  checkSignal(signal);
-  try {
-    const resp = await host.pd.deleteGlobalGCBarrier(id, signal ? { signal } : undefined);
-    return resp.deletedBarrierInfo ? barrier(resp.deletedBarrierInfo) : undefined;
-  } catch (e) {
-    throw gcStateErrorOf(e);
-  }
+  return deleteBarrier((id, o) => host.pd.deleteGlobalGCBarrier(id, o), barrierId, signal);
 }
 
 /** @internal TikvClient.deleteGCBarrier: the deleted barrier, undefined when there was none. */
-export async function clientDeleteBarrier(
+export function clientDeleteBarrier(
   host: GcHost,
   barrierId: string,
   signal?: AbortSignal,
 ): Promise<GcBarrier | undefined> {
-  const id = checkBarrierId(barrierId);
-  checkSignal(signal);
-  try {
-    const resp = await host.pd.deleteGCBarrier(id, host.keyspaceId, signal ? { signal } : undefined);
-    return resp.deletedBarrierInfo ? barrier(resp.deletedBarrierInfo) : undefined;
-  } catch (e) {
-    throw gcStateErrorOf(e);
-  }
+  return deleteBarrier((id, o) => host.pd.deleteGCBarrier(id, host.keyspaceId, o), barrierId, signal);
 }
 
 /** @internal TikvClient.updateServiceGCSafePoint (legacy API; a TTL of 0 removes the service). */
@@ -244,17 +259,10 @@ export async function clientServiceSafePoint(
   }
   checkTs(safePoint, "safePoint");
   checkSignal(signal);
-  try {
-    const r = await host.pd.updateServiceGCSafePoint(
-      serviceId,
-      ttl,
-      safePoint,
-      signal ? { signal } : undefined,
-    );
-    return { minServiceId: r.serviceId.toString(), ttlSeconds: r.TTL, minSafePoint: r.minSafePoint };
-  } catch (e) {
-    throw gcStateErrorOf(e);
-  }
+  const r = await pdGcCall(() =>
+    host.pd.updateServiceGCSafePoint(serviceId, ttl, safePoint, callOpts(signal)),
+  );
+  return { minServiceId: r.serviceId.toString(), ttlSeconds: r.TTL, minSafePoint: r.minSafePoint };
 }
 
 /** @internal TikvClient.unsafeDestroyRange: the ids of the stores that destroyed the range. */
