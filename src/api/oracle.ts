@@ -7,7 +7,7 @@
 import type { PdActor } from "../actors/pd/pd-actor.js";
 import { InvalidArgumentError } from "../errors/base.js";
 import { FutureTsReadError, LatestStaleReadError } from "../errors/server.js";
-import { MAX_TS } from "../kv/timestamp.js";
+import { checkPositiveTs, MAX_TS } from "../kv/timestamp.js";
 import { GetExternalTimestampRequest, SetExternalTimestampRequest } from "../proto/pdpb.js";
 import type { CallOptions } from "./options.js";
 
@@ -155,7 +155,7 @@ export class Oracle {
    */
   async setExternalTimestamp(ts: bigint, options?: Pick<CallOptions, "signal" | "timeoutMs">): Promise<void> {
     this.host.checkOpen();
-    checkTs(ts, "ts");
+    checkPositiveTs(ts, "ts");
     await this.host.pd.call(
       "setExternalTimestamp",
       SetExternalTimestampRequest.fromPartial({ timestamp: ts }),
@@ -195,7 +195,7 @@ export async function validateReadTs(
   options: ValidateReadTsOptions,
 ): Promise<void> {
   host.checkOpen();
-  checkTs(readTs, "readTs");
+  checkPositiveTs(readTs, "readTs");
   if (readTs === MAX_TS) {
     if (options.isStaleRead) throw new LatestStaleReadError();
     return;
@@ -221,14 +221,8 @@ export function checkSecondsAgo(v: unknown, argument = "secondsAgo"): asserts v 
   }
 }
 
-function checkTs(ts: unknown, argument: string): void {
-  if (typeof ts !== "bigint" || ts <= 0n || ts > MAX_TS) {
-    throw new InvalidArgumentError(`must be a positive 64-bit bigint timestamp, got ${String(ts)}`, argument);
-  }
-}
-
 function checkLockArgs(lockTs: unknown, ttlMs: unknown): void {
-  checkTs(lockTs, "lockTs");
+  checkPositiveTs(lockTs, "lockTs");
   const ok =
     (typeof ttlMs === "bigint" && ttlMs >= 0n) ||
     (typeof ttlMs === "number" && Number.isSafeInteger(ttlMs) && ttlMs >= 0);

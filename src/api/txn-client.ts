@@ -20,7 +20,7 @@ import { InvalidTxnError, ResultUndeterminedError, WriteConflictInLatchError } f
 import type { KeyInput } from "../kv/key.js";
 import { hasLocked } from "../kv/memdb/key-flags.js";
 import type { MemDb } from "../kv/memdb/memdb.js";
-import { MAX_TS } from "../kv/timestamp.js";
+import { checkPositiveTs, MAX_TS } from "../kv/timestamp.js";
 import { type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
 import { type DeleteRangeOptions, type DeleteRangeResult, txnDeleteRange } from "./delete-range.js";
 import { checkInterceptor } from "./interceptor.js";
@@ -262,7 +262,7 @@ export class TxnClient {
   async snapshot(ts?: bigint, options: SnapshotReadOptions = {}): Promise<Snapshot> {
     this.host.checkOpen();
     checkReadOptions(options);
-    if (ts !== undefined) checkTs(ts, "ts");
+    if (ts !== undefined) checkPositiveTs(ts, "ts");
     if (options.staleRead)
       return this.newSnapshot(await this.staleReadTs(ts, options.staleRead, "ts"), options);
     return this.newSnapshot(ts ?? (await this.host.rt.getTimestamp()), options);
@@ -640,12 +640,6 @@ function positiveInt(v: unknown, name: string): number {
   return v;
 }
 
-function checkTs(ts: unknown, name: string): void {
-  if (typeof ts !== "bigint" || ts <= 0n || ts > MAX_TS) {
-    throw new InvalidArgumentError(`must be a positive 64-bit bigint timestamp, got ${String(ts)}`, name);
-  }
-}
-
 const ISOLATIONS = new Set(["SI", "RC", "RCCheckTS"]);
 const REPLICA_READS = new Set(["leader", "follower", "learner", "mixed", "preferLeader"]);
 const PRIORITIES = new Set(["normal", "low", "high"]);
@@ -755,7 +749,7 @@ function checkBeginOptions(o: BeginOptions): void {
       "prewriteEncounterLockPolicy",
     );
   }
-  if (o.commitWaitUntilTs !== undefined) checkTs(o.commitWaitUntilTs, "commitWaitUntilTs");
+  if (o.commitWaitUntilTs !== undefined) checkPositiveTs(o.commitWaitUntilTs, "commitWaitUntilTs");
   if (
     o.commitWaitTimeoutMs !== undefined &&
     (typeof o.commitWaitTimeoutMs !== "number" ||
@@ -779,7 +773,7 @@ function checkBeginOptions(o: BeginOptions): void {
     if (o[k] !== undefined && typeof o[k] !== "boolean")
       throw new InvalidArgumentError("must be a boolean", k);
   }
-  if (o.startTs !== undefined) checkTs(o.startTs, "startTs");
+  if (o.startTs !== undefined) checkPositiveTs(o.startTs, "startTs");
   for (const k of ["entrySizeLimit", "totalSizeLimit"] as const) {
     const v = o[k];
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) {

@@ -22,6 +22,13 @@ function checkTs(ts: bigint, argument: string): void {
   if (ts < 0n || ts > MAX_TS) throw new InvalidArgumentError(`must be in [0, 2^64 - 1], got ${ts}`, argument);
 }
 
+/** Checks a read or lock timestamp argument: a positive bigint of at most 64 bits. */
+export function checkPositiveTs(ts: unknown, argument: string): void {
+  if (typeof ts !== "bigint" || ts <= 0n || ts > MAX_TS) {
+    throw new InvalidArgumentError(`must be a positive 64-bit bigint timestamp, got ${String(ts)}`, argument);
+  }
+}
+
 function checkInt(v: number, max: number, argument: string): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
     throw new InvalidArgumentError(`must be an integer in [0, ${max}], got ${String(v)}`, argument);
