@@ -381,11 +381,14 @@ export class LockResolver {
       pessimisticRegion,
       lockExpired: () => clock.untilExpired(txnId, first.ttl) <= 0,
       ttlExpired: (ttl) => clock.isExpired(txnId, ttl),
-      nextNotFoundBackoff: () =>
-        ctl.bo.next(
-          Bo.TxnNotFound,
-          new Error(`txn ${txnId} not found (primary ${first.primary.toString("hex")})`),
-        ),
+      // the wait is charged to the caller that started the resolution (client-go charges its
+      // backoffer); once that caller gave up, to the resolution's own budget — others may have
+      // joined, and the owner's abort must not fail them
+      nextNotFoundBackoff: () => {
+        const err = new Error(`txn ${txnId} not found (primary ${first.primary.toString("hex")})`);
+        const bo = ctl.bo.signal?.aborted ? own.bo : ctl.bo;
+        return bo.next(Bo.TxnNotFound, err);
+      },
     });
     if (cached) {
       // a final status needs no CheckTxnStatus; only the cleanup remains

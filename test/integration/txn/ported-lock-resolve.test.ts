@@ -821,4 +821,45 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go lock resolution (batch, asyn
       expect(ops.isLocked(`${p}sec`)).toBe(false);
     },
   );
+
+  itFault(
+    "a shared TxnNotFound resolution outlives the caller that started it: its abort does not fail the others",
+    async () => {
+      // two prewrites (caller ts 0) meeting the same lock share one resolution; the first one's
+      // batch is cancelled (another batch of its txn failed) while the resolution waits on
+      // TxnNotFound — the second must still get the lock resolved, not an AbortedError
+      const t = (await env.connect()).txn();
+      const p = uniquePrefix("notfound-shared");
+      const startTs = await t.currentTimestamp();
+      ops.prewrite({
+        startTs,
+        primary: `${p}primary`,
+        writes: [[`${p}sec`, "v"]],
+        ttlMs: 300n,
+        txnSize: 2n,
+      });
+      const lock = ops.lockOf(`${p}sec`);
+      const fresh = keepClockFresh(t);
+      const owner = new AbortController();
+      const ownerCtl = makeControl({
+        maxBackoffMs: 20_000,
+        timeoutMs: 0,
+        metrics: new ClientMetrics(),
+        signal: owner.signal,
+      });
+      try {
+        const first = t.lockResolver.resolveLocks([lock], { callerStartTs: 0n, ctl: ownerCtl });
+        const second = t.lockResolver.resolveLocks([lock], { callerStartTs: 0n, ctl: control() });
+        await sleep(60);
+        owner.abort(new Error("another batch failed"));
+        await expect(first).rejects.toBeInstanceOf(AbortedError);
+        const r = await second;
+        expect(r.msBeforeTxnExpired).toBe(0);
+      } finally {
+        fresh();
+      }
+      expect(t.lockResolver.stats().deduplicated).toBeGreaterThanOrEqual(1);
+      expect(ops.isLocked(`${p}sec`)).toBe(false);
+    },
+  );
 });
