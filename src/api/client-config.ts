@@ -78,6 +78,25 @@ export interface TuningOptions {
    * ```
    */
   storeLimit?: number;
+  /**
+   * How long one RPC attempt waits for TiKV's answer, in ms (client-go ReadTimeoutShort, default
+   * 30 000; integer ≥ 1). Applies to reads and to writes of a few keys — prewrite, commit,
+   * pessimistic lock, raw writes. A call whose attempt times out retries it (reads, prewrites) or
+   * ends undetermined (a primary commit, raw writes), so this bounds how long a lost reply can
+   * hold a `commit()`. A call's own `rpcTimeoutMs`/`timeoutMs` still take precedence.
+   *
+   * @example
+   * ```ts
+   * // a lost commit reply is given up on (undetermined) after 5 s instead of 30 s
+   * const client = await TikvClient.connect({ pdEndpoints, rpcTimeoutMs: 5_000 });
+   * ```
+   */
+  rpcTimeoutMs?: number;
+  /**
+   * The same for requests that may scan a whole region — ResolveLock, ScanLock, DeleteRange,
+   * RawDeleteRange — in ms (client-go ReadTimeoutMedium, default 60 000; integer ≥ 1).
+   */
+  longRpcTimeoutMs?: number;
 }
 
 /** The resolved tuning options (every default filled in; each field is documented on {@link TuningOptions}). */
@@ -93,6 +112,8 @@ export interface ResolvedTuning {
   enableForwarding: boolean;
   resolveLockLiteThreshold: number;
   storeLimit: number;
+  rpcTimeoutMs: number;
+  longRpcTimeoutMs: number;
 }
 
 /** Defaults of the tuning options. */
@@ -108,6 +129,8 @@ export const TUNING_DEFAULTS: Readonly<ResolvedTuning> = Object.freeze({
   enableForwarding: false,
   resolveLockLiteThreshold: 512,
   storeLimit: 0,
+  rpcTimeoutMs: 30_000,
+  longRpcTimeoutMs: 60_000,
 });
 
 // Node's timers cannot wait longer (a longer delay fires after 1 ms)
@@ -192,6 +215,8 @@ export function resolveTuning(o: TuningOptions): ResolvedTuning {
       d.resolveLockLiteThreshold,
     ),
     storeLimit: checkCount(o.storeLimit, "storeLimit", d.storeLimit),
+    rpcTimeoutMs: checkMs(o.rpcTimeoutMs, "rpcTimeoutMs", 1, d.rpcTimeoutMs),
+    longRpcTimeoutMs: checkMs(o.longRpcTimeoutMs, "longRpcTimeoutMs", 1, d.longRpcTimeoutMs),
   };
 }
 
@@ -244,6 +269,8 @@ export function configView(o: ClientConfig): ClientConfig {
     enableForwarding: o.enableForwarding,
     resolveLockLiteThreshold: o.resolveLockLiteThreshold,
     storeLimit: o.storeLimit,
+    rpcTimeoutMs: o.rpcTimeoutMs,
+    longRpcTimeoutMs: o.longRpcTimeoutMs,
   });
 }
 

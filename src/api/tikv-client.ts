@@ -129,6 +129,7 @@ export class TikvClient {
       metricsImpl,
       inspection?.inspect,
       opts.interceptor,
+      { shortMs: opts.rpcTimeoutMs, mediumMs: opts.longRpcTimeoutMs },
     );
     this.runtime = {
       options: opts,
@@ -288,6 +289,7 @@ export class TikvClient {
         enableForwarding: this.opts.enableForwarding,
         regionCacheTtl: { ttlMs: this.opts.regionCacheTtlMs, ttlJitterMs: this.opts.regionCacheTtlJitterMs },
         interceptor: this.opts.interceptor,
+        rpcTimeouts: { shortMs: this.opts.rpcTimeoutMs, mediumMs: this.opts.longRpcTimeoutMs },
         slowTxnLog: { logger: this.opts.logger, thresholdMs: this.opts.slowTxnThresholdMs },
         pdHttp: this.opts.pdHttpEndpoints && new PdHttpClient(this.opts.pdHttpEndpoints, this.opts.tls),
       });

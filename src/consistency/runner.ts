@@ -54,7 +54,7 @@ export interface RunOptions {
   pdEndpoints?: readonly string[];
   /** Run on this embedded cluster (not closed by the runner) instead of starting one. */
   cluster?: EmbeddedCluster;
-  /** Extra connect options of every client (default timeoutMs: 3000). */
+  /** Extra connect options of every client (default timeoutMs: 3000, rpcTimeoutMs: 2000). */
   connect?: Partial<ConnectOptions>;
   /** Test hook: wraps each client before the workload uses it (e.g. a deliberately broken one). */
   wrapClient?: (client: TikvClient) => WorkloadClient;
@@ -165,7 +165,9 @@ export async function runConsistency(opts: RunOptions): Promise<RunResult> {
     real || opts.cluster ? undefined : await startClusterFor(workload, createRng(seed, "cluster"));
   const cluster = real ? undefined : (opts.cluster ?? owned);
   const pdEndpoints = real ? [...(opts.pdEndpoints as string[])] : (cluster as EmbeddedCluster).pdEndpoints;
-  const connectOpts: ConnectOptions = { timeoutMs: 3000, ...opts.connect, pdEndpoints };
+  // a lost reply is given up on after 2 s (not client-go's 30 s): a commit whose primary-commit
+  // reply was dropped then ends within the operation timeout
+  const connectOpts: ConnectOptions = { timeoutMs: 3000, rpcTimeoutMs: 2000, ...opts.connect, pdEndpoints };
   const wrap = opts.wrapClient ?? ((c: TikvClient) => c);
 
   let files: RunResult["files"];

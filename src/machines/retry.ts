@@ -157,6 +157,11 @@ export interface RetrySession {
   isRead: boolean;
   /** Per-attempt RPC timeout (ms). */
   rpcTimeoutMs: number;
+  /**
+   * The client's ordinary RPC timeout (ms; default READ_TIMEOUT_SHORT_MS): a read asking for less
+   * skips a timed-out replica without backing off.
+   */
+  readTimeoutShortMs?: number;
   /** Whole-call deadline (epoch ms; Infinity = none): past it, a failed attempt ends the call. */
   deadline: number;
   /** True when the target is a key (relocate on region change); false for a region target (return the error). */
@@ -196,7 +201,7 @@ export interface RetrySession {
 export const MAX_RELOCATIONS = 64;
 
 function isConfigurableReadTimeout(s: RetrySession): boolean {
-  return s.isRead && s.rpcTimeoutMs < READ_TIMEOUT_SHORT_MS;
+  return s.isRead && s.rpcTimeoutMs < (s.readTimeoutShortMs ?? READ_TIMEOUT_SHORT_MS);
 }
 
 function sleepThen(
@@ -685,7 +690,7 @@ export function newRetrySession(
     RetrySession,
     "cache" | "selector" | "bo" | "isRead" | "rpcTimeoutMs" | "relocatable" | "newSelector"
   > &
-    Partial<Pick<RetrySession, "onStoreNotMatch" | "deadline" | "applyOnce">>,
+    Partial<Pick<RetrySession, "onStoreNotMatch" | "deadline" | "applyOnce" | "readTimeoutShortMs">>,
 ): RetrySession {
   return {
     deadline: Number.POSITIVE_INFINITY,

@@ -49,6 +49,9 @@ describe("validation", () => {
     ["maxBackoffMs negative", { maxBackoffMs: -1 }, "maxBackoffMs", "got -1"],
     ["connectTimeoutMs fraction", { connectTimeoutMs: 0.5 }, "connectTimeoutMs", "got 0.5"],
     ["maxBatchSize 0", { maxBatchSize: 0 }, "maxBatchSize", "got 0"],
+    ["rpcTimeoutMs 0", { rpcTimeoutMs: 0 }, "rpcTimeoutMs", "got 0"],
+    ["rpcTimeoutMs fraction", { rpcTimeoutMs: 2.5 }, "rpcTimeoutMs", "got 2.5"],
+    ["longRpcTimeoutMs string", { longRpcTimeoutMs: "1m" }, "longRpcTimeoutMs", "got 1m"],
     [
       "keepalive timeout 40 ms",
       { grpcOptions: { [KA_TIMEOUT]: 40 } },
@@ -80,6 +83,8 @@ describe("validation", () => {
       storeRefreshIntervalMs: 60_000,
       maxTxnTtlMs: 3_600_000,
       resolveLockLiteThreshold: 512,
+      rpcTimeoutMs: 30_000,
+      longRpcTimeoutMs: 60_000,
       txnBackoffBudgetsMs: {
         prewrite: 40_000,
         commit: 40_000,
@@ -227,6 +232,32 @@ describe.skipIf(skipOnRealCluster("v1"))("each option takes effect", () => {
     } finally {
       fault.cancel();
     }
+  });
+
+  // the default (30 s, client-go ReadTimeoutShort) would hold this commit past the test timeout
+  itFault("rpcTimeoutMs: a primary commit whose reply is lost is resent after it, and commits", async () => {
+    const client = await env.connect({ rpcTimeoutMs: 300 });
+    const t = client.txn();
+    const lost = env.cluster.faults.dropReply({ rpc: "KvCommit", key: Buffer.from("rpc-t-k"), outcome: "hang" });
+    const rec = env.cluster.recordRequests({ rpcs: ["KvCommit"] });
+    try {
+      const txn = await t.begin();
+      txn.set("rpc-t-k", "v");
+      // applied but unanswered: the attempt is given up on at 300 ms and resent; TiKV answers the
+      // resend of an applied commit with success (client-go: undetermined only if the commit fails)
+      await txn.commit();
+      expect(lost.fired).toBe(1);
+      // the leader executed it twice (the timed-out store is tried last: the followers in
+      // between answer NotLeader, as client-go's onSendFail moves on to other peers)
+      const atLeader = rec.entries.filter((r) => r.isLeader);
+      expect(atLeader.map((r) => r.outcome)).toEqual(["ok", "ok"]);
+      expect(rec.entries.filter((r) => !r.isLeader).every((r) => r.regionError === "notLeader")).toBe(true);
+    } finally {
+      rec.stop();
+      lost.cancel();
+    }
+    expect((await (await t.snapshot()).get("rpc-t-k"))?.toString()).toBe("v");
+    expect(client.config.rpcTimeoutMs).toBe(300);
   });
 
   itFault("maxBackoffMs: a small raw budget fails a request sooner, typed", async () => {

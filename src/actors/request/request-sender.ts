@@ -98,7 +98,17 @@ export interface SendToRegionOptions {
 }
 
 /** Options of a {@link RequestSender}. */
+/** The client's per-attempt RPC timeouts (client-go ReadTimeoutShort / ReadTimeoutMedium). */
+export interface RpcTimeouts {
+  /** Ordinary requests: reads and writes of a few keys (default 30 000 ms). */
+  readonly shortMs: number;
+  /** Requests that may scan a whole region: ResolveLock, ScanLock, DeleteRange, RawDeleteRange (default 60 000 ms). */
+  readonly mediumMs: number;
+}
+
 export interface RequestSenderOptions {
+  /** The per-attempt RPC timeouts of calls that give none (default client-go's 30 s / 60 s). */
+  rpcTimeouts?: RpcTimeouts;
   /** Region actors used for relocation (default: a private set). */
   regionActors?: RegionActors;
   /** Random source for replica tie-breaks. */
@@ -148,8 +158,10 @@ const REGION_SCANNING_WRITES: ReadonlySet<TikvCommand> = new Set<TikvCommand>([
   "DeleteRange",
 ]);
 
-function defaultRpcTimeout(cmd: TikvCommand, isRead: boolean): number {
-  return !isRead && REGION_SCANNING_WRITES.has(cmd) ? READ_TIMEOUT_MEDIUM_MS : READ_TIMEOUT_SHORT_MS;
+const DEFAULT_RPC_TIMEOUTS: RpcTimeouts = { shortMs: READ_TIMEOUT_SHORT_MS, mediumMs: READ_TIMEOUT_MEDIUM_MS };
+
+function defaultRpcTimeout(timeouts: RpcTimeouts, cmd: TikvCommand, isRead: boolean): number {
+  return !isRead && REGION_SCANNING_WRITES.has(cmd) ? timeouts.mediumMs : timeouts.shortMs;
 }
 
 interface RequestSession extends RetrySession {
@@ -181,6 +193,7 @@ export class RequestSender {
   // The fast path's context per region, built once per (region, leader, store address) and
   // reused by every request while they hold: frozen, since every request shares it.
   private readonly leaderContexts = new WeakMap<CachedRegion, RpcContext>();
+  private readonly rpcTimeouts: RpcTimeouts;
 
   constructor(
     /** The region cache. */
@@ -190,6 +203,7 @@ export class RequestSender {
     private readonly opts: RequestSenderOptions = {},
   ) {
     this.regionActors = opts.regionActors ?? new RegionActors(cache, { inspect: opts.inspect });
+    this.rpcTimeouts = opts.rpcTimeouts ?? DEFAULT_RPC_TIMEOUTS;
     this.machine = retryMachine.provide({
       actors: {
         send: fromPromise<SendOutcome, RetrySession>(({ input }) => this.attempt(input as RequestSession)),
@@ -235,7 +249,7 @@ export class RequestSender {
     const store = this.fastTarget(region, isRead, opts);
     if (store === undefined) return this.sendGeneral(target, cmd, build, opts);
     const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Number.POSITIVE_INFINITY;
-    const rpcTimeoutMs = opts.rpcTimeoutMs ?? defaultRpcTimeout(cmd, isRead);
+    const rpcTimeoutMs = opts.rpcTimeoutMs ?? defaultRpcTimeout(this.rpcTimeouts, cmd, isRead);
     const leader = region.leader;
     let req: TikvRequest<C>;
     try {
@@ -296,7 +310,7 @@ export class RequestSender {
       region = await this.withDeadline(this.cache.locateKey(target as Buffer, bo), deadline, opts.timeoutMs);
     }
     const isRead = opts.isRead ?? READ_COMMANDS.has(cmd);
-    const rpcTimeoutMs = opts.rpcTimeoutMs ?? defaultRpcTimeout(cmd, isRead);
+    const rpcTimeoutMs = opts.rpcTimeoutMs ?? defaultRpcTimeout(this.rpcTimeouts, cmd, isRead);
 
     // fast path: a leader request to a healthy leader costs one store call and nothing else
     let initial: SendOutcome | undefined;
@@ -363,7 +377,7 @@ export class RequestSender {
     }
     const isKey = !(target instanceof CachedRegion);
     const isRead = opts.isRead ?? READ_COMMANDS.has(cmd);
-    const rpcTimeoutMs = opts.rpcTimeoutMs ?? defaultRpcTimeout(cmd, isRead);
+    const rpcTimeoutMs = opts.rpcTimeoutMs ?? defaultRpcTimeout(this.rpcTimeouts, cmd, isRead);
     const given = opts.budget;
     bo ??= given instanceof Backoffer ? given : given ? given.bo : this.newBudget(opts);
     const selOpts: ReplicaSelectorOptions = {
@@ -382,6 +396,7 @@ export class RequestSender {
         bo,
         isRead,
         rpcTimeoutMs,
+        readTimeoutShortMs: this.rpcTimeouts.shortMs,
         relocatable: isKey,
         newSelector: (r) => new ReplicaSelector(this.cache, r, selOpts),
         onStoreNotMatch: this.opts.onStoreNotMatch,

@@ -16,7 +16,7 @@ import type { CachedRegion } from "../region-cache/cached-region.js";
 import type { RegionCache } from "../region-cache/region-cache.js";
 import type { Liveness, StoreEntry } from "../region-cache/store-cache.js";
 import type { RpcInterceptor } from "../request/interceptor.js";
-import { RequestSender, type RpcContext } from "../request/request-sender.js";
+import { RequestSender, type RpcContext, type RpcTimeouts } from "../request/request-sender.js";
 import { poolActor } from "../request/store-pool-sender.js";
 import type { StoreAddress, StoreSender, StoreSendOptions } from "../request/store-sender.js";
 import type { StoreActor } from "../store/store-actor.js";
@@ -151,10 +151,13 @@ export class RoutedSender implements RawRequestSender {
     inspect?: (ev: InspectionEvent) => void,
     /** The client's RPC interceptors; unset = none. */
     interceptor?: RpcInterceptor,
+    /** The client's per-attempt RPC timeouts; unset = client-go's defaults. */
+    rpcTimeouts?: RpcTimeouts,
   ) {
     this.sender = new RequestSender(cache, poolStoreSender(stores, codec, metrics), {
       inspect,
       interceptor,
+      rpcTimeouts,
       prepareContext: (ctx) => codec.applyToContext(ctx),
       // the store at that address is another one now: reconnect on next use
       onStoreNotMatch: (id) => stores.remove(Number(id)),

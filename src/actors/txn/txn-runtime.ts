@@ -3,6 +3,7 @@
 // sender over the client's store connections, the lock resolver actor, the safe-point checker,
 // and the tracking of background commit work. Created on the first `client.txn()`.
 
+import type { RpcTimeouts } from "../request/request-sender.js";
 import type { InspectionEvent } from "xstate";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import { TXN_BUDGETS_MS } from "../../machines/policy/txn-budgets.js";
@@ -57,6 +58,8 @@ export interface TxnRuntimeDeps {
   txnLocalLatches?: { capacity: number };
   /** The client's RPC interceptors; unset = none. */
   interceptor?: RpcInterceptor | undefined;
+  /** Per-attempt RPC timeouts (client-go ReadTimeoutShort / Medium); unset = 30 s / 60 s. */
+  rpcTimeouts?: RpcTimeouts | undefined;
   /** The slow-transaction log (a logger and its threshold); unset = silent. */
   slowTxnLog?: SlowTxnLog | undefined;
   /** PD's HTTP API, for the min safe ts (client-go: a PD HTTP client); unset = the stores only. */
@@ -90,7 +93,15 @@ export class TxnRuntime {
       enableForwarding: deps.enableForwarding,
     });
     stores.onHealthFeedback((id, score) => this.cache.stores.setSlowScore(id, score));
-    this.sender = new RoutedSender(this.cache, stores, codec, metrics, deps.inspect, deps.interceptor);
+    this.sender = new RoutedSender(
+      this.cache,
+      stores,
+      codec,
+      metrics,
+      deps.inspect,
+      deps.interceptor,
+      deps.rpcTimeouts,
+    );
     this.resolver = new LockResolver({
       sender: this.sender,
       clock: pd,
