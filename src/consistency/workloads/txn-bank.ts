@@ -5,7 +5,15 @@ import { bankChecker } from "../checkers/bank.js";
 import { asRecord } from "../checkers/ops.js";
 import { classify } from "../classify.js";
 import type { OpOutcome, OpRequest, OpValue, Workload } from "../types.js";
-import { intSetting, prefixOf, readTs, runInTxn, type TxnWorkloadOptions, txnModeOf } from "./txn-mode.js";
+import {
+  intSetting,
+  pickProbeRead,
+  prefixOf,
+  probeSnapshot,
+  runInTxn,
+  type TxnWorkloadOptions,
+  txnModeOf,
+} from "./txn-mode.js";
 
 /** Options of {@link bankWorkload}. */
 export interface BankWorkloadOptions extends TxnWorkloadOptions {
@@ -32,8 +40,7 @@ export function bankWorkload(opts: BankWorkloadOptions): Workload {
   const balance = opts.balance ?? intSetting(opts, "balance", 100);
   const accounts = Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, "0")}`);
   let setupTs = 0n;
-  const readAll = async (ts: bigint, client: Parameters<Workload["run"]>[0]): Promise<OpValue> => {
-    const snap = await client.txn().snapshot(ts);
+  const readAll = async (snap: Snapshot): Promise<OpValue> => {
     const vals = await snap.batchGet(accounts);
     return Object.fromEntries(accounts.map((a, i) => [a, num(vals[i])]));
   };
@@ -49,7 +56,7 @@ export function bankWorkload(opts: BankWorkloadOptions): Workload {
       setupTs = await txn.commit();
     },
     next(rng): OpRequest {
-      if (rng.next() < 0.4) return { f: "read", value: { ageMs: rng.next() < 0.25 ? 1 + rng.int(200) : 0 } };
+      if (rng.next() < 0.4) return { f: "read", value: { ...pickProbeRead(rng, 0.25, 200) } };
       const from = rng.pick(accounts);
       let to = rng.pick(accounts);
       while (to === from) to = rng.pick(accounts);
@@ -62,8 +69,8 @@ export function bankWorkload(opts: BankWorkloadOptions): Workload {
       const v = asRecord(op.value) ?? {};
       if (op.f === "read") {
         try {
-          const ts = await readTs(client, Number(v.ageMs ?? 0), setupTs);
-          return { type: "ok", value: await readAll(ts, client) };
+          const { snap } = await probeSnapshot(client, v, setupTs);
+          return { type: "ok", value: await readAll(snap) };
         } catch (e) {
           return classify(e, "read");
         }

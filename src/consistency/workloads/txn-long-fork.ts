@@ -8,8 +8,9 @@ import type { OpOutcome, OpRequest, Workload } from "../types.js";
 import {
   intSetting,
   LOCK_WAIT_MS,
+  pickProbeRead,
   prefixOf,
-  readTs,
+  probeSnapshot,
   runInTxn,
   type TxnWorkloadOptions,
   txnModeOf,
@@ -51,7 +52,7 @@ export function longForkWorkload(opts: LongForkWorkloadOptions): Workload {
       }
       const current = Math.floor(inserted / groupSize);
       const g = rng.next() < 0.8 || current === 0 ? current : rng.int(current);
-      return { f: "read", value: { keys: group(g), ageMs: rng.next() < 0.25 ? 1 + rng.int(100) : 0 } };
+      return { f: "read", value: { keys: group(g), ...pickProbeRead(rng, 0.25, 100) } };
     },
     async run(client, op): Promise<OpOutcome> {
       const v = asRecord(op.value) ?? {};
@@ -65,8 +66,8 @@ export function longForkWorkload(opts: LongForkWorkloadOptions): Workload {
       }
       const keys = (v.keys as string[]).map(String);
       try {
-        const ts = await readTs(client, Number(v.ageMs ?? 0));
-        const got = await (await client.txn().snapshot(ts)).batchGet(keys);
+        const { ts, snap } = await probeSnapshot(client, v);
+        const got = await snap.batchGet(keys);
         const values = Object.fromEntries(
           keys.map((k, i) => [k, got[i] === undefined ? null : Number(got[i]?.toString())]),
         );

@@ -2,10 +2,12 @@
 // commit with each failure classified (anything before commit cannot have taken effect; a failed
 // commit may have), and the settings every txn workload shares.
 
+import type { Snapshot } from "../../api/snapshot.js";
 import type { Transaction } from "../../api/transaction.js";
 import type { BeginOptions } from "../../api/txn-client.js";
 import { InvalidArgumentError } from "../../errors/base.js";
 import { classify } from "../classify.js";
+import type { Rng } from "../rng.js";
 import type { OpOutcome, OpValue, WorkloadClient, WorkloadOptions } from "../types.js";
 
 /**
@@ -164,4 +166,42 @@ export async function readTs(client: WorkloadClient, ageMs: number, floor = 0n):
   // a TSO timestamp is physical ms << 18 | logical
   const ts = ((now >> 18n) - BigInt(ageMs)) << 18n;
   return ts > floor ? ts : floor;
+}
+
+/**
+ * How a probe reads: a fresh read at the leader, through a follower or any replica (TiKV
+ * ReadIndex: linearizable as a leader read), or a stale read at a past ts that any replica whose
+ * safe ts covers it may serve (else the leader).
+ */
+export type ReadPath = "leader" | "follower" | "mixed" | "stale";
+
+/** A probe read: `ageMs` > 0 exactly for a stale read. */
+export interface ProbeRead {
+  ageMs: number;
+  path: ReadPath;
+}
+
+/** Draws a probe read: a stale one `1..maxAgeMs` old with probability `staleShare`, else fresh by a random path. */
+export function pickProbeRead(rng: Rng, staleShare: number, maxAgeMs: number): ProbeRead {
+  if (rng.next() < staleShare) return { ageMs: 1 + rng.int(maxAgeMs), path: "stale" };
+  return { ageMs: 0, path: rng.pick(["leader", "follower", "mixed"] as const) };
+}
+
+/**
+ * The snapshot a probe read uses, through the client's real stale / replica read API (an op
+ * value recorded before the replica paths existed, without `path`, reads from the leader).
+ */
+export async function probeSnapshot(
+  client: WorkloadClient,
+  read: { ageMs?: unknown; path?: unknown },
+  floor = 0n,
+): Promise<{ ts: bigint; snap: Snapshot }> {
+  const ageMs = Number(read.ageMs ?? 0);
+  const ts = await readTs(client, ageMs, floor);
+  const path = ageMs > 0 ? "stale" : String(read.path ?? "leader");
+  const txn = client.txn();
+  if (path === "stale") return { ts, snap: await txn.snapshot(ts, { staleRead: true }) };
+  if (path === "follower" || path === "mixed")
+    return { ts, snap: await txn.snapshot(ts, { replicaRead: path }) };
+  return { ts, snap: await txn.snapshot(ts) };
 }

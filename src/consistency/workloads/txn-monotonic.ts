@@ -6,7 +6,15 @@ import { monotonicChecker } from "../checkers/monotonic.js";
 import { asRecord } from "../checkers/ops.js";
 import { classify } from "../classify.js";
 import type { OpOutcome, OpRequest, Workload } from "../types.js";
-import { intSetting, prefixOf, readTs, runInTxn, type TxnWorkloadOptions, txnModeOf } from "./txn-mode.js";
+import {
+  intSetting,
+  pickProbeRead,
+  prefixOf,
+  probeSnapshot,
+  runInTxn,
+  type TxnWorkloadOptions,
+  txnModeOf,
+} from "./txn-mode.js";
 
 /** Options of {@link monotonicWorkload}. */
 export interface MonotonicWorkloadOptions extends TxnWorkloadOptions {
@@ -38,7 +46,7 @@ export function monotonicWorkload(opts: MonotonicWorkloadOptions): Workload {
     async setup() {},
     next(rng): OpRequest {
       if (rng.next() < 0.5) return { f: "inc", value: { key: rng.pick(keys) } };
-      return { f: "read", value: { ageMs: rng.next() < 0.3 ? 1 + rng.int(150) : 0 } };
+      return { f: "read", value: { ...pickProbeRead(rng, 0.3, 150) } };
     },
     async run(client, op): Promise<OpOutcome> {
       const v = asRecord(op.value) ?? {};
@@ -52,8 +60,8 @@ export function monotonicWorkload(opts: MonotonicWorkloadOptions): Workload {
       }
       const ageMs = Number(v.ageMs ?? 0);
       try {
-        const ts = await readTs(client, ageMs);
-        const got = await (await client.txn().snapshot(ts)).batchGet(keys);
+        const { ts, snap } = await probeSnapshot(client, v);
+        const got = await snap.batchGet(keys);
         const values = Object.fromEntries(keys.map((k, i) => [k, num(got[i])]));
         return { type: "ok", value: { ts: ts.toString(), stale: ageMs > 0, values } };
       } catch (e) {
