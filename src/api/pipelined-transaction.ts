@@ -176,6 +176,7 @@ export class PipelinedTransaction extends Transaction {
       commitWaitUntilTs: p.commitWaitUntilTs,
       commitWaitTimeoutMs: p.commitWaitTimeoutMs,
       lifecycleHooks: p.lifecycleHooks,
+      interceptor: parts.snapshot.reader.options.interceptor,
       ...parts.tuning,
     });
     this.pipeline = new PipelinedMemDb(

@@ -12,6 +12,7 @@ import {
   rpcInterceptor,
 } from "../../src/index.js";
 import { itFault, uniquePrefix, useCluster } from "../support/cluster.js";
+import { engineOps } from "./txn/ported-lock-helpers.js";
 
 interface Seen {
   name: string;
@@ -268,6 +269,49 @@ describe("RPC interceptors: transactions and snapshots", () => {
     const check = await t.begin();
     expect(await check.get(key)).toBeUndefined();
     await check.rollback();
+  });
+
+  itFault("a snapshot's interceptor sees the lock resolution its read needs", async () => {
+    const client = await env.connect();
+    const t = client.txn();
+    const p = uniquePrefix("ic-lock");
+    // a lock left by a transaction that is gone: TTL 0 is resolved at once
+    const startTs = await t.currentTimestamp();
+    engineOps(env).prewrite({
+      startTs,
+      primary: `${p}a`,
+      writes: [
+        [`${p}a`, "x"],
+        [`${p}b`, "y"],
+      ],
+      ttlMs: 0n,
+    });
+    const rec = recorder("snap");
+    const snap = await t.snapshot(undefined, { interceptor: rec.it });
+    // the secondary: its primary is checked (and rolled back), then the secondary resolved
+    expect(await snap.get(`${p}b`)).toBeUndefined();
+    // (a reader leaves the cleanup to the background: wait for it)
+    await t.whenIdle();
+    const cmds = rec.seen.map((s) => s.command);
+    expect(cmds.slice(0, 2)).toEqual(["Get", "CheckTxnStatus"]);
+    expect(cmds.filter((c) => c === "Get")).toHaveLength(2);
+    expect(cmds).toContain("ResolveLock");
+  });
+
+  it("a pipelined transaction's interceptor sees its flushes, commit and range resolve", async () => {
+    const client = await env.connect();
+    const t = client.txn();
+    const p = uniquePrefix("ic-pipe");
+    const rec = recorder("pipe");
+    const txn = await t.begin({ pipelined: true, interceptor: rec.it });
+    txn.set(`${p}a`, "1");
+    txn.set(`${p}z`, "2");
+    await txn.commit();
+    await t.whenIdle();
+    const cmds = new Set(rec.seen.map((s) => s.command));
+    expect(cmds.has("Flush")).toBe(true);
+    expect(cmds.has("Commit")).toBe(true);
+    expect(cmds.has("ResolveLock")).toBe(true);
   });
 
   it("bad interceptor options get InvalidArgumentError", async () => {

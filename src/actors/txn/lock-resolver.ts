@@ -371,6 +371,9 @@ export class LockResolver {
     }
     const clock = this.deps.clock;
     const own = this.deps.backgroundControl();
+    // its RPCs go through the interceptors of the transaction or snapshot that met the lock
+    // (client-go: the resolver sends with the caller's context); joiners share the starter's
+    if (ctl.interceptor !== undefined) own.interceptor = ctl.interceptor;
     const session = newResolutionSession({
       txnId,
       lock: first,
@@ -521,7 +524,9 @@ export class LockResolver {
             );
     if (!s.forRead) return work(this.ctlOf(s));
     // a reader does not wait for the cleanup: it already knows how to treat the locks
-    const bg = work(this.deps.backgroundControl()).catch(() => {});
+    const bgCtl = this.deps.backgroundControl();
+    bgCtl.interceptor = this.ctlOf(s).interceptor;
+    const bg = work(bgCtl).catch(() => {});
     this.background.add(bg);
     void bg.finally(() => this.background.delete(bg));
   }

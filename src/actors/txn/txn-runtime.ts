@@ -176,12 +176,15 @@ export class TxnRuntime {
         stores: this.deps.stores,
         getTimestamp: () => this.getTimestamp(),
         control: (phase, signal) =>
-          makeControl({
-            maxBackoffMs: PIPELINED_BUDGETS_MS[phase],
-            timeoutMs: 0,
-            backoffSignal: signal,
-            metrics: this.deps.metrics,
-          }),
+          withInterceptor(
+            makeControl({
+              maxBackoffMs: PIPELINED_BUDGETS_MS[phase],
+              timeoutMs: 0,
+              backoffSignal: signal,
+              metrics: this.deps.metrics,
+            }),
+            input.interceptor,
+          ),
         track: (p) => this.track(p),
         inspect: this.deps.inspect,
         maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,

@@ -1,6 +1,8 @@
 // The bank workload (Jepsen): transactions move random amounts between accounts; snapshot reads
 // (at a fresh ts, or an older one: a stale read) show every balance. The total never changes and,
 // since a transfer that would overdraw is abandoned, no balance goes negative.
+
+import type { Snapshot } from "../../api/snapshot.js";
 import { bankChecker } from "../checkers/bank.js";
 import { asRecord } from "../checkers/ops.js";
 import { classify } from "../classify.js";

@@ -7,8 +7,7 @@ import type { Transaction } from "../../api/transaction.js";
 import type { BeginOptions } from "../../api/txn-client.js";
 import { InvalidArgumentError } from "../../errors/base.js";
 import { classify } from "../classify.js";
-import type { Rng } from "../rng.js";
-import type { OpOutcome, OpValue, WorkloadClient, WorkloadOptions } from "../types.js";
+import type { OpOutcome, OpValue, Rng, WorkloadClient, WorkloadOptions } from "../types.js";
 
 /**
  * The commit protocol a workload's transactions use: optimistic 2PC, pessimistic (keys locked

@@ -25,6 +25,7 @@ import {
   Op,
   type TxnStatus,
 } from "../../../proto/kvrpcpb.js";
+import type { RpcInterceptor } from "../../request/interceptor.js";
 import type { RawRequestSender, RequestControl } from "../../runtime/raw-sender.js";
 import { backgroundTask, type LifecycleHooks } from "../background-task.js";
 import { timestampForCommit } from "../commit-ts.js";
@@ -91,6 +92,8 @@ export interface PipelinedInput extends PipelinedTuning {
   commitWaitTimeoutMs?: number | undefined;
   /** Called around each background task (the resolve of the range, each broadcast). */
   lifecycleHooks?: LifecycleHooks | undefined;
+  /** The transaction's RPC interceptors (its flushes, commit and cleanup go through them). */
+  interceptor?: RpcInterceptor | undefined;
 }
 
 /** A shared lock in a pipelined buffer (client-go refuses them). */
