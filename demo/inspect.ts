@@ -2,14 +2,16 @@
 // statecharts. Starts an embedded cluster, connects a client with `inspect: { port }`, prints
 // the page's URL and runs a raw workload that meets region errors on purpose (leader
 // transfers, splits, NotLeader / ServerIsBusy faults, a store restart) so the PD, store,
-// retry and region actors change state while you watch. Stops after --seconds (default 60;
-// 0 = until Ctrl-C).
+// retry and region actors change state while you watch. With --txns it runs conflicting
+// transactions instead (the committer diagrams and the transactions pane). Stops after
+// --seconds (default 60; 0 = until Ctrl-C).
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { EmbeddedCluster } from "../src/cluster/embedded-cluster.js";
 import { RegionErrors } from "../src/cluster/tikv/region-errors.js";
 import { TikvClient } from "../src/index.js";
+import { runTxnWorkload } from "./inspect-txns.js";
 
 /** One round of trouble for the client, chosen by `round`. */
 async function trouble(cluster: EmbeddedCluster, round: number): Promise<string> {
@@ -100,7 +102,13 @@ async function main(): Promise<void> {
   const port = arg("port", 0);
   const seconds = arg("seconds", 60);
   const log = (msg: string) => process.stdout.write(`${msg}\n`);
-  const cluster = await EmbeddedCluster.start({ stores: 3, regions: 4 });
+  const txns = process.argv.includes("--txns");
+  // transactions need region boundaries in the memcomparable form (TiDB's); raw KV the raw one
+  const cluster = await EmbeddedCluster.start(
+    txns
+      ? { stores: 3, splitKeys: ["hot:2", "hot:4"], regionKeyEncoding: "memcomparable" }
+      : { stores: 3, regions: 4 },
+  );
   const client = await TikvClient.connect({
     pdEndpoints: cluster.pdEndpoints,
     inspect: { port, onListening: (url) => log(`live view: ${url}`) },
@@ -109,8 +117,11 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => ac.abort());
   const timer = seconds > 0 ? setTimeout(() => ac.abort(), seconds * 1000) : undefined;
   try {
-    const r = await runInspectWorkload(client, cluster, ac.signal, { log });
-    log(`done: ${r.ops} requests, ${r.errors} failed`);
+    if (txns) log(`done: ${await runTxnWorkload(client, cluster, ac.signal, { log })} transactions`);
+    else {
+      const r = await runInspectWorkload(client, cluster, ac.signal, { log });
+      log(`done: ${r.ops} requests, ${r.errors} failed`);
+    }
   } finally {
     if (timer) clearTimeout(timer);
     await client.close();

@@ -32,6 +32,13 @@ const rpcs = [
   "pdpb.PD.LoadGlobalConfig",
   "pdpb.PD.WatchGlobalConfig",
   "pdpb.PD.StoreGlobalConfig",
+  // resource control (PD pkg/mcs/resourcemanager/server/grpc_service.go)
+  "resource_manager.ResourceManager.ListResourceGroups",
+  "resource_manager.ResourceManager.GetResourceGroup",
+  "resource_manager.ResourceManager.AddResourceGroup",
+  "resource_manager.ResourceManager.ModifyResourceGroup",
+  "resource_manager.ResourceManager.DeleteResourceGroup",
+  "resource_manager.ResourceManager.AcquireTokenBuckets",
 ];
 // Extra messages worth having even if no listed RPC reaches them.
 const extraTypes = [

@@ -3,15 +3,17 @@
 // `protoc` package so no compiler is downloaded at install time.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // `--out DIR` lets the freshness test generate into a scratch folder and compare.
 const outFlag = process.argv.indexOf("--out");
 const out = outFlag > 0 ? resolve(process.argv[outFlag + 1]) : join(root, "src/proto");
-const protos = readdirSync(join(root, "proto"))
+// Recursive: proto/etcd/ holds the etcd API subset (its own packages, outside kvproto).
+const protos = readdirSync(join(root, "proto"), { recursive: true, encoding: "utf8" })
   .filter((f) => f.endsWith(".proto"))
+  .map((f) => f.split(sep).join("/"))
   .sort();
 const opts = [
   "outputServices=grpc-js",

@@ -1,5 +1,36 @@
 // tikv-ts: a TiKV client for Node.js. Main entry point.
 
+export type {
+  ActorTransition,
+  RpcOutcome,
+  TxnBackoffEvent,
+  TxnBeginEvent,
+  TxnCommitEvent,
+  TxnCommitStartEvent,
+  TxnEvent,
+  TxnKind,
+  TxnLockEvent,
+  TxnRollbackEvent,
+  TxnRpcEvent,
+  TxnStateEvent,
+} from "./actors/observe/events.js";
+export { type ClientEventMap, ClientEvents, type ClientObservables } from "./actors/observe/hub.js";
+export {
+  parseTrace,
+  type TraceOutcome,
+  type TxnTrace,
+  traceOf,
+  tracePath,
+  validateTrace,
+} from "./actors/observe/trace.js";
+export {
+  type BackoffDetail,
+  type CommitDetails,
+  ExecDetails,
+  type ReqDetailInfo,
+  type ScanDetail,
+  type TimeDetail,
+} from "./actors/runtime/exec-details.js";
 export type { ClientMetricsSnapshot } from "./actors/runtime/metrics.js";
 export type { LockResolver, LockResolverStats, ResolveLocksResult } from "./actors/txn/lock-resolver.js";
 export type { ReplicaReadName, StaleReadAgo } from "./actors/txn/snapshot-reader.js";
@@ -88,14 +119,25 @@ export {
   type RawPutOptions,
 } from "./api/raw-client.js";
 export {
+  buildRequestSource,
+  isInternalRequestSource,
+  type RequestUnitConfig,
+  type ResourceCallOptions,
+  type ResourceControlOptions,
+  type ResourceGroupStats,
+} from "./api/resource-control.js";
+export {
   type IsolationLevelName,
   type PriorityName,
+  type ReplicaReadAdjuster,
+  type ReplicaReadAdjustment,
   Snapshot,
   type SnapshotReadOptions,
   type TxnScanOptions,
 } from "./api/snapshot.js";
 export { StaleReadTransaction } from "./api/stale-read-transaction.js";
 export { TikvClient } from "./api/tikv-client.js";
+export type { TracerProviderLike, TracingOptions } from "./api/tracing-options.js";
 export {
   type AssertionLevelName,
   type CommitInfo,
@@ -118,6 +160,7 @@ export { AggressiveLockingError, type AggressiveLockingMisuse } from "./errors/a
 export * from "./errors/index.js";
 export { type SharedLockMisuse, SharedLockMisuseError } from "./errors/shared-lock.js";
 export { StaleReadOnlyError } from "./errors/stale-read.js";
+export { InvalidTraceError } from "./errors/trace.js";
 export {
   compareKeys,
   type KeyInput,

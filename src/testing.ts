@@ -55,6 +55,7 @@ export {
   type TxnEnginePort,
 } from "./cluster/tikv/index.js";
 export type { RequestFilter, RequestRecorder, ServedRequest } from "./cluster/tikv/request-log.js";
+export { StoreMetrics } from "./cluster/tikv/store-metrics.js";
 export {
   ClusterTlsError,
   type ClusterTlsOptions,

@@ -44,16 +44,17 @@ func must(name string, err error) bool {
 func main() {
 	pd := flag.String("pd", "127.0.0.1:2379", "comma-separated PD endpoints")
 	prefix := flag.String("prefix", fmt.Sprintf("conf-%d/", time.Now().UnixNano()), "key prefix for this run")
-	only := flag.String("only", "", "run only the raw or the txn checks")
+	only := flag.String("only", "", "run only the raw, txn, shared (raw+txn on one cluster) or v2 checks")
 	flag.Parse()
 	endpoints := strings.Split(*pd, ",")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	if *only != "txn" {
+	ran := runKeySpaceChecks(ctx, endpoints, *prefix, *only)
+	if !ran && *only != "txn" {
 		runRaw(ctx, endpoints, *prefix+"raw/")
 	}
-	if *only != "raw" {
+	if !ran && *only != "raw" {
 		runTxn(ctx, endpoints, *prefix+"txn/")
 	}
 
@@ -129,6 +130,7 @@ func runRaw(ctx context.Context, pd []string, p string) {
 		check("raw cas mismatch keeps value", !swapped && bytes.Equal(prev, []byte("first")), "swapped=%v prev=%q", swapped, prev)
 	}
 	cli.SetAtomicForCAS(false)
+	runStoreRestart(ctx, pd, p+"restart/")
 }
 
 func first(ks [][]byte) []byte {
@@ -144,9 +146,11 @@ func runTxn(ctx context.Context, pd []string, p string) {
 		return
 	}
 	codecPD := tikv.NewCodecPDClient(tikv.ModeTxn, pdCli)
-	// The etcd-backed safe-point KV is the only part of txnkv.NewClient that needs PD's etcd
-	// endpoint; an in-memory one keeps the check about TiKV/PD gRPC.
-	spkv := tikv.NewMockSafePointKV()
+	// client-go's default safe-point KV (as txnkv.NewClient builds it): etcd on PD's client port.
+	spkv, err := tikv.NewEtcdSafePointKV(pd, nil)
+	if !must("txn etcd safe-point kv", err) {
+		return
+	}
 	rpc := tikv.NewRPCClient(tikv.WithSecurity(config.GetGlobalConfig().Security), tikv.WithCodec(codecPD.GetCodec()))
 	store, err := tikv.NewKVStore("tikv-ts-conformance", codecPD, spkv, rpc)
 	if !must("txn connect", err) {
@@ -244,6 +248,8 @@ func runTxn(ctx context.Context, pd []string, p string) {
 	must("txn commit delete", txn.Commit(ctx))
 	_, err = store.GetSnapshot(mustTS(ctx, store)).Get(ctx, key(p, 0))
 	check("deleted key is gone", tikverr.IsErrNotFound(err), "got %v", err)
+
+	runSafePointChecks(ctx, pd, store, pdCli, p)
 }
 
 func mustTS(ctx context.Context, store *tikv.KVStore) uint64 {

@@ -1,64 +1,83 @@
-// Finds every machine exported from src/machines and renders it: <name>.mmd, <name>.svg and an
-// index page. Used by `npm run statecharts` and by the staleness test.
+// Finds every machine exported from src/machines and renders it (src/statecharts):
+// <name>.mmd, <name>.svg and an index page. Used by `npm run statecharts` and by the test that
+// fails when the committed files are stale.
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Chart, isMachine, readChart } from "./graph.js";
-import { toMermaid } from "./mermaid.js";
-import { toSvg } from "./svg.js";
+import type { AnyStateMachine } from "xstate";
+import { chartStates, isMachine, type RenderedMachine, renderMachine } from "../../src/statecharts/index.js";
 
 export const repoRoot = resolve(import.meta.dirname, "../..");
 
-/** Every machine exported by src/machines/*.ts, as charts sorted by name. */
-export async function loadCharts(): Promise<Chart[]> {
+/** A machine exported by src/machines, with the file and export it came from. */
+export interface FoundMachine {
+  name: string;
+  file: string;
+  machine: AnyStateMachine;
+}
+
+/** Every machine exported by src/machines/*.ts, sorted by name (export name without `Machine`). */
+export async function findMachines(): Promise<FoundMachine[]> {
   const dir = join(repoRoot, "src/machines");
-  const charts: Chart[] = [];
+  const found: FoundMachine[] = [];
   for (const file of readdirSync(dir)
     .filter((f) => f.endsWith(".ts"))
     .sort()) {
     const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
-    for (const [exportName, value] of Object.entries(mod)) {
-      if (isMachine(value)) charts.push(readChart(exportName.replace(/Machine$/, ""), value));
-    }
+    for (const [exportName, value] of Object.entries(mod))
+      if (isMachine(value)) found.push({ name: exportName.replace(/Machine$/, ""), file, machine: value });
   }
-  return charts.sort((a, b) => a.name.localeCompare(b.name));
+  return found.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** The files docs/statecharts/ should hold, by file name. */
-export async function renderAll(): Promise<Map<string, string>> {
+/** Every machine of src/machines, rendered. */
+export async function renderMachines(): Promise<RenderedMachine[]> {
+  const found = await findMachines();
+  return Promise.all(found.map((f) => renderMachine(f.machine, f.name)));
+}
+
+/** The files docs/statecharts/ should hold, by file name (from `rendered`, default: render now). */
+export async function renderAll(rendered?: RenderedMachine[]): Promise<Map<string, string>> {
   const files = new Map<string, string>();
-  const charts = await loadCharts();
+  rendered ??= await renderMachines();
   const index = [
     "# Statecharts",
     "",
-    "Generated from the machine definitions in `src/machines/` by `npm run statecharts`; do not edit by hand.",
+    "Generated from the machine definitions in `src/machines/` by `npm run statecharts` (renderer:",
+    "`src/statecharts/`); do not edit by hand. Labels read `EVENT [guard]`; `else` is the branch",
+    "taken when the guards listed before it for the same event fail; dashed boxes group the states",
+    "of one phase.",
+    "",
+    "Transaction behaviour without a machine of its own: the TTL manager (primary heartbeat) is the",
+    "committer's `ttlManager` callback child, started and stopped by the `TTL_START` / `TTL_STOPPED`",
+    "transitions on the committer's root; pessimistic locking is the committer's *pessimistic",
+    "locking* phase, its per-call policy (wait, no-wait, timeout, locks to resolve) pure functions",
+    "in `src/machines/pessimistic-policy.ts`.",
     "",
     "| machine | states | transitions | diagrams |",
     "|---|---|---|---|",
   ];
-  for (const c of charts) {
-    files.set(`${c.name}.mmd`, toMermaid(c));
-    files.set(`${c.name}.svg`, await toSvg(c));
-    let states = 0;
-    const count = (s: Chart["root"]) => {
-      states++;
-      s.children.forEach(count);
-    };
-    count(c.root);
+  for (const { chart, svg, mermaid } of rendered) {
+    files.set(`${chart.name}.mmd`, mermaid);
+    files.set(`${chart.name}.svg`, svg);
     index.push(
-      `| ${c.name} | ${states} | ${c.edges.length} | [svg](${c.name}.svg) · [mermaid](${c.name}.mmd) |`,
+      `| [${chart.name}](#${chart.name.toLowerCase()}) | ${chartStates(chart).length} | ${chart.edges.length} | [svg](${chart.name}.svg) · [mermaid](${chart.name}.mmd) |`,
     );
   }
   index.push("");
-  for (const c of charts)
+  for (const { chart, mermaid } of rendered)
     index.push(
-      `## ${c.name}`,
+      `## ${chart.name}`,
       "",
-      `![${c.name}](${c.name}.svg)`,
+      `![${chart.name}](${chart.name}.svg)`,
+      "",
+      "<details><summary>Mermaid source</summary>",
       "",
       "```mermaid",
-      toMermaid(c).trimEnd(),
+      mermaid.trimEnd(),
       "```",
+      "",
+      "</details>",
       "",
     );
   files.set("README.md", index.join("\n"));

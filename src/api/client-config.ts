@@ -97,6 +97,18 @@ export interface TuningOptions {
    * RawDeleteRange — in ms (client-go ReadTimeoutMedium, default 60 000; integer ≥ 1).
    */
   longRpcTimeoutMs?: number;
+  /**
+   * The zone this client runs in (client-go's zone label): reads are then counted as local or
+   * cross-zone by their store's `zone` label, in `client.metrics().zoneTraffic` and the
+   * `stale_read_req_counter`, `stale_read_bytes` and `read_request_bytes` metrics. Unset =
+   * unknown (stale reads count as local, as client-go's).
+   *
+   * @example
+   * ```ts
+   * const client = await TikvClient.connect({ pdEndpoints, zone: "us-east-1a", metrics: true });
+   * ```
+   */
+  zone?: string;
 }
 
 /** The resolved tuning options (every default filled in; each field is documented on {@link TuningOptions}). */
@@ -114,6 +126,7 @@ export interface ResolvedTuning {
   storeLimit: number;
   rpcTimeoutMs: number;
   longRpcTimeoutMs: number;
+  zone: string | undefined;
 }
 
 /** Defaults of the tuning options. */
@@ -131,6 +144,7 @@ export const TUNING_DEFAULTS: Readonly<ResolvedTuning> = Object.freeze({
   storeLimit: 0,
   rpcTimeoutMs: 30_000,
   longRpcTimeoutMs: 60_000,
+  zone: undefined,
 });
 
 // Node's timers cannot wait longer (a longer delay fires after 1 ms)
@@ -186,6 +200,14 @@ function checkFlag(v: unknown, name: string, def: boolean): boolean {
   return v;
 }
 
+function checkZone(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v === "") {
+    throw new InvalidArgumentError(`must be a non-empty string, got ${String(v)}`, "zone");
+  }
+  return v;
+}
+
 /** Validates the tuning options and fills in their defaults. */
 export function resolveTuning(o: TuningOptions): ResolvedTuning {
   const d = TUNING_DEFAULTS;
@@ -217,6 +239,7 @@ export function resolveTuning(o: TuningOptions): ResolvedTuning {
     storeLimit: checkCount(o.storeLimit, "storeLimit", d.storeLimit),
     rpcTimeoutMs: checkMs(o.rpcTimeoutMs, "rpcTimeoutMs", 1, d.rpcTimeoutMs),
     longRpcTimeoutMs: checkMs(o.longRpcTimeoutMs, "longRpcTimeoutMs", 1, d.longRpcTimeoutMs),
+    zone: checkZone(o.zone),
   };
 }
 
@@ -271,6 +294,7 @@ export function configView(o: ClientConfig): ClientConfig {
     storeLimit: o.storeLimit,
     rpcTimeoutMs: o.rpcTimeoutMs,
     longRpcTimeoutMs: o.longRpcTimeoutMs,
+    zone: o.zone,
   });
 }
 

@@ -5,9 +5,12 @@
 import { isIP } from "node:net";
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { checkInspectOptions, type InspectOptions } from "../actors/inspect/server.js";
+import type { GroupControllerConfig } from "../actors/resource-control/group-controller.js";
+import type { ExecDetails } from "../actors/runtime/exec-details.js";
 import { MAX_LATCH_CAPACITY } from "../actors/txn/latches/latch-table.js";
 import { DEFAULT_SLOW_TXN_THRESHOLD_MS } from "../actors/txn/slow-txn-log.js";
 import { InvalidArgumentError } from "../errors/base.js";
+import type { Context } from "../proto/kvrpcpb.js";
 import { checkTlsOptions, type TlsOptions } from "../rpc/channel.js";
 import {
   checkGrpcKeepalive,
@@ -18,6 +21,13 @@ import {
 import { chainRpcInterceptors, checkInterceptor, type RpcInterceptor } from "./interceptor.js";
 import { checkLogger, type Logger, safeLogger, slowRequestInterceptor } from "./logger.js";
 import { checkMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions } from "./metrics-options.js";
+import {
+  type ResourceCallOptions,
+  type ResourceControlOptions,
+  resolveResourceControl,
+  resourceContextFields,
+} from "./resource-control-options.js";
+import { checkTracingOptions, type ResolvedTracingOptions, type TracingOptions } from "./tracing-options.js";
 
 /** The TiKV API version a client speaks (client-go kvrpcpb.APIVersion). */
 export type ApiVersionName = "v1" | "v1ttl" | "v2";
@@ -81,6 +91,13 @@ export interface ConnectOptions extends TuningOptions {
    */
   metrics?: boolean | MetricsOptions;
   /**
+   * OpenTelemetry spans of commits, lock resolutions, region loads and every TiKV RPC (needs the
+   * optional peer dependency @opentelemetry/api, imported only when this is set; without it the
+   * client runs untraced): `true` uses the global tracer provider, `{ tracerProvider }` yours.
+   * Off by default, at no cost.
+   */
+  tracing?: boolean | TracingOptions;
+  /**
    * RPC interceptors run around every TiKV RPC of this client, in order (client-go
    * tikvrpc/interceptor); a transaction's or snapshot's own run inside them. Unset = none.
    */
@@ -97,6 +114,22 @@ export interface ConnectOptions extends TuningOptions {
    * at warn as "slow transaction" (default 60 000, client-go slowRequestThreshold).
    */
   slowTxnThresholdMs?: number;
+  /**
+   * Resource group of every request that names none (per call, snapshot or transaction option
+   * `resourceGroupName`); unset = requests carry no group (TiKV counts them in "default").
+   */
+  resourceGroupName?: string;
+  /** Request source of every request that names none (see `buildRequestSource`). */
+  requestSource?: string;
+  /**
+   * Throttling by PD's resource manager (client-go's resource control interceptor): requests of
+   * a named group wait for its RU tokens (ResourceGroupThrottledError past the wait allowed; a
+   * group PD does not have: ResourceGroupNotFoundError). Off by default, at no cost.
+   *
+   * @example
+   * const client = await TikvClient.connect({ pdEndpoints, resourceGroupName: "batch", resourceControl: true });
+   */
+  resourceControl?: boolean | ResourceControlOptions;
 }
 
 /** Options of {@link ConnectOptions.txnLocalLatches} (client-go config.TxnLocalLatches). */
@@ -122,10 +155,16 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Deadline of this call in ms (overrides the client's `timeoutMs`; 0 = none). */
   timeoutMs?: number;
+  /**
+   * Collects the call's execution details into this object (client-go exec details): RPCs and
+   * their wait, backoffs by kind, and the time / scan detail TiKV reports for transactional reads.
+   * See the README's "Execution details".
+   */
+  execDetails?: ExecDetails;
 }
 
 /** Options of raw calls that read or write one column family. */
-export interface RawCallOptions extends CallOptions {
+export interface RawCallOptions extends CallOptions, ResourceCallOptions {
   /** Column family of this call (overrides the client's). */
   columnFamily?: string;
 }
@@ -152,11 +191,17 @@ export interface ResolvedConnectOptions extends ResolvedTuning {
   txnLocalLatches: TxnLocalLatchesOptions | undefined;
   /** Prometheus export; undefined = off. */
   metrics: ResolvedMetricsOptions | undefined;
+  /** OpenTelemetry tracing; undefined = off. */
+  tracing: ResolvedTracingOptions | undefined;
   /** The client's interceptor chain (user interceptors, then the slow-request log); undefined = none. */
   interceptor: RpcInterceptor | undefined;
   /** The guarded logger; undefined = silent. */
   logger: Logger | undefined;
   slowTxnThresholdMs: number;
+  /** The client's resource group / request source, set on every request context; undefined = none. */
+  contextDefaults: Partial<Context> | undefined;
+  /** Throttling settings; undefined = off. */
+  resourceControl: GroupControllerConfig | undefined;
 }
 
 const API_VERSIONS: readonly ApiVersionName[] = ["v1", "v1ttl", "v2"];
@@ -318,6 +363,7 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
     maxBatchSize,
     inspect: opts.inspect === undefined ? undefined : checkInspectOptions(opts.inspect),
     metrics: checkMetricsOptions(opts.metrics),
+    tracing: checkTracingOptions(opts.tracing),
     txnLocalLatches:
       opts.txnLocalLatches === undefined ? undefined : checkTxnLocalLatches(opts.txnLocalLatches),
     interceptor: clientInterceptor(opts, logger),
@@ -326,6 +372,8 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
       opts.slowTxnThresholdMs === undefined
         ? DEFAULT_SLOW_TXN_THRESHOLD_MS
         : checkTimeoutMs(opts.slowTxnThresholdMs, "slowTxnThresholdMs"),
+    contextDefaults: resourceContextFields(opts),
+    resourceControl: resolveResourceControl(opts.resourceControl),
   };
 }
 

@@ -2,7 +2,8 @@
 // is itself imported (dynamically) only when metrics are enabled, so a client without them never
 // loads either. Family and label names follow client-go's metrics/metrics.go.
 
-import { Counter, Histogram, type Registry, register } from "prom-client";
+import { Counter, Histogram, type Registry, register, Summary } from "prom-client";
+import type { ReadTraffic } from "../actors/request/zone-traffic.js";
 import type {
   CommitProtocol,
   LockResolverAction,
@@ -52,6 +53,9 @@ class PromSink implements MetricsSink {
   private readonly batchPending: Histogram<"target">;
   private readonly staleReadResults: Counter<"result">;
   private readonly staleReadEvents: Counter<"type">;
+  private readonly staleReadRequests: Counter<"type">;
+  private readonly staleReadBytes: Counter<"result" | "direction">;
+  private readonly readRequestBytes: Summary<"type" | "result">;
   // label children of the hottest family, by command then store: no string built per request
   private readonly requestChildren = new Map<string, Map<bigint, RequestChild>>();
   private readonly batchChildren = new Map<string, [BatchChild, BatchChild]>();
@@ -139,6 +143,23 @@ class PromSink implements MetricsSink {
       "Stale-read attempts sent, DataIsNotReady answers, and fallbacks to a leader read.",
       ["type"],
     );
+    // client-go stale_read_req_counter{type=local|cross-zone}, stale_read_bytes{result, direction},
+    // read_request_bytes{type=leader|follower, result=local|cross-zone} (zone option or metrics on)
+    this.staleReadRequests = counter("stale_read_req_counter", "Stale read requests, by zone of the store.", [
+      "type",
+    ]);
+    this.staleReadBytes = counter("stale_read_bytes", "Bytes of stale read requests and responses, by zone.", [
+      "result",
+      "direction",
+    ]);
+    this.readRequestBytes =
+      (registry.getSingleMetric(`${p}read_request_bytes`) as Summary<"type" | "result"> | undefined) ??
+      new Summary<"type" | "result">({
+        name: `${p}read_request_bytes`,
+        help: "Bytes of read requests plus their responses, by replica kind and zone.",
+        labelNames: ["type", "result"],
+        registers: [registry],
+      });
   }
 
   request(cmd: string, storeId: bigint, seconds: number): void {
@@ -205,6 +226,18 @@ class PromSink implements MetricsSink {
   staleRead(event: StaleReadEvent): void {
     if (event === "hit" || event === "miss") this.staleReadResults.labels(event).inc();
     else this.staleReadEvents.labels(event).inc();
+  }
+
+  readTraffic(t: ReadTraffic): void {
+    const zone = t.location === "cross-zone" ? "cross-zone" : "local";
+    if (t.staleRead) {
+      this.staleReadRequests.labels(zone).inc();
+      this.staleReadBytes.labels(zone, "out").inc(t.sentBytes);
+      this.staleReadBytes.labels(zone, "in").inc(t.receivedBytes);
+    }
+    if (t.location !== "unknown") {
+      this.readRequestBytes.labels(t.replicaRead ? "follower" : "leader", zone).observe(t.sentBytes + t.receivedBytes);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 // converts keys, and drives the region sender; every loop that crosses regions lives here, as in
 // client-go rawkv/rawkv.go.
 
+import { placePairs } from "../actors/runtime/place-pairs.js";
 import type { RawRequestSender, RequestControl } from "../actors/runtime/raw-sender.js";
 import { writeFailure } from "../actors/runtime/undetermined.js";
 import { InvalidArgumentError, type TikvError } from "../errors/base.js";
@@ -21,6 +22,7 @@ import type { ClientRuntime } from "./internal/client-runtime.js";
 import { newControl } from "./internal/control.js";
 import { runRegionBatches } from "./internal/region-batches.js";
 import { type CallOptions, checkColumnFamily, type RawCallOptions, type RawScanOptions } from "./options.js";
+import { resourceContextFields } from "./resource-control-options.js";
 
 /** A key-value pair returned by scans. */
 export interface KvPair {
@@ -171,12 +173,9 @@ export class RawClient {
         ctl,
       );
       if (!resp) return false;
-      const found = new Map<string, Buffer>();
-      for (const p of resp.pairs) {
-        if (p.error) throw pairError(p.error);
-        found.set(p.key.toString("latin1"), p.value);
-      }
-      for (const i of batch) out[i] = found.get((ks[i] as Buffer).toString("latin1"));
+      placePairs(resp.pairs, batch, ks, out, (p) => {
+        throw pairError(p.error as KeyError);
+      });
       return true;
     });
     return out;
@@ -654,7 +653,11 @@ export class RawClient {
 
   private control(options: CallOptions | undefined): RequestControl {
     this.rt.checkOpen();
-    return newControl(options, this.rt.options.timeoutMs, this.rt.options.maxBackoffMs, this.rt.metrics);
+    const ctl = newControl(options, this.rt.options.timeoutMs, this.rt.options.maxBackoffMs, this.rt.metrics);
+    // the call's resource group / request source (client-go rawkv WithResourceGroupName...)
+    const fields = resourceContextFields(options as RawCallOptions | undefined);
+    if (fields !== undefined) ctl.contextFields = fields;
+    return ctl;
   }
 }
 

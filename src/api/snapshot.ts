@@ -9,7 +9,13 @@ import { newControl } from "./internal/control.js";
 import type { CallOptions } from "./options.js";
 import type { KvPair } from "./raw-client.js";
 
-export type { IsolationLevelName, PriorityName, SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
+export type {
+  IsolationLevelName,
+  PriorityName,
+  ReplicaReadAdjuster,
+  ReplicaReadAdjustment,
+  SnapshotReadOptions,
+} from "../actors/txn/snapshot-reader.js";
 
 /** Options of scans and iterations. */
 export interface TxnScanOptions extends CallOptions {

@@ -3,15 +3,19 @@
 // tikv.NewKVStore: PD client -> (API v2) keyspace meta -> codec -> region cache + RPC client.
 
 import { InspectServer } from "../actors/inspect/server.js";
+import { type ClientEvents, type ClientObservables, ObserveHub } from "../actors/observe/hub.js";
 import { discoverMembers } from "../actors/pd/discover.js";
 import { PdActor } from "../actors/pd/pd-actor.js";
 import { PdHttpClient } from "../actors/pd/pd-http-client.js";
 import { checkHeader, PdClients, pdHeader } from "../actors/pd/pd-rpc.js";
 import { RegionCache } from "../actors/region-cache/region-cache.js";
+import { composeInterceptors } from "../actors/request/interceptor.js";
+import type { ResourceGroupStats, ResourceGroupsController } from "../actors/resource-control/controller.js";
 import { ClientMetrics, type ClientMetricsSnapshot } from "../actors/runtime/metrics.js";
 import { PdRegionSource, regionKeyCodec } from "../actors/runtime/pd-region-source.js";
 import { RoutedSender } from "../actors/runtime/routed-sender.js";
 import { healthFeedbackRequester, storeHealthProbe } from "../actors/runtime/store-health-probe.js";
+import { loadTracing } from "../actors/runtime/tracing.js";
 import { StorePool } from "../actors/store/store-pool.js";
 import { TxnRuntime } from "../actors/txn/txn-runtime.js";
 import { InvalidArgumentError } from "../errors/base.js";
@@ -59,6 +63,7 @@ import {
 } from "./gc/gc.js";
 import { verifyApiVersion } from "./internal/api-version-probe.js";
 import type { ClientRuntime } from "./internal/client-runtime.js";
+import { startResourceControl } from "./internal/resource-control.js";
 import { sendRequest } from "./low-level.js";
 import type {
   RequestTarget,
@@ -107,6 +112,8 @@ export class TikvClient {
   private txnRuntime: TxnRuntime | undefined;
   private configCache: ClientConfig | undefined;
   private oracleImpl: Oracle | undefined;
+  // the resource group controller (connect option resourceControl); undefined when off
+  private resourceController: ResourceGroupsController | undefined;
 
   private constructor(
     private readonly opts: ResolvedConnectOptions,
@@ -121,6 +128,7 @@ export class TikvClient {
     readonly keyspaceMeta: KeyspaceMeta | undefined,
     /** The live view's server, when `inspect` was given (its page is at `inspection.url`). */
     readonly inspection?: InspectServer,
+    private readonly hub: ObserveHub = new ObserveHub(),
   ) {
     const sender = new RoutedSender(
       regionCache,
@@ -130,6 +138,8 @@ export class TikvClient {
       inspection?.inspect,
       opts.interceptor,
       { shortMs: opts.rpcTimeoutMs, mediumMs: opts.longRpcTimeoutMs },
+      opts.contextDefaults,
+      zoneTrafficOf(opts, metricsImpl),
     );
     this.runtime = {
       options: opts,
@@ -177,8 +187,16 @@ export class TikvClient {
     const metrics = new ClientMetrics();
     // opt-in export: prom-client is imported only here, only when asked for
     if (opts.metrics) metrics.sink = await loadMetricsSink(opts.metrics);
+    // opt-in tracing: @opentelemetry/api is imported only here (absent: untraced); its RPC spans
+    // come from an interceptor run outside the user's
+    const tracing = opts.tracing ? await loadTracing(opts.tracing.tracerProvider) : undefined;
+    if (tracing) {
+      metrics.tracer = tracing;
+      opts.interceptor = composeInterceptors(tracing.interceptor, opts.interceptor);
+    }
     // the live view (opt-in): its callback goes to every actor; none is attached otherwise
-    const inspection = opts.inspect ? await InspectServer.start(opts.inspect) : undefined;
+    const hub = new ObserveHub();
+    const inspection = opts.inspect ? await InspectServer.start(opts.inspect, undefined, hub) : undefined;
     if (signal?.aborted) {
       await inspection?.close();
       throw new AbortedError(signal.reason);
@@ -220,7 +238,9 @@ export class TikvClient {
     });
     // TiKV's slow score steers replica choice (client-go recordHealthFeedback)
     stores.onHealthFeedback((id, score) => cache.stores.setSlowScore(id, score));
-    const client = new TikvClient(opts, pd, stores, cache, codec, metrics, meta, inspection);
+    const rc = startResourceControl(opts, pd);
+    const client = new TikvClient(opts, pd, stores, cache, codec, metrics, meta, inspection, hub);
+    client.resourceController = rc;
     // fail here, not at the first call, when the cluster does not serve this API version
     await verifyApiVersion(pd, stores, codec, opts.apiVersion, opts.connectTimeoutMs, signal).catch(
       async (e) => {
@@ -282,6 +302,7 @@ export class TikvClient {
         metrics: this.metricsImpl,
         keyspaceId: codec.apiVersion === APIVersion.V2 ? codec.keyspaceId : undefined,
         inspect: this.inspection?.inspect,
+        observe: this.hub,
         txnLocalLatches: this.opts.txnLocalLatches,
         budgetsMs: this.opts.txnBackoffBudgetsMs,
         maxTxnTtlMs: this.opts.maxTxnTtlMs,
@@ -289,7 +310,9 @@ export class TikvClient {
         enableForwarding: this.opts.enableForwarding,
         regionCacheTtl: { ttlMs: this.opts.regionCacheTtlMs, ttlJitterMs: this.opts.regionCacheTtlJitterMs },
         interceptor: this.opts.interceptor,
+        contextDefaults: this.opts.contextDefaults,
         rpcTimeouts: { shortMs: this.opts.rpcTimeoutMs, mediumMs: this.opts.longRpcTimeoutMs },
+        zoneTraffic: zoneTrafficOf(this.opts, this.metricsImpl),
         slowTxnLog: { logger: this.opts.logger, thresholdMs: this.opts.slowTxnThresholdMs },
         pdHttp: this.opts.pdHttpEndpoints && new PdHttpClient(this.opts.pdHttpEndpoints, this.opts.tls),
       });
@@ -529,6 +552,21 @@ export class TikvClient {
   }
 
   /**
+   * What resource group `name` did in this client so far (connect option `resourceControl`):
+   * requests accounted, delayed for tokens and throttled, PD grants and RU consumed. Undefined
+   * while resource control is off or no request used the group.
+   *
+   * @example
+   * ```ts
+   * const s = client.resourceGroupStats("batch");
+   * console.log(s?.delayed, s?.grantedRU);
+   * ```
+   */
+  resourceGroupStats(name: string): ResourceGroupStats | undefined {
+    return this.resourceController?.stats(name);
+  }
+
+  /**
    * The resolved configuration: every option of {@link ConnectOptions} that is a number or a
    * name, with its default filled in (frozen). TLS material, interceptors, the logger and the
    * connect signal are not shown.
@@ -586,10 +624,44 @@ export class TikvClient {
    * await client.close();
    * ```
    */
+  /**
+   * Observables of what the client does (rxjs): `txns`, the lifecycle of every transaction
+   * begun while someone subscribes (begin, commit start, each committer state, each RPC with
+   * its region, store and outcome, backoffs, lock resolutions, commit or rollback with the
+   * protocol and its fallbacks); `transitions`, actor state changes (the committers of observed
+   * transactions; every actor while the live view is on). Nothing is recorded while nobody
+   * subscribes.
+   *
+   * @example
+   * ```ts
+   * const sub = client.observe().txns.subscribe((e) => console.log(e.type, e.txn));
+   * // ... later
+   * sub.unsubscribe();
+   * ```
+   */
+  observe(): ClientObservables {
+    return this.hub;
+  }
+
+  /**
+   * eventemitter3 events for the common cases: `"txn:begin"`, `"txn:commit"`,
+   * `"txn:rollback"`, `"txn:lock"`, `"region:error"`. A listener turns observation of new
+   * transactions on; errors thrown by listeners are ignored.
+   *
+   * @example
+   * ```ts
+   * client.events.on("txn:rollback", (e) => console.warn(e.txn, e.reason, e.error?.message));
+   * ```
+   */
+  get events(): ClientEvents {
+    return this.hub.events;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.txnRuntime?.close();
+    this.resourceController?.close();
     this.regionCache.stores.close();
     this.stores.close();
     this.pd.close();
@@ -647,4 +719,12 @@ async function loadKeyspace(
   } finally {
     clients.close();
   }
+}
+
+// reads are measured by zone only when someone counts them: a zone given, or metrics exported
+function zoneTrafficOf(
+  opts: ResolvedConnectOptions,
+  metrics: ClientMetrics,
+): { zone: string | undefined } | undefined {
+  return opts.zone !== undefined || metrics.sink !== undefined ? { zone: opts.zone } : undefined;
 }

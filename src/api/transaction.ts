@@ -2,6 +2,9 @@
 // over a snapshot at its start ts, committed by a committer actor. Thin: converts keys, checks
 // the transaction is usable, and hands reads to the snapshot and commits to the committer.
 
+import { attachTrace, type TxnTrace } from "../actors/observe/trace.js";
+import type { TxnRecorder } from "../actors/observe/txn-recorder.js";
+import { type CommitDetails, ExecDetails } from "../actors/runtime/exec-details.js";
 import { unionScan } from "../actors/txn/union-scan.js";
 import { AggressiveLockingError } from "../errors/aggressive-locking.js";
 import { InvalidArgumentError } from "../errors/base.js";
@@ -10,6 +13,7 @@ import {
   CannotSetNilValueError,
   InvalidTxnError,
   KeyAlreadyExistsError,
+  ResultUndeterminedError,
   WriteConflictError,
 } from "../errors/txn.js";
 import { type KeyInput, toKey, toKeys } from "../kv/key.js";
@@ -122,6 +126,8 @@ export interface CommitReport {
   commitTs: bigint;
   /** The protocol used, and the fallbacks taken (undefined when nothing was written). */
   info: CommitInfo | undefined;
+  /** What the commit did (client-go CommitDetails; undefined when nothing was written or it failed). */
+  details?: CommitDetails | undefined;
 }
 
 /** Assertion checking of a transaction's writes (kvrpcpb.AssertionLevel). */
@@ -225,6 +231,11 @@ export interface LockOptions {
   shared?: boolean;
   /** Cancels the wait. */
   signal?: AbortSignal;
+  /**
+   * Collects the lock requests' execution details (client-go LockKeysDetails: lock RPCs and
+   * their time, backoffs by kind) into this object.
+   */
+  execDetails?: ExecDetails;
 }
 
 /** One pessimistic lock request of a transaction, as its client receives it. */
@@ -245,6 +256,8 @@ export interface LockRequest {
   deadlineMs?: number | undefined;
   /** Keys this transaction presumes absent: their locks assert it (client-go PresumeKeyNotExists). */
   presumedAbsent: (key: Buffer) => boolean;
+  /** Where the lock requests' execution details go (unset = not collected). */
+  execDetails?: ExecDetails | undefined;
 }
 
 /** What a lock learned of a key (values / existence when asked; a ForceLock conflict's ts). */
@@ -278,7 +291,7 @@ export interface TransactionHost {
     txn: Transaction,
     buffer: MemDb,
     signal?: AbortSignal,
-  ): Promise<{ commitTs: bigint; info: CommitInfo | undefined }>;
+  ): Promise<{ commitTs: bigint; info: CommitInfo | undefined; details?: CommitDetails | undefined }>;
   /** Pessimistic transactions only. */
   readonly pessimistic?: PessimisticHost;
 }
@@ -323,6 +336,9 @@ export class Transaction {
   /** @internal keys (latin1) whose lock must still be at this for_update_ts when prewritten */
   readonly forUpdateTsChecks = new Map<string, bigint>();
   private commitInfoValue: CommitInfo | undefined;
+  private commitDetailsValue: CommitDetails | undefined;
+  /** @internal Set when the transaction is traced or observed (client.observe()); else undefined. */
+  recorder: TxnRecorder | undefined;
   /** @internal */
   readonly buffer: MemDb;
   /** When the transaction began (ms since the epoch). */
@@ -669,6 +685,7 @@ export class Transaction {
               ownsPrimary: plan?.ownsPrimary ?? false,
               deadlineMs: o.deadlineMs,
               presumedAbsent: (k) => hasPresumeKeyNotExists(this.buffer.getFlags(k) ?? 0),
+              execDetails: o.execDetails,
             },
             o.signal,
           );
@@ -764,6 +781,22 @@ export class Transaction {
   /** The protocol the commit used and its fallbacks (undefined before commit, or for a read-only one). */
   get commitInfo(): CommitInfo | undefined {
     return this.commitInfoValue;
+  }
+
+  /**
+   * What the commit did (client-go CommitDetails): phase times, keys and bytes written, regions
+   * and requests of the prewrite, backoffs, the slowest prewrite request. Undefined before the
+   * commit, when it failed, or when nothing was written.
+   *
+   * @example
+   * ```ts
+   * await txn.commit();
+   * const d = txn.commitDetails;
+   * console.log(d?.prewriteTimeMs, d?.writeKeys, d?.prewriteRegionNum);
+   * ```
+   */
+  get commitDetails(): CommitDetails | undefined {
+    return this.commitDetailsValue;
   }
 
   /** Where the transaction stands. */
@@ -928,17 +961,43 @@ export class Transaction {
     this.closeIdleSession("commit");
     this.stateValue = "committing";
     try {
-      const { commitTs, info } = await this.host.commit(this, this.buffer, options.signal);
+      const { commitTs, info, details } = await this.host.commit(this, this.buffer, options.signal);
       this.commitTsValue = commitTs;
       this.commitInfoValue = info;
+      this.commitDetailsValue = details;
       this.stateValue = "committed";
+      this.recorder?.committed({ commitTs, info });
       this.report(undefined);
       return commitTs;
     } catch (e) {
       this.stateValue = "failed";
+      const rec = this.recorder;
+      if (rec) {
+        rec.rolledBack(e, undefined, e instanceof ResultUndeterminedError);
+        // a traced transaction's failure carries its path (traceOf(error))
+        const t = rec.trace();
+        if (t && e instanceof Error) attachTrace(e, t);
+      }
       this.report(e instanceof Error ? e : new Error(String(e)));
       throw e;
     }
+  }
+
+  /**
+   * The path this transaction took so far, as a JSON-safe trace (states of its committer, RPCs
+   * and their outcomes, backoffs, locks met, timings); undefined unless it began with
+   * `trace: true`. Render it with `npx tikv-ts inspect trace.json --out trace.html`.
+   *
+   * @example
+   * ```ts
+   * const txn = await client.txn().begin({ trace: true });
+   * txn.set("k", "v");
+   * await txn.commit();
+   * writeFileSync("trace.json", JSON.stringify(txn.trace()));
+   * ```
+   */
+  trace(): TxnTrace | undefined {
+    return this.recorder?.trace();
   }
 
   // the commit callback sees every settled commit; its own failures are not the commit's
@@ -946,7 +1005,15 @@ export class Transaction {
     const cb = this.protocol.onCommitted;
     if (!cb) return;
     try {
-      cb({ startTs: this.startTs, commitTs: this.commitTsValue, info: this.commitInfoValue }, error);
+      cb(
+        {
+          startTs: this.startTs,
+          commitTs: this.commitTsValue,
+          info: this.commitInfoValue,
+          details: this.commitDetailsValue,
+        },
+        error,
+      );
     } catch {
       // ignored: documented
     }
@@ -963,6 +1030,7 @@ export class Transaction {
     }
     this.closeIdleSession("rollback");
     this.stateValue = "rolledBack";
+    this.recorder?.rolledBack(undefined);
     const host = this.host.pessimistic;
     if (this.pessimistic && host !== undefined) {
       // also ends the committer of a transaction whose locks all failed
@@ -998,6 +1066,7 @@ export function checkLockOptions(o: LockOptions): {
   shared: boolean;
   deadlineMs: number | undefined;
   signal: AbortSignal | undefined;
+  execDetails: ExecDetails | undefined;
 } {
   if (o === null || typeof o !== "object") throw new InvalidArgumentError("must be an object", "options");
   let lockWaitMs = DEFAULT_LOCK_WAIT_MS;
@@ -1017,6 +1086,8 @@ export function checkLockOptions(o: LockOptions): {
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
     throw new InvalidArgumentError("must be an AbortSignal", "signal");
+  if (o.execDetails !== undefined && !(o.execDetails instanceof ExecDetails))
+    throw new InvalidArgumentError("must be an ExecDetails", "execDetails");
   const d = o.maxExecutionDeadlineMs;
   if (d !== undefined && (typeof d !== "number" || !Number.isFinite(d) || d <= 0)) {
     throw new InvalidArgumentError("must be a positive epoch-ms number", "maxExecutionDeadlineMs");
@@ -1033,5 +1104,6 @@ export function checkLockOptions(o: LockOptions): {
     shared: !!o.shared,
     deadlineMs: o.maxExecutionDeadlineMs,
     signal: o.signal,
+    execDetails: o.execDetails,
   };
 }

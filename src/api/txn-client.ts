@@ -2,6 +2,8 @@
 // CurrentTimestamp, GetLockResolver), and runTransaction, which retries a whole transaction with
 // a new start ts on retryable failures (never replaying its old writes).
 
+import { recorderFor } from "../actors/observe/txn-recorder.js";
+import { cloneCommitDetails } from "../actors/runtime/exec-details.js";
 import type { CommitProtocol } from "../actors/runtime/metrics-sink.js";
 import type { CommitInput, Committer } from "../actors/txn/committer.js";
 import type { LockResolver } from "../actors/txn/lock-resolver.js";
@@ -9,6 +11,7 @@ import { GLOBAL_SCOPE } from "../actors/txn/min-safe-ts.js";
 import { buildMutations, checkSharedLockPrimary } from "../actors/txn/mutations.js";
 import { logIfSlow } from "../actors/txn/slow-txn-log.js";
 import {
+  type ReplicaReadAdjuster,
   SnapshotReader,
   type SnapshotReadOptions,
   type StaleReadAgo,
@@ -23,7 +26,7 @@ import type { MemDb } from "../kv/memdb/memdb.js";
 import { checkPositiveTs, MAX_TS } from "../kv/timestamp.js";
 import { type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
 import { type DeleteRangeOptions, type DeleteRangeResult, txnDeleteRange } from "./delete-range.js";
-import { checkInterceptor } from "./interceptor.js";
+import { checkInterceptor, composeInterceptors } from "./interceptor.js";
 import { ASSERTION_LEVEL, assertionLevelOf } from "./internal/assertion-level.js";
 import { newControl } from "./internal/control.js";
 import type { CallOptions } from "./options.js";
@@ -64,6 +67,12 @@ export interface BeginOptions extends SnapshotReadOptions, TxnSizeLimits, Commit
   startTs?: bigint;
   /** Cancels fetching the start ts. */
   signal?: AbortSignal;
+  /**
+   * Record the transaction's path (states, RPCs and their outcomes, backoffs, locks met, timings)
+   * for {@link Transaction.trace}; a failed commit's error then carries it too (`traceOf(error)`).
+   * Default false (nothing is recorded).
+   */
+  trace?: boolean;
 }
 
 /** Options of {@link TxnClient.runTransaction}. */
@@ -241,6 +250,17 @@ export class TxnClient {
       options.pessimistic ?? false,
     );
     txn.snapshotAt = async (ts) => this.newSnapshot(ts, options);
+    // observed (someone listens on client.observe() / client.events) or traced only
+    const rec = recorderFor(
+      this.host.rt.deps.observe,
+      options.trace ?? false,
+      startTs,
+      txn.pessimistic ? "pessimistic" : "optimistic",
+    );
+    if (rec) {
+      txn.recorder = rec;
+      rec.begin(protocol.asyncCommit ?? false, protocol.onePC ?? false);
+    }
     return txn;
   }
 
@@ -358,6 +378,9 @@ export class TxnClient {
       try {
         result = await fn(txn);
         if (txn.state === "active") await txn.commit();
+        // client-go TxnRetry: the runs before this one
+        const details = txn.commitDetails;
+        if (details !== undefined) details.txnRetry = attempt - 1;
         return result;
       } catch (e) {
         // keys an aggressive session still holds are released with the rest
@@ -382,8 +405,8 @@ export class TxnClient {
     const c = this.committerFor(txn);
     const metrics = this.host.rt.deps.metrics;
     const t0 = metrics.now();
-    const ctl = newControl({ signal }, 0, 20_000, metrics);
-    ctl.interceptor = txn.snapshot.reader.options.interceptor;
+    const ctl = newControl({ signal, execDetails: opts.execDetails }, 0, 20_000, metrics);
+    ctl.interceptor = composeInterceptors(txn.snapshot.reader.options.interceptor, txn.recorder?.interceptor);
     const locked = c.lock(
       {
         keys,
@@ -408,16 +431,19 @@ export class TxnClient {
   private committerFor(txn: Transaction): Committer {
     let c = this.pessimisticCommitters.get(txn);
     if (!c) {
-      c = this.host.rt.newCommitter({
-        startTs: txn.startTs,
-        mutations: [],
-        primaryIndex: -1,
-        sizeBytes: 0,
-        startedAtMs: txn.startedAt,
-        contextFields: writeContextOf(txn),
-        ...commitOptionsOf(txn),
-        pessimistic: true,
-      });
+      c = this.host.rt.newCommitter(
+        {
+          startTs: txn.startTs,
+          mutations: [],
+          primaryIndex: -1,
+          sizeBytes: 0,
+          startedAtMs: txn.startedAt,
+          contextFields: writeContextOf(txn),
+          ...commitOptionsOf(txn),
+          pessimistic: true,
+        },
+        txn.recorder,
+      );
       this.pessimisticCommitters.set(txn, c);
     }
     return c;
@@ -437,7 +463,9 @@ export class TxnClient {
         checkVisibility: (t) => (t === MAX_TS ? Promise.resolve() : rt.safePoint.check(t)),
       },
       ts,
-      options,
+      options.replicaReadAdjuster
+        ? { ...options, replicaReadAdjuster: checked(options.replicaReadAdjuster) }
+        : options,
     );
     return new Snapshot(this.host, reader);
   }
@@ -481,43 +509,56 @@ export class TxnClient {
         await held.rollback(lockedKeysOf(buffer), txn.forUpdateTs).catch(() => {});
         throw e;
       }
-      const commitTs = await held.commit({
-        mutations: built.mutations,
-        primaryIndex,
-        sizeBytes: built.sizeBytes,
-        pessimisticActions: built.pessimisticActions,
-        forUpdateTs: txn.forUpdateTs,
-        forUpdateTsChecks: txn.forUpdateTsChecks,
-        assertionLevel: assertionLevelOf(txn),
-        deferredError: built.assertionError,
-        signal,
-      });
+      txn.recorder?.commitStart(keysOf(built.mutations), primaryIndex);
+      const commitTs = await noteInfo(
+        txn,
+        held,
+        held.commit({
+          mutations: built.mutations,
+          primaryIndex,
+          sizeBytes: built.sizeBytes,
+          pessimisticActions: built.pessimisticActions,
+          forUpdateTs: txn.forUpdateTs,
+          forUpdateTsChecks: txn.forUpdateTsChecks,
+          assertionLevel: assertionLevelOf(txn),
+          deferredError: built.assertionError,
+          signal,
+        }),
+      );
       this.countCommitted(held.info.mode, t0, built);
-      return { commitTs, info: { ...held.info } };
+      return { commitTs, info: { ...held.info }, details: cloneCommitDetails(held.details) };
     }
     // local latches (client-go KVTxn.Commit), optimistic commits only: this client's commits on
     // shared keys go one at a time, and a stale one fails before any RPC; always released
     const latches = txn.pessimistic ? undefined : this.host.rt.latches;
+    const latchT0 = latches ? performance.now() : 0;
     const latch = latches ? await latches.lock(txn.startTs, keysOf(built.mutations)) : undefined;
+    const localLatchTimeMs = latches ? performance.now() - latchT0 : 0;
     let latchCommitTs = 0n;
     try {
       if (latch?.isStale) throw new WriteConflictInLatchError(txn.startTs);
       const primaryIndex = built.primaryIndex >= 0 ? built.primaryIndex : 0;
       checkSharedLockPrimary(built, primaryIndex);
-      const committer = this.host.rt.newCommitter({
-        startTs: txn.startTs,
-        mutations: built.mutations,
-        primaryIndex,
-        sizeBytes: built.sizeBytes,
-        startedAtMs: txn.startedAt,
-        contextFields: writeContextOf(txn),
-        ...commitOptionsOf(txn),
-        signal,
-      });
-      const commitTs = await committer.commit();
+      const committer = this.host.rt.newCommitter(
+        {
+          startTs: txn.startTs,
+          mutations: built.mutations,
+          primaryIndex,
+          sizeBytes: built.sizeBytes,
+          startedAtMs: txn.startedAt,
+          contextFields: writeContextOf(txn),
+          ...commitOptionsOf(txn),
+          signal,
+        },
+        txn.recorder,
+      );
+      txn.recorder?.commitStart(keysOf(built.mutations), primaryIndex);
+      const commitTs = await noteInfo(txn, committer, committer.commit());
       latchCommitTs = commitTs;
       this.countCommitted(committer.info.mode, t0, built);
-      return { commitTs, info: { ...committer.info } };
+      const details = cloneCommitDetails(committer.details);
+      details.localLatchTimeMs = localLatchTimeMs;
+      return { commitTs, info: { ...committer.info }, details };
     } finally {
       if (latch) latches?.unlock(latch, latchCommitTs);
     }
@@ -577,6 +618,16 @@ function commitOptionsOf(txn: Transaction): Partial<CommitInput> {
     lifecycleHooks: p.lifecycleHooks,
     interceptor: txn.snapshot.reader.options.interceptor,
   };
+}
+
+// an observed transaction's recorder learns the protocol and fallbacks however the commit ends
+async function noteInfo(txn: Transaction, c: Committer, p: Promise<bigint>): Promise<bigint> {
+  if (!txn.recorder) return p;
+  try {
+    return await p;
+  } finally {
+    txn.recorder.noteInfo(c.info);
+  }
 }
 
 // the commit options that are passed through as given (validated by checkBeginOptions)
@@ -679,6 +730,25 @@ function checkReadOptions(o: SnapshotReadOptions): void {
 
 // replica / stale read options (client-go SetReplicaRead, SetMatchStoreLabels, WithMatchStores,
 // SetIsStalenessReadOnly)
+// an adjuster whose answers are checked as the options they stand for (a bad one fails the read)
+function checked(adjust: ReplicaReadAdjuster): ReplicaReadAdjuster {
+  return (keys) => {
+    const a = adjust(keys);
+    if (a === null || typeof a !== "object" || a.replicaRead === undefined) {
+      throw new InvalidArgumentError(
+        "must return { replicaRead, matchStoreLabels?, matchStores? }",
+        "replicaReadAdjuster",
+      );
+    }
+    checkReplicaOptions({
+      replicaRead: a.replicaRead,
+      matchStoreLabels: a.matchStoreLabels,
+      matchStores: a.matchStores,
+    });
+    return a;
+  };
+}
+
 function checkReplicaOptions(o: SnapshotReadOptions): void {
   if (o.replicaRead !== undefined && !REPLICA_READS.has(o.replicaRead)) {
     throw new InvalidArgumentError(
@@ -699,6 +769,9 @@ function checkReplicaOptions(o: SnapshotReadOptions): void {
         );
       }
     }
+  }
+  if (o.replicaReadAdjuster !== undefined && typeof o.replicaReadAdjuster !== "function") {
+    throw new InvalidArgumentError("must be a function", "replicaReadAdjuster");
   }
   const stores: unknown = o.matchStores;
   if (
@@ -769,7 +842,7 @@ function checkBeginOptions(o: BeginOptions): void {
       "assertionLevel",
     );
   }
-  for (const k of ["asyncCommit", "onePC", "causalConsistency", "pessimistic"] as const) {
+  for (const k of ["asyncCommit", "onePC", "causalConsistency", "pessimistic", "trace"] as const) {
     if (o[k] !== undefined && typeof o[k] !== "boolean")
       throw new InvalidArgumentError("must be a boolean", k);
   }

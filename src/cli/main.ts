@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { ControlServer } from "../cluster/control/index.js";
 import { EmbeddedCluster } from "../cluster/embedded-cluster.js";
 import { addGcCommand } from "./gc-command.js";
+import { addInspectCommand } from "./inspect-command.js";
 import { addTlsOptions, clusterTlsFromFlags, type TlsCommanderValues, tlsFlagValues } from "./tls-flags.js";
 
 type ApiVersion = "v1" | "v1ttl" | "v2";
@@ -88,8 +89,9 @@ function program(run: (flags: ClusterFlags) => Promise<void>): Command {
     .addOption(
       new Option(
         "--region-key-encoding <raw|memcomparable>",
-        "form of the region boundaries PD and TiKV report (a v1 cluster serving a transactional " +
-          "client needs memcomparable) (default: memcomparable for v2, raw for v1/v1ttl)",
+        "how split keys are written as region boundaries (memcomparable: one key space for raw " +
+          "and transactional clients, as TiKV; raw: for raw clients only) " +
+          "(default: memcomparable for v2, raw for v1/v1ttl)",
       ).argParser(oneOf("--region-key-encoding", ["raw", "memcomparable"] as const)),
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
@@ -98,7 +100,7 @@ function program(run: (flags: ClusterFlags) => Promise<void>): Command {
         .default(0)
         .argParser(integer("--control-port", 0)),
     )
-    .option("--json", "print one JSON line {pd, control, tls?} instead of text", false);
+    .option("--json", "print one JSON line {pd, pdHttp, storeStatus, control, tls?} instead of text", false);
   addTlsOptions(cluster).action(async (flags: ClusterFlags) => run(flags));
   return prog;
 }
@@ -110,6 +112,9 @@ export async function main(argv: string[]): Promise<number> {
     code = await runCluster(flags);
   });
   addGcCommand(prog, (c) => {
+    code = c;
+  });
+  addInspectCommand(prog, (c) => {
     code = c;
   });
   if (argv.length === 0) {
@@ -173,16 +178,22 @@ async function runCluster(flags: ClusterFlags): Promise<number> {
       await cluster.close();
       throw e;
     }
+    // PD's HTTP API shares the PD port; each store's status server has an address of its own
+    const storeStatus = Object.fromEntries(
+      [...cluster.storeStatusUrls].map(([id, url]) => [String(id), url]),
+    );
     if (flags.json) {
       const tls = security.generated ?? (security.tls ? {} : undefined);
-      process.stdout.write(
-        `${JSON.stringify({ pd: cluster.pdEndpoints, control: control.url, apiVersion, tls })}\n`,
-      );
+      const info = { pd: cluster.pdEndpoints, pdHttp: cluster.pdHttpUrl, storeStatus, control: control.url };
+      process.stdout.write(`${JSON.stringify({ ...info, apiVersion, tls })}\n`);
     } else {
       process.stdout.write(
         `tikv-ts embedded cluster: ${flags.stores} store(s), ${flags.regions} region(s), API ${apiVersion}` +
           `${apiVersion === "v1" ? " (TTL off)" : ""}\n` +
-          `PD endpoints: ${cluster.pdEndpoints.join(",")}\n` +
+          `PD endpoints: ${cluster.pdEndpoints.join(",")} (gRPC and HTTP: ${cluster.pdHttpUrl}/pd/api/v1/...)\n` +
+          `store status servers: ${Object.entries(storeStatus)
+            .map(([id, url]) => `${id}=${url}`)
+            .join(" ")}\n` +
           `control channel: ${control.url}\n` +
           (security.generated
             ? `TLS client files: ca ${security.generated.ca}, cert ${security.generated.clientCert}, key ${security.generated.clientKey}\n`

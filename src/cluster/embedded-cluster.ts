@@ -38,11 +38,13 @@ export interface EmbeddedClusterOptions {
   /** Storage API version (default "v1"). */
   apiVersion?: ApiVersionName;
   /**
-   * Form of region boundaries on the wire (PD answers, SplitRegion, region errors), as TiKV and
-   * PD store them: "memcomparable" for txn keys and API V2, "raw" for API V1 raw keys.
-   * Default: "memcomparable" under v2, "raw" under v1 / v1ttl — a v1 cluster serving a txn
-   * client with more than one region needs "memcomparable" (client-go's v1 txn codec decodes
-   * boundaries, its raw codec does not).
+   * How user split keys (`splitKeys`, `regions`, `topology.splitAt`, keyspace bounds) are
+   * written as region boundaries: "memcomparable"-encoded, as txn splits leave them, or "raw",
+   * as sent. Boundaries are kept in that byte form, as TiKV keeps them: on a "memcomparable"
+   * cluster raw (API V1) keys are compared with them byte for byte and txn keys after encoding,
+   * so raw and txn clients share it, and raw splits (SplitRegion is_raw_kv) cut at raw bytes.
+   * A "raw" cluster compares every key as sent (for raw clients; client-go's v1 txn codec
+   * cannot decode its boundaries). Default: "memcomparable" under v2, "raw" under v1 / v1ttl.
    */
   regionKeyEncoding?: RegionKeyEncoding;
   /**
@@ -188,6 +190,7 @@ export class EmbeddedCluster {
       stores: storeCount,
       replicas: opts.replicas,
       splitKeys: opts.splitKeys,
+      keyEncoding: enc,
       now,
     });
     for (const [i, s] of this.topology.stores().entries()) {
@@ -264,6 +267,7 @@ export class EmbeddedCluster {
         clusterId: cluster.clusterId,
         host: opts.host ?? "127.0.0.1",
         regionKeyEncoding: cluster.regionKeyEncoding,
+        bootstrapKeyspaces: cluster.apiVersion === "v2",
         ...(opts.pdPort !== undefined ? { port: opts.pdPort } : {}),
         now: opts.now,
         security: cluster.security,
@@ -271,7 +275,7 @@ export class EmbeddedCluster {
       });
       for (const [id, store] of cluster.storesById) {
         await store.start();
-        cluster.topology.setStoreAddress(id, store.address);
+        cluster.topology.setStoreAddress(id, store.address, store.statusAddress);
       }
       cluster.topology.changes.on("change", cluster.onTopologyChange);
       cluster.resolvedTs = cluster.resolvedTsWorker();
@@ -289,11 +293,33 @@ export class EmbeddedCluster {
   }
 
   /**
-   * host:port of every PD member's HTTP API, for clients' pdHttpEndpoints (a port of its own,
-   * unlike real PD, which serves HTTP on its gRPC port; see MockPd.httpEndpoints).
+   * host:port of every PD member's HTTP API, for clients' pdHttpEndpoints: the PD endpoints
+   * themselves, since each member serves gRPC and HTTP/1.1 on one port, as PD does.
    */
   get pdHttpEndpoints(): string[] {
     return this.pd ? this.pd.httpEndpoints : [];
+  }
+
+  /**
+   * URL of the first PD member's HTTP API (http:// or https:// under TLS), e.g. for
+   * `fetch(`${cluster.pdHttpUrl}/pd/api/v1/stores`)`.
+   */
+  get pdHttpUrl(): string {
+    return `${this.security.scheme}://${this.pdEndpoints[0] ?? ""}`;
+  }
+
+  /**
+   * Status server URL of every store, by store id (TiKV's status address: GET /status,
+   * /config, /metrics, /region/{id}), as PD reports it in each store's status_address.
+   *
+   * @example
+   * ```ts
+   * const cfg = await (await fetch(`${cluster.storeStatusUrls.get(1n)}/config`)).json();
+   * cfg.storage["api-version"]; // 1 or 2
+   * ```
+   */
+  get storeStatusUrls(): Map<bigint, string> {
+    return new Map(this.stores.map((s) => [s.storeId, `${this.security.scheme}://${s.statusAddress}`]));
   }
 
   /** The mock TiKV stores, in store id order. */

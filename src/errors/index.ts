@@ -8,6 +8,7 @@ export * from "./debug-info.js";
 export * from "./extract.js";
 export * from "./gc.js";
 export * from "./predicates.js";
+export * from "./resource-control.js";
 export * from "./server.js";
 export * from "./server-message.js";
 export * from "./tls.js";

@@ -46,6 +46,20 @@ export function compareKeys(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
 
+/**
+ * {@link compareKeys} as a plain loop: for the short keys of the hot path (region bounds checks)
+ * it is several times cheaper than a native Buffer.compare call; long keys still use that.
+ */
+export function compareKeysShort(a: Uint8Array, b: Uint8Array): number {
+  if (a.length > 64 && b.length > 64) return Buffer.compare(a, b);
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
 /** True when both keys hold the same bytes. */
 export function keysEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;

@@ -146,20 +146,24 @@ export const committerMachine = setup({
     },
     // a pessimistic transaction takes locks (RPC callbacks, not states) until it commits or rolls back
     holdingLocks: {
+      meta: { phase: "pessimistic locking" },
       on: {
         COMMIT: "committing",
         ROLLBACK: "rollingBackLocks",
       },
     },
     committing: {
+      meta: { phase: "pessimistic locking" },
       always: [{ guard: "needsLatestTs", target: "fetchingLatestTs" }, { target: "prewriting" }],
     },
     rollingBackLocks: {
+      meta: { phase: "pessimistic locking" },
       entry: "startPessimisticRollback",
       on: { CLEANUP_DONE: "rolledBack" },
     },
     // async commit / 1PC: the commit ts must exceed every ts handed out before the commit began
     fetchingLatestTs: {
+      meta: { phase: "prewrite" },
       entry: "fetchLatestTs",
       on: {
         LATEST_TS: {
@@ -173,6 +177,7 @@ export const committerMachine = setup({
       },
     },
     prewriting: {
+      meta: { phase: "prewrite" },
       entry: "startPrewrite",
       on: {
         PREWRITE_OK: [
@@ -201,6 +206,7 @@ export const committerMachine = setup({
     },
     ...primaryCommitStates,
     committed: {
+      meta: { phase: "commit" },
       entry: [
         {
           type: "settle",

@@ -191,6 +191,7 @@ export const lockResolutionMachine = setup({
   initial: "checkingStatus",
   states: {
     checkingStatus: {
+      meta: { phase: "check status" },
       invoke: {
         src: "checkStatus",
         input: ({ context }) => context.s,
@@ -205,6 +206,7 @@ export const lockResolutionMachine = setup({
       },
     },
     routing: {
+      meta: { phase: "check status" },
       always: [
         { guard: "isAlive", target: "done" },
         { guard: "isAsyncCommit", target: "checkingSecondaries" },
@@ -217,9 +219,11 @@ export const lockResolutionMachine = setup({
       ],
     },
     notFoundBackoff: {
+      meta: { phase: "check status" },
       after: { notFoundBackoff: "checkingStatus" },
     },
     checkingSecondaries: {
+      meta: { phase: "resolve" },
       invoke: {
         src: "checkSecondaries",
         input: ({ context }) => context.s,
@@ -240,6 +244,7 @@ export const lockResolutionMachine = setup({
       },
     },
     cleaningUp: {
+      meta: { phase: "resolve" },
       invoke: {
         src: "cleanup",
         input: ({ context }) => context.s,

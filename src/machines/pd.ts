@@ -97,6 +97,12 @@ export const pdMachine = setup({
   guards: {
     leaderMoved: ({ context, event }) =>
       (event as { output?: PdMembership }).output?.leader !== context.leader,
+    firstTsoLoss: ({ context }) => context.attempts === 0,
+    // a stale report about a leader we already left is ignored
+    lossOfCurrentLeader: ({ context, event }) => {
+      const e = event as Extract<PdEvent, { type: "LEADER_LOST" }>;
+      return e.leader === undefined || e.leader === context.leader;
+    },
   },
 }).createMachine({
   id: "pd",
@@ -193,7 +199,7 @@ export const pdMachine = setup({
         // Re-discover right away the first time; repeated failures go through the backoff.
         TSO_LOST: [
           {
-            guard: ({ context }) => context.attempts === 0,
+            guard: "firstTsoLoss",
             target: "discovering",
             actions: assign({ attempts: 1, lastError: ({ event }) => event.error }),
           },
@@ -206,8 +212,7 @@ export const pdMachine = setup({
           },
         ],
         LEADER_LOST: {
-          // a stale report about a leader we already left is ignored
-          guard: ({ context, event }) => event.leader === undefined || event.leader === context.leader,
+          guard: "lossOfCurrentLeader",
           target: "discovering",
           actions: assign({ lastError: ({ event }) => event.error }),
         },

@@ -185,6 +185,7 @@ export const pipelinedFlushMachine = setup({
   states: {
     // the user writes; generations are flushed one at a time as the buffer asks
     writing: {
+      meta: { phase: "flush" },
       on: {
         FLUSH: [
           {
@@ -233,9 +234,11 @@ export const pipelinedFlushMachine = setup({
     },
     // client-go sleeps before a flush so that flushing takes at most the throttle ratio of the time
     throttling: {
+      meta: { phase: "flush" },
       after: { throttle: "flushing" },
     },
     flushing: {
+      meta: { phase: "flush" },
       entry: "startFlush",
       on: {
         FLUSH_OK: {
@@ -256,6 +259,7 @@ export const pipelinedFlushMachine = setup({
     },
     // a flush failed: the transaction can only be rolled back (a commit rolls back too)
     broken: {
+      meta: { phase: "flush" },
       // client-go closes the TTL manager when a flush fails
       entry: stopChild("ttlManager"),
       on: {
@@ -272,6 +276,7 @@ export const pipelinedFlushMachine = setup({
     ...primaryCommitStates,
     // the caller is answered; the other locks are resolved by range in the background
     committed: {
+      meta: { phase: "commit" },
       entry: [
         stopChild("ttlManager"),
         {
@@ -285,6 +290,7 @@ export const pipelinedFlushMachine = setup({
       on: { RESOLVE_DONE: "completingCommit", RESOLVE_FAILED: "done" },
     },
     completingCommit: {
+      meta: { phase: "commit" },
       after: {
         broadcastGrace: {
           target: "done",
@@ -293,6 +299,7 @@ export const pipelinedFlushMachine = setup({
       },
     },
     cleaningUp: {
+      meta: { phase: "rollback" },
       entry: {
         type: "settle",
         params: ({ context }) =>
@@ -304,6 +311,7 @@ export const pipelinedFlushMachine = setup({
       always: "rollingBack",
     },
     rollingBack: {
+      meta: { phase: "rollback" },
       entry: [
         stopChild("ttlManager"),
         { type: "broadcast", params: { kind: "rolledBack", completed: false } },
@@ -312,6 +320,7 @@ export const pipelinedFlushMachine = setup({
       on: { RESOLVE_DONE: "completingRollback", RESOLVE_FAILED: "rolledBack" },
     },
     completingRollback: {
+      meta: { phase: "rollback" },
       after: {
         broadcastGrace: {
           target: "rolledBack",

@@ -65,6 +65,7 @@ type WithMin = { event: { minCommitTs: bigint } };
  */
 export const primaryCommitStates = {
   gettingCommitTs: {
+    meta: { phase: "commit" },
     entry: "fetchCommitTs",
     on: {
       COMMIT_TS: [
@@ -87,6 +88,7 @@ export const primaryCommitStates = {
   },
   // the primary's commit commits the transaction
   committingPrimary: {
+    meta: { phase: "commit" },
     entry: "commitPrimary",
     on: {
       PRIMARY_COMMITTED: "committed",

@@ -327,13 +327,16 @@ export function decideOnRegionError(s: RetrySession, ev: RegionErrorEvent, raw: 
 export function decideOnSendFailure(s: RetrySession, err: Error): Decision {
   const code: string = (err as TikvError).code;
   // (RPC_REJECTED: an interceptor refused the call; retrying would only be refused again;
-  // TOKEN_LIMIT: the store's request tokens are taken, which client-go's sender returns at once)
+  // TOKEN_LIMIT: the store's request tokens are taken, which client-go's sender returns at once;
+  // RESOURCE_GROUP_*: the resource control interceptor refused it, as client-go's returns at once)
   if (
     code === "ABORTED" ||
     code === "CLOSED" ||
     code === "SHUTTING_DOWN" ||
     code === "RPC_REJECTED" ||
-    code === "TOKEN_LIMIT"
+    code === "TOKEN_LIMIT" ||
+    code === "RESOURCE_GROUP_THROTTLED" ||
+    code === "RESOURCE_GROUP_NOT_FOUND"
   )
     return { kind: "fail", error: err };
   // the call's own deadline passed: retrying cannot help (and must not spin without yielding)

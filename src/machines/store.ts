@@ -111,6 +111,9 @@ export const storeMachine = setup({
   },
   guards: {
     firstConnect: ({ context }) => context.connects === 0,
+    // feedback older than the last applied one (reordered replies) is dropped
+    newerFeedback: ({ context, event }) =>
+      (event as Extract<StoreEvent, { type: "HEALTH_FEEDBACK" }>).seq >= context.feedbackSeq,
   },
   actions: {
     dispatch: ({ context, event }) => {
@@ -176,7 +179,7 @@ export const storeMachine = setup({
   on: {
     STOP: ".stopped",
     HEALTH_FEEDBACK: {
-      guard: ({ context, event }) => event.seq >= context.feedbackSeq,
+      guard: "newerFeedback",
       actions: assign({ slowScore: ({ event }) => event.slowScore, feedbackSeq: ({ event }) => event.seq }),
     },
   },

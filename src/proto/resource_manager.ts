@@ -6,6 +6,21 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  Client,
+  type ClientDuplexStream,
+  type ClientOptions,
+  type ClientUnaryCall,
+  type handleBidiStreamingCall,
+  type handleUnaryCall,
+  makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { KeyspaceIdentity } from "./apipb.js";
 
 export const protobufPackage = "resource_manager";
 
@@ -15,6 +30,47 @@ export const protobufFileName = "resource_manager.proto";
  * tikv-ts: the part of kvproto's resource_manager.proto that tikv-ts speaks, wire-compatible with it.
  * Produced by scripts/derive-proto-subset.mjs from the shared wire schema; edit the script, not this file.
  */
+
+export enum GroupMode {
+  Unknown = 0,
+  RUMode = 1,
+  RawMode = 2,
+  UNRECOGNIZED = -1,
+}
+
+export enum RawResourceType {
+  CPU = 0,
+  IOReadFlow = 1,
+  IOWriteFlow = 2,
+  UNRECOGNIZED = -1,
+}
+
+export enum RequestUnitType {
+  RU = 0,
+  UNRECOGNIZED = -1,
+}
+
+export enum RunawayAction {
+  NoneAction = 0,
+  DryRun = 1,
+  CoolDown = 2,
+  Kill = 3,
+  SwitchGroup = 4,
+  UNRECOGNIZED = -1,
+}
+
+export enum RunawayWatchType {
+  NoneWatch = 0,
+  Exact = 1,
+  Similar = 2,
+  Plan = 3,
+  UNRECOGNIZED = -1,
+}
+
+export interface BackgroundSettings {
+  jobTypes: string[];
+  utilizationLimit: bigint;
+}
 
 export interface Consumption {
   rRU: number;
@@ -31,6 +87,240 @@ export interface Consumption {
   tidbRUV2: number;
   tiflashRUV2: number;
 }
+
+export interface DeleteResourceGroupRequest {
+  resourceGroupName: string;
+  keyspaceId?: KeyspaceIDValue | undefined;
+}
+
+export interface DeleteResourceGroupResponse {
+  error?: Error | undefined;
+  body: string;
+}
+
+export interface Error {
+  message: string;
+}
+
+export interface GetResourceGroupRequest {
+  resourceGroupName: string;
+  withRuStats: boolean;
+  keyspaceId?: KeyspaceIDValue | undefined;
+}
+
+export interface GetResourceGroupResponse {
+  error?: Error | undefined;
+  group?: ResourceGroup | undefined;
+}
+
+export interface GrantedRUTokenBucket {
+  type: RequestUnitType;
+  grantedTokens?: TokenBucket | undefined;
+  trickleTimeMs: bigint;
+}
+
+export interface GrantedRawResourceTokenBucket {
+  type: RawResourceType;
+  grantedTokens?: TokenBucket | undefined;
+  trickleTimeMs: bigint;
+}
+
+export interface GroupRawResourceSettings {
+  cpu?: TokenBucket | undefined;
+  ioRead?: TokenBucket | undefined;
+  ioWrite?: TokenBucket | undefined;
+}
+
+export interface GroupRequestUnitSettings {
+  rU?: TokenBucket | undefined;
+}
+
+export interface KeyspaceIDValue {
+  keyspace?:
+    | { $case: "value"; value: number }
+    | { $case: "keyspaceIdentity"; keyspaceIdentity: KeyspaceIdentity }
+    | undefined;
+}
+
+export interface ListResourceGroupsRequest {
+  withRuStats: boolean;
+  keyspaceId?: KeyspaceIDValue | undefined;
+}
+
+export interface ListResourceGroupsResponse {
+  error?: Error | undefined;
+  groups: ResourceGroup[];
+}
+
+export interface PutResourceGroupRequest {
+  group?: ResourceGroup | undefined;
+}
+
+export interface PutResourceGroupResponse {
+  error?: Error | undefined;
+  body: string;
+}
+
+export interface RawResourceItem {
+  type: RawResourceType;
+  value: number;
+}
+
+export interface RequestUnitItem {
+  type: RequestUnitType;
+  value: number;
+}
+
+export interface ResourceGroup {
+  name: string;
+  mode: GroupMode;
+  rUSettings?: GroupRequestUnitSettings | undefined;
+  rawResourceSettings?: GroupRawResourceSettings | undefined;
+  priority: number;
+  runawaySettings?: RunawaySettings | undefined;
+  backgroundSettings?: BackgroundSettings | undefined;
+  RUStats?: Consumption | undefined;
+  keyspaceId?: KeyspaceIDValue | undefined;
+}
+
+export interface RunawayRule {
+  execElapsedTimeMs: bigint;
+  processedKeys: bigint;
+  requestUnit: bigint;
+}
+
+export interface RunawaySettings {
+  rule?: RunawayRule | undefined;
+  action: RunawayAction;
+  watch?: RunawayWatch | undefined;
+  switchGroupName: string;
+}
+
+export interface RunawayWatch {
+  lastingDurationMs: bigint;
+  type: RunawayWatchType;
+}
+
+export interface TokenBucket {
+  settings?: TokenLimitSettings | undefined;
+  tokens: number;
+}
+
+export interface TokenBucketRequest {
+  resourceGroupName: string;
+  request?: { $case: "ruItems"; ruItems: TokenBucketRequest_RequestRU } | {
+    $case: "rawResourceItems";
+    rawResourceItems: TokenBucketRequest_RequestRawResource;
+  } | undefined;
+  consumptionSinceLastRequest?: Consumption | undefined;
+  isBackground: boolean;
+  isTiflash: boolean;
+  keyspaceId?: KeyspaceIDValue | undefined;
+}
+
+export interface TokenBucketRequest_RequestRU {
+  requestRU: RequestUnitItem[];
+}
+
+export interface TokenBucketRequest_RequestRawResource {
+  requestRawResource: RawResourceItem[];
+}
+
+export interface TokenBucketResponse {
+  resourceGroupName: string;
+  grantedRUTokens: GrantedRUTokenBucket[];
+  grantedResourceTokens: GrantedRawResourceTokenBucket[];
+  keyspaceId?: KeyspaceIDValue | undefined;
+}
+
+export interface TokenBucketsRequest {
+  requests: TokenBucketRequest[];
+  targetRequestPeriodMs: bigint;
+  clientUniqueId: bigint;
+}
+
+export interface TokenBucketsResponse {
+  error?: Error | undefined;
+  responses: TokenBucketResponse[];
+}
+
+export interface TokenLimitSettings {
+  fillRate: bigint;
+  burstLimit: bigint;
+  maxTokens: number;
+}
+
+function createBaseBackgroundSettings(): BackgroundSettings {
+  return { jobTypes: [], utilizationLimit: 0n };
+}
+
+export const BackgroundSettings: MessageFns<BackgroundSettings> = {
+  encode(message: BackgroundSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.jobTypes) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.utilizationLimit !== 0n) {
+      if (BigInt.asUintN(64, message.utilizationLimit) !== message.utilizationLimit) {
+        throw new globalThis.Error("value provided for field message.utilizationLimit of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.utilizationLimit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackgroundSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackgroundSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobTypes.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.utilizationLimit = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<BackgroundSettings>): BackgroundSettings {
+    return BackgroundSettings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackgroundSettings>): BackgroundSettings {
+    const message = createBaseBackgroundSettings();
+    message.jobTypes = object.jobTypes?.map((e) => e) || [];
+    message.utilizationLimit = (object.utilizationLimit !== undefined && object.utilizationLimit !== null)
+      ? BigInt(object.utilizationLimit)
+      : 0n;
+    return message;
+  },
+};
 
 function createBaseConsumption(): Consumption {
   return {
@@ -257,6 +547,2425 @@ export const Consumption: MessageFns<Consumption> = {
     message.tiflashRUV2 = object.tiflashRUV2 ?? 0;
     return message;
   },
+};
+
+function createBaseDeleteResourceGroupRequest(): DeleteResourceGroupRequest {
+  return { resourceGroupName: "", keyspaceId: undefined };
+}
+
+export const DeleteResourceGroupRequest: MessageFns<DeleteResourceGroupRequest> = {
+  encode(message: DeleteResourceGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourceGroupName !== "") {
+      writer.uint32(10).string(message.resourceGroupName);
+    }
+    if (message.keyspaceId !== undefined) {
+      KeyspaceIDValue.encode(message.keyspaceId, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteResourceGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteResourceGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourceGroupName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyspaceId = KeyspaceIDValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<DeleteResourceGroupRequest>): DeleteResourceGroupRequest {
+    return DeleteResourceGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteResourceGroupRequest>): DeleteResourceGroupRequest {
+    const message = createBaseDeleteResourceGroupRequest();
+    message.resourceGroupName = object.resourceGroupName ?? "";
+    message.keyspaceId = (object.keyspaceId !== undefined && object.keyspaceId !== null)
+      ? KeyspaceIDValue.fromPartial(object.keyspaceId)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteResourceGroupResponse(): DeleteResourceGroupResponse {
+  return { error: undefined, body: "" };
+}
+
+export const DeleteResourceGroupResponse: MessageFns<DeleteResourceGroupResponse> = {
+  encode(message: DeleteResourceGroupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(10).fork()).join();
+    }
+    if (message.body !== "") {
+      writer.uint32(18).string(message.body);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteResourceGroupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteResourceGroupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<DeleteResourceGroupResponse>): DeleteResourceGroupResponse {
+    return DeleteResourceGroupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteResourceGroupResponse>): DeleteResourceGroupResponse {
+    const message = createBaseDeleteResourceGroupResponse();
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    message.body = object.body ?? "";
+    return message;
+  },
+};
+
+function createBaseError(): Error {
+  return { message: "" };
+}
+
+export const Error: MessageFns<Error> = {
+  encode(message: Error, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== "") {
+      writer.uint32(10).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Error {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Error>): Error {
+    return Error.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Error>): Error {
+    const message = createBaseError();
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseGetResourceGroupRequest(): GetResourceGroupRequest {
+  return { resourceGroupName: "", withRuStats: false, keyspaceId: undefined };
+}
+
+export const GetResourceGroupRequest: MessageFns<GetResourceGroupRequest> = {
+  encode(message: GetResourceGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourceGroupName !== "") {
+      writer.uint32(10).string(message.resourceGroupName);
+    }
+    if (message.withRuStats !== false) {
+      writer.uint32(16).bool(message.withRuStats);
+    }
+    if (message.keyspaceId !== undefined) {
+      KeyspaceIDValue.encode(message.keyspaceId, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetResourceGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetResourceGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourceGroupName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.withRuStats = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyspaceId = KeyspaceIDValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetResourceGroupRequest>): GetResourceGroupRequest {
+    return GetResourceGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetResourceGroupRequest>): GetResourceGroupRequest {
+    const message = createBaseGetResourceGroupRequest();
+    message.resourceGroupName = object.resourceGroupName ?? "";
+    message.withRuStats = object.withRuStats ?? false;
+    message.keyspaceId = (object.keyspaceId !== undefined && object.keyspaceId !== null)
+      ? KeyspaceIDValue.fromPartial(object.keyspaceId)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetResourceGroupResponse(): GetResourceGroupResponse {
+  return { error: undefined, group: undefined };
+}
+
+export const GetResourceGroupResponse: MessageFns<GetResourceGroupResponse> = {
+  encode(message: GetResourceGroupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(10).fork()).join();
+    }
+    if (message.group !== undefined) {
+      ResourceGroup.encode(message.group, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetResourceGroupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetResourceGroupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = ResourceGroup.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetResourceGroupResponse>): GetResourceGroupResponse {
+    return GetResourceGroupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetResourceGroupResponse>): GetResourceGroupResponse {
+    const message = createBaseGetResourceGroupResponse();
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    message.group = (object.group !== undefined && object.group !== null)
+      ? ResourceGroup.fromPartial(object.group)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGrantedRUTokenBucket(): GrantedRUTokenBucket {
+  return { type: 0, grantedTokens: undefined, trickleTimeMs: 0n };
+}
+
+export const GrantedRUTokenBucket: MessageFns<GrantedRUTokenBucket> = {
+  encode(message: GrantedRUTokenBucket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.grantedTokens !== undefined) {
+      TokenBucket.encode(message.grantedTokens, writer.uint32(18).fork()).join();
+    }
+    if (message.trickleTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.trickleTimeMs) !== message.trickleTimeMs) {
+        throw new globalThis.Error("value provided for field message.trickleTimeMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.trickleTimeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GrantedRUTokenBucket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGrantedRUTokenBucket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.grantedTokens = TokenBucket.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.trickleTimeMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GrantedRUTokenBucket>): GrantedRUTokenBucket {
+    return GrantedRUTokenBucket.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GrantedRUTokenBucket>): GrantedRUTokenBucket {
+    const message = createBaseGrantedRUTokenBucket();
+    message.type = object.type ?? 0;
+    message.grantedTokens = (object.grantedTokens !== undefined && object.grantedTokens !== null)
+      ? TokenBucket.fromPartial(object.grantedTokens)
+      : undefined;
+    message.trickleTimeMs = (object.trickleTimeMs !== undefined && object.trickleTimeMs !== null)
+      ? BigInt(object.trickleTimeMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGrantedRawResourceTokenBucket(): GrantedRawResourceTokenBucket {
+  return { type: 0, grantedTokens: undefined, trickleTimeMs: 0n };
+}
+
+export const GrantedRawResourceTokenBucket: MessageFns<GrantedRawResourceTokenBucket> = {
+  encode(message: GrantedRawResourceTokenBucket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.grantedTokens !== undefined) {
+      TokenBucket.encode(message.grantedTokens, writer.uint32(18).fork()).join();
+    }
+    if (message.trickleTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.trickleTimeMs) !== message.trickleTimeMs) {
+        throw new globalThis.Error("value provided for field message.trickleTimeMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.trickleTimeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GrantedRawResourceTokenBucket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGrantedRawResourceTokenBucket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.grantedTokens = TokenBucket.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.trickleTimeMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GrantedRawResourceTokenBucket>): GrantedRawResourceTokenBucket {
+    return GrantedRawResourceTokenBucket.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GrantedRawResourceTokenBucket>): GrantedRawResourceTokenBucket {
+    const message = createBaseGrantedRawResourceTokenBucket();
+    message.type = object.type ?? 0;
+    message.grantedTokens = (object.grantedTokens !== undefined && object.grantedTokens !== null)
+      ? TokenBucket.fromPartial(object.grantedTokens)
+      : undefined;
+    message.trickleTimeMs = (object.trickleTimeMs !== undefined && object.trickleTimeMs !== null)
+      ? BigInt(object.trickleTimeMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGroupRawResourceSettings(): GroupRawResourceSettings {
+  return { cpu: undefined, ioRead: undefined, ioWrite: undefined };
+}
+
+export const GroupRawResourceSettings: MessageFns<GroupRawResourceSettings> = {
+  encode(message: GroupRawResourceSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cpu !== undefined) {
+      TokenBucket.encode(message.cpu, writer.uint32(10).fork()).join();
+    }
+    if (message.ioRead !== undefined) {
+      TokenBucket.encode(message.ioRead, writer.uint32(18).fork()).join();
+    }
+    if (message.ioWrite !== undefined) {
+      TokenBucket.encode(message.ioWrite, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupRawResourceSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupRawResourceSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cpu = TokenBucket.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ioRead = TokenBucket.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ioWrite = TokenBucket.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GroupRawResourceSettings>): GroupRawResourceSettings {
+    return GroupRawResourceSettings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GroupRawResourceSettings>): GroupRawResourceSettings {
+    const message = createBaseGroupRawResourceSettings();
+    message.cpu = (object.cpu !== undefined && object.cpu !== null) ? TokenBucket.fromPartial(object.cpu) : undefined;
+    message.ioRead = (object.ioRead !== undefined && object.ioRead !== null)
+      ? TokenBucket.fromPartial(object.ioRead)
+      : undefined;
+    message.ioWrite = (object.ioWrite !== undefined && object.ioWrite !== null)
+      ? TokenBucket.fromPartial(object.ioWrite)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGroupRequestUnitSettings(): GroupRequestUnitSettings {
+  return { rU: undefined };
+}
+
+export const GroupRequestUnitSettings: MessageFns<GroupRequestUnitSettings> = {
+  encode(message: GroupRequestUnitSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rU !== undefined) {
+      TokenBucket.encode(message.rU, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupRequestUnitSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupRequestUnitSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rU = TokenBucket.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GroupRequestUnitSettings>): GroupRequestUnitSettings {
+    return GroupRequestUnitSettings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GroupRequestUnitSettings>): GroupRequestUnitSettings {
+    const message = createBaseGroupRequestUnitSettings();
+    message.rU = (object.rU !== undefined && object.rU !== null) ? TokenBucket.fromPartial(object.rU) : undefined;
+    return message;
+  },
+};
+
+function createBaseKeyspaceIDValue(): KeyspaceIDValue {
+  return { keyspace: undefined };
+}
+
+export const KeyspaceIDValue: MessageFns<KeyspaceIDValue> = {
+  encode(message: KeyspaceIDValue, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.keyspace?.$case) {
+      case "value":
+        writer.uint32(8).uint32(message.keyspace.value);
+        break;
+      case "keyspaceIdentity":
+        KeyspaceIdentity.encode(message.keyspace.keyspaceIdentity, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KeyspaceIDValue {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKeyspaceIDValue();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.keyspace = { $case: "value", value: reader.uint32() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyspace = {
+              $case: "keyspaceIdentity",
+              keyspaceIdentity: KeyspaceIdentity.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<KeyspaceIDValue>): KeyspaceIDValue {
+    return KeyspaceIDValue.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KeyspaceIDValue>): KeyspaceIDValue {
+    const message = createBaseKeyspaceIDValue();
+    switch (object.keyspace?.$case) {
+      case "value": {
+        if (object.keyspace?.value !== undefined && object.keyspace?.value !== null) {
+          message.keyspace = { $case: "value", value: object.keyspace.value };
+        }
+        break;
+      }
+      case "keyspaceIdentity": {
+        if (object.keyspace?.keyspaceIdentity !== undefined && object.keyspace?.keyspaceIdentity !== null) {
+          message.keyspace = {
+            $case: "keyspaceIdentity",
+            keyspaceIdentity: KeyspaceIdentity.fromPartial(object.keyspace.keyspaceIdentity),
+          };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseListResourceGroupsRequest(): ListResourceGroupsRequest {
+  return { withRuStats: false, keyspaceId: undefined };
+}
+
+export const ListResourceGroupsRequest: MessageFns<ListResourceGroupsRequest> = {
+  encode(message: ListResourceGroupsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.withRuStats !== false) {
+      writer.uint32(8).bool(message.withRuStats);
+    }
+    if (message.keyspaceId !== undefined) {
+      KeyspaceIDValue.encode(message.keyspaceId, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListResourceGroupsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListResourceGroupsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.withRuStats = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyspaceId = KeyspaceIDValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListResourceGroupsRequest>): ListResourceGroupsRequest {
+    return ListResourceGroupsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListResourceGroupsRequest>): ListResourceGroupsRequest {
+    const message = createBaseListResourceGroupsRequest();
+    message.withRuStats = object.withRuStats ?? false;
+    message.keyspaceId = (object.keyspaceId !== undefined && object.keyspaceId !== null)
+      ? KeyspaceIDValue.fromPartial(object.keyspaceId)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListResourceGroupsResponse(): ListResourceGroupsResponse {
+  return { error: undefined, groups: [] };
+}
+
+export const ListResourceGroupsResponse: MessageFns<ListResourceGroupsResponse> = {
+  encode(message: ListResourceGroupsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.groups) {
+      ResourceGroup.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListResourceGroupsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListResourceGroupsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.groups.push(ResourceGroup.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListResourceGroupsResponse>): ListResourceGroupsResponse {
+    return ListResourceGroupsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListResourceGroupsResponse>): ListResourceGroupsResponse {
+    const message = createBaseListResourceGroupsResponse();
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    message.groups = object.groups?.map((e) => ResourceGroup.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePutResourceGroupRequest(): PutResourceGroupRequest {
+  return { group: undefined };
+}
+
+export const PutResourceGroupRequest: MessageFns<PutResourceGroupRequest> = {
+  encode(message: PutResourceGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== undefined) {
+      ResourceGroup.encode(message.group, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutResourceGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutResourceGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = ResourceGroup.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PutResourceGroupRequest>): PutResourceGroupRequest {
+    return PutResourceGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PutResourceGroupRequest>): PutResourceGroupRequest {
+    const message = createBasePutResourceGroupRequest();
+    message.group = (object.group !== undefined && object.group !== null)
+      ? ResourceGroup.fromPartial(object.group)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePutResourceGroupResponse(): PutResourceGroupResponse {
+  return { error: undefined, body: "" };
+}
+
+export const PutResourceGroupResponse: MessageFns<PutResourceGroupResponse> = {
+  encode(message: PutResourceGroupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(10).fork()).join();
+    }
+    if (message.body !== "") {
+      writer.uint32(18).string(message.body);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutResourceGroupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutResourceGroupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PutResourceGroupResponse>): PutResourceGroupResponse {
+    return PutResourceGroupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PutResourceGroupResponse>): PutResourceGroupResponse {
+    const message = createBasePutResourceGroupResponse();
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    message.body = object.body ?? "";
+    return message;
+  },
+};
+
+function createBaseRawResourceItem(): RawResourceItem {
+  return { type: 0, value: 0 };
+}
+
+export const RawResourceItem: MessageFns<RawResourceItem> = {
+  encode(message: RawResourceItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RawResourceItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRawResourceItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RawResourceItem>): RawResourceItem {
+    return RawResourceItem.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RawResourceItem>): RawResourceItem {
+    const message = createBaseRawResourceItem();
+    message.type = object.type ?? 0;
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseRequestUnitItem(): RequestUnitItem {
+  return { type: 0, value: 0 };
+}
+
+export const RequestUnitItem: MessageFns<RequestUnitItem> = {
+  encode(message: RequestUnitItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestUnitItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestUnitItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RequestUnitItem>): RequestUnitItem {
+    return RequestUnitItem.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestUnitItem>): RequestUnitItem {
+    const message = createBaseRequestUnitItem();
+    message.type = object.type ?? 0;
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseResourceGroup(): ResourceGroup {
+  return {
+    name: "",
+    mode: 0,
+    rUSettings: undefined,
+    rawResourceSettings: undefined,
+    priority: 0,
+    runawaySettings: undefined,
+    backgroundSettings: undefined,
+    RUStats: undefined,
+    keyspaceId: undefined,
+  };
+}
+
+export const ResourceGroup: MessageFns<ResourceGroup> = {
+  encode(message: ResourceGroup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(16).int32(message.mode);
+    }
+    if (message.rUSettings !== undefined) {
+      GroupRequestUnitSettings.encode(message.rUSettings, writer.uint32(26).fork()).join();
+    }
+    if (message.rawResourceSettings !== undefined) {
+      GroupRawResourceSettings.encode(message.rawResourceSettings, writer.uint32(34).fork()).join();
+    }
+    if (message.priority !== 0) {
+      writer.uint32(40).uint32(message.priority);
+    }
+    if (message.runawaySettings !== undefined) {
+      RunawaySettings.encode(message.runawaySettings, writer.uint32(50).fork()).join();
+    }
+    if (message.backgroundSettings !== undefined) {
+      BackgroundSettings.encode(message.backgroundSettings, writer.uint32(58).fork()).join();
+    }
+    if (message.RUStats !== undefined) {
+      Consumption.encode(message.RUStats, writer.uint32(66).fork()).join();
+    }
+    if (message.keyspaceId !== undefined) {
+      KeyspaceIDValue.encode(message.keyspaceId, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResourceGroup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResourceGroup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rUSettings = GroupRequestUnitSettings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.rawResourceSettings = GroupRawResourceSettings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.priority = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.runawaySettings = RunawaySettings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.backgroundSettings = BackgroundSettings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.RUStats = Consumption.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.keyspaceId = KeyspaceIDValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ResourceGroup>): ResourceGroup {
+    return ResourceGroup.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResourceGroup>): ResourceGroup {
+    const message = createBaseResourceGroup();
+    message.name = object.name ?? "";
+    message.mode = object.mode ?? 0;
+    message.rUSettings = (object.rUSettings !== undefined && object.rUSettings !== null)
+      ? GroupRequestUnitSettings.fromPartial(object.rUSettings)
+      : undefined;
+    message.rawResourceSettings = (object.rawResourceSettings !== undefined && object.rawResourceSettings !== null)
+      ? GroupRawResourceSettings.fromPartial(object.rawResourceSettings)
+      : undefined;
+    message.priority = object.priority ?? 0;
+    message.runawaySettings = (object.runawaySettings !== undefined && object.runawaySettings !== null)
+      ? RunawaySettings.fromPartial(object.runawaySettings)
+      : undefined;
+    message.backgroundSettings = (object.backgroundSettings !== undefined && object.backgroundSettings !== null)
+      ? BackgroundSettings.fromPartial(object.backgroundSettings)
+      : undefined;
+    message.RUStats = (object.RUStats !== undefined && object.RUStats !== null)
+      ? Consumption.fromPartial(object.RUStats)
+      : undefined;
+    message.keyspaceId = (object.keyspaceId !== undefined && object.keyspaceId !== null)
+      ? KeyspaceIDValue.fromPartial(object.keyspaceId)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRunawayRule(): RunawayRule {
+  return { execElapsedTimeMs: 0n, processedKeys: 0n, requestUnit: 0n };
+}
+
+export const RunawayRule: MessageFns<RunawayRule> = {
+  encode(message: RunawayRule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.execElapsedTimeMs !== 0n) {
+      if (BigInt.asUintN(64, message.execElapsedTimeMs) !== message.execElapsedTimeMs) {
+        throw new globalThis.Error("value provided for field message.execElapsedTimeMs of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.execElapsedTimeMs);
+    }
+    if (message.processedKeys !== 0n) {
+      if (BigInt.asIntN(64, message.processedKeys) !== message.processedKeys) {
+        throw new globalThis.Error("value provided for field message.processedKeys of type int64 too large");
+      }
+      writer.uint32(16).int64(message.processedKeys);
+    }
+    if (message.requestUnit !== 0n) {
+      if (BigInt.asIntN(64, message.requestUnit) !== message.requestUnit) {
+        throw new globalThis.Error("value provided for field message.requestUnit of type int64 too large");
+      }
+      writer.uint32(24).int64(message.requestUnit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunawayRule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunawayRule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.execElapsedTimeMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.processedKeys = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.requestUnit = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RunawayRule>): RunawayRule {
+    return RunawayRule.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunawayRule>): RunawayRule {
+    const message = createBaseRunawayRule();
+    message.execElapsedTimeMs = (object.execElapsedTimeMs !== undefined && object.execElapsedTimeMs !== null)
+      ? BigInt(object.execElapsedTimeMs)
+      : 0n;
+    message.processedKeys = (object.processedKeys !== undefined && object.processedKeys !== null)
+      ? BigInt(object.processedKeys)
+      : 0n;
+    message.requestUnit = (object.requestUnit !== undefined && object.requestUnit !== null)
+      ? BigInt(object.requestUnit)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseRunawaySettings(): RunawaySettings {
+  return { rule: undefined, action: 0, watch: undefined, switchGroupName: "" };
+}
+
+export const RunawaySettings: MessageFns<RunawaySettings> = {
+  encode(message: RunawaySettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rule !== undefined) {
+      RunawayRule.encode(message.rule, writer.uint32(10).fork()).join();
+    }
+    if (message.action !== 0) {
+      writer.uint32(16).int32(message.action);
+    }
+    if (message.watch !== undefined) {
+      RunawayWatch.encode(message.watch, writer.uint32(26).fork()).join();
+    }
+    if (message.switchGroupName !== "") {
+      writer.uint32(34).string(message.switchGroupName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunawaySettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunawaySettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rule = RunawayRule.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.action = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.watch = RunawayWatch.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.switchGroupName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RunawaySettings>): RunawaySettings {
+    return RunawaySettings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunawaySettings>): RunawaySettings {
+    const message = createBaseRunawaySettings();
+    message.rule = (object.rule !== undefined && object.rule !== null)
+      ? RunawayRule.fromPartial(object.rule)
+      : undefined;
+    message.action = object.action ?? 0;
+    message.watch = (object.watch !== undefined && object.watch !== null)
+      ? RunawayWatch.fromPartial(object.watch)
+      : undefined;
+    message.switchGroupName = object.switchGroupName ?? "";
+    return message;
+  },
+};
+
+function createBaseRunawayWatch(): RunawayWatch {
+  return { lastingDurationMs: 0n, type: 0 };
+}
+
+export const RunawayWatch: MessageFns<RunawayWatch> = {
+  encode(message: RunawayWatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lastingDurationMs !== 0n) {
+      if (BigInt.asIntN(64, message.lastingDurationMs) !== message.lastingDurationMs) {
+        throw new globalThis.Error("value provided for field message.lastingDurationMs of type int64 too large");
+      }
+      writer.uint32(8).int64(message.lastingDurationMs);
+    }
+    if (message.type !== 0) {
+      writer.uint32(16).int32(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunawayWatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunawayWatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.lastingDurationMs = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RunawayWatch>): RunawayWatch {
+    return RunawayWatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunawayWatch>): RunawayWatch {
+    const message = createBaseRunawayWatch();
+    message.lastingDurationMs = (object.lastingDurationMs !== undefined && object.lastingDurationMs !== null)
+      ? BigInt(object.lastingDurationMs)
+      : 0n;
+    message.type = object.type ?? 0;
+    return message;
+  },
+};
+
+function createBaseTokenBucket(): TokenBucket {
+  return { settings: undefined, tokens: 0 };
+}
+
+export const TokenBucket: MessageFns<TokenBucket> = {
+  encode(message: TokenBucket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.settings !== undefined) {
+      TokenLimitSettings.encode(message.settings, writer.uint32(10).fork()).join();
+    }
+    if (message.tokens !== 0) {
+      writer.uint32(17).double(message.tokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenBucket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenBucket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.settings = TokenLimitSettings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.tokens = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TokenBucket>): TokenBucket {
+    return TokenBucket.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenBucket>): TokenBucket {
+    const message = createBaseTokenBucket();
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? TokenLimitSettings.fromPartial(object.settings)
+      : undefined;
+    message.tokens = object.tokens ?? 0;
+    return message;
+  },
+};
+
+function createBaseTokenBucketRequest(): TokenBucketRequest {
+  return {
+    resourceGroupName: "",
+    request: undefined,
+    consumptionSinceLastRequest: undefined,
+    isBackground: false,
+    isTiflash: false,
+    keyspaceId: undefined,
+  };
+}
+
+export const TokenBucketRequest: MessageFns<TokenBucketRequest> = {
+  encode(message: TokenBucketRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourceGroupName !== "") {
+      writer.uint32(10).string(message.resourceGroupName);
+    }
+    switch (message.request?.$case) {
+      case "ruItems":
+        TokenBucketRequest_RequestRU.encode(message.request.ruItems, writer.uint32(18).fork()).join();
+        break;
+      case "rawResourceItems":
+        TokenBucketRequest_RequestRawResource.encode(message.request.rawResourceItems, writer.uint32(26).fork()).join();
+        break;
+    }
+    if (message.consumptionSinceLastRequest !== undefined) {
+      Consumption.encode(message.consumptionSinceLastRequest, writer.uint32(34).fork()).join();
+    }
+    if (message.isBackground !== false) {
+      writer.uint32(40).bool(message.isBackground);
+    }
+    if (message.isTiflash !== false) {
+      writer.uint32(48).bool(message.isTiflash);
+    }
+    if (message.keyspaceId !== undefined) {
+      KeyspaceIDValue.encode(message.keyspaceId, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenBucketRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenBucketRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourceGroupName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = {
+              $case: "ruItems",
+              ruItems: TokenBucketRequest_RequestRU.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.request = {
+              $case: "rawResourceItems",
+              rawResourceItems: TokenBucketRequest_RequestRawResource.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.consumptionSinceLastRequest = Consumption.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.isBackground = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.isTiflash = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.keyspaceId = KeyspaceIDValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TokenBucketRequest>): TokenBucketRequest {
+    return TokenBucketRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenBucketRequest>): TokenBucketRequest {
+    const message = createBaseTokenBucketRequest();
+    message.resourceGroupName = object.resourceGroupName ?? "";
+    switch (object.request?.$case) {
+      case "ruItems": {
+        if (object.request?.ruItems !== undefined && object.request?.ruItems !== null) {
+          message.request = {
+            $case: "ruItems",
+            ruItems: TokenBucketRequest_RequestRU.fromPartial(object.request.ruItems),
+          };
+        }
+        break;
+      }
+      case "rawResourceItems": {
+        if (object.request?.rawResourceItems !== undefined && object.request?.rawResourceItems !== null) {
+          message.request = {
+            $case: "rawResourceItems",
+            rawResourceItems: TokenBucketRequest_RequestRawResource.fromPartial(object.request.rawResourceItems),
+          };
+        }
+        break;
+      }
+    }
+    message.consumptionSinceLastRequest =
+      (object.consumptionSinceLastRequest !== undefined && object.consumptionSinceLastRequest !== null)
+        ? Consumption.fromPartial(object.consumptionSinceLastRequest)
+        : undefined;
+    message.isBackground = object.isBackground ?? false;
+    message.isTiflash = object.isTiflash ?? false;
+    message.keyspaceId = (object.keyspaceId !== undefined && object.keyspaceId !== null)
+      ? KeyspaceIDValue.fromPartial(object.keyspaceId)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTokenBucketRequest_RequestRU(): TokenBucketRequest_RequestRU {
+  return { requestRU: [] };
+}
+
+export const TokenBucketRequest_RequestRU: MessageFns<TokenBucketRequest_RequestRU> = {
+  encode(message: TokenBucketRequest_RequestRU, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requestRU) {
+      RequestUnitItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenBucketRequest_RequestRU {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenBucketRequest_RequestRU();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestRU.push(RequestUnitItem.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TokenBucketRequest_RequestRU>): TokenBucketRequest_RequestRU {
+    return TokenBucketRequest_RequestRU.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenBucketRequest_RequestRU>): TokenBucketRequest_RequestRU {
+    const message = createBaseTokenBucketRequest_RequestRU();
+    message.requestRU = object.requestRU?.map((e) => RequestUnitItem.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTokenBucketRequest_RequestRawResource(): TokenBucketRequest_RequestRawResource {
+  return { requestRawResource: [] };
+}
+
+export const TokenBucketRequest_RequestRawResource: MessageFns<TokenBucketRequest_RequestRawResource> = {
+  encode(message: TokenBucketRequest_RequestRawResource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requestRawResource) {
+      RawResourceItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenBucketRequest_RequestRawResource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenBucketRequest_RequestRawResource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestRawResource.push(RawResourceItem.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TokenBucketRequest_RequestRawResource>): TokenBucketRequest_RequestRawResource {
+    return TokenBucketRequest_RequestRawResource.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenBucketRequest_RequestRawResource>): TokenBucketRequest_RequestRawResource {
+    const message = createBaseTokenBucketRequest_RequestRawResource();
+    message.requestRawResource = object.requestRawResource?.map((e) => RawResourceItem.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTokenBucketResponse(): TokenBucketResponse {
+  return { resourceGroupName: "", grantedRUTokens: [], grantedResourceTokens: [], keyspaceId: undefined };
+}
+
+export const TokenBucketResponse: MessageFns<TokenBucketResponse> = {
+  encode(message: TokenBucketResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourceGroupName !== "") {
+      writer.uint32(10).string(message.resourceGroupName);
+    }
+    for (const v of message.grantedRUTokens) {
+      GrantedRUTokenBucket.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.grantedResourceTokens) {
+      GrantedRawResourceTokenBucket.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.keyspaceId !== undefined) {
+      KeyspaceIDValue.encode(message.keyspaceId, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenBucketResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenBucketResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourceGroupName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.grantedRUTokens.push(GrantedRUTokenBucket.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.grantedResourceTokens.push(GrantedRawResourceTokenBucket.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.keyspaceId = KeyspaceIDValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TokenBucketResponse>): TokenBucketResponse {
+    return TokenBucketResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenBucketResponse>): TokenBucketResponse {
+    const message = createBaseTokenBucketResponse();
+    message.resourceGroupName = object.resourceGroupName ?? "";
+    message.grantedRUTokens = object.grantedRUTokens?.map((e) => GrantedRUTokenBucket.fromPartial(e)) || [];
+    message.grantedResourceTokens =
+      object.grantedResourceTokens?.map((e) => GrantedRawResourceTokenBucket.fromPartial(e)) || [];
+    message.keyspaceId = (object.keyspaceId !== undefined && object.keyspaceId !== null)
+      ? KeyspaceIDValue.fromPartial(object.keyspaceId)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTokenBucketsRequest(): TokenBucketsRequest {
+  return { requests: [], targetRequestPeriodMs: 0n, clientUniqueId: 0n };
+}
+
+export const TokenBucketsRequest: MessageFns<TokenBucketsRequest> = {
+  encode(message: TokenBucketsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      TokenBucketRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.targetRequestPeriodMs !== 0n) {
+      if (BigInt.asUintN(64, message.targetRequestPeriodMs) !== message.targetRequestPeriodMs) {
+        throw new globalThis.Error("value provided for field message.targetRequestPeriodMs of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.targetRequestPeriodMs);
+    }
+    if (message.clientUniqueId !== 0n) {
+      if (BigInt.asUintN(64, message.clientUniqueId) !== message.clientUniqueId) {
+        throw new globalThis.Error("value provided for field message.clientUniqueId of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.clientUniqueId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenBucketsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenBucketsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(TokenBucketRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.targetRequestPeriodMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.clientUniqueId = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TokenBucketsRequest>): TokenBucketsRequest {
+    return TokenBucketsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenBucketsRequest>): TokenBucketsRequest {
+    const message = createBaseTokenBucketsRequest();
+    message.requests = object.requests?.map((e) => TokenBucketRequest.fromPartial(e)) || [];
+    message.targetRequestPeriodMs =
+      (object.targetRequestPeriodMs !== undefined && object.targetRequestPeriodMs !== null)
+        ? BigInt(object.targetRequestPeriodMs)
+        : 0n;
+    message.clientUniqueId = (object.clientUniqueId !== undefined && object.clientUniqueId !== null)
+      ? BigInt(object.clientUniqueId)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseTokenBucketsResponse(): TokenBucketsResponse {
+  return { error: undefined, responses: [] };
+}
+
+export const TokenBucketsResponse: MessageFns<TokenBucketsResponse> = {
+  encode(message: TokenBucketsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.responses) {
+      TokenBucketResponse.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenBucketsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenBucketsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.responses.push(TokenBucketResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TokenBucketsResponse>): TokenBucketsResponse {
+    return TokenBucketsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenBucketsResponse>): TokenBucketsResponse {
+    const message = createBaseTokenBucketsResponse();
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    message.responses = object.responses?.map((e) => TokenBucketResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTokenLimitSettings(): TokenLimitSettings {
+  return { fillRate: 0n, burstLimit: 0n, maxTokens: 0 };
+}
+
+export const TokenLimitSettings: MessageFns<TokenLimitSettings> = {
+  encode(message: TokenLimitSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fillRate !== 0n) {
+      if (BigInt.asUintN(64, message.fillRate) !== message.fillRate) {
+        throw new globalThis.Error("value provided for field message.fillRate of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.fillRate);
+    }
+    if (message.burstLimit !== 0n) {
+      if (BigInt.asIntN(64, message.burstLimit) !== message.burstLimit) {
+        throw new globalThis.Error("value provided for field message.burstLimit of type int64 too large");
+      }
+      writer.uint32(16).int64(message.burstLimit);
+    }
+    if (message.maxTokens !== 0) {
+      writer.uint32(25).double(message.maxTokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenLimitSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenLimitSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fillRate = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.burstLimit = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.maxTokens = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TokenLimitSettings>): TokenLimitSettings {
+    return TokenLimitSettings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenLimitSettings>): TokenLimitSettings {
+    const message = createBaseTokenLimitSettings();
+    message.fillRate = (object.fillRate !== undefined && object.fillRate !== null) ? BigInt(object.fillRate) : 0n;
+    message.burstLimit = (object.burstLimit !== undefined && object.burstLimit !== null)
+      ? BigInt(object.burstLimit)
+      : 0n;
+    message.maxTokens = object.maxTokens ?? 0;
+    return message;
+  },
+};
+
+export type ResourceManagerService = typeof ResourceManagerService;
+export const ResourceManagerService = {
+  listResourceGroups: {
+    path: "/resource_manager.ResourceManager/ListResourceGroups" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListResourceGroupsRequest): Buffer =>
+      Buffer.from(ListResourceGroupsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListResourceGroupsRequest => ListResourceGroupsRequest.decode(value),
+    responseSerialize: (value: ListResourceGroupsResponse): Buffer =>
+      Buffer.from(ListResourceGroupsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListResourceGroupsResponse => ListResourceGroupsResponse.decode(value),
+  },
+  getResourceGroup: {
+    path: "/resource_manager.ResourceManager/GetResourceGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetResourceGroupRequest): Buffer =>
+      Buffer.from(GetResourceGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetResourceGroupRequest => GetResourceGroupRequest.decode(value),
+    responseSerialize: (value: GetResourceGroupResponse): Buffer =>
+      Buffer.from(GetResourceGroupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetResourceGroupResponse => GetResourceGroupResponse.decode(value),
+  },
+  addResourceGroup: {
+    path: "/resource_manager.ResourceManager/AddResourceGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PutResourceGroupRequest): Buffer =>
+      Buffer.from(PutResourceGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PutResourceGroupRequest => PutResourceGroupRequest.decode(value),
+    responseSerialize: (value: PutResourceGroupResponse): Buffer =>
+      Buffer.from(PutResourceGroupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PutResourceGroupResponse => PutResourceGroupResponse.decode(value),
+  },
+  modifyResourceGroup: {
+    path: "/resource_manager.ResourceManager/ModifyResourceGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PutResourceGroupRequest): Buffer =>
+      Buffer.from(PutResourceGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PutResourceGroupRequest => PutResourceGroupRequest.decode(value),
+    responseSerialize: (value: PutResourceGroupResponse): Buffer =>
+      Buffer.from(PutResourceGroupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PutResourceGroupResponse => PutResourceGroupResponse.decode(value),
+  },
+  deleteResourceGroup: {
+    path: "/resource_manager.ResourceManager/DeleteResourceGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteResourceGroupRequest): Buffer =>
+      Buffer.from(DeleteResourceGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteResourceGroupRequest => DeleteResourceGroupRequest.decode(value),
+    responseSerialize: (value: DeleteResourceGroupResponse): Buffer =>
+      Buffer.from(DeleteResourceGroupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteResourceGroupResponse => DeleteResourceGroupResponse.decode(value),
+  },
+  acquireTokenBuckets: {
+    path: "/resource_manager.ResourceManager/AcquireTokenBuckets" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: TokenBucketsRequest): Buffer => Buffer.from(TokenBucketsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TokenBucketsRequest => TokenBucketsRequest.decode(value),
+    responseSerialize: (value: TokenBucketsResponse): Buffer =>
+      Buffer.from(TokenBucketsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TokenBucketsResponse => TokenBucketsResponse.decode(value),
+  },
+} as const;
+
+export interface ResourceManagerServer extends UntypedServiceImplementation {
+  listResourceGroups: handleUnaryCall<ListResourceGroupsRequest, ListResourceGroupsResponse>;
+  getResourceGroup: handleUnaryCall<GetResourceGroupRequest, GetResourceGroupResponse>;
+  addResourceGroup: handleUnaryCall<PutResourceGroupRequest, PutResourceGroupResponse>;
+  modifyResourceGroup: handleUnaryCall<PutResourceGroupRequest, PutResourceGroupResponse>;
+  deleteResourceGroup: handleUnaryCall<DeleteResourceGroupRequest, DeleteResourceGroupResponse>;
+  acquireTokenBuckets: handleBidiStreamingCall<TokenBucketsRequest, TokenBucketsResponse>;
+}
+
+export interface ResourceManagerClient extends Client {
+  listResourceGroups(
+    request: ListResourceGroupsRequest,
+    callback: (error: ServiceError | null, response: ListResourceGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listResourceGroups(
+    request: ListResourceGroupsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListResourceGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listResourceGroups(
+    request: ListResourceGroupsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListResourceGroupsResponse) => void,
+  ): ClientUnaryCall;
+  getResourceGroup(
+    request: GetResourceGroupRequest,
+    callback: (error: ServiceError | null, response: GetResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  getResourceGroup(
+    request: GetResourceGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  getResourceGroup(
+    request: GetResourceGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  addResourceGroup(
+    request: PutResourceGroupRequest,
+    callback: (error: ServiceError | null, response: PutResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  addResourceGroup(
+    request: PutResourceGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PutResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  addResourceGroup(
+    request: PutResourceGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  modifyResourceGroup(
+    request: PutResourceGroupRequest,
+    callback: (error: ServiceError | null, response: PutResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  modifyResourceGroup(
+    request: PutResourceGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PutResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  modifyResourceGroup(
+    request: PutResourceGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  deleteResourceGroup(
+    request: DeleteResourceGroupRequest,
+    callback: (error: ServiceError | null, response: DeleteResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  deleteResourceGroup(
+    request: DeleteResourceGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  deleteResourceGroup(
+    request: DeleteResourceGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteResourceGroupResponse) => void,
+  ): ClientUnaryCall;
+  acquireTokenBuckets(): ClientDuplexStream<TokenBucketsRequest, TokenBucketsResponse>;
+  acquireTokenBuckets(options: Partial<CallOptions>): ClientDuplexStream<TokenBucketsRequest, TokenBucketsResponse>;
+  acquireTokenBuckets(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<TokenBucketsRequest, TokenBucketsResponse>;
+}
+
+export const ResourceManagerClient = makeGenericClientConstructor(
+  ResourceManagerService,
+  "resource_manager.ResourceManager",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ResourceManagerClient;
+  service: typeof ResourceManagerService;
+  serviceName: string;
 };
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;

@@ -3,11 +3,23 @@
 // a kvrpcpb.Context that the request sender shares per region (and freezes) is encoded once per
 // context object; RawGet is written by hand, other commands by the generated encoder. The bytes
 // are exactly what tikvpb.BatchCommandsRequest.encode produces (field order and default
-// omission follow the generated code). Responses: RawGet is decoded by hand into the same
-// object the generated decoder builds; every other response uses the generated decoder.
+// omission follow the generated code); RawBatchGet and RawBatchPut bodies are written by hand too
+// (see encodeRawBatchNoContext). Responses: RawGet, RawBatchGet and BatchGet are decoded by hand
+// into the same objects the generated decoder builds (batch pairs: keys are views of the frame,
+// values copies, one allocation each); every other response uses the generated decoder.
 
 import { Error as RegionErrorProto } from "../proto/errorpb.js";
-import { Context, HealthFeedback, type RawGetResponse, type RawPutResponse } from "../proto/kvrpcpb.js";
+import {
+  type BatchGetResponse,
+  Context,
+  ExecDetailsV2,
+  HealthFeedback,
+  KeyError,
+  type KvPair,
+  type RawBatchGetResponse,
+  type RawGetResponse,
+  type RawPutResponse,
+} from "../proto/kvrpcpb.js";
 import { BatchCommandsRequest_Request, BatchCommandsResponse_Response } from "../proto/tikvpb.js";
 import type { TikvCommand } from "./tikv-commands.js";
 
@@ -21,6 +33,9 @@ export interface OutgoingBatch {
 // tikvpb.BatchCommandsRequest.Request fields 13 (raw_get) and 15 (raw_put), wire type 2
 const RAW_GET_TAG = 106;
 const RAW_PUT_TAG = 122;
+// fields 14 (raw_batch_get) and 7 (batch_get) of tikvpb.BatchCommandsResponse.Response, wire type 2
+const RAW_BATCH_GET_TAG = 114;
+const BATCH_GET_TAG = 58;
 
 // The fields of RawGetRequest (context 1, key 2, cf 3) and RawPutRequest (context 1, key 2,
 // value 3, cf 4, ttl 5, for_cas 6), kvrpcpb.proto.
@@ -89,6 +104,116 @@ function varintEnd(b: Uint8Array, pos: number): number {
   return pos;
 }
 
+// tikvpb.BatchCommandsRequest.Request fields 14 (raw_batch_get) and 16 (raw_batch_put), wire type 2
+const RAW_BATCH_GET_REQ_TAG = [114];
+const RAW_BATCH_PUT_REQ_TAG = [130, 1];
+const MAX_SAFE = 9007199254740991n;
+
+function bytesFieldSize(len: number): number {
+  return 1 + varintSize(len) + len;
+}
+
+/**
+ * The generated encoding of a RawBatchGet or RawBatchPut Request without its context (the caller
+ * puts the shared context in front), written in one pass; undefined for other commands and for
+ * what this does not write (pair errors or commit ts in a put, TTLs beyond 2^53): those take
+ * the generated encoder. RawBatchGetRequest: context 1, keys 2 (each written, even empty), cf 3.
+ * RawBatchPutRequest: context 1, pairs 2 (KvPair: key 2, value 3, when non-empty), cf 3, ttl 4,
+ * for_cas 5, ttls 6 (packed).
+ */
+function encodeRawBatchNoContext(cmd: TikvCommand, req: unknown): Uint8Array | undefined {
+  if (cmd === "RawBatchGet") {
+    const r = req as { keys: Uint8Array[]; cf: string };
+    const cfLen = r.cf === "" ? 0 : Buffer.byteLength(r.cf);
+    let inner = cfLen === 0 ? 0 : bytesFieldSize(cfLen);
+    for (const k of r.keys) inner += bytesFieldSize(k.length);
+    const buf = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
+    buf[0] = RAW_BATCH_GET_REQ_TAG[0] as number;
+    let pos = writeVarint(buf, 1, inner);
+    for (const k of r.keys) {
+      buf[pos++] = 18;
+      pos = writeVarint(buf, pos, k.length);
+      buf.set(k, pos);
+      pos += k.length;
+    }
+    if (cfLen !== 0) {
+      buf[pos++] = 26;
+      pos = writeVarint(buf, pos, cfLen);
+      buf.write(r.cf, pos, "utf8");
+    }
+    return buf;
+  }
+  if (cmd !== "RawBatchPut") return undefined;
+  const r = req as {
+    pairs: Array<{ error?: unknown; key: Uint8Array; value: Uint8Array; commitTs: bigint }>;
+    cf: string;
+    ttl: bigint;
+    forCas: boolean;
+    ttls: bigint[];
+  };
+  if (r.ttl > MAX_SAFE) return undefined;
+  const cfLen = r.cf === "" ? 0 : Buffer.byteLength(r.cf);
+  let inner = 0;
+  for (const p of r.pairs) {
+    if (p.error !== undefined || p.commitTs !== 0n) return undefined;
+    const n =
+      (p.key.length === 0 ? 0 : bytesFieldSize(p.key.length)) +
+      (p.value.length === 0 ? 0 : bytesFieldSize(p.value.length));
+    inner += bytesFieldSize(n);
+  }
+  if (cfLen !== 0) inner += bytesFieldSize(cfLen);
+  const ttl = Number(r.ttl);
+  if (ttl !== 0) inner += 1 + varintSize(ttl);
+  if (r.forCas) inner += 2;
+  let ttlsLen = 0;
+  for (const t of r.ttls) {
+    if (t > MAX_SAFE) return undefined;
+    ttlsLen += varintSize(Number(t));
+  }
+  if (r.ttls.length !== 0) inner += bytesFieldSize(ttlsLen);
+  const buf = Buffer.allocUnsafe(2 + varintSize(inner) + inner);
+  buf[0] = RAW_BATCH_PUT_REQ_TAG[0] as number;
+  buf[1] = RAW_BATCH_PUT_REQ_TAG[1] as number;
+  let pos = writeVarint(buf, 2, inner);
+  for (const p of r.pairs) {
+    const kl = p.key.length;
+    const vl = p.value.length;
+    buf[pos++] = 18;
+    pos = writeVarint(buf, pos, (kl === 0 ? 0 : bytesFieldSize(kl)) + (vl === 0 ? 0 : bytesFieldSize(vl)));
+    if (kl !== 0) {
+      buf[pos++] = 18;
+      pos = writeVarint(buf, pos, kl);
+      buf.set(p.key, pos);
+      pos += kl;
+    }
+    if (vl !== 0) {
+      buf[pos++] = 26;
+      pos = writeVarint(buf, pos, vl);
+      buf.set(p.value, pos);
+      pos += vl;
+    }
+  }
+  if (cfLen !== 0) {
+    buf[pos++] = 26;
+    pos = writeVarint(buf, pos, cfLen);
+    pos += buf.write(r.cf, pos, "utf8");
+  }
+  if (ttl !== 0) {
+    buf[pos++] = 32;
+    pos = writeVarint(buf, pos, ttl);
+  }
+  if (r.forCas) {
+    buf[pos++] = 40;
+    buf[pos++] = 1;
+  }
+  if (r.ttls.length !== 0) {
+    buf[pos++] = 50;
+    pos = writeVarint(buf, pos, ttlsLen);
+    for (const t of r.ttls) pos = writeVarint(buf, pos, Number(t));
+  }
+  return buf;
+}
+
 /** Encodes a batch as the bytes of a tikvpb.BatchCommandsRequest (client_send_time_ns = 0). */
 export function encodeBatchRequest(batch: OutgoingBatch): Buffer {
   const { cmds, reqs, ids } = batch;
@@ -135,12 +260,14 @@ export function encodeBatchRequest(batch: OutgoingBatch): Buffer {
     } else {
       const req = r as { context?: Context };
       const shared = req.context !== undefined && Object.isFrozen(req.context) ? req.context : undefined;
-      const bytes = BatchCommandsRequest_Request.encode({
-        cmd: {
-          $case: cmd,
-          [cmd]: shared === undefined ? req : { ...req, context: undefined },
-        } as BatchCommandsRequest_Request["cmd"],
-      }).finish();
+      const bytes =
+        ((req.context === undefined || shared !== undefined) && encodeRawBatchNoContext(cmd, req)) ||
+        BatchCommandsRequest_Request.encode({
+          cmd: {
+            $case: cmd,
+            [cmd]: shared === undefined ? req : { ...req, context: undefined },
+          } as BatchCommandsRequest_Request["cmd"],
+        }).finish();
       if (shared === undefined) {
         part = {
           size: bytes.length,
@@ -284,6 +411,20 @@ class Reader {
     }
   }
 
+  // a varint of up to 64 bits, as a bigint (uint64 fields)
+  varintBig(): bigint {
+    const buf = this.buf;
+    let n = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (this.pos >= buf.length) throw new RangeError("truncated varint");
+      const b = buf[this.pos++] as number;
+      n |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return BigInt.asUintN(64, n);
+      shift += 7n;
+    }
+  }
+
   // end offset of a length-delimited field whose length is next
   delimitedEnd(): number {
     const len = this.varint();
@@ -357,6 +498,112 @@ function decodeRawGet(r: Reader, end: number): RawGetResponse {
   return out;
 }
 
+// KvPair fields: error 1, key 2, value 3, commit_ts 4 (kvrpcpb.proto).
+function decodeKvPair(r: Reader, end: number): KvPair {
+  const out: KvPair = { error: undefined, key: EMPTY_VALUE, value: EMPTY_VALUE, commitTs: 0n };
+  const buf = r.buf;
+  while (r.pos < end) {
+    const tag = r.varint();
+    switch (tag) {
+      case 10: {
+        const e = r.delimitedEnd();
+        out.error = KeyError.decode(buf.subarray(r.pos, e));
+        r.pos = e;
+        break;
+      }
+      case 18: {
+        const e = r.delimitedEnd();
+        // a view: callers match keys and drop them; only values outlive the frame
+        if (e > r.pos) out.key = buf.subarray(r.pos, e);
+        r.pos = e;
+        break;
+      }
+      case 26: {
+        const e = r.delimitedEnd();
+        if (e > r.pos) out.value = Buffer.from(buf.subarray(r.pos, e));
+        r.pos = e;
+        break;
+      }
+      case 32:
+        out.commitTs = r.varintBig();
+        break;
+      default:
+        r.skip(tag & 7);
+    }
+  }
+  if (r.pos !== end) throw new RangeError("KvPair overruns its field");
+  return out;
+}
+
+// RawBatchGetResponse fields: region_error 1, pairs 2 (kvrpcpb.proto).
+function decodeRawBatchGet(r: Reader, end: number): RawBatchGetResponse {
+  const out: RawBatchGetResponse = { regionError: undefined, pairs: [] };
+  const buf = r.buf;
+  while (r.pos < end) {
+    const tag = r.varint();
+    switch (tag) {
+      case 10: {
+        const e = r.delimitedEnd();
+        out.regionError = RegionErrorProto.decode(buf.subarray(r.pos, e));
+        r.pos = e;
+        break;
+      }
+      case 18: {
+        const e = r.delimitedEnd();
+        out.pairs.push(decodeKvPair(r, e));
+        break;
+      }
+      default:
+        r.skip(tag & 7);
+    }
+  }
+  if (r.pos !== end) throw new RangeError("RawBatchGetResponse overruns its field");
+  return out;
+}
+
+// BatchGetResponse fields: region_error 1, pairs 2, exec_details_v2 4, error 5 (kvrpcpb.proto).
+function decodeBatchGet(r: Reader, end: number): BatchGetResponse {
+  const out: BatchGetResponse = {
+    regionError: undefined,
+    pairs: [],
+    execDetailsV2: undefined,
+    error: undefined,
+  };
+  const buf = r.buf;
+  while (r.pos < end) {
+    const tag = r.varint();
+    switch (tag) {
+      case 10: {
+        const e = r.delimitedEnd();
+        out.regionError = RegionErrorProto.decode(buf.subarray(r.pos, e));
+        r.pos = e;
+        break;
+      }
+      case 18: {
+        const e = r.delimitedEnd();
+        out.pairs.push(decodeKvPair(r, e));
+        break;
+      }
+      case 34: {
+        const e = r.delimitedEnd();
+        out.execDetailsV2 = ExecDetailsV2.decode(buf.subarray(r.pos, e));
+        r.pos = e;
+        break;
+      }
+      case 42: {
+        const e = r.delimitedEnd();
+        out.error = KeyError.decode(buf.subarray(r.pos, e));
+        r.pos = e;
+        break;
+      }
+      default:
+        r.skip(tag & 7);
+    }
+  }
+  if (r.pos !== end) throw new RangeError("BatchGetResponse overruns its field");
+  return out;
+}
+
 /** Decodes the bytes of a tikvpb.BatchCommandsResponse. */
 export function decodeBatchResponse(buf: Buffer): IncomingBatch {
   const r = new Reader(buf);
@@ -365,21 +612,32 @@ export function decodeBatchResponse(buf: Buffer): IncomingBatch {
     const tag = r.varint();
     switch (tag) {
       case 10: {
-        // responses: a Response whose only field is raw_get (field 13) or raw_put (field 15)
-        // is decoded by hand
+        // responses: a Response whose only field is raw_get (field 13), raw_put (field 15),
+        // raw_batch_get (field 14) or batch_get (field 7) is decoded by hand
         const end = r.delimitedEnd();
         const start = r.pos;
         const first = end > start ? buf[start] : 0;
-        if (first === RAW_GET_TAG || first === RAW_PUT_TAG) {
+        if (
+          first === RAW_GET_TAG ||
+          first === RAW_PUT_TAG ||
+          first === RAW_BATCH_GET_TAG ||
+          first === BATCH_GET_TAG
+        ) {
           r.pos = start + 1;
           const inner = r.delimitedEnd();
           if (inner === end) {
             if (first === RAW_GET_TAG) {
               out.cases.push("RawGet");
               out.bodies.push(decodeRawGet(r, inner));
-            } else {
+            } else if (first === RAW_PUT_TAG) {
               out.cases.push("RawPut");
               out.bodies.push(decodeRawPut(r, inner));
+            } else if (first === RAW_BATCH_GET_TAG) {
+              out.cases.push("RawBatchGet");
+              out.bodies.push(decodeRawBatchGet(r, inner));
+            } else {
+              out.cases.push("BatchGet");
+              out.bodies.push(decodeBatchGet(r, inner));
             }
             break;
           }

@@ -349,6 +349,8 @@ describe("error classes", () => {
     new errors.ApiVersionMismatchError("api version mismatch", "raw_put", "V1", "V2"),
     new errors.InvalidKeyModeError("key mode mismatch", "raw_get"),
     new RpcRejectedError("refused by an interceptor"),
+    new errors.ResourceGroupThrottledError("rg", 100, 0, -3),
+    new errors.ResourceGroupNotFoundError("rg"),
     ...[
       { locked: {} },
       { conflict: {} },

@@ -94,9 +94,24 @@ describe("tikv-ts CLI", () => {
       });
       child.once("exit", (code) => reject(new Error(`exited early with ${code}`)));
     });
-    const info = JSON.parse(line) as { pd: string[]; control: string };
+    const info = JSON.parse(line) as {
+      pd: string[];
+      pdHttp: string;
+      storeStatus: Record<string, string>;
+      control: string;
+    };
     expect(info.pd).toHaveLength(1);
     expect(info.pd).toEqual([`127.0.0.1:${port}`]);
+    // PD's HTTP API on the PD port, and a status server per store
+    expect(info.pdHttp).toBe(`http://127.0.0.1:${port}`);
+    const stores = (await (await fetch(`${info.pdHttp}/pd/api/v1/stores`)).json()) as {
+      stores: { store: { id: number; status_address: string } }[];
+    };
+    expect(stores.stores.map((s) => `http://${s.store.status_address}`)).toEqual([
+      info.storeStatus["1"],
+      info.storeStatus["2"],
+    ]);
+    expect((await fetch(`${info.storeStatus["1"]}/status`)).status).toBe(200);
     const control = new ControlClient(info.control);
     const regions = (await control.call("topology", "regions", [])) as unknown[];
     expect(regions).toHaveLength(3);

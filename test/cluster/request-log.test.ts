@@ -62,7 +62,13 @@ describe("recordRequests", () => {
     expect(notReady.regionError?.dataIsNotReady).toBeDefined();
     rec.stop();
 
-    const base = { rpc: "KvGet", regionId: region.id };
+    const base = {
+      rpc: "KvGet",
+      regionId: region.id,
+      resourceGroupName: "",
+      overridePriority: 0n,
+      requestSource: "",
+    };
     expect(rec.entries).toEqual<ServedRequest[]>([
       {
         ...base,

@@ -12,6 +12,8 @@ export const LAYERS: Readonly<Record<string, number>> = {
   rpc: 3,
   cluster: 3,
   machines: 4,
+  // the pure statechart renderer: reads machine definitions, draws them (no I/O)
+  statecharts: 4,
   actors: 5,
   api: 6,
   consistency: 7,

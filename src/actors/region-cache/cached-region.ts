@@ -1,7 +1,7 @@
 // One region entry of the cache: a plain object (no actor), cheap to look up.
 // Follows client-go internal/locate/region_cache.go (Region, regionStore, InvalidReason, TTL).
 
-import { type Latin1Key, toLatin1Key } from "../../kv/key.js";
+import { compareKeysShort, type Latin1Key, toLatin1Key } from "../../kv/key.js";
 import type { Buckets, Peer, Region } from "../../proto/metapb.js";
 
 /** Why a cached region was invalidated (client-go InvalidReason). */
@@ -112,9 +112,12 @@ export class CachedRegion {
     return this.startL1 <= key && (this.endL1 === "" || key < this.endL1);
   }
 
-  /** True when `key` lies in the region. */
+  /** True when `key` lies in the region (compared as bytes: no latin1 string per call). */
   contains(key: Uint8Array): boolean {
-    return this.containsL1(toLatin1Key(key));
+    return (
+      compareKeysShort(this.startKey, key) <= 0 &&
+      (this.endKey.length === 0 || compareKeysShort(key, this.endKey) < 0)
+    );
   }
 
   /** True when `key` is within (start, end] — the region an exclusive end key belongs to. */

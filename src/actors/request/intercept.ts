@@ -2,6 +2,7 @@
 // Used only when a chain is set: the request sender's path without interceptors never comes here.
 
 import { TikvError } from "../../errors/base.js";
+import { PeerRole } from "../../proto/metapb.js";
 import { notSent } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { type RpcInterceptor, RpcRejectedError, type RpcRequest } from "./interceptor.js";
@@ -40,6 +41,7 @@ export async function sendIntercepted<C extends TikvCommand>(
     context: rc.context,
     request: req,
     attempt: rc.attempt,
+    replicaCount: replicaCount(rc),
   };
   let resp: unknown;
   try {
@@ -62,4 +64,11 @@ export async function sendIntercepted<C extends TikvCommand>(
     throw reached ? err : notSent(err);
   }
   return resp as TikvResponse<C>;
+}
+
+// voters and learners of the attempt's region, as client-go counts them for RU
+function replicaCount(rc: RpcContext): number {
+  let n = 0;
+  for (const p of rc.region.meta.peers) if (p.role === PeerRole.Voter || p.role === PeerRole.Learner) n++;
+  return n > 0 ? n : 1;
 }

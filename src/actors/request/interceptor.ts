@@ -25,6 +25,11 @@ export interface RpcRequest {
    * (a call that re-splits its keys after a region change starts again at 0).
    */
   readonly attempt: number;
+  /**
+   * Voters and learners of the region (client-go Request.ReplicaNumber, the factor of a write's
+   * RU cost); 1 when the region's peers are not known.
+   */
+  readonly replicaCount?: number;
 }
 
 /**

@@ -35,6 +35,7 @@ import { sendIntercepted } from "./intercept.js";
 import { composeInterceptors, type RpcInterceptor } from "./interceptor.js";
 import type { RpcContext } from "./rpc-context.js";
 import type { StoreSender, StoreSendOptions } from "./store-sender.js";
+import type { ZoneTrafficMeter } from "./zone-traffic.js";
 
 export type { RpcContext };
 
@@ -109,6 +110,8 @@ export interface RpcTimeouts {
 export interface RequestSenderOptions {
   /** The per-attempt RPC timeouts of calls that give none (default client-go's 30 s / 60 s). */
   rpcTimeouts?: RpcTimeouts;
+  /** Measures reads by zone (stale / replica read traffic); unset = not measured, no cost. */
+  zoneTraffic?: ZoneTrafficMeter;
   /** Region actors used for relocation (default: a private set). */
   regionActors?: RegionActors;
   /** Random source for replica tie-breaks. */
@@ -235,7 +238,9 @@ export class RequestSender {
       sendCb === undefined ||
       opts.signal?.aborted ||
       opts.interceptor !== undefined ||
-      this.opts.interceptor !== undefined
+      this.opts.interceptor !== undefined ||
+      // a measured read goes the way that measures it
+      this.opts.zoneTraffic?.counts(cmd)
     )
       return this.sendGeneral(target, cmd, build, opts);
     const region =
@@ -575,9 +580,23 @@ export class RequestSender {
       const storeId = tokenStoreId;
       const refused = tokens.acquire(storeId);
       if (refused !== undefined) return Promise.reject(refused);
-      return this.transmitNow(rc, cmd, req, sendOpts, chain).finally(() => tokens.release(storeId));
+      return this.measured(rc, tokenStoreId, cmd, req, this.transmitNow(rc, cmd, req, sendOpts, chain)).finally(
+        () => tokens.release(storeId),
+      );
     }
-    return this.transmitNow(rc, cmd, req, sendOpts, chain);
+    return this.measured(rc, tokenStoreId, cmd, req, this.transmitNow(rc, cmd, req, sendOpts, chain));
+  }
+
+  private measured<C extends TikvCommand>(
+    rc: RpcContext,
+    targetStoreId: bigint,
+    cmd: C,
+    req: TikvRequest<C>,
+    call: Promise<TikvResponse<C>>,
+  ): Promise<TikvResponse<C>> {
+    const meter = this.opts.zoneTraffic;
+    if (meter === undefined || !meter.counts(cmd)) return call;
+    return meter.measure(rc, targetStoreId, cmd, req, call);
   }
 
   private transmitNow<C extends TikvCommand>(

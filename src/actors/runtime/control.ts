@@ -3,6 +3,7 @@
 
 import type { RpcInterceptor } from "../request/interceptor.js";
 import { CountingBackoffer } from "./counting-backoffer.js";
+import type { DetailsSink } from "./exec-details.js";
 import type { ClientMetrics } from "./metrics.js";
 import type { RequestControl } from "./raw-sender.js";
 
@@ -23,6 +24,8 @@ export interface ControlSpec {
   metrics: ClientMetrics;
   /** RPC interceptors of the work's transaction or snapshot. */
   interceptor?: RpcInterceptor | undefined;
+  /** Where the work's execution details go (unset = not collected). */
+  details?: DetailsSink | undefined;
 }
 
 /**
@@ -40,6 +43,7 @@ export function makeControl(spec: ControlSpec): RequestControl {
     spec.backoffSignal ?? spec.signal,
   );
   ctl.interceptor = spec.interceptor;
+  ctl.details = spec.details;
   return ctl;
 }
 
@@ -49,6 +53,7 @@ class Control implements RequestControl {
   private budget: CountingBackoffer | undefined;
   sent = false;
   interceptor: RpcInterceptor | undefined = undefined;
+  details: DetailsSink | undefined = undefined;
 
   constructor(
     private readonly maxBackoffMs: number,
@@ -63,6 +68,7 @@ class Control implements RequestControl {
     this.budget ??= new CountingBackoffer(
       { maxSleepMs: this.maxBackoffMs, signal: this.backoffSignal },
       this.metrics,
+      this,
     );
     return this.budget;
   }

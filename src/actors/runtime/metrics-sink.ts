@@ -3,6 +3,8 @@
 // in seconds, sizes in bytes, as Prometheus conventions want.
 
 /** The commit protocol a transaction used. */
+import type { ReadTraffic } from "../request/zone-traffic.js";
+
 export type CommitProtocol = "2pc" | "asyncCommit" | "onePC";
 
 /** PD lookups the region cache makes on a miss (client-go region_cache_operations types). */
@@ -43,4 +45,6 @@ export interface MetricsSink {
   lockResolver(action: LockResolverAction): void;
   batch(target: string, requests: number, queued: number): void;
   staleRead(event: StaleReadEvent): void;
+  /** One measured read with its zone and sizes (optional: sinks written before it still work). */
+  readTraffic?(t: ReadTraffic): void;
 }

@@ -11,6 +11,8 @@ import type {
   StaleReadEvent,
   TxnCmd,
 } from "./metrics-sink.js";
+import type { ReadTraffic } from "../request/zone-traffic.js";
+import type { Tracing } from "./tracing.js";
 
 /** A snapshot of {@link ClientMetrics}. */
 export interface ClientMetricsSnapshot {
@@ -32,7 +34,27 @@ export interface ClientMetricsSnapshot {
   txnCommits: { twoPC: number; asyncCommit: number; onePC: number };
   /** Stale reads, by {@link StaleReadEvent} (zeros while no stale read was made). */
   staleReads: Record<StaleReadEvent, number>;
+  /**
+   * Read traffic by zone, counted only with the `zone` option or metrics export on (client-go
+   * stale_read_req_counter, stale_read_bytes, read_request_bytes). A stale read to a store of
+   * unknown zone counts as local, as client-go's; leader/follower bytes skip unknown zones.
+   */
+  zoneTraffic: ZoneTrafficCounts;
 }
+
+/** Counters of {@link ClientMetricsSnapshot.zoneTraffic}. */
+export interface ZoneTrafficCounts {
+  staleReadRequests: { local: number; crossZone: number };
+  staleReadBytes: { localIn: number; localOut: number; crossZoneIn: number; crossZoneOut: number };
+  /** Request + response bytes of reads, by who served them and where. */
+  readBytes: { leaderLocal: number; leaderCrossZone: number; followerLocal: number; followerCrossZone: number };
+}
+
+const noZoneTraffic = (): ZoneTrafficCounts => ({
+  staleReadRequests: { local: 0, crossZone: 0 },
+  staleReadBytes: { localIn: 0, localOut: 0, crossZoneIn: 0, crossZoneOut: 0 },
+  readBytes: { leaderLocal: 0, leaderCrossZone: 0, followerLocal: 0, followerCrossZone: 0 },
+});
 
 const noStaleReads = (): Record<StaleReadEvent, number> => ({
   attempt: 0,
@@ -50,11 +72,14 @@ export class ClientMetrics {
   retries = 0;
   private commits = { twoPC: 0, asyncCommit: 0, onePC: 0 };
   private staleReads = noStaleReads();
+  private zone = noZoneTraffic();
   private readonly sends = new Map<bigint, number>();
   private readonly regionErrors = new Map<string, number>();
   private readonly backoffs = new Map<string, number>();
   /** The exporter every event is mirrored to (undefined: metrics export off). */
   sink: MetricsSink | undefined = undefined;
+  /** OpenTelemetry tracing: backoffs become span events, PD lookups spans (undefined: off). */
+  tracer: Tracing | undefined = undefined;
 
   /** A start time for a later observe*() call: 0 (no clock read) while no sink is attached. */
   now(): number {
@@ -114,6 +139,8 @@ export class ClientMetrics {
   countBackoff(kind: string, sleepMs = 0): void {
     this.backoffs.set(kind, (this.backoffs.get(kind) ?? 0) + 1);
     this.sink?.backoff(kind, sleepMs / 1000);
+    // client-go opens a "tikv.backoff.<kind>" span per sleep; an event on the current span here
+    this.tracer?.event("tikv.backoff", { "tikv.backoff.kind": kind, "tikv.backoff.sleep_ms": sleepMs });
   }
 
   /** Counts one committed transaction by its protocol. */
@@ -129,6 +156,32 @@ export class ClientMetrics {
     this.sink?.staleRead(event);
   }
 
+  /** Counts one measured read (the request sender reports them when zone traffic is measured). */
+  countReadTraffic(t: ReadTraffic): void {
+    const z = this.zone;
+    const cross = t.location === "cross-zone";
+    if (t.staleRead) {
+      if (cross) {
+        z.staleReadRequests.crossZone++;
+        z.staleReadBytes.crossZoneOut += t.sentBytes;
+        z.staleReadBytes.crossZoneIn += t.receivedBytes;
+      } else {
+        z.staleReadRequests.local++;
+        z.staleReadBytes.localOut += t.sentBytes;
+        z.staleReadBytes.localIn += t.receivedBytes;
+      }
+    }
+    if (t.location !== "unknown") {
+      const n = t.sentBytes + t.receivedBytes;
+      if (t.replicaRead) {
+        if (cross) z.readBytes.followerCrossZone += n;
+        else z.readBytes.followerLocal += n;
+      } else if (cross) z.readBytes.leaderCrossZone += n;
+      else z.readBytes.leaderLocal += n;
+    }
+    this.sink?.readTraffic?.(t);
+  }
+
   /** A copy of every counter. */
   snapshot(): ClientMetricsSnapshot {
     const rec = <K>(m: Map<K, number>) => Object.fromEntries([...m].map(([k, v]) => [String(k), v]));
@@ -142,6 +195,7 @@ export class ClientMetrics {
       retries: this.retries,
       txnCommits: { ...this.commits },
       staleReads: { ...this.staleReads },
+      zoneTraffic: structuredClone(this.zone),
     };
   }
 
@@ -153,6 +207,7 @@ export class ClientMetrics {
     this.retries = 0;
     this.commits = { twoPC: 0, asyncCommit: 0, onePC: 0 };
     this.staleReads = noStaleReads();
+    this.zone = noZoneTraffic();
     this.sends.clear();
     this.regionErrors.clear();
     this.backoffs.clear();

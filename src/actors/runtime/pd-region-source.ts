@@ -87,9 +87,14 @@ export class PdRegionSource implements RegionSource {
     return this.observed("get_store", this.pd.getStore(Number(id), { fresh: true }));
   }
 
-  // mirrors a lookup's outcome to the metrics exporter; with none attached, the promise as is
+  // mirrors a lookup's outcome to the metrics exporter and the tracer; with neither attached,
+  // the promise as is
   private observed<T>(op: RegionCacheOp, p: Promise<T>): Promise<T> {
     const m = this.metrics;
+    if (m.tracer !== undefined) {
+      const lookup = p;
+      p = m.tracer.span(LOAD_SPANS[op], {}, () => lookup, "client");
+    }
     if (!m.sink) return p;
     return p.then(
       (v) => {
@@ -103,3 +108,11 @@ export class PdRegionSource implements RegionSource {
     );
   }
 }
+
+// client-go region cache span names (loadRegion, loadRegionByID, scanRegions; stores: loadStore)
+const LOAD_SPANS: Record<RegionCacheOp, string> = {
+  get_region_when_miss: "loadRegion",
+  get_region_by_id: "loadRegionByID",
+  scan_regions: "scanRegions",
+  get_store: "loadStore",
+};

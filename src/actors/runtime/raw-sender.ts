@@ -10,6 +10,7 @@ import type { CachedRegion } from "../region-cache/cached-region.js";
 import type { RegionCache } from "../region-cache/region-cache.js";
 import type { ReplicaReadType } from "../region-cache/replica-selector.js";
 import type { RpcInterceptor } from "../request/interceptor.js";
+import type { DetailsSink } from "./exec-details.js";
 import type { ClientMetrics } from "./metrics.js";
 
 /** The raw commands (names shared by the transport and the key codec). */
@@ -47,6 +48,16 @@ export interface RequestControl {
   interceptor?: RpcInterceptor | undefined;
   /** Where the call's reads may go (a snapshot's replica / stale read options); unset = the leader. */
   routing?: ReadRouting | undefined;
+  /**
+   * Context fields of every request of the call (a raw call's resource group and request
+   * source), under those the request sets itself; unset = none.
+   */
+  contextFields?: Partial<Context> | undefined;
+  /**
+   * Execution details asked for by the caller: every answered RPC and every backoff is reported
+   * here, and TiKV is asked to record its time and scan statistics. Unset = none, and no cost.
+   */
+  details?: DetailsSink | undefined;
 }
 
 /**
@@ -62,6 +73,11 @@ export interface ReadRouting {
   readonly labels?: readonly StoreLabel[] | undefined;
   /** Prefer these stores. */
   readonly storeIds?: readonly bigint[] | undefined;
+  /**
+   * The routing of one read request carrying `keys` keys, when the caller adjusts it per request
+   * (client-go ReplicaReadAdjuster); undefined = a leader read.
+   */
+  readonly adjust?: ((keys: number) => ReadRouting | undefined) | undefined;
 }
 
 /** Context fields of a request: the same for every attempt, or per attempt (0 = first). */

@@ -9,6 +9,7 @@ import { RegionError, regionErrorKind, TimeoutError } from "../../errors/server.
 import type { ApiCodec } from "../../kv/api-codec.js";
 import { codecCommand, decodeResponse, encodeRequest } from "../../kv/request-codec.js";
 import type { Error as RegionErrorProto } from "../../proto/errorpb.js";
+import type { Context, ExecDetailsV2 } from "../../proto/kvrpcpb.js";
 import { notSent } from "../../rpc/errors.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "../../rpc/tikv-commands.js";
 import { Bo } from "../backoff/backoff-config.js";
@@ -19,10 +20,11 @@ import type { RpcInterceptor } from "../request/interceptor.js";
 import { RequestSender, type RpcContext, type RpcTimeouts } from "../request/request-sender.js";
 import { poolActor } from "../request/store-pool-sender.js";
 import type { StoreAddress, StoreSender, StoreSendOptions } from "../request/store-sender.js";
+import { ZoneTrafficMeter } from "../request/zone-traffic.js";
 import type { StoreActor } from "../store/store-actor.js";
 import type { StorePool } from "../store/store-pool.js";
 import type { ClientMetrics } from "./metrics.js";
-import type { ContextFields, RawRequestSender, RequestControl, SendOutcome } from "./raw-sender.js";
+import type { ContextFields, RawRequestSender, ReadRouting, RequestControl, SendOutcome } from "./raw-sender.js";
 
 const RETRY = { resp: undefined } as const;
 
@@ -153,12 +155,29 @@ export class RoutedSender implements RawRequestSender {
     interceptor?: RpcInterceptor,
     /** The client's per-attempt RPC timeouts; unset = client-go's defaults. */
     rpcTimeouts?: RpcTimeouts,
+    /** Context fields of every request (the client's resource group, request source); unset = none. */
+    contextDefaults?: Partial<Context>,
+    /** Measure reads by zone, for a client in `zone` (unset = not measured). */
+    zoneTraffic?: { zone: string | undefined },
   ) {
     this.sender = new RequestSender(cache, poolStoreSender(stores, codec, metrics), {
       inspect,
       interceptor,
       rpcTimeouts,
-      prepareContext: (ctx) => codec.applyToContext(ctx),
+      zoneTraffic:
+        zoneTraffic &&
+        new ZoneTrafficMeter(
+          zoneTraffic.zone,
+          (id) => cache.stores.peek(id)?.labels,
+          (t) => metrics.countReadTraffic(t),
+        ),
+      prepareContext:
+        contextDefaults === undefined
+          ? (ctx) => codec.applyToContext(ctx)
+          : (ctx) => {
+              codec.applyToContext(ctx);
+              Object.assign(ctx, contextDefaults);
+            },
       // the store at that address is another one now: reconnect on next use
       onStoreNotMatch: (id) => stores.remove(Number(id)),
       // (no limit, no per-attempt cost)
@@ -172,20 +191,42 @@ export class RoutedSender implements RawRequestSender {
     return this.cache.locateEndKey(key, ctl.bo);
   }
 
-  async sendOnce<C extends TikvCommand>(
+  sendOnce<C extends TikvCommand>(
     region: CachedRegion,
     cmd: C,
     req: TikvRequest<C>,
     ctl: RequestControl,
     contextFields?: ContextFields,
   ): Promise<SendOutcome<C>> {
+    const tracer = this.metrics.tracer;
+    if (tracer === undefined) return this.sendRegion(region, cmd, req, ctl, contextFields);
+    // client-go's region request span: every attempt and backoff of this request is inside it
+    return tracer.span(
+      "regionRequest.SendReqCtx",
+      { "tikv.command": cmd, "tikv.region_id": region.id.toString() },
+      () => this.sendRegion(region, cmd, req, ctl, contextFields),
+    );
+  }
+
+  private async sendRegion<C extends TikvCommand>(
+    region: CachedRegion,
+    cmd: C,
+    req: TikvRequest<C>,
+    ctl: RequestControl,
+    contextFields: ContextFields | undefined,
+  ): Promise<SendOutcome<C>> {
     const codec = this.codec;
     const codecCmd = codecCommand(cmd);
+    // execution details asked for: TiKV records its statistics, the wait is timed
+    const details = ctl.details;
+    if (details?.recordStats) contextFields = withStats(contextFields);
+    const t0 = details !== undefined ? performance.now() : 0;
     let timeoutMs: number | undefined;
     if (ctl.deadline > 0) {
       timeoutMs = ctl.deadline - Date.now();
       if (timeoutMs <= 0) throw new TimeoutError(cmd, ctl.timeoutMs);
     }
+    const routing = ctl.routing?.adjust ? adjustedRouting(ctl.routing, cmd, req) : ctl.routing;
     // (the builder stays an inline argument: a named closure here costs a defineProperty per
     // call under tsx/esbuild keepNames)
     const resp = await this.sender.sendToRegion(
@@ -195,15 +236,16 @@ export class RoutedSender implements RawRequestSender {
         encodeRequest(codec, codecCmd, {
           ...req,
           context:
-            contextFields === undefined
+            contextFields === undefined && ctl.contextFields === undefined
               ? rc.context
               : {
                   ...rc.context,
+                  ...ctl.contextFields,
                   ...(typeof contextFields === "function" ? contextFields(rc.attempt) : contextFields),
                 },
         } as never) as TikvRequest<C>,
       // the budget is created only if this call needs a retry
-      ctl.routing === undefined
+      routing === undefined
         ? { budget: ctl, signal: ctl.signal, timeoutMs, progress: ctl, interceptor: ctl.interceptor }
         : {
             budget: ctl,
@@ -211,18 +253,42 @@ export class RoutedSender implements RawRequestSender {
             timeoutMs,
             progress: ctl,
             interceptor: ctl.interceptor,
-            replicaRead: ctl.routing.replicaRead,
-            staleRead: ctl.routing.staleRead,
-            labels: ctl.routing.labels,
-            storeIds: ctl.routing.storeIds,
+            replicaRead: routing.replicaRead,
+            staleRead: routing.staleRead,
+            labels: routing.labels,
+            storeIds: routing.storeIds,
           },
     );
     const re = (resp as { regionError?: RegionErrorProto }).regionError;
-    if (!re) return { resp };
+    if (!re) {
+      if (details !== undefined) {
+        const pb = (resp as { execDetailsV2?: ExecDetailsV2 }).execDetailsV2;
+        details.response(cmd, region.id, region.leader.storeId, performance.now() - t0, pb);
+      }
+      return { resp };
+    }
     this.metrics.retries++;
     const ms = ctl.bo.next(Bo.RegionMiss, new RegionError(re, region.id));
     if (ctl.deadline > 0 && Date.now() + ms >= ctl.deadline) throw new TimeoutError(cmd, ctl.timeoutMs);
     await ctl.bo.sleep(ms);
     return RETRY;
   }
+}
+
+const STATS: Partial<Context> = { recordTimeStat: true, recordScanStat: true };
+
+// the context fields of a call that asked for execution details: TiKV's statistics on
+function withStats(fields: ContextFields | undefined): ContextFields {
+  if (fields === undefined) return STATS;
+  if (typeof fields === "function") return (attempt) => ({ ...fields(attempt), ...STATS });
+  return { ...fields, ...STATS };
+}
+
+// a read's routing as the caller's adjuster decides it from the keys the request reads (client-go
+// applies it to point and batch gets only)
+function adjustedRouting(routing: ReadRouting, cmd: TikvCommand, req: unknown): ReadRouting | undefined {
+  const adjust = routing.adjust as (keys: number) => ReadRouting | undefined;
+  if (cmd === "Get") return adjust(1);
+  if (cmd === "BatchGet") return adjust((req as { keys: readonly unknown[] }).keys.length);
+  return routing;
 }

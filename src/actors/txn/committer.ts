@@ -51,8 +51,10 @@ import {
 import { Bo } from "../backoff/backoff-config.js";
 import type { RpcInterceptor } from "../request/interceptor.js";
 import { splitByCount, splitBySize } from "../runtime/batch-split.js";
+import { type CommitDetails, commitPhaseSink, newCommitDetails } from "../runtime/exec-details.js";
 import type { RawRequestSender, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";
+import type { Tracing } from "../runtime/tracing.js";
 import { writeFailure } from "../runtime/undetermined.js";
 import { backgroundTask, type LifecycleHooks } from "./background-task.js";
 import { type CommitTsLagDetails, timestampForCommit } from "./commit-ts.js";
@@ -124,6 +126,8 @@ export interface CommitterDeps {
   maxTxnTtlMs: number;
   /** Heartbeat period (default 10 s). */
   heartbeatIntervalMs?: number;
+  /** OpenTelemetry spans of the commit and its phases (unset = tracing off, no cost). */
+  tracer?: Tracing | undefined;
 }
 
 /** A transaction's writes, ready to commit. */
@@ -273,6 +277,8 @@ export class Committer {
   };
   /** Protocol and fallbacks (final once the commit settled). */
   readonly info: CommitInfo;
+  /** What the commit did (client-go CommitDetails; final once the commit settled). */
+  readonly details: CommitDetails = newCommitDetails();
   private asyncCommit: boolean;
   private onePC: boolean;
   private asyncMinCommitTs = 0n;
@@ -348,12 +354,56 @@ export class Committer {
       this.keys = plan.mutations.map((m) => m.key);
     }
     this.planModes();
+    this.details.writeKeys = this.input.mutations.length;
+    this.details.writeSize = this.input.sizeBytes;
     if (!this.finished) {
       this.finished = new Promise<void>((r) => {
         this.backgroundDone = r;
       });
     }
     this.deps.track(this.finished);
+    const tracer = this.deps.tracer;
+    if (tracer !== undefined) {
+      return tracer.span("tikvTxn.Commit", this.spanAttributes(), () => this.run());
+    }
+    return this.run();
+  }
+
+  private spanAttributes(): Record<string, string | number> {
+    return {
+      "tikv.txn.start_ts": this.input.startTs.toString(),
+      "tikv.txn.keys": this.input.mutations.length,
+      "tikv.txn.size": this.input.sizeBytes,
+      "tikv.txn.protocol": this.info.mode,
+    };
+  }
+
+  // one phase, timed into `field` of the details (and traced as `span`, if any, when tracing is on)
+  private phase<T>(
+    field:
+      | "getLatestTsTimeMs"
+      | "getCommitTsTimeMs"
+      | "prewriteTimeMs"
+      | "commitTimeMs"
+      | "resolveLockTimeMs",
+    span: string | undefined,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const t0 = performance.now();
+    const tracer = this.deps.tracer;
+    const p = tracer !== undefined && span !== undefined ? tracer.span(span, {}, fn) : fn();
+    return p.finally(() => {
+      this.details[field] += performance.now() - t0;
+    });
+  }
+
+  // a background phase (secondaries, cleanup), traced when tracing is on
+  private traced(span: string, fn: () => Promise<void>): () => Promise<void> {
+    const tracer = this.deps.tracer;
+    return tracer === undefined ? fn : () => tracer.span(span, {}, fn);
+  }
+
+  private run(): Promise<bigint> {
     return new Promise<bigint>((resolve, reject) => {
       this.settleFn = (o) => {
         if (o.kind === "committed") resolve(o.commitTs);
@@ -533,7 +583,7 @@ export class Committer {
 
   /** @internal */
   onFetchLatestTs(): void {
-    this.commitTimestamp().then(
+    this.phase("getLatestTsTimeMs", "twoPhaseCommitter.getLatestTs", () => this.commitTimestamp()).then(
       (ts) => this.send({ type: "LATEST_TS", ts }),
       (error: Error) => this.send({ type: "LATEST_TS_FAILED", error }),
     );
@@ -544,7 +594,12 @@ export class Committer {
     if (this.asyncCommit || this.onePC) {
       this.maxCommitTs = maxCommitTs(this.input.startTs, Date.now() - this.input.startedAtMs);
     }
-    this.prewrite().then(
+    const span = this.onePC
+      ? "twoPhaseCommitter.prewriteMutations.1pc"
+      : this.asyncCommit
+        ? "twoPhaseCommitter.prewriteMutations.asyncCommit"
+        : "twoPhaseCommitter.prewriteMutations";
+    this.phase("prewriteTimeMs", span, () => this.prewrite()).then(
       () => {
         const deferred = this.input.deferredError;
         if (deferred) {
@@ -574,7 +629,7 @@ export class Committer {
 
   /** @internal */
   onFetchCommitTs(): void {
-    this.commitTimestamp().then(
+    this.phase("getCommitTsTimeMs", "twoPhaseCommitter.getCommitTs", () => this.commitTimestamp()).then(
       (ts) => this.send({ type: "COMMIT_TS", ts }),
       (error: Error) => this.send({ type: "COMMIT_TS_FAILED", error }),
     );
@@ -582,17 +637,25 @@ export class Committer {
 
   /** @internal */
   onCommitPrimary(): void {
-    void this.commitPrimary().then((e) => this.send(e));
+    void this.phase("commitTimeMs", "twoPhaseCommitter.commitPrimary", () => this.commitPrimary()).then((e) =>
+      this.send(e),
+    );
   }
 
   /** @internal */
   onCommitSecondaries(): void {
-    this.background(() => this.commitSecondaries(), "SECONDARIES_DONE");
+    this.background(
+      this.traced("twoPhaseCommitter.commitSecondaries", () => this.commitSecondaries()),
+      "SECONDARIES_DONE",
+    );
   }
 
   /** @internal */
   onCleanup(): void {
-    this.background(() => this.cleanup(), "CLEANUP_DONE");
+    this.background(
+      this.traced("twoPhaseCommitter.cleanup", () => this.cleanup()),
+      "CLEANUP_DONE",
+    );
   }
 
   /** @internal */
@@ -648,6 +711,7 @@ export class Committer {
     // the first batch to fail stops the others' waits (client-go cancels the forked backoffer)
     const stop = new AbortController();
     const ctl = this.deps.control("prewrite", stop.signal);
+    ctl.details = commitPhaseSink(this.details, "prewrite");
     const work = this.prewriteBatches(mutations, startTs, ctl, stop);
     // the caller's abort ends the prewrite at once; batches still in flight are let go (a late
     // 2PC prewrite meets the cleanup's rollback record; an async-commit one makes it undetermined)
@@ -769,7 +833,10 @@ export class Committer {
         }
         this.stats.lockResolutions++;
         // a writer does not push the owner's min commit ts (client-go resolves with caller ts 0)
-        const r = await this.deps.resolver.resolveLocks(locks, { callerStartTs: 0n, ctl });
+        // (the resolver opens its own span)
+        const r = await this.phase("resolveLockTimeMs", undefined, () =>
+          this.deps.resolver.resolveLocks(locks, { callerStartTs: 0n, ctl }),
+        );
         if (r.msBeforeTxnExpired > 0) {
           const ms = ctl.bo.next(
             Bo.TxnLock,
@@ -852,6 +919,7 @@ export class Committer {
       };
     }
     const ctl = this.deps.control("commit");
+    ctl.details = commitPhaseSink(this.details, "commit");
     try {
       for (;;) {
         let region = this.deps.sender.locate(this.primaryKey, ctl);

@@ -170,6 +170,16 @@ export class LockResolver {
    * reads, which locks may be ignored or read through.
    */
   resolveLocks(locks: readonly LockDetails[], opts: ResolveLocksOptions): Promise<ResolveLocksResult> {
+    const tracer = this.deps.metrics?.tracer;
+    if (tracer === undefined) return this.resolveNow(locks, opts);
+    return tracer.span(
+      "LockResolver.resolveLocks",
+      { "tikv.locks": locks.length, "tikv.caller_start_ts": opts.callerStartTs.toString() },
+      () => this.resolveNow(locks, opts),
+    );
+  }
+
+  private resolveNow(locks: readonly LockDetails[], opts: ResolveLocksOptions): Promise<ResolveLocksResult> {
     if (this.closed) return Promise.reject(new ShuttingDownError("lock resolver is closed"));
     this.deps.metrics?.countLockResolver("resolve_locks");
     return new Promise<ResolveLocksResult>((resolve, reject) => {

@@ -14,6 +14,7 @@ import { Bo } from "../backoff/backoff-config.js";
 import type { ReplicaReadType } from "../region-cache/replica-selector.js";
 import type { RpcInterceptor } from "../request/interceptor.js";
 import { splitByCount } from "../runtime/batch-split.js";
+import { pairsInRequestOrder } from "../runtime/place-pairs.js";
 import type { ContextFields, RawRequestSender, ReadRouting, RequestControl } from "../runtime/raw-sender.js";
 import { positions, runRegionBatches } from "../runtime/region-batches.js";
 import type { LockResolver } from "./lock-resolver.js";
@@ -37,6 +38,18 @@ export interface StaleReadAgo {
   secondsAgo: number;
 }
 
+/** What a {@link SnapshotReadOptions.replicaReadAdjuster} decides for one read request. */
+export interface ReplicaReadAdjustment {
+  replicaRead: ReplicaReadName;
+  /** Stores to prefer for this request (replaces the snapshot's `matchStoreLabels`). */
+  matchStoreLabels?: Readonly<Record<string, string>>;
+  /** Store ids to prefer for this request (replaces the snapshot's `matchStores`). */
+  matchStores?: readonly bigint[];
+}
+
+/** Chooses the replica read of one request from the number of keys it reads. */
+export type ReplicaReadAdjuster = (keys: number) => ReplicaReadAdjustment;
+
 /** Read options of a snapshot (client-go KVSnapshot setters that apply to TiKV). */
 export interface SnapshotReadOptions {
   /**
@@ -52,6 +65,23 @@ export interface SnapshotReadOptions {
   matchStoreLabels?: Readonly<Record<string, string>>;
   /** Prefer replicas on these store ids (client-go WithMatchStores; replica and stale reads). */
   matchStores?: readonly bigint[];
+  /**
+   * Adjusts each read request of a replica read by the number of keys it carries (client-go
+   * SetReplicaReadAdjuster): returns the replica read kind for that request and, optionally,
+   * stores to prefer instead of `matchStoreLabels` / `matchStores`. Called per Get (1 key) and
+   * per BatchGet batch when `replicaRead` is not "leader"; not for stale reads or scans.
+   *
+   * @example
+   * ```ts
+   * // small reads from a replica in our zone, big batches from the leader
+   * const snap = await txnClient.snapshot(undefined, {
+   *   replicaRead: "mixed",
+   *   replicaReadAdjuster: (keys) =>
+   *     keys <= 16 ? { replicaRead: "mixed", matchStoreLabels: { zone: "z1" } } : { replicaRead: "leader" },
+   * });
+   * ```
+   */
+  replicaReadAdjuster?: ReplicaReadAdjuster;
   /**
    * Stale read (client-go SetIsStalenessReadOnly): reads may be served by any replica whose safe
    * ts has reached the read ts, without a read-index round trip; a replica that lags answers
@@ -235,6 +265,14 @@ export class SnapshotReader {
             if (!l) throw extractKeyError(resp.error);
             locks.push(lockDetailsFromLockInfo(l));
             locked.push(...batch);
+            return true;
+          }
+          // every key found, in the order asked: no maps needed (an empty value means absent)
+          if (pairsInRequestOrder(resp.pairs, batch, keys)) {
+            for (let k = 0; k < batch.length; k++) {
+              const v = (resp.pairs[k] as KvPair).value;
+              out[batch[k] as number] = v.length === 0 ? undefined : v;
+            }
             return true;
           }
           // TiKV leaves the key of a locked pair empty: the lock names the key
@@ -424,11 +462,13 @@ function readRouting(o: SnapshotReadOptions): ReadRouting | undefined {
     : undefined;
   const storeIds = o.matchStores && o.matchStores.length > 0 ? [...o.matchStores] : undefined;
   if (!staleRead && replicaRead === "leader") return undefined;
+  const adjuster = staleRead ? undefined : o.replicaReadAdjuster;
   return Object.freeze({
     replicaRead,
     staleRead,
     labels: labels && labels.length > 0 ? labels : undefined,
     storeIds,
+    adjust: adjuster && ((keys: number) => readRouting({ ...o, ...adjuster(keys), replicaReadAdjuster: undefined })),
   });
 }
 

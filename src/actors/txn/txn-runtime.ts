@@ -3,16 +3,19 @@
 // sender over the client's store connections, the lock resolver actor, the safe-point checker,
 // and the tracking of background commit work. Created on the first `client.txn()`.
 
-import type { RpcTimeouts } from "../request/request-sender.js";
 import type { InspectionEvent } from "xstate";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import { TXN_BUDGETS_MS } from "../../machines/policy/txn-budgets.js";
+import type { Context } from "../../proto/kvrpcpb.js";
 import { Bo } from "../backoff/backoff-config.js";
 import { Backoffer } from "../backoff/backoffer.js";
+import type { ObserveHub } from "../observe/hub.js";
+import type { TxnRecorder } from "../observe/txn-recorder.js";
 import type { PdActor } from "../pd/pd-actor.js";
 import type { PdHttpClient } from "../pd/pd-http-client.js";
 import { RegionCache } from "../region-cache/region-cache.js";
-import type { RpcInterceptor } from "../request/interceptor.js";
+import { composeInterceptors, type RpcInterceptor } from "../request/interceptor.js";
+import type { RpcTimeouts } from "../request/request-sender.js";
 import { makeControl } from "../runtime/control.js";
 import type { ClientMetrics } from "../runtime/metrics.js";
 import { PdRegionSource, regionKeyCodec } from "../runtime/pd-region-source.js";
@@ -44,6 +47,8 @@ export interface TxnRuntimeDeps {
   /** Keyspace id for the GC state (undefined: the null keyspace). */
   keyspaceId: number | undefined;
   inspect?: (ev: InspectionEvent) => void;
+  /** The client's observation hub (client.observe()); unset = transactions are never observed. */
+  observe?: ObserveHub;
   /** Max lifetime of a heartbeated transaction (client-go MaxTxnTTL, default 1 h). */
   maxTxnTtlMs?: number;
   /** Per-phase retry budgets in ms (default {@link TXN_BUDGETS_MS}; the client's txnBackoffBudgetsMs). */
@@ -60,10 +65,14 @@ export interface TxnRuntimeDeps {
   interceptor?: RpcInterceptor | undefined;
   /** Per-attempt RPC timeouts (client-go ReadTimeoutShort / Medium); unset = 30 s / 60 s. */
   rpcTimeouts?: RpcTimeouts | undefined;
+  /** Measure reads by zone for a client in `zone` (stale / replica read traffic); unset = off. */
+  zoneTraffic?: { zone: string | undefined } | undefined;
   /** The slow-transaction log (a logger and its threshold); unset = silent. */
   slowTxnLog?: SlowTxnLog | undefined;
   /** PD's HTTP API, for the min safe ts (client-go: a PD HTTP client); unset = the stores only. */
   pdHttp?: PdHttpClient | undefined;
+  /** Context fields of every request (the client's resource group, request source); unset = none. */
+  contextDefaults?: Partial<Context> | undefined;
 }
 
 // A committer's control blocks carry its transaction's interceptors (set only when there are some).
@@ -101,6 +110,8 @@ export class TxnRuntime {
       deps.inspect,
       deps.interceptor,
       deps.rpcTimeouts,
+      deps.contextDefaults,
+      deps.zoneTraffic,
     );
     this.resolver = new LockResolver({
       sender: this.sender,
@@ -151,7 +162,8 @@ export class TxnRuntime {
   }
 
   /** Starts a commit. */
-  newCommitter(input: CommitInput): Committer {
+  newCommitter(input: CommitInput, recorder?: TxnRecorder): Committer {
+    if (recorder) return this.recordedCommitter(input, recorder);
     return new Committer(
       {
         sender: this.sender,
@@ -161,6 +173,33 @@ export class TxnRuntime {
         track: (p) => this.track(p),
         inspect: this.deps.inspect,
         maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,
+        tracer: this.deps.metrics.tracer,
+      },
+      input,
+    );
+  }
+
+  // an observed or traced transaction's committer: its RPCs, backoffs, lock resolutions and
+  // states go to its recorder too (kept apart so unobserved commits pay nothing)
+  private recordedCommitter(input: CommitInput, rec: TxnRecorder): Committer {
+    const interceptor = composeInterceptors(input.interceptor, rec.interceptor);
+    const live = this.deps.inspect;
+    rec.hubSeesActors = live !== undefined;
+    return new Committer(
+      {
+        sender: this.sender,
+        resolver: rec.resolver(this.resolver),
+        getTimestamp: () => this.getTimestamp(),
+        control: (phase, signal) => rec.control(withInterceptor(this.control(phase, signal), interceptor)),
+        track: (p) => this.track(p),
+        inspect: live
+          ? (ev) => {
+              live(ev);
+              rec.inspect(ev);
+            }
+          : rec.inspect,
+        maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,
+        tracer: this.deps.metrics.tracer,
       },
       input,
     );

@@ -1,6 +1,7 @@
 // Per-call retry budget, deadline and cancellation (the context.Context of client-go calls).
 
 import { makeControl } from "../../actors/runtime/control.js";
+import { ExecDetails } from "../../actors/runtime/exec-details.js";
 import type { ClientMetrics } from "../../actors/runtime/metrics.js";
 import type { RequestControl } from "../../actors/runtime/raw-sender.js";
 import { InvalidArgumentError } from "../../errors/base.js";
@@ -20,6 +21,7 @@ export function newControl(
 ): RequestControl {
   let timeoutMs = defaultTimeoutMs;
   let signal: AbortSignal | undefined;
+  let details: ExecDetails | undefined;
   if (opts !== undefined) {
     if (opts === null || typeof opts !== "object")
       throw new InvalidArgumentError("must be an object", "options");
@@ -29,6 +31,10 @@ export function newControl(
       throw new InvalidArgumentError("must be an AbortSignal", "signal");
     }
     if (signal?.aborted) throw new AbortedError(signal.reason);
+    details = opts.execDetails;
+    if (details !== undefined && !(details instanceof ExecDetails)) {
+      throw new InvalidArgumentError("must be an ExecDetails", "execDetails");
+    }
   }
-  return makeControl({ maxBackoffMs, metrics, timeoutMs, signal });
+  return makeControl({ maxBackoffMs, metrics, timeoutMs, signal, details });
 }

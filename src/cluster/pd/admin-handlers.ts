@@ -53,19 +53,20 @@ export function adminHandlers(kit: HandlerKit): Pick<PDServer, AdminMethods> {
     if (keys.length === 0) return { percentage: 0, newIds: [] };
     const groups = new Map<bigint, Buffer[]>();
     for (const k of keys) {
-      const user = state.codec.decode(k);
-      if (!user || user.length === 0) continue;
-      const r = state.topology.locateKey(user);
-      if (!r || r.startKey.equals(user)) continue;
+      // PD splits at the bytes it is sent (raw or encoded keys alike).
+      const stored = state.wire.decode(k);
+      if (!stored || stored.length === 0) continue;
+      const r = state.topology.locateStoredKey(stored);
+      if (!r || r.storedRegion.startKey.equals(stored)) continue;
       const g = groups.get(r.id);
-      if (g) g.push(user);
-      else groups.set(r.id, [user]);
+      if (g) g.push(stored);
+      else groups.set(r.id, [stored]);
     }
     const newIds: bigint[] = [];
     let processed = 0;
     for (const [id, ks] of groups) {
       const uniq = [...new Map(ks.map((k) => [k.toString("latin1"), k])).values()];
-      const res = state.topology.splitRegion(id, uniq);
+      const res = state.topology.splitStoredRegion(id, uniq);
       for (const r of res) if (r.id !== id) newIds.push(r.id);
       processed += ks.length;
     }

@@ -55,6 +55,8 @@ export class GcStateManager {
   private readonly states = new Map<number, KeyspaceGc>();
   // global GC barriers: they block the txn safe point of every keyspace
   private readonly globals = new Map<string, GcBarrier>();
+  /** Called after every change (PD writes its GC state to etcd; the etcd face mirrors it). */
+  onChange: (() => void) | undefined;
 
   constructor(
     private readonly keyspaces: KeyspaceGcLookup,
@@ -168,6 +170,7 @@ export class GcStateManager {
         expiresAtMs: undefined,
       });
     s.txnSafePoint = next;
+    this.onChange?.();
     return {
       oldTxnSafePoint: old,
       newTxnSafePoint: next,
@@ -195,6 +198,7 @@ export class GcStateManager {
       );
     }
     s.gcSafePoint = target;
+    this.onChange?.();
     return { old, next: target };
   }
 
@@ -232,6 +236,7 @@ export class GcStateManager {
       : Math.ceil((this.now() + Number(ttlSeconds) * 1000) / 1000) * 1000;
     const b: GcBarrier = { barrierId, barrierTs, expiresAtMs };
     s.barriers.set(barrierId, b);
+    this.onChange?.();
     return b;
   }
 
@@ -252,6 +257,7 @@ export class GcStateManager {
     const s = this.state(id);
     const b = s.barriers.get(barrierId);
     s.barriers.delete(barrierId);
+    if (b) this.onChange?.();
     return b;
   }
 
@@ -286,6 +292,7 @@ export class GcStateManager {
       : Math.ceil((this.now() + Number(ttlSeconds) * 1000) / 1000) * 1000;
     const b: GcBarrier = { barrierId, barrierTs, expiresAtMs };
     this.globals.set(barrierId, b);
+    this.onChange?.();
     return b;
   }
 
@@ -294,7 +301,39 @@ export class GcStateManager {
     if (barrierId.length === 0) throw invalidArgument("barrierID", "");
     const b = this.globals.get(barrierId);
     this.globals.delete(barrierId);
+    if (b) this.onChange?.();
     return b;
+  }
+
+  /**
+   * Every stored state as PD persists it: per keyspace (the null keyspace included) its safe
+   * points and all barriers, gc_worker's compatibility one included; and the global barriers.
+   */
+  storedStates(): {
+    keyspaces: { keyspaceId: number; txnSafePoint: bigint; gcSafePoint: bigint; barriers: GcBarrier[] }[];
+    globals: GcBarrier[];
+  } {
+    return {
+      keyspaces: [...this.states].map(([keyspaceId, st]) => ({
+        keyspaceId,
+        txnSafePoint: st.txnSafePoint,
+        gcSafePoint: st.gcSafePoint,
+        barriers: [...st.barriers.values()],
+      })),
+      globals: [...this.globals.values()],
+    };
+  }
+
+  /**
+   * Takes safe points as PD reads them back from etcd, after a client wrote PD's keys
+   * directly (old TiDB GC workers put the txn safe point themselves); no validation, as PD
+   * trusts its storage.
+   */
+  loadStored(keyspaceId: number, points: { txnSafePoint?: bigint; gcSafePoint?: bigint }): void {
+    const s = this.state(keyspaceId);
+    if (points.txnSafePoint !== undefined) s.txnSafePoint = points.txnSafePoint;
+    if (points.gcSafePoint !== undefined) s.gcSafePoint = points.gcSafePoint;
+    this.onChange?.();
   }
 
   /** The global GC barriers that have not expired. */

@@ -2,6 +2,8 @@
 // "DEFAULT" keyspace (id 0) always exists. Unknown names answer ENTRY_NOT_FOUND with
 // errs.ErrKeyspaceNotFound's message (server/keyspace_service.go getErrorHeader).
 import { KeyspaceMeta, KeyspaceState } from "../../proto/keyspacepb.js";
+import type { ClusterTopology } from "../topology/cluster-topology.js";
+import type { RegionInfo } from "../topology/types.js";
 import { pdErrorMessage } from "./errors.js";
 
 /** Name of the keyspace that always exists. */
@@ -102,4 +104,17 @@ export function keyspaceRegionBounds(id: number): Buffer[] {
     return b;
   };
   return [bound(0x72, id), bound(0x72, id + 1), bound(0x78, id), bound(0x78, id + 1)];
+}
+
+/**
+ * Splits the regions at keyspace `id`'s raw and txn bounds, as PD does when it bootstraps the
+ * default keyspace and when it creates one (pd pkg/keyspace/keyspace.go splitKeyspaceRegion; PD
+ * labels the ranges and its scheduler splits there; here the split is immediate). On a
+ * memcomparable topology the bounds are stored encoded, as PD's EncodeKeyspaceBoundary writes
+ * them. Bounds already on a region boundary are left alone. Returns the regions created.
+ *
+ * @example splitKeyspaceRegions(topology, 0) // regions cut at r000, r001, x000, x001
+ */
+export function splitKeyspaceRegions(topology: ClusterTopology, id: number): RegionInfo[] {
+  return topology.splitAt(keyspaceRegionBounds(id));
 }

@@ -5,15 +5,19 @@ import { Server } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { type KeyspaceMeta, KeyspaceService } from "../../proto/keyspacepb.js";
 import { Member, PDService } from "../../proto/pdpb.js";
+import { ResourceManagerService } from "../../proto/resource_manager.js";
 import { ServerSecurity } from "../tls/server-security.js";
 import type { ClusterTopology } from "../topology/cluster-topology.js";
+import { addEtcdServices } from "./etcd/index.js";
 import type { PdFaults } from "./faults.js";
-import { closeMemberHttp, listenMemberHttp, type MemberHttpServer } from "./http-api.js";
+import { pdHttpListener } from "./http-api.js";
 import { createKeyspaceService } from "./keyspace-service.js";
-import { type KeyspaceSpec, keyspaceRegionBounds } from "./keyspaces.js";
+import type { KeyspaceSpec } from "./keyspaces.js";
 import { createPdService } from "./pd-service.js";
 import { PdState } from "./pd-state.js";
 import type { RegionKeyEncoding } from "./region-codec.js";
+import { createResourceManagerService } from "./resource-manager/service.js";
+import { listenSharedPort, type SharedPort } from "./shared-port.js";
 
 /** Options of {@link MockPd.start}. */
 export interface MockPdOptions {
@@ -27,6 +31,8 @@ export interface MockPdOptions {
   port?: number;
   /** Region boundary form on the wire (default "memcomparable": txn / API v2). */
   regionKeyEncoding?: RegionKeyEncoding;
+  /** Split the regions at the default keyspace's bounds on start, as PD bootstraps API V2 (default false). */
+  bootstrapKeyspaces?: boolean;
   /** Version reported for the stores. */
   storeVersion?: string;
   /** max_peer_count answered by GetClusterConfig (default 3). */
@@ -46,8 +52,8 @@ interface MemberServer {
   server: Server;
   health: HealthImplementation;
   endpoint: string;
-  /** PD's HTTP API (only /pd/api/v1/min-resolved-ts), on a port of its own. */
-  http: MemberHttpServer;
+  /** The member's port: gRPC and PD's HTTP API on one socket, as PD's cmux. */
+  port: SharedPort;
   stopped: boolean;
 }
 
@@ -72,6 +78,7 @@ export class MockPd {
       maxPeerCount: opts.maxPeerCount,
       now: opts.now,
       scatterStepMs: opts.scatterStepMs,
+      bootstrapKeyspaces: opts.bootstrapKeyspaces,
     });
     const host = opts.host ?? "127.0.0.1";
     const basePort = opts.port ?? 0;
@@ -94,10 +101,7 @@ export class MockPd {
         );
       }
     } catch (e) {
-      for (const s of servers) {
-        s.server.forceShutdown();
-        void closeMemberHttp(s.http);
-      }
+      for (const s of servers) void s.port.close(0);
       throw e;
     }
     return new MockPd(state, servers, security);
@@ -109,12 +113,12 @@ export class MockPd {
   }
 
   /**
-   * host:port of every member's HTTP API, in member order (for clients' pdHttpEndpoints). Real
-   * PD serves HTTP on its gRPC client URL; the mock uses a second port per member (grpc-js
-   * owns its HTTP/2 server) and serves only GET /pd/api/v1/min-resolved-ts there.
+   * host:port of every member's HTTP API, in member order (for clients' pdHttpEndpoints): the
+   * same as {@link endpoints}, since each member serves gRPC and HTTP/1.1 on one port as PD
+   * does (`/pd/api/v1/...`, `/pd/api/v2/keyspaces`; see http-api.ts).
    */
   get httpEndpoints(): string[] {
-    return this.servers.map((s) => s.http.endpoint);
+    return this.endpoints;
   }
 
   /**
@@ -206,10 +210,7 @@ export class MockPd {
    * txn boundaries (unless `splitRegions` is false).
    */
   createKeyspace(spec: KeyspaceSpec, opts: { splitRegions?: boolean } = {}): KeyspaceMeta {
-    const meta = this.state.keyspaces.add(spec);
-    const id = meta.keyspace?.$case === "id" ? meta.keyspace.id : 0;
-    if (opts.splitRegions ?? true) this.state.topology.splitAt(keyspaceRegionBounds(id));
-    return meta;
+    return this.state.createKeyspace(spec, opts);
   }
 
   /**
@@ -220,14 +221,14 @@ export class MockPd {
     const m = this.member(index);
     if (m.stopped) return;
     m.stopped = true;
-    await Promise.all([shutdown(m.server), closeMemberHttp(m.http)]);
+    await m.port.close();
   }
 
   /** Restarts a stopped member on the same address. */
   async startMember(index: number): Promise<void> {
     const m = this.member(index);
     if (!m.stopped) return;
-    const fresh = await listenMember(this.state, index, this.security, m.endpoint, m.http.endpoint);
+    const fresh = await listenMember(this.state, index, this.security, m.endpoint);
     this.servers[index] = fresh;
     fresh.health.setStatus("", this.state.faults.isUnavailable(index) ? "NOT_SERVING" : "SERVING");
   }
@@ -241,52 +242,33 @@ export class MockPd {
   /** Stops every member. */
   async stop(): Promise<void> {
     this.state.scatterer.stop();
-    await Promise.all(
-      this.servers.filter((s) => !s.stopped).flatMap((s) => [shutdown(s.server), closeMemberHttp(s.http)]),
-    );
+    this.state.etcd.stop();
+    await Promise.all(this.servers.filter((s) => !s.stopped).map((s) => s.port.close()));
     for (const s of this.servers) s.stopped = true;
   }
 }
 
-/** Builds one member's gRPC server (PD, Keyspace, health) and binds it to `address`. */
+/** Builds one member's gRPC server (PD, Keyspace, health) and serves it with the HTTP API on `address`. */
 async function listenMember(
   state: PdState,
   index: number,
   security: ServerSecurity,
   address: string,
-  httpAddress?: string,
 ): Promise<MemberServer> {
   const server = new Server({ interceptors: security.interceptors });
   server.addService(PDService, createPdService(state, index));
   server.addService(KeyspaceService, createKeyspaceService(state, index));
+  addEtcdServices(server, state.etcd, index);
+  server.addService(ResourceManagerService, createResourceManagerService(state, index));
   const health = new HealthImplementation({ "": "SERVING" });
   health.addToServer(server);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, security.credentials(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  const host = address.slice(0, address.lastIndexOf(":"));
-  const httpPort =
-    httpAddress === undefined ? 0 : Number(httpAddress.slice(httpAddress.lastIndexOf(":") + 1));
-  let http: MemberHttpServer;
-  try {
-    http = await listenMemberHttp(state, index, security, host, httpPort);
-  } catch (e) {
-    server.forceShutdown();
-    throw e;
-  }
-  return { server, health, endpoint: `${host}:${port}`, http, stopped: false };
-}
-
-/** Graceful shutdown, forced after a second (open streams such as Tso would hold it). */
-function shutdown(server: Server): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const t = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, 1000);
-    server.tryShutdown(() => {
-      clearTimeout(t);
-      resolve();
-    });
+  const sep = address.lastIndexOf(":");
+  const port = await listenSharedPort({
+    host: address.slice(0, sep),
+    port: Number(address.slice(sep + 1)),
+    security,
+    grpc: server,
+    http: pdHttpListener(state, index),
   });
+  return { server, health, endpoint: port.endpoint, port, stopped: false };
 }

@@ -1,11 +1,13 @@
 // State shared by every member of the mock PD: one cluster id, one leader, one TSO, one GC
 // state, one keyspace registry and the topology (PD members replicate through etcd; here
 // they simply share the objects).
+import type { KeyspaceMeta } from "../../proto/keyspacepb.js";
 import type { Member } from "../../proto/pdpb.js";
 import type { ClusterTopology } from "../topology/cluster-topology.js";
+import { EtcdFace, GcMirror } from "./etcd/index.js";
 import { PdFaults } from "./faults.js";
 import { GcStateManager } from "./gc-state.js";
-import { KeyspaceRegistry } from "./keyspaces.js";
+import { KeyspaceRegistry, type KeyspaceSpec, splitKeyspaceRegions } from "./keyspaces.js";
 import { RegionKeyCodec, type RegionKeyEncoding } from "./region-codec.js";
 import { FrozenRegionView, type RegionView } from "./region-view.js";
 import { type PdOperator, RegionScatterer } from "./scatterer.js";
@@ -28,16 +30,30 @@ export interface PdStateOptions {
   now?: () => number;
   /** Time each step of a scatter operator takes, in ms (default 50). */
   scatterStepMs?: number;
+  /**
+   * Bootstrap the keyspace manager as PD does for an API V2 cluster: split the regions at the
+   * default keyspace's raw and txn bounds (keyspace Manager.Bootstrap). Default false.
+   */
+  bootstrapKeyspaces?: boolean;
 }
 
 /** Everything the PD members share. */
 export class PdState {
   readonly topology: ClusterTopology;
   readonly clusterId: bigint;
+  /** User keys (e.g. bucket keys) -> PD's wire form. */
   readonly codec: RegionKeyCodec;
+  /**
+   * Stored boundaries -> PD's wire form. PD answers boundaries as they are stored; only a
+   * "memcomparable" PD over a topology that keeps keys as sent (a MockPd started alone on a
+   * plain ClusterTopology) encodes them on the way out.
+   */
+  readonly wire: RegionKeyCodec;
   readonly tso: TimestampOracle;
   readonly keyspaces: KeyspaceRegistry;
   readonly gc: GcStateManager;
+  /** The embedded etcd every member serves (etcdserverpb.KV, Watch, Lease, ...). */
+  readonly etcd: EtcdFace;
   readonly faults = new PdFaults();
   readonly operators = new Map<bigint, PdOperator>();
   /** Runs scatter operators (moves peers and leaders through the topology). */
@@ -46,6 +62,8 @@ export class PdState {
   readonly storeVersion: string;
   readonly maxPeerCount: number;
   readonly now: () => number;
+  /** When PD started (ms; HTTP /status and /cluster/status report it). */
+  readonly startedAtMs: number;
   /** Members in index order; filled when their servers listen. */
   members: Member[] = [];
   /** Index of the leading member, or undefined while there is no leader. */
@@ -62,16 +80,39 @@ export class PdState {
   constructor(opts: PdStateOptions) {
     this.topology = opts.topology;
     this.now = opts.now ?? Date.now;
+    this.startedAtMs = this.now();
     // PD derives its cluster id from time; any stable non-zero value works.
     this.clusterId = opts.clusterId ?? BigInt(this.now()) * 1000n + 7n;
     if (this.clusterId === 0n) throw new RangeError("cluster id must not be 0");
     this.codec = new RegionKeyCodec(opts.regionKeyEncoding ?? "memcomparable");
+    const translate = this.codec.encoding === "memcomparable" && this.topology.keyEncoding === "raw";
+    this.wire = translate ? this.codec : new RegionKeyCodec("raw");
     this.tso = new TimestampOracle(this.now);
     this.keyspaces = new KeyspaceRegistry(this.now);
     this.gc = new GcStateManager((id) => this.keyspaces.gcInfo(id), this.now);
+    this.etcd = new EtcdFace({
+      membership: { members: () => this.members, leaderIndex: () => this.leaderIndex },
+      pdClusterId: this.clusterId,
+      now: this.now,
+    });
+    new GcMirror(this.etcd, this.gc, this.clusterId).sync();
     this.storeVersion = opts.storeVersion ?? "8.5.0";
     this.maxPeerCount = opts.maxPeerCount ?? 3;
     this.scatterer = new RegionScatterer(this.topology, this.operators, opts.scatterStepMs);
+    if (opts.bootstrapKeyspaces) {
+      for (const id of this.keyspaces.ids()) splitKeyspaceRegions(this.topology, id);
+    }
+  }
+
+  /**
+   * Registers a keyspace and, as PD's CreateKeyspace does, splits the regions at its raw and
+   * txn bounds (unless `splitRegions` is false).
+   */
+  createKeyspace(spec: KeyspaceSpec, opts: { splitRegions?: boolean } = {}): KeyspaceMeta {
+    const meta = this.keyspaces.add(spec);
+    const id = meta.keyspace?.$case === "id" ? meta.keyspace.id : 0;
+    if (opts.splitRegions ?? true) splitKeyspaceRegions(this.topology, id);
+    return meta;
   }
 
   /** What region lookups answer from: the live topology, or the frozen snapshot. */

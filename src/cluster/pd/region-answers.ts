@@ -13,10 +13,11 @@ import { Region as PdRegion, PeerStats } from "../../proto/pdpb.js";
 import type { RegionInfo, StoreInfo } from "../topology/types.js";
 import type { PdState } from "./pd-state.js";
 
-/** A region's metapb form with PD-encoded boundaries. */
+/** A region's metapb form with boundaries in PD's form (as stored). */
 export function encodeRegionMeta(state: PdState, r: RegionInfo): MetaRegion {
-  if (state.codec.encoding === "raw") return r.region;
-  return { ...r.region, startKey: state.codec.encode(r.startKey), endKey: state.codec.encode(r.endKey) };
+  const s = r.storedRegion;
+  if (state.wire.encoding === "raw") return s;
+  return { ...s, startKey: state.wire.encode(s.startKey), endKey: state.wire.encode(s.endKey) };
 }
 
 /** Down peers with their down time in seconds. */
@@ -60,16 +61,19 @@ export function pdRegion(state: PdState, r: RegionInfo, needBuckets = false): Pd
   });
 }
 
-/** The region containing a key given in PD's form. */
+/**
+ * The region containing a key given in PD's form: PD compares whatever key the client sends
+ * with the stored boundaries byte for byte (a raw key and an encoded txn key alike).
+ */
 export function locateEncoded(state: PdState, key: Buffer): RegionInfo | undefined {
-  const user = state.codec.decode(key);
+  const stored = state.wire.decode(key);
   const view = state.regionView();
-  if (user) return view.locateKey(user);
+  if (stored) return view.locateStoredKey(stored);
   // Not a clean encoding: compare in encoded space, as PD compares raw bytes.
   for (const r of view.regions()) {
-    const end = state.codec.encode(r.endKey);
+    const end = state.wire.encode(r.storedRegion.endKey);
     if (
-      Buffer.compare(state.codec.encode(r.startKey), key) <= 0 &&
+      Buffer.compare(state.wire.encode(r.storedRegion.startKey), key) <= 0 &&
       (end.length === 0 || Buffer.compare(key, end) < 0)
     ) {
       return r;
@@ -86,8 +90,8 @@ export function scanEncoded(state: PdState, start: Buffer, end: Buffer, limit: n
   const first = locateEncoded(state, start);
   if (!first) return [];
   const out: RegionInfo[] = [];
-  for (const r of state.regionView().scanRegions(first.startKey)) {
-    if (end.length > 0 && Buffer.compare(state.codec.encode(r.startKey), end) >= 0) break;
+  for (const r of state.regionView().scanStoredRegions(first.storedRegion.startKey)) {
+    if (end.length > 0 && Buffer.compare(state.wire.encode(r.storedRegion.startKey), end) >= 0) break;
     if (limit > 0 && out.length >= limit) break;
     out.push(r);
   }
@@ -115,7 +119,7 @@ export function storeMeta(state: PdState, s: StoreInfo): Store {
     labels: s.labels.map((l) => ({ key: l.key, value: l.value })),
     version: state.storeVersion,
     peerAddress: s.address,
-    statusAddress: s.address,
+    statusAddress: s.statusAddress,
     startTimestamp: s.startTimestamp,
     // Running stores heartbeat continuously; a stopped one stops at its last start.
     lastHeartbeat: s.running ? BigInt(state.now()) * 1_000_000n : s.startTimestamp * 1_000_000_000n,

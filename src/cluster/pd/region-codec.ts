@@ -2,9 +2,9 @@
 // txn / API v2, plain for API v1 raw (client-go internal/apicodec codec_v1/v2,
 // internal/locate/pd_codec.go). Empty keys stay empty (unbounded) in both forms.
 import { decodeBytes, encodeBytes } from "../../kv/memcomparable.js";
+import type { RegionKeyEncoding } from "../topology/stored-keys.js";
 
-/** How region keys appear on PD's wire. */
-export type RegionKeyEncoding = "memcomparable" | "raw";
+export type { RegionKeyEncoding };
 
 /** Converts between user keys (topology) and PD's wire form. */
 export class RegionKeyCodec {

@@ -73,7 +73,8 @@ export function regionHandlers(kit: HandlerKit): Pick<PDServer, RegionMethods> {
       followerRead,
       (req: { regionKey: Buffer; needBuckets: boolean }, ctx) => {
         const cur = locateEncoded(state, req.regionKey);
-        const prev = cur && cur.startKey.length > 0 ? state.regionView().prevRegion(cur.startKey) : undefined;
+        const start = cur?.storedRegion.startKey;
+        const prev = start && start.length > 0 ? state.regionView().prevStoredRegion(start) : undefined;
         return regionAnswer(prev, ctx.follower, req.needBuckets);
       },
     ),

@@ -3,14 +3,14 @@
 // client-go's stale-region tests).
 import type { RegionInfo } from "../topology/types.js";
 
-/** Region lookups PD needs; ClusterTopology provides them live. */
+/** Region lookups PD needs, keys in stored form; ClusterTopology provides them live. */
 export interface RegionView {
-  locateKey(key: Uint8Array): RegionInfo | undefined;
-  prevRegion(key: Uint8Array): RegionInfo | undefined;
+  locateStoredKey(key: Uint8Array): RegionInfo | undefined;
+  prevStoredRegion(key: Uint8Array): RegionInfo | undefined;
   regionById(id: bigint): RegionInfo | undefined;
   regions(): RegionInfo[];
   /** Regions from the one containing `start` onwards. */
-  scanRegions(start: Uint8Array): RegionInfo[];
+  scanStoredRegions(start: Uint8Array): RegionInfo[];
 }
 
 /** An immutable region map captured at one moment (region snapshots are immutable). */
@@ -19,7 +19,9 @@ export class FrozenRegionView implements RegionView {
   private readonly byId: Map<bigint, RegionInfo>;
 
   constructor(regions: readonly RegionInfo[]) {
-    this.sorted = [...regions].sort((a, b) => Buffer.compare(a.startKey, b.startKey));
+    this.sorted = [...regions].sort((a, b) =>
+      Buffer.compare(a.storedRegion.startKey, b.storedRegion.startKey),
+    );
     this.byId = new Map(this.sorted.map((r) => [r.id, r]));
   }
 
@@ -30,22 +32,22 @@ export class FrozenRegionView implements RegionView {
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (Buffer.compare(this.sorted[mid]!.startKey, key) <= 0) {
+      if (Buffer.compare(this.sorted[mid]!.storedRegion.startKey, key) <= 0) {
         found = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
     if (found < 0) return -1;
-    const r = this.sorted[found]!;
+    const r = this.sorted[found]!.storedRegion;
     return r.endKey.length === 0 || Buffer.compare(key, r.endKey) < 0 ? found : -1;
   }
 
-  locateKey(key: Uint8Array): RegionInfo | undefined {
+  locateStoredKey(key: Uint8Array): RegionInfo | undefined {
     const i = this.indexOf(key);
     return i < 0 ? undefined : this.sorted[i];
   }
 
-  prevRegion(key: Uint8Array): RegionInfo | undefined {
+  prevStoredRegion(key: Uint8Array): RegionInfo | undefined {
     const i = this.indexOf(key);
     return i <= 0 ? undefined : this.sorted[i - 1];
   }
@@ -58,7 +60,7 @@ export class FrozenRegionView implements RegionView {
     return [...this.sorted];
   }
 
-  scanRegions(start: Uint8Array): RegionInfo[] {
+  scanStoredRegions(start: Uint8Array): RegionInfo[] {
     const i = this.indexOf(start);
     return i < 0 ? [] : this.sorted.slice(i);
   }

@@ -39,11 +39,11 @@ function inRegion(key: Buffer, r: Region): boolean {
 }
 
 /**
- * The apply-time checks of a delete range over [start, end) (user keys) on `region`, in
- * raftstore's order: an inverted range is an "invalid delete range command" (a region error
- * with only a message: raftstore's Error::Other renders with `{:?}`, hence the quotes); then
- * the start key must be in the region; then the end key must not pass the region end
- * (equal is fine). Keys in KeyNotInRegion are rendered with `form`.
+ * The apply-time checks of a delete range over [start, end) (keys as sent) on `region`
+ * (boundaries in stored form), in raftstore's order: an inverted range is an "invalid delete
+ * range command" (a region error with only a message: raftstore's Error::Other renders with
+ * `{:?}`, hence the quotes); then the start key must be in the region; then the end key must
+ * not pass the region end (equal is fine). Keys are compared, and reported, in `form`.
  */
 export function checkDeleteRange(
   start: Buffer,
@@ -62,10 +62,11 @@ export function checkDeleteRange(
       ),
     };
   }
-  if (!inRegion(start, region))
-    return RegionErrors.keyNotInRegion(form.key(start), form.region(region), "write");
+  const s = form.key(start);
+  if (!inRegion(s, region)) return RegionErrors.keyNotInRegion(s, region, "write");
+  const e = form.key(end);
   const regionEnd = region.endKey;
-  const past = regionEnd.length > 0 && (endUnbounded || Buffer.compare(end, regionEnd) > 0);
-  if (past) return RegionErrors.keyNotInRegion(form.key(end), form.region(region), "write");
+  const past = regionEnd.length > 0 && (endUnbounded || Buffer.compare(e, regionEnd) > 0);
+  if (past) return RegionErrors.keyNotInRegion(e, region, "write");
   return undefined;
 }

@@ -8,10 +8,17 @@ import * as kv from "../../proto/kvrpcpb.js";
 import type { Region } from "../../proto/metapb.js";
 import type { TikvRpcName } from "../faults/rpc-names.js";
 import { checkDeleteRange } from "./apply-checks.js";
+import { batchGetCounts, getCounts, type ReadCounts } from "./exec-details.js";
 import type { KeyRangeArg, RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
 import type { Access, Bound, RegionKeyForm } from "./region-check.js";
 
 export type { Access, Bound };
+
+/** The key forms of a store: one for transactional keys, one for raw keys. */
+export interface RegionKeyForms {
+  txn: RegionKeyForm;
+  raw: RegionKeyForm;
+}
 
 /** A transactional command's API-version check input (TiKV's CommandKind name + keys or ranges). */
 export type TxnApiInput =
@@ -33,8 +40,8 @@ export interface ExecEnv {
   healthFeedback(): kv.HealthFeedback;
   /** The lock manager's wait-for table (GetLockWaitInfo). */
   lockWaitInfo(): WaitForEntry[];
-  /** Form of region boundaries inside errors (TiKV's stored form). */
-  regionKeys: RegionKeyForm;
+  /** How transactional and raw keys meet the stored region boundaries (and errors render them). */
+  regionKeys: RegionKeyForms;
 }
 
 /** Static description of one RPC. */
@@ -80,7 +87,17 @@ export interface CommandSpec<Req = any, Resp = any> {
    * Checks made when the write is applied (after the region checks); a response here ends
    * the command without running it.
    */
-  applyCheck?(env: ExecEnv, req: Req, region: Region): Resp | undefined;
+  applyCheck?(env: ExecEnv, req: Req, region: Region, form: RegionKeyForm): Resp | undefined;
+  /**
+   * Whether the request's keys are raw keys (compared with the boundaries as sent under API
+   * V1). Default: true for the Raw* RPCs, false for the rest.
+   */
+  rawKeys?(req: Req): boolean;
+  /**
+   * The response carries exec_details_v2 (tikv's request tracker): time detail, and the scan
+   * detail of what a read returned when `count` is given.
+   */
+  execDetails?: { count?(req: Req, resp: Resp): ReadCounts };
   exec(env: ExecEnv, req: Req, range: KeyRangeArg | undefined): Resp | Promise<Resp>;
   withRegionError(e: RegionError): Resp;
   withKeyError(e: kv.KeyError): Resp;
@@ -162,18 +179,19 @@ function mutationEntryBytes(ms: kv.Mutation[], primary: Buffer): number {
 }
 
 /**
- * Apply-time checks of a delete range (raftstore handle_delete_range). Txn keys and API V2
- * raw keys reach raftstore memcomparable-encoded; API V1 raw keys as sent.
+ * Apply-time checks of a delete range (raftstore handle_delete_range) on `region` (stored
+ * form). Txn keys and API V2 raw keys reach raftstore memcomparable-encoded; API V1 raw keys
+ * as sent.
  */
 function deleteRangeApply<Resp>(
-  env: ExecEnv,
   start: Buffer,
   end: Buffer,
   region: Region,
   encoded: boolean,
+  form: RegionKeyForm,
   withRegionError: (e: RegionError) => Resp,
 ): Resp | undefined {
-  const e = checkDeleteRange(start, end, region, encoded ? "encoded" : "plain", env.regionKeys);
+  const e = checkDeleteRange(start, end, region, encoded ? "encoded" : "plain", form);
   return e ? withRegionError(e) : undefined;
 }
 
@@ -188,6 +206,7 @@ export const COMMANDS = {
     txnApi: (r: kv.GetRequest) => ({ cmd: "get", keys: [r.key] }),
     apiErrorPlace: "error",
     exec: (env, r: kv.GetRequest) => env.txn.get(r),
+    execDetails: { count: getCounts },
     ...keyErrorSingle(kv.GetResponse),
   },
   KvBatchGet: {
@@ -199,6 +218,7 @@ export const COMMANDS = {
     txnApi: (r: kv.BatchGetRequest) => ({ cmd: "batch_get", keys: r.keys }),
     apiErrorPlace: "pairs",
     exec: (env, r: kv.BatchGetRequest) => env.txn.batchGet(r),
+    execDetails: { count: batchGetCounts },
     ...keyErrorSingle(kv.BatchGetResponse),
   },
   KvScan: {
@@ -232,6 +252,7 @@ export const COMMANDS = {
     apiErrorPlace: "errors",
     entrySize: (r: kv.PrewriteRequest) => mutationEntryBytes(r.mutations, r.primaryLock),
     exec: (env, r: kv.PrewriteRequest) => env.txn.prewrite(r),
+    execDetails: {},
     ...keyErrorList(kv.PrewriteResponse),
   },
   KvCommit: {
@@ -240,6 +261,7 @@ export const COMMANDS = {
     keys: (r: kv.CommitRequest) => r.keys,
     entrySize: (r: kv.CommitRequest) => entryBytes(r.keys),
     exec: (env, r: kv.CommitRequest) => env.txn.commit(r),
+    execDetails: {},
     ...keyErrorSingle(kv.CommitResponse),
   },
   KvBatchRollback: {
@@ -343,8 +365,8 @@ export const COMMANDS = {
     access: "write",
     keys: (r: kv.DeleteRangeRequest) => one(r.startKey),
     checkedKeys: () => NONE,
-    applyCheck: (env, r: kv.DeleteRangeRequest, region) =>
-      deleteRangeApply(env, r.startKey, r.endKey, region, true, (e) =>
+    applyCheck: (_env, r: kv.DeleteRangeRequest, region, form) =>
+      deleteRangeApply(r.startKey, r.endKey, region, true, form, (e) =>
         kv.DeleteRangeResponse.fromPartial({ regionError: e }),
       ),
     txnApi: (r: kv.DeleteRangeRequest) => ({ cmd: "delete_range", ranges: [[r.startKey, r.endKey]] }),
@@ -427,11 +449,11 @@ export const COMMANDS = {
     access: "write",
     keys: (r: kv.RawDeleteRangeRequest) => one(r.startKey),
     checkedKeys: () => NONE,
-    applyCheck: (env, r: kv.RawDeleteRangeRequest, region) => {
+    applyCheck: (env, r: kv.RawDeleteRangeRequest, region, form) => {
       // Storage validation (key size, API version, cf) comes before raft in TiKV.
       const error = env.raw.validateRawDeleteRange(r);
       if (error !== "") return kv.RawDeleteRangeResponse.fromPartial({ error });
-      return deleteRangeApply(env, r.startKey, r.endKey, region, env.apiVersion === kv.APIVersion.V2, (e) =>
+      return deleteRangeApply(r.startKey, r.endKey, region, env.apiVersion === kv.APIVersion.V2, form, (e) =>
         kv.RawDeleteRangeResponse.fromPartial({ regionError: e }),
       );
     },

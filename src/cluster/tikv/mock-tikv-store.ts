@@ -23,7 +23,9 @@ import { HealthSource } from "./health.js";
 import { GrpcStatusError, HANG, isThenable, type PipelineEnv, runCommand } from "./pipeline.js";
 import type { RawEnginePort, TopologyPort, TxnEnginePort } from "./ports.js";
 import { RequestLog } from "./request-log.js";
-import { type RegionKeyEncoding, regionKeyForm, STORE_COMMANDS } from "./store-commands.js";
+import { listenStatusServer, type StatusServer } from "./status-server.js";
+import { type RegionKeyEncoding, regionKeyForms, STORE_COMMANDS } from "./store-commands.js";
+import { StoreMetrics } from "./store-metrics.js";
 
 /** Options of `MockTikvStore`. */
 export interface MockTikvStoreOptions {
@@ -65,6 +67,11 @@ export interface MockTikvStoreOptions {
   port?: number;
   /** TLS of the gRPC server (default plaintext). */
   security?: ServerSecurity;
+  /**
+   * Port of the status server (TiKV server.status-addr: /status, /config, /metrics,
+   * /region/{id}); default 0 = chosen by the OS, then kept across restarts.
+   */
+  statusPort?: number;
 }
 
 /** Thrown when the store is used in the wrong lifecycle state. */
@@ -136,7 +143,11 @@ export class MockTikvStore {
    * ServerIsBusy "estimated wait time exceeds threshold" (load-based replica read). Default 0.
    */
   estimatedWaitMs = 0;
+  /** Request counters served at the status server's /metrics. */
+  readonly metrics = new StoreMetrics();
   private readonly host: string;
+  private statusPort: number;
+  private status: StatusServer | undefined;
   private readonly security: ServerSecurity;
   private port: number;
   private server: grpc.Server | undefined;
@@ -154,6 +165,7 @@ export class MockTikvStore {
     this.faults = opts.faults ?? new FaultRegistry();
     this.host = opts.host ?? "127.0.0.1";
     this.port = opts.port ?? 0;
+    this.statusPort = opts.statusPort ?? 0;
     this.security = opts.security ?? ServerSecurity.insecure;
     this.health = new HealthSource(this.storeId);
     const security = this.security;
@@ -170,17 +182,26 @@ export class MockTikvStore {
       maxTsNotSynced: opts.maxTsNotSynced ?? new Set(),
       healthFeedback: (): HealthFeedback => health.next(),
       lockWaitInfo: opts.lockWaitInfo ?? (() => []),
-      regionKeys: regionKeyForm(opts.regionKeyEncoding ?? "raw"),
+      regionKeys: regionKeyForms(opts.regionKeyEncoding ?? "raw", opts.apiVersion ?? APIVersion.V1),
       diskUsage: opts.diskUsage ?? (() => "normal"),
       estimatedWaitMs: () => this.estimatedWaitMs,
       raftEntryMaxSize: opts.raftEntryMaxSize ?? DEFAULT_RAFT_ENTRY_MAX_SIZE,
       requestLog: opts.requestLog ?? new RequestLog(),
+      metrics: this.metrics,
     };
   }
 
   /** "host:port" clients dial (valid once started; the port stays fixed across restarts). */
   get address(): string {
     return `${this.host}:${this.port}`;
+  }
+
+  /**
+   * "host:port" of the status server (HTTP, https under cluster TLS), as the store reports it
+   * to PD (metapb.Store.status_address); valid once started, fixed across restarts.
+   */
+  get statusAddress(): string {
+    return `${this.host}:${this.statusPort}`;
   }
 
   /** True while the gRPC server is listening. */
@@ -237,7 +258,27 @@ export class MockTikvStore {
       );
     });
     this.port = port;
+    try {
+      this.status = await listenStatusServer(this.statusSource(), this.host, this.statusPort);
+    } catch (e) {
+      server.forceShutdown();
+      throw e;
+    }
+    this.statusPort = Number(this.status.endpoint.slice(this.status.endpoint.lastIndexOf(":") + 1));
     this.server = server;
+  }
+
+  private statusSource() {
+    return {
+      storeId: this.storeId,
+      apiVersion: this.env.apiVersion,
+      address: () => this.address,
+      statusAddress: () => this.statusAddress,
+      raftEntryMaxSize: this.env.raftEntryMaxSize,
+      topology: this.env.topology,
+      metrics: this.metrics,
+      security: this.security,
+    };
   }
 
   /** Stops the server: open streams and calls are cut, new connections are refused. */
@@ -249,6 +290,9 @@ export class MockTikvStore {
     for (const f of [...this.forwardedStreams]) f.cut(`store ${this.storeId} stopped`);
     this.proxy.close();
     server.forceShutdown();
+    const status = this.status;
+    this.status = undefined;
+    await status?.close();
   }
 
   private implementation(): grpc.UntypedServiceImplementation {

@@ -9,9 +9,11 @@ import type { FaultDecision, FaultError } from "../faults/types.js";
 import { checkEntrySize } from "./apply-checks.js";
 import type { CommandSpec, ExecEnv } from "./commands.js";
 import { checkFollowerReadDiskUsage, checkWriteDiskUsage, type DiskUsage } from "./disk-usage.js";
-import { checkRegion, isRegionError } from "./region-check.js";
+import { fillExecDetails } from "./exec-details.js";
+import { checkRegion, isRegionError, type RegionKeyForm, regionBounds } from "./region-check.js";
 import { RegionErrors } from "./region-errors.js";
 import type { PendingRequest, RequestLog } from "./request-log.js";
+import type { StoreMetrics } from "./store-metrics.js";
 import { checkTxnKeys, checkTxnRanges } from "./txn-api-check.js";
 
 /** A request that must fail with a gRPC status instead of a response. */
@@ -69,6 +71,8 @@ export interface PipelineEnv extends ExecEnv {
   requestLog: RequestLog;
   /** Set for requests a peer store forwarded here (tikv-forwarded-host): that store's id. */
   forwardedBy?: bigint;
+  /** The store's request counters (status server /metrics). */
+  metrics?: StoreMetrics;
 }
 
 function faultResponse<Resp>(spec: CommandSpec<unknown, Resp>, err: FaultError): Resp {
@@ -103,6 +107,12 @@ function apiCheck<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req
   }
 }
 
+/** The form the request's keys meet the region boundaries in. */
+function keyForm<Req>(env: PipelineEnv, spec: CommandSpec<Req, unknown>, req: Req): RegionKeyForm {
+  const raw = spec.rawKeys ? spec.rawKeys(req) : spec.rpc.startsWith("Raw");
+  return raw ? env.regionKeys.raw : env.regionKeys.txn;
+}
+
 /** Region checks then the engine. */
 function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req: Req): Resp | Promise<Resp> {
   const ctx = (req as { context?: kv.Context }).context;
@@ -116,6 +126,7 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
   const apiErr = apiCheck(env, spec, req);
   if (apiErr !== undefined) return apiErr;
   if (spec.access === "none") return spec.exec(env, req, undefined);
+  const form = keyForm(env, spec, req);
   const checked = checkRegion(
     env.topology,
     env.storeId,
@@ -126,7 +137,7 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
       bound: spec.bound?.(req),
       readTs: spec.readTs?.(req),
     },
-    env.regionKeys,
+    form,
   );
   if (isRegionError(checked)) return spec.withRegionError(checked);
   const r = checked.state.region;
@@ -157,9 +168,17 @@ function execute<Req, Resp>(env: PipelineEnv, spec: CommandSpec<Req, Resp>, req:
     const tooLarge = checkEntrySize(r.id, spec.entrySize(req), env.raftEntryMaxSize);
     if (tooLarge) return spec.withRegionError(tooLarge);
   }
-  const rejected = spec.applyCheck?.(env, req, r);
+  const rejected = spec.applyCheck?.(env, req, checked.state.storedRegion ?? r, form);
   if (rejected !== undefined) return rejected;
-  return spec.exec(env, req, { start: r.startKey, end: r.endKey });
+  // Engines keep keys as sent: an encoding form clamps to the region's user-key view.
+  const bounds = regionBounds(checked.state, form);
+  const details = spec.execDetails;
+  if (details === undefined) return spec.exec(env, req, { start: bounds.startKey, end: bounds.endKey });
+  // exec_details_v2: the execution timed, a read's result counted (see exec-details.ts)
+  const t0 = performance.now();
+  const res = spec.exec(env, req, { start: bounds.startKey, end: bounds.endKey });
+  const fill = (resp: Resp) => fillExecDetails(resp, t0, details.count?.(req, resp));
+  return isThenable<Resp>(res) ? res.then(fill) : fill(res);
 }
 
 /** Reports the response (once known) to the request log. */
@@ -214,6 +233,7 @@ export function runCommand<Req, Resp>(
     request: req,
   });
   const s = spec as CommandSpec<unknown, Resp>;
+  env.metrics?.count(spec.rpc);
   // The log's only cost while nothing records: this check.
   const pending = env.requestLog.active
     ? env.requestLog.begin(env.topology, env.storeId, spec.rpc, ctx, env.forwardedBy)

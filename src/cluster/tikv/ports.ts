@@ -5,10 +5,12 @@
 import type * as kv from "../../proto/kvrpcpb.js";
 import type { Peer, Region } from "../../proto/metapb.js";
 
-/** A region as one store sees it. Keys are user keys (the bytes on the wire). */
+/** A region as one store sees it. */
 export interface RegionState {
-  /** id, startKey, endKey, regionEpoch, peers. */
+  /** id, startKey, endKey, regionEpoch, peers; boundaries as user (txn) keys. */
   region: Region;
+  /** The same with boundaries in stored form (TiKV's data keys); absent = same as `region`. */
+  storedRegion?: Region | undefined;
   /** The current leader peer, when the region has one. */
   leader?: Peer | undefined;
   /** Resolved ("safe") ts of the region: stale reads at or below it are served. */
@@ -23,9 +25,12 @@ export interface TopologyPort {
   regionState(regionId: bigint): RegionState | undefined;
   /** Regions with a peer on `storeId`, sorted by start key. */
   regionsOnStore(storeId: bigint): Region[];
+  /** The same with boundaries in stored form (absent: `regionsOnStore` has them). */
+  storedRegionsOnStore?(storeId: bigint): Region[];
   /**
-   * Split region `regionId` at `splitKeys` (sorted, deduplicated, strictly inside the region).
-   * Returns every resulting region sorted by start key. Throws on failure.
+   * Split region `regionId` at `splitKeys` (stored form; sorted, deduplicated, strictly inside
+   * the region). Returns every resulting region, boundaries in stored form, sorted by start
+   * key. Throws on failure.
    */
   split(regionId: bigint, splitKeys: Buffer[]): Region[];
 }

@@ -3,7 +3,8 @@
 // served by followers and learners), witness, region epoch, flashback state (with the region and its left siblings, as
 // raftstore's collect_sibling_region fills EpochNotMatch), stale-read safe ts, keys in region.
 // Follows tikv components/raftstore/src/store/util.rs, store/worker/read.rs and
-// store/fsm/peer.rs (pre_propose_raft_command).
+// store/fsm/peer.rs (pre_propose_raft_command). Keys meet the boundaries in TiKV's stored form
+// (util.rs check_key_in_region on data keys): see RegionKeyForm.
 import type { Error as RegionError } from "../../proto/errorpb.js";
 import type { Context } from "../../proto/kvrpcpb.js";
 import type { Peer, Region } from "../../proto/metapb.js";
@@ -66,7 +67,7 @@ function leftSiblings(
   let maxVersion = region.regionEpoch?.version ?? 0n;
   if (requestedVersion >= maxVersion) return [];
   let want = maxVersion - requestedVersion;
-  const all = topology.regionsOnStore(storeId);
+  const all = topology.storedRegionsOnStore?.(storeId) ?? topology.regionsOnStore(storeId);
   // Regions ending at or before this region's start, walked right to left.
   const left = all
     .filter(
@@ -87,14 +88,29 @@ function leftSiblings(
   return out;
 }
 
-/** How region boundaries appear in errors: TiKV reports them in its stored form. */
+/**
+ * How a command's keys meet the region boundaries, which are kept in stored form: TiKV encodes
+ * a transactional key (Key::from_raw, and an API V2 raw key) before comparing it, and compares
+ * an API V1 raw key as sent. Errors report the key and region in that form.
+ */
 export interface RegionKeyForm {
+  /** The key in stored form (an empty key stays empty: unbounded). */
   key(k: Buffer): Buffer;
-  region(r: Region): Region;
+  /**
+   * True when `key` encodes. The region's user-key view (RegionState.region) then cuts the
+   * keys exactly where the stored boundaries cut their encodings, so keys are checked, and
+   * engines clamped, in user keys without encoding each one.
+   */
+  readonly encodes: boolean;
 }
 
-/** Boundaries as the topology keeps them (user keys). */
-export const USER_KEY_FORM: RegionKeyForm = { key: (k) => k, region: (r) => r };
+/** Keys compared as sent. */
+export const USER_KEY_FORM: RegionKeyForm = { key: (k) => k, encodes: false };
+
+/** The region's boundaries `form`'s keys are compared with (and engines clamp to). */
+export function regionBounds(state: RegionState, form: RegionKeyForm): Region {
+  return form.encodes ? state.region : (state.storedRegion ?? state.region);
+}
 
 /**
  * Runs the checks; returns the region to run on, or the region error TiKV would answer.
@@ -116,6 +132,7 @@ export function checkRegion(
   if (!state || !peer)
     return RegionErrors.regionNotFound(regionId, input.access === "read" ? "read" : "write");
   const region = state.region;
+  const stored = state.storedRegion ?? region;
 
   const reqPeer = ctx?.peer?.id ?? 0n;
   if (reqPeer !== peer.id) return RegionErrors.mismatchPeerId(reqPeer, peer.id);
@@ -138,7 +155,7 @@ export function checkRegion(
   const cur = region.regionEpoch;
   const checkConf = input.access === "split";
   if (sent.version !== (cur?.version ?? 0n) || (checkConf && sent.confVer !== (cur?.confVer ?? 0n))) {
-    const current = [region, ...leftSiblings(topology, storeId, region, sent.version)].map(form.region);
+    const current = [stored, ...leftSiblings(topology, storeId, stored, sent.version)];
     return RegionErrors.epochNotMatch(regionId, cur, sent, current);
   }
 
@@ -159,12 +176,15 @@ export function checkRegion(
 
   const path = input.access === "read" ? "read" : "write";
   if (input.bound) {
+    // One key: compared in stored form, exact even at a boundary no user key encodes to.
     const { key, upper } = input.bound;
-    const ok = upper ? key.length === 0 || upperInRegion(key, region) : inRegion(key, region);
-    if (!ok) return RegionErrors.keyNotInRegion(form.key(key), form.region(region), path);
+    const k = form.key(key);
+    const ok = upper ? key.length === 0 || upperInRegion(k, stored) : inRegion(k, stored);
+    if (!ok) return RegionErrors.keyNotInRegion(k, stored, path);
   } else {
+    const bounds = regionBounds(state, form);
     for (const k of input.keys) {
-      if (!inRegion(k, region)) return RegionErrors.keyNotInRegion(form.key(k), form.region(region), path);
+      if (!inRegion(k, bounds)) return RegionErrors.keyNotInRegion(form.key(k), stored, path);
     }
   }
   return { state, peer };

@@ -20,6 +20,12 @@ export interface ServedRequest {
   replicaRead: boolean;
   /** context.stale_read. */
   staleRead: boolean;
+  /** context.resource_control_context.resource_group_name ("" when none). */
+  resourceGroupName: string;
+  /** context.resource_control_context.override_priority (0n when none). */
+  overridePriority: bigint;
+  /** context.request_source ("" when none). */
+  requestSource: string;
   /** How it was answered. */
   outcome: "ok" | "regionError" | "keyError";
   /** The errorpb.Error field that was set ("notLeader", "dataIsNotReady"...), for regionError. */
@@ -136,6 +142,9 @@ export class RequestLog {
       isLeader: leader !== undefined && leader.id === peerId && leader.storeId === storeId,
       replicaRead: ctx?.replicaRead ?? false,
       staleRead: ctx?.staleRead ?? false,
+      resourceGroupName: ctx?.resourceControlContext?.resourceGroupName ?? "",
+      overridePriority: ctx?.resourceControlContext?.overridePriority ?? 0n,
+      requestSource: ctx?.requestSource ?? "",
       ...(forwardedBy !== undefined ? { forwardedBy } : {}),
     };
     const live = this.recorders;

@@ -4,27 +4,39 @@
 import { encodeBytes } from "../../kv/memcomparable.js";
 import * as kv from "../../proto/kvrpcpb.js";
 import type { Region } from "../../proto/metapb.js";
-import { type CommandSpec, type ExecEnv, keyErrorText } from "./commands.js";
+import type { RegionKeyEncoding } from "../topology/stored-keys.js";
+import { type CommandSpec, type ExecEnv, keyErrorText, type RegionKeyForms } from "./commands.js";
 import { type RegionKeyForm, USER_KEY_FORM } from "./region-check.js";
 import { RegionErrors } from "./region-errors.js";
 
+export type { RegionKeyEncoding };
+
 const NONE: readonly Buffer[] = [];
 
-/** How TiKV's raftstore keeps region boundaries. */
-export type RegionKeyEncoding = "memcomparable" | "raw";
-
 const encodeKey = (k: Buffer): Buffer => (k.length === 0 ? k : encodeBytes(k));
+const ENCODED_KEYS: RegionKeyForm = { key: encodeKey, encodes: true };
+const encodeRegion = (r: Region): Region => ({
+  ...r,
+  startKey: encodeKey(r.startKey),
+  endKey: encodeKey(r.endKey),
+});
 
 /**
- * Region boundaries in the form TiKV's raftstore keeps them: memcomparable-encoded (txn keys,
- * API V2), or as they are (raw keys under API V1/V1TTL). Empty boundaries stay empty.
+ * The form transactional keys meet the boundaries in: memcomparable-encoded on a
+ * "memcomparable" cluster (TiKV's Key::from_raw), as sent on a "raw" one (where every key is
+ * compared as sent, a simplification: such a cluster is for raw clients).
  */
 export function regionKeyForm(encoding: RegionKeyEncoding): RegionKeyForm {
-  if (encoding === "raw") return USER_KEY_FORM;
-  return {
-    key: encodeKey,
-    region: (r) => ({ ...r, startKey: encodeKey(r.startKey), endKey: encodeKey(r.endKey) }),
-  };
+  return encoding === "raw" ? USER_KEY_FORM : ENCODED_KEYS;
+}
+
+/**
+ * A store's key forms: raw keys are compared as sent under API V1/V1TTL (TiKV keeps them
+ * unencoded) and encoded like txn keys under API V2 (ApiV2::encode_raw_key).
+ */
+export function regionKeyForms(encoding: RegionKeyEncoding, apiVersion: kv.APIVersion): RegionKeyForms {
+  const txn = regionKeyForm(encoding);
+  return { txn, raw: apiVersion === kv.APIVersion.V2 ? txn : USER_KEY_FORM };
 }
 
 function splitKeysOf(req: kv.SplitRegionRequest): Buffer[] {
@@ -38,8 +50,10 @@ function split(env: ExecEnv, req: kv.SplitRegionRequest): kv.SplitRegionResponse
   const state = env.topology.regionState(regionId);
   if (!state)
     return kv.SplitRegionResponse.fromPartial({ regionError: RegionErrors.regionNotFound(regionId) });
-  const { region } = state;
-  const keys = splitKeysOf(req);
+  const region = state.storedRegion ?? state.region;
+  // TiKV encodes split keys unless they are raw API V1 keys (service/kv.rs split_region).
+  const form = req.isRawKv ? env.regionKeys.raw : env.regionKeys.txn;
+  const keys = splitKeysOf(req).map(form.key);
   if (keys.length === 0) {
     return kv.SplitRegionResponse.fromPartial({
       regionError: { message: "failed to split: missing split key" },
@@ -51,11 +65,7 @@ function split(env: ExecEnv, req: kv.SplitRegionRequest): kv.SplitRegionResponse
       (region.endKey.length === 0 || Buffer.compare(k, region.endKey) < 0);
     if (!inside) {
       return kv.SplitRegionResponse.fromPartial({
-        regionError: RegionErrors.keyNotInRegion(
-          env.regionKeys.key(k),
-          env.regionKeys.region(region),
-          "write",
-        ),
+        regionError: RegionErrors.keyNotInRegion(k, region, "write"),
       });
     }
   }
@@ -72,9 +82,10 @@ function split(env: ExecEnv, req: kv.SplitRegionRequest): kv.SplitRegionResponse
       regionError: { message: `Internal Error: invalid response: ${regions.length} region(s)` },
     });
   }
-  // The split keys' form follows the request (TiKV encodes raw keys only under API V2).
-  const raw = req.isRawKv && env.apiVersion !== kv.APIVersion.V2;
-  const out = regions.map(regionKeyForm(raw ? "raw" : "memcomparable").region);
+  // Boundaries come back in stored form. A "raw" cluster keeps txn split keys as sent, but
+  // answers them encoded, as TiKV would have stored them.
+  const plainRaw = req.isRawKv && env.apiVersion !== kv.APIVersion.V2;
+  const out = form.encodes || plainRaw ? regions : regions.map(encodeRegion);
   return kv.SplitRegionResponse.fromPartial(
     out.length === 2 ? { regions: out, left: out[0], right: out[1] } : { regions: out },
   );
@@ -101,6 +112,7 @@ export const STORE_COMMANDS = {
     rpc: "SplitRegion",
     access: "split",
     keys: (r: kv.SplitRegionRequest) => (r.splitKey.length > 0 ? [r.splitKey] : r.splitKeys),
+    rawKeys: (r: kv.SplitRegionRequest) => r.isRawKv,
     exec: (env, r: kv.SplitRegionRequest) => split(env, r),
     withRegionError: (e) => kv.SplitRegionResponse.fromPartial({ regionError: e }),
     withKeyError: (e) => kv.SplitRegionResponse.fromPartial({ errors: [e] }),

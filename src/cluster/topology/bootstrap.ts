@@ -2,6 +2,7 @@
 // them, regions cut at given keys, and zones x stores with zone/host labels.
 import { ClusterTopology } from "./cluster-topology.js";
 import { TopologyError } from "./errors.js";
+import type { RegionKeyEncoding } from "./stored-keys.js";
 
 /** Layout of a freshly bootstrapped cluster. */
 export interface BootstrapOptions {
@@ -11,8 +12,10 @@ export interface BootstrapOptions {
   zones?: number;
   /** Peers per region (default: every store). Region i is placed round-robin. */
   replicas?: number;
-  /** Keys at which the key space is cut into regions. */
+  /** Keys at which the key space is cut into regions (user keys, written per `keyEncoding`). */
   splitKeys?: readonly (Uint8Array | string)[];
+  /** How user split keys become boundaries (default "raw": as they are). */
+  keyEncoding?: RegionKeyEncoding;
   /** Address of each store ("" by default; the mock stores set it when they listen). */
   addressOf?: (storeIndex: number) => string;
   /** First id of the allocator (default 1). */
@@ -32,7 +35,7 @@ export function bootstrapTopology(opts: BootstrapOptions = {}): ClusterTopology 
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > total) {
     throw new TopologyError("INVALID_ARGUMENT", `replicas must be in [1, ${total}], got ${replicas}`);
   }
-  const topo = new ClusterTopology({ firstId: opts.firstId, now: opts.now });
+  const topo = new ClusterTopology({ firstId: opts.firstId, now: opts.now, keyEncoding: opts.keyEncoding });
   const storeIds: bigint[] = [];
   for (let i = 0; i < total; i++) {
     const labels = zones > 0 ? { zone: `z${Math.floor(i / perZone) + 1}`, host: `h${i + 1}` } : undefined;

@@ -13,6 +13,7 @@ import { hex, TopologyError } from "./errors.js";
 import { IdAllocator } from "./id-allocator.js";
 import { bucketBoundaries, bucketCuts, nextBucketVersion, sameBucketKeys } from "./region-buckets.js";
 import { SafeEmitter } from "./safe-emitter.js";
+import { fromStoredKey, type RegionKeyEncoding, toStoredKey } from "./stored-keys.js";
 import type {
   PeerInfo,
   PeerRoleName,
@@ -34,6 +35,7 @@ const BTree: BTreeCtor =
 
 interface RegionRec {
   id: bigint;
+  /** Boundaries in stored form (see stored-keys.ts). */
   startKey: Buffer;
   endKey: Buffer;
   confVer: bigint;
@@ -53,6 +55,7 @@ interface RegionRec {
 interface StoreRec {
   id: bigint;
   address: string;
+  statusAddress: string;
   labels: StoreLabelInfo[];
   state: StoreStateName;
   running: boolean;
@@ -96,10 +99,25 @@ export class ClusterTopology {
     RegionRec
   >();
   private readonly now: () => number;
+  /**
+   * How user keys given to this topology become boundaries. Regions are kept in stored form
+   * (TiKV's one key space: raw keys byte for byte, txn keys encoded); methods taking and
+   * returning user keys convert, the `*Stored*` ones and `storedRegion` do not.
+   */
+  readonly keyEncoding: RegionKeyEncoding;
 
-  constructor(opts: { firstId?: bigint; now?: () => number } = {}) {
+  constructor(opts: { firstId?: bigint; now?: () => number; keyEncoding?: RegionKeyEncoding } = {}) {
     this.ids = new IdAllocator(opts.firstId ?? 1n);
     this.now = opts.now ?? Date.now;
+    this.keyEncoding = opts.keyEncoding ?? "raw";
+  }
+
+  private stored(key: KeyLike): Buffer {
+    return toStoredKey(this.keyEncoding, toBuf(key));
+  }
+
+  private user(key: Buffer): Buffer {
+    return fromStoredKey(this.keyEncoding, key);
   }
 
   // ---------------------------------------------------------------- stores
@@ -109,6 +127,7 @@ export class ClusterTopology {
     const rec: StoreRec = {
       id: this.ids.alloc(),
       address: opts.address ?? "",
+      statusAddress: "",
       labels: labelList(opts.labels),
       state: "up",
       running: true,
@@ -136,10 +155,14 @@ export class ClusterTopology {
     return this.storesById.get(id)?.running ?? false;
   }
 
-  /** Records the address a store's server listens on. */
-  setStoreAddress(id: bigint, address: string): StoreInfo {
+  /**
+   * Records the address a store's server listens on, and its status server's (TiKV
+   * server.status-addr; kept when not given).
+   */
+  setStoreAddress(id: bigint, address: string, statusAddress?: string): StoreInfo {
     const rec = this.requireStore(id);
     rec.address = address;
+    if (statusAddress !== undefined) rec.statusAddress = statusAddress;
     rec.snap = undefined;
     this.emit({ kind: "storeAddress", storeId: id, address });
     return this.storeSnap(rec);
@@ -190,8 +213,13 @@ export class ClusterTopology {
 
   // --------------------------------------------------------------- lookups
 
-  /** The region containing `key`, or undefined before bootstrap. */
+  /** The region containing user key `key` (a txn key), or undefined before bootstrap. */
   locateKey(key: KeyLike): RegionInfo | undefined {
+    return this.locateStoredKey(this.stored(key));
+  }
+
+  /** The region containing `key` compared byte for byte with the stored boundaries (a raw key, PD's lookups). */
+  locateStoredKey(key: KeyLike): RegionInfo | undefined {
     const k = ord(toBuf(key));
     const pair = this.byStart.getPairOrNextLower(k);
     if (!pair) return undefined;
@@ -202,9 +230,14 @@ export class ClusterTopology {
 
   /** The region just before the one containing `key` (PD GetPrevRegion), or undefined. */
   prevRegion(key: KeyLike): RegionInfo | undefined {
-    const cur = this.locateKey(key);
-    if (!cur || cur.startKey.length === 0) return undefined;
-    const pair = this.byStart.nextLowerPair(ord(cur.startKey));
+    return this.prevStoredRegion(this.stored(key));
+  }
+
+  /** {@link prevRegion} for a key in stored form. */
+  prevStoredRegion(key: KeyLike): RegionInfo | undefined {
+    const cur = this.locateStoredKey(key);
+    if (!cur || cur.storedRegion.startKey.length === 0) return undefined;
+    const pair = this.byStart.nextLowerPair(ord(cur.storedRegion.startKey));
     return pair && this.regionSnap(pair[1]);
   }
 
@@ -231,13 +264,18 @@ export class ClusterTopology {
    * Empty end = unbounded. Follows PD RegionsInfo.ScanRegions.
    */
   scanRegions(start: KeyLike, end: KeyLike = Buffer.alloc(0), limit = 0): RegionInfo[] {
+    return this.scanStoredRegions(this.stored(start), this.stored(end), limit);
+  }
+
+  /** {@link scanRegions} with bounds in stored form. */
+  scanStoredRegions(start: KeyLike, end: KeyLike = Buffer.alloc(0), limit = 0): RegionInfo[] {
     const s = toBuf(start);
     const e = toBuf(end);
     const out: RegionInfo[] = [];
-    const first = this.locateKey(s);
+    const first = this.locateStoredKey(s);
     if (!first) return out;
     const eOrd = e.length > 0 ? ord(e) : undefined;
-    for (const [k, rec] of this.byStart.entries(ord(first.startKey))) {
+    for (const [k, rec] of this.byStart.entries(ord(first.storedRegion.startKey))) {
       if (eOrd !== undefined && k >= eOrd) break;
       if (limit > 0 && out.length >= limit) break;
       out.push(this.regionSnap(rec));
@@ -247,9 +285,18 @@ export class ClusterTopology {
 
   /** Regions with a peer on `storeId`, sorted by start key (metapb form, for the stores). */
   regionsOnStore(storeId: bigint): Region[] {
-    const out: Region[] = [];
+    return this.onStore(storeId).map((r) => r.region);
+  }
+
+  /** {@link regionsOnStore} with boundaries in stored form. */
+  storedRegionsOnStore(storeId: bigint): Region[] {
+    return this.onStore(storeId).map((r) => r.storedRegion);
+  }
+
+  private onStore(storeId: bigint): RegionInfo[] {
+    const out: RegionInfo[] = [];
     for (const [, rec] of this.byStart.entries()) {
-      if (rec.peers.some((p) => p.storeId === storeId)) out.push(this.regionSnap(rec).region);
+      if (rec.peers.some((p) => p.storeId === storeId)) out.push(this.regionSnap(rec));
     }
     return out;
   }
@@ -268,7 +315,7 @@ export class ClusterTopology {
   ): RegionInfo[] {
     if (this.regionsById.size > 0)
       throw new TopologyError("INVALID_ARGUMENT", "cluster is already bootstrapped");
-    const keys = [...new Map(splitKeys.map((k) => [ord(toBuf(k)), toBuf(k)])).entries()]
+    const keys = [...new Map(splitKeys.map((k) => [ord(this.stored(k)), this.stored(k)])).entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([, k]) => k);
     if (keys.some((k) => k.length === 0))
@@ -308,6 +355,14 @@ export class ClusterTopology {
    * resulting region sorted by start key; the original id keeps the right-most part.
    */
   splitRegion(regionId: bigint, keys: readonly KeyLike[]): RegionInfo[] {
+    return this.splitStoredRegion(
+      regionId,
+      keys.map((k) => this.stored(k)),
+    );
+  }
+
+  /** {@link splitRegion} at keys in stored form (e.g. a raw split on a memcomparable cluster). */
+  splitStoredRegion(regionId: bigint, keys: readonly KeyLike[]): RegionInfo[] {
     const rec = this.requireRegion(regionId);
     const sorted = [...new Map(keys.map((k) => [ord(toBuf(k)), toBuf(k)])).entries()].sort((a, b) =>
       a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
@@ -358,31 +413,32 @@ export class ClusterTopology {
     return all.map((r) => this.regionSnap(r));
   }
 
-  /** TopologyPort form of {@link splitRegion}: metapb regions. */
+  /** TopologyPort form of {@link splitStoredRegion}: stored keys in, metapb regions in stored form out. */
   split(regionId: bigint, splitKeys: readonly KeyLike[]): Region[] {
-    return this.splitRegion(regionId, splitKeys).map((r) => r.region);
+    return this.splitStoredRegion(regionId, splitKeys).map((r) => r.storedRegion);
   }
 
   /**
    * Splits wherever `keys` fall (keys equal to an existing boundary are skipped). Returns the
-   * newly created regions (not the shrunk originals), sorted by start key.
+   * newly created regions (not the shrunk originals), sorted by start key. Keys are user keys,
+   * or stored-form boundaries with `stored: true` (as a raw split leaves them).
    */
-  splitAt(keys: readonly KeyLike[]): RegionInfo[] {
+  splitAt(keys: readonly KeyLike[], opts: { stored?: boolean } = {}): RegionInfo[] {
     const groups = new Map<bigint, Buffer[]>();
     for (const key of keys) {
-      const k = toBuf(key);
-      const r = this.locateKey(k);
-      if (!r || k.length === 0 || r.startKey.equals(k)) continue;
+      const k = opts.stored ? toBuf(key) : this.stored(key);
+      const r = this.locateStoredKey(k);
+      if (!r || k.length === 0 || r.storedRegion.startKey.equals(k)) continue;
       const g = groups.get(r.id);
       if (g) g.push(k);
       else groups.set(r.id, [k]);
     }
     const created: RegionInfo[] = [];
     for (const [id, ks] of groups) {
-      const res = this.splitRegion(id, ks);
+      const res = this.splitStoredRegion(id, ks);
       created.push(...res.filter((r) => r.id !== id));
     }
-    return created.sort((a, b) => Buffer.compare(a.startKey, b.startKey));
+    return created.sort((a, b) => Buffer.compare(a.storedRegion.startKey, b.storedRegion.startKey));
   }
 
   /**
@@ -459,7 +515,8 @@ export class ClusterTopology {
    */
   setRegionBuckets(regionId: bigint, cuts: readonly KeyLike[]): RegionInfo {
     const rec = this.requireRegion(regionId);
-    const keys = bucketBoundaries(rec.startKey, rec.endKey, cuts.map(toBuf));
+    // Buckets are kept in user keys.
+    const keys = bucketBoundaries(this.user(rec.startKey), this.user(rec.endKey), cuts.map(toBuf));
     if (rec.buckets && sameBucketKeys(rec.buckets.keys, keys)) return this.regionSnap(rec);
     const version = nextBucketVersion(rec.bucketVer ?? 0n);
     rec.buckets = Object.freeze({ version, keys: Object.freeze(keys) });
@@ -657,6 +714,7 @@ export class ClusterTopology {
       rec.snap = Object.freeze({
         id: rec.id,
         address: rec.address,
+        statusAddress: rec.statusAddress,
         labels: Object.freeze(rec.labels.map((l) => Object.freeze({ ...l }))),
         state: rec.state,
         running: rec.running,
@@ -675,18 +733,24 @@ export class ClusterTopology {
         role: p.role === "voter" ? PeerRole.Voter : PeerRole.Learner,
       }),
     );
-    const region = Region.fromPartial({
+    const storedRegion = Region.fromPartial({
       id: rec.id,
       startKey: rec.startKey,
       endKey: rec.endKey,
       regionEpoch: RegionEpoch.fromPartial({ confVer: rec.confVer, version: rec.version }),
       peers: metaPeers,
     });
+    const startKey = this.user(rec.startKey);
+    const endKey = this.user(rec.endKey);
+    const region =
+      startKey === rec.startKey && endKey === rec.endKey
+        ? storedRegion
+        : { ...storedRegion, startKey, endKey };
     const leader = metaPeers.find((p) => p.id === rec.leaderPeerId);
     rec.snap = Object.freeze({
       id: rec.id,
-      startKey: rec.startKey,
-      endKey: rec.endKey,
+      startKey,
+      endKey,
       epoch: Object.freeze({ confVer: rec.confVer, version: rec.version }),
       peers: Object.freeze([...rec.peers]),
       leaderPeerId: rec.leaderPeerId,
@@ -696,6 +760,7 @@ export class ClusterTopology {
       pendingPeers: Object.freeze([...rec.pendingPeers]),
       safeTs: rec.safeTs,
       region,
+      storedRegion,
       leader,
       buckets: rec.buckets,
     });

@@ -1,5 +1,6 @@
-// Public shapes of the topology model. Keys are USER keys (the bytes a client sends on the
-// wire); PD converts them to its stored form when it answers (TEAM.md, Topology contract).
+// Public shapes of the topology model. Keys are USER keys (the bytes a transactional client
+// sends); `storedRegion` has the boundaries in TiKV's stored form, which PD answers with and
+// raw keys are compared against (see stored-keys.ts). Under the "raw" key encoding both agree.
 import type { Peer, Region } from "../../proto/metapb.js";
 
 /** Role of a peer in its region's raft group. */
@@ -53,6 +54,8 @@ export interface RegionInfo {
   readonly safeTs: bigint;
   /** The same region as a metapb.Region (user keys); shared, do not mutate. */
   readonly region: Region;
+  /** The region with its boundaries in stored form (as PD and TiKV keep them); shared, do not mutate. */
+  readonly storedRegion: Region;
   /** The leader as a metapb.Peer. */
   readonly leader: Peer | undefined;
   /** The region's buckets; undefined until set, and again after a split or merge (TiKV resets them). */
@@ -73,6 +76,8 @@ export interface StoreInfo {
   readonly id: bigint;
   /** host:port the store serves on ("" until its server starts). */
   readonly address: string;
+  /** host:port of its status server (HTTP: /status, /config, /metrics); "" when it has none. */
+  readonly statusAddress: string;
   readonly labels: readonly StoreLabelInfo[];
   readonly state: StoreStateName;
   /** Whether the store's process is running (servers check it before answering). */

@@ -4,8 +4,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Error as RegionError } from "../../../src/proto/errorpb.js";
 import {
+  BatchGetResponse,
   Context,
   GetRequest,
+  KeyError,
+  RawBatchGetRequest,
+  RawBatchGetResponse,
+  RawBatchPutRequest,
   RawGetRequest,
   RawGetResponse,
   RawPutRequest,
@@ -57,6 +62,42 @@ const entry: fc.Arbitrary<Entry> = fc.oneof(
     cmd: "Get" as const,
     req: GetRequest.fromPartial(r),
   })),
+  fc
+    .record({
+      context: optContext,
+      keys: fc.array(bytes(), { maxLength: 6 }),
+      cf: fc.string({ maxLength: 8 }),
+    })
+    .map((r) => ({ cmd: "RawBatchGet" as const, req: RawBatchGetRequest.fromPartial(r) })),
+  fc
+    .record({
+      context: optContext,
+      pairs: fc.array(
+        fc.record({
+          key: bytes(),
+          value: bytes(300),
+          // mostly 0 / none (the hand-written path); otherwise the generated encoder's
+          commitTs: fc.oneof({ arbitrary: fc.constant(0n), weight: 30 }, { arbitrary: u64, weight: 1 }),
+          error: fc.option(fc.constant(KeyError.fromPartial({ abort: "a" })), { nil: undefined, freq: 30 }),
+        }),
+        { maxLength: 5 },
+      ),
+      cf: fc.string({ maxLength: 8 }),
+      ttl: fc.oneof(
+        { arbitrary: fc.constant(0n), weight: 5 },
+        { arbitrary: fc.bigInt({ min: 0n, max: 1n << 53n }), weight: 5 },
+        { arbitrary: u64, weight: 1 },
+      ),
+      forCas: fc.boolean(),
+      ttls: fc.array(
+        fc.oneof(
+          { arbitrary: fc.bigInt({ min: 0n, max: 1n << 53n }), weight: 20 },
+          { arbitrary: u64, weight: 1 },
+        ),
+        { maxLength: 4 },
+      ),
+    })
+    .map((r) => ({ cmd: "RawBatchPut" as const, req: RawBatchPutRequest.fromPartial(r) })),
 );
 const ids = (n: number) =>
   fc.array(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { minLength: n, maxLength: n });
@@ -107,6 +148,52 @@ describe("hand-written BatchCommands codec", () => {
           cmd: { $case: "RawPut", RawPut: RawPutResponse.fromPartial(r) },
         }) as BatchCommandsResponse_Response,
     ),
+    fc
+      .record({
+        regionError,
+        pairs: fc.array(
+          fc.record({
+            error: fc.option(
+              fc.record({ retryable: fc.string({ maxLength: 8 }) }).map((e) => KeyError.fromPartial(e)),
+              { nil: undefined },
+            ),
+            key: bytes(),
+            value: bytes(100),
+            commitTs: u64,
+          }),
+          { maxLength: 6 },
+        ),
+      })
+      .map(
+        (r) =>
+          ({
+            cmd: { $case: "RawBatchGet", RawBatchGet: RawBatchGetResponse.fromPartial(r) },
+          }) as BatchCommandsResponse_Response,
+      ),
+    fc
+      .record({
+        regionError,
+        pairs: fc.array(
+          fc.record({
+            error: fc.option(fc.constant(KeyError.fromPartial({ abort: "x" })), { nil: undefined }),
+            key: bytes(),
+            value: bytes(100),
+            commitTs: u64,
+          }),
+          { maxLength: 6 },
+        ),
+        execDetailsV2: fc.option(fc.constant({ timeDetail: { waitWallTimeMs: 3n } }), { nil: undefined }),
+        error: fc.option(
+          fc.record({ retryable: fc.string({ maxLength: 8 }) }).map((e) => KeyError.fromPartial(e)),
+          { nil: undefined },
+        ),
+      })
+      .map(
+        (r) =>
+          ({
+            cmd: { $case: "BatchGet", BatchGet: BatchGetResponse.fromPartial(r) },
+          }) as BatchCommandsResponse_Response,
+      ),
     fc.constant({ cmd: undefined } as BatchCommandsResponse_Response),
   );
 

@@ -203,7 +203,8 @@ describe("RawDeleteRange / KvDeleteRange apply checks (raftstore handle_delete_r
 });
 
 describe("checkDeleteRange with encoded keys (txn, API V2 raw)", () => {
-  const region = Region.fromPartial({ id: 9n, startKey: b("b"), endKey: b("m") });
+  // Boundaries in stored form, as raftstore keeps them.
+  const region = Region.fromPartial({ id: 9n, startKey: encodeBytes(b("b")), endKey: encodeBytes(b("m")) });
   const form = regionKeyForm("memcomparable");
   it("renders the inverted range with memcomparable keys and KeyNotInRegion in the stored form", () => {
     const inverted = checkDeleteRange(b("c"), b("c"), region, "encoded", form);

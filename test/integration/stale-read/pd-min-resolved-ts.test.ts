@@ -119,7 +119,8 @@ describe.skipIf(skipOnRealCluster("v1"))("mock PD's HTTP min resolved ts", () =>
   it("mock PD serves GET /pd/api/v1/min-resolved-ts as PD does: cluster, scope=cluster, store ids, bad ids, feature off", async () => {
     const { cluster } = env;
     expect(cluster.pdHttpEndpoints).toHaveLength(1);
-    expect(cluster.pdHttpEndpoints[0]).not.toBe(cluster.pdEndpoints[0]);
+    // PD serves HTTP on its gRPC port (one socket, as cmux)
+    expect(cluster.pdHttpEndpoints[0]).toBe(cluster.pdEndpoints[0]);
     const [left, right] = cluster.topology.regions();
     if (!left || !right) throw new Error("two regions expected");
     cluster.topology.advanceSafeTs(left.id, 1_000n);

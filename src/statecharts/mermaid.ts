@@ -1,4 +1,5 @@
-// Renders a chart as a Mermaid stateDiagram-v2 (GitHub renders these natively).
+// Renders a chart as a Mermaid stateDiagram-v2 (GitHub renders these natively). Phases (see
+// ChartState.phase) are not drawn here: Mermaid cannot group states without nesting them.
 import type { Chart, ChartState } from "./graph.js";
 
 function walk(s: ChartState, out: string[], depth: number): void {
