@@ -134,6 +134,21 @@ describe("client.observe()", () => {
     expect(reports[0]?.info).toEqual({ mode: "2pc", asyncCommitFallback: true, onePCFallback: false });
   });
 
+  it("1PC over two regions falls back to 2PC: onePCFallback on the commit event", async () => {
+    const client = await env.connect();
+    const { events, stop } = collect(client);
+    const p = uniquePrefix("obs1pc");
+    const txn = await client.txn().begin({ onePC: true });
+    txn.set(`a${p}`, "1");
+    txn.set(`z${p}`, "2"); // split at "m": two regions, two prewrite batches
+    await txn.commit();
+    await client.txn().whenIdle();
+    stop();
+    const mine = events.filter((e) => e.txn === txn.startTs.toString());
+    expect(mine.find((e) => e.type === "commit")).toMatchObject({ mode: "2pc", onePCFallback: true });
+    expect(txn.commitInfo).toMatchObject({ mode: "2pc", onePCFallback: true });
+  });
+
   it("an async commit that fits commits with mode asyncCommit straight from prewriting", async () => {
     const client = await env.connect();
     const { events, stop } = collect(client);

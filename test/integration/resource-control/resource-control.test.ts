@@ -10,6 +10,7 @@
 // client_interceptor_test (RU accounted per request, override priority from the group).
 
 import { describe, expect, it } from "vitest";
+import type { EmbeddedCluster } from "../../../src/cluster/embedded-cluster.js";
 import { resourceManagerOf } from "../../../src/cluster/pd/resource-manager/service.js";
 import {
   buildRequestSource,
@@ -20,14 +21,8 @@ import {
 import { GroupMode } from "../../../src/proto/resource_manager.js";
 import { itFault, skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
 
-function addGroup(
-  env: { cluster: { pd: { state: never } } },
-  name: string,
-  fillRate: number,
-  burst: number,
-  priority = 8,
-) {
-  resourceManagerOf(env.cluster.pd.state).add({
+function addGroup(cluster: EmbeddedCluster, name: string, fillRate: number, burst: number, priority = 8) {
+  resourceManagerOf(cluster.pd.state).add({
     name,
     mode: GroupMode.RUMode,
     priority,
@@ -86,7 +81,7 @@ describe.skipIf(skipOnRealCluster("v1"))("throttling by the embedded resource ma
   const fast = { targetPeriodMs: 300, updateIntervalMs: 100, waitRetryIntervalMs: 20 };
 
   itFault("a small-RU group is throttled: requests wait for PD's trickled grants, none fails", async () => {
-    addGroup(env as never, "small", 100, 100);
+    addGroup(env.cluster, "small", 100, 100);
     const client = await env.connect({ resourceGroupName: "small", resourceControl: fast });
     const raw = client.raw();
     const p = uniquePrefix("rc-small");
@@ -111,7 +106,7 @@ describe.skipIf(skipOnRealCluster("v1"))("throttling by the embedded resource ma
   itFault(
     "the unlimited 'default' group is never throttled; the group's priority becomes override_priority",
     async () => {
-      addGroup(env as never, "urgent", 1_000_000, -1, 16);
+      addGroup(env.cluster, "urgent", 1_000_000, -1, 16);
       const client = await env.connect({ resourceGroupName: "default", resourceControl: fast });
       const raw = client.raw();
       const p = uniquePrefix("rc-default");
@@ -132,7 +127,7 @@ describe.skipIf(skipOnRealCluster("v1"))("throttling by the embedded resource ma
   itFault(
     "a group without tokens fails requests with ResourceGroupThrottledError, unsent (TestOnSendFailByResourceGroupThrottled)",
     async () => {
-      addGroup(env as never, "tiny", 1, 1);
+      addGroup(env.cluster, "tiny", 1, 1);
       const client = await env.connect({
         resourceGroupName: "tiny",
         resourceControl: { ...fast, maxWaitMs: 50, waitRetryTimes: 3 },
