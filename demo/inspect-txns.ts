@@ -45,7 +45,7 @@ export async function runTxnWorkload(
     round += 2;
     if (Date.now() - last >= every) {
       last = Date.now();
-      const rpc = round % 2 === 0 ? "KvPrewrite" : "KvCommit";
+      const rpc = (round / 2) % 2 === 0 ? "KvPrewrite" : "KvCommit";
       cluster.faults.failNext({
         rpc,
         count: 1,

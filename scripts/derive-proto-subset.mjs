@@ -39,6 +39,10 @@ const rpcs = [
   "resource_manager.ResourceManager.ModifyResourceGroup",
   "resource_manager.ResourceManager.DeleteResourceGroup",
   "resource_manager.ResourceManager.AcquireTokenBuckets",
+  // PD's TSO microservice (pkg/mcs/tso/server/grpc_service.go): keyspace-group timestamps
+  "tsopb.TSO.Tso",
+  "tsopb.TSO.FindGroupByKeyspaceID",
+  "tsopb.TSO.GetMinTS",
 ];
 // Extra messages worth having even if no listed RPC reaches them.
 const extraTypes = [

@@ -37,6 +37,7 @@ export {
   type PdMethod,
   type PdRequestEvent,
 } from "./cluster/pd/index.js";
+export type { GroupGrantStats, ResourceGroupRegistry } from "./cluster/pd/resource-manager/groups.js";
 export {
   GC_WORKER_IS_BUSY,
   HEALTH_FEEDBACK_INTERVAL_MS,

@@ -214,6 +214,8 @@ export class TikvClient {
       regionCodec: regionKeyCodec(codec),
       // raw KV needs no timestamps; keep connect() to one round trip
       initialTimestamp: false,
+      // in PD's API mode the keyspace's timestamps come from its TSO keyspace group
+      tsoKeyspace: meta?.keyspace?.$case === "id" ? { id: meta.keyspace.id, config: meta.config } : undefined,
       inspect,
       signal,
     }).catch(async (e) => {

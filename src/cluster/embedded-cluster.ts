@@ -8,6 +8,9 @@ import { TxnEngine } from "./engine/txn/txn-engine.js";
 import { FaultRegistry } from "./faults/fault-registry.js";
 import { TIKV_RPCS } from "./faults/rpc-names.js";
 import { MockPd } from "./pd/mock-pd.js";
+import type { ResourceGroupRegistry } from "./pd/resource-manager/groups.js";
+import { resourceManagerOf } from "./pd/resource-manager/service.js";
+import type { TsoMicroserviceOptions } from "./pd/tso-service/keyspace-groups.js";
 import type { DiskUsage } from "./tikv/disk-usage.js";
 import { MockTikvStore } from "./tikv/mock-tikv-store.js";
 import type { TxnEnginePort } from "./tikv/ports.js";
@@ -97,6 +100,19 @@ export interface EmbeddedClusterOptions {
    * (read them from {@link EmbeddedCluster.certificates}).
    */
   tls?: ClusterTlsOptions | "generate";
+  /**
+   * The stores' own TLS settings over `tls` (each TiKV has its own security config): e.g.
+   * `{ allowedCommonNames: ["tidb"] }` makes the stores refuse client names PD accepts.
+   */
+  storeTls?: Partial<ClusterTlsOptions>;
+  /**
+   * Run PD in API (microservice) mode with N TSO servers and keyspace groups: clients then take
+   * a keyspace's timestamps from its group's primary TSO server (`pd.tsoServers` controls them).
+   * Default: PD mode, PD serves every timestamp. Plaintext only.
+   *
+   * @example EmbeddedCluster.start({ apiVersion: "v2", tsoMicroservice: { servers: 2, keyspaceGroups: [{ id: 1, keyspaces: [1] }] } })
+   */
+  tsoMicroservice?: TsoMicroserviceOptions;
 }
 
 /** Thrown for invalid cluster options or unknown store ids. */
@@ -172,6 +188,7 @@ export class EmbeddedCluster {
     opts: EmbeddedClusterOptions,
     readonly clusterId: bigint,
     private readonly security: ServerSecurity = ServerSecurity.insecure,
+    private readonly storeSecurity: ServerSecurity = security,
   ) {
     const storeCount = positiveInt(opts.stores, 3, "stores");
     const regions = positiveInt(opts.regions, 1, "regions");
@@ -225,7 +242,7 @@ export class EmbeddedCluster {
           diskUsage: (sid) => this.diskUsages.get(sid) ?? "normal",
           requestLog: this.requestLog,
           host,
-          security: this.security,
+          security: this.storeSecurity,
         }),
       );
     }
@@ -258,7 +275,13 @@ export class EmbeddedCluster {
     if (tls !== undefined && (tls === null || typeof tls !== "object")) {
       throw new EmbeddedClusterError(`tls must be an object or "generate", got ${JSON.stringify(tls)}`);
     }
-    const cluster = new EmbeddedCluster(opts, opts.clusterId ?? 0x7e57n, new ServerSecurity(tls));
+    if (opts.storeTls !== undefined && tls === undefined) {
+      throw new EmbeddedClusterError("storeTls needs tls");
+    }
+    const security = new ServerSecurity(tls);
+    const storeSecurity =
+      opts.storeTls && tls ? new ServerSecurity({ ...tls, ...opts.storeTls } as ClusterTlsOptions) : security;
+    const cluster = new EmbeddedCluster(opts, opts.clusterId ?? 0x7e57n, security, storeSecurity);
     cluster.certificates = certificates;
     try {
       cluster.pd = await MockPd.start({
@@ -272,6 +295,7 @@ export class EmbeddedCluster {
         now: opts.now,
         security: cluster.security,
         scatterStepMs: cluster.scatterStepMs,
+        tsoMicroservice: opts.tsoMicroservice,
       });
       for (const [id, store] of cluster.storesById) {
         await store.start();
@@ -319,7 +343,7 @@ export class EmbeddedCluster {
    * ```
    */
   get storeStatusUrls(): Map<bigint, string> {
-    return new Map(this.stores.map((s) => [s.storeId, `${this.security.scheme}://${s.statusAddress}`]));
+    return new Map(this.stores.map((s) => [s.storeId, `${this.storeSecurity.scheme}://${s.statusAddress}`]));
   }
 
   /** The mock TiKV stores, in store id order. */
@@ -478,6 +502,19 @@ export class EmbeddedCluster {
    */
   recordRequests(filter?: RequestFilter): RequestRecorder {
     return this.requestLog.record(filter);
+  }
+
+  /**
+   * The embedded PD's resource groups (what its ResourceManager service serves): add, modify,
+   * delete groups directly, and read what their token buckets granted.
+   *
+   * @example
+   * cluster.resourceGroups.add({ name: "batch", mode: GroupMode.RUMode, priority: 8,
+   *   rUSettings: { rU: { settings: { fillRate: 100n, burstLimit: 100n, maxTokens: 0 }, tokens: 0 } } });
+   * cluster.resourceGroups.grantStats("batch"); // { requests, requested, granted, trickled }
+   */
+  get resourceGroups(): ResourceGroupRegistry {
+    return resourceManagerOf(this.pd.state);
   }
 
   private unsyncFor(regionId: bigint, ms: number): void {

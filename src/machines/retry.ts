@@ -328,8 +328,10 @@ export function decideOnSendFailure(s: RetrySession, err: Error): Decision {
   const code: string = (err as TikvError).code;
   // (RPC_REJECTED: an interceptor refused the call; retrying would only be refused again;
   // TOKEN_LIMIT: the store's request tokens are taken, which client-go's sender returns at once;
-  // RESOURCE_GROUP_*: the resource control interceptor refused it, as client-go's returns at once)
+  // RESOURCE_GROUP_*: the resource control interceptor refused it, as client-go's returns at once;
+  // TLS: the store refused our handshake or certificate, which no retry with it changes)
   if (
+    code === "TLS" ||
     code === "ABORTED" ||
     code === "CLOSED" ||
     code === "SHUTTING_DOWN" ||

@@ -8,7 +8,8 @@
 
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { assign, emit, fromCallback, fromPromise, setup } from "xstate";
-import { GrpcError, notSent, ShuttingDownError } from "../rpc/errors.js";
+import { TlsError } from "../errors/tls.js";
+import { GrpcError, notSent, notSentBecause, ShuttingDownError } from "../rpc/errors.js";
 
 /** Something that can carry requests to a store (a TikvSession in production). */
 export interface StoreLink {
@@ -92,6 +93,14 @@ export function storeReconnectDelay(b: StoreBackoff, attempt: number): number {
 
 const NO_LINK_ERROR = "no available connections";
 
+// What a request meets while the store has no link (never sent): the store refusing our TLS
+// handshake or certificate is said as such (TlsError, not retried), else "no available connections"
+function linkUnavailable(context: { address: string; lastError: Error | undefined }): Error {
+  const last = context.lastError;
+  if (last instanceof TlsError) return notSentBecause(last);
+  return notSent(new GrpcError(GrpcStatus.UNAVAILABLE, NO_LINK_ERROR, context.address, { cause: last }));
+}
+
 /** The store statechart (I/O injected through `connect` and `watch`). */
 export const storeMachine = setup({
   types: {
@@ -130,23 +139,11 @@ export const storeMachine = setup({
     // requests refused here never reached the store: their errors say so (notSent)
     failHeld: ({ context }) => {
       for (const e of context.held.splice(0)) {
-        e.reply(
-          notSent(
-            new GrpcError(GrpcStatus.UNAVAILABLE, NO_LINK_ERROR, context.address, {
-              cause: context.lastError,
-            }),
-          ),
-        );
+        e.reply(linkUnavailable(context));
       }
     },
     rejectUnavailable: ({ context, event }) => {
-      (event as StoreSendEvent).reply(
-        notSent(
-          new GrpcError(GrpcStatus.UNAVAILABLE, NO_LINK_ERROR, context.address, {
-            cause: context.lastError,
-          }),
-        ),
-      );
+      (event as StoreSendEvent).reply(linkUnavailable(context));
     },
     rejectClosed: ({ context, event }) => {
       (event as StoreSendEvent).reply(

@@ -4,6 +4,7 @@
 // batchCommandsBuilder), restated for a single-threaded event loop.
 
 import { type ClientDuplexStream, status as GrpcStatus, Metadata } from "@grpc/grpc-js";
+import { TlsError } from "../errors/tls.js";
 import type { HealthFeedback } from "../proto/kvrpcpb.js";
 import { type TikvClient, TikvService } from "../proto/tikvpb.js";
 import {
@@ -20,6 +21,7 @@ import {
   notSent,
   notSentBecause,
   ShuttingDownError,
+  storeCallError,
   TimeoutError,
   toGrpcError,
 } from "./errors.js";
@@ -109,7 +111,10 @@ export class BatchCommandsStream {
     );
     this.call.on("data", (resp: IncomingBatch) => this.onResponse(resp));
     this.call.on("error", (err: Error) => {
-      // Whatever status ended the stream, for the requests on it this is a lost connection.
+      // Whatever status ended the stream, for the requests on it this is a lost connection;
+      // unless our handshake or certificate was refused: then none was sent, and it is typed
+      const refused = storeCallError(err, this.address);
+      if (refused instanceof TlsError) return this.onLost(refused);
       const e = toGrpcError(err, this.address);
       this.onLost(
         new GrpcError(GrpcStatus.UNAVAILABLE, `batch commands stream lost: ${e.message}`, this.address, {
@@ -272,7 +277,7 @@ export class BatchCommandsStream {
 
   private onLost(err: Error): void {
     if (this.closedWith) return;
-    const lost = err instanceof GrpcError ? err : toGrpcError(err, this.address);
+    const lost = err instanceof GrpcError || err instanceof TlsError ? err : toGrpcError(err, this.address);
     this.shutdown(lost);
     const listener = this.closeListener;
     if (listener) listener(lost);

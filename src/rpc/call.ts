@@ -1,7 +1,7 @@
 // Unary call helpers: deadline, AbortSignal -> cancel, typed errors.
 
 import { type Client, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { AbortedError, GrpcError, notSent, TimeoutError, toGrpcError } from "./errors.js";
+import { AbortedError, GrpcError, notSent, storeCallError, TimeoutError } from "./errors.js";
 
 /** Per-request options accepted by every transport call. */
 export interface CallOptions {
@@ -60,7 +60,7 @@ export function unaryCall<Req, Resp>(
       if (err.code === GrpcStatus.DEADLINE_EXCEEDED && timeoutMs !== undefined) {
         return reply(new TimeoutError(`${method.path} to ${address ?? "peer"}`, timeoutMs, { cause: err }));
       }
-      reply(toGrpcError(err, address));
+      reply(storeCallError(err, address));
     },
   );
   if (signal) {

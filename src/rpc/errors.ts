@@ -2,6 +2,7 @@
 
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { GrpcError, ShuttingDownError } from "../errors/server.js";
+import { TlsError, tlsFailureReason } from "../errors/tls.js";
 
 export {
   AbortedError,
@@ -22,6 +23,19 @@ export function toGrpcError(err: unknown, address?: string): GrpcError {
   const msg =
     typeof se?.details === "string" && se.details ? se.details : String((err as Error)?.message ?? err);
   return new GrpcError(code, msg, address, { cause: err });
+}
+
+/**
+ * A failed store call as its caller should see it: a {@link TlsError} when the status says the
+ * server refused our handshake or certificate (its CA, expiry, or cert-allowed-cn: retrying the
+ * same configuration cannot help, and the request never reached the service), else the GrpcError.
+ */
+export function storeCallError(err: unknown, address?: string): GrpcError | TlsError {
+  const e = toGrpcError(err, address);
+  const code = e.grpcCode;
+  if (code !== GrpcStatus.UNAVAILABLE && code !== GrpcStatus.UNAUTHENTICATED) return e;
+  const reason = tlsFailureReason(e.details);
+  return reason === undefined ? e : notSent(new TlsError(reason, e.details, address, { cause: e }));
 }
 
 /** True for gRPC failures that mean "the peer is unreachable right now" (worth a retry elsewhere/later). */
@@ -56,5 +70,7 @@ export function notSentBecause(err: Error): Error {
   if (err instanceof ShuttingDownError) return notSent(new ShuttingDownError(err.message, { cause: err }));
   if (err instanceof GrpcError)
     return notSent(new GrpcError(err.grpcCode, err.details, err.address, { cause: err }));
+  if (err instanceof TlsError)
+    return notSent(new TlsError(err.reason, err.details, err.address, { cause: err }));
   return notSent(new GrpcError(GrpcStatus.UNAVAILABLE, err.message, undefined, { cause: err }));
 }

@@ -134,6 +134,39 @@ describe("client.observe()", () => {
     expect(reports[0]?.info).toEqual({ mode: "2pc", asyncCommitFallback: true, onePCFallback: false });
   });
 
+  itFault(
+    "a prewrite meeting a live lock: lockResolve (alive), a txnLock backoff, then the commit",
+    async () => {
+      const client = await env.connect();
+      const { events, stop } = collect(client);
+      const locks: unknown[] = [];
+      client.events.on("txn:lock", (e) => locks.push(e));
+      const k = `${uniquePrefix("obslk")}k`;
+      const holder = await client.txn().begin();
+      holder.set(k, "a");
+      // the holder's primary commit is held back: its lock stays while the other prewrites
+      const held = env.cluster.faults.delay({ rpc: "KvCommit", key: k, ms: 400, count: 1 });
+      const holderDone = holder.commit();
+      await new Promise((r) => setTimeout(r, 150));
+      const other = await client.txn().begin();
+      other.set(k, "b");
+      // the holder's commit ts is below our start ts: once it committed, our retried prewrite succeeds
+      await other.commit();
+      await holderDone;
+      held.cancel();
+      stop();
+      client.events.removeAllListeners();
+      const mine = events.filter((e) => e.txn === other.startTs.toString());
+      const lock = mine.find((e) => e.type === "lockResolve");
+      expect(lock).toMatchObject({ owners: [holder.startTs.toString()], keys: [k], outcome: "alive" });
+      expect(lock?.type === "lockResolve" && lock.msBeforeExpired).toBeGreaterThan(0);
+      expect(mine.some((e) => e.type === "backoff" && e.kind === "txnLock")).toBe(true);
+      expect(mine.find((e) => e.type === "commit")).toBeDefined();
+      expect(mine.indexOf(lock as TxnEvent)).toBeLessThan(mine.findIndex((e) => e.type === "commit"));
+      expect(locks).toContainEqual(lock);
+    },
+  );
+
   it("1PC over two regions falls back to 2PC: onePCFallback on the commit event", async () => {
     const client = await env.connect();
     const { events, stop } = collect(client);

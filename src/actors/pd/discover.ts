@@ -76,6 +76,8 @@ export async function discoverMembers(
 // No member answered and a handshake was refused: say why (TlsError) instead of "unreachable".
 function throwIfTls(errors: readonly Error[], endpoints: readonly string[]): void {
   for (const [i, e] of errors.entries()) {
+    // (the transport may have typed it already: keep its status as the cause)
+    if (e instanceof TlsError) throw new TlsError(e.reason, e.details, endpoints[i], { cause: e.cause ?? e });
     const reason = tlsFailureReason(e.message);
     if (reason) {
       const details = "details" in e && typeof e.details === "string" ? e.details : e.message;

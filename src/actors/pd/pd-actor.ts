@@ -2,6 +2,7 @@
 // in the machine; timestamps go through a per-turn batcher (zero actor hops per request);
 // unary PD calls retry across leader changes; identical region lookups in flight are shared.
 
+import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type Actor, createActor, fromCallback, fromPromise, type InspectionEvent } from "xstate";
 import { InvalidArgumentError } from "../../errors/base.js";
 import { TlsError } from "../../errors/tls.js";
@@ -26,9 +27,11 @@ import {
   type DeleteGCBarrierResponse,
   DeleteGlobalGCBarrierRequest,
   type DeleteGlobalGCBarrierResponse,
+  ErrorType,
   GetAllKeyspacesGCStatesRequest,
   type GetAllKeyspacesGCStatesResponse,
   GetAllStoresRequest,
+  GetClusterInfoRequest,
   GetGCSafePointRequest,
   GetGCStateRequest,
   type GetGCStateResponse,
@@ -43,6 +46,7 @@ import {
   type RequestHeader,
   type ResponseHeader,
   ScanRegionsRequest,
+  ServiceMode,
   SetGCBarrierRequest,
   type SetGCBarrierResponse,
   SetGlobalGCBarrierRequest,
@@ -58,6 +62,8 @@ import {
   AbortedError,
   ClusterIdMismatchError,
   FutureTsReadError,
+  GrpcError,
+  PdError,
   ShuttingDownError,
   TimeoutError,
 } from "../../rpc/errors.js";
@@ -67,6 +73,7 @@ import { LastTs } from "./last-ts.js";
 import { checkHeader, isLeaderChange, PdClients, pdHeader } from "./pd-rpc.js";
 import { IDENTITY_REGION_CODEC, type PdRegion, type RegionKeyCodec } from "./region-types.js";
 import { TSO_LOGICAL_BITS, TsoBatcher } from "./tso-batcher.js";
+import { NULL_KEYSPACE_ID, TSO_KEYSPACE_GROUP_ID_KEY, TsoGroupClient } from "./tso-group-client.js";
 
 /** Options of a {@link PdActor}. */
 export interface PdActorOptions extends ChannelConfig {
@@ -96,6 +103,11 @@ export interface PdActorOptions extends ChannelConfig {
   inspect?: (ev: InspectionEvent) => void;
   /** Cancels {@link PdActor.connect}: it rejects with AbortedError and the actor is closed. */
   signal?: AbortSignal;
+  /**
+   * The keyspace whose timestamps this client takes (its id and config): in PD's API mode they
+   * come from the keyspace's TSO group. Default: the null keyspace (the default group).
+   */
+  tsoKeyspace?: { id: number; config?: Readonly<Record<string, string>> };
 }
 
 type UnaryPdMethods = {
@@ -150,6 +162,8 @@ export class PdActor {
   private storeFetches = new Map<number, Promise<Store | undefined>>();
   private leaderWaiters: Array<{ resolve: (leader: string) => void; reject: (e: Error) => void }> = [];
   private tsoStreamLost: ((err: Error) => void) | undefined;
+  // where timestamps come from: not asked yet, PD's own Tso, or a TSO keyspace group (API mode)
+  private tsoSource: "unknown" | "pd" | TsoGroupClient = "unknown";
   private lowResTimer: NodeJS.Timeout | undefined;
   private storeTimer: NodeJS.Timeout | undefined;
   // the refresh period, shrunk for stale reads that need fresher timestamps (client-go adaptive interval)
@@ -298,6 +312,11 @@ export class PdActor {
   /** Callback form of {@link getTimestamp} (no promise per request). */
   getTimestampWithCallback(opts: CallOptions | undefined, reply: Reply<bigint>): void {
     this.tso.request(opts, reply);
+  }
+
+  /** The TSO keyspace-group client when PD runs in API (microservice) mode, else undefined. */
+  get tsoGroup(): TsoGroupClient | undefined {
+    return typeof this.tsoSource === "object" ? this.tsoSource : undefined;
   }
 
   /** The newest timestamp seen (low-resolution ts); PdError before the first one. */
@@ -724,12 +743,78 @@ export class PdActor {
     if (this.storeTimer) clearInterval(this.storeTimer);
     this.actor.send({ type: "STOP" });
     this.tso.close(new ShuttingDownError("pd client closed"));
+    this.tsoGroup?.close();
     this.clients.close();
   }
 
   // ---- internals --------------------------------------------------------------------------
 
+  // The machine's TSO stream: the first time, GetClusterInfo decides between PD's own Tso and
+  // the keyspace's TSO group (pd client serviceDiscovery.updateServiceMode); in API mode the
+  // group client runs on its own and PD leader changes do not touch it.
   private openTsoStream(input: PdTsoStreamInput, sendBack: (e: PdEvent) => void): () => void {
+    if (this.tsoSource === "pd") return this.openPdTsoStream(input, sendBack);
+    if (this.tsoSource !== "unknown") return () => {};
+    let cancelled = false;
+    let stop: (() => void) | undefined;
+    unaryCallAsync(
+      this.clients.get(input.leader),
+      PDService.getClusterInfo,
+      GetClusterInfoRequest.fromPartial({ header: { clusterId: input.clusterId } }),
+      { timeoutMs: this.rpcTimeoutMs },
+      input.leader,
+    ).then(
+      (info) => {
+        if (cancelled || this.closed || this.tsoSource !== "unknown") return;
+        const api = info.serviceModes[0] === ServiceMode.API_SVC_MODE;
+        const ks = this.opts.tsoKeyspace;
+        if (api && info.tsoUrls.length > 0) {
+          const group = new TsoGroupClient({
+            ...this.opts,
+            urls: info.tsoUrls,
+            keyspaceId: ks?.id ?? NULL_KEYSPACE_ID,
+            clusterId: input.clusterId,
+            batcher: this.tso,
+            setStreamLost: (lost) => {
+              this.tsoStreamLost = lost;
+            },
+            rpcTimeoutMs: this.rpcTimeoutMs,
+            backoff: this.retryBackoff,
+          });
+          this.tsoSource = group;
+          group.start();
+          return;
+        }
+        const pinned = Number(ks?.config?.[TSO_KEYSPACE_GROUP_ID_KEY] ?? 0);
+        if (api && pinned !== 0) {
+          // client-go refuses PD's fallback for a keyspace pinned to a non-default group
+          sendBack({
+            type: "TSO_LOST",
+            error: new PdError(ErrorType.UNKNOWN, "no TSO microservice available in microservice mode"),
+          });
+          return;
+        }
+        this.tsoSource = "pd";
+        stop = this.openPdTsoStream(input, sendBack);
+      },
+      (err: Error) => {
+        if (cancelled || this.closed) return;
+        // PD without GetClusterInfo serves timestamps itself
+        if (err instanceof GrpcError && err.grpcCode === GrpcStatus.UNIMPLEMENTED) {
+          this.tsoSource = "pd";
+          stop = this.openPdTsoStream(input, sendBack);
+          return;
+        }
+        sendBack({ type: "TSO_LOST", error: err });
+      },
+    );
+    return () => {
+      cancelled = true;
+      stop?.();
+    };
+  }
+
+  private openPdTsoStream(input: PdTsoStreamInput, sendBack: (e: PdEvent) => void): () => void {
     const call = this.clients.get(input.leader).tso();
     let dead = false;
     let first = true;

@@ -8,6 +8,7 @@
 // One long-lived object per client with its own timer: requests reach it through the
 // interceptor chain (no actor per request, no extra hop when a request names no group).
 
+import { ResourceGroupNotFoundError } from "../../errors/resource-control.js";
 import type { Context } from "../../proto/kvrpcpb.js";
 import { RequestUnitType, type TokenBucketRequest } from "../../proto/resource_manager.js";
 import type { RpcInterceptor, RpcInvoker, RpcRequest } from "../request/interceptor.js";
@@ -17,6 +18,9 @@ import { isBypassedSource } from "./request-source.js";
 import { requestInfo, responseInfo } from "./ru-model.js";
 
 export type { ResourceGroupStats };
+
+/** Group settings are re-read from PD every this many update ticks (10 s by default). */
+const META_REFRESH_TICKS = 10;
 
 /** Options of the controller: the group timing rules and this client's id at PD. */
 export interface ResourceControllerOptions extends GroupControllerConfig {
@@ -31,6 +35,7 @@ export class ResourceGroupsController {
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly now: () => number;
   private roundRunning = false;
+  private ticks = 0;
   private roundAgain = false;
   private closed = false;
   /** Token rounds sent to PD (for tests). */
@@ -111,6 +116,21 @@ export class ResourceGroupsController {
   private tick(): void {
     for (const g of this.groups.values()) g.updateAverage();
     this.round(false);
+    if (++this.ticks % META_REFRESH_TICKS === 0) this.refreshMeta();
+  }
+
+  // settings changed at PD reach the groups in use (the PD client watches them; we re-read them);
+  // a group deleted at PD is dropped, so its next request fails with ResourceGroupNotFoundError
+  private refreshMeta(): void {
+    for (const [name, g] of this.groups) {
+      this.pd.getGroup(name).then(
+        (meta) => g.updateMeta(meta),
+        (e: unknown) => {
+          if (e instanceof ResourceGroupNotFoundError && this.groups.get(name) === g)
+            this.groups.delete(name);
+        },
+      );
+    }
   }
 
   // a group needs tokens now: run a round soon (coalesced)

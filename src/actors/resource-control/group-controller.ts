@@ -98,7 +98,7 @@ export class GroupController {
     consumedRU: 0,
   };
   /** Burstable groups (burst limit < 0) never wait. */
-  readonly burstable: boolean;
+  burstable: boolean;
   private readonly bucket: LocalBucket;
   private readonly consumption = Consumption.fromPartial({});
   private lastReported = Consumption.fromPartial({});
@@ -118,7 +118,7 @@ export class GroupController {
   private shortfall = 0;
 
   constructor(
-    readonly meta: ResourceGroup,
+    public meta: ResourceGroup,
     private readonly cfg: GroupControllerConfig,
     private readonly now: () => number,
     /** Asks the controller for a token request soon (low tokens, a throttled request). */
@@ -142,6 +142,25 @@ export class GroupController {
 
   get name(): string {
     return this.meta.name;
+  }
+
+  /**
+   * New settings read from PD (the PD client learns them by watching PD): priority at once; a
+   * changed burst limit switches between burstable and throttled, keeping the tokens held.
+   */
+  updateMeta(meta: ResourceGroup): void {
+    const before = this.meta.rUSettings?.rU?.settings?.burstLimit ?? 0n;
+    this.meta = meta;
+    const burst = meta.rUSettings?.rU?.settings?.burstLimit ?? 0n;
+    if (burst === before) return;
+    this.burstable = burst < 0n;
+    const t = this.now();
+    this.bucket.reconfigure(t, {
+      tokens: 0,
+      fillRate: this.bucket.fillRate,
+      burst: burst >= 0n ? 0 : Number(burst),
+      notifyThreshold: this.bucket.notifyThreshold,
+    });
   }
 
   /**

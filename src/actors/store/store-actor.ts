@@ -4,6 +4,7 @@
 
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type Actor, createActor, fromCallback, fromPromise, type InspectionEvent } from "xstate";
+import { TlsError } from "../../errors/tls.js";
 import {
   type StoreBackoff,
   type StoreConnectInput,
@@ -47,6 +48,17 @@ export interface StoreActorOptions extends TikvConnectionOptions {
 }
 
 // Any answer proves the stream works; only a timeout or a lost stream fails the probe.
+// Why a channel that did not get ready cannot connect, when it is a refused TLS handshake: a
+// call that does not wait for readiness fails at once with grpc-js's last connection error,
+// which the transport turns into a TlsError (waitForReady only says "failed to connect").
+function tlsRefusal(connection: TikvConnection): Promise<TlsError | undefined> {
+  return new Promise((resolve) =>
+    connection.unary("GetHealthFeedback", { context: undefined }, { timeoutMs: 1_000 }, (err) =>
+      resolve(err instanceof TlsError ? err : undefined),
+    ),
+  );
+}
+
 function probe(session: TikvSession, timeoutMs: number): Promise<void> {
   const stream = session.stream;
   if (!stream) return Promise.resolve();
@@ -54,7 +66,9 @@ function probe(session: TikvSession, timeoutMs: number): Promise<void> {
     stream.send("Empty", { testId: 0n, delayTime: 0n }, { timeoutMs }, (err) => {
       if (
         err &&
-        (err instanceof TimeoutError || (err instanceof GrpcError && err.grpcCode === GrpcStatus.UNAVAILABLE))
+        (err instanceof TimeoutError ||
+          err instanceof TlsError ||
+          (err instanceof GrpcError && err.grpcCode === GrpcStatus.UNAVAILABLE))
       ) {
         session.close();
         reject(err);
@@ -120,7 +134,9 @@ export class StoreActor {
     const machine = storeMachine.provide({
       actors: {
         connect: fromPromise<StoreLink, StoreConnectInput>(async () => {
-          await connection.waitForReady(connectTimeoutMs);
+          await connection.waitForReady(connectTimeoutMs).catch(async (e: unknown) => {
+            throw (await tlsRefusal(connection)) ?? e;
+          });
           const session = connection.openSession();
           if (opts.probeOnConnect !== false) await probe(session, connectTimeoutMs);
           return session as unknown as StoreLink;

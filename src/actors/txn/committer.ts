@@ -662,7 +662,9 @@ export class Committer {
   onPessimisticRollback(): void {
     const r = this.rollbackKeys ?? { keys: [], forUpdateTs: this.input.startTs };
     this.background(
-      () => (r.keys.length === 0 ? Promise.resolve() : this.releaseLocks(r.keys, r.forUpdateTs)),
+      this.traced("twoPhaseCommitter.pessimisticRollback", () =>
+        r.keys.length === 0 ? Promise.resolve() : this.releaseLocks(r.keys, r.forUpdateTs),
+      ),
       "CLEANUP_DONE",
     );
   }

@@ -18,6 +18,8 @@ import { PdState } from "./pd-state.js";
 import type { RegionKeyEncoding } from "./region-codec.js";
 import { createResourceManagerService } from "./resource-manager/service.js";
 import { listenSharedPort, type SharedPort } from "./shared-port.js";
+import { type TsoMicroserviceOptions, TsoKeyspaceGroups } from "./tso-service/keyspace-groups.js";
+import { TsoServers } from "./tso-service/tso-servers.js";
 
 /** Options of {@link MockPd.start}. */
 export interface MockPdOptions {
@@ -46,6 +48,11 @@ export interface MockPdOptions {
    * operator stays RUNNING while it adds a peer, removes one and/or moves the leader.
    */
   scatterStepMs?: number;
+  /**
+   * Run PD in API (microservice) mode: GetClusterInfo answers API_SVC_MODE with the TSO
+   * servers' URLs, and keyspaces get timestamps from their TSO keyspace group (plaintext only).
+   */
+  tsoMicroservice?: TsoMicroserviceOptions;
 }
 
 interface MemberServer {
@@ -104,7 +111,23 @@ export class MockPd {
       for (const s of servers) void s.port.close(0);
       throw e;
     }
+    if (opts.tsoMicroservice) {
+      try {
+        if (security.scheme === "https") throw new RangeError("tsoMicroservice does not support TLS");
+        const t = opts.tsoMicroservice;
+        const groups = new TsoKeyspaceGroups(t.servers ?? 2, state.keyspaces, state.tso, t.keyspaceGroups, opts.now);
+        state.tsoServers = await TsoServers.start(groups, state.clusterId, host);
+      } catch (e) {
+        for (const s of servers) void s.port.close(0);
+        throw e;
+      }
+    }
     return new MockPd(state, servers, security);
+  }
+
+  /** The TSO servers of API (microservice) mode, or undefined in PD mode. */
+  get tsoServers(): TsoServers | undefined {
+    return this.state.tsoServers;
   }
 
   /** host:port of every member, in member order. */
@@ -243,6 +266,7 @@ export class MockPd {
   async stop(): Promise<void> {
     this.state.scatterer.stop();
     this.state.etcd.stop();
+    await this.state.tsoServers?.close();
     await Promise.all(this.servers.filter((s) => !s.stopped).map((s) => s.port.close()));
     for (const s of this.servers) s.stopped = true;
   }

@@ -18,6 +18,7 @@ import { mismatchClusterIdError, tsoNotLeaderError } from "./errors.js";
 import { gcHandlers } from "./gc-handlers.js";
 import type { PdState } from "./pd-state.js";
 import { regionHandlers } from "./region-handlers.js";
+import { unpackTs } from "./tso.js";
 
 /** Builds the pdpb.PD service implementation of member `member`. */
 export function createPdService(state: PdState, member: number): PDServer {
@@ -37,8 +38,9 @@ export function createPdService(state: PdState, member: number): PDServer {
     getClusterInfo: unary("GetClusterInfo", { leaderOnly: false, checkClusterId: false }, () =>
       GetClusterInfoResponse.fromPartial({
         header: ok(),
-        serviceModes: [ServiceMode.PD_SVC_MODE],
-        tsoUrls: [],
+        // API mode: timestamps come from the TSO servers (pd server/grpc_service.go GetClusterInfo)
+        serviceModes: [state.tsoServers ? ServiceMode.API_SVC_MODE : ServiceMode.PD_SVC_MODE],
+        tsoUrls: state.tsoServers?.endpoints.map((e) => `http://${e}`) ?? [],
       }),
     ),
 
@@ -86,7 +88,8 @@ export function createPdService(state: PdState, member: number): PDServer {
     },
 
     getMinTs: unary("GetMinTS", {}, () => {
-      const ts = state.tso.generate(1);
+      // API mode: the minimum over every keyspace group's TSO (PD asks all TSO servers)
+      const ts = state.tsoServers ? unpackTs(state.tsoServers.minTs()) : state.tso.generate(1);
       return GetMinTSResponse.fromPartial({
         header: ok(),
         timestamp: { physical: BigInt(ts.physical), logical: BigInt(ts.logical), suffixBits: 0 },

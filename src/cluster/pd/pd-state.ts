@@ -12,6 +12,7 @@ import { RegionKeyCodec, type RegionKeyEncoding } from "./region-codec.js";
 import { FrozenRegionView, type RegionView } from "./region-view.js";
 import { type PdOperator, RegionScatterer } from "./scatterer.js";
 import { TimestampOracle } from "./tso.js";
+import type { TsoServers } from "./tso-service/tso-servers.js";
 
 export type { PdOperator };
 
@@ -69,6 +70,8 @@ export class PdState {
   /** Index of the leading member, or undefined while there is no leader. */
   leaderIndex: number | undefined = 0;
   externalTs = 0n;
+  /** The TSO servers when PD runs in API (microservice) mode; undefined in PD mode. */
+  tsoServers: TsoServers | undefined = undefined;
   /**
    * PD's pd-server.min-resolved-ts-persistence-interval in ms (default 1 000); 0 turns the
    * feature off, and the HTTP answer then says is_real_time false.
@@ -112,6 +115,8 @@ export class PdState {
     const meta = this.keyspaces.add(spec);
     const id = meta.keyspace?.$case === "id" ? meta.keyspace.id : 0;
     if (opts.splitRegions ?? true) splitKeyspaceRegions(this.topology, id);
+    // API mode: PD records the keyspace's TSO group in its config
+    this.tsoServers?.groups.groupOf(id);
     return meta;
   }
 

@@ -80,6 +80,18 @@ export class TimestampOracle {
     return wall > cur ? wall : cur;
   }
 
+  /**
+   * Raises the allocator so every later timestamp exceeds `ts` (a TSO keyspace group starting
+   * from what PD already handed out; a new primary continuing from its predecessor's window).
+   */
+  advanceTo(ts: bigint): void {
+    const t = unpackTs(ts);
+    if (t.physical > this.physical || (t.physical === this.physical && t.logical > this.logical)) {
+      this.physical = t.physical;
+      this.logical = t.logical;
+    }
+  }
+
   /** The last timestamp handed out (0 before the first). */
   current(): bigint {
     return packTs({ physical: this.physical, logical: this.logical });

@@ -161,6 +161,27 @@ describe.skipIf(skipOnRealCluster("v1"))("execution details", () => {
     expect(last?.commitDetails?.writeKeys).toBe(1);
   });
 
+  itFault("pessimistic locks report their RPCs and backoffs (client-go LockKeysDetails)", async () => {
+    const p = uniquePrefix("edk");
+    const t = (await env.connect()).txn();
+    const txn = await t.begin({ pessimistic: true });
+    const d = new ExecDetails();
+    env.cluster.faults.failNext({
+      rpc: "KvPessimisticLock",
+      regionId: regionId(`q${p}`),
+      error: { regionError: RegionErrors.proposalInMergingMode(regionId(`q${p}`) ?? 0n) },
+    });
+    await txn.lockKeys([`a${p}`, `q${p}`], { execDetails: d });
+    // one lock request per region (the primary's first), the refused attempt not counted
+    expect(d.requests).toBe(2);
+    expect(d.backoffs).toEqual({ regionScheduling: { count: 1, sleepMs: d.backoffTimeMs } });
+    expect(d.requestTimeMs).toBeGreaterThan(0);
+    await expect(txn.lockKeys([`a${p}`], { execDetails: 1 as never })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await txn.rollback();
+  });
+
   it("execDetails must be an ExecDetails", async () => {
     const raw = (await env.connect()).raw();
     await expect(raw.get("k", { execDetails: {} as never })).rejects.toBeInstanceOf(InvalidArgumentError);

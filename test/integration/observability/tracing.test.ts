@@ -188,6 +188,18 @@ describe.skipIf(skipOnRealCluster("v1"))("tracing: OpenTelemetry spans", () => {
     }
   });
 
+  itFault("a pessimistic rollback is traced with its RPC", async () => {
+    const t = client.txn();
+    const txn = await t.begin({ pessimistic: true });
+    await txn.lockKeys([`a${uniquePrefix("trp")}`]);
+    exporter.reset();
+    await txn.rollback();
+    await t.whenIdle();
+    const spans = exporter.getFinishedSpans();
+    const rb = one(spans, "twoPhaseCommitter.pessimisticRollback");
+    expect(subtree(spans, rb).map((s) => s.name)).toContain("rpcClient.SendRequest PessimisticRollback");
+  });
+
   itFault("a read meeting an abandoned lock opens a lock resolution span under the caller's", async () => {
     const p = uniquePrefix("trl");
     const t = client.txn();
