@@ -24,6 +24,7 @@ import { ResultUndeterminedError } from "../../src/errors/index.js";
 import { MAX_TS } from "../../src/kv/timestamp.js";
 import { ScanLockRequest } from "../../src/proto/kvrpcpb.js";
 import { isRealCluster, uniquePrefix, useCluster } from "../support/cluster.js";
+import { eventuallyPasses } from "../support/wait.js";
 import { type ModelStep, modelPaths, replayPath } from "./paths.js";
 
 interface CrashContext {
@@ -94,19 +95,6 @@ describe.skipIf(isRealCluster)("committer crashes: model paths on the embedded c
       .sort();
   }
 
-  async function eventually(check: () => void, ms = 3_000): Promise<void> {
-    const end = Date.now() + ms;
-    for (;;) {
-      try {
-        check();
-        return;
-      } catch (e) {
-        if (Date.now() > end) throw e;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    }
-  }
-
   async function replay(steps: readonly ModelStep[]): Promise<void> {
     const p = uniquePrefix("crash");
     const keys = [`a${p}`, `h${p}`, `q${p}`];
@@ -132,7 +120,7 @@ describe.skipIf(isRealCluster)("committer crashes: model paths on the embedded c
               (e: unknown) => e,
             );
             startTs = a.startTs;
-            await eventually(() => expect(locksOf(startTs)).toEqual([...keys].sort()));
+            await eventuallyPasses(() => expect(locksOf(startTs)).toEqual([...keys].sort()));
             // the primary's commit is held at the store: the process dies now
             await new Promise((r) => setTimeout(r, 30));
             await doomedClient.close();
@@ -176,7 +164,7 @@ describe.skipIf(isRealCluster)("committer crashes: model paths on the embedded c
           expect(lastRead).toEqual(keys.map((k) => `${ctx.seen}-${k}`));
           // a live lock is pushed, not waited for
           expect(readMs, "the read did not wait for a TTL").toBeLessThan(2_000);
-          if (s.value === "resolved") await eventually(() => expect(locksOf(startTs)).toEqual([]));
+          if (s.value === "resolved") await eventuallyPasses(() => expect(locksOf(startTs)).toEqual([]));
           else expect(locksOf(startTs), "pushing a live lock leaves it").toEqual([...keys].sort());
         },
       },

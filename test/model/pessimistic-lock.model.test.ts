@@ -36,6 +36,7 @@ import { MAX_TS } from "../../src/kv/timestamp.js";
 import { committerMachine } from "../../src/machines/committer.js";
 import { Op, PessimisticLockRequest, ScanLockRequest } from "../../src/proto/kvrpcpb.js";
 import { isRealCluster, uniquePrefix, useCluster } from "../support/cluster.js";
+import { eventuallyPasses } from "../support/wait.js";
 import { creditTransientStates } from "./committer-model.js";
 import { coverageTable, MachineCoverage } from "./coverage.js";
 import { type ModelStep, modelPaths, replayPath } from "./paths.js";
@@ -167,19 +168,6 @@ describe.skipIf(isRealCluster)("pessimistic locking: model paths on the embedded
       if (locks.some((l) => l.lockVersion === startTs && l.lockType === Op.PessimisticLock)) out.push(k);
     }
     return out;
-  }
-
-  async function eventually(check: () => void, ms = 2_000): Promise<void> {
-    const end = Date.now() + ms;
-    for (;;) {
-      try {
-        check();
-        return;
-      } catch (e) {
-        if (Date.now() > end) throw e;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    }
   }
 
   /** One replay: transaction A, the keys it holds, the keys touched, the waiters left for the end. */
@@ -314,12 +302,12 @@ describe.skipIf(isRealCluster)("pessimistic locking: model paths on the embedded
             if (ctx.failure === "") expect(lastError).toBeUndefined();
             else expect(lastError).toBeInstanceOf(FAILURE_ERROR[ctx.failure]);
             // A holds exactly the keys it locked (a failed call's keys are released in the background)
-            await eventually(() => expect(pessimisticLocksOf(a.startTs, touched)).toEqual(held));
+            await eventuallyPasses(() => expect(pessimisticLocksOf(a.startTs, touched)).toEqual(held));
             return;
           }
           // A ended: nothing of it is left, the waiters get their locks, the values are A's or none
           expect(a.state).not.toBe("active");
-          await eventually(() => {
+          await eventuallyPasses(() => {
             const locks = env.cluster.txnEngine
               .scanLock(ScanLockRequest.fromPartial({ maxVersion: MAX_TS, limit: 10_000 }))
               .locks.filter((l) => l.lockVersion === a.startTs);

@@ -16,3 +16,17 @@ export async function eventually(
     await sleep(stepMs);
   }
 }
+
+/** Retries the assertion `check` every 10 ms until it passes; after `withinMs` its failure is thrown. */
+export async function eventuallyPasses(check: () => void, withinMs = 3_000): Promise<void> {
+  const until = Date.now() + withinMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await sleep(10);
+    }
+  }
+}
