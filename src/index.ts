@@ -131,6 +131,7 @@ export {
   type PriorityName,
   type ReplicaReadAdjuster,
   type ReplicaReadAdjustment,
+  type ResourceGroupTagger,
   Snapshot,
   type SnapshotReadOptions,
   type TxnScanOptions,

@@ -14,6 +14,7 @@ export type {
   PriorityName,
   ReplicaReadAdjuster,
   ReplicaReadAdjustment,
+  ResourceGroupTagger,
   SnapshotReadOptions,
 } from "../actors/txn/snapshot-reader.js";
 

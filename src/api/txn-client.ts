@@ -3,6 +3,7 @@
 // a new start ts on retryable failures (never replaying its old writes).
 
 import { recorderFor } from "../actors/observe/txn-recorder.js";
+import { resourceTagInterceptor } from "../actors/request/resource-tag.js";
 import { cloneCommitDetails } from "../actors/runtime/exec-details.js";
 import type { CommitProtocol } from "../actors/runtime/metrics-sink.js";
 import type { CommitInput, Committer } from "../actors/txn/committer.js";
@@ -463,9 +464,11 @@ export class TxnClient {
         checkVisibility: (t) => (t === MAX_TS ? Promise.resolve() : rt.safePoint.check(t)),
       },
       ts,
-      options.replicaReadAdjuster
-        ? { ...options, replicaReadAdjuster: checked(options.replicaReadAdjuster) }
-        : options,
+      withTagger(
+        options.replicaReadAdjuster
+          ? { ...options, replicaReadAdjuster: checked(options.replicaReadAdjuster) }
+          : options,
+      ),
     );
     return new Snapshot(this.host, reader);
   }
@@ -730,6 +733,14 @@ function checkReadOptions(o: SnapshotReadOptions): void {
 
 // replica / stale read options (client-go SetReplicaRead, SetMatchStoreLabels, WithMatchStores,
 // SetIsStalenessReadOnly)
+// the tagger rides in the snapshot's (and so its transaction's) interceptor chain, innermost:
+// every read, lock and commit request it sends is tagged
+function withTagger(o: SnapshotReadOptions): SnapshotReadOptions {
+  const tagger = o.resourceGroupTagger;
+  if (tagger === undefined) return o;
+  return { ...o, interceptor: composeInterceptors(o.interceptor, resourceTagInterceptor(tagger)) };
+}
+
 // an adjuster whose answers are checked as the options they stand for (a bad one fails the read)
 function checked(adjust: ReplicaReadAdjuster): ReplicaReadAdjuster {
   return (keys) => {
@@ -769,6 +780,9 @@ function checkReplicaOptions(o: SnapshotReadOptions): void {
         );
       }
     }
+  }
+  if (o.resourceGroupTagger !== undefined && typeof o.resourceGroupTagger !== "function") {
+    throw new InvalidArgumentError("must be a function", "resourceGroupTagger");
   }
   if (o.replicaReadAdjuster !== undefined && typeof o.replicaReadAdjuster !== "function") {
     throw new InvalidArgumentError("must be a function", "replicaReadAdjuster");

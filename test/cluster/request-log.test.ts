@@ -68,6 +68,7 @@ describe("recordRequests", () => {
       resourceGroupName: "",
       overridePriority: 0n,
       requestSource: "",
+      resourceGroupTag: "",
     };
     expect(rec.entries).toEqual<ServedRequest[]>([
       {

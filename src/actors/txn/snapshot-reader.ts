@@ -12,7 +12,7 @@ import { MAX_TS } from "../../kv/timestamp.js";
 import { CommandPri, type Context, IsolationLevel, type KeyError, type KvPair } from "../../proto/kvrpcpb.js";
 import { Bo } from "../backoff/backoff-config.js";
 import type { ReplicaReadType } from "../region-cache/replica-selector.js";
-import type { RpcInterceptor } from "../request/interceptor.js";
+import type { RpcInterceptor, RpcRequest } from "../request/interceptor.js";
 import { splitByCount } from "../runtime/batch-split.js";
 import { pairsInRequestOrder } from "../runtime/place-pairs.js";
 import type { ContextFields, RawRequestSender, ReadRouting, RequestControl } from "../runtime/raw-sender.js";
@@ -46,6 +46,9 @@ export interface ReplicaReadAdjustment {
   /** Store ids to prefer for this request (replaces the snapshot's `matchStores`). */
   matchStores?: readonly bigint[];
 }
+
+/** Gives a request's resource group tag from the request (see {@link SnapshotReadOptions.resourceGroupTagger}). */
+export type ResourceGroupTagger = (req: RpcRequest) => Buffer | Uint8Array | undefined;
 
 /** Chooses the replica read of one request from the number of keys it reads. */
 export type ReplicaReadAdjuster = (keys: number) => ReplicaReadAdjustment;
@@ -104,6 +107,17 @@ export interface SnapshotReadOptions {
   taskId?: bigint;
   /** Resource group tag (TopSQL) carried in the context. */
   resourceGroupTag?: Buffer;
+  /**
+   * Tags each request that has no `resourceGroupTag` (client-go SetResourceGroupTagger): called per
+   * request attempt with what an interceptor sees; its answer (or undefined: no tag) is sent as
+   * the request's resource_group_tag. On a transaction it tags its reads, locks and commit.
+   *
+   * @example
+   * ```ts
+   * const txn = await txnClient.begin({ resourceGroupTagger: (req) => Buffer.from(`app:${req.command}`) });
+   * ```
+   */
+  resourceGroupTagger?: ResourceGroupTagger;
   /** Resource group name for resource control. */
   resourceGroupName?: string;
   /** Request source label (client-go RequestSource, e.g. "external_txn"). */
@@ -468,7 +482,9 @@ function readRouting(o: SnapshotReadOptions): ReadRouting | undefined {
     staleRead,
     labels: labels && labels.length > 0 ? labels : undefined,
     storeIds,
-    adjust: adjuster && ((keys: number) => readRouting({ ...o, ...adjuster(keys), replicaReadAdjuster: undefined })),
+    adjust:
+      adjuster &&
+      ((keys: number) => readRouting({ ...o, ...adjuster(keys), replicaReadAdjuster: undefined })),
   });
 }
 

@@ -18,7 +18,7 @@ import { PdState } from "./pd-state.js";
 import type { RegionKeyEncoding } from "./region-codec.js";
 import { createResourceManagerService } from "./resource-manager/service.js";
 import { listenSharedPort, type SharedPort } from "./shared-port.js";
-import { type TsoMicroserviceOptions, TsoKeyspaceGroups } from "./tso-service/keyspace-groups.js";
+import { TsoKeyspaceGroups, type TsoMicroserviceOptions } from "./tso-service/keyspace-groups.js";
 import { TsoServers } from "./tso-service/tso-servers.js";
 
 /** Options of {@link MockPd.start}. */
@@ -115,7 +115,13 @@ export class MockPd {
       try {
         if (security.scheme === "https") throw new RangeError("tsoMicroservice does not support TLS");
         const t = opts.tsoMicroservice;
-        const groups = new TsoKeyspaceGroups(t.servers ?? 2, state.keyspaces, state.tso, t.keyspaceGroups, opts.now);
+        const groups = new TsoKeyspaceGroups(
+          t.servers ?? 2,
+          state.keyspaces,
+          state.tso,
+          t.keyspaceGroups,
+          opts.now,
+        );
         state.tsoServers = await TsoServers.start(groups, state.clusterId, host);
       } catch (e) {
         for (const s of servers) void s.port.close(0);

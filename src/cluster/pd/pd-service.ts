@@ -40,7 +40,7 @@ export function createPdService(state: PdState, member: number): PDServer {
         header: ok(),
         // API mode: timestamps come from the TSO servers (pd server/grpc_service.go GetClusterInfo)
         serviceModes: [state.tsoServers ? ServiceMode.API_SVC_MODE : ServiceMode.PD_SVC_MODE],
-        tsoUrls: state.tsoServers?.endpoints.map((e) => `http://${e}`) ?? [],
+        tsoUrls: state.tsoServers?.liveEndpoints.map((e) => `http://${e}`) ?? [],
       }),
     ),
 

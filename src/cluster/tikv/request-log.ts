@@ -26,6 +26,8 @@ export interface ServedRequest {
   overridePriority: bigint;
   /** context.request_source ("" when none). */
   requestSource: string;
+  /** context.resource_group_tag, as hex ("" when none). */
+  resourceGroupTag: string;
   /** How it was answered. */
   outcome: "ok" | "regionError" | "keyError";
   /** The errorpb.Error field that was set ("notLeader", "dataIsNotReady"...), for regionError. */
@@ -145,6 +147,7 @@ export class RequestLog {
       resourceGroupName: ctx?.resourceControlContext?.resourceGroupName ?? "",
       overridePriority: ctx?.resourceControlContext?.overridePriority ?? 0n,
       requestSource: ctx?.requestSource ?? "",
+      resourceGroupTag: ctx?.resourceGroupTag ? Buffer.from(ctx.resourceGroupTag).toString("hex") : "",
       ...(forwardedBy !== undefined ? { forwardedBy } : {}),
     };
     const live = this.recorders;

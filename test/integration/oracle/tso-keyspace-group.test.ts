@@ -3,13 +3,16 @@
 // learns the mode from GetClusterInfo, finds its keyspace's group with FindGroupByKeyspaceID and
 // streams tsopb.Tso to the group's primary; a stopped primary or a moved keyspace re-discovers.
 // A cluster in PD mode keeps PD's own Tso. Embedded cluster only (the mode is set up here).
+// Ported by meaning from PD tests/integrations/tso/client_test.go (TestGetTS, TestRandomShutdown,
+// TestGetMinTS) and tests/integrations/mcs/tso/keyspace_group_manager_test.go
+// (TestKeyspacesServedByNonDefaultKeyspaceGroups, TestKeyspaceGroupMergeIntoDefault).
 
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { EmbeddedCluster, type EmbeddedClusterOptions } from "../../../src/cluster/embedded-cluster.js";
 import { TSO_KEYSPACE_GROUP_ID_KEY } from "../../../src/cluster/pd/tso-service/keyspace-groups.js";
 import type { TsoServers } from "../../../src/cluster/pd/tso-service/tso-servers.js";
-import { TikvClient } from "../../../src/index.js";
+import { TikvClient, TimeoutError } from "../../../src/index.js";
 import { type FindGroupByKeyspaceIDResponse, TSOClient, type TsoResponse } from "../../../src/proto/tsopb.js";
 import { isRealCluster } from "../../support/cluster.js";
 
@@ -167,6 +170,19 @@ describe.skipIf(isRealCluster)("TSO keyspace groups (PD microservice mode)", () 
     expect(min).toBeGreaterThan(g1);
     expect(min).toBeLessThan(g0);
     expect(await ks1.oracle.getTimestamp()).toBeGreaterThan(min);
+  });
+
+  it("with no TSO server up, a keyspace pinned to a group refuses PD's Tso; one in the default group falls back", async () => {
+    const { c, tso } = await start();
+    await tso.stopServer(0);
+    await tso.stopServer(1);
+    const pinned = await connect(c, "ks1");
+    await expect(pinned.oracle.getTimestamp({ timeoutMs: 300 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(c.pd.state.faults.calls("Tso")).toBe(0);
+    const plain = await connect(c, "ks2");
+    expect(await plain.oracle.getTimestamp()).toBeGreaterThan(0n);
+    expect(c.pd.state.faults.calls("Tso")).toBe(1);
+    expect(plain.pd.tsoGroup).toBeUndefined();
   });
 
   it("a cluster in PD mode keeps serving timestamps from PD's own Tso", async () => {

@@ -87,6 +87,11 @@ export class TsoServers {
     return this.servers.map((s) => s.endpoint);
   }
 
+  /** host:port of the servers that are up (PD's GetClusterInfo lists the registered, live ones). */
+  get liveEndpoints(): string[] {
+    return this.servers.filter((s) => s.server).map((s) => s.endpoint);
+  }
+
   /** Calls of `method` server `index` received (each Tso stream message counts once). */
   calls(index: number, method: TsoServiceMethod): number {
     return this.at(index).calls[method];
