@@ -38,6 +38,13 @@ export {
   type PdRequestEvent,
 } from "./cluster/pd/index.js";
 export type { GroupGrantStats, ResourceGroupRegistry } from "./cluster/pd/resource-manager/groups.js";
+export type {
+  TsoKeyspaceGroup,
+  TsoKeyspaceGroupSpec,
+  TsoKeyspaceGroups,
+  TsoMicroserviceOptions,
+} from "./cluster/pd/tso-service/keyspace-groups.js";
+export type { TsoServers, TsoServiceMethod } from "./cluster/pd/tso-service/tso-servers.js";
 export {
   GC_WORKER_IS_BUSY,
   HEALTH_FEEDBACK_INTERVAL_MS,

@@ -148,10 +148,11 @@ class PromSink implements MetricsSink {
     this.staleReadRequests = counter("stale_read_req_counter", "Stale read requests, by zone of the store.", [
       "type",
     ]);
-    this.staleReadBytes = counter("stale_read_bytes", "Bytes of stale read requests and responses, by zone.", [
-      "result",
-      "direction",
-    ]);
+    this.staleReadBytes = counter(
+      "stale_read_bytes",
+      "Bytes of stale read requests and responses, by zone.",
+      ["result", "direction"],
+    );
     this.readRequestBytes =
       (registry.getSingleMetric(`${p}read_request_bytes`) as Summary<"type" | "result"> | undefined) ??
       new Summary<"type" | "result">({
@@ -236,7 +237,9 @@ class PromSink implements MetricsSink {
       this.staleReadBytes.labels(zone, "in").inc(t.receivedBytes);
     }
     if (t.location !== "unknown") {
-      this.readRequestBytes.labels(t.replicaRead ? "follower" : "leader", zone).observe(t.sentBytes + t.receivedBytes);
+      this.readRequestBytes
+        .labels(t.replicaRead ? "follower" : "leader", zone)
+        .observe(t.sentBytes + t.receivedBytes);
     }
   }
 }

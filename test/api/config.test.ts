@@ -238,7 +238,11 @@ describe.skipIf(skipOnRealCluster("v1"))("each option takes effect", () => {
   itFault("rpcTimeoutMs: a primary commit whose reply is lost is resent after it, and commits", async () => {
     const client = await env.connect({ rpcTimeoutMs: 300 });
     const t = client.txn();
-    const lost = env.cluster.faults.dropReply({ rpc: "KvCommit", key: Buffer.from("rpc-t-k"), outcome: "hang" });
+    const lost = env.cluster.faults.dropReply({
+      rpc: "KvCommit",
+      key: Buffer.from("rpc-t-k"),
+      outcome: "hang",
+    });
     const rec = env.cluster.recordRequests({ rpcs: ["KvCommit"] });
     try {
       const txn = await t.begin();

@@ -196,7 +196,7 @@ export class TsoGroupClient {
       // first loss: re-discover at once; repeated losses back off
       this.failures++;
       const wait = this.failures === 1 ? 0 : pdBackoffDelay(this.o.backoff, this.failures - 1);
-      this.timer = setTimeout(() => void wait, wait);
+      this.timer = setTimeout(() => void this.discover(primary), wait);
       this.timer.unref?.();
     };
     call.on("data", (r: TsoResponse) => {

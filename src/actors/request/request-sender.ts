@@ -161,7 +161,10 @@ const REGION_SCANNING_WRITES: ReadonlySet<TikvCommand> = new Set<TikvCommand>([
   "DeleteRange",
 ]);
 
-const DEFAULT_RPC_TIMEOUTS: RpcTimeouts = { shortMs: READ_TIMEOUT_SHORT_MS, mediumMs: READ_TIMEOUT_MEDIUM_MS };
+const DEFAULT_RPC_TIMEOUTS: RpcTimeouts = {
+  shortMs: READ_TIMEOUT_SHORT_MS,
+  mediumMs: READ_TIMEOUT_MEDIUM_MS,
+};
 
 function defaultRpcTimeout(timeouts: RpcTimeouts, cmd: TikvCommand, isRead: boolean): number {
   return !isRead && REGION_SCANNING_WRITES.has(cmd) ? timeouts.mediumMs : timeouts.shortMs;
@@ -580,9 +583,13 @@ export class RequestSender {
       const storeId = tokenStoreId;
       const refused = tokens.acquire(storeId);
       if (refused !== undefined) return Promise.reject(refused);
-      return this.measured(rc, tokenStoreId, cmd, req, this.transmitNow(rc, cmd, req, sendOpts, chain)).finally(
-        () => tokens.release(storeId),
-      );
+      return this.measured(
+        rc,
+        tokenStoreId,
+        cmd,
+        req,
+        this.transmitNow(rc, cmd, req, sendOpts, chain),
+      ).finally(() => tokens.release(storeId));
     }
     return this.measured(rc, tokenStoreId, cmd, req, this.transmitNow(rc, cmd, req, sendOpts, chain));
   }

@@ -4,7 +4,12 @@
 // request sender then measures reads off its fast path, so a client without it pays nothing.
 
 import type { StoreLabel } from "../../proto/metapb.js";
-import { type TikvCommand, type TikvRequest, type TikvResponse, UNARY_METHODS } from "../../rpc/tikv-commands.js";
+import {
+  type TikvCommand,
+  type TikvRequest,
+  type TikvResponse,
+  UNARY_METHODS,
+} from "../../rpc/tikv-commands.js";
 import type { RpcContext } from "./rpc-context.js";
 
 /** Where a request's target store is relative to the client (client-go kv.AccessLocation). */
@@ -73,7 +78,8 @@ export class ZoneTrafficMeter {
     const base = {
       location: accessLocation(this.selfZone, this.labelsOf(targetStoreId)),
       staleRead: rc.context.staleRead,
-      replicaRead: rc.context.replicaRead || (rc.context.staleRead && targetStoreId !== rc.region.leader.storeId),
+      replicaRead:
+        rc.context.replicaRead || (rc.context.staleRead && targetStoreId !== rc.region.leader.storeId),
       sentBytes: method.requestSerialize(req).length,
     };
     return call.then(

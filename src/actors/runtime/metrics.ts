@@ -3,6 +3,7 @@
 // An exporter (prom-client, opt-in) hangs off it as a sink; with none attached each hook is one
 // undefined check and no clock read.
 
+import type { ReadTraffic } from "../request/zone-traffic.js";
 import type {
   CommitProtocol,
   LockResolverAction,
@@ -11,7 +12,6 @@ import type {
   StaleReadEvent,
   TxnCmd,
 } from "./metrics-sink.js";
-import type { ReadTraffic } from "../request/zone-traffic.js";
 import type { Tracing } from "./tracing.js";
 
 /** A snapshot of {@link ClientMetrics}. */
@@ -47,7 +47,12 @@ export interface ZoneTrafficCounts {
   staleReadRequests: { local: number; crossZone: number };
   staleReadBytes: { localIn: number; localOut: number; crossZoneIn: number; crossZoneOut: number };
   /** Request + response bytes of reads, by who served them and where. */
-  readBytes: { leaderLocal: number; leaderCrossZone: number; followerLocal: number; followerCrossZone: number };
+  readBytes: {
+    leaderLocal: number;
+    leaderCrossZone: number;
+    followerLocal: number;
+    followerCrossZone: number;
+  };
 }
 
 const noZoneTraffic = (): ZoneTrafficCounts => ({

@@ -24,7 +24,13 @@ import { ZoneTrafficMeter } from "../request/zone-traffic.js";
 import type { StoreActor } from "../store/store-actor.js";
 import type { StorePool } from "../store/store-pool.js";
 import type { ClientMetrics } from "./metrics.js";
-import type { ContextFields, RawRequestSender, ReadRouting, RequestControl, SendOutcome } from "./raw-sender.js";
+import type {
+  ContextFields,
+  RawRequestSender,
+  ReadRouting,
+  RequestControl,
+  SendOutcome,
+} from "./raw-sender.js";
 
 const RETRY = { resp: undefined } as const;
 

@@ -227,6 +227,7 @@ export class TxnRuntime {
         track: (p) => this.track(p),
         inspect: this.deps.inspect,
         maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,
+        tracer: this.deps.metrics.tracer,
       },
       input,
     );

@@ -188,6 +188,26 @@ describe.skipIf(skipOnRealCluster("v1"))("tracing: OpenTelemetry spans", () => {
     }
   });
 
+  itFault("a pipelined transaction's flush and commit are spans over their RPCs", async () => {
+    const p = uniquePrefix("trpl");
+    const t = client.txn();
+    const txn = await t.begin({ pipelined: true });
+    txn.set(`a${p}`, "1");
+    txn.set(`q${p}`, "2");
+    exporter.reset();
+    await txn.commit();
+    await t.whenIdle();
+    const spans = exporter.getFinishedSpans();
+    const flush = named(spans, "pipelinedDML.flush");
+    expect(flush.length).toBeGreaterThanOrEqual(1);
+    expect(flush.flatMap((f) => subtree(spans, f)).map((s) => s.name)).toContain(
+      "rpcClient.SendRequest Flush",
+    );
+    const commit = one(spans, "tikvTxn.Commit");
+    expect(commit.attributes["tikv.txn.protocol"]).toBe("pipelined");
+    expect(subtree(spans, commit).map((s) => s.name)).toContain("rpcClient.SendRequest Commit");
+  });
+
   itFault("a pessimistic rollback is traced with its RPC", async () => {
     const t = client.txn();
     const txn = await t.begin({ pessimistic: true });

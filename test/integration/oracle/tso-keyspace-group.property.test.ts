@@ -89,6 +89,5 @@ describe.skipIf(isRealCluster)("keyspace-group TSO under server changes (propert
       }),
       { numRuns: 40 },
     );
-    console.log("DBG", client.pd.tsoGroup?.stats, tso.calls(0, "Tso"), tso.calls(1, "Tso"));
   });
 });

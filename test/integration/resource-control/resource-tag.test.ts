@@ -16,12 +16,17 @@ describe.skipIf(skipOnRealCluster("v1"))("resource group tag", () => {
   const p = uniquePrefix("rtag");
   const tagger: ResourceGroupTagger = () => TAG2;
 
-  const cases: Array<[string, { resourceGroupTag?: Buffer; resourceGroupTagger?: ResourceGroupTagger }, Buffer]> =
+  const cases: Array<
+    [string, { resourceGroupTag?: Buffer; resourceGroupTagger?: ResourceGroupTagger }, Buffer]
+  > = [
+    ["SetResourceGroupTag", { resourceGroupTag: TAG1 }, TAG1],
+    ["SetResourceGroupTagger", { resourceGroupTagger: tagger }, TAG2],
     [
-      ["SetResourceGroupTag", { resourceGroupTag: TAG1 }, TAG1],
-      ["SetResourceGroupTagger", { resourceGroupTagger: tagger }, TAG2],
-      ["SetResourceGroupTag + SetResourceGroupTagger", { resourceGroupTag: TAG1, resourceGroupTagger: tagger }, TAG1],
-    ];
+      "SetResourceGroupTag + SetResourceGroupTagger",
+      { resourceGroupTag: TAG1, resourceGroupTagger: tagger },
+      TAG1,
+    ],
+  ];
 
   it.each(cases)("TestResourceGroupTag: %s tags Get, BatchGet and Scan", async (_, opts, expected) => {
     const client = await env.connect();
@@ -72,6 +77,8 @@ describe.skipIf(skipOnRealCluster("v1"))("resource group tag", () => {
     await snap.get(`${p}k`);
     rec.stop();
     expect(rec.entries.map((e) => e.resourceGroupTag)).toEqual([""]);
-    await expect(client.txn().begin({ resourceGroupTagger: "tag" as never })).rejects.toThrow(InvalidArgumentError);
+    await expect(client.txn().begin({ resourceGroupTagger: "tag" as never })).rejects.toThrow(
+      InvalidArgumentError,
+    );
   });
 });

@@ -66,7 +66,9 @@ describe.skipIf(skipOnRealCluster("v1"))("replica read adjuster", () => {
     };
     await (await client.txn().snapshot(undefined, { replicaReadAdjuster: adjust })).get(keys[0] as string);
     const ts = await client.txn().currentTimestamp();
-    await (await client.txn().snapshot(ts, { staleRead: true, replicaReadAdjuster: adjust })).get(keys[0] as string);
+    await (await client.txn().snapshot(ts, { staleRead: true, replicaReadAdjuster: adjust })).get(
+      keys[0] as string,
+    );
     expect(calls).toBe(0);
   });
 

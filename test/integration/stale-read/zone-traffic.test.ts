@@ -6,7 +6,7 @@
 // by the replica asked for.
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { ZoneTrafficMeter, accessLocation } from "../../../src/actors/request/zone-traffic.js";
+import { accessLocation, ZoneTrafficMeter } from "../../../src/actors/request/zone-traffic.js";
 import { DEFAULT_METRICS_PREFIX, InvalidArgumentError, type TikvClient } from "../../../src/index.js";
 import { GetRequest, GetResponse } from "../../../src/proto/kvrpcpb.js";
 import { skipOnRealCluster, uniquePrefix, useCluster } from "../../support/cluster.js";
@@ -39,12 +39,16 @@ describe("access location", () => {
 
   it("a failed read is reported with the bytes it sent and none received", async () => {
     const seen: unknown[] = [];
-    const meter = new ZoneTrafficMeter("z1", () => [{ key: "zone", value: "z2" }], (t) => seen.push(t));
+    const meter = new ZoneTrafficMeter(
+      "z1",
+      () => [{ key: "zone", value: "z2" }],
+      (t) => seen.push(t),
+    );
     const req = GetRequest.fromPartial({ key: Buffer.from("k"), version: 5n });
     const rc = { context: { staleRead: true, replicaRead: false }, region: { leader: { storeId: 1n } } };
-    await expect(meter.measure(rc as never, 2n, "Get", req, Promise.reject(new Error("lost")))).rejects.toThrow(
-      "lost",
-    );
+    await expect(
+      meter.measure(rc as never, 2n, "Get", req, Promise.reject(new Error("lost"))),
+    ).rejects.toThrow("lost");
     const size = GetRequest.encode(req).finish().length;
     expect(seen).toEqual([
       { location: "cross-zone", staleRead: true, replicaRead: true, sentBytes: size, receivedBytes: 0 },
@@ -52,7 +56,10 @@ describe("access location", () => {
     // a leader answer: its encoded size is what is received
     const resp = GetResponse.fromPartial({ value: Buffer.from("value") });
     await meter.measure(rc as never, 1n, "Get", req, Promise.resolve(resp));
-    expect(seen[1]).toMatchObject({ replicaRead: false, receivedBytes: GetResponse.encode(resp).finish().length });
+    expect(seen[1]).toMatchObject({
+      replicaRead: false,
+      receivedBytes: GetResponse.encode(resp).finish().length,
+    });
   });
 });
 
@@ -99,7 +106,9 @@ describe.skipIf(skipOnRealCluster("v1"))("zone traffic on the embedded cluster",
     // the answer carries the 100-byte value
     expect(afterLocal.staleReadBytes.localIn).toBeGreaterThan(100);
     expect(afterLocal.staleReadBytes.localOut).toBeGreaterThan(0);
-    expect(afterLocal.readBytes.followerLocal).toBe(afterLocal.staleReadBytes.localIn + afterLocal.staleReadBytes.localOut);
+    expect(afterLocal.readBytes.followerLocal).toBe(
+      afterLocal.staleReadBytes.localIn + afterLocal.staleReadBytes.localOut,
+    );
 
     client.resetMetrics();
     const remote = await served(env.cluster, async () => {

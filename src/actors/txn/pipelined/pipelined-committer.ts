@@ -27,6 +27,7 @@ import {
 } from "../../../proto/kvrpcpb.js";
 import type { RpcInterceptor } from "../../request/interceptor.js";
 import type { RawRequestSender, RequestControl } from "../../runtime/raw-sender.js";
+import type { Tracing } from "../../runtime/tracing.js";
 import { backgroundTask, type LifecycleHooks } from "../background-task.js";
 import { timestampForCommit } from "../commit-ts.js";
 import { DEFAULT_COMMIT_WAIT_TIMEOUT_MS, DEFAULT_LOCK_TTL_MS } from "../committer.js";
@@ -78,6 +79,8 @@ export interface PipelinedDeps extends BroadcastDeps {
   /** The client's max transaction TTL (ms); pipelined transactions get at least 24 h. */
   maxTxnTtlMs: number;
   inspect?: (ev: InspectionEvent) => void;
+  /** OpenTelemetry spans of each flush and of the commit (unset = tracing off, no cost). */
+  tracer?: Tracing | undefined;
 }
 
 /** The transaction a pipelined committer serves. */
@@ -210,6 +213,16 @@ export class PipelinedCommitter {
    * when the transaction cannot go on (a conflict, the TTL manager closed...).
    */
   flush(generation: number, db: MemDb): Promise<void> {
+    const tracer = this.deps.tracer;
+    if (tracer === undefined) return this.flushNow(generation, db);
+    const attrs = {
+      "tikv.txn.start_ts": this.input.startTs.toString(),
+      "tikv.pipelined.generation": generation,
+    };
+    return tracer.span("pipelinedDML.flush", attrs, () => this.flushNow(generation, db));
+  }
+
+  private flushNow(generation: number, db: MemDb): Promise<void> {
     let mutations: Mutation[];
     try {
       mutations = this.mutationsOf(db);
@@ -268,6 +281,13 @@ export class PipelinedCommitter {
    * background. Rejects with the failure, or ResultUndeterminedError.
    */
   commit(): Promise<bigint> {
+    const tracer = this.deps.tracer;
+    if (tracer === undefined) return this.commitNow();
+    const attrs = { "tikv.txn.start_ts": this.input.startTs.toString(), "tikv.txn.protocol": "pipelined" };
+    return tracer.span("tikvTxn.Commit", attrs, () => this.commitNow());
+  }
+
+  private commitNow(): Promise<bigint> {
     this.trackBackground();
     return new Promise<bigint>((resolve, reject) => {
       this.settleFn = (o) => {
