@@ -1,10 +1,11 @@
-// Statechart of one TiKV store connection: connecting -> ready <-> reconnecting -> stopped.
+// Statechart of one TiKV store connection: connecting <-> ready, connecting <-> reconnecting,
+// any -> stopped.
 // Pure: the connection is made by the injected `connect` actor and observed by the injected
 // `watch` actor; requests are SEND events whose reply callback travels with them (one hop, no
-// per-request actor, no per-request assign). Reconnect backoff follows client-go's BoTiKVRPC
-// (100 ms base, 2 s cap, equal jitter; client-go internal/client/client_batch.go
-// recreateStreamingClient), and while a stream is being re-created requests fail fast with
-// "no available connections" as client-go's batchConn does.
+// per-request actor, no per-request assign). A lost stream is re-created at once; failed
+// connects back off like client-go's BoTiKVRPC (100 ms base, 2 s cap, equal jitter; client-go
+// internal/client/client_batch.go recreateStreamingClient), and while a stream is being
+// re-created requests fail fast with "no available connections" as client-go's batchConn does.
 
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { assign, emit, fromCallback, fromPromise, setup } from "xstate";
@@ -231,11 +232,14 @@ export const storeMachine = setup({
       },
       on: {
         SEND: { actions: "dispatch" },
+        // a lost stream is re-created at once; only a failed re-create backs off (client-go
+        // recreateStreamingClient): a store that still serves is not left unreachable for a
+        // whole backoff (`connecting` refuses requests meanwhile, after the first connect)
         STREAM_LOST: {
-          target: "reconnecting",
+          target: "connecting",
           actions: [
             assign({
-              attempts: 1,
+              attempts: 0,
               link: undefined,
               reachability: "unreachable",
               lastError: ({ event }) => event.error,

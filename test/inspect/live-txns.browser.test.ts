@@ -114,22 +114,23 @@ describe.skipIf(!found.path)("live view of conflicting transactions in Chromium"
       );
     await page.waitForFunction(
       `[...document.querySelectorAll("#lanes .lane[data-outcome='committed']")].some((l) => l.querySelectorAll(".phases span").length >= 3)
-        && [...document.querySelectorAll("#lanes .lane .rpcs")].some((r) => r.textContent.includes("keyError"))`,
+        && [...document.querySelectorAll("#lanes .lane")].some((l) => l.querySelector(".rpcs").textContent.includes("keyError") && l.querySelectorAll(".phases span").length >= 2)`,
       undefined,
       { timeout: 20_000 },
     );
     const lanes = await lanesDom();
     const committed = lanes.find((l) => l.outcome === "committed" && l.phases.length >= 3) as LaneDom;
     expect(committed.phases.map((p) => p.split(" ")[0])).toEqual(committed.states);
-    expect(committed.states[0]).toBe("prewriting");
-    expect(committed.states).toContain("committed");
+    // prewrite before commit (async commit / 1PC fetch a ts or skip steps around them)
+    expect(committed.states.indexOf("prewriting")).toBeGreaterThanOrEqual(0);
+    expect(committed.states.indexOf("committed")).toBeGreaterThan(committed.states.indexOf("prewriting"));
     for (const p of committed.phases) expect(p).toMatch(/^\w+ \+\d+ms( \(\d+ms\))?$/);
     const at = (p: string) => Number(/\+(\d+)ms/.exec(p)?.[1]);
     for (let i = 1; i < committed.phases.length; i++)
       expect(at(committed.phases[i] as string)).toBeGreaterThanOrEqual(at(committed.phases[i - 1] as string));
     // the other side of a conflict: its prewrite or lock met the first one's lock or write
-    const loser = lanes.find((l) => l.rpcs.includes("keyError")) as LaneDom;
-    expect(loser.states).toContain(loser.rpcs.includes("PessimisticLock") ? "prewriting" : "prewriting");
+    const loser = lanes.find((l) => l.rpcs.includes("keyError") && l.phases.length >= 2) as LaneDom;
+    expect(loser.states).toContain("prewriting");
     expect(loser.phases.map((p) => p.split(" ")[0])).toEqual(loser.states);
   }, 60_000);
 });

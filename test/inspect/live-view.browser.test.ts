@@ -2,33 +2,19 @@
 // demo workload on the embedded cluster while headless Chromium (Debian's, driven by
 // playwright-core) loads the page; the rows must show actors whose states change. Keeps a
 // screenshot in docs/live-view.png. Chromium is installed by scripts/ensure-chromium.sh when
-// missing; if that is impossible the test is skipped with the reason.
-import { execFileSync } from "node:child_process";
+// missing; if that is impossible the test is skipped with the reason (test/support/chromium.ts).
 import { existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInspectWorkload } from "../../demo/inspect.js";
 import { TikvClient } from "../../src/api/tikv-client.js";
 import { EmbeddedCluster } from "../../src/cluster/embedded-cluster.js";
+import { findChromium, launchChromium } from "../support/chromium.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-
-function findChromium(): { path?: string; why?: string } {
-  try {
-    const out = execFileSync("bash", [resolve(ROOT, "scripts/ensure-chromium.sh")], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 540_000,
-    });
-    return { path: out.trim().split("\n").at(-1) };
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    return { why: (err.stderr || err.message).trim() };
-  }
-}
 
 const found = findChromium();
 if (!found.path) console.warn(`live-view browser test skipped: no Chromium (${found.why})`);
@@ -43,18 +29,7 @@ describe.skipIf(!found.path)("live view in Chromium", () => {
   beforeAll(async () => {
     cluster = await EmbeddedCluster.start({ stores: 3, regions: 4 });
     client = await TikvClient.connect({ pdEndpoints: cluster.pdEndpoints, inspect: { port: 0 } });
-    browser = await chromium.launch({
-      executablePath: found.path,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium(found.path as string);
   }, 60_000);
 
   afterAll(async () => {

@@ -4,7 +4,7 @@
 // CONNECT_FAIL a BatchCommands stream failed as it opens (failNext), and an attempt that must
 // stay pending while the path sends requests is held by a stopped store (started for
 // CONNECT_OK; for CONNECT_FAIL the connect times out). STREAM_LOST stops the store (its
-// streams close), BACKOFF_ELAPSED is the real reconnect backoff, SEND a RawGet, STOP
+// streams close; the actor re-creates the stream at once), BACKOFF_ELAPSED is the real reconnect backoff, SEND a RawGet, STOP
 // StoreActor.stop() (a repeated STOP is sent to the machine). FEEDBACK is the health-feedback event the stream watcher would deliver
 // (sent to the machine: the mock store's own feedback is not scriptable per step). Checked
 // after every step: the actor's state, attempts, held requests, slow score, reachability and
@@ -126,9 +126,11 @@ describe("store machine paths on the embedded cluster", () => {
                 await arrange(path.steps.indexOf(step));
                 await waitFor("connecting");
               },
-              STREAM_LOST: async () => {
+              // the stream is re-created at once: the attempt then meets what the path does next
+              STREAM_LOST: async (step) => {
                 await setRunning(false);
-                await waitFor("reconnecting");
+                await waitFor("connecting");
+                await arrange(path.steps.indexOf(step));
               },
               SEND: () => {
                 const r: { answer?: string; done: Promise<void> } = { done: Promise.resolve() };

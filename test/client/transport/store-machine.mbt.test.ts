@@ -47,11 +47,8 @@ const model = setup({
     },
     ready: {
       on: {
-        STREAM_LOST: {
-          guard: ({ context }) => context.connects < 2,
-          target: "reconnecting",
-          actions: assign({ attempts: 1 }),
-        },
+        // re-created at once (client-go recreateStreamingClient); only a failed connect backs off
+        STREAM_LOST: { guard: ({ context }) => context.connects < 2, target: "connecting" },
         STOP: "stopped",
       },
     },

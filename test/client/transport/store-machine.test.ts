@@ -101,21 +101,30 @@ describe("store machine", () => {
     h.connects.length = 0;
   });
 
-  it("stream loss -> reconnecting (requests fail fast) -> connecting -> ready", async () => {
+  // client-go recreateStreamingClient: the lost stream is re-created at once, and only a failed
+  // re-create backs off (a store still serving is not left unreachable for a whole backoff)
+  it("stream loss -> connecting at once (requests fail fast) -> ready; a failed re-create backs off", async () => {
     const h = harness();
     h.actor.start();
     h.connects[0]?.resolve(new FakeLink());
     await flush();
     h.lose(new Error("stream reset"));
-    expect(h.actor.getSnapshot().value).toBe("reconnecting");
-    h.send("x");
-    expect(h.replies[0]?.[0]).toBe("GrpcError");
-    await vi.advanceTimersByTimeAsync(100);
     expect(h.actor.getSnapshot().value).toBe("connecting");
-    h.send("y"); // not the first connect: fail fast, like client-go's "no available connections"
+    expect(h.actor.getSnapshot().context.reachability).toBe("unreachable");
+    expect(h.connects.length).toBe(2); // no backoff before the re-create
+    h.send("x"); // not the first connect: fail fast, like client-go's "no available connections"
+    expect(h.replies[0]?.[0]).toBe("GrpcError");
+    h.connects[1]?.reject(new Error("still down"));
+    await flush();
+    expect(h.actor.getSnapshot().value).toBe("reconnecting");
+    h.send("y");
     expect(h.replies[1]?.[0]).toBe("GrpcError");
+    await vi.advanceTimersByTimeAsync(99);
+    expect(h.actor.getSnapshot().value).toBe("reconnecting");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.actor.getSnapshot().value).toBe("connecting");
     const link2 = new FakeLink();
-    h.connects[1]?.resolve(link2);
+    h.connects[2]?.resolve(link2);
     await flush();
     expect(h.actor.getSnapshot().value).toBe("ready");
     h.send("z");
