@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",
+    // the default on a 2-core machine is one worker (CPUs - 1); most suites wait on sockets and
+    // timers, so two keep both cores busy
+    maxWorkers: 2,
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],
