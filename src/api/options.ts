@@ -77,6 +77,18 @@ export interface ConnectOptions extends TuningOptions {
    */
   inspect?: InspectOptions;
   /**
+   * Attach inspection to every actor (PD, stores, regions, retries, lock resolver) so that
+   * `client.observe().transitions` carries their state changes without the live view. Off by
+   * default: it costs work on every actor transition while someone subscribes.
+   *
+   * @example
+   * ```ts
+   * const client = await TikvClient.connect({ pdEndpoints, observeActors: true });
+   * client.observe().transitions.subscribe((t) => console.log(t.kind, t.from, "->", t.to));
+   * ```
+   */
+  observeActors?: boolean;
+  /**
    * Local latches for optimistic commits (client-go TxnLocalLatches / EnableTxnLocalLatches):
    * commits of this client that share keys wait for each other in the client, before any RPC,
    * and one whose start ts is older than a commit already made here on one of its keys fails at
@@ -188,6 +200,7 @@ export interface ResolvedConnectOptions extends ResolvedTuning {
   maxBackoffMs: number;
   maxBatchSize: number;
   inspect: InspectOptions | undefined;
+  observeActors: boolean;
   txnLocalLatches: TxnLocalLatchesOptions | undefined;
   /** Prometheus export; undefined = off. */
   metrics: ResolvedMetricsOptions | undefined;
@@ -362,6 +375,7 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
       opts.maxBackoffMs === undefined ? 20_000 : checkNonNegativeInt(opts.maxBackoffMs, "maxBackoffMs"),
     maxBatchSize,
     inspect: opts.inspect === undefined ? undefined : checkInspectOptions(opts.inspect),
+    observeActors: checkObserveActors(opts.observeActors),
     metrics: checkMetricsOptions(opts.metrics),
     tracing: checkTracingOptions(opts.tracing),
     txnLocalLatches:
@@ -433,4 +447,11 @@ export function resolveRawOptions(opts: RawClientOptions = {}): Required<Pick<Ra
 export function checkColumnFamily(cf: unknown, name = "columnFamily"): string {
   if (typeof cf !== "string") throw new InvalidArgumentError("must be a string", name);
   return cf;
+}
+
+function checkObserveActors(v: unknown): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== "boolean")
+    throw new InvalidArgumentError(`must be a boolean, got ${String(v)}`, "observeActors");
+  return v;
 }

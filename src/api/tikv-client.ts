@@ -2,6 +2,7 @@
 // pool, region cache, request sender). Follows client-go rawkv.NewClientWithOpts and
 // tikv.NewKVStore: PD client -> (API v2) keyspace meta -> codec -> region cache + RPC client.
 
+import type { InspectionEvent } from "xstate";
 import { InspectServer } from "../actors/inspect/server.js";
 import { type ClientEvents, type ClientObservables, ObserveHub } from "../actors/observe/hub.js";
 import { discoverMembers } from "../actors/pd/discover.js";
@@ -135,7 +136,7 @@ export class TikvClient {
       stores,
       rawCodec,
       metricsImpl,
-      inspection?.inspect,
+      actorInspect(opts, inspection, hub),
       opts.interceptor,
       { shortMs: opts.rpcTimeoutMs, mediumMs: opts.longRpcTimeoutMs },
       opts.contextDefaults,
@@ -201,7 +202,8 @@ export class TikvClient {
       await inspection?.close();
       throw new AbortedError(signal.reason);
     }
-    const inspect = inspection?.inspect;
+    // observeActors: the hub's callback on every actor (it does nothing while none subscribes)
+    const inspect = actorInspect(opts, inspection, hub);
     const pd = await PdActor.connect({
       endpoints: opts.pdEndpoints,
       tls: opts.tls,
@@ -303,7 +305,7 @@ export class TikvClient {
         codec,
         metrics: this.metricsImpl,
         keyspaceId: codec.apiVersion === APIVersion.V2 ? codec.keyspaceId : undefined,
-        inspect: this.inspection?.inspect,
+        inspect: actorInspect(this.opts, this.inspection, this.hub),
         observe: this.hub,
         txnLocalLatches: this.opts.txnLocalLatches,
         budgetsMs: this.opts.txnBackoffBudgetsMs,
@@ -729,4 +731,14 @@ function zoneTrafficOf(
   metrics: ClientMetrics,
 ): { zone: string | undefined } | undefined {
   return opts.zone !== undefined || metrics.sink !== undefined ? { zone: opts.zone } : undefined;
+}
+
+// the inspection callback the client's actors get: the live view's, else the observe hub's when
+// asked for (observeActors), else none
+function actorInspect(
+  opts: ResolvedConnectOptions,
+  inspection: InspectServer | undefined,
+  hub: ObserveHub,
+): ((ev: InspectionEvent) => void) | undefined {
+  return inspection?.inspect ?? (opts.observeActors ? hub.inspect : undefined);
 }

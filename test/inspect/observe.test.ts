@@ -279,3 +279,41 @@ describe("zero cost when nobody listens", () => {
     expect((await client.txn().begin()).recorder).toBeUndefined();
   });
 });
+
+describe("observeActors", () => {
+  async function retryTransitions(observeActors: boolean): Promise<ActorTransition[]> {
+    const client = await env.connect({ observeActors });
+    const key = `${uniquePrefix("oa")}k`;
+    await client.raw().put(key, "v");
+    const seen: ActorTransition[] = [];
+    const sub = client.observe().transitions.subscribe((t) => seen.push(t));
+    // a region error sends the read through the retry statechart
+    const region = env.cluster.topology.locateKey(Buffer.from(key));
+    const fault = env.cluster.faults.failNext({
+      rpc: "RawGet",
+      regionId: region?.id,
+      error: { regionError: RegionErrors.serverIsBusy("busy") },
+    });
+    try {
+      expect((await client.raw().get(key))?.toString()).toBe("v");
+    } finally {
+      fault.cancel();
+      sub.unsubscribe();
+    }
+    return seen.filter((t) => t.kind === "retry");
+  }
+
+  itFault("off (default): the retry actor's transitions are not observed", async () => {
+    expect(await retryTransitions(false)).toEqual([]);
+  });
+
+  itFault("on: observe().transitions carries the retry actor's states without the live view", async () => {
+    const retry = await retryTransitions(true);
+    expect(retry.length).toBeGreaterThan(0);
+    expect(retry.map((t) => t.to)).toContain("backingOff");
+  });
+
+  it("bad input: a non-boolean is refused", async () => {
+    await expect(env.connect({ observeActors: "yes" as never })).rejects.toThrow(/observeActors/);
+  });
+});

@@ -120,8 +120,9 @@ export class ClientEvents extends EventEmitter<ClientEventMap> {
 export interface ClientObservables {
   /**
    * State changes of the client's actors: the committers of observed transactions always;
-   * the PD, store, region, retry and lock-resolver actors while the live view is on (`inspect`
-   * connect option), since attaching inspection to every actor costs on every transition.
+   * the PD, store, region, retry and lock-resolver actors when the client was connected with
+   * `observeActors: true` or the live view (`inspect`), since attaching inspection to every
+   * actor costs on every transition.
    */
   readonly transitions: Observable<ActorTransition>;
   /** Lifecycle events of every transaction begun while someone subscribes. */
