@@ -7,6 +7,8 @@
 // can go wherever a Transaction goes (runTransaction included); what a pipelined transaction
 // cannot do (scans, pessimistic mode) fails with PipelinedUnsupportedError / InvalidArgumentError.
 
+import type { TxnRecorder } from "../actors/observe/txn-recorder.js";
+import { composeInterceptors } from "../actors/request/interceptor.js";
 import { pipelinedKnobs } from "../actors/txn/pipelined/knobs.js";
 import {
   DEFAULT_FLUSH_CONCURRENCY,
@@ -117,6 +119,8 @@ export interface PipelinedParts {
   tuning: PipelinedTuning;
   /** The Context fields of the transaction's writes. */
   writeContext: (txn: Transaction) => Partial<Context> | undefined;
+  /** Its recorder when observed or traced (begin, RPCs, commit / rollback). */
+  recorder?: TxnRecorder | undefined;
 }
 
 /** @internal TxnClient.begin({ pipelined }) */
@@ -169,6 +173,7 @@ export class PipelinedTransaction extends Transaction {
     // reads skip this transaction's own flushed locks (client-go snapshot.SetPipelined)
     parts.snapshot.reader.resolvedLocks.add(parts.snapshot.ts);
     const p = this.protocol;
+    this.recorder = parts.recorder;
     this.committer = parts.rt.newPipelinedCommitter({
       startTs: this.startTs,
       assertionLevel: assertionLevelOf(this),
@@ -176,7 +181,10 @@ export class PipelinedTransaction extends Transaction {
       commitWaitUntilTs: p.commitWaitUntilTs,
       commitWaitTimeoutMs: p.commitWaitTimeoutMs,
       lifecycleHooks: p.lifecycleHooks,
-      interceptor: parts.snapshot.reader.options.interceptor,
+      interceptor: composeInterceptors(
+        parts.snapshot.reader.options.interceptor,
+        parts.recorder?.interceptor,
+      ),
       ...parts.tuning,
     });
     this.pipeline = new PipelinedMemDb(

@@ -233,6 +233,8 @@ export class TxnClient {
     const tuning = checkPipelinedOptions(options);
     if (tuning) {
       const snapshot = this.newSnapshot(startTs, options);
+      const recorder = recorderFor(this.host.rt.deps.observe, options.trace ?? false, startTs, "pipelined");
+      recorder?.begin(false, false);
       return createPipelinedTransaction({
         rt: this.host.rt,
         snapshot,
@@ -240,6 +242,7 @@ export class TxnClient {
         protocol,
         tuning,
         writeContext: writeContextOf,
+        recorder,
       });
     }
     // a stale read is read-only: its writes and locks are refused at once

@@ -109,7 +109,6 @@ describe("client.observe()", () => {
     expect(backoff).toBeLessThan(mine.indexOf(prewrites.at(-1) as TxnEvent));
     expect(mine[backoff]).toMatchObject({ type: "backoff", kind: "regionScheduling" });
     expect(regionErrors).toEqual(prewrites.slice(0, -1));
-    expect(mine.at(-1)?.type === "commit" || mine.some((e) => e.type === "commit")).toBe(true);
   });
 
   it("an async commit too large for async commit falls back to 2PC: mode and fallback on the event and the callback", async () => {
@@ -315,5 +314,33 @@ describe("observeActors", () => {
 
   it("bad input: a non-boolean is refused", async () => {
     await expect(env.connect({ observeActors: "yes" as never })).rejects.toThrow(/observeActors/);
+  });
+});
+
+describe("observed pipelined transactions", () => {
+  it("report begin (pipelined), their flush and commit RPCs, then commit", async () => {
+    const client = await env.connect();
+    const { events, stop } = collect(client);
+    const p = uniquePrefix("opl");
+    const txn = await client.txn().begin({ pipelined: true });
+    txn.set(`${p}a`, "1");
+    txn.set(`${p}z`, "2");
+    const commitTs = await txn.commit();
+    await client.txn().whenIdle();
+    stop();
+    const mine = events.filter((e) => e.txn === txn.startTs.toString());
+    expect(mine[0]).toMatchObject({ type: "begin", kind: "pipelined" });
+    const rpcs = mine.flatMap((e) => (e.type === "rpc" ? [e.command] : []));
+    expect(rpcs).toContain("Flush");
+    expect(rpcs).toContain("Commit");
+    expect(mine.find((e) => e.type === "commit")).toMatchObject({ commitTs: commitTs.toString() });
+  });
+
+  it("a traced pipelined transaction keeps its trace", async () => {
+    const client = await env.connect();
+    const txn = await client.txn().begin({ pipelined: true, trace: true });
+    txn.set(`${uniquePrefix("opt")}a`, "1");
+    await txn.commit();
+    expect(txn.trace()?.kind).toBe("pipelined");
   });
 });

@@ -109,7 +109,7 @@ describe("trace validation", () => {
     ["a newer version", { ...good, version: 2 }, "version", /unsupported version 2/],
     ["a numeric txn", { ...good, txn: 42 }, "txn", /must be a string, got number/],
     ["a non-decimal txn", { ...good, txn: "0x2a" }, "txn", /decimal/],
-    ["an unknown kind", { ...good, kind: "lazy" }, "kind", /optimistic or pessimistic/],
+    ["an unknown kind", { ...good, kind: "lazy" }, "kind", /optimistic, pessimistic or pipelined/],
     ["an unknown outcome", { ...good, outcome: "maybe" }, "outcome", /must be one of/],
     ["machines not strings", { ...good, machines: [1] }, "machines", /array of strings/],
     ["events not an array", { ...good, events: {} }, "events", /must be an array, got object/],

@@ -23,7 +23,7 @@ export interface ActorTransition {
 }
 
 /** How a transaction protects its writes. */
-export type TxnKind = "optimistic" | "pessimistic";
+export type TxnKind = "optimistic" | "pessimistic" | "pipelined";
 
 /** Outcome of one RPC attempt as the client saw it. */
 export type RpcOutcome = "ok" | "regionError" | "keyError" | "failed";

@@ -73,7 +73,7 @@ const EVENT_FIELDS: Record<TxnEvent["type"], Record<string, FieldType>> = {
 };
 
 const ENUMS: Record<string, readonly string[]> = {
-  "begin.kind": ["optimistic", "pessimistic"],
+  "begin.kind": ["optimistic", "pessimistic", "pipelined"],
   "rpc.outcome": ["ok", "regionError", "keyError", "failed"],
   "lockResolve.outcome": ["resolved", "alive", "failed"],
   "rollback.reason": ["user", "commitFailed", "undetermined"],
@@ -130,7 +130,10 @@ export function validateTrace(doc: unknown): TxnTrace {
   if (!isDecimal(d.txn as string)) throw new InvalidTraceError("txn", "must be a decimal start ts");
   check(d.kind, "string", "kind");
   if (!(ENUMS["begin.kind"] as readonly string[]).includes(d.kind as string)) {
-    throw new InvalidTraceError("kind", `must be optimistic or pessimistic, got ${JSON.stringify(d.kind)}`);
+    throw new InvalidTraceError(
+      "kind",
+      `must be optimistic, pessimistic or pipelined, got ${JSON.stringify(d.kind)}`,
+    );
   }
   check(d.startedAt, "number", "startedAt");
   if (d.endedAt !== undefined) check(d.endedAt, "number", "endedAt");
