@@ -131,17 +131,13 @@ export class TikvClient {
     readonly inspection?: InspectServer,
     private readonly hub: ObserveHub = new ObserveHub(),
   ) {
-    const sender = new RoutedSender(
-      regionCache,
-      stores,
-      rawCodec,
-      metricsImpl,
-      actorInspect(opts, inspection, hub),
-      opts.interceptor,
-      { shortMs: opts.rpcTimeoutMs, mediumMs: opts.longRpcTimeoutMs },
-      opts.contextDefaults,
-      zoneTrafficOf(opts, metricsImpl),
-    );
+    const sender = new RoutedSender(regionCache, stores, rawCodec, metricsImpl, {
+      inspect: actorInspect(opts, inspection, hub),
+      interceptor: opts.interceptor,
+      rpcTimeouts: { shortMs: opts.rpcTimeoutMs, mediumMs: opts.longRpcTimeoutMs },
+      contextDefaults: opts.contextDefaults,
+      zoneTraffic: zoneTrafficOf(opts, metricsImpl),
+    });
     this.runtime = {
       options: opts,
       sender,

@@ -146,6 +146,20 @@ export function poolStoreSender(stores: StorePool, codec: ApiCodec, metrics: Cli
   };
 }
 
+/** The client-wide settings of a {@link RoutedSender} (each unset = off / the default). */
+export interface RoutedSenderOptions {
+  /** Inspection callback for the retry and region actors (live view, observeActors). */
+  inspect?: ((ev: InspectionEvent) => void) | undefined;
+  /** The client's RPC interceptors. */
+  interceptor?: RpcInterceptor | undefined;
+  /** The client's per-attempt RPC timeouts (default client-go's). */
+  rpcTimeouts?: RpcTimeouts | undefined;
+  /** Context fields of every request (the client's resource group, request source). */
+  contextDefaults?: Partial<Context> | undefined;
+  /** Measure reads by zone, for a client in `zone`. */
+  zoneTraffic?: { zone: string | undefined } | undefined;
+}
+
 /** {@link RawRequestSender} over the routing layer's RequestSender. */
 export class RoutedSender implements RawRequestSender {
   private readonly sender: RequestSender;
@@ -155,17 +169,9 @@ export class RoutedSender implements RawRequestSender {
     stores: StorePool,
     readonly codec: ApiCodec,
     readonly metrics: ClientMetrics,
-    /** Inspection callback for the retry and region actors (live view); unset = none. */
-    inspect?: (ev: InspectionEvent) => void,
-    /** The client's RPC interceptors; unset = none. */
-    interceptor?: RpcInterceptor,
-    /** The client's per-attempt RPC timeouts; unset = client-go's defaults. */
-    rpcTimeouts?: RpcTimeouts,
-    /** Context fields of every request (the client's resource group, request source); unset = none. */
-    contextDefaults?: Partial<Context>,
-    /** Measure reads by zone, for a client in `zone` (unset = not measured). */
-    zoneTraffic?: { zone: string | undefined },
+    opts: RoutedSenderOptions = {},
   ) {
+    const { inspect, interceptor, rpcTimeouts, contextDefaults, zoneTraffic } = opts;
     this.sender = new RequestSender(cache, poolStoreSender(stores, codec, metrics), {
       inspect,
       interceptor,

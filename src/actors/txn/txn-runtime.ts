@@ -102,17 +102,13 @@ export class TxnRuntime {
       enableForwarding: deps.enableForwarding,
     });
     stores.onHealthFeedback((id, score) => this.cache.stores.setSlowScore(id, score));
-    this.sender = new RoutedSender(
-      this.cache,
-      stores,
-      codec,
-      metrics,
-      deps.inspect,
-      deps.interceptor,
-      deps.rpcTimeouts,
-      deps.contextDefaults,
-      deps.zoneTraffic,
-    );
+    this.sender = new RoutedSender(this.cache, stores, codec, metrics, {
+      inspect: deps.inspect,
+      interceptor: deps.interceptor,
+      rpcTimeouts: deps.rpcTimeouts,
+      contextDefaults: deps.contextDefaults,
+      zoneTraffic: deps.zoneTraffic,
+    });
     this.resolver = new LockResolver({
       sender: this.sender,
       clock: pd,
