@@ -243,7 +243,7 @@ export class RequestSender {
       opts.interceptor !== undefined ||
       this.opts.interceptor !== undefined ||
       // a measured read goes the way that measures it
-      this.opts.zoneTraffic?.counts(cmd)
+      this.opts.zoneTraffic?.countsLeaderReads(cmd)
     )
       return this.sendGeneral(target, cmd, build, opts);
     const region =
@@ -602,7 +602,7 @@ export class RequestSender {
     call: Promise<TikvResponse<C>>,
   ): Promise<TikvResponse<C>> {
     const meter = this.opts.zoneTraffic;
-    if (meter === undefined || !meter.counts(cmd)) return call;
+    if (meter === undefined || !meter.counts(cmd, rc)) return call;
     return meter.measure(rc, targetStoreId, cmd, req, call);
   }
 

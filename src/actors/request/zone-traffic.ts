@@ -60,9 +60,18 @@ export class ZoneTrafficMeter {
     private readonly sink: (t: ReadTraffic) => void,
   ) {}
 
-  /** True when `cmd` is counted (other commands keep the sender's fast path). */
-  counts(cmd: TikvCommand): boolean {
-    return COUNTED.has(cmd);
+  /**
+   * True when a leader read `cmd` is measured, so it must leave the sender's fast path. Without
+   * the client's zone only stale reads are (a leader read's bytes go by zone, unknown here), and
+   * stale reads never take the fast path.
+   */
+  countsLeaderReads(cmd: TikvCommand): boolean {
+    return this.selfZone !== undefined && COUNTED.has(cmd);
+  }
+
+  /** True when this attempt is measured. */
+  counts(cmd: TikvCommand, rc: RpcContext): boolean {
+    return COUNTED.has(cmd) && (this.selfZone !== undefined || rc.context.staleRead);
   }
 
   /** Reports `call`'s request and answer once it settles; returns `call` unchanged. */

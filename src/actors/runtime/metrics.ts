@@ -35,7 +35,7 @@ export interface ClientMetricsSnapshot {
   /** Stale reads, by {@link StaleReadEvent} (zeros while no stale read was made). */
   staleReads: Record<StaleReadEvent, number>;
   /**
-   * Read traffic by zone, counted only with the `zone` option or metrics export on (client-go
+   * Read traffic by zone, counted with the `zone` option (stale reads also with metrics export on) (client-go
    * stale_read_req_counter, stale_read_bytes, read_request_bytes). A stale read to a store of
    * unknown zone counts as local, as client-go's; leader/follower bytes skip unknown zones.
    */

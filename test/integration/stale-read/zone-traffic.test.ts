@@ -149,6 +149,18 @@ describe.skipIf(skipOnRealCluster("v1"))("zone traffic on the embedded cluster",
     expect(client.metrics().zoneTraffic.readBytes.followerCrossZone).toBeGreaterThan(0);
   });
 
+  it("with metrics but no zone: stale reads are counted (as local), leader reads keep the fast path", async () => {
+    const key = `${p}nozone`;
+    const client = await env.connect({ metrics: { registry: new Registry() } });
+    const ts = await put(client, key, "v");
+    await (await client.txn().snapshot()).get(key);
+    expect(client.metrics().zoneTraffic).toEqual(NO_TRAFFIC);
+    await (await client.txn().snapshot(ts, { staleRead: true })).get(key);
+    const z = client.metrics().zoneTraffic;
+    expect(z.staleReadRequests).toEqual({ local: 1, crossZone: 0 });
+    expect(z.readBytes).toEqual(NO_TRAFFIC.readBytes);
+  });
+
   it("without a zone or metrics, nothing is measured", async () => {
     const key = `${p}off`;
     const client = await env.connect();
