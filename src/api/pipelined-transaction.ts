@@ -119,7 +119,7 @@ export interface PipelinedParts {
   tuning: PipelinedTuning;
   /** The Context fields of the transaction's writes. */
   writeContext: (txn: Transaction) => Partial<Context> | undefined;
-  /** Its recorder when observed or traced (begin, RPCs, commit / rollback). */
+  /** @internal Its recorder when observed or traced (begin, RPCs, commit / rollback). */
   recorder?: TxnRecorder | undefined;
 }
 

@@ -83,7 +83,8 @@ describe("key-in-region check on a memcomparable cluster", () => {
           expect(isRegionError(check(t, r, [k], v1.txn))).toBe(!within(encodeBytes(k), r));
         }
       }),
-      { numRuns: 300 },
+      // (found by a CI run: a raw split at 0x00 leaves [, 00) with no txn key's encoding in it)
+      { numRuns: 300, examples: [[[[Buffer.from([0]), true]], Buffer.from([])]] },
     );
   });
 
