@@ -4,6 +4,7 @@
 import {
   type handleUnaryCall,
   type Metadata,
+  type ServerDuplexStream,
   type ServerUnaryCall,
   type ServiceError,
   type sendUnaryData,
@@ -64,6 +65,50 @@ function toServiceError(e: unknown): ServiceError {
     return e as ServiceError;
   // A Go handler returning a plain error surfaces as status Unknown with its message.
   return statusError(status.UNKNOWN, e instanceof Error ? e.message : String(e));
+}
+
+/**
+ * Serves a duplex stream of member `member` (PD's Tso, the resource manager's token stream):
+ * every message goes through the fault registry, answers go out in request order even with an
+ * injected delay, and the first failure (a fault, or `answer` throwing: a ServiceError as is,
+ * anything else as PD's Unknown) ends the stream.
+ */
+export function guardStream<Req, Res>(
+  state: PdState,
+  member: number,
+  method: string,
+  call: ServerDuplexStream<Req, Res>,
+  answer: (req: Req) => Res,
+): void {
+  let chain = Promise.resolve();
+  let failed = false;
+  const fail = (e: ServiceError) => {
+    if (failed) return;
+    failed = true;
+    call.emit("error", e);
+  };
+  call.on("data", (req: Req) => {
+    const fault = state.faults.enter(method, member, req);
+    chain = chain.then(async () => {
+      if (failed) return;
+      const delay = state.faults.delayOf(method);
+      if (delay > 0) await sleep(delay);
+      if (fault) return fail(faultError(fault, true));
+      try {
+        call.write(answer(req));
+      } catch (e) {
+        fail(toServiceError(e));
+      }
+    });
+  });
+  call.on("end", () => {
+    void chain.then(() => {
+      if (!failed) call.end();
+    });
+  });
+  call.on("error", () => {
+    failed = true;
+  });
 }
 
 /** Wraps a unary handler of member `member` with PD's checks and the fault registry. */

@@ -13,7 +13,7 @@ import {
   TsoResponse,
 } from "../../proto/pdpb.js";
 import { adminHandlers } from "./admin-handlers.js";
-import { faultError, handlerKit, sleep } from "./call-guard.js";
+import { guardStream, handlerKit } from "./call-guard.js";
 import { mismatchClusterIdError, tsoNotLeaderError } from "./errors.js";
 import { gcHandlers } from "./gc-handlers.js";
 import type { PdState } from "./pd-state.js";
@@ -44,48 +44,18 @@ export function createPdService(state: PdState, member: number): PDServer {
       }),
     ),
 
-    tso: (call: ServerDuplexStream<TsoRequest, TsoResponse>) => {
-      // Answers go out in request order even when a delay is injected.
-      let chain = Promise.resolve();
-      let failed = false;
-      const fail = (e: Error) => {
-        if (failed) return;
-        failed = true;
-        call.emit("error", e);
-      };
-      call.on("data", (req: TsoRequest) => {
-        const fault = state.faults.enter("Tso", member, req);
-        chain = chain.then(async () => {
-          if (failed) return;
-          const delay = state.faults.delayOf("Tso");
-          if (delay > 0) await sleep(delay);
-          if (fault) return fail(faultError(fault, true));
-          const got = req.header?.clusterId ?? 0n;
-          if (got !== state.clusterId) return fail(mismatchClusterIdError(state.clusterId, got));
-          if (!state.isLeader(member)) return fail(tsoNotLeaderError());
-          try {
-            const ts = state.tso.generate(req.count);
-            call.write(
-              TsoResponse.fromPartial({
-                header: ok(),
-                count: req.count,
-                timestamp: { physical: BigInt(ts.physical), logical: BigInt(ts.logical), suffixBits: 0 },
-              }),
-            );
-          } catch (e) {
-            fail(e as Error);
-          }
+    tso: (call: ServerDuplexStream<TsoRequest, TsoResponse>) =>
+      guardStream(state, member, "Tso", call, (req) => {
+        const got = req.header?.clusterId ?? 0n;
+        if (got !== state.clusterId) throw mismatchClusterIdError(state.clusterId, got);
+        if (!state.isLeader(member)) throw tsoNotLeaderError();
+        const ts = state.tso.generate(req.count);
+        return TsoResponse.fromPartial({
+          header: ok(),
+          count: req.count,
+          timestamp: { physical: BigInt(ts.physical), logical: BigInt(ts.logical), suffixBits: 0 },
         });
-      });
-      call.on("end", () => {
-        void chain.then(() => {
-          if (!failed) call.end();
-        });
-      });
-      call.on("error", () => {
-        failed = true;
-      });
-    },
+      }),
 
     getMinTs: unary("GetMinTS", {}, () => {
       // API mode: the minimum over every keyspace group's TSO (PD asks all TSO servers)

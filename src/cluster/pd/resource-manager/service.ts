@@ -18,7 +18,7 @@ import {
   type TokenBucketsRequest,
   TokenBucketsResponse,
 } from "../../../proto/resource_manager.js";
-import { faultError, guardUnary, sleep } from "../call-guard.js";
+import { guardStream, guardUnary } from "../call-guard.js";
 import { notLeaderError, statusError } from "../errors.js";
 import type { PdState } from "../pd-state.js";
 import { ResourceGroupRegistry, ResourceManagerError } from "./groups.js";
@@ -75,37 +75,14 @@ export function createResourceManagerService(state: PdState, member: number): Re
       rm.delete(req.resourceGroupName, req.keyspaceId);
       return DeleteResourceGroupResponse.fromPartial({ body: SUCCESS });
     }),
-    acquireTokenBuckets: (call: ServerDuplexStream<TokenBucketsRequest, TokenBucketsResponse>) => {
-      let chain = Promise.resolve();
-      let failed = false;
-      const fail = (e: Error) => {
-        if (failed) return;
-        failed = true;
-        call.emit("error", e);
-      };
-      call.on("data", (req: TokenBucketsRequest) => {
-        const fault = state.faults.enter("AcquireTokenBuckets", member, req);
-        chain = chain.then(async () => {
-          if (failed) return;
-          const delay = state.faults.delayOf("AcquireTokenBuckets");
-          if (delay > 0) await sleep(delay);
-          if (fault) return fail(faultError(fault, true));
-          if (!state.isLeader(member)) return fail(notLeaderError());
-          try {
-            call.write(TokenBucketsResponse.fromPartial({ responses: rm.acquire(req) }));
-          } catch (e) {
-            fail(pdError(e));
-          }
-        });
-      });
-      call.on("end", () => {
-        void chain.then(() => {
-          if (!failed) call.end();
-        });
-      });
-      call.on("error", () => {
-        failed = true;
-      });
-    },
+    acquireTokenBuckets: (call: ServerDuplexStream<TokenBucketsRequest, TokenBucketsResponse>) =>
+      guardStream(state, member, "AcquireTokenBuckets", call, (req) => {
+        if (!state.isLeader(member)) throw notLeaderError();
+        try {
+          return TokenBucketsResponse.fromPartial({ responses: rm.acquire(req) });
+        } catch (e) {
+          throw pdError(e);
+        }
+      }),
   };
 }
