@@ -163,6 +163,8 @@ export class SnapshotReader {
   /** Transactions committed before `ts` whose locks reads read through (Context.committed_locks). */
   readonly committedLocks = new Set<bigint>();
   private readonly baseContext: Partial<Context>;
+  // no option sets a Context field
+  private readonly plainContext: boolean;
   // where reads go (undefined: the leader, the fast path)
   private readonly routing: ReadRouting | undefined;
   // the KV read timeout bounds the first attempt only (client-go: retries get the default)
@@ -189,6 +191,7 @@ export class SnapshotReader {
     }
     if (options.requestSource) ctx.requestSource = options.requestSource;
     this.baseContext = ctx;
+    this.plainContext = Object.keys(ctx).length === 0;
     this.routing = readRouting(options);
     this.firstAttempt =
       options.kvReadTimeoutMs !== undefined && options.kvReadTimeoutMs > 0
@@ -425,15 +428,18 @@ export class SnapshotReader {
   }
 
   // the per-request context: the snapshot's options and the locks learned so far
-  private context(): ContextFields {
-    const base =
-      this.resolvedLocks.size === 0 && this.committedLocks.size === 0
-        ? this.baseContext
-        : {
-            ...this.baseContext,
-            resolvedLocks: [...this.resolvedLocks],
-            committedLocks: [...this.committedLocks],
-          };
+  private context(): ContextFields | undefined {
+    const noLocks = this.resolvedLocks.size === 0 && this.committedLocks.size === 0;
+    // nothing to add: the request keeps the routing layer's shared, frozen context (no merge,
+    // and the hand-written batch encoders apply)
+    if (noLocks && this.firstAttempt === undefined && this.plainContext) return undefined;
+    const base = noLocks
+      ? this.baseContext
+      : {
+          ...this.baseContext,
+          resolvedLocks: [...this.resolvedLocks],
+          committedLocks: [...this.committedLocks],
+        };
     const first = this.firstAttempt;
     if (first === undefined) return base;
     const withTimeout = { ...base, ...first };
