@@ -194,13 +194,15 @@ function checkBudgets(v: unknown): TxnBackoffBudgets {
 }
 
 /** Checks a boolean option; undefined gives `def`. */
-function checkFlag(v: unknown, name: string, def: boolean): boolean {
+/** A boolean option (`def` when unset); InvalidArgumentError naming it otherwise. */
+export function checkFlag(v: unknown, name: string, def: boolean): boolean {
   if (v === undefined) return def;
   if (typeof v !== "boolean") throw new InvalidArgumentError(`must be a boolean, got ${String(v)}`, name);
   return v;
 }
 
-function checkZone(v: unknown): string | undefined {
+/** A zone name (the `zone` option, getMinSafeTs's zone): a non-empty string, or unset. */
+export function checkZone(v: unknown): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== "string" || v === "") {
     throw new InvalidArgumentError(`must be a non-empty string, got ${String(v)}`, "zone");

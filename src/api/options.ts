@@ -13,6 +13,7 @@ import { InvalidArgumentError } from "../errors/base.js";
 import type { Context } from "../proto/kvrpcpb.js";
 import { checkTlsOptions, type TlsOptions } from "../rpc/channel.js";
 import {
+  checkFlag,
   checkGrpcKeepalive,
   type ResolvedTuning,
   resolveTuning,
@@ -375,7 +376,7 @@ export function resolveConnectOptions(opts: ConnectOptions): ResolvedConnectOpti
       opts.maxBackoffMs === undefined ? 20_000 : checkNonNegativeInt(opts.maxBackoffMs, "maxBackoffMs"),
     maxBatchSize,
     inspect: opts.inspect === undefined ? undefined : checkInspectOptions(opts.inspect),
-    observeActors: checkObserveActors(opts.observeActors),
+    observeActors: checkFlag(opts.observeActors, "observeActors", false),
     metrics: checkMetricsOptions(opts.metrics),
     tracing: checkTracingOptions(opts.tracing),
     txnLocalLatches:
@@ -447,11 +448,4 @@ export function resolveRawOptions(opts: RawClientOptions = {}): Required<Pick<Ra
 export function checkColumnFamily(cf: unknown, name = "columnFamily"): string {
   if (typeof cf !== "string") throw new InvalidArgumentError("must be a string", name);
   return cf;
-}
-
-function checkObserveActors(v: unknown): boolean {
-  if (v === undefined) return false;
-  if (typeof v !== "boolean")
-    throw new InvalidArgumentError(`must be a boolean, got ${String(v)}`, "observeActors");
-  return v;
 }

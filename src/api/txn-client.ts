@@ -26,6 +26,7 @@ import { hasLocked } from "../kv/memdb/key-flags.js";
 import type { MemDb } from "../kv/memdb/memdb.js";
 import { checkPositiveTs, MAX_TS } from "../kv/timestamp.js";
 import { type Context, DiskFullOpt } from "../proto/kvrpcpb.js";
+import { checkZone } from "./client-config.js";
 import { type DeleteRangeOptions, type DeleteRangeResult, txnDeleteRange } from "./delete-range.js";
 import { checkInterceptor, composeInterceptors } from "./interceptor.js";
 import { ASSERTION_LEVEL, assertionLevelOf } from "./internal/assertion-level.js";
@@ -309,10 +310,7 @@ export class TxnClient {
     this.host.checkOpen();
     if (options === null || typeof options !== "object")
       throw new InvalidArgumentError("must be an object", "options");
-    const zone = options.zone;
-    if (zone !== undefined && (typeof zone !== "string" || zone === "")) {
-      throw new InvalidArgumentError("must be a non-empty string", "zone");
-    }
+    const zone = checkZone(options.zone);
     if (options.refresh !== undefined && typeof options.refresh !== "boolean") {
       throw new InvalidArgumentError("must be a boolean", "refresh");
     }

@@ -18,6 +18,11 @@ export type AccessLocation = "local" | "cross-zone" | "unknown";
 /** The store label naming a store's zone (client-go DCLabelKey). */
 export const ZONE_LABEL_KEY = "zone";
 
+/** The zone a store's labels name, if any. */
+export function zoneOf(labels: readonly StoreLabel[] | undefined): string | undefined {
+  return labels?.find((l) => l.key === ZONE_LABEL_KEY)?.value;
+}
+
 /** One read request and its answer, as the zone counters see it. */
 export interface ReadTraffic {
   location: AccessLocation;
@@ -36,7 +41,7 @@ export function accessLocation(
   selfZone: string | undefined,
   labels: readonly StoreLabel[] | undefined,
 ): AccessLocation {
-  const target = labels?.find((l) => l.key === ZONE_LABEL_KEY)?.value;
+  const target = zoneOf(labels);
   if (!selfZone || !target) return "unknown";
   return selfZone === target ? "local" : "cross-zone";
 }

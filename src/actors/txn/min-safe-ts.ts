@@ -17,6 +17,7 @@ import { StoreSafeTSRequest } from "../../proto/kvrpcpb.js";
 import { type Store, StoreState } from "../../proto/metapb.js";
 import type { PdActor } from "../pd/pd-actor.js";
 import type { PdHttpClient } from "../pd/pd-http-client.js";
+import { zoneOf } from "../request/zone-traffic.js";
 import type { StorePool } from "../store/store-pool.js";
 
 /** client-go safeTSUpdateInterval. */
@@ -28,8 +29,6 @@ export const SAFE_TS_UPDATE_INTERVAL_MS = 2_000;
 export const SAFE_TS_REQUEST_TIMEOUT_MS = 5_000;
 /** The scope of every store (client-go oracle.GlobalTxnScope). */
 export const GLOBAL_SCOPE = "global";
-/** The store label naming a scope of its own (client-go DCLabelKey). */
-export const ZONE_LABEL = "zone";
 
 /** What the tracker asks. */
 export interface MinSafeTsDeps {
@@ -137,7 +136,7 @@ export class MinSafeTsTracker {
     const scopes = new Map<string, bigint[]>([[GLOBAL_SCOPE, []]]);
     for (const s of tikv) {
       scopes.get(GLOBAL_SCOPE)?.push(s.id);
-      const zone = s.labels.find((l) => l.key === ZONE_LABEL)?.value;
+      const zone = zoneOf(s.labels);
       if (zone !== undefined) {
         const ids = scopes.get(zone) ?? [];
         ids.push(s.id);
