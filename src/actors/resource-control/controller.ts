@@ -38,8 +38,6 @@ export class ResourceGroupsController {
   private ticks = 0;
   private roundAgain = false;
   private closed = false;
-  /** Token rounds sent to PD (for tests). */
-  tokenRequests = 0;
   /** The interceptor to put first in the client's chain. */
   readonly interceptor: RpcInterceptor;
 
@@ -159,7 +157,6 @@ export class ResourceGroupsController {
       keyspaceId: r.g.meta.keyspaceId,
     }));
     this.roundRunning = true;
-    this.tokenRequests++;
     this.pd
       .acquire({
         requests,

@@ -6,6 +6,7 @@
 
 import { ResourceGroupThrottledError } from "../../errors/resource-control.js";
 import { Consumption, type ResourceGroup, type TokenBucket } from "../../proto/resource_manager.js";
+import { defaultSleep } from "../backoff/backoffer.js";
 import { type BucketSettings, LocalBucket } from "./local-bucket.js";
 import {
   costAfter,
@@ -98,14 +99,14 @@ export class GroupController {
     consumedRU: 0,
   };
   /** Burstable groups (burst limit < 0) never wait. */
-  burstable: boolean;
+  private burstable: boolean;
   private readonly bucket: LocalBucket;
   private readonly consumption = Consumption.fromPartial({});
   private lastReported = Consumption.fromPartial({});
   private lastReportMs: number;
   private initialDone = false;
   /** True while a token request for this group is in flight. */
-  requestInProgress = false;
+  private requestInProgress = false;
   private avgRuPerSec = 0;
   private avgLastMs: number;
   private avgLastRu = 0;
@@ -220,7 +221,7 @@ export class GroupController {
         if (this.bucket.isLow(this.now())) this.notifyLow();
         if (r.waitMs > 0) {
           this.stats.delayed++;
-          await new Promise<void>((resolve) => setTimeout(resolve, r.waitMs));
+          await defaultSleep(r.waitMs);
         }
         return;
       }

@@ -3,11 +3,11 @@
 // "others" requests (client-go InternalTxnOthers) bypass resource control.
 
 /** client-go InternalRequest / ExternalRequest / SourceUnknown. */
-export const INTERNAL_REQUEST = "internal";
-export const EXTERNAL_REQUEST = "external";
-export const SOURCE_UNKNOWN = "unknown";
+const INTERNAL_REQUEST = "internal";
+const EXTERNAL_REQUEST = "external";
+const SOURCE_UNKNOWN = "unknown";
 /** client-go InternalTxnOthers: low-cost internal requests, not resource-controlled. */
-export const INTERNAL_TXN_OTHERS = "others";
+const INTERNAL_TXN_OTHERS = "others";
 
 /**
  * Builds a request source label as client-go's BuildRequestSource: `internal` picks the

@@ -4,6 +4,7 @@
 // the region's replicas; after it, a read pays for the bytes TiKV read and the CPU it spent.
 // Only prewrite and commit count write bytes, as client-go's MakeRequestInfo.
 
+import type { ExecDetailsV2 } from "../../proto/kvrpcpb.js";
 import type { Consumption } from "../../proto/resource_manager.js";
 
 /** The RU cost parameters (PD client RequestUnitConfig; defaults = DefaultRequestUnitConfig). */
@@ -101,12 +102,6 @@ export function requestInfo(
   return { isWrite: true, writeBytes, replicaCount: Math.max(1, replicaCount), storeId };
 }
 
-interface ExecDetails {
-  timeDetail?: { processWallTimeMs: bigint } | undefined;
-  timeDetailV2?: { processWallTimeNs: bigint } | undefined;
-  scanDetailV2?: { processedVersionsSize: bigint } | undefined;
-}
-
 /**
  * The response info (client-go MakeResponseInfo): Get and BatchGet report their read bytes and
  * CPU in exec details; a Scan pays for its pairs (client-go: the encoded response size; here the
@@ -114,9 +109,9 @@ interface ExecDetails {
  */
 export function responseInfo(command: string, response: unknown): KvResponseInfo {
   let readBytes = 0;
-  let details: ExecDetails | undefined;
+  let details: ExecDetailsV2 | undefined;
   if (command === "Get" || command === "BatchGet") {
-    details = (response as { execDetailsV2?: ExecDetails }).execDetailsV2;
+    details = (response as { execDetailsV2?: ExecDetailsV2 }).execDetailsV2;
   } else if (command === "Scan") {
     for (const p of (response as { pairs?: { key?: Bytes; value?: Bytes }[] }).pairs ?? [])
       readBytes += len(p.key) + len(p.value);

@@ -46,7 +46,7 @@ export type OtelLoader = () => Promise<unknown>;
 const defaultLoader: OtelLoader = () => import("@opentelemetry/api");
 
 /** The instrumentation scope name of the client's spans. */
-export const TRACER_NAME = "tikv-ts";
+const TRACER_NAME = "tikv-ts";
 
 // OTel semantic conventions for database client spans (db.system.name is the current key,
 // db.system the older one that many backends still index)
