@@ -152,3 +152,8 @@ export function fromLatin1Key(s: Latin1Key): Buffer {
 export function compareLatin1Keys(a: Latin1Key, b: Latin1Key): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** A key as upper-case hex, as TiKV and PD print keys in messages and JSON. */
+export function hexUpper(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("hex").toUpperCase();
+}

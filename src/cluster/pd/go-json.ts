@@ -2,6 +2,8 @@
 // in RFC 3339 with trimmed fractions, time.Duration / typeutil.Duration as Go's String(), keys
 // in upper-case hex (core.HexRegionKeyStr).
 
+import { hexUpper } from "../../kv/key.js";
+
 /** A JSON value that may carry bigints (written as bare numbers). */
 export type GoJson =
   | null
@@ -49,6 +51,4 @@ export function goDuration(ms: number): string {
 }
 
 /** core.HexRegionKeyStr: upper-case hex of a key. */
-export function hexKey(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("hex").toUpperCase();
-}
+export const hexKey: (key: Uint8Array) => string = hexUpper;

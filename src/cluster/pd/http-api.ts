@@ -16,9 +16,10 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { KeyspaceMeta } from "../../proto/keyspacepb.js";
 import { KeyspaceState } from "../../proto/keyspacepb.js";
+import { sleep } from "./call-guard.js";
 import { pdErrorMessage } from "./errors.js";
 import { NULL_KEYSPACE_ID } from "./gc-state.js";
-import { type GoJson, goDuration, goJson } from "./go-json.js";
+import { type GoJson, goDuration, goJson, goTime } from "./go-json.js";
 import { fullConfig, pdServerConfig, replicationConfig, scheduleConfig } from "./http-config.js";
 import { memberJson, membersJson, regionInfoJson, regionsInfoJson, storeInfoJson } from "./http-shapes.js";
 import { MAX_U64, type PdState } from "./pd-state.js";
@@ -111,7 +112,7 @@ async function minResolvedTsFault(
 ): Promise<Answer | undefined> {
   const fault = state.faults.enter(MIN_RESOLVED_TS_METHOD, member, search);
   const delay = state.faults.delayOf(MIN_RESOLVED_TS_METHOD);
-  if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+  if (delay > 0) await sleep(delay);
   if (!fault) return undefined;
   const why =
     fault.kind === "status"
@@ -149,7 +150,7 @@ function statusJson(s: PdState): Answer {
 
 function clusterStatusJson(s: PdState): Answer {
   return ok({
-    raft_bootstrap_time: new Date(s.startedAtMs).toISOString().replace(/\.?0+Z$/, "Z"),
+    raft_bootstrap_time: goTime(s.startedAtMs),
     is_initialized: true,
     replication_status: "",
   });

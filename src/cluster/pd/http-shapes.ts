@@ -3,7 +3,7 @@
 // The mock keeps no disk statistics: byte sizes are "0B", and every region counts as PD's
 // EmptyRegionApproximateSize (1 MiB) in approximate and leader/region sizes.
 
-import type { Peer, Store } from "../../proto/metapb.js";
+import { type Peer, PeerRole, type Store } from "../../proto/metapb.js";
 import type { Member } from "../../proto/pdpb.js";
 import type { RegionInfo, StoreInfo } from "../topology/types.js";
 import { type GoJson, goDuration, goTime, hexKey } from "./go-json.js";
@@ -15,7 +15,7 @@ const nz = <T extends bigint | number>(v: T): T | undefined => (v ? v : undefine
 const ne = (v: string): string | undefined => (v === "" ? undefined : v);
 
 /** metapb.Store (Go JSON). */
-export function metaStoreJson(m: Store): { [k: string]: GoJson | undefined } {
+function metaStoreJson(m: Store): { [k: string]: GoJson | undefined } {
   return {
     id: nz(m.id),
     address: ne(m.address),
@@ -78,7 +78,7 @@ export function storeInfoJson(state: PdState, s: StoreInfo): GoJson {
 
 function metaPeerJson(p: Peer | undefined): GoJson {
   if (!p) return { role_name: "" };
-  const learner = p.role === 1;
+  const learner = p.role === PeerRole.Learner;
   return {
     role_name: learner ? "Learner" : "Voter",
     is_learner: learner || undefined,

@@ -3,16 +3,13 @@
 // conversion to errorpb), src/storage/errors.rs (scheduler/gc busy) and
 // components/engine_traits/src/errors.rs (NotInRange). Rust's Debug rendering of protobuf
 // messages is reproduced by `debugPeer`/`debugEpoch`.
+import { hexUpper } from "../../kv/key.js";
+
 import { Error as RegionError } from "../../proto/errorpb.js";
 import { type Peer, PeerRole, type Region, type RegionEpoch } from "../../proto/metapb.js";
 
 type Id = number | bigint;
 const big = (v: Id): bigint => BigInt(v);
-
-/** Upper-case hex, as TiKV's log_wrappers print keys when redaction is off. */
-export function hexUpper(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("hex").toUpperCase();
-}
 
 /** rust-protobuf's Debug text of a metapb.Peer (zero/default fields omitted). */
 export function debugPeer(p: Peer): string {

@@ -15,7 +15,7 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { APIVersion } from "../../proto/kvrpcpb.js";
-import type { Peer } from "../../proto/metapb.js";
+import { type Peer, PeerRole } from "../../proto/metapb.js";
 import type { ServerSecurity } from "../tls/server-security.js";
 import type { TopologyPort } from "./ports.js";
 import type { StoreMetrics } from "./store-metrics.js";
@@ -175,7 +175,9 @@ function regionAnswer(src: StatusSource, path: string): Reply {
   const byRole = (learner: boolean) =>
     isLeader
       ? Object.fromEntries(
-          region.peers.filter((p: Peer) => (p.role === 1) === learner).map((p) => [String(p.id), progress]),
+          region.peers
+            .filter((p: Peer) => (p.role === PeerRole.Learner) === learner)
+            .map((p) => [String(p.id), progress]),
         )
       : {};
   const meta = {

@@ -1,10 +1,9 @@
 // Store-level RPCs (no ordinary region read/write path): SplitRegion, UnsafeDestroyRange,
 // GetStoreSafeTS, GetHealthFeedback, GetLockWaitInfo. Follows tikv src/server/service/kv.rs.
 
-import { encodeBytes } from "../../kv/memcomparable.js";
 import * as kv from "../../proto/kvrpcpb.js";
 import type { Region } from "../../proto/metapb.js";
-import type { RegionKeyEncoding } from "../topology/stored-keys.js";
+import { type RegionKeyEncoding, toStoredKey } from "../topology/stored-keys.js";
 import { type CommandSpec, type ExecEnv, keyErrorText, type RegionKeyForms } from "./commands.js";
 import { type RegionKeyForm, USER_KEY_FORM } from "./region-check.js";
 import { RegionErrors } from "./region-errors.js";
@@ -13,7 +12,7 @@ export type { RegionKeyEncoding };
 
 const NONE: readonly Buffer[] = [];
 
-const encodeKey = (k: Buffer): Buffer => (k.length === 0 ? k : encodeBytes(k));
+const encodeKey = (k: Buffer): Buffer => toStoredKey("memcomparable", k);
 const ENCODED_KEYS: RegionKeyForm = { key: encodeKey, encodes: true };
 const encodeRegion = (r: Region): Region => ({
   ...r,

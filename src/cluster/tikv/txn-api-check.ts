@@ -2,8 +2,9 @@
 // Follows tikv src/storage/mod.rs `check_api_version` / `check_api_version_ranges` and
 // components/api_version/src/api_v2.rs `parse_key_mode` / `parse_range_mode`. Raw commands are
 // checked by the RawEngine itself.
+
+import { hexUpper } from "../../kv/key.js";
 import { APIVersion } from "../../proto/kvrpcpb.js";
-import { hexUpper } from "./region-errors.js";
 
 const TXN_PREFIX = 0x78; // 'x'
 const TIDB_META = 0x6d; // 'm'

@@ -10,6 +10,7 @@
  *   Rust Debug form of `storage::Error(ErrorInner::...)`.
  * Messages follow tikv src/storage/errors.rs (ErrorInner's `#[error]` strings).
  */
+import { hexUpper } from "../../../kv/key.js";
 import { APIVersion } from "../../../proto/kvrpcpb.js";
 
 /** Names TiKV's `CommandKind` prints for the raw commands. */
@@ -72,11 +73,6 @@ export function apiVersionName(v: APIVersion): string {
     default:
       return String(v);
   }
-}
-
-/** TiKV's `log_wrappers::hex_encode_upper`. */
-function hexUpper(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex").toUpperCase();
 }
 
 function debugOptHex(b: Uint8Array | undefined): string {

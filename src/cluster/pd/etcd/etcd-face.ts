@@ -14,7 +14,7 @@ import { DEFAULT_PROGRESS_NOTIFY_MS } from "./watch-stream.js";
 export const ETCD_VERSION = "3.5.15";
 
 /** PD runs etcd with periodic auto-compaction keeping one hour of history. */
-export const AUTO_COMPACTION_RETENTION_MS = 3_600_000;
+const AUTO_COMPACTION_RETENTION_MS = 3_600_000;
 const COMPACTION_CHECK_MS = 60_000;
 
 /** PD's key for its cluster id (keypath.ClusterIDPath; value: 8 bytes, big-endian). */
@@ -161,7 +161,7 @@ export class EtcdFace {
 }
 
 /** The range of every key starting with `prefix`, an internal key (clientv3.GetPrefixRangeEnd). */
-export function prefixRange(prefix: string): KeyRange {
+function prefixRange(prefix: string): KeyRange {
   const bytes = Buffer.from(prefix, "latin1");
   for (let i = bytes.length - 1; i >= 0; i--) {
     if ((bytes[i] as number) < 0xff) {

@@ -39,7 +39,7 @@ const unknown = (inner: string): ServiceError =>
   statusError(status.UNKNOWN, pdErrorMessage("PD:common:ErrUnknown", `unknown error ${inner}`));
 
 /** genNotServedErr(errs.ErrGetAllocator, id). */
-export function notServedMessage(groupId: number): string {
+function notServedMessage(groupId: number): string {
   return pdErrorMessage(
     "PD:tso:ErrGetAllocator",
     `get allocator failed, requested keyspace group with id ${groupId} is not served by this host/pod`,
@@ -47,7 +47,7 @@ export function notServedMessage(groupId: number): string {
 }
 
 /** errs.ErrKeyspaceNotAssigned. */
-export function notAssignedMessage(keyspaceId: number): string {
+function notAssignedMessage(keyspaceId: number): string {
   return pdErrorMessage(
     "PD:tso:ErrKeyspaceNotAssigned",
     `the keyspace ${keyspaceId} isn't assigned to any keyspace group`,
