@@ -973,7 +973,7 @@ export class Transaction {
       this.stateValue = "failed";
       const rec = this.recorder;
       if (rec) {
-        rec.rolledBack(e, undefined, e instanceof ResultUndeterminedError);
+        rec.rolledBack(e, e instanceof ResultUndeterminedError);
         // a traced transaction's failure carries its path (traceOf(error))
         const t = rec.trace();
         if (t && e instanceof Error) attachTrace(e, t);

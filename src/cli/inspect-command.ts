@@ -11,7 +11,7 @@ import { parseTrace } from "../actors/observe/trace.js";
 import { InvalidTraceError } from "../errors/trace.js";
 
 /** Renders the trace file at `input` to `out` (format from its extension: .svg or .html). */
-export async function renderTraceFile(input: string, out: string): Promise<void> {
+async function renderTraceFile(input: string, out: string): Promise<void> {
   const trace = parseTrace(readFileSync(input, "utf8"));
   const charts = await drawnCharts(trace.machines);
   const ext = extname(out).toLowerCase();

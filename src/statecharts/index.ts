@@ -39,7 +39,7 @@ export {
   layoutChart,
 } from "./layout.js";
 export { toMermaid } from "./mermaid.js";
-export { layoutToSvg, SVG_STYLE } from "./svg.js";
+export { esc, layoutToSvg, SVG_STYLE } from "./svg.js";
 
 /** A machine's diagram in every form. */
 export interface RenderedMachine {

@@ -82,9 +82,9 @@ interface ElkGraph extends ElkNode {
 const Elk = ElkModule as unknown as new () => { layout(graph: ElkGraph): Promise<ElkGraph> };
 
 /** Width of one character of the 11 px sans-serif font (estimate: no font metrics here). */
-export const CHAR_WIDTH = 6.6;
+const CHAR_WIDTH = 6.6;
 /** Width of one character of the 10 px edge labels. */
-export const LABEL_CHAR_WIDTH = 6;
+const LABEL_CHAR_WIDTH = 6;
 /** Height of one edge label line. */
 export const LINE_HEIGHT = 12;
 const textWidth = (t: string) => Math.ceil(t.length * CHAR_WIDTH) + 8;

@@ -4,7 +4,8 @@
 import type { Layout, LayoutNode } from "./layout.js";
 import { LINE_HEIGHT } from "./layout.js";
 
-const esc = (t: string) =>
+/** `t` escaped for XML / HTML text and attribute values. */
+export const esc = (t: string): string =>
   t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** The style sheet embedded in every SVG (classes a live view may toggle: active, taken). */

@@ -52,11 +52,16 @@ export function actorLabel(machine: string, context: unknown, fallback: string):
   return fallback;
 }
 
-interface InspectedRef {
+/** What an inspection event's actorRef carries that the inspectors read. */
+export interface InspectedRef {
   sessionId: string;
   id: string;
-  src?: unknown;
   logic?: { id?: string; config?: { id?: string } };
+}
+
+/** The machine id of a statechart actor; undefined for callback / promise children. */
+export function machineOf(ref: InspectedRef): string | undefined {
+  return ref.logic?.id ?? ref.logic?.config?.id;
 }
 
 /** Collects actor views from inspection events; pass {@link LiveInspector.inspect} to createActor. */
@@ -73,7 +78,7 @@ export class LiveInspector {
   readonly inspect = (ev: InspectionEvent): void => {
     if (ev.type !== "@xstate.snapshot" && ev.type !== "@xstate.event") return;
     const ref = ev.actorRef as unknown as InspectedRef;
-    const machine = ref.logic?.id ?? ref.logic?.config?.id;
+    const machine = machineOf(ref);
     if (!machine) return; // callback / promise children: not statecharts
     let view = this.views.get(ref.sessionId);
     if (!view) {

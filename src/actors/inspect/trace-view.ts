@@ -1,22 +1,21 @@
 // Draws a transaction trace on its statecharts: the states it passed highlighted with their
 // step numbers, the transitions it took marked, the state it ended in outlined; as a standalone
 // SVG, or an HTML page with the diagrams and the timeline of every event (RPCs, backoffs, locks).
+
+import { esc } from "../../statecharts/index.js";
 import type { TxnEvent } from "../observe/events.js";
 import { type TxnTrace, tracePath } from "../observe/trace.js";
 import { type DrawnChart, edgeOf, stateIds } from "./charts.js";
 
-const esc = (t: string) =>
-  t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-
 /** CSS of a highlighted trace (embedded in the SVG, so the file stands alone). */
-export const TRACE_CSS =
+const TRACE_CSS =
   ".visited>rect{fill:#ffe9a8;stroke:#b8860b;stroke-width:2}.ancestor>rect{stroke:#b8860b;stroke-width:2}" +
   ".current>rect{fill:#ffc04d;stroke:#c05800;stroke-width:3}" +
   ".taken polyline{stroke:#c05800;stroke-width:2.5}.taken text{fill:#c05800;font-weight:bold}" +
   ".step{fill:#c05800;font-size:10px;font-weight:bold}";
 
 /** What a path looks like on one chart. */
-export interface PathMarks {
+interface PathMarks {
   /** Leaf state id (XState id) → the steps (1-based) at which the path was there. */
   visited: Map<string, number[]>;
   /** Ancestors of visited states. */
@@ -34,7 +33,7 @@ function push<K>(m: Map<K, number[]>, k: K, v: number): void {
 }
 
 /** The marks of `trace`'s path on `drawn`'s chart. */
-export function pathMarks(trace: TxnTrace, drawn: DrawnChart): PathMarks {
+function pathMarks(trace: TxnTrace, drawn: DrawnChart): PathMarks {
   const { states, events } = tracePath(trace, drawn.machine);
   const marks: PathMarks = { visited: new Map(), ancestors: new Set(), current: new Set(), taken: new Map() };
   states.forEach((st, i) => {
@@ -54,7 +53,7 @@ export function pathMarks(trace: TxnTrace, drawn: DrawnChart): PathMarks {
 }
 
 /** `drawn`'s SVG with `marks` drawn on it (standalone: the highlight CSS is embedded). */
-export function highlightSvg(drawn: DrawnChart, marks: PathMarks): string {
+function highlightSvg(drawn: DrawnChart, marks: PathMarks): string {
   let svg = drawn.svg.replace(/<g class="node" data-state="([^"]+)"/g, (m, id: string) => {
     const cls = marks.current.has(id)
       ? "current"
@@ -100,7 +99,7 @@ function chartsOf(trace: TxnTrace, charts: DrawnChart[]): DrawnChart[] {
 }
 
 /** One line of the timeline: what happened at `e`. */
-export function describeEvent(e: TxnEvent): string {
+function describeEvent(e: TxnEvent): string {
   switch (e.type) {
     case "begin":
       return `${e.kind} transaction began${e.asyncCommit ? ", async commit asked" : ""}${e.onePC ? ", 1PC asked" : ""}`;

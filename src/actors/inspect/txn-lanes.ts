@@ -1,6 +1,7 @@
 // The live view's transactions pane, server side: one lane per transaction, built from its
 // events; open ones are kept while they run, finished ones only the last N.
 import type { TxnEvent } from "../observe/events.js";
+import { rollbackOutcome } from "../observe/trace.js";
 
 /** One transaction as the pane shows it. */
 export interface TxnLane {
@@ -24,7 +25,7 @@ export interface TxnLane {
 }
 
 /** Events kept per lane (a transaction retrying for long keeps its latest ones). */
-export const MAX_LANE_EVENTS = 300;
+const MAX_LANE_EVENTS = 300;
 /** Open lanes kept at most (abandoned transactions never finish). */
 const MAX_OPEN = 1_000;
 
@@ -82,11 +83,7 @@ export class TxnLanes {
         break;
       case "rollback":
         if (e.mode !== undefined) lane.mode = e.mode;
-        this.finish(
-          lane,
-          e.reason === "user" ? "rolledBack" : e.reason === "undetermined" ? "undetermined" : "failed",
-          e.at,
-        );
+        this.finish(lane, rollbackOutcome(e.reason), e.at);
         break;
       default:
         break;

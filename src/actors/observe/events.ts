@@ -22,11 +22,15 @@ export interface ActorTransition {
   txn?: string;
 }
 
+/** Every {@link TxnKind} (what a trace's reader accepts). */
+export const TXN_KINDS = ["optimistic", "pessimistic", "pipelined"] as const;
 /** How a transaction protects its writes. */
-export type TxnKind = "optimistic" | "pessimistic" | "pipelined";
+export type TxnKind = (typeof TXN_KINDS)[number];
 
+/** Every {@link RpcOutcome}. */
+export const RPC_OUTCOMES = ["ok", "regionError", "keyError", "failed"] as const;
 /** Outcome of one RPC attempt as the client saw it. */
-export type RpcOutcome = "ok" | "regionError" | "keyError" | "failed";
+export type RpcOutcome = (typeof RPC_OUTCOMES)[number];
 
 /** Fields every transaction event carries. */
 export interface TxnEventBase {

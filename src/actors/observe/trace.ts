@@ -1,15 +1,29 @@
 // A transaction's trace: the JSON document of the path it took (states, events, timings, RPCs
 // and their outcomes, backoffs, locks met), and its validation when read back.
 import { InvalidTraceError } from "../../errors/trace.js";
-import { TXN_EVENT_TYPES, type TxnEvent, type TxnKind } from "./events.js";
+import {
+  RPC_OUTCOMES,
+  TXN_EVENT_TYPES,
+  TXN_KINDS,
+  type TxnEvent,
+  type TxnKind,
+  type TxnLockEvent,
+  type TxnRollbackEvent,
+} from "./events.js";
 
 /** The `format` field of a trace document. */
 export const TRACE_FORMAT = "tikv-ts/txn-trace";
 /** The version this client writes and reads. */
 export const TRACE_VERSION = 1;
 
+const OUTCOMES = ["active", "committed", "failed", "undetermined", "rolledBack"] as const;
 /** How a traced transaction ended ("active": not yet). */
-export type TraceOutcome = "active" | "committed" | "failed" | "undetermined" | "rolledBack";
+export type TraceOutcome = (typeof OUTCOMES)[number];
+
+/** The outcome of a transaction whose last event is a rollback for `reason`. */
+export function rollbackOutcome(reason: TxnRollbackEvent["reason"]): TraceOutcome {
+  return reason === "user" ? "rolledBack" : reason === "undetermined" ? "undetermined" : "failed";
+}
 
 /** A transaction's recorded path. JSON-safe: `JSON.stringify(txn.trace())` is the file. */
 export interface TxnTrace {
@@ -28,8 +42,6 @@ export interface TxnTrace {
   /** Events left out (the oldest after `begin`) because the trace grew past its cap. */
   dropped?: number;
 }
-
-const OUTCOMES: readonly TraceOutcome[] = ["active", "committed", "failed", "undetermined", "rolledBack"];
 
 type FieldType = "string" | "number" | "boolean" | "string[]" | "object";
 // required fields per event type (optional ones end with "?")
@@ -73,10 +85,10 @@ const EVENT_FIELDS: Record<TxnEvent["type"], Record<string, FieldType>> = {
 };
 
 const ENUMS: Record<string, readonly string[]> = {
-  "begin.kind": ["optimistic", "pessimistic", "pipelined"],
-  "rpc.outcome": ["ok", "regionError", "keyError", "failed"],
-  "lockResolve.outcome": ["resolved", "alive", "failed"],
-  "rollback.reason": ["user", "commitFailed", "undetermined"],
+  "begin.kind": TXN_KINDS,
+  "rpc.outcome": RPC_OUTCOMES,
+  "lockResolve.outcome": ["resolved", "alive", "failed"] satisfies TxnLockEvent["outcome"][],
+  "rollback.reason": ["user", "commitFailed", "undetermined"] satisfies TxnRollbackEvent["reason"][],
 };
 
 function typeOf(v: unknown): string {
@@ -129,7 +141,7 @@ export function validateTrace(doc: unknown): TxnTrace {
   check(d.txn, "string", "txn");
   if (!isDecimal(d.txn as string)) throw new InvalidTraceError("txn", "must be a decimal start ts");
   check(d.kind, "string", "kind");
-  if (!(ENUMS["begin.kind"] as readonly string[]).includes(d.kind as string)) {
+  if (!(TXN_KINDS as readonly string[]).includes(d.kind as string)) {
     throw new InvalidTraceError(
       "kind",
       `must be optimistic, pessimistic or pipelined, got ${JSON.stringify(d.kind)}`,
@@ -138,7 +150,7 @@ export function validateTrace(doc: unknown): TxnTrace {
   check(d.startedAt, "number", "startedAt");
   if (d.endedAt !== undefined) check(d.endedAt, "number", "endedAt");
   if (d.dropped !== undefined) check(d.dropped, "number", "dropped");
-  if (!OUTCOMES.includes(d.outcome as TraceOutcome)) {
+  if (!(OUTCOMES as readonly string[]).includes(d.outcome as string)) {
     throw new InvalidTraceError(
       "outcome",
       `must be one of ${OUTCOMES.join(", ")}, got ${JSON.stringify(d.outcome)}`,

@@ -1,14 +1,8 @@
 // Turns XState inspection events into ActorTransition records: remembers each actor's last
 // state and the event it is processing, and reports a record whenever the state text changes.
 import type { InspectionEvent } from "xstate";
-import { actorLabel, stateText } from "../inspect/live-inspector.js";
+import { actorLabel, type InspectedRef, machineOf, stateText } from "../inspect/live-inspector.js";
 import type { ActorTransition } from "./events.js";
-
-interface InspectedRef {
-  sessionId: string;
-  id: string;
-  logic?: { id?: string; config?: { id?: string } };
-}
 
 interface Seen {
   state: string;
@@ -27,7 +21,7 @@ export function transitionInspector(
   return (ev) => {
     if (ev.type !== "@xstate.snapshot" && ev.type !== "@xstate.event") return;
     const ref = ev.actorRef as unknown as InspectedRef;
-    const kind = ref.logic?.id ?? ref.logic?.config?.id;
+    const kind = machineOf(ref);
     if (!kind) return; // callback / promise children are not statecharts
     let s = seen.get(ref.sessionId);
     if (!s) {

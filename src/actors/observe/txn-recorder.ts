@@ -15,7 +15,7 @@ import {
   type TxnKind,
 } from "./events.js";
 import type { ObserveHub } from "./hub.js";
-import { TRACE_FORMAT, TRACE_VERSION, type TraceOutcome, type TxnTrace } from "./trace.js";
+import { rollbackOutcome, TRACE_FORMAT, TRACE_VERSION, type TraceOutcome, type TxnTrace } from "./trace.js";
 import { transitionInspector } from "./transitions.js";
 
 /** How a commit ended, as the recorder is told. */
@@ -50,7 +50,7 @@ function errorSummary(e: unknown): { name: string; code?: string; message: strin
 }
 
 /** Events a trace keeps at most (then the oldest after `begin` are dropped, and counted). */
-export const MAX_TRACE_EVENTS = 10_000;
+const MAX_TRACE_EVENTS = 10_000;
 
 /** @internal Records one transaction's events; see the file comment. */
 export class TxnRecorder {
@@ -61,6 +61,8 @@ export class TxnRecorder {
   private outcome: TraceOutcome = "active";
   private readonly machines = new Set<string>();
   private info: CommitEnd["info"];
+  /** Events dropped from a full trace. */
+  private dropped = 0;
 
   constructor(
     startTs: bigint,
@@ -72,11 +74,6 @@ export class TxnRecorder {
   ) {
     this.txn = startTs.toString();
     this.events = tracing ? [] : undefined;
-  }
-
-  /** Whether the events are kept (the `trace` option). */
-  get tracing(): boolean {
-    return this.events !== undefined;
   }
 
   private emit(e: TxnEvent): void {
@@ -91,8 +88,6 @@ export class TxnRecorder {
     }
     this.hub?.publishTxn(e);
   }
-
-  private dropped = 0;
 
   begin(asyncCommit: boolean, onePC: boolean): void {
     this.emit({ type: "begin", txn: this.txn, at: this.startedAt, kind: this.kind, asyncCommit, onePC });
@@ -129,14 +124,15 @@ export class TxnRecorder {
   }
 
   /** The transaction ended without a commit: `error` set = its commit failed. */
-  rolledBack(error: unknown, given?: CommitEnd["info"], undetermined = false): void {
-    const info = given ?? (error === undefined ? undefined : this.info);
-    this.end(error === undefined ? "rolledBack" : undetermined ? "undetermined" : "failed");
+  rolledBack(error: unknown, undetermined = false): void {
+    const info = error === undefined ? undefined : this.info;
+    const reason = error === undefined ? "user" : undetermined ? "undetermined" : "commitFailed";
+    this.end(rollbackOutcome(reason));
     this.emit({
       type: "rollback",
       txn: this.txn,
       at: Date.now(),
-      reason: error === undefined ? "user" : undetermined ? "undetermined" : "commitFailed",
+      reason,
       ...(info
         ? {
             mode: info.mode,

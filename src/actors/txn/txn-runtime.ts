@@ -23,7 +23,7 @@ import type { RequestControl } from "../runtime/raw-sender.js";
 import { RoutedSender } from "../runtime/routed-sender.js";
 import { healthFeedbackRequester, storeHealthProbe } from "../runtime/store-health-probe.js";
 import type { StorePool } from "../store/store-pool.js";
-import { type CommitInput, Committer } from "./committer.js";
+import { type CommitInput, Committer, type CommitterDeps } from "./committer.js";
 import { LatchScheduler } from "./latches/scheduler.js";
 import { LockResolver } from "./lock-resolver.js";
 import { MinSafeTsTracker } from "./min-safe-ts.js";
@@ -157,48 +157,36 @@ export class TxnRuntime {
     }
   }
 
-  /** Starts a commit. */
+  /** Starts a commit; with `recorder` (an observed or traced transaction), recorded too. */
   newCommitter(input: CommitInput, recorder?: TxnRecorder): Committer {
-    if (recorder) return this.recordedCommitter(input, recorder);
-    return new Committer(
-      {
-        sender: this.sender,
-        resolver: this.resolver,
-        getTimestamp: () => this.getTimestamp(),
-        control: (phase, signal) => withInterceptor(this.control(phase, signal), input.interceptor),
-        track: (p) => this.track(p),
-        inspect: this.deps.inspect,
-        maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,
-        tracer: this.deps.metrics.tracer,
-      },
-      input,
-    );
+    const deps: CommitterDeps = {
+      sender: this.sender,
+      resolver: this.resolver,
+      getTimestamp: () => this.getTimestamp(),
+      control: (phase, signal) => withInterceptor(this.control(phase, signal), input.interceptor),
+      track: (p) => this.track(p),
+      inspect: this.deps.inspect,
+      maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,
+      tracer: this.deps.metrics.tracer,
+    };
+    if (recorder) this.record(deps, input, recorder);
+    return new Committer(deps, input);
   }
 
   // an observed or traced transaction's committer: its RPCs, backoffs, lock resolutions and
   // states go to its recorder too (kept apart so unobserved commits pay nothing)
-  private recordedCommitter(input: CommitInput, rec: TxnRecorder): Committer {
+  private record(deps: CommitterDeps, input: CommitInput, rec: TxnRecorder): void {
     const interceptor = composeInterceptors(input.interceptor, rec.interceptor);
     const live = this.deps.inspect;
     rec.hubSeesActors = live !== undefined;
-    return new Committer(
-      {
-        sender: this.sender,
-        resolver: rec.resolver(this.resolver),
-        getTimestamp: () => this.getTimestamp(),
-        control: (phase, signal) => rec.control(withInterceptor(this.control(phase, signal), interceptor)),
-        track: (p) => this.track(p),
-        inspect: live
-          ? (ev) => {
-              live(ev);
-              rec.inspect(ev);
-            }
-          : rec.inspect,
-        maxTxnTtlMs: this.deps.maxTxnTtlMs ?? 60 * 60 * 1000,
-        tracer: this.deps.metrics.tracer,
-      },
-      input,
-    );
+    deps.resolver = rec.resolver(this.resolver);
+    deps.control = (phase, signal) => rec.control(withInterceptor(this.control(phase, signal), interceptor));
+    deps.inspect = live
+      ? (ev) => {
+          live(ev);
+          rec.inspect(ev);
+        }
+      : rec.inspect;
   }
 
   /** Starts the committer of a pipelined transaction (it lives from begin). */
