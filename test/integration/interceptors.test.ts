@@ -5,6 +5,8 @@
 
 import { describe, expect, it } from "vitest";
 import {
+  AbortedError,
+  findError,
   InvalidArgumentError,
   type RpcInterceptor,
   RpcRejectedError,
@@ -89,6 +91,35 @@ describe("RPC interceptors", () => {
     await client.raw().put(`${uniquePrefix("ic-ctx")}a`, "v");
     expect(contexts).toHaveLength(1);
     expect(contexts[0]?.regionEpoch).toBeDefined();
+  });
+
+  it("an interceptor that waits sees the call's abort signal fire (resource-group token waits use it)", async () => {
+    let seenSignal: AbortSignal | undefined;
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => {
+      entered = r;
+    });
+    const client = await env.connect({
+      interceptors: rpcInterceptor("waits", () => (req) => {
+        seenSignal = req.signal;
+        entered();
+        // never calls next: waits until the call is aborted
+        return new Promise((_, reject) =>
+          req.signal?.addEventListener("abort", () => reject(new AbortedError(req.signal?.reason))),
+        );
+      }),
+    });
+    const ac = new AbortController();
+    const call = client
+      .raw()
+      .put(`${uniquePrefix("ic-signal")}a`, "v", { signal: ac.signal })
+      .catch((e: unknown) => e);
+    await inside;
+    expect(seenSignal?.aborted).toBe(false);
+    ac.abort(new Error("gave up"));
+    const err = await call;
+    expect(findError(err, AbortedError), String(err)).toBeDefined();
+    expect(seenSignal?.aborted).toBe(true);
   });
 
   it("several client interceptors run in the order given", async () => {

@@ -42,6 +42,7 @@ export async function sendIntercepted<C extends TikvCommand>(
     request: req,
     attempt: rc.attempt,
     replicaCount: replicaCount(rc),
+    signal: opts.signal,
   };
   let resp: unknown;
   try {

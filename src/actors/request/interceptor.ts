@@ -30,6 +30,11 @@ export interface RpcRequest {
    * RU cost); 1 when the region's peers are not known.
    */
   readonly replicaCount?: number;
+  /**
+   * The call's abort signal, when it has one (client-go passes the request's ctx): an
+   * interceptor that waits (e.g. for resource-group tokens) should stop waiting when it fires.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**

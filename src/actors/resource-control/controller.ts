@@ -73,7 +73,7 @@ export class ResourceGroupsController {
       if (!name || isBypassedSource(ctx?.requestSource ?? "")) return next(req);
       const group = this.groups.get(name) ?? (await this.load(name));
       const info = requestInfo(req.command, req.request, req.replicaCount ?? 1, req.storeId);
-      const { penalty, priority } = await group.onRequest(info);
+      const { penalty, priority } = await group.onRequest(info, req.signal);
       const context: Context = {
         ...(ctx as Context),
         resourceControlContext: {

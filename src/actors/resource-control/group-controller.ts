@@ -5,6 +5,7 @@
 // trickled over the time PD gives).
 
 import { ResourceGroupThrottledError } from "../../errors/resource-control.js";
+import { AbortedError } from "../../errors/server.js";
 import { Consumption, type ResourceGroup, type TokenBucket } from "../../proto/resource_manager.js";
 import { defaultSleep } from "../backoff/backoffer.js";
 import { type BucketSettings, LocalBucket } from "./local-bucket.js";
@@ -40,6 +41,8 @@ export interface ResourceGroupStats {
   delayed: number;
   /** Reservation attempts refused (each retried after waitRetryIntervalMs or a grant). */
   retries: number;
+  /** Requests waiting for tokens right now (an aborted request stops waiting at once). */
+  waiting: number;
   /** Requests failed with ResourceGroupThrottledError. */
   throttled: number;
   /** Token grants applied, and the RU they brought. */
@@ -92,6 +95,7 @@ export class GroupController {
     requests: 0,
     delayed: 0,
     retries: 0,
+    waiting: 0,
     throttled: 0,
     grants: 0,
     grantedRU: 0,
@@ -166,16 +170,17 @@ export class GroupController {
 
   /**
    * Before a request (PD onRequestWait): accounts its known cost and, for a group that is not
-   * burstable, waits for the tokens; throws ResourceGroupThrottledError when they do not come.
+   * burstable, waits for the tokens; throws ResourceGroupThrottledError when they do not come,
+   * AbortedError when `signal` fires first (the request is then not sent and its cost returned).
    */
-  async onRequest(info: KvRequestInfo): Promise<Admission> {
+  async onRequest(info: KvRequestInfo, signal?: AbortSignal): Promise<Admission> {
     const delta = Consumption.fromPartial({});
     costBefore(this.cfg.ru, info, delta);
     add(this.consumption, delta);
     this.stats.requests++;
     if (!this.burstable) {
       try {
-        await this.acquire(ruOf(delta));
+        await this.acquire(ruOf(delta), signal);
       } catch (e) {
         this.sub(delta);
         throw e;
@@ -212,8 +217,9 @@ export class GroupController {
   }
 
   // PD acquireTokens: reserve; refused → wait a retry interval or the next grant, a few times
-  private async acquire(ru: number): Promise<void> {
+  private async acquire(ru: number, signal: AbortSignal | undefined): Promise<void> {
     if (ru <= 0) return;
+    if (signal?.aborted) throw new AbortedError(signal.reason);
     let last: { waitMs: number; fillRate: number; remaining: number } | undefined;
     for (let i = 0; i < this.cfg.waitRetryTimes; i++) {
       const r = this.bucket.reserve(this.now(), ru, this.cfg.maxWaitMs);
@@ -221,7 +227,13 @@ export class GroupController {
         if (this.bucket.isLow(this.now())) this.notifyLow();
         if (r.waitMs > 0) {
           this.stats.delayed++;
-          await defaultSleep(r.waitMs);
+          try {
+            await this.waiting(defaultSleep(r.waitMs, signal));
+          } catch (e) {
+            // aborted: the reservation is cancelled, its tokens go back (PD Reservation.CancelAt)
+            this.bucket.remove(this.now(), -ru);
+            throw e;
+          }
         }
         return;
       }
@@ -230,7 +242,7 @@ export class GroupController {
       this.shortfall += ru;
       this.notifyLow();
       try {
-        await this.waitForGrant(this.cfg.waitRetryIntervalMs);
+        await this.waiting(this.waitForGrant(this.cfg.waitRetryIntervalMs, signal));
       } finally {
         this.shortfall -= ru;
       }
@@ -244,17 +256,34 @@ export class GroupController {
     );
   }
 
-  private waitForGrant(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
+  private async waiting(p: Promise<void>): Promise<void> {
+    this.stats.waiting++;
+    try {
+      await p;
+    } finally {
+      this.stats.waiting--;
+    }
+  }
+
+  // resolves at the next grant or after `ms`; rejects with AbortedError when `signal` fires
+  private waitForGrant(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const settle = () => {
         clearTimeout(t);
+        signal?.removeEventListener("abort", onAbort);
+        this.waiters = this.waiters.filter((w) => w !== done);
+      };
+      const done = () => {
+        settle();
         resolve();
       };
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== done);
-        resolve();
-      }, ms);
+      const onAbort = () => {
+        settle();
+        reject(new AbortedError(signal?.reason));
+      };
+      const t = setTimeout(done, ms);
       this.waiters.push(done);
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 

@@ -17,6 +17,7 @@ import {
   ruOf,
 } from "../../../src/actors/resource-control/ru-model.js";
 import {
+  AbortedError,
   buildRequestSource,
   isInternalRequestSource,
   ResourceGroupThrottledError,
@@ -161,6 +162,53 @@ describe("group controller against a fake PD", () => {
     g.applyGrant({ settings: { fillRate: 0n, burstLimit: 2n, maxTokens: 0 }, tokens: rep.requested }, 0);
     await waiting;
     expect(g.stats).toMatchObject({ requests: 2, throttled: 0, grants: 1 });
+  });
+
+  it("an aborted request stops waiting for a grant at once: AbortedError, nothing left waiting", async () => {
+    const g = new GroupController(
+      group(2, 2n),
+      { ...CFG, waitRetryIntervalMs: 60_000, waitRetryTimes: 5 },
+      Date.now,
+      () => {},
+    );
+    await g.onRequest(put); // 0.3 tokens left: the next one is refused and waits for a grant
+    const ac = new AbortController();
+    const waiting = g.onRequest(put, ac.signal).catch((x: unknown) => x);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(g.stats.waiting).toBe(1);
+    ac.abort();
+    expect(await waiting).toBeInstanceOf(AbortedError);
+    expect(g.stats).toMatchObject({ waiting: 0, throttled: 0, retries: 1 });
+    // it no longer asks PD for what it lacked
+    expect(g.takeReport().requested).toBe(0);
+  });
+
+  it("an aborted request stops its reservation's delay and gives the tokens back", async () => {
+    const g = new GroupController(group(2, 2n), CFG, Date.now, () => {}); // waits up to 1 s
+    await g.onRequest(put); // 0.3 left
+    g.applyGrant({ settings: { fillRate: 0n, burstLimit: 2n, maxTokens: 0 }, tokens: 2 }, 1000); // 2 RU/s
+    const ac = new AbortController();
+    const delayed = g.onRequest(put, ac.signal).catch((x: unknown) => x); // ~0.7 s of delay
+    await new Promise((r) => setTimeout(r, 0));
+    expect(g.stats).toMatchObject({ delayed: 1, waiting: 1 });
+    ac.abort();
+    expect(await delayed).toBeInstanceOf(AbortedError);
+    expect(g.stats.waiting).toBe(0);
+    // the 1.7 RU came back: the next request is delayed ~0.7 s again; without them it would need
+    // ~1.55 s, past the 1 s max wait, and be refused (a retry)
+    const ac2 = new AbortController();
+    const next = g.onRequest(put, ac2.signal);
+    expect(g.stats).toMatchObject({ delayed: 2, retries: 0 });
+    ac2.abort();
+    await next.catch(() => {});
+  });
+
+  it("an already aborted signal is refused before any accounting wait", async () => {
+    const g = new GroupController(group(2, 2n), CFG, Date.now, () => {});
+    const ac = new AbortController();
+    ac.abort();
+    expect(await g.onRequest(put, ac.signal).catch((x: unknown) => x)).toBeInstanceOf(AbortedError);
+    expect(g.stats).toMatchObject({ waiting: 0, delayed: 0 });
   });
 
   it("a burstable group (burst < 0) never waits, only accounts", async () => {
