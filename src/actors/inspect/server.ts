@@ -3,10 +3,10 @@
 // current actor views and transaction lanes as JSON, "/charts" the statechart diagrams the page
 // draws on. Listens on 127.0.0.1 by default; no external viewer is involved.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Subscription } from "rxjs";
 import type { InspectionEvent } from "xstate";
 import { InvalidArgumentError } from "../../errors/base.js";
+import { listen } from "../../rpc/listen.js";
 import type { ObserveHub } from "../observe/hub.js";
 import { drawnCharts } from "./charts.js";
 import { LiveInspector } from "./live-inspector.js";
@@ -108,11 +108,7 @@ export class InspectServer {
     let self: InspectServer | undefined;
     const server = createServer((req, res) => self?.handle(req, res));
     const host = opts.host ?? "127.0.0.1";
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(opts.port ?? 0, host, () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
+    const port = await listen(server, opts.port ?? 0, host);
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
     self = new InspectServer(server, inspector, url, opts, hub);
     opts.onListening?.(url);

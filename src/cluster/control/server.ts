@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listen } from "../../rpc/listen.js";
 import { decodeControlJson, encodeControlJson } from "./wire-json.js";
 
 /** The objects a control server exposes, by name (e.g. `topology`, `faults`, `pd`). */
@@ -29,11 +29,7 @@ export class ControlServer {
     const server = createServer((req, res) => {
       void handle(targets, req, res);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(opts.port ?? 0, host, () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listen(server, opts.port ?? 0, host);
     return new ControlServer(server, `http://${host}:${port}`);
   }
 

@@ -9,6 +9,7 @@ import { createServer as createHttpServer, type RequestListener } from "node:htt
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { type ConnectionInjector, type Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
+import { listen } from "../../rpc/listen.js";
 import type { ServerSecurity } from "../tls/server-security.js";
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
@@ -52,15 +53,7 @@ export async function listenSharedPort(opts: SharedPortOptions): Promise<SharedP
   });
   // a refused TLS handshake is the client's problem, not the server's
   server.on("tlsClientError", () => {});
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  const bound = typeof addr === "object" && addr ? addr.port : opts.port;
+  const bound = await listen(server, opts.port, opts.host);
   return {
     endpoint: `${opts.host}:${bound}`,
     close: (graceMs = 1000) => closeAll(server, http, opts.grpc, sockets, graceMs),

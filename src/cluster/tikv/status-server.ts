@@ -16,6 +16,7 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import { APIVersion } from "../../proto/kvrpcpb.js";
 import { type Peer, PeerRole } from "../../proto/metapb.js";
+import { listen } from "../../rpc/listen.js";
 import type { ServerSecurity } from "../tls/server-security.js";
 import type { TopologyPort } from "./ports.js";
 import type { StoreMetrics } from "./store-metrics.js";
@@ -54,15 +55,7 @@ export async function listenStatusServer(
   const handler = (req: IncomingMessage, res: ServerResponse) => answer(src, req, res);
   const tls = src.security.httpsOptions();
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  const bound = typeof addr === "object" && addr ? addr.port : port;
+  const bound = await listen(server, port, host);
   return {
     endpoint: `${host}:${bound}`,
     close: () =>
