@@ -284,13 +284,9 @@ function checkPdHttpEndpoints(eps: unknown): string[] | undefined {
   });
 }
 
-/** Checks a non-negative integer option (ms, sizes). */
-export function checkNonNegativeInt(v: unknown, name: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw new InvalidArgumentError(`must be a non-negative integer, got ${String(v)}`, name);
-  }
-  return v;
-}
+import { checkNonNegativeInt } from "./internal/validate.js";
+
+export { checkNonNegativeInt };
 
 /**
  * The longest timeout accepted, in ms (about 24.8 days): Node's timers cannot wait longer (a

@@ -27,6 +27,7 @@ import { MAX_TS } from "../kv/timestamp.js";
 import type { Context } from "../proto/kvrpcpb.js";
 import { assertionLevelOf } from "./internal/assertion-level.js";
 import { readThrough } from "./internal/read-through.js";
+import { checkPositiveInt } from "./internal/validate.js";
 import type { CallOptions } from "./options.js";
 import type { KvPair } from "./raw-client.js";
 import type { Snapshot, TxnScanOptions } from "./snapshot.js";
@@ -65,13 +66,6 @@ export class PipelinedUnsupportedError extends InvalidTxnError {
   }
 }
 
-function positiveInt(v: unknown, name: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new InvalidArgumentError(`must be a positive integer, got ${String(v)}`, name);
-  }
-  return v;
-}
-
 /**
  * Validates `begin`'s `pipelined` option as client-go NewTiKVTxn does (concurrencies > 0, the
  * throttle ratio in [0, 1)) and its incompatibilities (pessimistic mode); resolves the defaults.
@@ -91,11 +85,11 @@ export function checkPipelinedOptions(o: {
     flushConcurrency:
       opts.flushConcurrency === undefined
         ? DEFAULT_FLUSH_CONCURRENCY
-        : positiveInt(opts.flushConcurrency, "flushConcurrency"),
+        : checkPositiveInt(opts.flushConcurrency, "flushConcurrency"),
     resolveLockConcurrency:
       opts.resolveLockConcurrency === undefined
         ? DEFAULT_RESOLVE_LOCK_CONCURRENCY
-        : positiveInt(opts.resolveLockConcurrency, "resolveLockConcurrency"),
+        : checkPositiveInt(opts.resolveLockConcurrency, "resolveLockConcurrency"),
     writeThrottleRatio: opts.writeThrottleRatio ?? 0,
   };
   const r = tuning.writeThrottleRatio;

@@ -6,6 +6,7 @@ import type { GroupControllerConfig } from "../actors/resource-control/group-con
 import { DEFAULT_REQUEST_UNIT_CONFIG, type RequestUnitConfig } from "../actors/resource-control/ru-model.js";
 import { InvalidArgumentError } from "../errors/base.js";
 import type { Context } from "../proto/kvrpcpb.js";
+import { checkPositiveInt } from "./internal/validate.js";
 
 export type { RequestUnitConfig };
 
@@ -73,10 +74,7 @@ export function resourceContextFields(o: ResourceCallOptions | undefined): Parti
 }
 
 function positiveInt(v: unknown, name: string, def: number): number {
-  if (v === undefined) return def;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 2_147_483_647)
-    throw new InvalidArgumentError(`must be a positive integer, got ${String(v)}`, name);
-  return v;
+  return v === undefined ? def : checkPositiveInt(v, name, 2_147_483_647);
 }
 
 /** Validates `resourceControl` (undefined / false: off). */
