@@ -1,6 +1,8 @@
 // Snapshot: consistent reads at one timestamp (client-go txnkv/txnsnapshot KVSnapshot). Thin:
 // converts keys and options; the reads and their lock handling live in SnapshotReader.
 
+import type { TxnRecorder } from "../actors/observe/txn-recorder.js";
+import { composeInterceptors, type RpcInterceptor } from "../actors/request/interceptor.js";
 import type { SnapshotReader, SnapshotReadOptions } from "../actors/txn/snapshot-reader.js";
 import type { TxnRuntime } from "../actors/txn/txn-runtime.js";
 import { InvalidArgumentError } from "../errors/base.js";
@@ -45,12 +47,25 @@ export interface SnapshotHost {
  * ```
  */
 export class Snapshot {
+  // the reads' interceptors: the snapshot's, then its transaction's recorder (when observed)
+  private readonly interceptor: RpcInterceptor | undefined;
+
   /** @internal use TxnClient.snapshot */
   constructor(
     private readonly host: SnapshotHost,
     /** @internal */
     readonly reader: SnapshotReader,
-  ) {}
+    /**
+     * @internal The recorder of the transaction this snapshot reads for, when it is observed or
+     * traced: each read's RPCs and backoffs are recorded (its lock resolutions by the reader's
+     * resolver, which the recorder taps too).
+     */
+    private readonly recorder?: TxnRecorder,
+  ) {
+    this.interceptor = recorder
+      ? composeInterceptors(reader.options.interceptor, recorder.interceptor)
+      : reader.options.interceptor;
+  }
 
   /** The read timestamp. */
   get ts(): bigint {
@@ -128,8 +143,8 @@ export class Snapshot {
   private control(options: CallOptions | undefined) {
     this.host.checkOpen();
     const ctl = newControl(options, this.host.timeoutMs, this.host.maxBackoffMs, this.host.rt.deps.metrics);
-    ctl.interceptor = this.reader.options.interceptor;
-    return ctl;
+    ctl.interceptor = this.interceptor;
+    return this.recorder ? this.recorder.control(ctl) : ctl;
   }
 }
 

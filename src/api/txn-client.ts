@@ -2,7 +2,7 @@
 // CurrentTimestamp, GetLockResolver), and runTransaction, which retries a whole transaction with
 // a new start ts on retryable failures (never replaying its old writes).
 
-import { recorderFor } from "../actors/observe/txn-recorder.js";
+import { recorderFor, type TxnRecorder } from "../actors/observe/txn-recorder.js";
 import { resourceTagInterceptor } from "../actors/request/resource-tag.js";
 import { cloneCommitDetails } from "../actors/runtime/exec-details.js";
 import type { CommitProtocol } from "../actors/runtime/metrics-sink.js";
@@ -31,6 +31,7 @@ import { type DeleteRangeOptions, type DeleteRangeResult, txnDeleteRange } from 
 import { checkInterceptor, composeInterceptors } from "./interceptor.js";
 import { ASSERTION_LEVEL, assertionLevelOf } from "./internal/assertion-level.js";
 import { newControl } from "./internal/control.js";
+import { checkPositiveInt } from "./internal/validate.js";
 import type { CallOptions } from "./options.js";
 import { checkSecondsAgo, type OracleHost, staleTimestamp, validateReadTs } from "./oracle.js";
 import {
@@ -233,9 +234,9 @@ export class TxnClient {
     // pipelined DML: its own buffer and committer (src/api/pipelined-transaction.ts)
     const tuning = checkPipelinedOptions(options);
     if (tuning) {
-      const snapshot = this.newSnapshot(startTs, options);
       const recorder = recorderFor(this.host.rt.deps.observe, options.trace ?? false, startTs, "pipelined");
       recorder?.begin(false, false);
+      const snapshot = this.newSnapshot(startTs, options, recorder);
       return createPipelinedTransaction({
         rt: this.host.rt,
         snapshot,
@@ -246,26 +247,26 @@ export class TxnClient {
         recorder,
       });
     }
-    // a stale read is read-only: its writes and locks are refused at once
-    const txn = new (options.staleRead ? StaleReadTransaction : Transaction)(
-      this.committer,
-      this.newSnapshot(startTs, options),
-      limits,
-      protocol,
-      options.pessimistic ?? false,
-    );
-    txn.snapshotAt = async (ts) => this.newSnapshot(ts, options);
-    // observed (someone listens on client.observe() / client.events) or traced only
+    const pessimistic = options.pessimistic ?? false;
+    // observed (someone listens on client.observe() / client.events) or traced only; made first
+    // so that the transaction's reads are recorded too
     const rec = recorderFor(
       this.host.rt.deps.observe,
       options.trace ?? false,
       startTs,
-      txn.pessimistic ? "pessimistic" : "optimistic",
+      pessimistic ? "pessimistic" : "optimistic",
     );
-    if (rec) {
-      txn.recorder = rec;
-      rec.begin(protocol.asyncCommit ?? false, protocol.onePC ?? false);
-    }
+    rec?.begin(protocol.asyncCommit ?? false, protocol.onePC ?? false);
+    // a stale read is read-only: its writes and locks are refused at once
+    const txn = new (options.staleRead ? StaleReadTransaction : Transaction)(
+      this.committer,
+      this.newSnapshot(startTs, options, rec),
+      limits,
+      protocol,
+      pessimistic,
+    );
+    txn.recorder = rec;
+    txn.snapshotAt = async (ts) => this.newSnapshot(ts, options, rec);
     return txn;
   }
 
@@ -366,11 +367,13 @@ export class TxnClient {
     options: RunTransactionOptions = {},
   ): Promise<T> {
     if (typeof fn !== "function") throw new InvalidArgumentError("must be a function", "fn");
-    const maxAttempts = positiveInt(options.maxAttempts ?? 10, "maxAttempts");
-    const base = positiveInt(options.backoffMs ?? 10, "backoffMs");
-    const cap = positiveInt(options.maxBackoffMs ?? 1000, "maxBackoffMs");
+    const maxAttempts = checkPositiveInt(options.maxAttempts ?? 10, "maxAttempts");
+    const base = checkPositiveInt(options.backoffMs ?? 10, "backoffMs");
+    const cap = checkPositiveInt(options.maxBackoffMs ?? 1000, "maxBackoffMs");
     const deadline =
-      options.timeoutMs !== undefined ? Date.now() + positiveInt(options.timeoutMs, "timeoutMs") : Infinity;
+      options.timeoutMs !== undefined
+        ? Date.now() + checkPositiveInt(options.timeoutMs, "timeoutMs")
+        : Infinity;
     const signal = options.signal;
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new AbortedError(signal.reason);
@@ -456,12 +459,13 @@ export class TxnClient {
     return this.host.rt.whenIdle();
   }
 
-  private newSnapshot(ts: bigint, options: SnapshotReadOptions): Snapshot {
+  // `recorder`: that of the transaction the snapshot reads for, when it is observed or traced
+  private newSnapshot(ts: bigint, options: SnapshotReadOptions, recorder?: TxnRecorder): Snapshot {
     const rt = this.host.rt;
     const reader = new SnapshotReader(
       {
         sender: rt.sender,
-        resolver: rt.resolver,
+        resolver: recorder ? recorder.resolver(rt.resolver) : rt.resolver,
         checkVisibility: (t) => (t === MAX_TS ? Promise.resolve() : rt.safePoint.check(t)),
       },
       ts,
@@ -471,7 +475,7 @@ export class TxnClient {
           : options,
       ),
     );
-    return new Snapshot(this.host, reader);
+    return new Snapshot(this.host, reader, recorder);
   }
 
   // the one place a commit that succeeded is counted: protocol, duration since `t0`, size
@@ -686,13 +690,6 @@ function sleep(ms: number, deadline: number, signal: AbortSignal | undefined): P
     }
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-function positiveInt(v: unknown, name: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new InvalidArgumentError(`must be a positive integer, got ${String(v)}`, name);
-  }
-  return v;
 }
 
 const ISOLATIONS = new Set(["SI", "RC", "RCCheckTS"]);

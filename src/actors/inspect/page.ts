@@ -247,7 +247,7 @@ function renderLane(l) {
   rpcs.textContent = l.events.filter((e) => e.type === "rpc" || e.type === "backoff" || e.type === "lockResolve").slice(-8).map((e) =>
     e.type === "rpc" ? e.command + " region " + e.regionId + " store " + e.storeId + ": " + e.outcome + (e.detail ? " (" + e.detail + ")" : "") + " " + e.durationMs + "ms"
     : e.type === "backoff" ? "backoff " + e.kind + " " + e.sleepMs + "ms"
-    : "locks of " + e.owners.join(",") + ": " + e.outcome).join("\\n");
+    : (e.forRead ? "read met locks of " : "locks of ") + e.owners.join(",") + (e.locks && e.locks.length ? " (" + e.locks.map((k) => k.kind + " " + k.key).join(", ") + ")" : "") + ": " + e.outcome).join("\\n");
   el.replaceChildren(head, phases, rpcs);
   el.hidden = !!txnFilter.value && !laneText(l).includes(txnFilter.value.toLowerCase());
   return el;

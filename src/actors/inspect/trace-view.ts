@@ -3,7 +3,7 @@
 // SVG, or an HTML page with the diagrams and the timeline of every event (RPCs, backoffs, locks).
 
 import { esc } from "../../statecharts/index.js";
-import type { TxnEvent } from "../observe/events.js";
+import type { TxnEvent, TxnLockEvent } from "../observe/events.js";
 import { type TxnTrace, tracePath } from "../observe/trace.js";
 import { type DrawnChart, edgeOf, stateIds } from "./charts.js";
 
@@ -98,6 +98,20 @@ function chartsOf(trace: TxnTrace, charts: DrawnChart[]): DrawnChart[] {
     .filter((c): c is DrawnChart => c !== undefined);
 }
 
+/** A lock resolution: who met which locks (a read or a write), and what came of it. */
+function describeLocks(e: TxnLockEvent): string {
+  const met = e.locks?.length
+    ? e.locks
+        .map((l) => `${l.key} (${l.kind} of txn ${l.startTs}, primary ${l.primary}, ttl ${l.ttlMs} ms)`)
+        .join(", ")
+    : e.keys.join(", ");
+  const learned = [
+    e.ignored?.length ? `skipped from now on: txn ${e.ignored.join(", ")}` : "",
+    e.readThrough?.length ? `read through (committed): txn ${e.readThrough.join(", ")}` : "",
+  ].filter((x) => x !== "");
+  return `${e.forRead ? "a read met" : "met"} locks of txn ${e.owners.join(", ")} on ${met}: ${e.outcome}${e.msBeforeExpired ? ` (expires in ${e.msBeforeExpired} ms)` : ""}${learned.length ? `; ${learned.join("; ")}` : ""}`;
+}
+
 /** One line of the timeline: what happened at `e`. */
 function describeEvent(e: TxnEvent): string {
   switch (e.type) {
@@ -112,7 +126,7 @@ function describeEvent(e: TxnEvent): string {
     case "backoff":
       return `backoff ${e.kind} ${e.sleepMs} ms: ${e.reason}`;
     case "lockResolve":
-      return `locks of txn ${e.owners.join(", ")} on ${e.keys.join(", ")}: ${e.outcome}${e.msBeforeExpired ? ` (expires in ${e.msBeforeExpired} ms)` : ""}`;
+      return describeLocks(e);
     case "commit":
       return `committed at ${e.commitTs} (${e.mode ?? "nothing written"}${e.asyncCommitFallback ? ", async commit fell back" : ""}${e.onePCFallback ? ", 1PC fell back" : ""})`;
     case "rollback":

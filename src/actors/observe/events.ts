@@ -96,6 +96,20 @@ export interface TxnBackoffEvent extends TxnEventBase {
   reason: string;
 }
 
+/** One lock a transaction met, as it was handed to the lock resolver. */
+export interface LockMet {
+  /** The locked key, printable. */
+  key: string;
+  /** The owner's primary key, printable. */
+  primary: string;
+  /** The owner's start ts (decimal). */
+  startTs: string;
+  /** Kind of lock: "Put", "Del", "Lock", "PessimisticLock", "SharedLock", ... (kvrpcpb.Op). */
+  kind: string;
+  /** The lock's TTL in ms. */
+  ttlMs: number;
+}
+
 /** The transaction met other transactions' locks and had them resolved. */
 export interface TxnLockEvent extends TxnEventBase {
   type: "lockResolve";
@@ -103,6 +117,14 @@ export interface TxnLockEvent extends TxnEventBase {
   owners: string[];
   /** Keys locked, printable. */
   keys: string[];
+  /** Up to 16 of the locks met (absent in traces of older clients). */
+  locks?: LockMet[];
+  /** True when a read (get, batchGet, scan, iteration) met them; absent for commit and lock calls. */
+  forRead?: boolean;
+  /** Reads: owners whose locks later reads skip (rolled back, or committing after the read ts). */
+  ignored?: string[];
+  /** Reads: owners committed before the read ts, whose locks later reads read through. */
+  readThrough?: string[];
   /** "resolved": all gone; "alive": some owner is alive (wait msBeforeExpired); "failed". */
   outcome: "resolved" | "alive" | "failed";
   msBeforeExpired: number;

@@ -1,7 +1,8 @@
 // A transaction's trace: the JSON document of the path it took (states, events, timings, RPCs
-// and their outcomes, backoffs, locks met), and its validation when read back.
+// and their outcomes, backoffs, locks met by its reads and writes), and its validation when read back.
 import { InvalidTraceError } from "../../errors/trace.js";
 import {
+  type LockMet,
   RPC_OUTCOMES,
   TXN_EVENT_TYPES,
   TXN_KINDS,
@@ -43,7 +44,7 @@ export interface TxnTrace {
   dropped?: number;
 }
 
-type FieldType = "string" | "number" | "boolean" | "string[]" | "object";
+type FieldType = "string" | "number" | "boolean" | "string[]" | "object" | "locks";
 // required fields per event type (optional ones end with "?")
 const EVENT_FIELDS: Record<TxnEvent["type"], Record<string, FieldType>> = {
   begin: { kind: "string", asyncCommit: "boolean", onePC: "boolean" },
@@ -63,6 +64,10 @@ const EVENT_FIELDS: Record<TxnEvent["type"], Record<string, FieldType>> = {
   lockResolve: {
     owners: "string[]",
     keys: "string[]",
+    "locks?": "locks",
+    "forRead?": "boolean",
+    "ignored?": "string[]",
+    "readThrough?": "string[]",
     outcome: "string",
     msBeforeExpired: "number",
     durationMs: "number",
@@ -97,7 +102,25 @@ function typeOf(v: unknown): string {
   return typeof v;
 }
 
+// the fields of each lock of a lockResolve event
+const LOCK_FIELDS: Record<keyof LockMet, "string" | "number"> = {
+  key: "string",
+  primary: "string",
+  startTs: "string",
+  kind: "string",
+  ttlMs: "number",
+};
+
 function check(v: unknown, t: FieldType, path: string): void {
+  if (t === "locks") {
+    if (!Array.isArray(v)) throw new InvalidTraceError(path, `must be an array of locks, got ${typeOf(v)}`);
+    v.forEach((l, i) => {
+      check(l, "object", `${path}[${i}]`);
+      for (const [f, ft] of Object.entries(LOCK_FIELDS))
+        check((l as Record<string, unknown>)[f], ft, `${path}[${i}].${f}`);
+    });
+    return;
+  }
   const ok =
     t === "string[]"
       ? Array.isArray(v) && v.every((x) => typeof x === "string")

@@ -1,14 +1,17 @@
 // The observer of one transaction: made at begin only when the transaction is traced or someone
-// observes the client (otherwise nothing below runs). It taps the transaction's committer (its
-// inspection callback, its RPC interceptor, its backoffers and its lock resolver) and turns
-// what it sees into TxnEvents: kept for the trace, published to the hub.
+// observes the client (otherwise nothing below runs). It taps the transaction's committer and
+// its snapshots' reads (inspection callback, RPC interceptor, backoffers, lock resolver) and
+// turns what it sees into TxnEvents: kept for the trace, published to the hub.
 import type { InspectionEvent } from "xstate";
+import type { LockDetails } from "../../errors/txn.js";
+import { Op } from "../../proto/kvrpcpb.js";
 import type { Backoffer } from "../backoff/backoffer.js";
 import type { RpcInterceptor, RpcInvoker, RpcRequest } from "../request/interceptor.js";
 import type { RequestControl } from "../runtime/raw-sender.js";
 import type { LockResolver } from "../txn/lock-resolver.js";
 import {
   type ActorTransition,
+  type LockMet,
   printableKey,
   type RpcOutcome,
   type TxnEvent,
@@ -257,22 +260,31 @@ export class TxnRecorder {
     }
   }
 
-  /** `resolver`, with each lock resolution of this transaction recorded. */
+  /**
+   * `resolver`, with each lock resolution of this transaction recorded: those of its commit and
+   * lock calls, and (`forRead`) those of its reads, with what the read learned to skip or read through.
+   */
   resolver(resolver: LockResolver): LockResolver {
     const tapped = Object.create(resolver) as LockResolver;
     tapped.resolveLocks = async (locks, opts) => {
       const t0 = Date.now();
+      const shown = locks.slice(0, 16);
       const base = {
         type: "lockResolve" as const,
         txn: this.txn,
         at: t0,
         owners: [...new Set(locks.map((l) => l.startTs.toString()))],
-        keys: locks.slice(0, 16).map((l) => printableKey(l.key)),
+        keys: shown.map((l) => printableKey(l.key)),
+        locks: shown.map(lockMet),
+        ...(opts.forRead ? { forRead: true } : {}),
       };
       try {
         const r = await resolver.resolveLocks(locks, opts);
         this.emit({
           ...base,
+          ...(opts.forRead
+            ? { ignored: r.ignoreLocks.map(String), readThrough: r.accessLocks.map(String) }
+            : {}),
           outcome: r.msBeforeTxnExpired > 0 ? "alive" : "resolved",
           msBeforeExpired: r.msBeforeTxnExpired,
           durationMs: Date.now() - t0,
@@ -285,6 +297,16 @@ export class TxnRecorder {
     };
     return tapped;
   }
+}
+
+function lockMet(l: LockDetails): LockMet {
+  return {
+    key: printableKey(l.key),
+    primary: printableKey(l.primary),
+    startTs: l.startTs.toString(),
+    kind: Op[l.lockType] ?? String(l.lockType),
+    ttlMs: Number(l.ttl),
+  };
 }
 
 /** The recorder of a transaction beginning now, or undefined when nobody needs one (the common case). */
