@@ -42,9 +42,12 @@ const rpcs = (evs: readonly TxnEvent[]) =>
   evs.flatMap((e) => (e.type === "rpc" ? [`${e.command}:${e.outcome}`] : []));
 
 /** A crashed transaction 10 s in the past: its 1 s TTL is over for any reader now. */
+// a distinct logical part per lock: two locks made in one millisecond must not share an owner
+// (then one read's cleanup would remove the other's lock)
+let crashed = 0;
 async function expiredLock(client: TikvClient, key: string): Promise<bigint> {
   const now = await client.txn().currentTimestamp();
-  const startTs = composeTs(physicalOf(now) - 10_000, 0);
+  const startTs = composeTs(physicalOf(now) - 10_000, ++crashed);
   prewriteOnly(env.cluster, { startTs, primary: key, writes: [[key, "crashed"]], ttlMs: 1000n });
   return startTs;
 }
@@ -140,6 +143,55 @@ describe("reads of an observed transaction record the locks they meet", () => {
     const backoff = mine.findIndex((e) => e.type === "backoff");
     expect(mine[backoff]).toMatchObject({ kind: "regionScheduling" });
     expect(backoff).toBeLessThan(mine.map((e) => e.type === "rpc" && e.outcome === "ok").lastIndexOf(true));
+  });
+
+  itFault("trace: a pipelined transaction's read meeting an expired lock is recorded too", async () => {
+    const client = await env.connect();
+    const k = `${uniquePrefix("rlpl")}k`;
+    const owner = await expiredLock(client, k);
+    const txn = await client.txn().begin({ pipelined: true, trace: true });
+    expect(await txn.get(k)).toBeUndefined();
+    await txn.rollback();
+    const trace = parseTrace(JSON.stringify(txn.trace()));
+    expect(trace.kind).toBe("pipelined");
+    expect(lockEvents(trace.events)).toEqual([
+      expect.objectContaining({ forRead: true, owners: [owner.toString()], outcome: "resolved" }),
+    ]);
+    // its flushed buffer is read first (nothing there), then the snapshot meets the lock
+    expect(rpcs(trace.events).slice(0, 4)).toEqual([
+      "BufferBatchGet:ok",
+      "Get:keyError",
+      "CheckTxnStatus:ok",
+      "Get:ok",
+    ]);
+  });
+
+  itFault("trace: the background cleanup a read starts records its RPCs and its backoffs", async () => {
+    const client = await env.connect();
+    const p = uniquePrefix("rlbg");
+    const [primary, secondary] = [`a${p}p`, `z${p}s`];
+    await crashedAfterPrimary(client, primary, secondary, "commit");
+    // the cleanup's first ResolveLock finds the store busy: it backs off and resends
+    const fault = env.cluster.faults.failNext({
+      rpc: "KvResolveLock",
+      count: 1,
+      error: { regionError: RegionErrors.serverIsBusy() },
+    });
+    const txn = await client.txn().begin({ trace: true });
+    try {
+      expect((await txn.get(secondary))?.toString()).toBe("s");
+      await client.txn().whenIdle();
+    } finally {
+      fault.cancel();
+    }
+    await txn.rollback();
+    const trace = parseTrace(JSON.stringify(txn.trace()));
+    const seq = rpcs(trace.events);
+    const resolves = seq.filter((r) => r.startsWith("ResolveLock:"));
+    expect(resolves).toEqual(["ResolveLock:regionError", "ResolveLock:ok"]);
+    const failed = trace.events.findIndex((e) => e.type === "rpc" && e.command === "ResolveLock");
+    const backoff = trace.events.findIndex((e, i) => i > failed && e.type === "backoff");
+    expect(trace.events[backoff]).toMatchObject({ kind: "tikvServerBusy" });
   });
 
   itFault(

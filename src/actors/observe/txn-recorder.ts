@@ -233,8 +233,11 @@ export class TxnRecorder {
   /** Taps `ctl`'s backoffer (and its forks) so each backoff is recorded. Returns `ctl`. */
   control<C extends RequestControl>(ctl: C): C {
     this.tapBackoffer(ctl.bo);
+    ctl.tapBackoffer = this.tap;
     return ctl;
   }
+
+  private readonly tap = (bo: Backoffer) => this.tapBackoffer(bo);
 
   private tapBackoffer(bo: Backoffer): void {
     const next = bo.next.bind(bo);

@@ -58,6 +58,11 @@ export interface RequestControl {
    * here, and TiKV is asked to record its time and scan statistics. Unset = none, and no cost.
    */
   details?: DetailsSink | undefined;
+  /**
+   * Set by an observer that records the call's backoffs (a traced transaction): applied to `bo`
+   * already, and to the fresh backoffer of any background work the call starts. Unset = none.
+   */
+  tapBackoffer?: ((bo: Backoffer) => void) | undefined;
 }
 
 /**

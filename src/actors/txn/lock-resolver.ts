@@ -384,6 +384,11 @@ export class LockResolver {
     // its RPCs go through the interceptors of the transaction or snapshot that met the lock
     // (client-go: the resolver sends with the caller's context); joiners share the starter's
     if (ctl.interceptor !== undefined) own.interceptor = ctl.interceptor;
+    // and an observed caller records their backoffs (those of the cleanup a read leaves too)
+    if (ctl.tapBackoffer !== undefined) {
+      own.tapBackoffer = ctl.tapBackoffer;
+      ctl.tapBackoffer(own.bo);
+    }
     const session = newResolutionSession({
       txnId,
       lock: first,
@@ -535,7 +540,12 @@ export class LockResolver {
     if (!s.forRead) return work(this.ctlOf(s));
     // a reader does not wait for the cleanup: it already knows how to treat the locks
     const bgCtl = this.deps.backgroundControl();
-    bgCtl.interceptor = this.ctlOf(s).interceptor;
+    const own = this.ctlOf(s);
+    bgCtl.interceptor = own.interceptor;
+    if (own.tapBackoffer !== undefined) {
+      bgCtl.tapBackoffer = own.tapBackoffer;
+      own.tapBackoffer(bgCtl.bo);
+    }
     const bg = work(bgCtl).catch(() => {});
     this.background.add(bg);
     void bg.finally(() => this.background.delete(bg));
