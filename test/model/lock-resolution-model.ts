@@ -5,12 +5,17 @@
 // client's resolver actor (lockResolverMachine: open / closed).
 //
 // A path begins with who asks and which lock it met: a writer or a reader meeting a live
-// optimistic lock, a writer meeting an expired one (by the client's clock), or a writer meeting a
-// live pessimistic lock. Then come the answers the resolution meets: what CheckTxnStatus says
-// about the primary (alive, committed, rolled back, expired and now rolled back, an expired
-// async-commit primary, TxnNotFound, primary mismatch, a failed RPC), the TxnNotFound backoff
-// elapsing, what CheckSecondaryLocks says (all still locked, one committed, one missing, one not
-// async-commit, a failed RPC), and the cleanup's outcome.
+// optimistic lock, a writer meeting an expired one (by the client's clock), a writer meeting a
+// live pessimistic lock, or a pipelined (Flush) lock: live, met by a writer or by a point get,
+// or expired, met by a writer. A pipelined lock is an optimistic lock with a generation and an
+// unknown (u64::MAX) txn size: never async commit, never pessimistic, so it meets the same
+// status answers as a live / expired optimistic lock but no CheckSecondaryLocks or primary
+// mismatch, and its cleanup resolves the whole region (a point get resolves just its key).
+// Then come the answers the resolution meets: what CheckTxnStatus says about the primary
+// (alive, committed, rolled back, expired and now rolled back, an expired async-commit primary,
+// TxnNotFound, primary mismatch, a failed RPC), the TxnNotFound backoff elapsing, what
+// CheckSecondaryLocks says (all still locked, one committed, one missing, one not async-commit,
+// a failed RPC), and the cleanup's outcome.
 //
 // The context carries the oracles: the lock kind, the flags the machine sets (rollback-if-not-exist,
 // force sync commit), the backoffs taken (the budget allows one), the status decided and why the
@@ -33,6 +38,8 @@ export type AsyncDecision = "" | "allLocked" | "secondaryCommitted" | "secondary
 export interface LockResolutionModelContext {
   lock: LockKind;
   forRead: boolean;
+  /** The lock was flushed by a pipelined transaction (generation > 0, txn size u64::MAX). */
+  pipelined: boolean;
   rollbackIfNotExist: boolean;
   forceSyncCommit: boolean;
   /** TxnNotFound backoffs taken (the budget allows 1). */
@@ -52,6 +59,9 @@ export type LockResolutionModelEvent =
   | { type: "RESOLVE_READ" }
   | { type: "RESOLVE_EXPIRED_LOCK" }
   | { type: "RESOLVE_PESSIMISTIC_LOCK" }
+  | { type: "RESOLVE_PIPELINED_LOCK" }
+  | { type: "RESOLVE_PIPELINED_READ" }
+  | { type: "RESOLVE_EXPIRED_PIPELINED_LOCK" }
   | { type: "STATUS_ALIVE" }
   | { type: "STATUS_COMMITTED" }
   | { type: "STATUS_ROLLED_BACK" }
@@ -95,9 +105,9 @@ export const SECONDARY_EVENTS: ReadonlySet<string> = new Set([
 
 const set = (a: Partial<LockResolutionModelContext>) =>
   assign<LockResolutionModelContext, LockResolutionModelEvent, undefined, LockResolutionModelEvent, never>(a);
-const start = (lock: LockKind, forRead = false) => ({
+const start = (lock: LockKind, forRead = false, pipelined = false) => ({
   target: "checkingStatus" as const,
-  actions: set({ lock, forRead }),
+  actions: set({ lock, forRead, pipelined }),
 });
 const failWith = (failure: ResolutionFailure) => ({ target: "failed" as const, actions: set({ failure }) });
 
@@ -107,7 +117,9 @@ export const lockResolutionModel = setup({
   guards: {
     // a forced sync commit follows an expired async-commit primary: it can no longer be alive
     mayBeAlive: ({ context }) => !context.forceSyncCommit,
-    mayBeAsync: ({ context }) => !context.forceSyncCommit && context.lock !== "pessimistic",
+    // a pipelined transaction never uses async commit
+    mayBeAsync: ({ context }) =>
+      !context.forceSyncCommit && context.lock !== "pessimistic" && !context.pipelined,
     // TiKV answers TxnNotFound only while nothing was written for the primary and rollback-if-not-exist is off
     notFoundPossible: ({ context }) => !context.rollbackIfNotExist && !context.forceSyncCommit,
     lockLive: ({ context }) => context.lock === "live",
@@ -122,6 +134,7 @@ export const lockResolutionModel = setup({
   context: {
     lock: "live",
     forRead: false,
+    pipelined: false,
     rollbackIfNotExist: false,
     forceSyncCommit: false,
     slept: 0,
@@ -139,6 +152,9 @@ export const lockResolutionModel = setup({
         RESOLVE_READ: start("live", true),
         RESOLVE_EXPIRED_LOCK: start("expired"),
         RESOLVE_PESSIMISTIC_LOCK: start("pessimistic"),
+        RESOLVE_PIPELINED_LOCK: start("live", false, true),
+        RESOLVE_PIPELINED_READ: start("live", true, true),
+        RESOLVE_EXPIRED_PIPELINED_LOCK: start("expired", false, true),
       },
     },
     checkingStatus: {

@@ -11,11 +11,21 @@
 // lock, as the path's CheckSecondaryLocks event says; CLEANUP_FAILED is a KeyError on the first
 // ResolveLock / PessimisticRollback.
 //
+// A pipelined path plays a crashed pipelined transaction: generation 1 flushed (KvFlush, through
+// the engine) S, SR (in S's region) and S2 (in the third region), and the primary P is flushed
+// later, as generation 2, when the path's status answer needs it (a live primary has the longer
+// TTL its heartbeats gave it); its commit, when the path commits it, is the primary commit whose
+// range resolution never ran, so the secondaries are left locked.
+//
 // Checked per path, from the model: the result (msBeforeTxnExpired for live locks, ignoreLocks /
 // accessLocks for reads) or the typed error; the RPCs sent (one CheckTxnStatus per status event,
-// one CheckSecondaryLocks per secondary region and round, cleanup RPCs only after a final status);
-// and the server state afterwards (lockResolver.whenIdle() first, reads clean up in the
-// background): the locks left, and what was committed or rolled back.
+// one CheckSecondaryLocks per secondary region and round, cleanup RPCs only after a final status;
+// a pipelined lock's cleanup is one region-wide ResolveLock, or for a point get one ResolveLock of
+// its key); and the server state afterwards (lockResolver.whenIdle() first, reads clean up in the
+// background): the locks left, and what was committed or rolled back (a pipelined lock's rollback
+// is protected). For pipelined paths, also what another transaction then reads: every key's
+// committed value, or the value it overwrote, once decided (the keys still locked are resolved
+// from the cached status), the overwritten value while the owner is alive.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeControl } from "../../src/actors/runtime/control.js";
 import { ClientMetrics } from "../../src/actors/runtime/metrics.js";
@@ -28,11 +38,13 @@ import { lockResolutionMachine } from "../../src/machines/lock-resolution.js";
 import {
   BatchRollbackRequest,
   CommitRequest,
+  FlushRequest,
   MvccGetByKeyRequest,
   type MvccInfo,
   Op,
   PessimisticLockRequest,
   PrewriteRequest,
+  type ResolveLockRequest,
   ScanLockRequest,
 } from "../../src/proto/kvrpcpb.js";
 import { isRealCluster, uniquePrefix, useCluster } from "../support/cluster.js";
@@ -50,6 +62,12 @@ const b = (s: string) => Buffer.from(s);
 const AGE_MS = 10_000n;
 const EXPIRED_TTL = 1_000n;
 const LIVE_TTL = 60_000n;
+/** A flushed lock's TTL (client-go ManagedLockTTL): 10 s left; heartbeats extend only the primary's. */
+const FLUSH_TTL = 20_000n;
+/** The txn size of a flushed lock: unknown, so u64::MAX (TiKV flush.rs), never resolved lite by size. */
+const PIPELINED_TXN_SIZE = 0xffff_ffff_ffff_ffffn;
+/** A rollback record's short value when it is protected (TiKV PROTECTED_ROLLBACK_SHORT_VALUE). */
+const PROTECTED = "p";
 const KEY_ERROR: FaultError = { keyError: { abort: "injected: rpc failed" } };
 const CLEANUP_RPCS = new Set(["KvResolveLock", "KVPessimisticRollback"]);
 
@@ -117,6 +135,39 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
     return r.minCommitTs;
   }
 
+  /** A pipelined flush of `keys` as `generation` (its locks: txn size u64::MAX, the generation). */
+  function flush(startTs: bigint, primary: string, keys: string[], ttl: bigint, generation: bigint): void {
+    const r = engine().flush(
+      FlushRequest.fromPartial({
+        mutations: keys.map((k) => ({ op: Op.Put, key: b(k), value: b(`v-${k}`) })),
+        primaryKey: b(primary),
+        startTs,
+        minCommitTs: startTs + 1n,
+        generation,
+        lockTtl: ttl,
+      }),
+    );
+    expect(r.errors).toEqual([]);
+  }
+
+  /** Commits `old-<key>` on each of `keys` at `ts`, by a transaction that started just before. */
+  function commitOld(keys: string[], ts: bigint): void {
+    const r = engine().prewrite(
+      PrewriteRequest.fromPartial({
+        mutations: keys.map((k) => ({ op: Op.Put, key: b(k), value: b(`old-${k}`) })),
+        primaryLock: b(keys[0] as string),
+        startVersion: ts - 1n,
+        lockTtl: LIVE_TTL,
+        txnSize: BigInt(keys.length),
+      }),
+    );
+    expect(r.errors).toEqual([]);
+    const c = engine().commit(
+      CommitRequest.fromPartial({ startVersion: ts - 1n, keys: keys.map(b), commitVersion: ts }),
+    );
+    expect(c.error).toBeUndefined();
+  }
+
   function commit(startTs: bigint, key: string, commitTs: bigint): void {
     const r = engine().commit(
       CommitRequest.fromPartial({ startVersion: startTs, keys: [b(key)], commitVersion: commitTs }),
@@ -154,6 +205,64 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
     return lockDetailsFromLockInfo(found[0] as (typeof found)[number]);
   }
 
+  /** The rollback record transaction `startTs` left on `key` is protected (never collapsed). */
+  function protectedRollback(key: string, startTs: bigint): boolean {
+    const w = mvcc(key).writes.find((x) => x.startTs === startTs);
+    return w?.type === Op.Rollback && Buffer.from(w.shortValue).toString() === PROTECTED;
+  }
+
+  /**
+   * After a pipelined path: what the resolution left (its region-wide cleanup took SR with S, a
+   * point get's only S; S2, in another region, stays locked: the range resolution of the
+   * pipelined commit never ran), then what another transaction reads.
+   */
+  async function checkPipelinedAfter(
+    ctx: LockResolutionModelContext,
+    value: string,
+    T: bigint,
+    committedAt: bigint,
+    keys: { P: string; S: string; SR: string; S2: string },
+  ): Promise<void> {
+    const { P, S, SR, S2 } = keys;
+    const decided = ctx.status === "committed" || ctx.status === "rolledBack";
+    const expectDecided = (k: string) => {
+      if (ctx.status === "committed") {
+        expect(stateOf(k, T), k).toBe("committed");
+        expect(mvcc(k).writes.find((x) => x.startTs === T)?.commitTs).toBe(committedAt);
+      } else {
+        // a flushed lock's rollback is protected, as a primary's (TiKV rollback_lock: generation > 0)
+        expect(stateOf(k, T), k).toBe("rolledBack");
+        if (k !== P) expect(protectedRollback(k, T), k).toBe(true);
+      }
+    };
+    if (decided) expectDecided(P);
+    const cleaned = decided && value === "done";
+    if (cleaned) expectDecided(S);
+    else expect(stateOf(S, T)).toBe("locked");
+    if (cleaned && !ctx.forRead) expectDecided(SR);
+    else expect(stateOf(SR, T)).toBe("locked");
+    expect(stateOf(S2, T)).toBe("locked");
+
+    // what another transaction reads: nothing known yet (no status, or a failed check) makes it wait
+    if (!decided && ctx.status !== "alive") return;
+    const snap = await t.snapshot();
+    const got = (await snap.batchGet([S, SR, S2])).map((v) => v?.toString());
+    await t.lockResolver.whenIdle();
+    if (ctx.status === "committed") {
+      // the committed values, the keys still locked resolved from the cached status
+      expect(got).toEqual([`v-${S}`, `v-${SR}`, `v-${S2}`]);
+      for (const k of [S, SR, S2]) expectDecided(k);
+    } else if (ctx.status === "rolledBack") {
+      expect(got).toEqual([`old-${S}`, `old-${SR}`, `old-${S2}`]);
+      for (const k of [S, SR, S2]) expectDecided(k);
+    } else {
+      // alive: the reader pushed the primary's min_commit_ts past it and read the old values
+      expect(got).toEqual([`old-${S}`, `old-${SR}`, `old-${S2}`]);
+      for (const k of [S, SR, S2]) expect(stateOf(k, T)).toBe("locked");
+      expect(lockOn(P, T).minCommitTs).toBeGreaterThan(snap.ts);
+    }
+  }
+
   // ---- one path ----
 
   async function replayOnCluster(path: ModelPath) {
@@ -164,6 +273,9 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
     const P = `a${p}`;
     const S = `h${p}`;
     const S2 = `q${p}`;
+    // a pipelined transaction's other lock in S's region
+    const SR = `i${p}`;
+    const pipelined = ctx.pipelined;
     const now = await t.currentTimestamp();
     const T = now - (AGE_MS << 18n);
     // a commit ts for a normal primary, then the reader's ts (a commit before it can be read through)
@@ -188,6 +300,10 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
         }),
       );
       expect(r.errors).toEqual([]);
+    } else if (pipelined) {
+      // the values the crashed transaction overwrites, committed before it started
+      commitOld([S, SR, S2], T - 1n);
+      flush(T, P, [S, SR, S2], ctx.lock === "expired" ? EXPIRED_TTL : FLUSH_TTL, 1n);
     } else {
       const ttl = start === "RESOLVE_EXPIRED_LOCK" ? EXPIRED_TTL : LIVE_TTL;
       minCommitTs.push(prewrite(T, P, [S], ttl, async ? { secondaries: [] } : undefined));
@@ -198,6 +314,12 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
     }
     const lock = lockOn(S, T);
     expect(lock.lockType).toBe(start === "RESOLVE_PESSIMISTIC_LOCK" ? Op.PessimisticLock : Op.Put);
+    expect(lock.txnSize === PIPELINED_TXN_SIZE).toBe(pipelined);
+    // the primary's lock, written when the path's status answer needs it
+    const writePrimary = (ttl: bigint) => {
+      if (pipelined) flush(T, P, [P], ttl, 2n);
+      else prewrite(T, P, [P], ttl);
+    };
 
     // the primary, arranged before each status check as the path's next answer says
     const checks = path.steps.filter((s) => CHECK_EVENTS.has(s.event.type));
@@ -208,22 +330,27 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
     let checkIndex = 0;
     let secondaryRound = 0;
     let cleanupFailedKeys: Buffer[] | undefined;
+    // the keys of each ResolveLock sent (none: region-wide)
+    const resolves: string[][] = [];
     const unhook = env.cluster.faults.onRequest((call: CallInfo): FaultError | undefined => {
       const keys = call.keys ?? [];
-      const mine = keys.some((k) => Buffer.from(k).toString().includes(p));
+      const regionWideResolve =
+        call.rpc === "KvResolveLock" && (call.request as ResolveLockRequest | undefined)?.startVersion === T;
+      const mine = keys.some((k) => Buffer.from(k).toString().includes(p)) || regionWideResolve;
       if (!mine) return undefined;
       calls[call.rpc] = (calls[call.rpc] ?? 0) + 1;
+      if (call.rpc === "KvResolveLock") resolves.push(keys.map((k) => Buffer.from(k).toString()));
       if (call.rpc === "KvCheckTxnStatus") {
         const step = checks[checkIndex++];
         const prevCtx = path.steps[path.steps.indexOf(step as (typeof path.steps)[number]) - 1]?.state
           .context as LockResolutionModelContext;
         switch (step?.event.type) {
           case "STATUS_ALIVE":
-            if (primary === "none") prewrite(T, P, [P], LIVE_TTL);
+            if (primary === "none") writePrimary(LIVE_TTL);
             primary = "locked";
             break;
           case "STATUS_COMMITTED":
-            if (primary === "none") prewrite(T, P, [P], LIVE_TTL);
+            if (primary === "none") writePrimary(LIVE_TTL);
             committedAt = primary === "async" ? asyncCommitTs() : commitTs;
             commit(T, P, committedAt);
             primary = "committed";
@@ -237,7 +364,7 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
             break;
           case "STATUS_EXPIRED":
             // an expired lock (or, after SECONDARY_NOT_ASYNC, the expired async-commit one) is rolled back
-            if (primary === "none") prewrite(T, P, [P], EXPIRED_TTL);
+            if (primary === "none") writePrimary(EXPIRED_TTL);
             primary = "rolledBack";
             break;
           case "STATUS_ASYNC_EXPIRED":
@@ -278,7 +405,9 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
     let result: Awaited<ReturnType<TxnClient["lockResolver"]["resolveLocks"]>> | undefined;
     let error: Error | undefined;
     try {
-      result = await t.lockResolver.resolveLocks([lock], { callerStartTs, forRead: ctx.forRead, ctl });
+      // a point get resolves just the key it met (client-go KVSnapshot.get: resolveLite)
+      const lite = pipelined && ctx.forRead;
+      result = await t.lockResolver.resolveLocks([lock], { callerStartTs, forRead: ctx.forRead, lite, ctl });
     } catch (e) {
       error = e as Error;
     }
@@ -328,6 +457,13 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
     if (cleaned) expect(cleanupRpcs).toBeGreaterThan(0);
     else expect(cleanupRpcs).toBe(0);
     if (start === "RESOLVE_PESSIMISTIC_LOCK" && cleaned) expect(calls.KVPessimisticRollback ?? 0).toBe(1);
+    // a pipelined lock (txn size u64::MAX): one region-wide ResolveLock, or the met key alone for a point get
+    if (pipelined && cleaned) expect(resolves).toEqual([ctx.forRead ? [S] : []]);
+
+    if (pipelined) {
+      await checkPipelinedAfter(ctx, final.value, T, committedAt, { P, S, SR, S2 });
+      return;
+    }
 
     // the server state afterwards
     const sState = stateOf(S, T);

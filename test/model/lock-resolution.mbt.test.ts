@@ -6,7 +6,8 @@
 // which RPC is pending and with which flags (rollback-if-not-exist, force sync commit), the
 // backoffs taken, and at the end the resolution's output (the status, or the error). Then the
 // client's resolver actor (lockResolverMachine: open / closed) walked the same way, and the
-// coverage of both real machines' states and transitions, asserted complete.
+// coverage of both real machines' states and transitions, asserted complete. Pipelined locks
+// (txn size u64::MAX) take the optimistic paths minus async commit and primary mismatch.
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { type Actor, createActor, fromPromise } from "xstate";
 import { Backoffer, Bo } from "../../src/actors/backoff/index.js";
@@ -48,6 +49,8 @@ const SECONDARY_COMMIT_TS = 620n;
 /** A primary TTL the client's clock says has passed (ttlExpired), and one it says has not. */
 const EXPIRED_TTL = 100n;
 const LIVE_TTL = 60_000n;
+/** The txn size of a pipelined (Flush) lock: unknown, so u64::MAX (TiKV flush.rs). */
+const PIPELINED_TXN_SIZE = 0xffff_ffff_ffff_ffffn;
 const P = Buffer.from("p");
 const S = Buffer.from("s");
 const S2 = Buffer.from("t");
@@ -80,7 +83,7 @@ interface Parked<T> {
   flags: { rollbackIfNotExist: boolean; forceSyncCommit: boolean };
 }
 
-function harness(kind: LockKind, forRead: boolean) {
+function harness(kind: LockKind, forRead: boolean, pipelined = false) {
   const checks: Parked<CheckOutcome>[] = [];
   const secondaries: Parked<AsyncCommitState>[] = [];
   const cleanups: Parked<void>[] = [];
@@ -103,14 +106,15 @@ function harness(kind: LockKind, forRead: boolean) {
   });
   // one TxnNotFound backoff fits the budget, the second exhausts it
   const bo = new Backoffer({ maxSleepMs: 1, weight: 1, random: () => 0 });
-  const lock = lockOf(S, kind);
+  const lock = lockOf(S, kind, pipelined ? { txnSize: PIPELINED_TXN_SIZE } : {});
   const session = newResolutionSession({
     txnId: TXN,
     lock,
     locks: [lock],
     callerStartTs: CALLER,
     forRead,
-    lite: false,
+    // a point get resolves just the key it met, even for a pipelined transaction (client-go resolveLite)
+    lite: pipelined && forRead,
     lockExpired: () => kind === "expired",
     ttlExpired: (ttl) => ttl <= EXPIRED_TTL,
     nextNotFoundBackoff: () => bo.next(Bo.TxnNotFound, new Error(`txn ${TXN} not found`)),
@@ -146,11 +150,13 @@ async function replay(path: ModelPath) {
   let ctx = lockResolutionModel.config.context as LockResolutionModelContext;
   let error: unknown;
   const counts = { checks: 0, secondaries: 0, cleanups: 0 };
-  const begin = (kind: LockKind, forRead: boolean) => async () => {
-    h = harness(kind, forRead);
-    h.actor.start();
-    await flush();
-  };
+  const begin =
+    (kind: LockKind, forRead: boolean, pipelined = false) =>
+    async () => {
+      h = harness(kind, forRead, pipelined);
+      h.actor.start();
+      await flush();
+    };
   const answerCheck = (o: CheckOutcome) => async () => {
     last(H().checks).resolve(o);
     await flush();
@@ -169,6 +175,9 @@ async function replay(path: ModelPath) {
     RESOLVE_READ: begin("live", true),
     RESOLVE_EXPIRED_LOCK: begin("expired", false),
     RESOLVE_PESSIMISTIC_LOCK: begin("pessimistic", false),
+    RESOLVE_PIPELINED_LOCK: begin("live", false, true),
+    RESOLVE_PIPELINED_READ: begin("live", true, true),
+    RESOLVE_EXPIRED_PIPELINED_LOCK: begin("expired", false, true),
     // a reader's CheckTxnStatus pushes a live lock's min_commit_ts past it
     STATUS_ALIVE: async () =>
       answerCheck(
@@ -256,6 +265,9 @@ async function replay(path: ModelPath) {
           rollbackIfNotExist: ctx.rollbackIfNotExist,
           forceSyncCommit: ctx.forceSyncCommit,
         });
+      // the lock met: a pipelined one carries txn size u64::MAX; only a point get resolves it lite
+      expect(H().session.lock.txnSize === PIPELINED_TXN_SIZE).toBe(ctx.pipelined);
+      expect(H().session.lite).toBe(ctx.pipelined && ctx.forRead);
       expect(H().session.rollbackIfNotExist).toBe(ctx.rollbackIfNotExist);
       expect(H().session.forceSyncCommit).toBe(ctx.forceSyncCommit);
       // TxnNotFound backoffs taken from the caller's budget
