@@ -235,7 +235,9 @@ export class SnapshotReader {
       );
       if (!resp) continue;
       if (resp.error) {
-        await this.onKeyError(resp.error, ctl);
+        // a point get resolves only the key it met, even for a large or pipelined owner
+        // (client-go get: resolveLite)
+        await this.onKeyError(resp.error, ctl, true);
         this.leaderAfterLock(ctl);
         continue;
       }
@@ -387,7 +389,7 @@ export class SnapshotReader {
       );
       if (!resp) continue;
       if (resp.error) {
-        await this.onKeyError(resp.error, c);
+        await this.onKeyError(resp.error, c, false);
         this.leaderAfterLock(c);
         routing = c.routing;
         continue;
@@ -452,14 +454,19 @@ export class SnapshotReader {
     if (ctl.routing?.staleRead) ctl.routing = undefined;
   }
 
-  private async onKeyError(ke: KeyError, ctl: RequestControl): Promise<void> {
+  private async onKeyError(ke: KeyError, ctl: RequestControl, lite: boolean): Promise<void> {
     const l = ke.locked;
     if (!l) throw extractKeyError(ke);
-    await this.resolveForRead([lockDetailsFromLockInfo(l)], ctl);
+    await this.resolveForRead([lockDetailsFromLockInfo(l)], ctl, lite);
   }
 
-  private async resolveForRead(locks: LockDetails[], ctl: RequestControl): Promise<void> {
-    const r = await this.deps.resolver.resolveLocks(locks, { callerStartTs: this.ts, forRead: true, ctl });
+  private async resolveForRead(locks: LockDetails[], ctl: RequestControl, lite = false): Promise<void> {
+    const r = await this.deps.resolver.resolveLocks(locks, {
+      callerStartTs: this.ts,
+      forRead: true,
+      ctl,
+      ...(lite ? { lite } : {}),
+    });
     for (const t of r.ignoreLocks) this.resolvedLocks.add(t);
     for (const t of r.accessLocks) this.committedLocks.add(t);
     if (r.msBeforeTxnExpired > 0) {

@@ -390,6 +390,45 @@ describe.skipIf(skipOnRealCluster("v1"))("client-go lock resolution (batch, asyn
     liteCase("r", true),
   );
 
+  // client-go snapshot get resolves lite (NewClientHelper(..., true)), batchGet does not
+  itFault(
+    "a point get meeting a large committed txn's lock resolves only that key; a batchGet resolves its region",
+    async () => {
+      const client = await env.connect();
+      const t = client.txn();
+      const p = uniquePrefix("getlite");
+      const [primary, a, c] = [`${p}primary`, `${p}a`, `${p}c`];
+      const startTs = await t.currentTimestamp();
+      ops.prewrite({
+        startTs,
+        primary,
+        writes: [
+          [primary, "p"],
+          [a, "a"],
+          [c, "c"],
+        ],
+        ttlMs: 3000n,
+        txnSize: 600n, // large: region-wide cleanup unless the caller asks for lite
+      });
+      ops.commit(startTs, [primary], await t.currentTimestamp());
+      const rec = recordRpcs(env, ["KvResolveLock"]);
+      try {
+        const snap = await t.snapshot();
+        expect((await snap.get(a))?.toString()).toBe("a");
+        await t.lockResolver.whenIdle();
+        expect(rec.calls.map((x) => reqOf<ResolveLockRequest>(x).keys.map(String))).toEqual([[a]]);
+        expect(ops.lockOf(c)).toBeDefined(); // the get left the other secondary alone
+        rec.calls.length = 0;
+        // a new snapshot (this one reads through the owner's locks from now on)
+        expect((await (await t.snapshot()).batchGet([c])).map(String)).toEqual(["c"]);
+        await t.lockResolver.whenIdle();
+        expect(rec.calls.map((x) => reqOf<ResolveLockRequest>(x).keys)).toEqual([[]]);
+      } finally {
+        rec.stop();
+      }
+    },
+  );
+
   itFault(
     "BatchLiteResolveLocksForReadIgnoresInlineCleanupError: a failing cleanup does not fail the read",
     async () => {
