@@ -49,8 +49,7 @@ export interface TikvSender {
 
 /** One grpc-js channel to a TiKV store; streams are opened on it by {@link TikvConnection.openSession}. */
 export class TikvConnection {
-  /** The generated grpc-js client (owns the channel). */
-  readonly client: TikvClient;
+  private current: TikvClient;
   /** The store address as given ("host:port"). */
   readonly address: string;
   private readonly opts: TikvConnectionOptions;
@@ -61,7 +60,31 @@ export class TikvConnection {
     this.address = grpcTarget(address);
     this.opts = opts;
     this.metadata = forwardMetadata(opts.forwardedHost);
-    this.client = new TikvClient(this.address, channelCredentials(opts.tls), channelOptions(opts));
+    this.current = this.dial();
+  }
+
+  /** The generated grpc-js client (owns the channel); replaced by {@link redial}. */
+  get client(): TikvClient {
+    return this.current;
+  }
+
+  private dial(): TikvClient {
+    return new TikvClient(this.address, channelCredentials(this.opts.tls), channelOptions(this.opts));
+  }
+
+  /**
+   * Replaces the channel with a new one, when certificates are reloaded (tls.reloadIntervalMs):
+   * a store that refuses our certificate call by call (TiKV's CN check) keeps the connection
+   * open, so without a new handshake a rotated certificate would never be presented. Returns
+   * false (and keeps the channel) otherwise. Streams opened before keep the old channel until
+   * closed; the caller opens a new session.
+   */
+  redial(): boolean {
+    if (this.closed || this.opts.tls?.reloadIntervalMs === undefined) return false;
+    const old = this.current;
+    this.current = this.dial();
+    old.close();
+    return true;
   }
 
   /** Waits for the channel to connect (GrpcError UNAVAILABLE after timeoutMs). */

@@ -138,7 +138,14 @@ export class StoreActor {
             throw (await tlsRefusal(connection)) ?? e;
           });
           const session = connection.openSession();
-          if (opts.probeOnConnect !== false) await probe(session, connectTimeoutMs);
+          if (opts.probeOnConnect !== false) {
+            await probe(session, connectTimeoutMs).catch((e: unknown) => {
+              // refused call by call (TiKV's CN check) on a connection that stays open: the
+              // next attempt handshakes again, presenting the certificate files as they are now
+              if (e instanceof TlsError && e.reason === "client-certificate-rejected") connection.redial();
+              throw e;
+            });
+          }
           return session as unknown as StoreLink;
         }),
         watch: fromCallback<StoreEvent, { link: StoreLink; storeId: number }>(({ input, sendBack }) => {
