@@ -7,14 +7,21 @@
  * region decoded from its own bytes, so nothing is shared between regions that would not be
  * shared in a real client); the embedded cluster's PD is not in the loop, which keeps the
  * figures about the client. Needs --expose-gc:
- * `npm run bench:region-cache -- [--regions 100000,1000000] [--page 1000]`. Lookup times are CPU
- * time per lookup (process.cpuUsage over rounds of 10,000), next to a bare sorted-btree's.
+ * `npm run bench:region-cache -- [--regions 100000,1000000] [--page 1000]`. Client memory is the
+ * growth of the JS heap plus the typed arrays / arena outside it (process.memoryUsage
+ * heapUsed + arrayBuffers), after gc. Lookup times are CPU time per lookup (process.cpuUsage over
+ * rounds of 10,000), next to two bare structures given the same probes: the region index alone
+ * (no validity, TTL or handle) and a sorted-btree of latin1 start keys (the index before #16).
+ * The figures are also written to bench/region-cache/RESULTS.md.
  */
+import { writeFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 import BTreeModule from "sorted-btree";
 import { RegionCache } from "../../src/actors/region-cache/region-cache.js";
+import { RegionIndex } from "../../src/actors/region-cache/region-index.js";
 import type { RegionInfo, RegionSource } from "../../src/actors/region-cache/region-source.js";
+import { RegionStore } from "../../src/actors/region-cache/region-store.js";
 import { PeerRole, Region, type Store, StoreState } from "../../src/proto/metapb.js";
 
 type BTreeCtor = typeof BTreeModule.default;
@@ -40,11 +47,16 @@ const STORES = 3n;
 
 /** A PD of `n` regions with 3 voters each; pages are decoded from bytes like gRPC answers. */
 class GeneratedPd implements RegionSource {
-  // encoded up front, so that loading times the client's decoding and caching, not the encoding
-  private readonly bytes: Uint8Array[];
+  // encoded up front into one buffer (no heap object per region: the PD's data is not the
+  // client's), so that loading times the client's decoding and caching, not the encoding
+  private readonly bytes: Buffer;
+  private readonly offs: Uint32Array;
 
   constructor(private readonly n: number) {
-    this.bytes = Array.from({ length: n }, (_, i) => this.encode(i));
+    const parts = Array.from({ length: n }, (_, i) => this.encode(i));
+    this.offs = new Uint32Array(n + 1);
+    for (let i = 0; i < n; i++) this.offs[i + 1] = (this.offs[i] as number) + (parts[i] as Uint8Array).length;
+    this.bytes = Buffer.concat(parts);
   }
 
   private encode(i: number): Uint8Array {
@@ -61,7 +73,7 @@ class GeneratedPd implements RegionSource {
   }
 
   private info(i: number): RegionInfo {
-    const meta = Region.decode(this.bytes[i] as Uint8Array);
+    const meta = Region.decode(this.bytes.subarray(this.offs[i] as number, this.offs[i + 1] as number));
     return { meta, leader: meta.peers[i % Number(STORES)] };
   }
 
@@ -115,25 +127,45 @@ class GeneratedPd implements RegionSource {
 /** Figures for one cache size. */
 export interface RegionCacheFigures {
   regions: number;
+  /** JS heap + external typed arrays per region. */
+  bytesPerRegion: number;
+  /** The JS heap part. */
   heapBytesPerRegion: number;
+  /** The typed-array / arena part. */
+  externalBytesPerRegion: number;
   /** Wall time of the whole load. */
   loadMs: number;
   /** Client CPU per region loaded (decoding PD's answer, building and caching the entry). */
   loadCpuUsPerRegion: number;
   /** Longest event-loop stall while loading (ms): how long a request could wait behind a page. */
   loadMaxStallMs: number;
+  /** 99th percentile of the event-loop delay while loading (ms). */
+  loadP99StallMs: number;
+  /** Longest event-loop delay over one idle second just before (ms): the machine's own scheduling noise. */
+  idleMaxStallMs: number;
   lookupNsMedian: number;
   lookupNsP99: number;
-  /** The same lookups in a bare sorted-btree of latin1 start keys (the floor of today's index). */
+  /** The same lookups in the bare region index (slot search and end-key check only). */
+  bareIndexLookupNsMedian: number;
+  /** The same lookups in a bare sorted-btree of latin1 start keys (the structure before #16). */
   bareBtreeLookupNsMedian: number;
 }
+
+const memory = () => {
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, external: m.arrayBuffers };
+};
 
 async function measureSize(n: number, page: number): Promise<RegionCacheFigures> {
   const pd = new GeneratedPd(n);
   gc?.();
   gc?.();
-  const heap0 = process.memoryUsage().heapUsed;
+  const mem0 = memory();
   const cache = new RegionCache(pd, { ttlJitterMs: 0 });
+  const idle = monitorEventLoopDelay({ resolution: 1 });
+  idle.enable();
+  await new Promise((r) => setTimeout(r, 1000));
+  idle.disable();
   const stall = monitorEventLoopDelay({ resolution: 1 });
   stall.enable();
   const t0 = performance.now();
@@ -153,7 +185,9 @@ async function measureSize(n: number, page: number): Promise<RegionCacheFigures>
   if (cache.size !== n) throw new Error(`cached ${cache.size} regions, expected ${n}`);
   gc?.();
   gc?.();
-  const heapBytesPerRegion = (process.memoryUsage().heapUsed - heap0) / n;
+  const mem1 = memory();
+  const heapBytesPerRegion = (mem1.heap - mem0.heap) / n;
+  const externalBytesPerRegion = (mem1.external - mem0.external) / n;
 
   // random keys inside random regions, built before timing
   const probes = Array.from({ length: 200_000 }, () => {
@@ -163,6 +197,7 @@ async function measureSize(n: number, page: number): Promise<RegionCacheFigures>
     return k;
   });
   // CPU time, not wall time: on a shared machine the process is often descheduled mid-round
+  const median = (xs: number[]) => Math.round([...xs].sort((a, b) => a - b)[xs.length >> 1] as number);
   const cpuNsPer = (count: number, f: () => void) => {
     const c = process.cpuUsage();
     f();
@@ -181,7 +216,42 @@ async function measureSize(n: number, page: number): Promise<RegionCacheFigures>
   }
   if (hits !== 200_000) throw new Error(`only ${hits} of 200000 lookups hit`);
   rounds.sort((a, b) => a - b);
-  // the floor: a bare sorted-btree of latin1 start keys, same probes
+  // the bare index over the same regions (slots of a store holding only the keys)
+  const store = new RegionStore();
+  const index = new RegionIndex(store);
+  for (let i = 0; i < n; i++) {
+    const slot = store.add({
+      id: BigInt(i + 1),
+      confVer: 1n,
+      version: 1n,
+      startKey: i === 0 ? Buffer.alloc(0) : keyOf(i),
+      endKey: i === n - 1 ? Buffer.alloc(0) : keyOf(i + 1),
+      allPeers: [],
+      epochs: [],
+      leaderIdx: 0,
+      ttlAt: 0,
+      reason: 0,
+      needReload: false,
+      expireAfterTtl: false,
+      downPeers: [],
+      buckets: undefined,
+      isInFlashback: false,
+      flashbackStartTs: 0n,
+    });
+    index.set(slot);
+  }
+  const indexRounds: number[] = [];
+  for (let r = 0; r < 20; r++) {
+    indexRounds.push(
+      cpuNsPer(10_000, () => {
+        for (let j = r * 10_000; j < (r + 1) * 10_000; j++)
+          if (index.searchByKey(probes[j] as Buffer) < 0) hits--;
+      }),
+    );
+  }
+  if (hits !== 200_000) throw new Error("the bare index missed a key");
+  index.clear();
+  // the structure before #16: a bare sorted-btree of latin1 start keys, same probes
   const bare = new BTree<string, number>();
   for (let i = 0; i < n; i++) bare.set(i === 0 ? "" : keyOf(i).toString("latin1"), i);
   const pair: [string, number] = ["", 0];
@@ -198,12 +268,17 @@ async function measureSize(n: number, page: number): Promise<RegionCacheFigures>
   bareRounds.sort((a, b) => a - b);
   const figures = {
     regions: n,
+    bytesPerRegion: Math.round(heapBytesPerRegion + externalBytesPerRegion),
     heapBytesPerRegion: Math.round(heapBytesPerRegion),
+    externalBytesPerRegion: Math.round(externalBytesPerRegion),
     loadMs: Math.round(loadMs),
     loadCpuUsPerRegion: Math.round(((loadCpu.user + loadCpu.system) / n) * 10) / 10,
     loadMaxStallMs: Math.round(stall.max / 1e5) / 10,
+    loadP99StallMs: Math.round(stall.percentile(99) / 1e5) / 10,
+    idleMaxStallMs: Math.round(idle.max / 1e5) / 10,
     lookupNsMedian: Math.round(rounds[rounds.length >> 1] as number),
     lookupNsP99: Math.round(rounds[rounds.length - 1] as number),
+    bareIndexLookupNsMedian: median(indexRounds),
     bareBtreeLookupNsMedian: Math.round(bareRounds[bareRounds.length >> 1] as number),
   };
   cache.clear();
@@ -218,7 +293,7 @@ export async function runRegionCacheBench(sizes: number[], page: number): Promis
     const f = await measureSize(n, page);
     out.push(f);
     console.log(
-      `${n} regions: ${f.heapBytesPerRegion} B/region, load ${f.loadMs} ms (${f.loadCpuUsPerRegion} µs CPU/region) in pages of ${page} (longest stall ${f.loadMaxStallMs} ms), lookup median ${f.lookupNsMedian} ns CPU (worst round ${f.lookupNsP99} ns; bare sorted-btree ${f.bareBtreeLookupNsMedian} ns)`,
+      `${n} regions: ${f.bytesPerRegion} B/region (heap ${f.heapBytesPerRegion} + typed arrays ${f.externalBytesPerRegion}), load ${f.loadMs} ms (${f.loadCpuUsPerRegion} µs CPU/region) in pages of ${page} (event-loop stall: longest ${f.loadMaxStallMs} ms, p99 ${f.loadP99StallMs} ms; idle ${f.idleMaxStallMs} ms), lookup median ${f.lookupNsMedian} ns CPU (worst round ${f.lookupNsP99} ns; bare index ${f.bareIndexLookupNsMedian} ns, bare sorted-btree ${f.bareBtreeLookupNsMedian} ns)`,
     );
   }
   return out;
@@ -228,3 +303,22 @@ const sizes = (arg("regions") ?? "100000,1000000").split(",").map(Number);
 const result = await runRegionCacheBench(sizes, Number(arg("page") ?? 1000));
 const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
 console.log(JSON.stringify({ bench: "region-cache", heapLimitMb, result }));
+writeResults(result, heapLimitMb, Number(arg("page") ?? 1000));
+
+// bench/region-cache/RESULTS.md: the figures of the last run
+function writeResults(rows: RegionCacheFigures[], limitMb: number, page: number): void {
+  const lines = [
+    "# Region cache at scale: last run of `npm run bench:region-cache`",
+    "",
+    `Written by bench/region-cache/region-cache.bench.ts on ${new Date().toISOString().slice(0, 10)}; Node ${process.version}, heap limit ${limitMb} MB (not raised); PD pages of ${page}; targets (DESIGN.md): ≤ 300 B per region, ≤ 1 µs per lookup at 1M.`,
+    "",
+    "| regions | B/region (heap + typed arrays) | lookup median (worst round) | bare index | bare sorted-btree | load CPU/region | event-loop stall while loading: longest, p99 (idle longest) |",
+    "|---|---|---|---|---|---|---|",
+    ...rows.map(
+      (f) =>
+        `| ${f.regions.toLocaleString("en")} | ${f.bytesPerRegion} (${f.heapBytesPerRegion} + ${f.externalBytesPerRegion}) | ${f.lookupNsMedian} ns (${f.lookupNsP99} ns) | ${f.bareIndexLookupNsMedian} ns | ${f.bareBtreeLookupNsMedian} ns | ${f.loadCpuUsPerRegion} µs | ${f.loadMaxStallMs} ms, ${f.loadP99StallMs} ms (${f.idleMaxStallMs} ms) |`,
+    ),
+    "",
+  ];
+  writeFileSync(new URL("./RESULTS.md", import.meta.url), lines.join("\n"));
+}

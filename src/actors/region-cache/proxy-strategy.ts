@@ -22,23 +22,22 @@ export type ProxyChoice =
   /** Every follower was tried as a proxy: the leader's store is to be invalidated. */
   | { kind: "exhausted" };
 
-// The proxy that last forwarded successfully, per region entry (a region reloaded from PD starts
-// without one). A WeakMap keeps CachedRegion small for the clients that never forward.
-const lastProxy = new WeakMap<CachedRegion, number>();
+// The proxy that last forwarded successfully is kept with the region entry (a region reloaded
+// from PD starts without one): CachedRegion.proxyIdx, stored in the region store's slot.
 
 /** The index of the replica that last forwarded for `region`, or -1 (client-go proxyTiKVIdx). */
 export function proxyIndex(region: CachedRegion): number {
-  return lastProxy.get(region) ?? -1;
+  return region.proxyIdx;
 }
 
 /** Remembers the replica that forwarded successfully (client-go setProxyStoreIdx). */
 export function rememberProxy(region: CachedRegion, idx: number): void {
-  lastProxy.set(region, idx);
+  region.proxyIdx = idx;
 }
 
 /** Forgets the region's proxy: its leader is reachable again (client-go unsetProxyStoreIfNeeded). */
 export function forgetProxy(region: CachedRegion): void {
-  lastProxy.delete(region);
+  region.proxyIdx = -1;
 }
 
 /**

@@ -1,9 +1,12 @@
 // The client's region cache: synchronous key -> region lookups over a sorted index, PD loads on
 // a miss (coalesced), TTL with jitter, invalidation with reasons, epoch-not-match updates and
 // stale-insert protection. Semantics follow client-go internal/locate/region_cache.go.
+// Regions are stored compactly (RegionStore: typed arrays + one byte arena) under a byte-keyed
+// index (RegionIndex); CachedRegion handles onto them are kept in a small 2-way set-associative
+// table so hot regions get the same handle back and a cache hit allocates nothing.
 
 import { RegionUnavailableError } from "../../errors/server.js";
-import { type KeyRange, type Latin1Key, toLatin1Key } from "../../kv/key.js";
+import { compareKeysShort, type KeyRange, type Latin1Key, toLatin1Key } from "../../kv/key.js";
 import type { EpochNotMatchOutcome } from "../../machines/ports.js";
 import type { Peer, Region } from "../../proto/metapb.js";
 import { Bo } from "../backoff/backoff-config.js";
@@ -12,6 +15,7 @@ import { CachedRegion, type InvalidReason, type RegionVerId } from "./cached-reg
 import { groupByRegion } from "./group-by-region.js";
 import { RegionIndex } from "./region-index.js";
 import type { RegionInfo, RegionSource } from "./region-source.js";
+import { F_EXPIRE_AFTER_TTL, F_NEED_RELOAD, RegionStore, reasonCode } from "./region-store.js";
 import { type Liveness, StoreCache, type StoreEntry } from "./store-cache.js";
 import type { RequestHealthFeedback } from "./tikv-slow-score.js";
 
@@ -19,6 +23,16 @@ import type { RequestHealthFeedback } from "./tikv-slow-score.js";
 function latin1(key: Uint8Array): Latin1Key {
   return Buffer.isBuffer(key) ? key.toString("latin1") : toLatin1Key(key);
 }
+
+/** Handles kept for reuse (2 per set, sets chosen by slot): the hot set. */
+const HOT_HANDLES = 2048;
+const HOT_SETS = HOT_HANDLES / 2;
+/** Regions inserted between two yields to the event loop while loading many. */
+const LOAD_BATCH = 256;
+
+const OTHER = reasonCode("other");
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Options of a {@link RegionCache}. */
 export interface RegionCacheOptions {
@@ -62,8 +76,15 @@ export class RegionCache {
   readonly stores: StoreCache;
   /** See {@link RegionCacheOptions.enableForwarding}. */
   readonly enableForwarding: boolean;
-  private readonly index = new RegionIndex();
-  private readonly byId = new Map<bigint, CachedRegion>();
+  private readonly store = new RegionStore();
+  private readonly index = new RegionIndex(this.store);
+  private readonly hot: (CachedRegion | undefined)[] = new Array(HOT_HANDLES).fill(undefined);
+  // slot + 1 and gen of each hot handle: a miss is told without touching the evicted handle
+  private readonly hotSlot = new Int32Array(HOT_HANDLES);
+  private readonly hotGen = new Uint32Array(HOT_HANDLES);
+  // the way of each set used last (the other one is replaced)
+  private readonly hotLast = new Uint8Array(HOT_SETS);
+  private hotMoves = 0;
   private readonly inflight = new Map<string, Promise<CachedRegion>>();
   /** Regions with a bucket update in flight (client-go inflightUpdateBuckets). */
   private readonly bucketUpdates = new Set<bigint>();
@@ -103,23 +124,77 @@ export class RegionCache {
    * Extends the TTL on access.
    */
   tryLocateKey(key: Uint8Array): CachedRegion | undefined {
-    return this.usable(this.index.searchByKey(latin1(key)));
+    const slot = this.index.searchByKey(key);
+    return slot >= 0 && this.usableSlot(slot) ? this.handle(slot) : undefined;
   }
 
-  /** Same as {@link tryLocateKey} for a key already in latin1 form. */
+  /** Same as {@link tryLocateKey} for a key in latin1 form. */
   tryLocateL1(key: Latin1Key): CachedRegion | undefined {
-    return this.usable(this.index.searchByKey(key));
+    return this.tryLocateKey(Buffer.from(key, "latin1"));
   }
 
   /** The cached region with this id (latest version), valid or not. */
   getCachedById(id: bigint): CachedRegion | undefined {
-    return this.byId.get(id);
+    const slot = this.store.byId(id);
+    return slot >= 0 ? this.handle(slot) : undefined;
   }
 
   /** The cached region entry for a version, if it is still the one cached. */
   getCachedByVer(v: RegionVerId): CachedRegion | undefined {
-    const r = this.byId.get(v.id);
-    return r?.sameVersion(v) ? r : undefined;
+    const slot = this.store.byId(v.id);
+    if (slot < 0 || this.store.version(slot) !== v.version || this.store.confVer(slot) !== v.confVer)
+      return undefined;
+    return this.handle(slot);
+  }
+
+  // The handle of a live slot: the hot one when it is still that slot's, else a new one (kept).
+  private handle(slot: number): CachedRegion {
+    const set = slot & (HOT_SETS - 1);
+    const i = set << 1;
+    const gen = this.store.gen(slot);
+    const tag = slot + 1;
+    const hs = this.hotSlot;
+    const hg = this.hotGen;
+    if (hs[i] === tag && hg[i] === gen) {
+      this.hotLast[set] = 0;
+      return this.hot[i] as CachedRegion;
+    }
+    if (hs[i + 1] === tag && hg[i + 1] === gen) {
+      this.hotLast[set] = 1;
+      return this.hot[i + 1] as CachedRegion;
+    }
+    const fresh = CachedRegion.ofSlot(this.store, slot);
+    this.keepHot(fresh, slot, gen);
+    return fresh;
+  }
+
+  // keeps `h` in its set: in the way already holding its slot, else in the way not used last
+  private keepHot(h: CachedRegion, slot: number, gen: number): void {
+    const set = slot & (HOT_SETS - 1);
+    const tag = slot + 1;
+    const way =
+      this.hotSlot[set << 1] === tag
+        ? 0
+        : this.hotSlot[(set << 1) + 1] === tag
+          ? 1
+          : 1 - (this.hotLast[set] as number);
+    const i = (set << 1) + way;
+    this.hot[i] = h;
+    this.hotSlot[i] = tag;
+    this.hotGen[i] = gen;
+    this.hotLast[set] = way;
+  }
+
+  // client-go checkRegionCacheTTL on a slot (valid, no reload pending, TTL not passed; extends it)
+  private usableSlot(slot: number): boolean {
+    const st = this.store;
+    const flags = st.flags(slot);
+    if (st.reason(slot) !== 0 || (flags & F_NEED_RELOAD) !== 0) return false;
+    const now = this.now();
+    const ttl = st.ttlAt(slot);
+    if (now > ttl) return false;
+    if ((flags & F_EXPIRE_AFTER_TTL) === 0 && ttl <= now + this.ttlMs) st.setTtlAt(slot, this.nextTtl(now));
+    return true;
   }
 
   private usable(r: CachedRegion | undefined): CachedRegion | undefined {
@@ -143,23 +218,21 @@ export class RegionCache {
 
   /** The region holding `key`, from the cache or PD (concurrent misses for the same key share one load). */
   locateKey(key: Buffer, bo?: Backoffer): Promise<CachedRegion> {
-    const l1 = latin1(key);
-    const hit = this.tryLocateL1(l1);
+    const hit = this.tryLocateKey(key);
     if (hit) return Promise.resolve(hit);
-    return this.coalesce(`k${l1}`, () => this.findByKey(key, l1, false, bo));
+    return this.coalesce(`k${latin1(key)}`, () => this.findByKey(key, false, bo));
   }
 
   /** The region an exclusive range end `key` belongs to (start < key <= end; client-go LocateEndKey). */
   locateEndKey(key: Buffer, bo?: Backoffer): Promise<CachedRegion> {
-    const l1 = toLatin1Key(key);
-    const r = this.usable(this.index.searchByEndKey(l1));
-    if (r) return Promise.resolve(r);
-    return this.coalesce(`e${l1}`, () => this.findByKey(key, l1, true, bo));
+    const slot = this.index.searchByEndKey(key);
+    if (slot >= 0 && this.usableSlot(slot)) return Promise.resolve(this.handle(slot));
+    return this.coalesce(`e${latin1(key)}`, () => this.findByKey(key, true, bo));
   }
 
   /** The region with `id`, from the cache or PD (client-go LocateRegionByID). */
   async locateRegionById(id: bigint, bo?: Backoffer): Promise<CachedRegion> {
-    const c = this.byId.get(id);
+    const c = this.getCachedById(id);
     if (c && this.usable(c)) return c;
     return this.coalesce(`i${id}`, async () => {
       const b = bo ?? this.newBackoffer();
@@ -181,8 +254,7 @@ export class RegionCache {
 
   /** Reloads the region holding `key` from PD even if cached, and caches it (used by region actors). */
   reloadKey(key: Buffer, bo?: Backoffer): Promise<CachedRegion> {
-    const l1 = toLatin1Key(key);
-    return this.coalesce(`r${l1}`, () => this.findByKey(key, l1, false, bo, true));
+    return this.coalesce(`r${latin1(key)}`, () => this.findByKey(key, false, bo, true));
   }
 
   private coalesce(k: string, load: () => Promise<CachedRegion>): Promise<CachedRegion> {
@@ -197,12 +269,12 @@ export class RegionCache {
   // client-go findRegionByKey: load when missing / expired / needing reload; a stale answer from PD is retried once
   private async findByKey(
     key: Buffer,
-    l1: Latin1Key,
     isEndKey: boolean,
     bo?: Backoffer,
     force = false,
   ): Promise<CachedRegion> {
-    const cached = isEndKey ? this.index.searchByEndKey(l1) : this.index.searchByKey(l1);
+    const slot = isEndKey ? this.index.searchByEndKey(key) : this.index.searchByKey(key);
+    const cached = slot >= 0 ? this.handle(slot) : undefined;
     const b = bo ?? this.newBackoffer();
     if (!force && cached?.isValid && cached.needReload && this.checkTtl(cached)) {
       try {
@@ -260,7 +332,7 @@ export class RegionCache {
     const peers: Peer[] = [];
     const epochs: number[] = [];
     let leaderIdx = 0;
-    const stores = await Promise.all(meta.peers.map((p) => this.stores.resolve(p.storeId)));
+    const stores = await this.resolveStores(meta.peers);
     meta.peers.forEach((p, i) => {
       const s = stores[i] as StoreEntry;
       if (s.address === "" || down.some((d) => d.id === p.id)) return;
@@ -274,15 +346,26 @@ export class RegionCache {
     return new CachedRegion(meta, peers, epochs, leaderIdx, down, this.nextTtl(this.now()), info.buckets);
   }
 
+  // the stores of `peers`, without waiting when all are known (loading many regions stays cheap)
+  private resolveStores(peers: readonly Peer[]): StoreEntry[] | Promise<StoreEntry[]> {
+    const out: StoreEntry[] = [];
+    for (const p of peers) {
+      const s = this.stores.peek(p.storeId);
+      if (!s || (s.resolve !== "resolved" && s.resolve !== "tombstone"))
+        return Promise.all(peers.map((q) => this.stores.resolve(q.storeId)));
+      out.push(s);
+    }
+    return out;
+  }
+
   /** All regions overlapping `[start, end)` (end empty = +inf), in key order, loading gaps from PD. */
   async locateRange(start: Buffer, end: Buffer, bo?: Backoffer): Promise<CachedRegion[]> {
     const out: CachedRegion[] = [];
-    const endL1 = toLatin1Key(end);
     let key = start;
     for (;;) {
       const r = await this.locateKey(key, bo);
       out.push(r);
-      if (r.endKey.length === 0 || (endL1 !== "" && r.endL1 >= endL1)) return out;
+      if (r.endKey.length === 0 || (end.length > 0 && compareKeysShort(r.endKey, end) >= 0)) return out;
       key = r.endKey;
     }
   }
@@ -297,7 +380,7 @@ export class RegionCache {
     const out: CachedRegion[] = [];
     let last: CachedRegion | undefined;
     for (const range of ranges) {
-      const endL1 = latin1(range.end);
+      const end = range.end;
       let k = range.start;
       for (;;) {
         let r = this.tryLocateKey(k);
@@ -305,9 +388,10 @@ export class RegionCache {
           const loaded = await this.batchLoadRegions(k, range.end, batch, bo);
           r = loaded.find((x) => x.contains(k)) ?? (await this.locateKey(k, bo));
         }
-        if (r !== last) out.push(r);
+        // two handles may stand for one entry: compare entries, not objects
+        if (last === undefined || !last.sameEntry(r)) out.push(r);
         last = r;
-        if (r.endKey.length === 0 || (endL1 !== "" && r.endL1 >= endL1)) break;
+        if (r.endKey.length === 0 || (end.length > 0 && compareKeysShort(r.endKey, end) >= 0)) break;
         k = r.endKey;
       }
     }
@@ -316,7 +400,8 @@ export class RegionCache {
 
   /**
    * Loads up to `limit` regions from `start` with one PD scan and caches them (client-go
-   * BatchLoadRegionsWithKeyRange). Returns the regions loaded.
+   * BatchLoadRegionsWithKeyRange). Returns the regions loaded. A large page is cached in
+   * batches with a yield to the event loop between them, so requests are not stalled.
    */
   async batchLoadRegions(start: Buffer, end: Buffer, limit: number, bo?: Backoffer): Promise<CachedRegion[]> {
     const b = bo ?? this.newBackoffer();
@@ -333,8 +418,9 @@ export class RegionCache {
         continue;
       }
       const out: CachedRegion[] = [];
-      for (const info of infos) {
-        const r = await this.buildRegion(info);
+      for (let i = 0; i < infos.length; i++) {
+        if (i > 0 && i % LOAD_BATCH === 0) await yieldToLoop();
+        const r = await this.buildRegion(infos[i] as RegionInfo);
         this.insertRegion(r);
         out.push(r);
       }
@@ -363,26 +449,50 @@ export class RegionCache {
    * insertRegionToCache / removeIntersecting).
    */
   insertRegion(r: CachedRegion, invalidateOld = true): boolean {
-    const old = this.byId.get(r.id);
-    if (old && (old.version > r.version || old.confVer > r.confVer)) return false;
-    const overlapped = this.index.intersecting(r);
-    if (overlapped === "stale") return false;
-    for (const o of overlapped) this.index.delete(o);
-    this.index.set(r);
-    const first = overlapped[0];
+    if (r.liveSlot() >= 0) return true;
+    const st = this.store;
+    const oldSlot = st.byId(r.id);
+    if (oldSlot >= 0 && (st.version(oldSlot) > r.version || st.confVer(oldSlot) > r.confVer)) return false;
+    const overlapped = this.index.intersecting(r.startKey, r.endKey);
+    for (const o of overlapped) if (st.version(o) > r.version) return false;
+    const firstSlot = overlapped[0];
+    const first = firstSlot === undefined ? undefined : this.handle(firstSlot);
     // a region that lost its leader is retried on the next peer (client-go: NoLeader → workTiKVIdx + 1)
     if (first && first.invalidReason === "noLeader" && r.peers.length > 0) {
       r.leaderIdx = (first.leaderIdx + 1) % r.peers.length;
     }
     // keep the older entry's buckets when PD sent none or older ones (client-go insertRegionToCache)
-    if (first?.buckets && (!r.buckets || r.buckets.version < first.buckets.version))
-      r.buckets = first.buckets;
+    const firstBuckets = first?.buckets;
+    if (firstBuckets && (!r.buckets || r.buckets.version < firstBuckets.version)) r.buckets = firstBuckets;
     for (const o of overlapped) {
-      if (this.byId.get(o.id) === o) this.byId.delete(o.id);
-      if (invalidateOld) o.invalidate("other");
+      this.index.delete(o);
+      if (invalidateOld && st.reason(o) === 0) {
+        st.setReason(o, OTHER);
+        st.setTtlAt(o, Number.NEGATIVE_INFINITY);
+      }
+      st.release(o);
     }
-    this.byId.set(r.id, r);
+    const slot = st.add(r.toRecord());
+    r.attachTo(st, slot);
+    this.index.set(slot);
+    st.setById(slot);
+    this.keepHot(r, slot, st.gen(slot));
+    if (st.moves !== this.hotMoves) this.rebaseHot();
     return true;
+  }
+
+  // the store moved blobs: hot handles read their new place (so the old chunk can be freed)
+  private rebaseHot(): void {
+    this.hotMoves = this.store.moves;
+    const hot = this.hot;
+    for (let i = 0; i < hot.length; i++) {
+      const h = hot[i];
+      if (h === undefined) continue;
+      if (h.liveSlot() < 0) {
+        hot[i] = undefined;
+        this.hotSlot[i] = 0;
+      } else h.rebase();
+    }
   }
 
   /** Invalidates the cached entry of this region version (client-go InvalidateCachedRegionWithReason). */
@@ -494,13 +604,15 @@ export class RegionCache {
     end: Buffer = Buffer.alloc(0),
     limit = Number.MAX_SAFE_INTEGER,
   ) {
-    return this.index.ascend(toLatin1Key(start), toLatin1Key(end), limit);
+    return this.index.ascend(start, end, limit).map((s) => this.handle(s));
   }
 
-  /** Drops everything. */
+  /** Drops everything (handles of the dropped entries become invalid). */
   clear(): void {
     this.index.clear();
-    this.byId.clear();
+    this.store.releaseAll();
+    this.hot.fill(undefined);
+    this.hotSlot.fill(0);
   }
 
   private newBackoffer(): Backoffer {
