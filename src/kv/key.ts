@@ -19,9 +19,18 @@ const EMPTY = Buffer.alloc(0);
  * without copying, strings are encoded as UTF-8. Anything else throws InvalidArgumentError.
  */
 export function toKey(k: KeyInput, argument = "key"): Buffer {
+  return asKey(k) ?? notAKey(k, argument);
+}
+
+// toKey without the throw: undefined for what is not a key input
+function asKey(k: KeyInput): Buffer | undefined {
   if (Buffer.isBuffer(k)) return k;
   if (typeof k === "string") return Buffer.from(k, "utf8");
   if (k instanceof Uint8Array) return Buffer.from(k.buffer, k.byteOffset, k.byteLength);
+  return undefined;
+}
+
+function notAKey(k: unknown, argument: string): never {
   throw new InvalidArgumentError(`expected Buffer, Uint8Array or string, got ${describeType(k)}`, argument);
 }
 
@@ -31,7 +40,10 @@ export function toKeys(keys: readonly KeyInput[], argument = "keys"): Buffer[] {
     throw new InvalidArgumentError(`expected an array, got ${describeType(keys)}`, argument);
   }
   const out = new Array<Buffer>(keys.length);
-  for (let i = 0; i < keys.length; i++) out[i] = toKey(keys[i] as KeyInput, `${argument}[${i}]`);
+  for (let i = 0; i < keys.length; i++) {
+    // the argument's name is built only for an error (no string per key on the hot path)
+    out[i] = asKey(keys[i] as KeyInput) ?? notAKey(keys[i], `${argument}[${i}]`);
+  }
   return out;
 }
 
@@ -62,7 +74,13 @@ export function compareKeysShort(a: Uint8Array, b: Uint8Array): number {
 
 /** True when both keys hold the same bytes. */
 export function keysEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
+  if (a === b) return true;
+  const n = a.length;
+  if (n !== b.length) return false;
+  // a loop beats the native call (~70 ns) for keys of usual sizes
+  if (n > 64) return Buffer.compare(a, b) === 0;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The smallest key greater than `k`: `k` followed by 0x00 (client-go NextKey). Always a new Buffer. */

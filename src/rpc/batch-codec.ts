@@ -3,25 +3,30 @@
 // a kvrpcpb.Context that the request sender shares per region (and freezes) is encoded once per
 // context object; RawGet is written by hand, other commands by the generated encoder. The bytes
 // are exactly what tikvpb.BatchCommandsRequest.encode produces (field order and default
-// omission follow the generated code); RawBatchGet and RawBatchPut bodies are written by hand too
-// (see encodeRawBatchNoContext). Responses: RawGet, RawBatchGet and BatchGet are decoded by hand
-// into the same objects the generated decoder builds (batch pairs: keys are views of the frame,
-// values copies, one allocation each); every other response uses the generated decoder.
+// omission follow the generated code); RawBatchGet, RawBatchPut and BatchGet bodies are written
+// by hand too (see encodeRawBatchNoContext). Responses: RawGet, RawBatchGet and BatchGet are
+// decoded by hand into the same objects the generated decoder builds (batch pairs are built
+// once their request is known: a key asked is shared, a value is a view of the response's
+// bytes); every other response uses the generated decoder.
 
 import { Error as RegionErrorProto } from "../proto/errorpb.js";
 import {
   type BatchGetResponse,
+  type CommitRequest,
   Context,
   ExecDetailsV2,
   HealthFeedback,
   KeyError,
   type KvPair,
+  type PrewriteRequest,
   type RawBatchGetResponse,
   type RawGetResponse,
   type RawPutResponse,
 } from "../proto/kvrpcpb.js";
 import { BatchCommandsRequest_Request, BatchCommandsResponse_Response } from "../proto/tikvpb.js";
 import type { TikvCommand } from "./tikv-commands.js";
+import { encodeCommitNoContext, encodePrewriteNoContext } from "./txn-write-codec.js";
+import { isUint64, varint64Size, writeVarint64 } from "./wire-varint.js";
 
 /** One message's worth of queued requests (parallel arrays), as written to the stream. */
 export interface OutgoingBatch {
@@ -107,21 +112,59 @@ function varintEnd(b: Uint8Array, pos: number): number {
 // tikvpb.BatchCommandsRequest.Request fields 14 (raw_batch_get) and 16 (raw_batch_put), wire type 2
 const RAW_BATCH_GET_REQ_TAG = [114];
 const RAW_BATCH_PUT_REQ_TAG = [130, 1];
+// field 7 (batch_get) of tikvpb.BatchCommandsRequest.Request, wire type 2
+const BATCH_GET_REQ_TAG = 58;
 const MAX_SAFE = 9007199254740991n;
+
+/**
+ * A BatchGet Request without its context (see encodeRawBatchNoContext). BatchGetRequest:
+ * context 1, keys 2 (each written, even empty), version 3 (uint64, when non-zero),
+ * need_commit_ts 4 (when true). Undefined for a version outside uint64 (the generated encoder
+ * rejects it).
+ */
+function encodeBatchGetNoContext(req: unknown): Uint8Array | undefined {
+  const r = req as { keys: Uint8Array[]; version: bigint; needCommitTs: boolean };
+  if (!isUint64(r.version)) return undefined;
+  let inner = r.version === 0n ? 0 : 1 + varint64Size(r.version);
+  if (r.needCommitTs) inner += 2;
+  for (const k of r.keys) inner += bytesFieldSize(k.length);
+  const buf = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
+  buf[0] = BATCH_GET_REQ_TAG;
+  let pos = writeVarint(buf, 1, inner);
+  for (const k of r.keys) {
+    buf[pos++] = 18;
+    pos = writeVarint(buf, pos, k.length);
+    buf.set(k, pos);
+    pos += k.length;
+  }
+  if (r.version !== 0n) {
+    buf[pos++] = 24;
+    pos = writeVarint64(buf, pos, r.version);
+  }
+  if (r.needCommitTs) {
+    buf[pos++] = 32;
+    buf[pos++] = 1;
+  }
+  return buf;
+}
 
 function bytesFieldSize(len: number): number {
   return 1 + varintSize(len) + len;
 }
 
 /**
- * The generated encoding of a RawBatchGet or RawBatchPut Request without its context (the caller
- * puts the shared context in front), written in one pass; undefined for other commands and for
- * what this does not write (pair errors or commit ts in a put, TTLs beyond 2^53): those take
- * the generated encoder. RawBatchGetRequest: context 1, keys 2 (each written, even empty), cf 3.
- * RawBatchPutRequest: context 1, pairs 2 (KvPair: key 2, value 3, when non-empty), cf 3, ttl 4,
- * for_cas 5, ttls 6 (packed).
+ * The generated encoding of a RawBatchGet, RawBatchPut or BatchGet Request without its context
+ * (the caller puts the shared context in front), written in one pass; undefined for other
+ * commands and for what this does not write (pair errors or commit ts in a put, TTLs beyond
+ * 2^53): those take the generated encoder. RawBatchGetRequest: context 1, keys 2 (each
+ * written, even empty), cf 3. RawBatchPutRequest: context 1, pairs 2 (KvPair: key 2, value 3,
+ * when non-empty), cf 3, ttl 4, for_cas 5, ttls 6 (packed). BatchGet: encodeBatchGetNoContext.
  */
 function encodeRawBatchNoContext(cmd: TikvCommand, req: unknown): Uint8Array | undefined {
+  if (cmd === "BatchGet") return encodeBatchGetNoContext(req);
+  // transaction writes: src/rpc/txn-write-codec.ts
+  if (cmd === "Prewrite") return encodePrewriteNoContext(req as PrewriteRequest);
+  if (cmd === "Commit") return encodeCommitNoContext(req as CommitRequest);
   if (cmd === "RawBatchGet") {
     const r = req as { keys: Uint8Array[]; cf: string };
     const cfLen = r.cf === "" ? 0 : Buffer.byteLength(r.cf);
@@ -383,7 +426,10 @@ export function encodeBatchRequest(batch: OutgoingBatch): Buffer {
 export interface IncomingBatch {
   /** The oneof case of each response (undefined when it carries none). */
   cases: Array<string | undefined>;
-  /** The body of each response (the message of its case). */
+  /**
+   * The body of each response (the message of its case); pass it through {@link finishBody}
+   * with its request (batch-get bodies are built there).
+   */
   bodies: unknown[];
   /** Request id of each response. */
   ids: number[];
@@ -499,7 +545,8 @@ function decodeRawGet(r: Reader, end: number): RawGetResponse {
 }
 
 // KvPair fields: error 1, key 2, value 3, commit_ts 4 (kvrpcpb.proto).
-function decodeKvPair(r: Reader, end: number): KvPair {
+// `asked`: the key asked at this pair's position, shared as the pair's key when equal.
+function decodeKvPair(r: Reader, end: number, asked: Buffer | undefined): KvPair {
   const out: KvPair = { error: undefined, key: EMPTY_VALUE, value: EMPTY_VALUE, commitTs: 0n };
   const buf = r.buf;
   while (r.pos < end) {
@@ -513,14 +560,18 @@ function decodeKvPair(r: Reader, end: number): KvPair {
       }
       case 18: {
         const e = r.delimitedEnd();
-        // a view: callers match keys and drop them; only values outlive the frame
-        if (e > r.pos) out.key = buf.subarray(r.pos, e);
+        // the key asked when it is the same bytes (no allocation), else a view of the
+        // response's bytes (see pairSource), as the value is
+        if (e > r.pos)
+          out.key = asked !== undefined && holds(buf, r.pos, e, asked) ? asked : buf.subarray(r.pos, e);
         r.pos = e;
         break;
       }
       case 26: {
         const e = r.delimitedEnd();
-        if (e > r.pos) out.value = Buffer.from(buf.subarray(r.pos, e));
+        // a view too: `buf` is this response's own bytes (see pairSource), so a value kept
+        // pins no more than the response it came in
+        if (e > r.pos) out.value = buf.subarray(r.pos, e);
         r.pos = e;
         break;
       }
@@ -536,7 +587,11 @@ function decodeKvPair(r: Reader, end: number): KvPair {
 }
 
 // RawBatchGetResponse fields: region_error 1, pairs 2 (kvrpcpb.proto).
-function decodeRawBatchGet(r: Reader, end: number): RawBatchGetResponse {
+function decodeRawBatchGet(
+  r: Reader,
+  end: number,
+  asked: readonly Buffer[] | undefined,
+): RawBatchGetResponse {
   const out: RawBatchGetResponse = { regionError: undefined, pairs: [] };
   const buf = r.buf;
   while (r.pos < end) {
@@ -550,7 +605,7 @@ function decodeRawBatchGet(r: Reader, end: number): RawBatchGetResponse {
       }
       case 18: {
         const e = r.delimitedEnd();
-        out.pairs.push(decodeKvPair(r, e));
+        out.pairs.push(decodeKvPair(r, e, asked?.[out.pairs.length]));
         break;
       }
       default:
@@ -562,7 +617,7 @@ function decodeRawBatchGet(r: Reader, end: number): RawBatchGetResponse {
 }
 
 // BatchGetResponse fields: region_error 1, pairs 2, exec_details_v2 4, error 5 (kvrpcpb.proto).
-function decodeBatchGet(r: Reader, end: number): BatchGetResponse {
+function decodeBatchGet(r: Reader, end: number, asked: readonly Buffer[] | undefined): BatchGetResponse {
   const out: BatchGetResponse = {
     regionError: undefined,
     pairs: [],
@@ -581,7 +636,7 @@ function decodeBatchGet(r: Reader, end: number): BatchGetResponse {
       }
       case 18: {
         const e = r.delimitedEnd();
-        out.pairs.push(decodeKvPair(r, e));
+        out.pairs.push(decodeKvPair(r, e, asked?.[out.pairs.length]));
         break;
       }
       case 34: {
@@ -602,6 +657,51 @@ function decodeBatchGet(r: Reader, end: number): BatchGetResponse {
   }
   if (r.pos !== end) throw new RangeError("BatchGetResponse overruns its field");
   return out;
+}
+
+/**
+ * A reader over the bytes of a batch-get body (`r.pos` to `end`), whose pairs' keys and values
+ * are views of those bytes (one allocation per result, no copy per value). grpc-js hands each
+ * message in a buffer of its own that it never reuses, so views stay valid; a body making up
+ * most of the frame is read in place, a smaller one is copied once first, so that a value kept
+ * never pins the other responses of its frame.
+ */
+function pairSource(r: Reader, end: number): Reader {
+  const body = r.buf.subarray(r.pos, end);
+  return new Reader(body.length * 2 >= r.buf.length ? body : Buffer.from(body));
+}
+
+// `b[start, end)` holds the bytes of `k`
+function holds(b: Buffer, start: number, end: number, k: Buffer): boolean {
+  const n = k.length;
+  if (end - start !== n) return false;
+  if (n > 64) return b.compare(k, 0, n, start, end) === 0;
+  for (let i = 0; i < n; i++) if (b[start + i] !== k[i]) return false;
+  return true;
+}
+
+/**
+ * A RawBatchGet or BatchGet body cut from its frame, built into its response object by
+ * {@link finishBody} once the request it answers is known: a pair carrying the key asked at its
+ * position then shares the request's key, so each result costs one view (its value).
+ */
+class PendingPairs {
+  constructor(
+    readonly raw: boolean,
+    readonly reader: Reader,
+  ) {}
+}
+
+/**
+ * The response object of a body of {@link decodeBatchResponse}, for the request `req` it answers
+ * (a batch get's keys are matched against the pairs); other bodies are returned as they are.
+ * Throws RangeError on a malformed body.
+ */
+export function finishBody(body: unknown, req: unknown): unknown {
+  if (!(body instanceof PendingPairs)) return body;
+  const asked = (req as { keys?: readonly Buffer[] } | undefined)?.keys;
+  const r = body.reader;
+  return body.raw ? decodeRawBatchGet(r, r.buf.length, asked) : decodeBatchGet(r, r.buf.length, asked);
 }
 
 /** Decodes the bytes of a tikvpb.BatchCommandsResponse. */
@@ -632,12 +732,10 @@ export function decodeBatchResponse(buf: Buffer): IncomingBatch {
             } else if (first === RAW_PUT_TAG) {
               out.cases.push("RawPut");
               out.bodies.push(decodeRawPut(r, inner));
-            } else if (first === RAW_BATCH_GET_TAG) {
-              out.cases.push("RawBatchGet");
-              out.bodies.push(decodeRawBatchGet(r, inner));
             } else {
-              out.cases.push("BatchGet");
-              out.bodies.push(decodeBatchGet(r, inner));
+              out.cases.push(first === RAW_BATCH_GET_TAG ? "RawBatchGet" : "BatchGet");
+              out.bodies.push(new PendingPairs(first === RAW_BATCH_GET_TAG, pairSource(r, inner)));
+              r.pos = inner;
             }
             break;
           }

@@ -10,6 +10,7 @@ import { type TikvClient, TikvService } from "../proto/tikvpb.js";
 import {
   decodeBatchResponse,
   encodeBatchRequest,
+  finishBody,
   type IncomingBatch,
   type OutgoingBatch,
 } from "./batch-codec.js";
@@ -64,6 +65,8 @@ export interface BatchStreamStats {
 interface Entry {
   readonly id: number;
   readonly cmd: TikvCommand;
+  /** The request (its response is built against it: see finishBody). */
+  readonly req: unknown;
   readonly reply: Reply<unknown>;
   readonly deadline: number;
   readonly timeoutMs: number;
@@ -178,6 +181,7 @@ export class BatchCommandsStream {
     const entry: Entry = {
       id,
       cmd,
+      req,
       reply: reply as Reply<unknown>,
       deadline: Date.now() + timeoutMs,
       timeoutMs,
@@ -271,7 +275,20 @@ export class BatchCommandsStream {
         );
         continue;
       }
-      entry.reply(null, resp.bodies[i]);
+      let body: unknown;
+      try {
+        body = finishBody(resp.bodies[i], entry.req);
+      } catch (e) {
+        entry.reply(
+          new GrpcError(
+            GrpcStatus.INTERNAL,
+            `malformed ${kind} response: ${(e as Error).message}`,
+            this.address,
+          ),
+        );
+        continue;
+      }
+      entry.reply(null, body);
     }
   }
 

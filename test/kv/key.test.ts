@@ -77,6 +77,20 @@ describe("compareKeys / keysEqual", () => {
     expect(keysEqual(b(1, 2), b(1, 3))).toBe(false);
     expect(keysEqual(b(1), b(1, 0))).toBe(false);
   });
+
+  it("keysEqual agrees with a byte compare on short and long keys", () => {
+    const key = fc.uint8Array({ maxLength: 100 });
+    fc.assert(
+      fc.property(key, key, fc.nat(99), (a, c, at) => {
+        // `a` against itself with at most one byte changed, and against an unrelated key
+        const near = Buffer.from(a);
+        if (near.length > 0) near[at % near.length] ^= at % 2;
+        for (const other of [near, c]) {
+          expect(keysEqual(a, other)).toBe(Buffer.compare(a, other) === 0);
+        }
+      }),
+    );
+  });
 });
 
 describe("nextKey", () => {

@@ -3,6 +3,7 @@
 // places them without building a map of the keys; any other answer (keys missing, a server that
 // sorts or drops repeated keys) is matched by key bytes.
 
+import { keysEqual } from "../../kv/key.js";
 import type { KvPair } from "../../proto/kvrpcpb.js";
 
 /**
@@ -18,7 +19,7 @@ export function pairsInRequestOrder(
   if (pairs.length !== batch.length) return false;
   for (let b = 0; b < batch.length; b++) {
     const p = pairs[b] as KvPair;
-    if (p.error !== undefined || !(keys[batch[b] as number] as Buffer).equals(p.key)) return false;
+    if (p.error !== undefined || !keysEqual(keys[batch[b] as number] as Buffer, p.key)) return false;
   }
   return true;
 }

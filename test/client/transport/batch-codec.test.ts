@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Error as RegionError } from "../../../src/proto/errorpb.js";
 import {
+  BatchGetRequest,
   BatchGetResponse,
   Context,
   GetRequest,
@@ -22,7 +23,7 @@ import {
   BatchCommandsResponse,
   type BatchCommandsResponse_Response,
 } from "../../../src/proto/tikvpb.js";
-import { decodeBatchResponse, encodeBatchRequest } from "../../../src/rpc/batch-codec.js";
+import { decodeBatchResponse, encodeBatchRequest, finishBody } from "../../../src/rpc/batch-codec.js";
 import type { TikvCommand } from "../../../src/rpc/tikv-commands.js";
 
 const bytes = (max = 40) => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a));
@@ -62,6 +63,15 @@ const entry: fc.Arbitrary<Entry> = fc.oneof(
     cmd: "Get" as const,
     req: GetRequest.fromPartial(r),
   })),
+  fc
+    .record({
+      context: optContext,
+      keys: fc.array(bytes(), { maxLength: 6 }),
+      // timestamps are beyond 2^53; 0 and small versions take the short varints
+      version: fc.oneof(u64, fc.constantFrom(0n, 1n, 127n, 128n, (1n << 32n) - 1n, 1n << 32n)),
+      needCommitTs: fc.boolean(),
+    })
+    .map((r) => ({ cmd: "BatchGet" as const, req: BatchGetRequest.fromPartial(r) })),
   fc
     .record({
       context: optContext,
@@ -221,7 +231,7 @@ describe("hand-written BatchCommands codec", () => {
           const ours = decodeBatchResponse(wire);
           expect(ours.ids).toEqual(reference.requestIds.map(Number));
           expect(ours.cases).toEqual(reference.responses.map((r) => r.cmd?.$case));
-          expect(ours.bodies).toEqual(
+          expect(ours.bodies.map((b) => finishBody(b, undefined))).toEqual(
             reference.responses.map((r) =>
               r.cmd ? (r.cmd as unknown as Record<string, unknown>)[r.cmd.$case] : undefined,
             ),
@@ -229,6 +239,99 @@ describe("hand-written BatchCommands codec", () => {
           expect(ours.healthFeedback).toEqual(reference.healthFeedback);
         },
       ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("gives batch-get values that pin their own response, not the other responses of the frame", () => {
+    const pairs = (tag: number) =>
+      Array.from({ length: 20 }, (_, i) => ({ key: Buffer.from([tag, i]), value: Buffer.alloc(200, tag) }));
+    const wire = (responses: BatchCommandsResponse_Response[]) =>
+      Buffer.from(
+        BatchCommandsResponse.encode(
+          BatchCommandsResponse.fromPartial({ responses, requestIds: responses.map((_, i) => BigInt(i)) }),
+        ).finish(),
+      );
+    const raw = (tag: number) =>
+      ({
+        cmd: { $case: "RawBatchGet", RawBatchGet: RawBatchGetResponse.fromPartial({ pairs: pairs(tag) }) },
+      }) as BatchCommandsResponse_Response;
+    const txn = (tag: number) =>
+      ({
+        cmd: { $case: "BatchGet", BatchGet: BatchGetResponse.fromPartial({ pairs: pairs(tag) }) },
+      }) as BatchCommandsResponse_Response;
+    const valuesOf = (frame: Buffer) =>
+      decodeBatchResponse(frame).bodies.flatMap((b) =>
+        (finishBody(b, undefined) as { pairs: Array<{ value: Buffer }> }).pairs.map((p) => p.value),
+      );
+    // one response among many: its values are copied out of the frame (once per response)
+    const shared = wire([raw(1), txn(2), raw(3), txn(4)]);
+    const copied = valuesOf(shared);
+    expect(copied).toHaveLength(80);
+    for (const v of copied) expect(v.buffer).not.toBe(shared.buffer);
+    // the frame's only response: its values are views of the frame, with the bytes sent
+    const alone = wire([raw(5)]);
+    const views = valuesOf(alone);
+    for (const v of views) {
+      expect(v.buffer).toBe(alone.buffer);
+      expect(v).toEqual(Buffer.alloc(200, 5));
+    }
+  });
+
+  it("reports a malformed batch-get body when it is built, not while routing the frame", () => {
+    // responses[0] = raw_batch_get { pairs { key: <10 bytes announced, 3 present> } }, request_ids = [1]
+    const frame = Buffer.from([10, 9, 114, 7, 18, 5, 18, 10, 1, 2, 3, 16, 1]);
+    const batch = decodeBatchResponse(frame);
+    expect(batch.ids).toEqual([1]);
+    expect(batch.cases).toEqual(["RawBatchGet"]);
+    expect(() => finishBody(batch.bodies[0], { keys: [] })).toThrow(RangeError);
+  });
+
+  it("builds batch-get pairs against the keys asked, sharing a key asked at its position", () => {
+    const batchGet = fc.oneof(
+      ...(["RawBatchGet", "BatchGet"] as const).map((kind) =>
+        fc.array(fc.record({ key: bytes(70), value: bytes(30) }), { maxLength: 6 }).chain((pairs) =>
+          // the keys asked: each pair's key (a copy), another key, or none (fewer keys than pairs)
+          fc
+            .array(
+              fc.oneof(
+                fc.constant(undefined),
+                bytes(70),
+                ...pairs.map((p) => fc.constant(Buffer.from(p.key))),
+              ),
+              { maxLength: 7 },
+            )
+            .map((asked) => ({ kind, pairs, asked: asked.filter((k) => k !== undefined) })),
+        ),
+      ),
+    );
+    fc.assert(
+      fc.property(batchGet, ({ kind, pairs, asked }) => {
+        const body =
+          kind === "RawBatchGet"
+            ? RawBatchGetResponse.fromPartial({ pairs })
+            : BatchGetResponse.fromPartial({ pairs });
+        const wire = Buffer.from(
+          BatchCommandsResponse.encode(
+            BatchCommandsResponse.fromPartial({
+              responses: [
+                { cmd: { $case: kind, [kind]: body } } as unknown as BatchCommandsResponse_Response,
+              ],
+              requestIds: [1n],
+            }),
+          ).finish(),
+        );
+        const reference = BatchCommandsResponse.decode(wire).responses[0]?.cmd as { [k: string]: unknown };
+        const ours = finishBody(decodeBatchResponse(wire).bodies[0], { keys: asked }) as {
+          pairs: Array<{ key: Buffer }>;
+        };
+        expect(ours).toEqual(reference[kind]);
+        ours.pairs.forEach((p, i) => {
+          const k = asked[i];
+          // the key asked is shared exactly when it holds the pair's (non-empty) key
+          expect(p.key === k).toBe(k !== undefined && k.length > 0 && k.equals(p.key));
+        });
+      }),
       { numRuns: 300 },
     );
   });
