@@ -629,13 +629,11 @@ function commitOptionsOf(txn: Transaction): Partial<CommitInput> {
 }
 
 // an observed transaction's recorder learns the protocol and fallbacks however the commit ends
-async function noteInfo(txn: Transaction, c: Committer, p: Promise<bigint>): Promise<bigint> {
-  if (!txn.recorder) return p;
-  try {
-    return await p;
-  } finally {
-    txn.recorder.noteInfo(c.info);
-  }
+function noteInfo(txn: Transaction, c: Committer, p: Promise<bigint>): Promise<bigint> {
+  const rec = txn.recorder;
+  // not recorded (the common case): the commit's own promise, no extra step
+  if (!rec) return p;
+  return p.finally(() => rec.noteInfo(c.info));
 }
 
 // the commit options that are passed through as given (validated by checkBeginOptions)

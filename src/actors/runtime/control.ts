@@ -17,9 +17,10 @@ export interface ControlSpec {
   signal?: AbortSignal | undefined;
   /**
    * Cuts backoff sleeps short without cancelling requests in flight (a sibling batch failed:
-   * stop waiting, but let sent requests finish so their outcome is known). Default: `signal`.
+   * stop waiting, but let sent requests finish so their outcome is known). Default: `signal`. A
+   * function is called when the backoff budget is first needed (most calls never need one).
    */
-  backoffSignal?: AbortSignal | undefined;
+  backoffSignal?: AbortSignal | (() => AbortSignal) | undefined;
   /** Where backoffs are counted. */
   metrics: ClientMetrics;
   /** RPC interceptors of the work's transaction or snapshot. */
@@ -61,12 +62,13 @@ class Control implements RequestControl {
     readonly deadline: number,
     readonly timeoutMs: number,
     readonly signal: AbortSignal | undefined,
-    private readonly backoffSignal: AbortSignal | undefined,
+    private readonly backoffSignal: AbortSignal | (() => AbortSignal) | undefined,
   ) {}
 
   get bo(): CountingBackoffer {
+    const s = this.backoffSignal;
     this.budget ??= new CountingBackoffer(
-      { maxSleepMs: this.maxBackoffMs, signal: this.backoffSignal },
+      { maxSleepMs: this.maxBackoffMs, signal: typeof s === "function" ? s() : s },
       this.metrics,
       this,
     );

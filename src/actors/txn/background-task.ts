@@ -21,12 +21,20 @@ function call(hook: (() => void) | undefined): void {
 
 /** Starts `task` between `hooks`; resolves or rejects as it does. */
 export function backgroundTask<T>(hooks: LifecycleHooks | undefined, task: () => Promise<T>): Promise<T> {
-  call(hooks?.before);
+  if (hooks === undefined) {
+    // no hooks (the common case): the task itself, without a finally step
+    try {
+      return task();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  call(hooks.before);
   let p: Promise<T>;
   try {
     p = task();
   } catch (e) {
     p = Promise.reject(e);
   }
-  return p.finally(() => call(hooks?.after));
+  return p.finally(() => call(hooks.after));
 }

@@ -38,12 +38,12 @@ import { lockHolders } from "../../machines/lock-policy.js";
 import {
   AssertionLevel,
   BatchRollbackRequest,
-  CommitRequest,
+  type CommitRequest,
   CommitRole,
   type Context,
   type Mutation,
   Op,
-  PrewriteRequest,
+  type PrewriteRequest,
   PrewriteRequest_PessimisticAction,
   type PrewriteResponse,
   TxnHeartBeatRequest,
@@ -114,10 +114,13 @@ export interface CommitterDeps {
   resolver: LockResolver;
   /** A TSO timestamp (commit ts). */
   getTimestamp: () => Promise<bigint>;
-  /** Control blocks for each phase (client-go budgets: prewrite 40 s, commit 40 s, secondaries 41 s, cleanup 20 s). */
+  /**
+   * Control blocks for each phase (client-go budgets: prewrite 40 s, commit 40 s, secondaries
+   * 41 s, cleanup 20 s); `signal` cuts their backoff sleeps short (a function: made when first needed).
+   */
   control: (
     phase: "prewrite" | "commit" | "secondaries" | "cleanup" | "heartbeat",
-    signal?: AbortSignal,
+    signal?: AbortSignal | (() => AbortSignal),
   ) => RequestControl;
   /** Called when background work ends (for `whenIdle`). */
   track: (p: Promise<void>) => void;
@@ -216,6 +219,48 @@ export interface CommitStats {
   commitBatches: number;
   lockResolutions: number;
   commitTsRenewals: number;
+}
+
+// The prewrite's switch that stops the other batches' backoffs after a failure. Its AbortSignal
+// is made only when a backoff asks for it: most prewrites never back off.
+class StopSwitch {
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  aborted = false;
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted) this.controller.abort(this.reason);
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+// A whole CommitRequest (fromPartial would copy it once more).
+function commitRequest(
+  startVersion: bigint,
+  commitVersion: bigint,
+  keys: Buffer[],
+  primaryKey: Buffer,
+  commitRole: CommitRole,
+  useAsyncCommit: boolean,
+): CommitRequest {
+  return {
+    context: undefined,
+    startVersion,
+    keys,
+    commitVersion,
+    commitRole,
+    primaryKey,
+    useAsyncCommit,
+    isTxnFile: false,
+  };
 }
 
 // Errors that say for sure the prewrite did not commit anything (key errors, conflicts, protocol
@@ -392,9 +437,17 @@ export class Committer {
     const t0 = performance.now();
     const tracer = this.deps.tracer;
     const p = tracer !== undefined && span !== undefined ? tracer.span(span, {}, fn) : fn();
-    return p.finally(() => {
-      this.details[field] += performance.now() - t0;
-    });
+    // then rather than finally: one promise per phase instead of three
+    return p.then(
+      (v) => {
+        this.details[field] += performance.now() - t0;
+        return v;
+      },
+      (e: unknown) => {
+        this.details[field] += performance.now() - t0;
+        throw e;
+      },
+    );
   }
 
   // a background phase (secondaries, cleanup), traced when tracing is on
@@ -711,8 +764,8 @@ export class Committer {
     // aborted before anything was sent: a definite failure (the cleanup finds nothing)
     if (signal?.aborted) throw markDefinite(new AbortedError(signal.reason));
     // the first batch to fail stops the others' waits (client-go cancels the forked backoffer)
-    const stop = new AbortController();
-    const ctl = this.deps.control("prewrite", stop.signal);
+    const stop = new StopSwitch();
+    const ctl = this.deps.control("prewrite", () => stop.signal);
     ctl.details = commitPhaseSink(this.details, "prewrite");
     const work = this.prewriteBatches(mutations, startTs, ctl, stop);
     // the caller's abort ends the prewrite at once; batches still in flight are let go (a late
@@ -740,7 +793,7 @@ export class Committer {
     mutations: Mutation[],
     startTs: bigint,
     ctl: RequestControl,
-    stop: AbortController,
+    stop: StopSwitch,
   ): Promise<void> {
     const sizeOf = (i: number) =>
       (mutations[i] as Mutation).key.length + (mutations[i] as Mutation).value.length;
@@ -767,7 +820,9 @@ export class Committer {
         }
         const isPrimary = batch.includes(this.input.primaryIndex);
         const min = prewriteMinCommitTs(this.session.minCommitTs, startTs, this.input.forUpdateTs ?? 0n);
-        const req = PrewriteRequest.fromPartial({
+        // built whole (not with fromPartial, which would copy every mutation)
+        const req: PrewriteRequest = {
+          context: undefined,
           mutations: batch.map((i) => mutations[i] as Mutation),
           primaryLock: this.primaryKey,
           startVersion: startTs,
@@ -788,7 +843,9 @@ export class Committer {
           useAsyncCommit: this.asyncCommit,
           secondaries: this.asyncCommit && isPrimary ? this.secondaryKeys() : [],
           tryOnePc: this.onePC,
-        });
+          skipConstraintCheck: false,
+          txnFileChunks: [],
+        };
         let resp: PrewriteResponse | undefined;
         // keys sent before (then regrouped) may already hold our locks: TiKV is told it is a retry
         // (client-go keeps hasRpcRetries across regrouped batches)
@@ -800,12 +857,7 @@ export class Committer {
         } catch (e) {
           // a 2PC prewrite commits nothing by itself: a lost answer is resent (prewrite is
           // idempotent for one start ts), within the prewrite budget
-          if (
-            e instanceof ResultUndeterminedError &&
-            !this.asyncCommit &&
-            !this.onePC &&
-            !stop.signal.aborted
-          ) {
+          if (e instanceof ResultUndeterminedError && !this.asyncCommit && !this.onePC && !stop.aborted) {
             await ctl.bo.backoff(Bo.RegionMiss, e);
             return false;
           }
@@ -900,7 +952,7 @@ export class Committer {
   }
 
   // the first failure of a prewrite is the one reported; the other batches stop waiting
-  private recordPrewriteFailure(e: unknown, stop: AbortController): unknown {
+  private recordPrewriteFailure(e: unknown, stop: StopSwitch): unknown {
     if (this.firstPrewriteError === undefined && e instanceof Error) {
       this.firstPrewriteError = e;
       stop.abort(e);
@@ -929,13 +981,7 @@ export class Committer {
         const { resp } = await this.deps.sender.sendOnce(
           region,
           "Commit",
-          CommitRequest.fromPartial({
-            startVersion: s.startTs,
-            keys: [this.primaryKey],
-            commitVersion: s.commitTs,
-            primaryKey: this.primaryKey,
-            commitRole: CommitRole.Primary,
-          }),
+          commitRequest(s.startTs, s.commitTs, [this.primaryKey], this.primaryKey, CommitRole.Primary, false),
           ctl,
           this.input.contextFields,
         );
@@ -978,14 +1024,14 @@ export class Committer {
         const { resp } = await this.deps.sender.sendOnce(
           region,
           "Commit",
-          CommitRequest.fromPartial({
-            startVersion: s.startTs,
-            keys: batch.map((i) => this.keys[i] as Buffer),
-            commitVersion: s.commitTs,
-            primaryKey: this.primaryKey,
-            commitRole: CommitRole.Secondary,
-            useAsyncCommit: withPrimary,
-          }),
+          commitRequest(
+            s.startTs,
+            s.commitTs,
+            batch.map((i) => this.keys[i] as Buffer),
+            this.primaryKey,
+            CommitRole.Secondary,
+            withPrimary,
+          ),
           ctl,
           this.input.contextFields,
         );
@@ -1026,9 +1072,8 @@ export class Committer {
 
   // background work ends with an event; its failure is not the caller's (already answered)
   private background(task: () => Promise<void>, done: "SECONDARIES_DONE" | "CLEANUP_DONE"): void {
-    backgroundTask(this.input.lifecycleHooks, task)
-      .catch(() => {})
-      .finally(() => this.actor.send({ type: done }));
+    const end = () => this.actor.send({ type: done });
+    backgroundTask(this.input.lifecycleHooks, task).then(end, end);
   }
 
   /** @internal client-go keepAlive: heartbeat the primary until the transaction ends or gives up */

@@ -129,7 +129,10 @@ export class TxnRuntime {
    * A control block with the budget of `phase` (no deadline: background phases run to their
    * budget); `backoffSignal` cuts its backoff sleeps short (requests in flight go on).
    */
-  control(phase: keyof typeof TXN_BUDGETS_MS, backoffSignal?: AbortSignal): RequestControl {
+  control(
+    phase: keyof typeof TXN_BUDGETS_MS,
+    backoffSignal?: AbortSignal | (() => AbortSignal),
+  ): RequestControl {
     return makeControl({
       maxBackoffMs: (this.deps.budgetsMs ?? TXN_BUDGETS_MS)[phase],
       timeoutMs: 0,
@@ -143,7 +146,8 @@ export class TxnRuntime {
    * GetTimestampWithRetry).
    */
   async getTimestamp(signal?: AbortSignal): Promise<bigint> {
-    const bo = new Backoffer({ maxSleepMs: (this.deps.budgetsMs ?? TXN_BUDGETS_MS).tso, signal });
+    // made on the first failure: most calls get their timestamp at once
+    let bo: Backoffer | undefined;
     const metrics = this.deps.metrics;
     const t0 = metrics.now();
     for (;;) {
@@ -152,6 +156,7 @@ export class TxnRuntime {
         metrics.observeTso(t0);
         return ts;
       } catch (e) {
+        bo ??= new Backoffer({ maxSleepMs: (this.deps.budgetsMs ?? TXN_BUDGETS_MS).tso, signal });
         await bo.backoff(Bo.PDRPC, e);
       }
     }
@@ -219,9 +224,16 @@ export class TxnRuntime {
 
   /** Keeps `p` until it settles, for {@link whenIdle}. */
   track(p: Promise<void>): void {
-    const q = p.catch(() => {});
+    // one promise per task: it settles (never rejects) once `p` did and is no longer tracked
+    const q: Promise<void> = p.then(
+      () => {
+        this.background.delete(q);
+      },
+      () => {
+        this.background.delete(q);
+      },
+    );
     this.background.add(q);
-    void q.finally(() => this.background.delete(q));
   }
 
   /** Resolves when no background commit, cleanup or lock resolution is running. */
