@@ -8,7 +8,7 @@
  * markdown table to bench/peers/RESULTS.md (full runs only).
  *
  * `npm run bench:peers` (options: `--reps N`, `--scale F` multiplies every op count, `--only a,b`
- * keeps the workloads named). Skipped with a message when Go is not installed. On a shared
+ * keeps the workloads named, `--source` measures src/ through tsx instead of the built dist/). Skipped with a message when Go is not installed. On a shared
  * machine, client CPU per op is the stable figure; throughput and latency move with the load.
  */
 
@@ -17,7 +17,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TikvClient } from "../../src/index.js";
+import type { TikvClient as TikvClientType } from "../../src/index.js";
 import { measure, startClusterProcess } from "../raw/raw.bench.js";
 import { buildGoPeer, clientGoVersion, GoPeer, goAvailable } from "./go-peer.js";
 import { type Client, markdownTable, type Sample, summarise } from "./report.js";
@@ -43,6 +43,13 @@ const PLAN: ReadonlyArray<readonly [WorkloadName, number, number]> = [
   ["txn-pessimistic", 16, 1000],
   ["snapshot-batch-get", 8, 2000],
 ];
+
+// The library as users run it: tsc's output in dist/ (the npm script builds it first). Through
+// tsx, every closure the library creates also pays a name-keeping defineProperty, which the
+// published package does not.
+const { TikvClient } = (await import(
+  process.argv.includes("--source") ? "../../src/index.js" : "../../dist/src/index.js"
+)) as { TikvClient: typeof TikvClientType };
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
