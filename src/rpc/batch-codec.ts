@@ -131,12 +131,7 @@ function encodeBatchGetNoContext(req: unknown): Uint8Array | undefined {
   const buf = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
   buf[0] = BATCH_GET_REQ_TAG;
   let pos = writeVarint(buf, 1, inner);
-  for (const k of r.keys) {
-    buf[pos++] = 18;
-    pos = writeVarint(buf, pos, k.length);
-    buf.set(k, pos);
-    pos += k.length;
-  }
+  pos = writeKeysField2(buf, pos, r.keys);
   if (r.version !== 0n) {
     buf[pos++] = 24;
     pos = writeVarint64(buf, pos, r.version);
@@ -146,6 +141,17 @@ function encodeBatchGetNoContext(req: unknown): Uint8Array | undefined {
     buf[pos++] = 1;
   }
   return buf;
+}
+
+// the keys as repeated field 2 (tag 18), each written even when empty
+function writeKeysField2(buf: Buffer, pos: number, keys: readonly Uint8Array[]): number {
+  for (const k of keys) {
+    buf[pos++] = 18;
+    pos = writeVarint(buf, pos, k.length);
+    buf.set(k, pos);
+    pos += k.length;
+  }
+  return pos;
 }
 
 function bytesFieldSize(len: number): number {
@@ -173,12 +179,7 @@ function encodeRawBatchNoContext(cmd: TikvCommand, req: unknown): Uint8Array | u
     const buf = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
     buf[0] = RAW_BATCH_GET_REQ_TAG[0] as number;
     let pos = writeVarint(buf, 1, inner);
-    for (const k of r.keys) {
-      buf[pos++] = 18;
-      pos = writeVarint(buf, pos, k.length);
-      buf.set(k, pos);
-      pos += k.length;
-    }
+    pos = writeKeysField2(buf, pos, r.keys);
     if (cfLen !== 0) {
       buf[pos++] = 26;
       pos = writeVarint(buf, pos, cfLen);

@@ -6,6 +6,8 @@
 // only keys whose head equals the probe's are compared in full. Every 16th head is copied into a
 // summary of one cache line, so the head search reads that line and one group of 16 heads.
 
+import { floorIn } from "./floor-search.js";
+
 // the 4 bytes of `key` (at `at`, `len` long) from `from` on, big endian, zero padded
 /** Heads per summary entry. */
 const GROUP = 16;
@@ -99,32 +101,7 @@ export class KeyList {
   // floor among keys (lo, hi), knowing key lo (if any) is below the probe and key hi above it,
   // and that every key there shares `skip` bytes with the probe
   private floorIn(probe: Uint8Array, strict: boolean, lo: number, hi: number, skip: number): number {
-    const bytes = this.bytes;
-    const offs = this.offs;
-    const plen = probe.length;
-    // common prefix length of the probe with the keys at lo and hi (0 for the virtual bounds):
-    // every key between them shares at least the smaller of the two with the probe
-    let llcp = skip;
-    let hlcp = skip;
-    while (hi - lo > 1) {
-      const mid = (lo + hi) >>> 1;
-      const s = offs[mid] as number;
-      const klen = (offs[mid + 1] as number) - s;
-      const m = klen < plen ? klen : plen;
-      let j = llcp < hlcp ? llcp : hlcp;
-      while (j < m && bytes[s + j] === probe[j]) j++;
-      // key < probe, key = probe, key > probe
-      const below =
-        j < m ? (bytes[s + j] as number) < (probe[j] as number) : strict ? klen < plen : klen <= plen;
-      if (below) {
-        lo = mid;
-        llcp = j;
-      } else {
-        hi = mid;
-        hlcp = j;
-      }
-    }
-    return lo;
+    return floorIn(this.bytes, this.offs, 0, probe, strict, lo, hi, skip);
   }
 
   /** Inserts `key` at position `i`. */

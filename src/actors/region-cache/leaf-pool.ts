@@ -6,6 +6,8 @@
 // the key offsets. A lookup reads the header, the summary, one group of heads and a value, and
 // touches key bytes only when a key's head equals the probe's.
 
+import { floorIn } from "./floor-search.js";
+
 /** Keys per leaf before it splits. */
 export const LEAF = 256;
 const CAP = LEAF + 1;
@@ -151,8 +153,8 @@ export class LeafPool {
     return lo;
   }
 
-  // floor among keys (lo, hi), knowing key lo (if any) is below the probe and key hi above it,
-  // and that every key there shares `skip` bytes with the probe
+  // floor among keys (lo, hi) of leaf `id`, knowing key lo (if any) is below the probe and key
+  // hi above it, and that every key there shares `skip` bytes with the probe
   private floorIn(
     id: number,
     probe: Uint8Array,
@@ -161,32 +163,7 @@ export class LeafPool {
     hi: number,
     skip: number,
   ): number {
-    const w = this.words;
-    const offs = id * STRIDE + OFFS;
-    const bytes = this.bytes[id] as Uint8Array;
-    const plen = probe.length;
-    // every key between lo and hi shares with the probe at least the smaller of their common
-    // prefixes with it, so a comparison starts there
-    let llcp = skip;
-    let hlcp = skip;
-    while (hi - lo > 1) {
-      const mid = (lo + hi) >>> 1;
-      const s = w[offs + mid] as number;
-      const klen = (w[offs + mid + 1] as number) - s;
-      const m = klen < plen ? klen : plen;
-      let j = llcp < hlcp ? llcp : hlcp;
-      while (j < m && bytes[s + j] === probe[j]) j++;
-      const below =
-        j < m ? (bytes[s + j] as number) < (probe[j] as number) : strict ? klen < plen : klen <= plen;
-      if (below) {
-        lo = mid;
-        llcp = j;
-      } else {
-        hi = mid;
-        hlcp = j;
-      }
-    }
-    return lo;
+    return floorIn(this.bytes[id] as Uint8Array, this.words, id * STRIDE + OFFS, probe, strict, lo, hi, skip);
   }
 
   /** Inserts `key` with `val` at position `i` of leaf `id` (at most LEAF + 1 keys). */
