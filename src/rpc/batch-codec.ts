@@ -4,10 +4,10 @@
 // context object; RawGet is written by hand, other commands by the generated encoder. The bytes
 // are exactly what tikvpb.BatchCommandsRequest.encode produces (field order and default
 // omission follow the generated code); RawBatchGet, RawBatchPut and BatchGet bodies are written
-// by hand too (see encodeRawBatchNoContext). Responses: RawGet, RawBatchGet and BatchGet are
-// decoded by hand into the same objects the generated decoder builds (batch pairs are built
-// once their request is known: a key asked is shared, a value is a view of the response's
-// bytes); every other response uses the generated decoder.
+// by hand too (see encodeRawBatchNoContext). Responses: RawGet, RawBatchGet, BatchGet, RawScan
+// and Scan are decoded by hand into the same objects the generated decoder builds (pairs are
+// built once their request is known: a key asked is shared, keys and values are views of the
+// response's bytes); every other response uses the generated decoder.
 
 import { Error as RegionErrorProto } from "../proto/errorpb.js";
 import {
@@ -22,6 +22,8 @@ import {
   type RawBatchGetResponse,
   type RawGetResponse,
   type RawPutResponse,
+  type RawScanResponse,
+  type ScanResponse,
 } from "../proto/kvrpcpb.js";
 import { BatchCommandsRequest_Request, BatchCommandsResponse_Response } from "../proto/tikvpb.js";
 import type { TikvCommand } from "./tikv-commands.js";
@@ -41,6 +43,9 @@ const RAW_PUT_TAG = 122;
 // fields 14 (raw_batch_get) and 7 (batch_get) of tikvpb.BatchCommandsResponse.Response, wire type 2
 const RAW_BATCH_GET_TAG = 114;
 const BATCH_GET_TAG = 58;
+// fields 19 (raw_scan, a two-byte tag: 154, 1) and 2 (scan) of the Response, wire type 2
+const RAW_SCAN_TAG = 154;
+const SCAN_TAG = 18;
 
 // The fields of RawGetRequest (context 1, key 2, cf 3) and RawPutRequest (context 1, key 2,
 // value 3, cf 4, ttl 5, for_cas 6), kvrpcpb.proto.
@@ -594,27 +599,47 @@ function decodeRawBatchGet(
   asked: readonly Buffer[] | undefined,
 ): RawBatchGetResponse {
   const out: RawBatchGetResponse = { regionError: undefined, pairs: [] };
+  out.regionError = decodeRegionErrorAndPairs(r, end, out.pairs, asked);
+  return out;
+}
+
+// RawScanResponse fields: region_error 1, kvs 2 (kvrpcpb.proto).
+function decodeRawScan(r: Reader, end: number): RawScanResponse {
+  const out: RawScanResponse = { regionError: undefined, kvs: [] };
+  out.regionError = decodeRegionErrorAndPairs(r, end, out.kvs, undefined);
+  return out;
+}
+
+// The fields region_error 1 and a repeated KvPair 2 of a message (the others are skipped):
+// pushes the pairs to `pairs`, returns the region error.
+function decodeRegionErrorAndPairs(
+  r: Reader,
+  end: number,
+  pairs: KvPair[],
+  asked: readonly Buffer[] | undefined,
+): RegionErrorProto | undefined {
+  let regionError: RegionErrorProto | undefined;
   const buf = r.buf;
   while (r.pos < end) {
     const tag = r.varint();
     switch (tag) {
       case 10: {
         const e = r.delimitedEnd();
-        out.regionError = RegionErrorProto.decode(buf.subarray(r.pos, e));
+        regionError = RegionErrorProto.decode(buf.subarray(r.pos, e));
         r.pos = e;
         break;
       }
       case 18: {
         const e = r.delimitedEnd();
-        out.pairs.push(decodeKvPair(r, e, asked?.[out.pairs.length]));
+        pairs.push(decodeKvPair(r, e, asked?.[pairs.length]));
         break;
       }
       default:
         r.skip(tag & 7);
     }
   }
-  if (r.pos !== end) throw new RangeError("RawBatchGetResponse overruns its field");
-  return out;
+  if (r.pos !== end) throw new RangeError("response overruns its field");
+  return regionError;
 }
 
 // BatchGetResponse fields: region_error 1, pairs 2, exec_details_v2 4, error 5 (kvrpcpb.proto).
@@ -660,8 +685,40 @@ function decodeBatchGet(r: Reader, end: number, asked: readonly Buffer[] | undef
   return out;
 }
 
+// ScanResponse fields: region_error 1, pairs 2, error 3 (kvrpcpb.proto).
+function decodeScan(r: Reader, end: number): ScanResponse {
+  const out: ScanResponse = { regionError: undefined, pairs: [], error: undefined };
+  const buf = r.buf;
+  while (r.pos < end) {
+    const tag = r.varint();
+    switch (tag) {
+      case 10: {
+        const e = r.delimitedEnd();
+        out.regionError = RegionErrorProto.decode(buf.subarray(r.pos, e));
+        r.pos = e;
+        break;
+      }
+      case 18: {
+        const e = r.delimitedEnd();
+        out.pairs.push(decodeKvPair(r, e, undefined));
+        break;
+      }
+      case 26: {
+        const e = r.delimitedEnd();
+        out.error = KeyError.decode(buf.subarray(r.pos, e));
+        r.pos = e;
+        break;
+      }
+      default:
+        r.skip(tag & 7);
+    }
+  }
+  if (r.pos !== end) throw new RangeError("ScanResponse overruns its field");
+  return out;
+}
+
 /**
- * A reader over the bytes of a batch-get body (`r.pos` to `end`), whose pairs' keys and values
+ * A reader over the bytes of a pairs body (`r.pos` to `end`), whose pairs' keys and values
  * are views of those bytes (one allocation per result, no copy per value). grpc-js hands each
  * message in a buffer of its own that it never reuses, so views stay valid; a body making up
  * most of the frame is read in place, a smaller one is copied once first, so that a value kept
@@ -681,14 +738,18 @@ function holds(b: Buffer, start: number, end: number, k: Buffer): boolean {
   return true;
 }
 
+/** The responses whose pairs are decoded by hand (see PendingPairs). */
+type PairsCase = "RawBatchGet" | "BatchGet" | "RawScan" | "Scan";
+
 /**
- * A RawBatchGet or BatchGet body cut from its frame, built into its response object by
- * {@link finishBody} once the request it answers is known: a pair carrying the key asked at its
- * position then shares the request's key, so each result costs one view (its value).
+ * A RawBatchGet, BatchGet, RawScan or Scan body cut from its frame, built into its response
+ * object by {@link finishBody} (so a malformed body fails its own request, not the frame): a
+ * batch get's pair carrying the key asked at its position then shares the request's key, so
+ * each result costs one view (its value); a scan's keys and values are views.
  */
 class PendingPairs {
   constructor(
-    readonly raw: boolean,
+    readonly kind: PairsCase,
     readonly reader: Reader,
   ) {}
 }
@@ -700,9 +761,27 @@ class PendingPairs {
  */
 export function finishBody(body: unknown, req: unknown): unknown {
   if (!(body instanceof PendingPairs)) return body;
-  const asked = (req as { keys?: readonly Buffer[] } | undefined)?.keys;
   const r = body.reader;
-  return body.raw ? decodeRawBatchGet(r, r.buf.length, asked) : decodeBatchGet(r, r.buf.length, asked);
+  const end = r.buf.length;
+  switch (body.kind) {
+    case "RawScan":
+      return decodeRawScan(r, end);
+    case "Scan":
+      return decodeScan(r, end);
+    default: {
+      const asked = (req as { keys?: readonly Buffer[] } | undefined)?.keys;
+      return body.kind === "RawBatchGet" ? decodeRawBatchGet(r, end, asked) : decodeBatchGet(r, end, asked);
+    }
+  }
+}
+
+// The case of a Response field decoded by PendingPairs, from the first two bytes of its tag.
+function pairsCase(first: number, second: number): PairsCase | undefined {
+  if (first === RAW_BATCH_GET_TAG) return "RawBatchGet";
+  if (first === BATCH_GET_TAG) return "BatchGet";
+  if (first === SCAN_TAG) return "Scan";
+  if (first === RAW_SCAN_TAG && second === 1) return "RawScan";
+  return undefined;
 }
 
 /** Decodes the bytes of a tikvpb.BatchCommandsResponse. */
@@ -714,17 +793,14 @@ export function decodeBatchResponse(buf: Buffer): IncomingBatch {
     switch (tag) {
       case 10: {
         // responses: a Response whose only field is raw_get (field 13), raw_put (field 15),
-        // raw_batch_get (field 14) or batch_get (field 7) is decoded by hand
+        // raw_batch_get (field 14), batch_get (field 7), raw_scan (field 19) or scan (field 2)
+        // is decoded by hand
         const end = r.delimitedEnd();
         const start = r.pos;
-        const first = end > start ? buf[start] : 0;
-        if (
-          first === RAW_GET_TAG ||
-          first === RAW_PUT_TAG ||
-          first === RAW_BATCH_GET_TAG ||
-          first === BATCH_GET_TAG
-        ) {
-          r.pos = start + 1;
+        const first = end > start ? (buf[start] as number) : 0;
+        const pairs = pairsCase(first, end > start + 1 ? (buf[start + 1] as number) : 0);
+        if (first === RAW_GET_TAG || first === RAW_PUT_TAG || pairs !== undefined) {
+          r.pos = pairs === "RawScan" ? start + 2 : start + 1;
           const inner = r.delimitedEnd();
           if (inner === end) {
             if (first === RAW_GET_TAG) {
@@ -734,8 +810,8 @@ export function decodeBatchResponse(buf: Buffer): IncomingBatch {
               out.cases.push("RawPut");
               out.bodies.push(decodeRawPut(r, inner));
             } else {
-              out.cases.push(first === RAW_BATCH_GET_TAG ? "RawBatchGet" : "BatchGet");
-              out.bodies.push(new PendingPairs(first === RAW_BATCH_GET_TAG, pairSource(r, inner)));
+              out.cases.push(pairs);
+              out.bodies.push(new PendingPairs(pairs as PairsCase, pairSource(r, inner)));
               r.pos = inner;
             }
             break;
