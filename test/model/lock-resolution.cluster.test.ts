@@ -23,9 +23,10 @@
 // a pipelined lock's cleanup is one region-wide ResolveLock, or for a point get one ResolveLock of
 // its key); and the server state afterwards (lockResolver.whenIdle() first, reads clean up in the
 // background): the locks left, and what was committed or rolled back (a pipelined lock's rollback
-// is protected). For pipelined paths, also what another transaction then reads: every key's
-// committed value, or the value it overwrote, once decided (the keys still locked are resolved
-// from the cached status), the overwritten value while the owner is alive.
+// is protected). Then what another transaction reads: the committed value, or the value the
+// lock's owner overwrote (rolled back, alive: with the primary's min_commit_ts pushed past the
+// reader, a pessimistic lock: never a write); for pipelined paths every key, the keys still
+// locked resolved from the cached status.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeControl } from "../../src/actors/runtime/control.js";
 import { ClientMetrics } from "../../src/actors/runtime/metrics.js";
@@ -288,6 +289,7 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
     // the lock the caller met, on S (and, for async commit, the other secondary S2)
     const minCommitTs: bigint[] = [];
     if (start === "RESOLVE_PESSIMISTIC_LOCK") {
+      commitOld([S], T - 1n);
       const r = await engine().pessimisticLock(
         PessimisticLockRequest.fromPartial({
           mutations: [{ op: Op.PessimisticLock, key: b(S) }],
@@ -305,6 +307,8 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
       commitOld([S, SR, S2], T - 1n);
       flush(T, P, [S, SR, S2], ctx.lock === "expired" ? EXPIRED_TTL : FLUSH_TTL, 1n);
     } else {
+      // the value the crashed transaction overwrites, committed before it started
+      commitOld([S], T - 1n);
       const ttl = start === "RESOLVE_EXPIRED_LOCK" ? EXPIRED_TTL : LIVE_TTL;
       minCommitTs.push(prewrite(T, P, [S], ttl, async ? { secondaries: [] } : undefined));
     }
@@ -486,6 +490,26 @@ describe.skipIf(isRealCluster)("lock resolution paths on the embedded cluster", 
       expect(sState === "rolledBack" || sState === "none").toBe(true);
       if (ctx.mismatch) expect(stateOf(P, T)).toBe("locked");
       else expect(["rolledBack", "none"]).toContain(stateOf(P, T));
+    }
+
+    // what another transaction then reads on S (a path that failed, or met a primary that is not
+    // this lock's, leaves nothing decided to check)
+    if (final.value === "failed" || ctx.mismatch) return;
+    const snap = await t.snapshot();
+    const got = (await snap.get(S))?.toString();
+    await t.lockResolver.whenIdle();
+    if (ctx.status === "committed" && start !== "RESOLVE_PESSIMISTIC_LOCK") {
+      // the committed value, whether the cleanup reached S or the reader resolved it
+      expect(got).toBe(`v-${S}`);
+      expect(stateOf(S, T)).toBe("committed");
+    } else {
+      // rolled back, alive, or a pessimistic lock (never a write): the value from before
+      expect(got).toBe(`old-${S}`);
+      if (ctx.status === "alive" && start !== "RESOLVE_PESSIMISTIC_LOCK") {
+        // the reader pushed the primary's min_commit_ts past its own ts instead of waiting
+        expect(stateOf(S, T)).toBe("locked");
+        expect(lockOn(P, T).minCommitTs).toBeGreaterThan(snap.ts);
+      }
     }
   }
 });
