@@ -302,6 +302,8 @@ export class RegionCache {
       try {
         info = searchPrev ? await this.source.getPrevRegion(key) : await this.source.getRegion(key);
       } catch (e) {
+        // undecodable boundaries do not heal by waiting (see pd-region-source.ts)
+        if (e instanceof RegionUnavailableError) throw e;
         await bo.backoff(Bo.PDRPC, e);
         continue;
       }

@@ -1,6 +1,8 @@
 // Glue: the PD actor seen as the region cache's RegionSource, and the API codec seen as the PD
 // actor's RegionKeyCodec (client-go CodecPDClient: encode lookups, decode/clamp boundaries).
 
+import { KeyOutOfKeyspaceError } from "../../errors/codec.js";
+import { RegionUnavailableError } from "../../errors/server.js";
 import type { ApiCodec } from "../../kv/api-codec.js";
 import type { Region, Store } from "../../proto/metapb.js";
 import type { PdActor } from "../pd/pd-actor.js";
@@ -19,8 +21,17 @@ export function regionKeyCodec(codec: ApiCodec): RegionKeyCodec {
       try {
         const { start, end } = codec.decodeRegionRange(r.startKey, r.endKey);
         return start === r.startKey && end === r.endKey ? r : { ...r, startKey: start, endKey: end };
-      } catch {
-        return undefined; // outside this client's keyspace
+      } catch (e) {
+        if (e instanceof KeyOutOfKeyspaceError) return undefined; // outside this client's keyspace
+        // a boundary not in the cluster's key form will not become one: fail at once (client-go
+        // loadRegion: IsDecodeError, no backoff), saying what is wrong
+        throw new RegionUnavailableError(
+          `region ${r.id} boundaries from PD cannot be decoded (${(e as Error).message}): a transactional ` +
+            "client on API v1 needs memcomparable-encoded region keys, as TiDB splits them; these " +
+            "regions were split at raw keys (an EmbeddedCluster for transactions takes " +
+            'regionKeyEncoding: "memcomparable")',
+          { cause: e },
+        );
       }
     },
     decodeBucketKeys: (keys) => codec.decodeBucketKeys(keys),
