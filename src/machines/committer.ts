@@ -8,8 +8,12 @@
 // callbacks, not actors) and sends the outcome back as an event. The caller's reply (`settle`)
 // happens on entering committed / cleaningUp / undetermined; background work goes on after it.
 // The TTL manager (heartbeats of the primary lock) is a child actor spawned on TTL_START.
+//
+// One actor serves many commits in turn: it waits in `idle` for BEGIN, and its end states are
+// resting states that stop the TTL manager and accept the next BEGIN (creating an actor costs
+// more than a whole commit's transitions, so the actor layer pools them).
 
-import { fromCallback, setup, spawnChild, stopChild } from "xstate";
+import { assign, fromCallback, setup, spawnChild, stopChild } from "xstate";
 import type { CommitMode } from "./commit-mode.js";
 import { primaryCommitActions, primaryCommitGuards, primaryCommitStates } from "./primary-commit.js";
 
@@ -41,6 +45,8 @@ export interface CommitSession {
 
 /** Events the actor layer sends. */
 export type CommitterEvent =
+  /** Starts a commit on `session` (from idle or from the end state of the previous one). */
+  | { type: "BEGIN"; session: CommitSession }
   /** Pessimistic transactions: the user commits (the mode fields of the session are set). */
   | { type: "COMMIT" }
   /** Pessimistic transactions: the user rolls back (the locks are released). */
@@ -84,11 +90,16 @@ export function newCommitSession(
   };
 }
 
-/** The commit statechart (optimistic 2PC). */
+// A commit starts on the session BEGIN brings (from idle, or from the previous commit's end).
+const BEGIN = { target: "starting", actions: "begin" } as const;
+
+// An end state: the TTL manager (if any) stops with the commit, then the actor layer is told.
+const END = ["stopTtlManager", "finished"] as const;
+
+/** The commit statechart (2PC, async commit, 1PC; pessimistic transactions from their first lock). */
 export const committerMachine = setup({
   types: {
     context: {} as { s: CommitSession },
-    input: {} as CommitSession,
     events: {} as CommitterEvent,
   },
   actors: {
@@ -104,8 +115,10 @@ export const committerMachine = setup({
     startCleanup: () => {},
     startPessimisticRollback: () => {},
     settle: (_, _o: CommitOutcome) => {},
-    /** Called on entering a final state (the actor layer releases the commit). */
+    /** Called on entering an end state (the actor layer releases the commit, and the actor). */
     finished: () => {},
+    begin: assign({ s: ({ context, event }) => (event.type === "BEGIN" ? event.session : context.s) }),
+    stopTtlManager: stopChild("ttlManager"),
     recordError: ({ context }, e: Error) => {
       context.s.error = e;
     },
@@ -128,15 +141,16 @@ export const committerMachine = setup({
   },
 }).createMachine({
   id: "committer",
-  context: ({ input }) => ({ s: input }),
-  // starting the actor starts the commit (no idle state: one event less per commit)
-  initial: "starting",
+  // a placeholder session until the first BEGIN
+  context: () => ({ s: newCommitSession(0n) }),
+  initial: "idle",
   // the TTL manager is a child started on request (large transactions), not a state per phase
   on: {
     TTL_START: { actions: spawnChild("ttlManager", { id: "ttlManager", input: ({ context }) => context.s }) },
     TTL_STOPPED: { actions: stopChild("ttlManager") },
   },
   states: {
+    idle: { on: { BEGIN: BEGIN } },
     starting: {
       always: [
         { guard: "isPessimistic", target: "holdingLocks" },
@@ -228,28 +242,28 @@ export const committerMachine = setup({
       on: { CLEANUP_DONE: "rolledBack" },
     },
     undetermined: {
-      type: "final",
       entry: [
         {
           type: "settle",
           params: ({ context }) =>
             ({ kind: "undetermined", error: context.s.error ?? new Error("undetermined") }) as CommitOutcome,
         },
-        "finished",
+        ...END,
       ],
+      on: { BEGIN },
     },
     // 1PC: the prewrite committed every key; nothing runs in the background
     onePhaseCommitted: {
-      type: "final",
       entry: [
         {
           type: "settle",
           params: ({ context }) => ({ kind: "committed", commitTs: context.s.commitTs }) as CommitOutcome,
         },
-        "finished",
+        ...END,
       ],
+      on: { BEGIN },
     },
-    done: { type: "final", entry: "finished" },
-    rolledBack: { type: "final", entry: "finished" },
+    done: { entry: END, on: { BEGIN } },
+    rolledBack: { entry: END, on: { BEGIN } },
   },
 });

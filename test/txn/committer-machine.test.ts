@@ -23,8 +23,9 @@ function run() {
       settle: (_, o) => settled.push(o),
     },
   });
-  const a = createActor(m, { input: newCommitSession(5n) });
+  const a = createActor(m);
   a.start();
+  a.send({ type: "BEGIN", session: newCommitSession(5n) });
   const phase = () => a.getSnapshot().value;
   return { a, calls, settled, phase };
 }
@@ -99,8 +100,9 @@ describe("committer statechart", () => {
         }),
       },
     });
-    const a = createActor(m, { input: newCommitSession(5n) });
+    const a = createActor(m);
     a.start();
+    a.send({ type: "BEGIN", session: newCommitSession(5n) });
     a.send({ type: "TTL_START" });
     expect(started).toBe(1);
     expect(Object.keys(a.getSnapshot().children)).toEqual(["ttlManager"]);
@@ -109,5 +111,54 @@ describe("committer statechart", () => {
     expect(Object.keys(a.getSnapshot().children)).toEqual([]);
     // the state of the commit itself is untouched
     expect(a.getSnapshot().value).toBe("prewriting");
+  });
+
+  it("waits idle for BEGIN: events before it start nothing", () => {
+    const calls: string[] = [];
+    const m = committerMachine.provide({ actions: { startPrewrite: () => calls.push("prewrite") } });
+    const a = createActor(m).start();
+    a.send({ type: "PREWRITE_OK" });
+    a.send({ type: "COMMIT" });
+    expect(a.getSnapshot().value).toBe("idle");
+    expect(calls).toEqual([]);
+  });
+
+  it("one actor serves commit after commit: each end state takes the next BEGIN with its own session", () => {
+    const { a, calls, settled, phase } = run();
+    a.send({ type: "PREWRITE_FAILED", error: new Error("conflict") });
+    a.send({ type: "CLEANUP_DONE" });
+    expect(phase()).toBe("rolledBack");
+    expect(a.getSnapshot().status).toBe("active");
+    const second = newCommitSession(7n);
+    a.send({ type: "BEGIN", session: second });
+    expect(a.getSnapshot().context.s).toBe(second);
+    a.send({ type: "PREWRITE_OK" });
+    a.send({ type: "COMMIT_TS", ts: 11n });
+    a.send({ type: "PRIMARY_COMMITTED" });
+    a.send({ type: "SECONDARIES_DONE" });
+    expect(phase()).toBe("done");
+    expect(settled.at(-1)).toEqual({ kind: "committed", commitTs: 11n });
+    // a third commit from done, and a late event of the second one changes nothing mid-commit
+    a.send({ type: "BEGIN", session: newCommitSession(13n) });
+    expect(phase()).toBe("prewriting");
+    a.send({ type: "SECONDARIES_DONE" });
+    expect(phase()).toBe("prewriting");
+    expect(calls.filter((c) => c === "prewrite")).toHaveLength(3);
+  });
+
+  it("an end state stops the TTL manager of the commit that ended", () => {
+    let stopped = 0;
+    const m = committerMachine.provide({
+      actions: { settle: () => {} },
+      actors: { ttlManager: fromCallback(() => () => void stopped++) },
+    });
+    const a = createActor(m).start();
+    a.send({ type: "BEGIN", session: newCommitSession(5n) });
+    a.send({ type: "TTL_START" });
+    a.send({ type: "PREWRITE_FAILED", error: new Error("conflict") });
+    a.send({ type: "CLEANUP_DONE" });
+    expect(a.getSnapshot().value).toBe("rolledBack");
+    expect(stopped).toBe(1);
+    expect(Object.keys(a.getSnapshot().children)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
 // Created when a transaction commits and stopped once its background work (secondaries or
 // cleanup) is over.
 
-import { type Actor, createActor, fromCallback, type InspectionEvent } from "xstate";
+import { type Actor, fromCallback, type InspectionEvent, type StateValue } from "xstate";
 import { TikvError } from "../../errors/base.js";
 import { extractKeyError } from "../../errors/extract.js";
 import { AbortedError } from "../../errors/server.js";
@@ -58,6 +58,7 @@ import type { Tracing } from "../runtime/tracing.js";
 import { writeFailure } from "../runtime/undetermined.js";
 import { backgroundTask, type LifecycleHooks } from "./background-task.js";
 import { type CommitTsLagDetails, timestampForCommit } from "./commit-ts.js";
+import { ActorPool } from "./committer-pool.js";
 import type { LockResolver } from "./lock-resolver.js";
 import {
   type LockedValue,
@@ -294,6 +295,8 @@ const providedMachine = committerMachine.provide({
     ),
   },
 });
+/** @internal the idle committer actors (exported for tests) */
+export const actorPool = new ActorPool(providedMachine);
 
 /**
  * Commits one transaction. `commit()` resolves with the commit ts once the primary is
@@ -303,6 +306,10 @@ const providedMachine = committerMachine.provide({
 export class Committer {
   private readonly session: CommitSession;
   private actor!: Actor<typeof committerMachine>;
+  /** Set once the machine reached an end state: the actor goes back to the pool, deaf to us. */
+  private released = false;
+  /** The end state reached (the actor may serve another commit by then). */
+  private endState: StateValue | undefined;
   private settleFn: ((o: CommitOutcome) => void) | undefined;
   private backgroundDone: (() => void) | undefined;
   private finished: Promise<void> | undefined;
@@ -341,15 +348,14 @@ export class Committer {
     this.session = newCommitSession(input.startTs, "2pc", false, !!input.pessimistic);
     owners.set(this.session, this);
     if (input.pessimistic) {
-      // created now (its initial state is holdingLocks); an optimistic committer's actor is
-      // created at commit, once its protocol is known (createActor resolves the initial routing)
-      this.actor = createActor(providedMachine, { input: this.session, inspect: deps.inspect });
       // a pessimistic committer lives from the first lock: its TTL manager protects the locks.
       // Its end is tracked (for whenIdle) only once the transaction ends, not while it is open.
       this.finished = new Promise<void>((r) => {
         this.backgroundDone = r;
       });
-      this.actor.start();
+      // started now (it rests in holdingLocks); an optimistic committer's actor is started at
+      // commit, once its protocol is known (BEGIN resolves the initial routing)
+      this.begin();
     }
   }
 
@@ -385,8 +391,15 @@ export class Committer {
 
   /** The statechart's current state (for tests and traces). */
   get state(): unknown {
+    if (this.endState !== undefined) return this.endState;
     const a = this.actor as Actor<typeof committerMachine> | undefined;
     return a ? a.getSnapshot().value : "notStarted";
+  }
+
+  // an actor for this commit, started on its session
+  private begin(): void {
+    this.actor = actorPool.take(this.deps.inspect);
+    this.actor.send({ type: "BEGIN", session: this.session });
   }
 
   /**
@@ -463,11 +476,8 @@ export class Committer {
         else if (o.kind === "failed") reject(o.error);
         else reject(new ResultUndeterminedError({ cause: o.error }));
       };
-      if (this.input.pessimistic) this.actor.send({ type: "COMMIT" });
-      else {
-        this.actor = createActor(providedMachine, { input: this.session, inspect: this.deps.inspect });
-        this.actor.start();
-      }
+      if (this.input.pessimistic) this.send({ type: "COMMIT" });
+      else this.begin();
     });
   }
 
@@ -510,7 +520,7 @@ export class Committer {
         () => {
           if (!this.ttlStarted) {
             this.ttlStarted = true;
-            this.actor.send({ type: "TTL_START" });
+            this.send({ type: "TTL_START" });
           }
         },
       );
@@ -574,7 +584,7 @@ export class Committer {
     this.heartbeatPrimary = undefined;
     if (this.ttlStarted) {
       this.ttlStarted = false;
-      this.actor.send({ type: "TTL_STOPPED" });
+      this.send({ type: "TTL_STOPPED" });
     }
   }
 
@@ -604,7 +614,7 @@ export class Committer {
     this.rollbackKeys = { keys, forUpdateTs };
     const finished = this.finished ?? Promise.resolve();
     this.deps.track(finished);
-    this.actor.send({ type: "ROLLBACK" });
+    this.send({ type: "ROLLBACK" });
     return finished;
   }
 
@@ -727,10 +737,17 @@ export class Committer {
     this.settleFn?.(o);
   }
 
-  /** @internal the machine reached a final state: release the actor once its step is over */
+  /** @internal the machine reached an end state: release the actor once its step is over */
   onFinished(): void {
+    this.released = true;
     this.backgroundDone?.();
-    queueMicrotask(() => this.actor.stop());
+    queueMicrotask(() => {
+      const actor = this.actor;
+      this.endState = actor.getSnapshot().value;
+      // the pooled actor keeps the session until its next BEGIN, but not this committer
+      owners.delete(this.session);
+      actorPool.give(actor, this.deps.inspect !== undefined);
+    });
   }
 
   // a TSO, above the ts the commit must wait for (if any)
@@ -749,8 +766,9 @@ export class Committer {
   /** How waiting for the commit ts went, when the commit had to wait for one (client-go LagDetails). */
   lagDetails: CommitTsLagDetails | undefined;
 
+  // every event goes through here: once released, the actor may serve another commit
   private send(e: CommitterEvent): void {
-    this.actor.send(e);
+    if (!this.released) this.actor.send(e);
   }
 
   // ---- phases ----
@@ -867,7 +885,7 @@ export class Committer {
         if (resp.errors.length === 0) {
           this.applyVerdict(prewriteVerdict({ asyncCommit: this.asyncCommit, onePC: this.onePC }, resp));
           if (isPrimary && this.input.sizeBytes > TTL_REFRESHED_TXN_SIZE && resp.onePcCommitTs === 0n) {
-            this.actor.send({ type: "TTL_START" });
+            this.send({ type: "TTL_START" });
           }
           return true;
         }
@@ -1072,7 +1090,7 @@ export class Committer {
 
   // background work ends with an event; its failure is not the caller's (already answered)
   private background(task: () => Promise<void>, done: "SECONDARIES_DONE" | "CLEANUP_DONE"): void {
-    const end = () => this.actor.send({ type: done });
+    const end = () => this.send({ type: done });
     backgroundTask(this.input.lifecycleHooks, task).then(end, end);
   }
 
