@@ -9,9 +9,10 @@
 // happens on entering committed / cleaningUp / undetermined; background work goes on after it.
 // The TTL manager (heartbeats of the primary lock) is a child actor spawned on TTL_START.
 //
-// One actor serves many commits in turn: it waits in `idle` for BEGIN, and its end states are
-// resting states that stop the TTL manager and accept the next BEGIN (creating an actor costs
-// more than a whole commit's transitions, so the actor layer pools them).
+// One actor serves many commits in turn: made without a session it waits in `idle` for BEGIN,
+// and its end states are resting states that stop the TTL manager and accept the next BEGIN
+// (creating an actor costs more than a whole commit's transitions, so the actor layer pools
+// them). Made with a session (an observed commit's own actor), it starts that commit at once.
 
 import { assign, fromCallback, setup, spawnChild, stopChild } from "xstate";
 import type { CommitMode } from "./commit-mode.js";
@@ -90,6 +91,10 @@ export function newCommitSession(
   };
 }
 
+// The session of an actor waiting for its first commit (never the session of a commit).
+const IDLE = Symbol("idle");
+const idleSession = (): CommitSession => Object.assign(newCommitSession(0n), { [IDLE]: true });
+
 // A commit starts on the session BEGIN brings (from idle, or from the previous commit's end).
 const BEGIN = { target: "starting", actions: "begin" } as const;
 
@@ -100,6 +105,7 @@ const END = ["stopTtlManager", "finished"] as const;
 export const committerMachine = setup({
   types: {
     context: {} as { s: CommitSession },
+    input: {} as CommitSession | undefined,
     events: {} as CommitterEvent,
   },
   actors: {
@@ -133,6 +139,7 @@ export const committerMachine = setup({
     },
   },
   guards: {
+    hasSession: ({ context }) => !(IDLE in context.s),
     isPessimistic: ({ context }) => context.s.pessimistic,
     needsLatestTs: ({ context }) => context.s.needsLatestTs,
     prewroteOnePC: (_, e: { mode?: CommitMode }) => e.mode === "onePC",
@@ -141,8 +148,8 @@ export const committerMachine = setup({
   },
 }).createMachine({
   id: "committer",
-  // a placeholder session until the first BEGIN
-  context: () => ({ s: newCommitSession(0n) }),
+  // made with a session, it starts that commit at once; made without, it waits idle for BEGIN
+  context: ({ input }) => ({ s: input ?? idleSession() }),
   initial: "idle",
   // the TTL manager is a child started on request (large transactions), not a state per phase
   on: {
@@ -150,7 +157,7 @@ export const committerMachine = setup({
     TTL_STOPPED: { actions: stopChild("ttlManager") },
   },
   states: {
-    idle: { on: { BEGIN: BEGIN } },
+    idle: { always: { guard: "hasSession", target: "starting" }, on: { BEGIN } },
     starting: {
       always: [
         { guard: "isPessimistic", target: "holdingLocks" },

@@ -96,13 +96,24 @@ function harness(mode: CommitMode, latest: boolean, pessimistic = false) {
     },
   });
   const session = newCommitSession(START_TS, mode, latest, pessimistic);
-  const actor: Actor<typeof machine> = createActor(machine, { inspect: real.inspect });
-  // the actor layer's pooled actors wait idle; BEGIN brings the commit's session
-  const start = () => {
+  // the actor layer's pooled actors wait idle and BEGIN brings the commit's session; an observed
+  // commit's own actor is made with its session and starts at once (`direct`)
+  let actor: Actor<typeof machine> = createActor(machine, { input: undefined, inspect: real.inspect });
+  const start = (direct = false) => {
+    if (direct) actor = createActor(machine, { input: session, inspect: real.inspect });
     actor.start();
-    actor.send({ type: "BEGIN", session });
+    if (!direct) actor.send({ type: "BEGIN", session });
   };
-  return { actor, session, calls, settled, ttl, start };
+  return {
+    get actor() {
+      return actor;
+    },
+    session,
+    calls,
+    settled,
+    ttl,
+    start,
+  };
 }
 
 type Harness = ReturnType<typeof harness>;
@@ -353,7 +364,7 @@ describe("committer machine (model-based, real machine)", () => {
 
   it("a min commit ts more than an hour ahead of the TSO is refused (client-go: MinCommitTS is too large)", () => {
     const h = harness("2pc", false);
-    h.start();
+    h.start(true);
     h.actor.send({ type: "PREWRITE_OK", mode: "2pc", commitTs: 0n });
     h.actor.send({ type: "COMMIT_TS", ts: 1n << 30n });
     const twoHours = BigInt(2 * 60 * 60 * 1000) << 18n;

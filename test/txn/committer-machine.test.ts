@@ -23,7 +23,7 @@ function run() {
       settle: (_, o) => settled.push(o),
     },
   });
-  const a = createActor(m);
+  const a = createActor(m, { input: undefined });
   a.start();
   a.send({ type: "BEGIN", session: newCommitSession(5n) });
   const phase = () => a.getSnapshot().value;
@@ -100,7 +100,7 @@ describe("committer statechart", () => {
         }),
       },
     });
-    const a = createActor(m);
+    const a = createActor(m, { input: undefined });
     a.start();
     a.send({ type: "BEGIN", session: newCommitSession(5n) });
     a.send({ type: "TTL_START" });
@@ -116,7 +116,7 @@ describe("committer statechart", () => {
   it("waits idle for BEGIN: events before it start nothing", () => {
     const calls: string[] = [];
     const m = committerMachine.provide({ actions: { startPrewrite: () => calls.push("prewrite") } });
-    const a = createActor(m).start();
+    const a = createActor(m, { input: undefined }).start();
     a.send({ type: "PREWRITE_OK" });
     a.send({ type: "COMMIT" });
     expect(a.getSnapshot().value).toBe("idle");
@@ -152,7 +152,7 @@ describe("committer statechart", () => {
       actions: { settle: () => {} },
       actors: { ttlManager: fromCallback(() => () => void stopped++) },
     });
-    const a = createActor(m).start();
+    const a = createActor(m, { input: undefined }).start();
     a.send({ type: "BEGIN", session: newCommitSession(5n) });
     a.send({ type: "TTL_START" });
     a.send({ type: "PREWRITE_FAILED", error: new Error("conflict") });
@@ -160,5 +160,20 @@ describe("committer statechart", () => {
     expect(a.getSnapshot().value).toBe("rolledBack");
     expect(stopped).toBe(1);
     expect(Object.keys(a.getSnapshot().children)).toEqual([]);
+  });
+
+  it("made with a session (an observed commit's own actor), it starts that commit without waiting idle", () => {
+    const calls: string[] = [];
+    const m = committerMachine.provide({ actions: { startPrewrite: () => calls.push("prewrite") } });
+    const seen: unknown[] = [];
+    const a = createActor(m, {
+      input: newCommitSession(5n),
+      inspect: (ev) => {
+        if (ev.type === "@xstate.snapshot") seen.push((ev.snapshot as unknown as { value: unknown }).value);
+      },
+    }).start();
+    expect(a.getSnapshot().value).toBe("prewriting");
+    expect(seen[0]).toBe("prewriting");
+    expect(calls).toEqual(["prewrite"]);
   });
 });

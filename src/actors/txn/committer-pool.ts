@@ -2,9 +2,10 @@
 // more CPU and garbage than all the transitions of a commit, and a busy client commits thousands
 // of times a second. An actor rests in an end state (or idle) between commits and is lent out by
 // `take`, started on its next session by BEGIN. Observed commits (an inspect callback) get a
-// fresh actor of their own instead, so their inspection stream starts with their commit.
+// fresh actor of their own instead (made by the caller), so their inspection stream starts with
+// their commit; `give` stops those.
 
-import type { Actor, AnyStateMachine, InspectionEvent } from "xstate";
+import type { Actor, AnyStateMachine } from "xstate";
 import { createActor } from "xstate";
 
 /** Most idle actors kept (a burst beyond this makes garbage, not a leak). */
@@ -19,15 +20,13 @@ export class ActorPool<M extends AnyStateMachine> {
     private readonly cap = COMMITTER_POOL_CAP,
   ) {}
 
-  /** A started actor: from the pool, or fresh (always fresh when `inspect` is given). */
-  take(inspect?: (ev: InspectionEvent) => void): Actor<M> {
-    if (inspect === undefined) {
-      const a = this.idle.pop();
-      if (a !== undefined) return a;
-    }
+  /** A started actor, idle or resting in an end state: from the pool, or made now. */
+  take(): Actor<M> {
+    const idle = this.idle.pop();
+    if (idle !== undefined) return idle;
     // The cast: createActor's options type is conditional on the machine's required inputs,
     // which a generic M cannot satisfy; pooled machines take an optional input.
-    const a = createActor(this.machine as AnyStateMachine, inspect === undefined ? undefined : { inspect });
+    const a = createActor(this.machine as AnyStateMachine);
     a.start();
     return a as Actor<M>;
   }

@@ -3,7 +3,7 @@
 // Created when a transaction commits and stopped once its background work (secondaries or
 // cleanup) is over.
 
-import { type Actor, fromCallback, type InspectionEvent, type StateValue } from "xstate";
+import { type Actor, createActor, fromCallback, type InspectionEvent, type StateValue } from "xstate";
 import { TikvError } from "../../errors/base.js";
 import { extractKeyError } from "../../errors/extract.js";
 import { AbortedError } from "../../errors/server.js";
@@ -396,9 +396,16 @@ export class Committer {
     return a ? a.getSnapshot().value : "notStarted";
   }
 
-  // an actor for this commit, started on its session
+  // an actor for this commit, started on its session: a pooled one, unless the commit is
+  // observed (its own actor, whose inspection stream is this commit's alone)
   private begin(): void {
-    this.actor = actorPool.take(this.deps.inspect);
+    const inspect = this.deps.inspect;
+    if (inspect !== undefined) {
+      this.actor = createActor(providedMachine, { input: this.session, inspect });
+      this.actor.start();
+      return;
+    }
+    this.actor = actorPool.take();
     this.actor.send({ type: "BEGIN", session: this.session });
   }
 

@@ -39,17 +39,6 @@ describe("the actor pool", () => {
     expect(pool.size).toBe(0);
   });
 
-  it("an inspected take gets a fresh actor whose inspection starts with it", () => {
-    const pool = new ActorPool(machine);
-    const idle = pool.take();
-    pool.give(idle, false);
-    const seen: string[] = [];
-    const fresh = pool.take((ev) => seen.push(ev.type));
-    expect(fresh).not.toBe(idle);
-    expect(seen).toContain("@xstate.actor");
-    expect(pool.size).toBe(1);
-  });
-
   it("keeps at most its cap idle; the rest are stopped", () => {
     const pool = new ActorPool(machine, 2);
     const actors = [pool.take(), pool.take(), pool.take()];
