@@ -118,6 +118,21 @@ function harness(mode: CommitMode, latest: boolean, pessimistic = false) {
 
 type Harness = ReturnType<typeof harness>;
 
+// the next commit a reused actor gets: its kind, where it starts, what that start calls
+const NEXT_KINDS = [
+  { mode: "2pc", latest: false, pessimistic: false, state: "prewriting", calls: ["startPrewrite"] },
+  { mode: "2pc", latest: false, pessimistic: true, state: "holdingLocks", calls: [] },
+  {
+    mode: "asyncCommit",
+    latest: true,
+    pessimistic: false,
+    state: "fetchingLatestTs",
+    calls: ["fetchLatestTs"],
+  },
+] as const;
+let reuses = 0;
+let replays = 0;
+
 async function replay(path: ModelPath) {
   let h: Harness | undefined;
   const H = () => h as Harness;
@@ -161,7 +176,8 @@ async function replay(path: ModelPath) {
   const begin = (type: string) => () => {
     const b = BEGIN[type] as { mode: CommitMode; latest: boolean; pessimistic?: boolean };
     h = harness(b.mode, b.latest, b.pessimistic);
-    h.start();
+    // every other path starts as an observed commit does (an actor made with its session)
+    h.start(replays++ % 2 === 1);
   };
   const events: Record<
     CommitterModelEventType,
@@ -324,15 +340,17 @@ async function replay(path: ModelPath) {
       expect(H().ttl.stopped).toBe(ctx.ttl === "stopped" || (ctx.ttl === "running" && final) ? 1 : 0);
     },
   });
-  // reuse: from any end state the actor takes the next commit's BEGIN, on that commit's session
+  // reuse: from any end state the actor takes the next commit's BEGIN, on that commit's session,
+  // routed by its kind (the paths take turns: 2PC, pessimistic, async commit with a latest ts)
   const last = h?.actor.getSnapshot();
   if (h !== undefined && last !== undefined && FINAL_STATES.has(String(last.value))) {
-    const next = newCommitSession(START_TS + 100n, "2pc", false);
-    const prewrites = h.calls.filter((c) => c === "startPrewrite").length;
+    const kind = NEXT_KINDS[reuses++ % NEXT_KINDS.length] as (typeof NEXT_KINDS)[number];
+    const next = newCommitSession(START_TS + 100n, kind.mode, kind.latest, kind.pessimistic);
+    const before = h.calls.length;
     h.actor.send({ type: "BEGIN", session: next });
-    expect(h.actor.getSnapshot().value).toBe("prewriting");
+    expect(h.actor.getSnapshot().value).toBe(kind.state);
     expect(h.actor.getSnapshot().context.s).toBe(next);
-    expect(h.calls.filter((c) => c === "startPrewrite")).toHaveLength(prewrites + 1);
+    expect(h.calls.slice(before)).toEqual(kind.calls);
   }
   h?.actor.stop();
 }
