@@ -26,6 +26,7 @@ import {
   TimeoutError,
   toGrpcError,
 } from "./errors.js";
+import { PacedDelivery } from "./paced-delivery.js";
 import type { TikvCommand, TikvRequest, TikvResponse } from "./tikv-commands.js";
 
 /** client-go's default MaxBatchSize. */
@@ -98,6 +99,7 @@ export class BatchCommandsStream {
   private closeListener: ((err: Error) => void) | undefined;
   private healthListener: ((fb: HealthFeedback) => void) | undefined;
   private readonly onBatch: BatchStreamOptions["onBatch"];
+  private readonly replies = new PacedDelivery();
 
   /** Opens the stream on `client` (a TikvClient whose channel may still be connecting). */
   constructor(client: TikvClient, opts: BatchStreamOptions = {}) {
@@ -252,8 +254,10 @@ export class BatchCommandsStream {
         // a listener's bug must not break reply routing
       }
     }
+    // every request answered here is taken out of waiting now (no timeout or abort can reach
+    // it any more); the replies themselves are paced (paced-delivery.ts)
     const ids = resp.ids;
-    const cases = resp.cases;
+    const entries: Array<Entry | undefined> = new Array(ids.length);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as number;
       const entry = this.pending.get(id);
@@ -264,32 +268,39 @@ export class BatchCommandsStream {
       this.pending.delete(id);
       this.detach(entry);
       this.stats.responses++;
-      const kind = cases[i];
-      if (kind !== entry.cmd) {
-        entry.reply(
-          new GrpcError(
-            GrpcStatus.INTERNAL,
-            `batch response for ${entry.cmd} carries ${kind ?? "nothing"}`,
-            this.address,
-          ),
-        );
-        continue;
-      }
-      let body: unknown;
-      try {
-        body = finishBody(resp.bodies[i], entry.req);
-      } catch (e) {
-        entry.reply(
-          new GrpcError(
-            GrpcStatus.INTERNAL,
-            `malformed ${kind} response: ${(e as Error).message}`,
-            this.address,
-          ),
-        );
-        continue;
-      }
-      entry.reply(null, body);
+      entries[i] = entry;
     }
+    this.replies.push({ count: ids.length, deliver: (i) => this.deliver(resp, i, entries[i]) });
+  }
+
+  // decodes and hands out the i-th reply of `resp` (decoded late: the cost is paced too)
+  private deliver(resp: IncomingBatch, i: number, entry: Entry | undefined): void {
+    if (entry === undefined) return;
+    const kind = resp.cases[i];
+    if (kind !== entry.cmd) {
+      entry.reply(
+        new GrpcError(
+          GrpcStatus.INTERNAL,
+          `batch response for ${entry.cmd} carries ${kind ?? "nothing"}`,
+          this.address,
+        ),
+      );
+      return;
+    }
+    let body: unknown;
+    try {
+      body = finishBody(resp.bodies[i], entry.req);
+    } catch (e) {
+      entry.reply(
+        new GrpcError(
+          GrpcStatus.INTERNAL,
+          `malformed ${kind} response: ${(e as Error).message}`,
+          this.address,
+        ),
+      );
+      return;
+    }
+    entry.reply(null, body);
   }
 
   private onLost(err: Error): void {

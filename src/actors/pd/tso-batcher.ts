@@ -8,6 +8,7 @@ import { ErrorType, type RequestHeader, type TsoRequest, type TsoResponse } from
 import type { CallOptions, Reply } from "../../rpc/call.js";
 import { DeadlineTimer } from "../../rpc/deadline-timer.js";
 import { AbortedError, GrpcError, PdError, ShuttingDownError, TimeoutError } from "../../rpc/errors.js";
+import { PacedDelivery } from "../../rpc/paced-delivery.js";
 
 /** Bits of the logical part of a TSO (PD's tsoutil). */
 export const TSO_LOGICAL_BITS = 18n;
@@ -52,6 +53,7 @@ export class TsoBatcher {
   };
   private scheduled = false;
   private closedWith: Error | undefined;
+  private readonly replies = new PacedDelivery();
   private readonly deadlines = new DeadlineTimer((now) => this.sweep(now));
 
   /**
@@ -151,15 +153,19 @@ export class TsoBatcher {
       return;
     }
     const first = (ts.physical << TSO_LOGICAL_BITS) + ts.logical - BigInt(batch.length) + 1n;
+    // answered now (no timeout or abort can reach them any more); the replies are paced
+    // (a waiter that timed out or was aborted meanwhile was told already: it gets nothing more)
+    const live: Array<Waiter | undefined> = new Array(batch.length);
     for (let i = 0; i < batch.length; i++) {
       const w = batch[i] as Waiter;
       if (w.done) continue;
       w.done = true;
       if (w.onAbort) w.signal?.removeEventListener("abort", w.onAbort);
-      w.reply(null, first + BigInt(i));
+      live[i] = w;
     }
     this.stats.timestamps += batch.length;
     this.onBatchTs(first + BigInt(batch.length - 1));
+    this.replies.push({ count: batch.length, deliver: (i) => live[i]?.reply(null, first + BigInt(i)) });
   }
 
   /** Fails everything with ShuttingDownError; later requests fail at once. */

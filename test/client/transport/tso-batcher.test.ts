@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { TsoBatcher } from "../../../src/actors/pd/tso-batcher.js";
 import type { TsoRequest } from "../../../src/proto/pdpb.js";
 import { AbortedError, PdError, ShuttingDownError, TimeoutError } from "../../../src/rpc/errors.js";
+import { REPLIES_PER_TURN } from "../../../src/rpc/paced-delivery.js";
 
 const resp = (count: number, physical: bigint, logical: bigint) => ({
   count,
@@ -107,5 +108,30 @@ describe("TsoBatcher", () => {
     b.close();
     await expect(p).rejects.toBeInstanceOf(ShuttingDownError);
     await expect(b.getTimestamp()).rejects.toBeInstanceOf(ShuttingDownError);
+  });
+
+  it("a large batch's timestamps are handed out a slice per turn; one aborted meanwhile gets nothing more", async () => {
+    const { b, written, sink } = setup();
+    b.attach(sink, 1n);
+    const ctl = new AbortController();
+    const got: Array<bigint | Error> = [];
+    const n = REPLIES_PER_TURN * 2 + 3;
+    for (let i = 0; i < n; i++)
+      b.request(i === 5 ? { signal: ctl.signal } : undefined, (err, ts) => got.push(err ?? (ts as bigint)));
+    await Promise.resolve();
+    expect(written.map((w) => w.count)).toEqual([n]);
+    ctl.abort();
+    expect(got).toHaveLength(1);
+    expect(got[0]).toBeInstanceOf(AbortedError);
+    b.onResponse(resp(n, 3n, 100n));
+    // the first slice at once (the aborted one's place counts), the rest on later turns
+    expect(got).toHaveLength(REPLIES_PER_TURN);
+    expect(b.waiting).toBe(0);
+    await new Promise<void>((r) => setImmediate(r));
+    await new Promise<void>((r) => setImmediate(r));
+    expect(got).toHaveLength(n);
+    const first = (3n << 18n) + 100n - BigInt(n) + 1n;
+    const ts = got.slice(1) as bigint[];
+    expect(ts).toEqual(Array.from({ length: n }, (_, i) => first + BigInt(i)).filter((_, i) => i !== 5));
   });
 });
