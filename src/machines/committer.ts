@@ -9,12 +9,12 @@
 // happens on entering committed / cleaningUp / undetermined; background work goes on after it.
 // The TTL manager (heartbeats of the primary lock) is a child actor spawned on TTL_START.
 //
-// One actor serves many commits in turn: made without a session it waits in `idle` for BEGIN,
-// and its end states are resting states that stop the TTL manager and accept the next BEGIN
+// One actor serves many commits in turn: it rests in `resting` (idle before its first commit, or
+// the end state of its last, whose entry stops the TTL manager) and BEGIN starts the next commit
 // (creating an actor costs more than a whole commit's transitions, so the actor layer pools
 // them). Made with a session (an observed commit's own actor), it starts that commit at once.
 
-import { fromCallback, setup, spawnChild, stopChild } from "xstate";
+import { enqueueActions, fromCallback, type StateValue, setup, spawnChild, stopChild } from "xstate";
 import type { CommitMode } from "./commit-mode.js";
 import { primaryCommitActions, primaryCommitGuards, primaryCommitStates } from "./primary-commit.js";
 
@@ -95,24 +95,27 @@ export function newCommitSession(
 const IDLE = Symbol("idle");
 const idleSession = (): CommitSession => Object.assign(newCommitSession(0n), { [IDLE]: true });
 
-// The session a commit starts on: the one BEGIN brings, else the actor's own (made with one),
-// else none (an idle actor waits for BEGIN).
-function startSession(context: { s: CommitSession }, event: CommitterEvent): CommitSession | undefined {
-  if (event.type === "BEGIN") return event.session;
-  return IDLE in context.s ? undefined : context.s;
-}
-
-// Where a commit starts (on BEGIN, or at once in an actor made with a session): a pessimistic one
-// holds locks until COMMIT / ROLLBACK; an async commit / 1PC fetches the latest ts first; else the
-// prewrite. Routed by the transition itself, not a transient state: one step less per commit.
+// Where a commit starts, on BEGIN: a pessimistic one holds locks until COMMIT / ROLLBACK; an
+// async commit / 1PC fetches the latest ts first; else the prewrite. Routed by the transition
+// itself, not a transient state: one step less per commit.
 const START = [
-  { guard: "startsPessimistic", target: "holdingLocks", actions: "begin" },
-  { guard: "startsWithLatestTs", target: "fetchingLatestTs", actions: "begin" },
-  { guard: "starts", target: "prewriting", actions: "begin" },
+  { guard: "pessimistic", target: "#committer.holdingLocks", actions: "begin" },
+  { guard: "needsLatestTs", target: "#committer.fetchingLatestTs", actions: "begin" },
+  { target: "#committer.prewriting", actions: "begin" },
 ] as const;
 
 // An end state: the TTL manager (if any) stops with the commit, then the actor layer is told.
 const END = ["stopTtlManager", "finished"] as const;
+
+/**
+ * A committer state's name without its `resting` parent ("prewriting", "done", "idle"): the names
+ * a commit's path is told in.
+ */
+export function committerStateName(value: StateValue): string {
+  if (typeof value === "string") return value;
+  const [parent, child] = Object.entries(value)[0] ?? ["", undefined];
+  return child === undefined ? parent : committerStateName(child);
+}
 
 /** The commit statechart (2PC, async commit, 1PC; pessimistic transactions from their first lock). */
 export const committerMachine = setup({
@@ -155,26 +158,24 @@ export const committerMachine = setup({
     },
   },
   guards: {
-    starts: ({ context, event }) => startSession(context, event) !== undefined,
-    startsPessimistic: ({ context, event }) => startSession(context, event)?.pessimistic === true,
-    startsWithLatestTs: ({ context, event }) => startSession(context, event)?.needsLatestTs === true,
-    needsLatestTs: ({ context }) => context.s.needsLatestTs,
+    // a BEGIN asks of the session it brings (its `begin` action has not run yet)
+    pessimistic: ({ event }) => event.type === "BEGIN" && event.session.pessimistic,
+    needsLatestTs: ({ context, event }) => (event.type === "BEGIN" ? event.session : context.s).needsLatestTs,
     prewroteOnePC: (_, e: { mode?: CommitMode }) => e.mode === "onePC",
     prewroteAsyncCommit: (_, e: { mode?: CommitMode }) => e.mode === "asyncCommit",
     ...primaryCommitGuards,
   },
 }).createMachine({
   id: "committer",
-  // made with a session, it starts that commit at once; made without, it waits idle for BEGIN
+  // made with a session, it starts that commit at once; made without, it rests idle until BEGIN
   context: ({ input }) => ({ s: input ?? idleSession() }),
-  initial: "idle",
+  initial: "resting",
   // the TTL manager is a child started on request (large transactions), not a state per phase
   on: {
     TTL_START: { actions: spawnChild("ttlManager", { id: "ttlManager", input: ({ context }) => context.s }) },
     TTL_STOPPED: { actions: stopChild("ttlManager") },
   },
   states: {
-    idle: { always: START, on: { BEGIN: START } },
     // a pessimistic transaction takes locks (RPC callbacks, not states) until it commits or rolls back
     holdingLocks: {
       meta: { phase: "pessimistic locking" },
@@ -190,7 +191,7 @@ export const committerMachine = setup({
     rollingBackLocks: {
       meta: { phase: "pessimistic locking" },
       entry: "startPessimisticRollback",
-      on: { CLEANUP_DONE: "rolledBack" },
+      on: { CLEANUP_DONE: "resting.rolledBack" },
     },
     // async commit / 1PC: the commit ts must exceed every ts handed out before the commit began
     fetchingLatestTs: {
@@ -214,7 +215,7 @@ export const committerMachine = setup({
         PREWRITE_OK: [
           {
             guard: { type: "prewroteOnePC", params: ({ event }) => event },
-            target: "onePhaseCommitted",
+            target: "resting.onePhaseCommitted",
             actions: { type: "recordPrewrite", params: ({ event }) => event },
           },
           {
@@ -230,12 +231,12 @@ export const committerMachine = setup({
         },
         // an async-commit / 1PC prewrite whose answer was lost may have committed the transaction
         PREWRITE_UNDETERMINED: {
-          target: "undetermined",
+          target: "resting.undetermined",
           actions: { type: "recordError", params: ({ event }) => event.error },
         },
       },
     },
-    ...primaryCommitStates,
+    ...primaryCommitStates("resting.undetermined"),
     committed: {
       meta: { phase: "commit" },
       entry: [
@@ -245,7 +246,7 @@ export const committerMachine = setup({
         },
         "commitSecondaries",
       ],
-      on: { SECONDARIES_DONE: "done" },
+      on: { SECONDARIES_DONE: "resting.done" },
     },
     cleaningUp: {
       entry: [
@@ -256,31 +257,46 @@ export const committerMachine = setup({
         },
         "startCleanup",
       ],
-      on: { CLEANUP_DONE: "rolledBack" },
+      on: { CLEANUP_DONE: "resting.rolledBack" },
     },
-    undetermined: {
-      entry: [
-        {
-          type: "settle",
-          params: ({ context }) =>
-            ({ kind: "undetermined", error: context.s.error ?? new Error("undetermined") }) as CommitOutcome,
-        },
-        ...END,
-      ],
+    // An actor at rest: waiting for its first commit, or in the end state of its last one. Every
+    // commit starts here on BEGIN, so a pooled actor serves commit after commit.
+    resting: {
+      initial: "idle",
       on: { BEGIN: START },
-    },
-    // 1PC: the prewrite committed every key; nothing runs in the background
-    onePhaseCommitted: {
-      entry: [
-        {
-          type: "settle",
-          params: ({ context }) => ({ kind: "committed", commitTs: context.s.commitTs }) as CommitOutcome,
+      states: {
+        // made with a session, it begins that commit at once; made without, it waits for BEGIN
+        idle: {
+          entry: enqueueActions(({ context, enqueue }) => {
+            if (!(IDLE in context.s)) enqueue.raise({ type: "BEGIN", session: context.s });
+          }),
         },
-        ...END,
-      ],
-      on: { BEGIN: START },
+        undetermined: {
+          entry: [
+            {
+              type: "settle",
+              params: ({ context }) =>
+                ({
+                  kind: "undetermined",
+                  error: context.s.error ?? new Error("undetermined"),
+                }) as CommitOutcome,
+            },
+            ...END,
+          ],
+        },
+        // 1PC: the prewrite committed every key; nothing runs in the background
+        onePhaseCommitted: {
+          entry: [
+            {
+              type: "settle",
+              params: ({ context }) => ({ kind: "committed", commitTs: context.s.commitTs }) as CommitOutcome,
+            },
+            ...END,
+          ],
+        },
+        done: { entry: END },
+        rolledBack: { entry: END },
+      },
     },
-    done: { entry: END, on: { BEGIN: START } },
-    rolledBack: { entry: END, on: { BEGIN: START } },
   },
 });

@@ -273,7 +273,7 @@ export const pipelinedFlushMachine = setup({
         ROLLBACK: "rollingBack",
       },
     },
-    ...primaryCommitStates,
+    ...primaryCommitStates("undetermined"),
     // the caller is answered; the other locks are resolved by range in the background
     committed: {
       meta: { phase: "commit" },

@@ -2,8 +2,8 @@
 // committer (client-go commit.go): get a commit ts (refused when TiKV's min commit ts runs more
 // than an hour ahead of PD), commit the primary, renew the ts after CommitTsExpired a bounded
 // number of times, and tell failure from an unknown outcome. A machine using these states
-// provides the actions and guards below and has states named committed, cleaningUp and
-// undetermined.
+// provides the actions and guards below and has states named committed and cleaningUp, and an
+// undetermined state it names.
 
 /** What the phases read and write of a machine's session. */
 export interface PrimaryCommitSession {
@@ -61,59 +61,61 @@ type WithMin = { event: { minCommitTs: bigint } };
 /**
  * The two states: `gettingCommitTs` (entry action fetchCommitTs; events COMMIT_TS,
  * COMMIT_TS_FAILED) and `committingPrimary` (entry commitPrimary; PRIMARY_COMMITTED,
- * COMMIT_TS_EXPIRED, PRIMARY_FAILED, PRIMARY_UNDETERMINED).
+ * COMMIT_TS_EXPIRED, PRIMARY_FAILED, PRIMARY_UNDETERMINED), whose unknown outcome goes to
+ * `undetermined` (a sibling's relative path).
  */
-export const primaryCommitStates = {
-  gettingCommitTs: {
-    meta: { phase: "commit" },
-    entry: "fetchCommitTs",
-    on: {
-      COMMIT_TS: [
-        // TiKV asked for a min commit ts far ahead of PD's clock: refuse (client-go)
-        {
-          guard: { type: "minCommitTsTooLarge", params: ({ event }: WithTs) => event.ts },
-          target: "cleaningUp",
-          actions: { type: "recordMinTooLarge", params: ({ event }: WithTs) => event.ts },
-        },
-        {
-          target: "committingPrimary",
-          actions: { type: "recordCommitTs", params: ({ event }: WithTs) => event.ts },
-        },
-      ],
-      COMMIT_TS_FAILED: {
-        target: "cleaningUp",
-        actions: { type: "recordError", params: ({ event }: WithError) => event.error },
-      },
-    },
-  },
-  // the primary's commit commits the transaction
-  committingPrimary: {
-    meta: { phase: "commit" },
-    entry: "commitPrimary",
-    on: {
-      PRIMARY_COMMITTED: "committed",
-      COMMIT_TS_EXPIRED: [
-        {
-          guard: "mayRenewCommitTs",
-          target: "gettingCommitTs",
-          actions: { type: "recordMinCommitTs", params: ({ event }: WithMin) => event.minCommitTs },
-        },
-        {
-          target: "cleaningUp",
-          actions: {
-            type: "recordError",
-            params: () => new Error(`commit ts expired ${MAX_COMMIT_TS_RETRIES} times in a row`),
+export const primaryCommitStates = <U extends string>(undetermined: U) =>
+  ({
+    gettingCommitTs: {
+      meta: { phase: "commit" },
+      entry: "fetchCommitTs",
+      on: {
+        COMMIT_TS: [
+          // TiKV asked for a min commit ts far ahead of PD's clock: refuse (client-go)
+          {
+            guard: { type: "minCommitTsTooLarge", params: ({ event }: WithTs) => event.ts },
+            target: "cleaningUp",
+            actions: { type: "recordMinTooLarge", params: ({ event }: WithTs) => event.ts },
           },
+          {
+            target: "committingPrimary",
+            actions: { type: "recordCommitTs", params: ({ event }: WithTs) => event.ts },
+          },
+        ],
+        COMMIT_TS_FAILED: {
+          target: "cleaningUp",
+          actions: { type: "recordError", params: ({ event }: WithError) => event.error },
         },
-      ],
-      PRIMARY_FAILED: {
-        target: "cleaningUp",
-        actions: { type: "recordError", params: ({ event }: WithError) => event.error },
-      },
-      PRIMARY_UNDETERMINED: {
-        target: "undetermined",
-        actions: { type: "recordError", params: ({ event }: WithError) => event.error },
       },
     },
-  },
-} as const;
+    // the primary's commit commits the transaction
+    committingPrimary: {
+      meta: { phase: "commit" },
+      entry: "commitPrimary",
+      on: {
+        PRIMARY_COMMITTED: "committed",
+        COMMIT_TS_EXPIRED: [
+          {
+            guard: "mayRenewCommitTs",
+            target: "gettingCommitTs",
+            actions: { type: "recordMinCommitTs", params: ({ event }: WithMin) => event.minCommitTs },
+          },
+          {
+            target: "cleaningUp",
+            actions: {
+              type: "recordError",
+              params: () => new Error(`commit ts expired ${MAX_COMMIT_TS_RETRIES} times in a row`),
+            },
+          },
+        ],
+        PRIMARY_FAILED: {
+          target: "cleaningUp",
+          actions: { type: "recordError", params: ({ event }: WithError) => event.error },
+        },
+        PRIMARY_UNDETERMINED: {
+          target: undetermined,
+          actions: { type: "recordError", params: ({ event }: WithError) => event.error },
+        },
+      },
+    },
+  }) as const;

@@ -132,6 +132,9 @@ function toElk(s: ChartState, info: Map<string, Omit<LayoutNode, keyof LayoutBox
       "elk.padding": "[top=28,left=14,bottom=14,right=14]",
       // labels sit next to their source state rather than all in the widest layer
       "elk.layered.edgeLabels.centerLabelPlacementStrategy": "TAIL_LAYER",
+      // edges run close together (still apart at 11 px text): a many-edged chart stays page-wide
+      "elk.spacing.edgeEdge": "6",
+      "elk.spacing.edgeNode": "8",
     },
   };
 }

@@ -61,7 +61,7 @@ const trace = {
       onePCFallback: false,
       durationMs: 21,
     },
-    state(1040, "committed", "done", "SECONDARIES_DONE"),
+    state(1040, "committed", "resting.done", "SECONDARIES_DONE"),
   ],
 };
 
@@ -98,10 +98,10 @@ describe("tikv-ts inspect", () => {
     for (const s of ["prewriting", "gettingCommitTs", "committingPrimary", "committed"]) {
       expect(html).toContain(`<g class="node visited" data-state="committer.${s}"`);
     }
-    expect(html).toContain('<g class="node current" data-state="committer.done"');
+    expect(html).toContain('<g class="node current" data-state="committer.resting.done"');
     // states not passed stay plain
     expect(html).toContain('<g class="node" data-state="committer.cleaningUp"');
-    expect(html).toContain('<g class="node" data-state="committer.undetermined"');
+    expect(html).toContain('<g class="node" data-state="committer.resting.undetermined"');
     // the four transitions taken, each once
     expect(html.match(/<g class="edge taken"/g)?.length).toBe(4);
     expect(html).toMatch(
@@ -124,7 +124,7 @@ describe("tikv-ts inspect", () => {
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg).toContain(".visited>rect{");
     expect(svg).toContain('<g class="node visited" data-state="committer.prewriting"');
-    expect(svg).toContain('<g class="node current" data-state="committer.done"');
+    expect(svg).toContain('<g class="node current" data-state="committer.resting.done"');
     expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
   });
 

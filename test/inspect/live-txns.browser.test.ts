@@ -124,7 +124,7 @@ describe.skipIf(!found.path)("live view of conflicting transactions in Chromium"
     // prewrite before commit (async commit / 1PC fetch a ts or skip steps around them)
     expect(committed.states.indexOf("prewriting")).toBeGreaterThanOrEqual(0);
     expect(committed.states.indexOf("committed")).toBeGreaterThan(committed.states.indexOf("prewriting"));
-    for (const p of committed.phases) expect(p).toMatch(/^\w+ \+\d+ms( \(\d+ms\))?$/);
+    for (const p of committed.phases) expect(p).toMatch(/^[\w.]+ \+\d+ms( \(\d+ms\))?$/);
     const at = (p: string) => Number(/\+(\d+)ms/.exec(p)?.[1]);
     for (let i = 1; i < committed.phases.length; i++)
       expect(at(committed.phases[i] as string)).toBeGreaterThanOrEqual(at(committed.phases[i - 1] as string));

@@ -79,7 +79,7 @@ describe("live view: transactions and diagrams", () => {
       "gettingCommitTs",
       "committingPrimary",
       "committed",
-      "done",
+      "resting.done",
     ]);
     expect(lane?.regions.length).toBe(2);
     expect(lane?.rpcs).toBeGreaterThanOrEqual(3);

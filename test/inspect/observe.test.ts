@@ -41,7 +41,13 @@ describe("client.observe()", () => {
     expect(mine[0]).toMatchObject({ type: "begin", kind: "optimistic", asyncCommit: false, onePC: false });
     expect(mine[1]).toMatchObject({ type: "commitStart", keys: 2, primary: `${p}a` });
     // the committer's path, in order
-    expect(states(mine)).toEqual(["prewriting", "gettingCommitTs", "committingPrimary", "committed", "done"]);
+    expect(states(mine)).toEqual([
+      "prewriting",
+      "gettingCommitTs",
+      "committingPrimary",
+      "committed",
+      "resting.done",
+    ]);
     const rpcs = mine.flatMap((e) => (e.type === "rpc" ? [`${e.command}:${e.outcome}`] : []));
     expect(rpcs[0]).toBe("Prewrite:ok");
     expect(rpcs).toContain("Commit:ok");
@@ -75,7 +81,7 @@ describe("client.observe()", () => {
       ["committer", "prewriting", "gettingCommitTs", "PREWRITE_OK"],
       ["committer", "gettingCommitTs", "committingPrimary", "COMMIT_TS"],
       ["committer", "committingPrimary", "committed", "PRIMARY_COMMITTED"],
-      ["committer", "committed", "done", "SECONDARIES_DONE"],
+      ["committer", "committed", "resting.done", "SECONDARIES_DONE"],
     ]);
   });
 
@@ -190,7 +196,7 @@ describe("client.observe()", () => {
     await client.txn().whenIdle();
     stop();
     const mine = events.filter((e) => e.txn === txn.startTs.toString());
-    expect(states(mine)).toEqual(["fetchingLatestTs", "prewriting", "committed", "done"]);
+    expect(states(mine)).toEqual(["fetchingLatestTs", "prewriting", "committed", "resting.done"]);
     expect(mine.find((e) => e.type === "commit")).toMatchObject({
       mode: "asyncCommit",
       asyncCommitFallback: false,

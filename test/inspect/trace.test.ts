@@ -22,7 +22,7 @@ describe("txn.trace()", () => {
     expect(trace).toMatchObject({ txn: txn.startTs.toString(), kind: "optimistic", outcome: "committed" });
     expect(trace.machines).toEqual(["committer"]);
     expect(tracePath(trace, "committer")).toEqual({
-      states: ["prewriting", "gettingCommitTs", "committingPrimary", "committed", "done"],
+      states: ["prewriting", "gettingCommitTs", "committingPrimary", "committed", "resting.done"],
       events: ["PREWRITE_OK", "COMMIT_TS", "PRIMARY_COMMITTED", "SECONDARIES_DONE"],
     });
     const prewrites = trace.events.filter((e) => e.type === "rpc" && e.command === "Prewrite");
@@ -63,7 +63,7 @@ describe("txn.trace()", () => {
     expect(end?.type === "rollback" && end.error?.name).toBe((err as Error).name);
     // the transaction's own trace goes on: the cleanup ends in rolledBack
     await client.txn().whenIdle();
-    expect(tracePath(txn.trace() as never, "committer").states.at(-1)).toBe("rolledBack");
+    expect(tracePath(txn.trace() as never, "committer").states.at(-1)).toBe("resting.rolledBack");
     expect(traceOf(new Error("other"))).toBeUndefined();
   });
 

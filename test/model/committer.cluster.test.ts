@@ -149,17 +149,18 @@ describe.skipIf(isRealCluster)("committer machine paths on the embedded cluster"
   it("the replays took the real machine's 2PC, async-commit and 1PC states and transitions", () => {
     creditTransientStates(real, committerMachine);
     // left to the real-machine replay: TSO failures, the TTL manager, pessimistic transactions; and,
-    // while the bug below stands, the latest-ts fetch of optimistic async commit / 1PC; and the
-    // BEGIN of a pooled actor (an observed commit gets an actor of its own, started on its session)
+    // while the bug below stands, the latest-ts fetch of optimistic async commit / 1PC; and the idle
+    // state of a pooled actor (an observed commit gets an actor of its own, started on its session:
+    // it passes through idle within its first step, never resting there)
     const offCluster =
-      /gettingCommitTs\|COMMIT_TS\|0|TTL_|COMMIT_TS_FAILED|LATEST_TS_FAILED|holdingLocks|committing\b|rollingBackLocks|idle\|always\|1|fetchingLatestTs\|LATEST_TS|(idle|done|rolledBack|undetermined|onePhaseCommitted)\|BEGIN/;
+      /gettingCommitTs\|COMMIT_TS\|0|TTL_|COMMIT_TS_FAILED|LATEST_TS_FAILED|holdingLocks|committing\b|rollingBackLocks|fetchingLatestTs\|LATEST_TS/;
     expect(real.missingEdges().filter((e) => !offCluster.test(`${e.key} ${e.event} ${e.targets}`))).toEqual(
       [],
     );
     expect(
       real
         .missingStates()
-        .filter((s) => !/holdingLocks|committing$|rollingBackLocks|fetchingLatestTs/.test(s)),
+        .filter((s) => !/holdingLocks|committing$|rollingBackLocks|fetchingLatestTs|resting\.idle/.test(s)),
     ).toEqual([]);
   });
 

@@ -3,7 +3,7 @@
 // Created when a transaction commits and stopped once its background work (secondaries or
 // cleanup) is over.
 
-import { type Actor, createActor, fromCallback, type InspectionEvent, type StateValue } from "xstate";
+import { type Actor, createActor, fromCallback, type InspectionEvent } from "xstate";
 import { TikvError } from "../../errors/base.js";
 import { extractKeyError } from "../../errors/extract.js";
 import { AbortedError } from "../../errors/server.js";
@@ -32,6 +32,7 @@ import {
   type CommitSession,
   type CommitterEvent,
   committerMachine,
+  committerStateName,
   newCommitSession,
 } from "../../machines/committer.js";
 import { lockHolders } from "../../machines/lock-policy.js";
@@ -309,7 +310,7 @@ export class Committer {
   /** Set once the machine reached an end state: the actor goes back to the pool, deaf to us. */
   private released = false;
   /** The end state reached (the actor may serve another commit by then). */
-  private endState: StateValue | undefined;
+  private endState: string | undefined;
   private settleFn: ((o: CommitOutcome) => void) | undefined;
   private backgroundDone: (() => void) | undefined;
   private finished: Promise<void> | undefined;
@@ -389,11 +390,11 @@ export class Committer {
     return this.session.commitTs;
   }
 
-  /** The statechart's current state (for tests and traces). */
-  get state(): unknown {
+  /** The statechart's current state by name ("prewriting", "done"; for tests and traces). */
+  get state(): string {
     if (this.endState !== undefined) return this.endState;
     const a = this.actor as Actor<typeof committerMachine> | undefined;
-    return a ? a.getSnapshot().value : "notStarted";
+    return a ? committerStateName(a.getSnapshot().value) : "notStarted";
   }
 
   // an actor for this commit, started on its session: a pooled one, unless the commit is
@@ -750,7 +751,7 @@ export class Committer {
     this.backgroundDone?.();
     queueMicrotask(() => {
       const actor = this.actor;
-      this.endState = actor.getSnapshot().value;
+      this.endState = committerStateName(actor.getSnapshot().value);
       // the pooled actor keeps the session until its next BEGIN, but not this committer
       owners.delete(this.session);
       actorPool.give(actor, this.deps.inspect !== undefined);
